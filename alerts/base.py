@@ -1,0 +1,141 @@
+"""The Channel protocol and the message every channel renders.
+
+A channel is one module in ``alerts/`` with one class that has:
+
+- ``kind``: the target prefix (``slack`` in ``slack:https://hooks.slack.com/...``);
+- ``validate(address)``: refuse a malformed or unsafe address at subscribe time;
+- ``render(message) -> Rendered``: pure, golden-tested;
+- ``send(client, rendered)``: I/O; returns a short answer to record, or raises
+  ``DeliveryError(reason, permanent=..., retry_after=...)``.
+
+A ``Message`` carries its evidence: the source and its URL, the raw status or action text that
+triggered it, the old and new values, the watchlist and the rule that fired.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import httpx
+
+from monitor.errors import ConfigError
+
+Rendered = dict[str, Any]
+
+# Statuses a person reads; the normalised names are for machines.
+STATUS_LABELS = {
+    "introduced": "Introduced", "in_committee": "In committee", "reported": "Reported by committee",
+    "passed_one_chamber": "Passed one chamber", "passed_both": "Passed both chambers",
+    "sent_to_executive": "Sent to the executive", "enacted": "Enacted", "vetoed": "Vetoed",
+    "failed": "Failed", "withdrawn": "Withdrawn", "filed": "Filed", "pending": "Pending",
+    "decided": "Decided", "terminated": "Terminated", "cert_granted": "Cert. granted",
+    "cert_denied": "Cert. denied", "published": "Published",
+}
+
+
+def status_label(status: str | None) -> str:
+    if not status:
+        return "—"
+    return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
+
+
+@dataclass(frozen=True)
+class MessageChange:
+    """One change as an alert shows it, with its evidence."""
+
+    type: str  # new|status|field
+    item_key: str
+    title: str
+    url: str | None
+    kind: str
+    source_id: str
+    source_url: str | None = None
+    identity: str | None = None
+    status: str | None = None
+    field: str | None = None
+    old: str | None = None
+    new: str | None = None
+    raw_status: str | None = None
+    status_action: str | None = None
+    detected_at: dt.datetime | None = None
+    rule: str | None = None
+
+    def headline(self) -> str:
+        """One line saying what happened, the same in every channel."""
+        if self.type == "new":
+            return f"New {self.kind}: {self.title}"
+        if self.type == "status":
+            return f"{self.title}: {status_label(self.old)} → {status_label(self.new)}"
+        return f"{self.title}: {self.field} changed"
+
+
+@dataclass(frozen=True)
+class Message:
+    """What one delivery sends: one grouped alert, a digest or an admin notice."""
+
+    watchlist: str
+    changes: tuple[MessageChange, ...] = ()
+    total: int = 0  # all changes in the group; more than len(changes) means "and N more"
+    watchlist_title: str | None = None
+    kind: str = "alert"  # alert|digest|admin
+    text: str | None = None  # admin notices
+    event_id: str = ""  # stable across retries: the receiver's idempotency key
+    created_at: dt.datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def more(self) -> int:
+        return max(0, self.total - len(self.changes))
+
+    def subject(self) -> str:
+        if self.kind == "admin":
+            return f"[Remedy Monitor] {self.text or 'admin notice'}".splitlines()[0][:200]
+        name = self.watchlist_title or self.watchlist
+        if self.total == 1 and self.changes:
+            return f"[{name}] {self.changes[0].headline()}"[:200]
+        return f"[{name}] {self.total} changes"
+
+
+class Channel(Protocol):
+    kind: ClassVar[str]
+
+    def __init__(self, address: str, *, secret: str | None = None) -> None: ...
+
+    @classmethod
+    def validate(cls, address: str) -> str: ...
+
+    def render(self, message: Message) -> Rendered: ...
+
+    async def send(self, client: httpx.AsyncClient, rendered: Rendered) -> str: ...
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """``slack:https://…`` -> (``slack``, ``https://…``); refuses a target with no channel prefix."""
+    channel, sep, address = target.partition(":")
+    if not sep or not address or not channel.isalpha():
+        raise ConfigError(f"target {mask_target(target)!r} must look like CHANNEL:ADDRESS, e.g. slack:https://hooks.slack.com/…")
+    return channel.lower(), address
+
+
+def channel_for_target(target: str, *, secret: str | None = None) -> Channel:
+    from alerts import CHANNEL_KINDS
+
+    kind, address = split_target(target)
+    cls = CHANNEL_KINDS.get(kind)
+    if cls is None:
+        raise ConfigError(f"unknown channel {kind!r} (expected one of: {', '.join(sorted(CHANNEL_KINDS))})")
+    return cls(address, secret=secret)
+
+
+def mask_target(target: str) -> str:
+    """A target safe to print: webhook URLs keep scheme, host and a hint of the path."""
+    from monitor.redact import mask_url
+
+    kind, sep, address = target.partition(":")
+    if "://" in address:
+        return f"{kind}{sep}{mask_url(address)}"
+    if "://" in target:
+        return mask_url(target)
+    return target

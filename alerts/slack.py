@@ -1,0 +1,114 @@
+"""Slack incoming webhooks: Block Kit message with a plain-text fallback.
+
+Answers (Slack's changelog of 2016-05-17 and rate-limit docs): 200 with body ``ok`` is the only
+success; 429 carries ``Retry-After`` seconds; 5xx (``rollup_error``) is worth retrying;
+400 ``invalid_payload``, 403 ``action_prohibited``, 404 ``channel_not_found``/``no_service`` and
+410 ``channel_is_archived`` will not get better by retrying. Some errors arrive as 200 with an
+error word in the body, so success is ``status == 200 and body == "ok"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import httpx
+
+from alerts.base import Message, MessageChange, Rendered, status_label
+from monitor.errors import DeliveryError
+from monitor.fetch import parse_retry_after
+from monitor.redact import mask_url
+from monitor.urls import check_target_url
+
+SLACK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
+MAX_CHANGES = 10  # keeps a message well under Slack's 50-block limit
+PERMANENT_STATUSES = frozenset({400, 403, 404, 410})
+
+
+def _link(url: str | None, text: str) -> str:
+    safe = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"<{url}|{safe}>" if url else safe
+
+
+def _change_blocks(change: MessageChange) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    section: dict[str, Any] = {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": f"*{_link(change.url, change.title)}*"},
+    }
+    if change.type == "status":
+        section["fields"] = [
+            {"type": "mrkdwn", "text": f"*Was*\n{status_label(change.old)}"},
+            {"type": "mrkdwn", "text": f"*Now*\n{status_label(change.new)}"},
+        ]
+    elif change.type == "field":
+        section["fields"] = [
+            {"type": "mrkdwn", "text": f"*{change.field} was*\n{(change.old or '—')[:300]}"},
+            {"type": "mrkdwn", "text": f"*{change.field} now*\n{(change.new or '—')[:300]}"},
+        ]
+    else:
+        section["fields"] = [
+            {"type": "mrkdwn", "text": f"*New {change.kind}*\n{status_label(change.status)}"},
+        ]
+    if change.url:
+        section["accessory"] = {
+            "type": "button", "text": {"type": "plain_text", "text": "Open"}, "url": change.url,
+        }
+    blocks.append(section)
+    evidence = [f"Source: {_link(change.source_url, change.source_id)}"]
+    if change.status_action or change.raw_status:
+        evidence.append(f"Action: “{(change.status_action or change.raw_status or '')[:200]}”")
+    if change.rule:
+        evidence.append(f"Rule: {change.rule}")
+    if change.detected_at:
+        evidence.append(f"Detected {change.detected_at:%Y-%m-%d %H:%M} UTC")
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(evidence)}]})
+    return blocks
+
+
+class SlackChannel:
+    kind: ClassVar[str] = "slack"
+
+    def __init__(self, address: str, *, secret: str | None = None) -> None:
+        self.url = address
+
+    @classmethod
+    def validate(cls, address: str) -> str:
+        return check_target_url(address, allowed_hosts=SLACK_HOSTS)
+
+    def render(self, message: Message) -> Rendered:
+        if message.kind == "admin":
+            text = message.text or "Remedy Monitor notice"
+            return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+        header = message.watchlist_title or message.watchlist
+        count = f"{message.total} change{'s' if message.total != 1 else ''}"
+        blocks: list[dict[str, Any]] = [
+            {"type": "header", "text": {"type": "plain_text", "text": f"{header} — {count}"[:150]}},
+        ]
+        for change in message.changes[:MAX_CHANGES]:
+            blocks.extend(_change_blocks(change))
+        more = message.total - min(len(message.changes), MAX_CHANGES)
+        if more > 0:
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"…and {more} more"}]})
+        lines = [f"{header}: {count}"] + [f"• {c.headline()} {c.url or ''}".rstrip() for c in message.changes[:MAX_CHANGES]]
+        if more > 0:
+            lines.append(f"…and {more} more")
+        return {"text": "\n".join(lines), "blocks": blocks}
+
+    async def send(self, client: httpx.AsyncClient, rendered: Rendered) -> str:
+        try:
+            response = await client.post(self.url, json=rendered, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"network error posting to {mask_url(self.url)}: {type(exc).__name__}") from None
+        body = response.text.strip()[:200]
+        status = response.status_code
+        if status == 200 and body == "ok":
+            return "200 ok"
+        if status == 429:
+            raise DeliveryError("429 rate limited", status=status,
+                                retry_after=parse_retry_after(response.headers.get("retry-after")))
+        if status >= 500:
+            raise DeliveryError(f"{status} {body or 'server error'}", status=status)
+        if status in PERMANENT_STATUSES or 300 <= status < 500:
+            raise DeliveryError(f"{status} {body or 'refused'}", permanent=True, status=status)
+        # 200 with an error word in the body (seen from some workspaces): not delivered.
+        raise DeliveryError(f"{status} {body or 'unexpected answer'}", permanent=True, status=status)

@@ -1,0 +1,51 @@
+"""The ``monitor`` command. Sub-commands live in one module per area and register themselves here."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from monitor.errors import MonitorError
+
+app = typer.Typer(
+    name="monitor",
+    help="Remedy Monitor: watch courts and legislatures for changes to remedies against federal "
+         "immigration officers, keep every version, and alert exactly once.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+from monitor.cli import items, run, sources, watchlists  # noqa: E402  (register commands)
+
+__all__ = ["app", "main", "items", "run", "sources", "watchlists"]
+
+
+def main() -> None:
+    """Entry point: MonitorErrors become one line and exit 1; Click keeps exit 2 for usage errors."""
+    from monitor.cli.common import err_console
+    from monitor.redact import redact
+
+    try:
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except MonitorError as exc:
+        message = exc.pretty() if hasattr(exc, "pretty") else str(exc)
+        err_console.print(f"error: {redact(message)}", markup=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        err_console.print(f"error: internal error: {type(exc).__name__}: {redact(str(exc))}", markup=False)
+        sys.exit(1)

@@ -1,0 +1,81 @@
+"""What every command shares: the --db/--config/--json options, output helpers, error exits.
+
+Exit codes: 0 success, 1 user error (bad config, unknown name, refused target), 2 usage error
+(Click's own). Errors are one clear line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from monitor.config import AppConfig, load_config
+from monitor.db import Database
+from monitor.redact import install_log_redaction
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL (default: MONITOR_DATABASE_URL or sqlite:///monitor.db).", show_default=False)]
+ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", help="Path to sources.yaml (default: MONITOR_CONFIG or ./sources.yaml).", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def open_db(db_url: str | None) -> Database:
+    db = Database(db_url)
+    db.ensure_schema()
+    return db
+
+
+def open_config(path: str | None) -> AppConfig:
+    return load_config(path)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    install_log_redaction()
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, default=_default, indent=2, ensure_ascii=False) + "\n")
+
+
+def print_table(columns: list[str], rows: list[list[Any]], *, title: str | None = None) -> None:
+    table = Table(title=title, show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*["" if v is None else (v.strftime("%Y-%m-%d %H:%M") if isinstance(v, dt.datetime) else str(v)) for v in row])
+    console.print(table)
+
+
+def parse_since(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO date or datetime (e.g. 2026-01-31 or 2026-01-31T08:00)") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)

@@ -1,0 +1,101 @@
+"""``monitor items list|show``, ``monitor changes list``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from monitor.cli import app
+from monitor.cli.common import DbOpt, JsonOpt, console, fail, open_db, parse_since, print_json, print_table
+from monitor.models import Change, Item
+from monitor.views import change_json, item_json, version_json
+
+items_app = typer.Typer(help="Stored items (bills, opinions, dockets, documents) and their history.",
+                        no_args_is_help=True)
+changes_app = typer.Typer(help="Detected changes.", no_args_is_help=True)
+app.add_typer(items_app, name="items")
+app.add_typer(changes_app, name="changes")
+
+
+@items_app.command("list")
+def items_list(
+    source: Annotated[str | None, typer.Option("--source", "-s", help="Only items of this source id.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest change first.")] = 100,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List stored items, most recently changed first.
+
+    Example: monitor items list --source dhs-oig --json
+    """
+    database = open_db(db)
+    with database.session() as session:
+        query = select(Item).order_by(Item.last_changed.desc(), Item.id.desc()).limit(limit)
+        if source:
+            query = query.where(Item.source_id == source)
+        items = list(session.scalars(query))
+        if json_out:
+            print_json([item_json(i) for i in items])
+            return
+        print_table(["key", "kind", "status", "title", "last changed"],
+                    [[i.key, i.kind, i.status, i.title[:80], i.last_changed] for i in items])
+
+
+@items_app.command("show")
+def items_show(key: Annotated[str, typer.Argument(help="The item key, as `items list` prints it.")],
+               db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Show one item with every stored version and every detected change.
+
+    Example: monitor items show 'rss:dhs-oig:https://www.oig.dhs.gov/node/1234'
+    """
+    database = open_db(db)
+    with database.session() as session:
+        item = session.scalar(select(Item).where(Item.key == key))
+        if item is None:
+            fail(f"no item with key {key!r} (see `monitor items list`)")
+        changes = list(session.scalars(select(Change).where(Change.item_id == item.id).order_by(Change.id)))
+        data = item_json(item) | {"summary": item.summary, "versions": [version_json(v) for v in item.versions],
+                                  "changes": [change_json(c) for c in changes]}
+        if json_out:
+            print_json(data)
+            return
+        for name in ("key", "source", "kind", "identity", "title", "url", "status", "raw_status",
+                     "status_action", "status_date", "first_seen", "last_changed"):
+            if data[name] is not None:
+                console.print(f"[bold]{name}[/]: {data[name]}")
+        print_table(["version", "created", "hash"],
+                    [[v.version, v.created_at, v.content_hash[:12]] for v in item.versions], title="versions")
+        print_table(["id", "type", "field", "old", "new", "detected"],
+                    [[c.id, c.type, c.field, (c.old or "")[:60], (c.new or "")[:60], c.detected_at] for c in changes],
+                    title="changes")
+
+
+@changes_app.command("list")
+def changes_list(
+    since: Annotated[str | None, typer.Option("--since", help="Only changes detected at or after this ISO date/time.")] = None,
+    source: Annotated[str | None, typer.Option("--source", "-s", help="Only changes of this source id.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 200,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List detected changes (new items, status moves, field changes), newest first.
+
+    Example: monitor changes list --since 2026-01-01 --json
+    """
+    after = parse_since(since)
+    database = open_db(db)
+    with database.session() as session:
+        query = select(Change).join(Item).order_by(Change.id.desc()).limit(limit)
+        if after is not None:
+            query = query.where(Change.detected_at >= after)
+        if source:
+            query = query.where(Item.source_id == source)
+        changes = list(session.scalars(query))
+        if json_out:
+            print_json([change_json(c) for c in changes])
+            return
+        print_table(["id", "item", "type", "field", "old → new", "detected"],
+                    [[c.id, c.item.key, c.type, c.field, f"{(c.old or '')[:40]} → {(c.new or '')[:40]}", c.detected_at]
+                     for c in changes])

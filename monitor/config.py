@@ -1,0 +1,212 @@
+"""Loading and validating sources.yaml before anything starts.
+
+Every problem becomes one line naming the file, the line, the source and what is wrong:
+``sources.yaml:14: source 'dhs-oig': unknown kind 'rsss' (expected one of: rss, …)``.
+Validation is pydantic (one model per source kind, a discriminated union on ``kind``); the
+line numbers come from PyYAML's node tree, which pydantic never sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from monitor.errors import ConfigError
+from monitor.sources import SOURCE_KINDS, SourceConfig
+
+DEFAULT_CONFIG = "sources.yaml"
+_DURATION = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
+
+
+def parse_duration(text: str) -> int:
+    """``15m`` -> 900 seconds; accepts d, h, m, s in that order (``1h30m``)."""
+    match = _DURATION.match(str(text))
+    if not match or not any(match.groups()):
+        raise ValueError(f"invalid duration {text!r} (expected e.g. 30s, 15m, 1h, 1d, 1h30m)")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    if total <= 0:
+        raise ValueError(f"duration {text!r} must be positive")
+    return total
+
+
+class Defaults(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    interval: str = "1h"
+    jitter: str = "30s"
+
+    @field_validator("interval", "jitter")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class ProviderLimits(BaseModel):
+    """A provider's budget; defaults come from its published quota (see monitor.budget)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hosts: list[str] = Field(default_factory=list)
+    concurrency: int | None = Field(default=None, ge=1)
+    per_minute: int | None = Field(default=None, ge=1)
+    per_hour: int | None = Field(default=None, ge=1)
+    per_day: int | None = Field(default=None, ge=1)
+
+
+@dataclass
+class AppConfig:
+    path: Path
+    defaults: Defaults
+    sources: list[SourceConfig]
+    providers: dict[str, ProviderLimits] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)  # source id -> line in the file
+
+    def interval_seconds(self, source: SourceConfig) -> int:
+        return parse_duration(source.interval or self.defaults.interval)
+
+    def enabled_sources(self) -> list[SourceConfig]:
+        return [s for s in self.sources if s.enabled]
+
+    def get(self, source_id: str) -> SourceConfig:
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        raise ConfigError(f"{self.path.name}: no source with id {source_id!r}")
+
+
+def config_hash(source: SourceConfig) -> str:
+    """Part of the change fingerprint: a changed source config is re-evaluated, not diffed."""
+    blob = json.dumps(source.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    return Path(explicit or os.environ.get("MONITOR_CONFIG") or DEFAULT_CONFIG)
+
+
+def _line(node: yaml.Node | None) -> int:
+    return node.start_mark.line + 1 if node is not None else 1
+
+
+def _key_node(mapping: yaml.MappingNode, key: str) -> tuple[yaml.Node | None, yaml.Node | None]:
+    for k, v in mapping.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == key:
+            return k, v
+    return None, None
+
+
+def _pydantic_problem(error: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in error["loc"])
+    kind = error["type"]
+    if kind == "missing":
+        return f"missing required field '{loc}'"
+    if kind == "extra_forbidden":
+        return f"unknown field '{loc}'"
+    return f"field '{loc}': {error['msg']}"
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
+    """Read and validate the whole file; raise ConfigError with ``file:line: …`` on the first problem."""
+    path = config_path(path)
+    name = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found (set --config or MONITOR_CONFIG)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{name}:{line}: invalid YAML: {problem}") from None
+    if root is None or data is None:
+        raise ConfigError(f"{name}:1: the file is empty (expected a 'sources:' list)")
+    if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
+        raise ConfigError(f"{name}:{_line(root)}: expected a mapping with 'sources:' at the top level")
+
+    allowed = {"defaults", "sources", "providers"}
+    for key_node, _ in root.value:
+        if key_node.value not in allowed:
+            raise ConfigError(f"{name}:{_line(key_node)}: unknown top-level key '{key_node.value}' "
+                              f"(expected one of: {', '.join(sorted(allowed))})")
+
+    defaults_key, defaults_node = _key_node(root, "defaults")
+    try:
+        defaults = Defaults.model_validate(data.get("defaults") or {})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        node = defaults_node
+        if isinstance(defaults_node, yaml.MappingNode) and err["loc"]:
+            node = _key_node(defaults_node, str(err["loc"][0]))[1] or defaults_node
+        raise ConfigError(f"{name}:{_line(node or defaults_key)}: defaults: {_pydantic_problem(err)}") from None
+
+    providers: dict[str, ProviderLimits] = {}
+    _, providers_node = _key_node(root, "providers")
+    raw_providers = data.get("providers") or {}
+    if not isinstance(raw_providers, dict):
+        raise ConfigError(f"{name}:{_line(providers_node)}: 'providers' must be a mapping of provider name to limits")
+    for provider, limits in raw_providers.items():
+        try:
+            providers[str(provider)] = ProviderLimits.model_validate(limits or {})
+        except ValidationError as exc:
+            node = _key_node(providers_node, str(provider))[1] if isinstance(providers_node, yaml.MappingNode) else None
+            raise ConfigError(f"{name}:{_line(node)}: provider '{provider}': {_pydantic_problem(exc.errors()[0])}") from None
+
+    sources_key, sources_node = _key_node(root, "sources")
+    raw_sources = data.get("sources")
+    if sources_node is None:
+        raise ConfigError(f"{name}:1: missing 'sources:' list")
+    if not isinstance(raw_sources, list) or not isinstance(sources_node, yaml.SequenceNode):
+        raise ConfigError(f"{name}:{_line(sources_node)}: 'sources' must be a list of sources")
+
+    sources: list[SourceConfig] = []
+    lines: dict[str, int] = {}
+    kinds = ", ".join(sorted(SOURCE_KINDS))
+    for entry, node in zip(raw_sources, sources_node.value):
+        line = _line(node)
+        if not isinstance(entry, dict) or not isinstance(node, yaml.MappingNode):
+            raise ConfigError(f"{name}:{line}: each source must be a mapping with 'id' and 'kind'")
+        sid = entry.get("id")
+        label = f"source {sid!r}" if isinstance(sid, str) else "source"
+        if not isinstance(sid, str) or not sid:
+            raise ConfigError(f"{name}:{line}: source without an 'id'")
+        kind = entry.get("kind")
+        kind_key, kind_node = _key_node(node, "kind")
+        if kind is None:
+            raise ConfigError(f"{name}:{line}: {label}: missing 'kind' (expected one of: {kinds})")
+        if kind not in SOURCE_KINDS:
+            raise ConfigError(f"{name}:{_line(kind_node)}: {label}: unknown kind '{kind}' (expected one of: {kinds})")
+        if sid in lines:
+            raise ConfigError(f"{name}:{line}: {label}: duplicate id (first defined on line {lines[sid]})")
+        try:
+            config = SOURCE_KINDS[kind].Config.model_validate(entry)
+            for name_ in ("interval", "expect_items_within"):
+                value = getattr(config, name_)
+                if value is not None:
+                    try:
+                        parse_duration(value)
+                    except ValueError as exc:
+                        raise ConfigError(f"{name}:{_line(_key_node(node, name_)[1])}: {label}: {exc}") from None
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field_name = str(err["loc"][0]) if err["loc"] else ""
+            key_node, value_node = _key_node(node, field_name)
+            where = value_node or key_node or node
+            raise ConfigError(f"{name}:{_line(where)}: {label}: {_pydantic_problem(err)}") from None
+        sources.append(config)
+        lines[sid] = line
+    return AppConfig(path=path, defaults=defaults, sources=sources, providers=providers, lines=lines)

@@ -1,0 +1,105 @@
+"""Engine, sessions and schema upgrades for SQLite (default) and PostgreSQL.
+
+The schema belongs to Alembic: ``upgrade()`` brings any database to the latest migration,
+and every command that touches the database calls ``ensure_schema()`` first, so a newcomer
+never has to remember ``monitor init``. The migrations ship inside the wheel and are found
+through ``importlib.resources``, not the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import files
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.errors import ConfigError
+
+DEFAULT_DB = "sqlite:///monitor.db"
+SQLITE_BUSY_MS = 30_000
+
+
+def database_url(explicit: str | None = None) -> str:
+    """``--db`` beats ``MONITOR_DATABASE_URL`` beats ``sqlite:///monitor.db``; plain
+    ``postgresql://`` is taken to mean the psycopg 3 driver we ship."""
+    url = explicit or os.environ.get("MONITOR_DATABASE_URL") or DEFAULT_DB
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    try:
+        make_url(url)
+    except Exception:
+        raise ConfigError("the database URL is malformed (expected e.g. sqlite:///monitor.db or postgresql+psycopg://user@host/db)") from None
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def make_engine(url: str | None = None) -> Engine:
+    url = database_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+class Database:
+    """One engine and its session factory; ``session()`` is a transaction that commits or rolls back."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = database_url(url)
+        self.engine = make_engine(self.url)
+        self.Session = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.Session() as session, session.begin():
+            yield session
+
+    def alembic_config(self) -> AlembicConfig:
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(files("migrations")))
+        cfg.attributes["engine"] = self.engine
+        return cfg
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        return ScriptDirectory.from_config(self.alembic_config()).get_current_head()
+
+    def upgrade(self) -> tuple[str | None, str | None]:
+        """Upgrade to the latest migration; returns (before, after) revisions."""
+        before = self.current_revision()
+        command.upgrade(self.alembic_config(), "head")
+        return before, self.current_revision()
+
+    def ensure_schema(self) -> None:
+        if self.current_revision() != self.head_revision():
+            self.upgrade()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,260 @@
+"""The notify pipeline: claim → group → render → send → record.
+
+- **claim**: a conditional UPDATE (``state='pending' AND next_attempt_at <= now``) moves a
+  group's rows to ``sending`` under this dispatcher's lease; ``rowcount`` says whether we won,
+  on SQLite and PostgreSQL alike, so two dispatchers never send one delivery. An expired lease
+  (a dispatcher that died) puts the rows back to ``pending``.
+- **group**: the rows of one poll for one subscription travel as one message.
+- **render** is pure (the channel's ``render``); **send** is the only I/O.
+- **record**: rows become ``sent`` only after the channel confirmed. Between send and record
+  lies the one window where a crash can cause a duplicate; the message's ``event_id`` stays
+  the same across retries so receivers can drop it.
+- retries follow ``RETRY_SCHEDULE`` with jitter and honour Retry-After; a permanent error
+  fails the rows, disables the subscription and tells the admin target once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import random
+import uuid
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy import and_, select, update
+from sqlalchemy.orm import Session
+
+from alerts.base import Message, MessageChange, channel_for_target, mask_target
+from monitor.db import Database
+from monitor.errors import ConfigError, DeliveryError
+from monitor.models import Change, Delivery, DeliveryAttempt, Item, Source, Subscription, utcnow
+from monitor.redact import redact
+
+log = logging.getLogger(__name__)
+
+RETRY_SCHEDULE = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600)  # then every 12 h
+RETRY_EVERY = 12 * 3600
+GIVE_UP_AFTER = dt.timedelta(days=3)
+LEASE = dt.timedelta(minutes=5)
+MAX_CHANGES_PER_MESSAGE = 25
+ADMIN_ENV = "MONITOR_ADMIN_TARGET"
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds until the next try after ``attempts`` failed ones: the receiver's Retry-After
+    when it gave one, else the schedule with ±10% jitter."""
+    if retry_after is not None:
+        return retry_after + random.uniform(0, 0.25)
+    base = RETRY_SCHEDULE[attempts - 1] if attempts <= len(RETRY_SCHEDULE) else RETRY_EVERY
+    return base * random.uniform(0.9, 1.1)
+
+
+@dataclass
+class DispatchStats:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    messages: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def release_expired_leases(session: Session, now: dt.datetime) -> int:
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.state == "sending", Delivery.lease_until < now)
+        .values(state="pending", lease_owner=None, lease_until=None)
+    )
+    return result.rowcount or 0
+
+
+def due_groups(session: Session, now: dt.datetime, limit: int = 100) -> list[str]:
+    rows = session.execute(
+        select(Delivery.group_key)
+        .where(Delivery.state == "pending", Delivery.next_attempt_at <= now,
+               Delivery.kind.in_(("alert", "admin")))
+        .group_by(Delivery.group_key)
+        .order_by(Delivery.group_key)
+        .limit(limit)
+    )
+    return [r[0] for r in rows]
+
+
+def claim_group(session: Session, group_key: str, owner: str, now: dt.datetime) -> list[Delivery]:
+    """Take the group's due rows under our lease; an empty list means another dispatcher won."""
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.group_key == group_key, Delivery.state == "pending", Delivery.next_attempt_at <= now)
+        .values(state="sending", lease_owner=owner, lease_until=now + LEASE)
+    )
+    if not result.rowcount:
+        return []
+    return list(session.scalars(
+        select(Delivery).where(Delivery.group_key == group_key, Delivery.state == "sending",
+                               Delivery.lease_owner == owner).order_by(Delivery.id)
+    ))
+
+
+def message_change(delivery: Delivery, change: Change, item: Item, source: Source | None) -> MessageChange:
+    return MessageChange(
+        type=change.type, item_key=item.key, title=item.title, url=item.url, kind=item.kind,
+        source_id=item.source_id, source_url=source.url if source else None, identity=item.identity,
+        status=item.status, field=change.field, old=change.old, new=change.new, raw_status=item.raw_status,
+        status_action=item.status_action, detected_at=change.detected_at, rule=delivery.rule,
+    )
+
+
+def build_message(session: Session, deliveries: list[Delivery]) -> tuple[Message, Subscription | None]:
+    """The message for one claimed group. Pure reads: nothing here sends or writes."""
+    first = deliveries[0]
+    if first.kind == "admin":
+        payload = first.payload or {}
+        return Message(watchlist="admin", kind="admin", text=str(payload.get("text", "")),
+                       event_id=first.idempotency_key, total=1), None
+    subscription = first.subscription
+    assert subscription is not None
+    changes = []
+    for delivery in deliveries[:MAX_CHANGES_PER_MESSAGE]:
+        change = delivery.change
+        assert change is not None
+        item = change.item
+        changes.append(message_change(delivery, change, item, session.get(Source, item.source_id)))
+    watchlist = subscription.watchlist
+    return Message(
+        watchlist=watchlist.name, watchlist_title=watchlist.title, changes=tuple(changes), total=len(deliveries),
+        event_id=f"rm_{first.group_key}_{first.id}", created_at=first.created_at,
+    ), subscription
+
+
+def queue_admin_notice(session: Session, text: str, key: str, now: dt.datetime | None = None) -> bool:
+    """Queue one admin notice under an idempotency ``key`` (one per incident); False if already queued."""
+    if session.scalar(select(Delivery.id).where(Delivery.idempotency_key == f"admin:{key}")) is not None:
+        return False
+    now = now or utcnow()
+    session.add(Delivery(idempotency_key=f"admin:{key}", group_key=f"admin:{key}", kind="admin", state="pending",
+                         payload={"text": text}, next_attempt_at=now, created_at=now))
+    return True
+
+
+class Dispatcher:
+    """Delivers due outbox rows. Safe to run in several processes at once."""
+
+    def __init__(self, db: Database, *, owner: str | None = None, client: httpx.AsyncClient | None = None) -> None:
+        self.db = db
+        self.owner = owner or f"dispatcher-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._client = client
+        self._last_send: dict[str, float] = {}
+
+    async def run_once(self, now: dt.datetime | None = None) -> DispatchStats:
+        stats = DispatchStats()
+        client = self._client or httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
+        try:
+            now = now or utcnow()
+            with self.db.session() as session:
+                release_expired_leases(session, now)
+                groups = due_groups(session, now)
+            for group_key in groups:
+                await self._deliver_group(client, group_key, stats)
+        finally:
+            if self._client is None:
+                await client.aclose()
+        return stats
+
+    async def _deliver_group(self, client: httpx.AsyncClient, group_key: str, stats: DispatchStats) -> None:
+        now = utcnow()
+        with self.db.session() as session:
+            claimed = claim_group(session, group_key, self.owner, now)
+            if not claimed:
+                return
+            ids = [d.id for d in claimed]
+            message, subscription = build_message(session, claimed)
+            target = subscription.target if subscription else os.environ.get(ADMIN_ENV, "")
+            secret = subscription.secret if subscription else None
+            sub_id = subscription.id if subscription else None
+            attempts = claimed[0].attempts + 1
+            created = claimed[0].created_at
+        stats.messages += 1
+        if not target:
+            self._record(ids, sub_id, outcome="failed", answer=f"no target: set {ADMIN_ENV}", attempts=attempts,
+                         stats=stats, permanent=True, notify=False)
+            return
+        try:
+            channel = channel_for_target(target, secret=secret)
+            rendered = channel.render(message)
+            await self._pace(target)
+            answer = await channel.send(client, rendered)
+        except ConfigError as exc:
+            self._record(ids, sub_id, outcome="failed", answer=str(exc), attempts=attempts, stats=stats,
+                         permanent=True, target=target)
+            return
+        except DeliveryError as exc:
+            reason = redact(exc.reason)
+            gave_up = utcnow() - created > GIVE_UP_AFTER
+            if exc.permanent or gave_up:
+                reason = reason if exc.permanent else f"gave up after {GIVE_UP_AFTER.days} days: {reason}"
+                self._record(ids, sub_id, outcome="failed", answer=reason, attempts=attempts, stats=stats,
+                             permanent=True, target=target, status=exc.status)
+            else:
+                delay = retry_delay(attempts, exc.retry_after)
+                self._record(ids, sub_id, outcome="retry", answer=reason, attempts=attempts, stats=stats,
+                             retry_in=delay, status=exc.status)
+            return
+        except Exception as exc:  # a channel bug must not stop the other deliveries
+            log.exception("delivery group %s: unexpected error", group_key)
+            self._record(ids, sub_id, outcome="retry", answer=redact(f"internal error: {type(exc).__name__}"),
+                         attempts=attempts, stats=stats, retry_in=retry_delay(attempts))
+            return
+        self._record(ids, sub_id, outcome="sent", answer=redact(answer), attempts=attempts, stats=stats)
+
+    async def _pace(self, target: str) -> None:
+        """At most one message per second per target (Slack's posting limit)."""
+        loop = asyncio.get_running_loop()
+        last = self._last_send.get(target)
+        if last is not None:
+            wait = 1.0 - (loop.time() - last)
+            if wait > 0:
+                await asyncio.sleep(wait)
+        self._last_send[target] = loop.time()
+
+    def _record(self, ids: list[int], subscription_id: int | None, *, outcome: str, answer: str, attempts: int,
+                stats: DispatchStats, permanent: bool = False, retry_in: float = 0.0, target: str = "",
+                status: int | None = None, notify: bool = True) -> None:
+        now = utcnow()
+        mine = and_(Delivery.id.in_(ids), Delivery.lease_owner == self.owner, Delivery.state == "sending")
+        with self.db.session() as session:
+            if outcome == "sent":
+                values: dict[str, object] = {"state": "sent", "sent_at": now, "last_error": None}
+                stats.sent += len(ids)
+            elif outcome == "retry":
+                values = {"state": "pending", "next_attempt_at": now + dt.timedelta(seconds=retry_in),
+                          "last_error": answer}
+                stats.retried += len(ids)
+            else:
+                values = {"state": "failed", "last_error": answer}
+                stats.failed += len(ids)
+                stats.errors.append(answer)
+            session.execute(update(Delivery).where(mine).values(
+                attempts=attempts, lease_owner=None, lease_until=None, **values))
+            for delivery_id in ids:
+                session.add(DeliveryAttempt(delivery_id=delivery_id, at=now, outcome=outcome, status_code=status,
+                                            response=answer[:500]))
+            if permanent and subscription_id is not None:
+                sub = session.get(Subscription, subscription_id)
+                if sub is not None and sub.enabled:
+                    sub.enabled = False
+                    sub.disabled_reason = answer[:500]
+                    if notify:
+                        queue_admin_notice(
+                            session,
+                            f"Subscription {sub.id} ({mask_target(target or sub.target)}) on watchlist "
+                            f"'{sub.watchlist.name}' was disabled: {answer}",
+                            key=f"sub-disabled:{sub.id}:{now:%Y%m%d%H%M%S}", now=now)
+        log.info("delivery %s: %s (%s)", ids, outcome, answer)
+
+    def next_due(self) -> dt.datetime | None:
+        with self.db.session() as session:
+            return session.scalar(select(Delivery.next_attempt_at).where(
+                Delivery.state == "pending", Delivery.kind.in_(("alert", "admin"))
+            ).order_by(Delivery.next_attempt_at).limit(1))

@@ -1,0 +1,204 @@
+"""The one place that talks HTTP to sources.
+
+``Fetcher`` owns the process-wide ``httpx.AsyncClient`` (pooling, keep-alive, gzip, one
+User-Agent), the size cap, retries and error classification. ``PollClient`` is what a source's
+``fetch`` gets: it is bound to one poll of one source, sends conditional requests from the
+stored validators, recognises an unchanged body by its hash, and collects the new validators
+so the pipeline can store them in the same transaction as the poll's items.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import logging
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
+
+import httpx
+
+from monitor import __version__
+from monitor.errors import AuthError, FetchError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+MAX_REDIRECTS = 5
+SECRET_PARAMS = frozenset({"key", "api_key", "apikey", "token", "access_token"})
+
+
+def user_agent() -> str:
+    contact = os.environ.get("MONITOR_CONTACT", "").strip()
+    suffix = f"; {contact}" if contact else ""
+    return f"remedy-monitor/{__version__} (+https://github.com/remedy-monitor{suffix})"
+
+
+def public_url(url: str) -> str:
+    """The URL with secret query parameters masked: safe to store and to log."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    query = [(k, "***" if k.lower() in SECRET_PARAMS else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="*[]")))
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header given in seconds or as an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Response:
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    unchanged: bool = False  # 304, or the same body hash as last time
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body)
+
+
+class Fetcher:
+    """Process-wide HTTP client with bounded retries and a streaming size cap."""
+
+    def __init__(self, *, timeout: float = 30.0, connect_timeout: float = 10.0,
+                 retries: int = 2, retry_base: float = 1.0, max_retry_wait: float = 10.0,
+                 max_connections: int = 100) -> None:
+        self.retries = retries
+        self.retry_base = retry_base
+        self.max_retry_wait = max_retry_wait
+        self.client = httpx.AsyncClient(
+            headers={"User-Agent": user_agent(), "Accept-Encoding": "gzip, deflate"},
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def get(self, url: str, *, headers: Mapping[str, str] | None = None,
+                  max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[int, httpx.Headers, bytes, str]:
+        """GET with retries on network errors, 5xx and short Retry-Afters; raises FetchError."""
+        attempt = 0
+        while True:
+            try:
+                return await self._get_once(url, headers=headers, max_bytes=max_bytes)
+            except FetchError as exc:
+                attempt += 1
+                wait = exc.retry_after if exc.retry_after is not None else self.retry_base * 2 ** (attempt - 1)
+                if not exc.retryable or attempt > self.retries or wait > self.max_retry_wait:
+                    raise
+                await asyncio.sleep(wait + random.uniform(0, self.retry_base / 2))
+
+    async def _get_once(self, url: str, *, headers: Mapping[str, str] | None,
+                        max_bytes: int) -> tuple[int, httpx.Headers, bytes, str]:
+        shown = public_url(url)
+        try:
+            async with self.client.stream("GET", url, headers=headers) as response:
+                status = response.status_code
+                if status in (401, 403):
+                    raise AuthError(f"HTTP {status} from {shown}: the API key is missing or wrong", status=status)
+                if status == 429 or status >= 500:
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                    raise FetchError(f"HTTP {status} from {shown}", retryable=True, status=status,
+                                     retry_after=retry_after)
+                if status >= 400:
+                    raise FetchError(f"HTTP {status} from {shown}", retryable=False, status=status)
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > max_bytes:
+                    raise FetchError(f"body of {declared} bytes from {shown} exceeds the {max_bytes}-byte cap",
+                                     retryable=False, status=status)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise FetchError(f"body from {shown} exceeds the {max_bytes}-byte cap",
+                                         retryable=False, status=status)
+                    chunks.append(chunk)
+                return status, response.headers, b"".join(chunks), str(response.url)
+        except httpx.TooManyRedirects:
+            raise FetchError(f"more than {MAX_REDIRECTS} redirects from {shown}", retryable=False) from None
+        except httpx.TimeoutException as exc:
+            raise FetchError(f"timeout ({type(exc).__name__}) fetching {shown}", retryable=True) from None
+        except httpx.TransportError as exc:
+            raise FetchError(f"network error fetching {shown}: {type(exc).__name__}", retryable=True) from None
+        except httpx.DecodingError:
+            raise FetchError(f"undecodable body from {shown}", retryable=False) from None
+
+
+@dataclass
+class PollClient:
+    """The HTTP view one poll of one source gets: conditional GETs and validator bookkeeping."""
+
+    fetcher: Fetcher
+    source_id: str
+    cache: dict[str, CacheEntry] = field(default_factory=dict)  # keyed by public_url
+    max_bytes: int = DEFAULT_MAX_BYTES
+    requests: int = 0
+    updated: dict[str, CacheEntry] = field(default_factory=dict)
+
+    async def get(self, url: str, *, params: Mapping[str, Any] | None = None,
+                  headers: Mapping[str, str] | None = None, conditional: bool = True) -> Response:
+        """GET ``url``; ``unchanged`` is set when the server says 304 or the body hash is the same.
+
+        Keys belong in ``headers`` where the provider allows it; a key that must travel in the
+        query string is masked in every stored or logged URL by ``public_url``.
+        """
+        full = str(httpx.URL(url, params=params)) if params else url
+        shown = public_url(full)
+        known = self.cache.get(shown) if conditional else None
+        send = dict(headers or {})
+        if known and known.etag:
+            send["If-None-Match"] = known.etag
+        if known and known.last_modified:
+            send["If-Modified-Since"] = known.last_modified
+        self.requests += 1
+        status, resp_headers, body, final_url = await self.fetcher.get(full, headers=send, max_bytes=self.max_bytes)
+        if status == 304 and known:
+            return Response(final_url, status, resp_headers, b"", unchanged=True)
+        if status == 304:
+            raise FetchError(f"HTTP 304 from {shown} without a conditional request", retryable=True, status=304)
+        body_hash = hashlib.sha256(body).hexdigest()
+        if conditional:
+            self.updated[shown] = CacheEntry(resp_headers.get("etag"), resp_headers.get("last-modified"), body_hash)
+        unchanged = known is not None and known.body_hash == body_hash
+        return Response(final_url, status, resp_headers, body, unchanged=unchanged)

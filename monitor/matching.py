@@ -1,0 +1,69 @@
+"""Which watchlist rule, if any, fires for a change: the one function that answers "will this alert?".
+
+Watchlists are compiled once per poll (query parsed, patterns built); only the items that
+changed in the poll are tested, so the cost follows the changes, not watchlists x items.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from monitor.diff import ChangeSpec
+from monitor.models import Watchlist
+from monitor.normalise.statuses import moves_on_ladder
+from monitor.query import Matcher, MatchDoc, compile_query, fold
+
+
+@dataclass(frozen=True)
+class CompiledWatchlist:
+    id: int
+    name: str
+    matcher: Matcher
+    pinned: frozenset[str]
+    on_new: bool
+    on_status: str  # ladder|any|off
+    on_field: bool
+    muted: tuple[re.Pattern[str], ...]
+    paused: bool
+    snooze_until: dt.datetime | None
+
+    @classmethod
+    def compile(cls, watchlist: Watchlist) -> CompiledWatchlist:
+        return cls(
+            id=watchlist.id, name=watchlist.name, matcher=compile_query(watchlist.query or ""),
+            pinned=frozenset(p.lower() for p in watchlist.pinned or []),
+            on_new=watchlist.on_new, on_status=watchlist.on_status, on_field=watchlist.on_field,
+            muted=tuple(re.compile(re.escape(fold(p))) for p in watchlist.muted or []),
+            paused=watchlist.paused, snooze_until=watchlist.snooze_until,
+        )
+
+    def snoozed(self, now: dt.datetime) -> bool:
+        return self.snooze_until is not None and now < self.snooze_until
+
+    def why_matched(self, doc: MatchDoc) -> str | None:
+        if doc.identity and doc.identity.lower() in self.pinned:
+            return f"pinned {doc.identity}"
+        if self.matcher(doc):
+            return "query"
+        return None
+
+    def rule_for(self, change: ChangeSpec, doc: MatchDoc) -> str | None:
+        """The rule that fires (e.g. ``status-move (pinned us/119/s/3470)``), or None to stay quiet."""
+        if self.paused:
+            return None
+        why = self.why_matched(doc)
+        if why is None:
+            return None
+        if any(p.search(doc.folded()) for p in self.muted):
+            return None
+        if change.type == "new" and self.on_new:
+            return f"new-item ({why})"
+        if change.type == "status":
+            if self.on_status == "any" or (self.on_status == "ladder" and moves_on_ladder(change.old, change.new)):
+                return f"status-move ({why})"
+            return None
+        if change.type == "field" and self.on_field:
+            return f"field-change ({why})"
+        return None

@@ -1,0 +1,338 @@
+"""The SQL schema: every table Remedy Monitor keeps, as SQLAlchemy 2 typed ORM classes.
+
+The same models run on SQLite (embedded default) and PostgreSQL (production); the schema
+itself is created and changed only by the Alembic migrations in ``migrations/``.
+Times are stored as timezone-aware UTC (``UTCDateTime``) so both backends compare alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A datetime that always comes back aware and in UTC, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Source(Base):
+    """One configured source and its health. The config itself lives in sources.yaml."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    config_hash: Mapped[str | None] = mapped_column(String(64))
+    url: Mapped[str | None] = mapped_column(Text)  # public URL shown as evidence (no keys)
+    title: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # health
+    last_attempt_at: Mapped[dt.datetime | None]
+    last_success_at: Mapped[dt.datetime | None]
+    last_items_at: Mapped[dt.datetime | None]  # last poll that yielded at least one item
+    last_change_at: Mapped[dt.datetime | None]
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_outcome: Mapped[str | None] = mapped_column(String(20))  # changed|unchanged|failed|deferred
+    deferred_reason: Mapped[str | None] = mapped_column(Text)
+    polls_total: Mapped[int] = mapped_column(Integer, default=0)
+    polls_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    items_seen: Mapped[int] = mapped_column(Integer, default=0)
+    baseline_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    watermark: Mapped[str | None] = mapped_column(String(200))
+    # scheduling and the row lease that keeps one source to one poller
+    next_run_at: Mapped[dt.datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[dt.datetime | None]
+    # silent-source incident currently open (one admin alert per incident)
+    incident_open: Mapped[bool] = mapped_column(Boolean, default=False)
+    incident_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class HttpCache(Base):
+    """HTTP validators and body hash per URL, so an unchanged response costs nothing."""
+
+    __tablename__ = "http_cache"
+
+    url_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(100), index=True)
+    url: Mapped[str] = mapped_column(Text)  # redacted: no keys in query strings
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    body_hash: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Poll(Base):
+    """One poll of one source; changes from one poll travel together in alerts."""
+
+    __tablename__ = "polls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    outcome: Mapped[str] = mapped_column(String(20))  # changed|unchanged|failed|deferred
+    baseline: Mapped[bool] = mapped_column(Boolean, default=False)
+    items_seen: Mapped[int] = mapped_column(Integer, default=0)
+    items_new: Mapped[int] = mapped_column(Integer, default=0)
+    items_changed: Mapped[int] = mapped_column(Integer, default=0)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Item(Base):
+    """The current state of one thing a source reports: a bill, an opinion, a docket, an entry."""
+
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    identity: Mapped[str | None] = mapped_column(String(200), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    jurisdiction: Mapped[str | None] = mapped_column(String(20))
+    court: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str | None] = mapped_column(String(40))
+    raw_status: Mapped[str | None] = mapped_column(Text)
+    status_action: Mapped[str | None] = mapped_column(Text)
+    status_date: Mapped[dt.date | None] = mapped_column(Date)
+    status_changed_at: Mapped[dt.datetime | None]
+    published_at: Mapped[dt.datetime | None]
+    summary: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    first_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_changed: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    versions: Mapped[list[ItemVersion]] = relationship(
+        back_populates="item", order_by="ItemVersion.version", cascade="all, delete-orphan"
+    )
+
+
+class ItemVersion(Base):
+    """Every distinct version of an item, in order, with the full normalised snapshot."""
+
+    __tablename__ = "item_versions"
+    __table_args__ = (UniqueConstraint("item_id", "version", name="uq_item_versions_item_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    poll_id: Mapped[int | None] = mapped_column(ForeignKey("polls.id", ondelete="SET NULL"))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    snapshot: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    item: Mapped[Item] = relationship(back_populates="versions")
+
+
+class Change(Base):
+    """A detected change: a new item, a status move, or one changed field."""
+
+    __tablename__ = "changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("item_versions.id", ondelete="CASCADE"))
+    poll_id: Mapped[int | None] = mapped_column(ForeignKey("polls.id", ondelete="SET NULL"), index=True)
+    type: Mapped[str] = mapped_column(String(10))  # new|status|field
+    field: Mapped[str | None] = mapped_column(String(60))
+    old: Mapped[str | None] = mapped_column(Text)
+    new: Mapped[str | None] = mapped_column(Text)
+    detected_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+    item: Mapped[Item] = relationship()
+
+
+class Watchlist(Base):
+    """A tracked remedy: what to match, which identities to follow, and how loudly."""
+
+    __tablename__ = "watchlists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    query: Mapped[str] = mapped_column(Text, default="")
+    pinned: Mapped[list[Any]] = mapped_column(default=list)
+    on_new: Mapped[bool] = mapped_column(Boolean, default=True)
+    on_status: Mapped[str] = mapped_column(String(10), default="ladder")  # ladder|any|off
+    on_field: Mapped[bool] = mapped_column(Boolean, default=False)
+    muted: Mapped[list[Any]] = mapped_column(default=list)
+    snooze_until: Mapped[dt.datetime | None]
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    feed_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    subscriptions: Mapped[list[Subscription]] = relationship(
+        back_populates="watchlist", cascade="all, delete-orphan"
+    )
+
+
+class Subscription(Base):
+    """Who hears about a watchlist, through which channel target, immediately or in a digest."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    watchlist_id: Mapped[int] = mapped_column(ForeignKey("watchlists.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))  # slack|email|webhook|apprise
+    target: Mapped[str] = mapped_column(Text)  # secret: shown masked
+    mode: Mapped[str] = mapped_column(String(10), default="immediate")  # immediate|digest
+    digest_at: Mapped[str | None] = mapped_column(String(5))  # HH:MM local
+    timezone: Mapped[str | None] = mapped_column(String(60))
+    send_empty_digest: Mapped[bool] = mapped_column(Boolean, default=False)
+    secret: Mapped[str | None] = mapped_column(Text)  # webhook signing secret
+    unsubscribe_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    watchlist: Mapped[Watchlist] = relationship(back_populates="subscriptions")
+
+
+class Delivery(Base):
+    """The outbox: one row per change x subscription, written with the change itself.
+
+    ``group_key`` bundles the rows that go out as one message (one poll, one subscription);
+    ``idempotency_key`` makes a second enqueue of the same pair impossible.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    group_key: Mapped[str] = mapped_column(String(200), index=True)
+    change_id: Mapped[int | None] = mapped_column(ForeignKey("changes.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(10), default="alert")  # alert|digest|admin
+    rule: Mapped[str | None] = mapped_column(String(40))  # which watchlist rule fired
+    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed|held
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # admin/digest messages
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]
+
+    change: Mapped[Change | None] = relationship()
+    subscription: Mapped[Subscription | None] = relationship()
+
+
+class DeliveryAttempt(Base):
+    """What happened on each try of a delivery: for ``monitor alerts show``."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(10))  # sent|retry|failed
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[str | None] = mapped_column(Text)
+
+
+class Digest(Base):
+    """One row per subscription per local day: the once-a-day guarantee for digests."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("subscription_id", "digest_date", name="uq_digests_sub_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    digest_date: Mapped[dt.date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEvent(Base):
+    """A pushed event (CourtListener webhooks), stored raw before it is processed."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    event_type: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column()
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[dt.datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class BudgetSpend(Base):
+    """Requests spent per provider per window (minute/hour/day), shared by all processes."""
+
+    __tablename__ = "budget_spend"
+
+    provider: Mapped[str] = mapped_column(String(60), primary_key=True)
+    window: Mapped[str] = mapped_column(String(10), primary_key=True)  # minute|hour|day
+    window_start: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    spent: Mapped[int] = mapped_column(BigInteger, default=0)
+    blocked_until: Mapped[dt.datetime | None]
+
+
+class Setting(Base):
+    """Small key/value store: secrets set through the CLI, schema markers, worker heartbeats."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

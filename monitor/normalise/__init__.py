@@ -1,0 +1,1 @@
+"""Normalisation: one status vocabulary for bills, one for cases and dockets, one for documents."""

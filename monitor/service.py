@@ -1,0 +1,140 @@
+"""Running the monitor: one pass (``run --once``) or the long-running service (``run``).
+
+The service is one process: APScheduler 3.x runs one job per enabled source at its interval
+(with jitter, ``max_instances=1``, coalesced misfires) plus the dispatcher every few seconds.
+On start, each source's first run is computed from its stored last attempt, so a restart does
+not re-poll everything at once. SIGINT/SIGTERM stop scheduling and let in-flight work finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+import signal
+from dataclasses import dataclass, field
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select
+
+from monitor.config import AppConfig, parse_duration
+from monitor.db import Database
+from monitor.dispatcher import Dispatcher, DispatchStats
+from monitor.fetch import Fetcher
+from monitor.models import Source, utcnow
+from monitor.pipeline import Pipeline, sync_sources
+from monitor.store import PollSummary
+
+log = logging.getLogger(__name__)
+
+DISPATCH_EVERY = 5.0  # seconds
+SHUTDOWN_GRACE = 30.0
+
+
+@dataclass
+class RunResult:
+    polls: list[PollSummary] = field(default_factory=list)
+    dispatch: DispatchStats = field(default_factory=DispatchStats)
+
+    @property
+    def all_failed(self) -> bool:
+        attempted = [p for p in self.polls if p.outcome != "skipped"]
+        return bool(attempted) and all(p.outcome == "failed" for p in attempted)
+
+
+async def dispatch_until_idle(dispatcher: Dispatcher, *, wait_limit: float) -> DispatchStats:
+    """Deliver everything due, waiting for retries that fall due within ``wait_limit`` seconds."""
+    total = DispatchStats()
+    deadline = asyncio.get_running_loop().time() + wait_limit
+    while True:
+        stats = await dispatcher.run_once()
+        for name in ("sent", "retried", "failed", "messages"):
+            setattr(total, name, getattr(total, name) + getattr(stats, name))
+        total.errors.extend(stats.errors)
+        due = dispatcher.next_due()
+        if due is None:
+            return total
+        wait = (due - utcnow()).total_seconds()
+        if wait > deadline - asyncio.get_running_loop().time():
+            return total
+        await asyncio.sleep(max(wait, 0.05))
+
+
+async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | None = None,
+                   wait_limit: float = 10.0) -> RunResult:
+    sync_sources(db, config)
+    async with Fetcher() as fetcher:
+        pipeline = Pipeline(db, config, fetcher)
+        try:
+            polls = await pipeline.poll_all(source_ids)
+        finally:
+            pipeline.close()
+    dispatch = await dispatch_until_idle(Dispatcher(db), wait_limit=wait_limit)
+    return RunResult(polls, dispatch)
+
+
+def first_run_time(last_attempt: dt.datetime | None, interval: float, jitter: float,
+                   now: dt.datetime) -> dt.datetime:
+    """When a source should first run after a start: its regular slot, or soon (spread by jitter)."""
+    spread = dt.timedelta(seconds=random.uniform(0, max(jitter, 1.0)))
+    if last_attempt is None:
+        return now + spread
+    due = last_attempt + dt.timedelta(seconds=interval)
+    return due if due > now else now + spread
+
+
+class Service:
+    """The long-running monitor: scheduler, pipeline and dispatcher in one event loop."""
+
+    def __init__(self, db: Database, config: AppConfig) -> None:
+        self.db = db
+        self.config = config
+        self.stopping = asyncio.Event()
+
+    def schedule_sources(self, scheduler: AsyncIOScheduler, pipeline: Pipeline) -> None:
+        now = utcnow()
+        with self.db.session() as session:
+            last = {s.id: s.last_attempt_at for s in session.scalars(select(Source))}
+        jitter = parse_duration(self.config.defaults.jitter)
+        for source in self.config.enabled_sources():
+            interval = self.config.interval_seconds(source)
+            scheduler.add_job(
+                pipeline.poll, IntervalTrigger(seconds=interval, jitter=jitter), args=[source],
+                id=f"poll:{source.id}", max_instances=1, coalesce=True, misfire_grace_time=interval,
+                next_run_time=first_run_time(last.get(source.id), interval, jitter, now),
+                replace_existing=True,
+            )
+
+    async def run(self) -> None:
+        sync_sources(self.db, self.config)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stopping.set)
+        async with Fetcher() as fetcher:
+            pipeline = Pipeline(self.db, self.config, fetcher)
+            dispatcher = Dispatcher(self.db)
+            scheduler = AsyncIOScheduler(timezone=dt.timezone.utc)
+            self.schedule_sources(scheduler, pipeline)
+            scheduler.add_job(dispatcher.run_once, IntervalTrigger(seconds=DISPATCH_EVERY), id="dispatch",
+                              max_instances=1, coalesce=True, next_run_time=utcnow())
+            scheduler.start()
+            log.info("monitoring %d sources", len(self.config.enabled_sources()))
+            try:
+                await self.stopping.wait()
+            finally:
+                log.info("stopping: waiting for in-flight polls and deliveries")
+                scheduler.shutdown(wait=False)
+                await _drain(SHUTDOWN_GRACE)
+                pipeline.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def _drain(grace: float) -> None:
+    """Wait (bounded) for the scheduler's running jobs, which are tasks on this loop."""
+    current = asyncio.current_task()
+    pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=grace)

@@ -1,0 +1,15 @@
+"""The registry of source kinds: ``kind`` name -> class. Add a kind by adding a module and a line."""
+
+from __future__ import annotations
+
+from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, Source, SourceConfig
+from monitor.sources.rss import RssSource
+
+SOURCE_KINDS: dict[str, type[BaseSource]] = {
+    cls.kind: cls
+    for cls in (
+        RssSource,
+    )
+}
+
+__all__ = ["SOURCE_KINDS", "BaseSource", "Fetched", "FetchState", "ItemRecord", "Page", "Source", "SourceConfig"]

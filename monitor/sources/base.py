@@ -1,0 +1,148 @@
+"""The Source protocol: what every source kind implements, and the values it passes on.
+
+A source kind is one module under ``monitor/sources/`` with one class that has:
+
+- ``kind``: the name used in sources.yaml (``rss``, ``congress_bill``, ...);
+- ``Config``: a pydantic model of its sources.yaml entry (``extra="forbid"``, ``kind`` a Literal);
+- ``fetch(client, state) -> Fetched``: I/O only, through the per-poll ``PollClient`` that owns
+  conditional requests, budgets and retries. An unchanged answer (304 or same body hash) is
+  returned as ``Fetched(unchanged=True)``, never raised;
+- ``parse(fetched) -> list[ItemRecord]``: pure: bytes in, normalised items out, so a golden
+  test needs nothing but a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from monitor.fetch import PollClient
+
+ItemKind = Literal["bill", "opinion", "docket", "entry", "document", "article"]
+
+
+class SourceConfig(BaseModel):
+    """Fields every source entry in sources.yaml has; each kind subclasses this."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+    kind: str
+    enabled: bool = True
+    interval: str | None = None  # "15m", "1h", "1d"; None: the defaults block decides
+    cron: str | None = None
+    alert_on_first_poll: bool = False
+    expect_items_within: str | None = None  # "14d": silent-source check
+    max_bytes: int | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One HTTP response body kept for parsing; ``label`` names the request in multi-request kinds."""
+
+    url: str
+    body: bytes
+    content_type: str = ""
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """Everything ``parse`` needs, gathered by ``fetch``."""
+
+    pages: tuple[Page, ...] = ()
+    unchanged: bool = False
+    watermark: str | None = None  # new incremental watermark; stored only if the poll commits
+
+    @property
+    def body(self) -> bytes:
+        return self.pages[0].body if self.pages else b""
+
+    def page(self, label: str) -> Page | None:
+        return next((p for p in self.pages if p.label == label), None)
+
+
+@dataclass
+class FetchState:
+    """What a source knows from earlier polls when it fetches again."""
+
+    source_id: str
+    watermark: str | None = None  # e.g. the newest date seen; incremental kinds fetch only what is newer
+
+
+@dataclass
+class ItemRecord:
+    """One normalised item, the shape every parser returns.
+
+    ``key`` is unique across all sources (``rss:<source>:<guid>``, ``congress:119:s:3470``);
+    ``identity`` is the canonical thing it is about (``us/119/s/3470``, ``ca9/24-1234``) so
+    different providers' views of one bill or case are recognised as the same.
+    """
+
+    key: str
+    kind: str
+    title: str
+    url: str | None = None
+    identity: str | None = None
+    jurisdiction: str | None = None
+    court: str | None = None
+    status: str | None = None
+    raw_status: str | None = None
+    status_action: str | None = None
+    status_date: dt.date | None = None
+    published_at: dt.datetime | None = None
+    summary: str | None = None
+    text: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    # Fields whose change is a "field" change; status has its own change type.
+    TRACKED_FIELDS: ClassVar[tuple[str, ...]] = (
+        "title", "url", "identity", "jurisdiction", "court", "status_date", "summary", "text",
+        "raw_status", "status_action", "published_at",
+    )
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field: what an item version stores."""
+        out = asdict(self)
+        for name in ("status_date", "published_at"):
+            value = out[name]
+            out[name] = value.isoformat() if value is not None else None
+        return out
+
+    def content_hash(self) -> str:
+        """A hash over the normalised content: equal hash, no new version."""
+        payload = json.dumps(self.snapshot(), sort_keys=True, default=str, ensure_ascii=False)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class Source(Protocol):
+    """One source kind. See the module docstring for the contract."""
+
+    kind: ClassVar[str]
+    Config: ClassVar[type[SourceConfig]]
+    provider: ClassVar[str]  # whose quota a request spends: "courtlistener", "congress", ...
+    required_env: ClassVar[tuple[str, ...]]  # API keys; missing -> skipped with one warning
+    config: SourceConfig
+
+    async def fetch(self, client: PollClient, state: FetchState) -> Fetched: ...
+
+    def parse(self, fetched: Fetched) -> list[ItemRecord]: ...
+
+
+class BaseSource:
+    """Shared constructor and defaults; kinds subclass it and fill in fetch/parse."""
+
+    kind: ClassVar[str]
+    Config: ClassVar[type[SourceConfig]]
+    provider: ClassVar[str] = "web"
+    required_env: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: SourceConfig) -> None:
+        self.config = config

@@ -1,0 +1,124 @@
+"""Shared fixtures: a fresh database per test (SQLite or PostgreSQL), real local servers, the CLI.
+
+``MONITOR_TEST_DATABASE_URL`` picks the backend. For PostgreSQL each test session creates its
+own database (so parallel runs never collide) and each test starts from empty tables. Where
+no PostgreSQL answers, the storage tests skip with the reason — except under CI, where that
+is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from monitor.db import Database, database_url
+from monitor.models import Base
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.slack_server import SlackServer
+
+ROOT = Path(__file__).resolve().parent.parent
+REALDATA = ROOT.parent / "shared" / "realdata"
+os.environ["MONITOR_ALLOW_PRIVATE_URLS"] = "1"
+for name in ("MONITOR_DATABASE_URL", "MONITOR_CONFIG", "MONITOR_ADMIN_TARGET", "MONITOR_HTTP"):
+    os.environ.pop(name, None)
+
+
+def realdata(*parts: str) -> Path:
+    """A path in ../shared/realdata, or skip the test saying why."""
+    path = REALDATA.joinpath(*parts)
+    if not REALDATA.is_dir():
+        pytest.skip(f"real payloads not found: {REALDATA} is absent (they live in ../shared beside the repo)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def test_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("MONITOR_TEST_DATABASE_URL", "")
+    if not configured or configured.startswith("sqlite"):
+        template = tmp_path_factory.mktemp("template") / "template.db"
+        db = Database(f"sqlite:///{template}")
+        db.upgrade()
+        db.dispose()
+        yield f"sqlite-template:{template}"
+        return
+    url = make_url(database_url(configured))
+    name = f"monitor_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        admin.dispose()
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL at {url.render_as_string(hide_password=True)} does not answer ({type(exc).__name__}); "
+                    "set MONITOR_TEST_DATABASE_URL to a reachable server")
+    test_url = url.set(database=name).render_as_string(hide_password=False)
+    db = Database(test_url)
+    db.upgrade()
+    db.dispose()
+    yield test_url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def db_url(test_database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty, migrated database for this test alone."""
+    if test_database_url.startswith("sqlite-template:"):
+        path = tmp_path / "monitor.db"
+        shutil.copy(test_database_url.split(":", 1)[1], path)
+        yield f"sqlite:///{path}"
+        return
+    engine = create_engine(test_database_url)
+    with engine.begin() as conn:
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    yield test_database_url
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackServer]:
+    server = SlackServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def cli_env(db_url: str, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env.update(MONITOR_DATABASE_URL=db_url, MONITOR_ALLOW_PRIVATE_URLS="1", PYTHONPATH=str(ROOT),
+               MONITOR_CONFIG=str(tmp_path / "sources.yaml"))
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], *, cwd: Path | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real ``monitor`` entry point in a new process."""
+    return subprocess.run([sys.executable, "-m", "monitor", *args], env=env, cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture
+def feeds() -> Iterator[FeedServer]:
+    server = FeedServer()
+    yield server
+    server.close()
