@@ -88,10 +88,26 @@ def first_run_time(last_attempt: dt.datetime | None, interval: float, jitter: fl
 class Service:
     """The long-running monitor: scheduler, pipeline and dispatcher in one event loop."""
 
-    def __init__(self, db: Database, config: AppConfig) -> None:
+    def __init__(self, db: Database, config: AppConfig, *, http: str | None = None) -> None:
         self.db = db
         self.config = config
+        self.http = http
         self.stopping = asyncio.Event()
+
+    async def serve_http(self) -> None:
+        """Serve the HTTP endpoints until stopping; uvicorn's own signal handling stays off."""
+        import uvicorn
+
+        from monitor.web import create_app, parse_listen
+
+        host, port = parse_listen(self.http or "")
+        server = uvicorn.Server(uvicorn.Config(create_app(self.db, self.config), host=host, port=port,
+                                               log_level="warning", lifespan="off"))
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        task = asyncio.create_task(server.serve())
+        await self.stopping.wait()
+        server.should_exit = True
+        await task
 
     def schedule_sources(self, scheduler: AsyncIOScheduler, pipeline: Pipeline) -> None:
         now = utcnow()
@@ -121,8 +137,11 @@ class Service:
                               max_instances=1, coalesce=True, next_run_time=utcnow())
             scheduler.start()
             log.info("monitoring %d sources", len(self.config.enabled_sources()))
+            http_task = asyncio.create_task(self.serve_http()) if self.http else None
             try:
                 await self.stopping.wait()
+                if http_task is not None:
+                    await http_task
             finally:
                 log.info("stopping: waiting for in-flight polls and deliveries")
                 scheduler.shutdown(wait=False)

@@ -34,6 +34,7 @@ def run_cmd(
     db: DbOpt = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
+    http: Annotated[str | None, typer.Option("--http", envvar="MONITOR_HTTP", help="Serve the HTTP endpoints on HOST:PORT (e.g. 127.0.0.1:8080).", show_default=False)] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Poll sources, store every version, detect changes and deliver alerts.
@@ -47,7 +48,7 @@ def run_cmd(
     cfg = open_config(config)
     database = open_db(db)
     if not once:
-        asyncio.run(Service(database, cfg).run())
+        asyncio.run(Service(database, cfg, http=http).run())
         return
     result = asyncio.run(run_once(database, cfg, source_ids=source or None))
     if json_out:

@@ -1,0 +1,61 @@
+"""The long-running service: polls on schedule, serves /healthz, stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.fakes.feed_server import FeedServer
+from tests.test_pipeline import rss
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_service_polls_serves_healthz_and_stops_on_sigterm(feeds: FeedServer, cli_env, tmp_path):
+    feeds.set("/a.xml", rss(("a1", "One")))
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        "defaults:\n  interval: 1h\n  jitter: 1s\nsources:\n"
+        f"  - id: a\n    kind: rss\n    url: {feeds.url('/a.xml')}\n"
+    )
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--http", f"127.0.0.1:{port}"],
+                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json() == {"status": "ok"}
+            except httpx.HTTPError:
+                return False
+
+        assert wait_for(healthy), "GET /healthz never answered ok"
+        assert wait_for(lambda: feeds.counts["/a.xml"] >= 1), "the source was never polled"
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=40)
+        assert proc.returncode == 0, stderr
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    items = subprocess.run([sys.executable, "-m", "monitor", "items", "list", "--json"], env=cli_env,
+                           capture_output=True, text=True)
+    assert [i["key"] for i in json.loads(items.stdout)] == ["rss:a:a1"]
