@@ -112,7 +112,7 @@ def _pydantic_problem(error: dict[str, Any]) -> str:
         return f"missing required field '{loc}'"
     if kind == "extra_forbidden":
         return f"unknown field '{loc}'"
-    return f"field '{loc}': {error['msg']}"
+    return f"field '{loc}': {error['msg'].removeprefix('Value error, ')}"
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
@@ -171,7 +171,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
     if sources_node is None:
         raise ConfigError(f"{name}:1: missing 'sources:' list")
     if not isinstance(raw_sources, list) or not isinstance(sources_node, yaml.SequenceNode):
-        raise ConfigError(f"{name}:{_line(sources_node)}: 'sources' must be a list of sources")
+        raise ConfigError(f"{name}:{_line(sources_key)}: 'sources' must be a list of sources")
 
     sources: list[SourceConfig] = []
     lines: dict[str, int] = {}
@@ -202,7 +202,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
                     except ValueError as exc:
                         raise ConfigError(f"{name}:{_line(_key_node(node, name_)[1])}: {label}: {exc}") from None
         except ValidationError as exc:
-            err = exc.errors()[0]
+            # A misspelt key shows up as "unknown 'urll'" and "missing 'url'": name the typo.
+            err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
             field_name = str(err["loc"][0]) if err["loc"] else ""
             key_node, value_node = _key_node(node, field_name)
             where = value_node or key_node or node

@@ -1,0 +1,65 @@
+"""The schema belongs to Alembic: a fresh database upgrades to head on SQLite and PostgreSQL,
+``monitor init`` is idempotent, and the migrations travel inside the wheel."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from sqlalchemy import create_engine, inspect, text
+
+from monitor.db import Database
+from monitor.models import Base
+from tests.conftest import ROOT, run_cli
+
+
+def test_fresh_database_upgrades_to_head_with_every_table(test_database_url, tmp_path):
+    if test_database_url.startswith("sqlite-template:"):
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    else:  # an empty schema in the session's PostgreSQL database
+        url = test_database_url
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS fresh CASCADE"))
+            conn.execute(text("CREATE SCHEMA fresh"))
+        engine.dispose()
+        url += "?options=-csearch_path%3Dfresh"
+    db = Database(url)
+    try:
+        assert db.current_revision() is None
+        before, after = db.upgrade()
+        assert before is None and after == db.head_revision()
+        tables = set(inspect(db.engine).get_table_names())
+        assert {t.name for t in Base.metadata.sorted_tables} <= tables
+        assert db.upgrade() == (after, after)  # idempotent
+    finally:
+        db.dispose()
+
+
+def test_init_command_is_idempotent(cli_env):
+    first = run_cli(["init"], cli_env)
+    assert first.returncode == 0, first.stderr
+    second = run_cli(["init"], cli_env)
+    assert second.returncode == 0 and "up to date" in second.stdout
+
+
+def test_wheel_carries_migrations_and_runs_from_any_directory(tmp_path):
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+                            "-w", str(tmp_path / "dist"), str(ROOT)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    wheel = next((tmp_path / "dist").glob("remedy_monitor-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "migrations/env.py" in names and "migrations/script.py.mako" in names
+    assert any(n.startswith("migrations/versions/0001") for n in names)
+    assert "alerts/slack.py" in names
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "MONITOR_DATABASE_URL": "sqlite:///here.db"}
+    result = subprocess.run([sys.executable, "-m", "monitor", "init"], cwd=elsewhere, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (elsewhere / "here.db").exists()
