@@ -1,0 +1,62 @@
+"""Federal bill actions, as congress.gov and BILLSTATUS both describe them, onto the ladder.
+
+Both providers list the same actions newest first, each with a date, an optional time, a
+``type`` and, for House floor and Library of Congress actions, an ``actionCode``. The code
+decides through ``CONGRESS_ACTION_CODES``; an action without one (the Senate's own) falls back
+to ``BILLSTATUS_ACTION_TYPES``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from monitor.normalise.crosswalks import BILLSTATUS_ACTION_TYPES, CONGRESS_ACTION_CODES, Step
+from monitor.normalise.ladder import Action, Derived, climb
+
+BILL_TYPE_PAGES = {  # congress.gov's public page segment per bill type
+    "hr": "house-bill", "s": "senate-bill", "hjres": "house-joint-resolution",
+    "sjres": "senate-joint-resolution", "hconres": "house-concurrent-resolution",
+    "sconres": "senate-concurrent-resolution", "hres": "house-resolution", "sres": "senate-resolution",
+}
+BILL_TYPE_LABELS = {
+    "hr": "H.R.", "s": "S.", "hjres": "H.J.Res.", "sjres": "S.J.Res.", "hconres": "H.Con.Res.",
+    "sconres": "S.Con.Res.", "hres": "H.Res.", "sres": "S.Res.",
+}
+
+
+@dataclass(frozen=True)
+class FederalAction:
+    date: str
+    text: str
+    code: str | None = None
+    type: str | None = None
+    time: str | None = None
+
+
+def federal_step(code: str | None, action_type: str | None) -> Step | None:
+    if code and code in CONGRESS_ACTION_CODES:
+        return CONGRESS_ACTION_CODES[code]
+    return BILLSTATUS_ACTION_TYPES.get(action_type or "")
+
+
+def derive(actions: Sequence[FederalAction]) -> Derived:
+    """``actions`` in the providers' order (newest first)."""
+    events = []
+    for index, a in enumerate(actions):
+        action = Action(dt.date.fromisoformat(a.date[:10]), a.text, a.code or a.type,
+                        order=(a.time or "", -index))
+        events.append((action, federal_step(a.code, a.type)))
+    return climb(events)
+
+
+def congress_gov_url(congress: int, bill_type: str, number: int) -> str:
+    """The public congress.gov page (the API URL needs a key, so it is no use to a reader)."""
+    page = BILL_TYPE_PAGES.get(bill_type, bill_type)
+    suffix = "th" if 10 <= congress % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(congress % 10, "th")
+    return f"https://www.congress.gov/bill/{congress}{suffix}-congress/{page}/{number}"
+
+
+def display_title(bill_type: str, number: int, title: str) -> str:
+    return f"{BILL_TYPE_LABELS.get(bill_type, bill_type.upper())} {number}: {title}".strip().rstrip(":")
