@@ -96,9 +96,11 @@ CONGRESS_ACTION_CODES: dict[str, Step | None] = {
 }
 
 # BILLSTATUS / congress.gov action <type>, used only for actions without an actionCode (the
-# Senate's own actions carry none).
+# Senate's own actions carry none). ``<type>+committee`` is the entry for an action that names
+# a committee (its ``committees`` list is not empty).
 BILLSTATUS_ACTION_TYPES: dict[str, Step | None] = {
-    "IntroReferral": INTRODUCED,       # "Introduced in Senate" and "Read twice and referred": the lower reading
+    "IntroReferral": INTRODUCED,       # "Introduced in Senate", with no committee named
+    "IntroReferral+committee": IN_COMMITTEE,  # "Read twice and referred to the Committee on …": names its committee
     "Introduced in House": INTRODUCED,
     "Introduced in Senate": INTRODUCED,
     "Committee": IN_COMMITTEE,

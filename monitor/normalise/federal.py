@@ -33,11 +33,14 @@ class FederalAction:
     code: str | None = None
     type: str | None = None
     time: str | None = None
+    committee: bool = False  # the action names a committee
 
 
-def federal_step(code: str | None, action_type: str | None) -> Step | None:
+def federal_step(code: str | None, action_type: str | None, committee: bool = False) -> Step | None:
     if code and code in CONGRESS_ACTION_CODES:
         return CONGRESS_ACTION_CODES[code]
+    if committee and f"{action_type}+committee" in BILLSTATUS_ACTION_TYPES:
+        return BILLSTATUS_ACTION_TYPES[f"{action_type}+committee"]
     return BILLSTATUS_ACTION_TYPES.get(action_type or "")
 
 
@@ -47,7 +50,7 @@ def derive(actions: Sequence[FederalAction]) -> Derived:
     for index, a in enumerate(actions):
         action = Action(dt.date.fromisoformat(a.date[:10]), a.text, a.code or a.type,
                         order=(a.time or "", -index))
-        events.append((action, federal_step(a.code, a.type)))
+        events.append((action, federal_step(a.code, a.type, a.committee)))
     return climb(events)
 
 

@@ -118,7 +118,7 @@ class CongressBillSource(BaseSource):
                committees: Page | None) -> ItemRecord:
         congress, kind, number = int(bill["congress"]), str(bill["type"]).lower(), int(bill["number"])
         derived = derive([FederalAction(a["actionDate"], a.get("text", ""), a.get("actionCode"), a.get("type"),
-                                        a.get("actionTime")) for a in actions])
+                                        a.get("actionTime"), bool(a.get("committees"))) for a in actions])
         latest = bill.get("latestAction") or {}
         data: dict[str, Any] = {
             "congress": congress, "type": kind, "number": number,

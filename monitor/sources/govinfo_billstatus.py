@@ -62,7 +62,7 @@ def parse_billstatus(body: bytes) -> dict[str, Any]:
         raise ParseError("BILLSTATUS without number, type or congress")
     actions = [
         FederalAction(_text(item, "actionDate") or "", _text(item, "text") or "", _text(item, "actionCode"),
-                      _text(item, "type"), _text(item, "actionTime"))
+                      _text(item, "type"), _text(item, "actionTime"), item.find("committees/item") is not None)
         for item in bill.findall("actions/item") if _text(item, "actionDate")
     ]
     committees = bill.find("committees/billCommittees")
