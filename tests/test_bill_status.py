@@ -257,3 +257,25 @@ def test_legiscan_vote_object_is_not_a_bill() -> None:
     from monitor.errors import ParseError
     with pytest.raises(ParseError, match="no 'bill' object"):
         source.parse(Fetched(pages=(Page("file://x", body, label="bill154366"),)))
+
+
+def test_default_sources_yaml_watches_the_remedy_bills_everywhere() -> None:
+    from monitor.config import load_config
+    from monitor.normalise.identity import split_bill_number
+    from tests.conftest import ROOT
+
+    config = load_config(ROOT / "sources.yaml")
+    federal = {"s3470", "s3187", "hr6091", "hr3602", "hr503", "s122"}
+    for kind in ("govinfo_billstatus", "congress_bill"):
+        [source] = [s for s in config.sources if s.kind == kind]
+        assert {"".join(map(str, parse_federal_bill(b))) for b in source.bills} == federal
+        assert source.congress == 119
+    state = {("il", "hb", 1312), ("ca", "sb", 747), ("ny", "s", 8504), ("ny", "s", 8500), ("md", "hb", 351),
+             ("md", "hb", 550), ("md", "hb", 332), ("md", "sb", 346), ("co", "sb", 5)}
+    legiscan = {(s.state.lower(), *split_bill_number(b)) for s in config.sources if s.kind == "legiscan" for b in s.bills}
+    openstates = {(s.jurisdiction.split("state:")[1][:2], *split_bill_number(i))
+                  for s in config.sources if s.kind == "openstates" for i in s.identifiers}
+    assert legiscan == openstates == state
+    # Open States' default tier: 250 requests a day across all its sources.
+    per_day = sum(86400 // config.interval_seconds(s) for s in config.sources if s.kind == "openstates")
+    assert per_day <= 50
