@@ -25,13 +25,13 @@ from pydantic import Field
 
 from monitor.errors import ParseError
 from monitor.fetch import PollClient
-from monitor.normalise.crosswalks import OPENSTATES_CLASSIFICATIONS, Step
+from monitor.normalise.crosswalks import OPENSTATES_CLASSIFICATIONS, Chamber, Step
 from monitor.normalise.identity import state_identity
 from monitor.normalise.ladder import Action, climb
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
 
 API = "https://v3.openstates.org"
-CHAMBERS = {"upper": "upper", "lower": "lower"}
+CHAMBERS: dict[str, Chamber] = {"upper": "upper", "lower": "lower"}
 
 
 class OpenStatesConfig(SourceConfig):
