@@ -86,9 +86,9 @@ def test_congress_bill_refusals_fail_the_poll_without_leaking_the_key(db, feeds,
 def test_a_kind_without_its_key_is_skipped_naming_the_variable(db, feeds, tmp_path, monkeypatch):
     for name in ("CONGRESS_API_KEY", "OPENSTATES_API_KEY", "LEGISCAN_API_KEY"):
         monkeypatch.delenv(name, raising=False)
-    polls = poll(db, tmp_path, f"  - id: cg\n    kind: congress_bill\n    congress: 119\n    bills: [s3470]\n"
-                               f"  - id: os\n    kind: openstates\n    jurisdiction: il\n"
-                               f"  - id: ls\n    kind: legiscan\n    state: IL\n    bills: [HB1312]\n")
+    polls = poll(db, tmp_path, "  - id: cg\n    kind: congress_bill\n    congress: 119\n    bills: [s3470]\n"
+                               "  - id: os\n    kind: openstates\n    jurisdiction: il\n"
+                               "  - id: ls\n    kind: legiscan\n    state: IL\n    bills: [HB1312]\n")
     assert {sid: (p.outcome, p.error) for sid, p in polls.items()} == {
         "cg": ("skipped", "set CONGRESS_API_KEY to enable this source"),
         "os": ("skipped", "set OPENSTATES_API_KEY to enable this source"),

@@ -26,7 +26,7 @@ NUMBERED_SESSIONS: frozenset[str] = frozenset({"il"})
 
 _BILL_NUMBER = re.compile(r"^\s*([A-Za-z]+)\.?\s*(?:\d{2}-)?0*(\d+)[A-Za-z]?\s*$")
 _FEDERAL = re.compile(r"^\s*(h\.?\s*r|s|h\.?\s*j\.?\s*res|s\.?\s*j\.?\s*res|h\.?\s*con\.?\s*res|"
-                      r"s\.?\s*con\.?\s*res|h\.?\s*res|s\.?\s*res)\.?\s*(\d+)\s*$", re.I)
+                      r"s\.?\s*con\.?\s*res|h\.?\s*res|s\.?\s*res)\.?\s*(\d+)\s*$", re.IGNORECASE)
 
 
 def federal_identity(congress: int | str, bill_type: str, number: int | str) -> str:

@@ -44,7 +44,6 @@ def climb(events: Iterable[tuple[Action, Step | None]]) -> Derived:
     """Fold ``(action, step)`` pairs (any order; sorted here oldest first) into a status."""
     ordered = sorted(events, key=lambda e: (e[0].date, e[0].order))
     rung = -1
-    end: str | None = None
     passed: set[Chamber | None] = set()
     setter: tuple[Action, str] | None = None
     for action, step in ordered:
@@ -55,12 +54,11 @@ def climb(events: Iterable[tuple[Action, Step | None]]) -> Derived:
             passed.add(step.chamber or action.chamber)
             status = "passed_both" if len(passed - {None}) >= 2 else "passed_one_chamber"
         if status in BILL_ENDS:
-            end = status
             setter = (action, status)
             continue
         position = BILL_LADDER.index(status)
-        if position > rung:
-            rung, end = position, None
+        if position > rung:  # a higher rung also lifts an end
+            rung = position
             setter = (action, status)
     latest = ordered[-1][0] if ordered else None
     if setter is None:

@@ -16,32 +16,21 @@ import json
 import os
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
-
 from monitor.errors import ParseError
 from monitor.fetch import PollClient, Response
-from monitor.normalise.federal import FederalAction, congress_gov_url, derive, display_title
-from monitor.normalise.identity import federal_identity, parse_federal_bill
+from monitor.normalise.federal import FederalAction, FederalBillsConfig, derive, federal_record
+from monitor.normalise.identity import parse_federal_bill
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
 
 API = "https://api.congress.gov/v3"
 MAX_ACTION_PAGES = 5
 
 
-class CongressBillConfig(SourceConfig):
+class CongressBillConfig(FederalBillsConfig):
     kind: Literal["congress_bill"] = "congress_bill"
-    congress: int = Field(ge=93)
-    bills: list[str] = Field(min_length=1)  # "S. 3470", "hr6091"
     base_url: str = API
     titles: bool = True
     committees: bool = True
-
-    @field_validator("bills")
-    @classmethod
-    def _bills(cls, value: list[str]) -> list[str]:
-        for bill in value:
-            parse_federal_bill(bill)
-        return value
 
 
 def bill_slug(bill: str) -> str:
@@ -116,12 +105,11 @@ class CongressBillSource(BaseSource):
 
     def record(self, bill: dict[str, Any], actions: list[dict[str, Any]], titles: Page | None,
                committees: Page | None) -> ItemRecord:
-        congress, kind, number = int(bill["congress"]), str(bill["type"]).lower(), int(bill["number"])
         derived = derive([FederalAction(a["actionDate"], a.get("text", ""), a.get("actionCode"), a.get("type"),
                                         a.get("actionTime"), bool(a.get("committees"))) for a in actions])
         latest = bill.get("latestAction") or {}
         data: dict[str, Any] = {
-            "congress": congress, "type": kind, "number": number,
+            "congress": int(bill["congress"]), "type": str(bill["type"]).lower(), "number": int(bill["number"]),
             "introduced": bill.get("introducedDate"), "update_date": bill.get("updateDate"),
             "sponsors": [s.get("fullName") for s in bill.get("sponsors", [])],
             "cosponsors": (bill.get("cosponsors") or {}).get("count"),
@@ -134,17 +122,5 @@ class CongressBillSource(BaseSource):
             data["titles"] = sorted({t["title"] for t in _json(titles).get("titles", []) if t.get("title")})
         if committees is not None:
             data["committees"] = sorted({c["name"] for c in _json(committees).get("committees", []) if c.get("name")})
-        return ItemRecord(
-            key=f"congress_bill:{congress}:{kind}:{number}",
-            kind="bill",
-            title=display_title(kind, number, bill.get("title") or ""),
-            url=congress_gov_url(congress, kind, number),
-            identity=federal_identity(congress, kind, number),
-            jurisdiction="us",
-            status=derived.status,
-            raw_status=derived.raw_status,
-            status_action=derived.action,
-            status_date=derived.date,
-            summary=latest.get("text"),
-            data=data,
-        )
+        fields = {**bill, "latest_action": data["latest_action"]}
+        return federal_record(self.kind, fields, derived, data)

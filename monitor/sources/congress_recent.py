@@ -43,8 +43,8 @@ class CongressRecentConfig(SourceConfig):
 def _timestamp(value: str) -> dt.datetime:
     """``2022-04-03`` or ``2022-04-03T13:42:21Z`` → aware UTC datetime."""
     if len(value) == 10:
-        return dt.datetime.fromisoformat(value).replace(tzinfo=dt.timezone.utc)
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+        return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -59,7 +59,7 @@ class CongressRecentSource(BaseSource):
     config: CongressRecentConfig
 
     async def fetch(self, client: PollClient, state: FetchState) -> Fetched:
-        since = state.watermark or _iso(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=self.config.lookback_days))
+        since = state.watermark or _iso(dt.datetime.now(dt.UTC) - dt.timedelta(days=self.config.lookback_days))
         headers = {"X-Api-Key": os.environ.get("CONGRESS_API_KEY", ""), "Accept": "application/json"}
         url: str | None = f"{self.config.base_url.rstrip('/')}/bill/{self.config.congress}"
         params: dict[str, Any] | None = {"fromDateTime": since, "sort": "updateDate desc", "limit": self.config.page_size,

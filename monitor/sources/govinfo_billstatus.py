@@ -15,29 +15,21 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 from xml.etree import ElementTree as ET
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from monitor.errors import ParseError
 from monitor.fetch import PollClient
-from monitor.normalise.federal import FederalAction, congress_gov_url, derive, display_title
-from monitor.normalise.identity import federal_identity, parse_federal_bill
+from monitor.normalise.federal import FederalAction, FederalBillsConfig, derive, federal_record
+from monitor.normalise.identity import parse_federal_bill
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
 
 BULK = "https://www.govinfo.gov/bulkdata/BILLSTATUS"
 
 
-class BillStatusConfig(SourceConfig):
+class BillStatusConfig(FederalBillsConfig):
     kind: Literal["govinfo_billstatus"] = "govinfo_billstatus"
     congress: int = Field(ge=108)  # BILLSTATUS coverage starts with the 108th Congress
-    bills: list[str] = Field(min_length=1)
     base_url: str = BULK
-
-    @field_validator("bills")
-    @classmethod
-    def _bills(cls, value: list[str]) -> list[str]:
-        for bill in value:
-            parse_federal_bill(bill)
-        return value
 
 
 def _text(node: ET.Element | None, *paths: str) -> str | None:
@@ -106,21 +98,6 @@ class GovInfoBillStatusSource(BaseSource):
         return [self.record(parse_billstatus(page.body)) for page in fetched.pages]
 
     def record(self, bill: dict[str, Any]) -> ItemRecord:
-        congress, kind, number = bill["congress"], bill["type"], bill["number"]
-        derived = derive(bill["actions"])
         data = {k: v for k, v in bill.items() if k != "title"}
         data["actions"] = len(bill["actions"])
-        return ItemRecord(
-            key=f"govinfo_billstatus:{congress}:{kind}:{number}",
-            kind="bill",
-            title=display_title(kind, number, bill["title"]),
-            url=congress_gov_url(congress, kind, number),
-            identity=federal_identity(congress, kind, number),
-            jurisdiction="us",
-            status=derived.status,
-            raw_status=derived.raw_status,
-            status_action=derived.action,
-            status_date=derived.date,
-            summary=bill["latest_action"]["text"],
-            data=data,
-        )
+        return federal_record(self.kind, bill, derive(bill["actions"]), data)
