@@ -202,3 +202,33 @@ def test_legiscan_error_envelope_is_an_auth_failure_without_the_key(db, feeds, t
     assert polls["ls-il"].outcome == "failed" and polls["ls-il"].error == "auth: LegiScan list: Unknown API key"
     with db.session() as s:
         assert KEY not in (s.get(Source, "ls-il").last_error or "")
+
+
+def test_congress_bill_follows_action_pages_and_refetches_304_parts_of_a_changed_bill(db, feeds, tmp_path, monkeypatch):
+    monkeypatch.setenv("CONGRESS_API_KEY", KEY)
+    folder = EXAMPLES / "congress_bill" / "s3470"
+    bill = json.loads((folder / "s3470.bill.json").read_text())
+    actions = json.loads((folder / "s3470.actions.json").read_text())
+    older = {"actionDate": "2025-12-15", "text": "Sponsor introductory remarks on measure. (CR S8731-8732)",
+             "type": "IntroReferral", "actionCode": "B00100", "sourceSystem": {"code": 9, "name": "Library of Congress"}}
+    more = "/v3/bill/119/s/3470/actions?offset=250&limit=250&format=json"
+    page1 = {**actions, "pagination": {"count": 3, "next": feeds.url(more)}}
+    page2 = {**actions, "actions": [older], "pagination": {"count": 3}}
+    json_ = {"content_type": "application/json", "etag": True}
+    feeds.set("/v3/bill/119/s/3470", json.dumps(bill), **json_)
+    feeds.set("/v3/bill/119/s/3470/actions", json.dumps(page1), **json_)
+    feeds.set(more, json.dumps(page2), **json_)
+    entry = (f"  - id: cg\n    kind: congress_bill\n    congress: 119\n    bills: [S. 3470]\n    titles: false\n"
+             f"    committees: false\n    base_url: {feeds.url('/v3')}\n")
+    assert poll(db, tmp_path, entry)["cg"].requests == 3
+    assert items(db)["congress_bill:119:s:3470"].data["actions"] == 3
+
+    bill["bill"]["cosponsors"]["count"] = 13
+    feeds.set("/v3/bill/119/s/3470", json.dumps(bill), **json_)
+    result = poll(db, tmp_path, entry)["cg"]
+    assert result.outcome == "changed" and result.changed == 1
+    # bill 200, actions page 1 answers 304 (so page 2 is unknown), then both action pages without validators
+    assert result.requests == 4
+    item = items(db)["congress_bill:119:s:3470"]
+    assert (item.data["cosponsors"], item.data["actions"], item.status) == (13, 3, "in_committee")
+    assert poll(db, tmp_path, entry)["cg"].outcome == "unchanged"
