@@ -232,3 +232,24 @@ def test_congress_bill_follows_action_pages_and_refetches_304_parts_of_a_changed
     item = items(db)["congress_bill:119:s:3470"]
     assert (item.data["cosponsors"], item.data["actions"], item.status) == (13, 3, "in_committee")
     assert poll(db, tmp_path, entry)["cg"].outcome == "unchanged"
+
+
+def test_legiscan_search_mode_spreads_getbill_calls_over_polls(db, feeds, tmp_path, monkeypatch):
+    monkeypatch.setenv("LEGISCAN_API_KEY", KEY)
+    template = json.loads((EXAMPLES / "legiscan" / "md_hb351" / "bill1893251.json").read_text())
+    results = []
+    for bill_id, number in ((1893251, "HB351"), (1893300, "HB550")):
+        bill = json.loads(json.dumps(template))
+        bill["bill"].update(bill_id=bill_id, bill_number=number, change_hash=f"hash{bill_id}")
+        feeds.set(f"/ls/?key={KEY}&op=getBill&id={bill_id}", json.dumps(bill), content_type="application/json")
+        results.append({"relevance": 100, "bill_id": bill_id, "change_hash": f"hash{bill_id}"})
+    search = {"status": "OK", "searchresult": {
+        "summary": {"page": "1", "range": "1 - 2", "relevancy": "100% - 100%", "count": 2, "page_current": 1,
+                    "page_total": 1, "query": "bivens"}, "results": results}}
+    feeds.set(f"/ls/?key={KEY}&op=getSearchRaw&state=MD&query=bivens", json.dumps(search), content_type="application/json")
+    entry = (f"  - id: ls-search\n    kind: legiscan\n    state: MD\n    query: bivens\n    max_bills: 1\n"
+             f"    base_url: {feeds.url('/ls/')}\n")
+    assert poll(db, tmp_path, entry)["ls-search"].requests == 2
+    assert poll(db, tmp_path, entry)["ls-search"].requests == 2  # the bill left over last time
+    assert poll(db, tmp_path, entry)["ls-search"].outcome == "unchanged"
+    assert sorted(i.identity for i in items(db).values()) == ["md/2026/hb/351", "md/2026/hb/550"]

@@ -279,3 +279,24 @@ def test_default_sources_yaml_watches_the_remedy_bills_everywhere() -> None:
     # Open States' default tier: 250 requests a day across all its sources.
     per_day = sum(86400 // config.interval_seconds(s) for s in config.sources if s.kind == "openstates")
     assert per_day <= 50
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ("  - id: cg\n    kind: congress_bill\n    congress: 119\n    bills: [HB 1312]\n",
+     "sources.yaml:5: source 'cg': field 'bills': Value error, not a federal bill number: 'HB 1312' (expected e.g. 'S. 3470' or 'hr6091')"),
+    ("  - id: ls\n    kind: legiscan\n    state: IL\n",
+     "sources.yaml:2: source 'ls': field 'query': Value error, give 'bills' (numbers to follow) or 'query' (a LegiScan search)"),
+    ("  - id: ls\n    kind: legiscan\n    state: IL\n    bills: [Bivens Act]\n",
+     "sources.yaml:5: source 'ls': field 'bills': Value error, unrecognised bill number 'Bivens Act'"),
+    ("  - id: cr\n    kind: congress_recent\n    congress: 119\n",
+     "sources.yaml:2: source 'cr': missing required field 'filter'"),
+])
+def test_bad_bill_sources_are_reported_with_file_and_line(tmp_path, entry: str, message: str) -> None:
+    from monitor.config import load_config
+    from monitor.errors import ConfigError
+
+    path = tmp_path / "sources.yaml"
+    path.write_text("sources:\n" + entry)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == message

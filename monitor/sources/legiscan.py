@@ -21,7 +21,7 @@ import json
 import os
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from monitor.errors import AuthError, FetchError, ParseError
 from monitor.fetch import PollClient, public_url
@@ -37,18 +37,27 @@ class LegiScanConfig(SourceConfig):
     kind: Literal["legiscan"] = "legiscan"
     state: str = Field(pattern=r"^[A-Za-z]{2}$")
     bills: list[str] = Field(default_factory=list)  # "HB1312", "SB 747"
-    query: str | None = None
+    query: str | None = Field(default=None, validate_default=True)
     session_id: int | None = None
     base_url: str = API
     max_bills: int = Field(default=25, ge=1, le=500)  # getBill calls per poll at most
 
-    @model_validator(mode="after")
-    def _what(self) -> LegiScanConfig:
-        if not self.bills and not self.query:
+    @field_validator("bills")
+    @classmethod
+    def _bills(cls, value: list[str]) -> list[str]:
+        for bill in value:
+            try:
+                split_bill_number(bill)
+            except ParseError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value and not info.data.get("bills"):
             raise ValueError("give 'bills' (numbers to follow) or 'query' (a LegiScan search)")
-        for bill in self.bills:
-            split_bill_number(bill)
-        return self
+        return value
 
 
 def _envelope(body: bytes, what: str) -> dict[str, Any]:
