@@ -82,7 +82,7 @@ class Source(Base):
     polls_unchanged: Mapped[int] = mapped_column(Integer, default=0)
     items_seen: Mapped[int] = mapped_column(Integer, default=0)
     baseline_done: Mapped[bool] = mapped_column(Boolean, default=False)
-    watermark: Mapped[str | None] = mapped_column(String(200))
+    watermark: Mapped[str | None] = mapped_column(Text)  # LegiScan: a JSON map of change_hashes
     # scheduling and the row lease that keeps one source to one poller
     next_run_at: Mapped[dt.datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(100))

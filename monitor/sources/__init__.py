@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, Source, SourceConfig
+from monitor.sources.congress_bill import CongressBillSource
+from monitor.sources.congress_recent import CongressRecentSource
+from monitor.sources.govinfo_billstatus import GovInfoBillStatusSource
+from monitor.sources.legiscan import LegiScanSource
+from monitor.sources.openstates import OpenStatesSource
 from monitor.sources.rss import RssSource
 
 SOURCE_KINDS: dict[str, type[BaseSource]] = {
     cls.kind: cls
     for cls in (
         RssSource,
+        CongressBillSource,
+        CongressRecentSource,
+        GovInfoBillStatusSource,
+        OpenStatesSource,
+        LegiScanSource,
     )
 }
 

@@ -1,0 +1,103 @@
+"""Federal bill actions, as congress.gov and BILLSTATUS both describe them, onto the ladder.
+
+Both providers list the same actions newest first, each with a date, an optional time, a
+``type`` and, for House floor and Library of Congress actions, an ``actionCode``. The code
+decides through ``CONGRESS_ACTION_CODES``; an action without one (the Senate's own) falls back
+to ``BILLSTATUS_ACTION_TYPES``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from monitor.normalise.crosswalks import BILLSTATUS_ACTION_TYPES, CONGRESS_ACTION_CODES, Step
+from monitor.normalise.identity import federal_identity, parse_federal_bill
+from monitor.normalise.ladder import Action, Derived, climb
+from monitor.sources.base import ItemRecord, SourceConfig
+
+BILL_TYPE_PAGES = {  # congress.gov's public page segment per bill type
+    "hr": "house-bill", "s": "senate-bill", "hjres": "house-joint-resolution",
+    "sjres": "senate-joint-resolution", "hconres": "house-concurrent-resolution",
+    "sconres": "senate-concurrent-resolution", "hres": "house-resolution", "sres": "senate-resolution",
+}
+BILL_TYPE_LABELS = {
+    "hr": "H.R.", "s": "S.", "hjres": "H.J.Res.", "sjres": "S.J.Res.", "hconres": "H.Con.Res.",
+    "sconres": "S.Con.Res.", "hres": "H.Res.", "sres": "S.Res.",
+}
+
+
+@dataclass(frozen=True)
+class FederalAction:
+    date: str
+    text: str
+    code: str | None = None
+    type: str | None = None
+    time: str | None = None
+    committee: bool = False  # the action names a committee
+
+
+def federal_step(code: str | None, action_type: str | None, committee: bool = False) -> Step | None:
+    if code and code in CONGRESS_ACTION_CODES:
+        return CONGRESS_ACTION_CODES[code]
+    if committee and f"{action_type}+committee" in BILLSTATUS_ACTION_TYPES:
+        return BILLSTATUS_ACTION_TYPES[f"{action_type}+committee"]
+    return BILLSTATUS_ACTION_TYPES.get(action_type or "")
+
+
+def derive(actions: Sequence[FederalAction]) -> Derived:
+    """``actions`` in the providers' order (newest first)."""
+    events = []
+    for index, a in enumerate(actions):
+        action = Action(dt.date.fromisoformat(a.date[:10]), a.text, a.code or a.type,
+                        order=(a.time or "", -index))
+        events.append((action, federal_step(a.code, a.type, a.committee)))
+    return climb(events)
+
+
+def congress_gov_url(congress: int, bill_type: str, number: int) -> str:
+    """The public congress.gov page (the API URL needs a key, so it is no use to a reader)."""
+    page = BILL_TYPE_PAGES.get(bill_type, bill_type)
+    suffix = "th" if 10 <= congress % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(congress % 10, "th")
+    return f"https://www.congress.gov/bill/{congress}{suffix}-congress/{page}/{number}"
+
+
+def display_title(bill_type: str, number: int, title: str) -> str:
+    return f"{BILL_TYPE_LABELS.get(bill_type, bill_type.upper())} {number}: {title}".strip().rstrip(":")
+
+
+class FederalBillsConfig(SourceConfig):
+    """Named bills of one Congress: the part of the config congress_bill and govinfo_billstatus share."""
+
+    congress: int = Field(ge=93)
+    bills: list[str] = Field(min_length=1)  # "S. 3470", "hr6091"
+
+    @field_validator("bills")
+    @classmethod
+    def _bills(cls, value: list[str]) -> list[str]:
+        for bill in value:
+            parse_federal_bill(bill)
+        return value
+
+
+def federal_record(kind: str, bill: dict[str, Any], derived: Derived, data: dict[str, Any]) -> ItemRecord:
+    """One federal bill as an item; ``bill`` has congress, type, number, title and latest_action."""
+    congress, bill_type, number = int(bill["congress"]), str(bill["type"]).lower(), int(bill["number"])
+    return ItemRecord(
+        key=f"{kind}:{congress}:{bill_type}:{number}",
+        kind="bill",
+        title=display_title(bill_type, number, bill.get("title") or ""),
+        url=congress_gov_url(congress, bill_type, number),
+        identity=federal_identity(congress, bill_type, number),
+        jurisdiction="us",
+        status=derived.status,
+        raw_status=derived.raw_status,
+        status_action=derived.action,
+        status_date=derived.date,
+        summary=bill["latest_action"]["text"],
+        data=data,
+    )

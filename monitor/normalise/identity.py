@@ -1,0 +1,68 @@
+"""Canonical identities: one name for one bill, whichever provider describes it.
+
+Federal bills: ``us/<congress>/<type>/<number>`` (``us/119/s/3470``, ``us/119/hr/6091``).
+State bills: ``<state>/<session>/<type>/<number>`` (``il/104/hb/1312``, ``md/2026/hb/351``).
+
+The session part is the legislature's own session name reduced to one number, chosen so that
+Open States' session identifier and LegiScan's session object give the same answer:
+- states that number their legislatures by the assembly (Illinois: the 104th General
+  Assembly, 2025–2026) use that number: Open States ``104th`` → 104, LegiScan
+  ``session_name`` "104th General Assembly" → 104;
+- every other state uses the first year of the session: Open States ``20252026`` (CA),
+  ``2025-2026`` (NY), ``2026`` (MD), ``2026A`` (CO) → the first four-digit year; LegiScan
+  ``year_start``.
+Bill numbers drop zero padding, spaces, a year infix (Colorado ``SB26-005``) and a trailing
+amendment letter (New York ``S8500A`` is a version of ``S8500``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from monitor.errors import ParseError
+
+# States whose session name is the number of the legislature/assembly (LegiScan and Open States agree on it).
+NUMBERED_SESSIONS: frozenset[str] = frozenset({"il"})
+
+_BILL_NUMBER = re.compile(r"^\s*([A-Za-z]+)\.?\s*(?:\d{2}-)?0*(\d+)[A-Za-z]?\s*$")
+_FEDERAL = re.compile(r"^\s*(h\.?\s*r|s|h\.?\s*j\.?\s*res|s\.?\s*j\.?\s*res|h\.?\s*con\.?\s*res|"
+                      r"s\.?\s*con\.?\s*res|h\.?\s*res|s\.?\s*res)\.?\s*(\d+)\s*$", re.IGNORECASE)
+
+
+def federal_identity(congress: int | str, bill_type: str, number: int | str) -> str:
+    return f"us/{int(congress)}/{bill_type.lower()}/{int(number)}"
+
+
+def parse_federal_bill(text: str) -> tuple[str, int]:
+    """``S. 3470`` / ``s3470`` / ``H.R. 6091`` / ``hjres45`` → (``s``, 3470)."""
+    match = _FEDERAL.match(text)
+    if not match:
+        raise ValueError(f"not a federal bill number: {text!r} (expected e.g. 'S. 3470' or 'hr6091')")
+    kind = re.sub(r"[.\s]", "", match.group(1)).lower()
+    return kind, int(match.group(2))
+
+
+def split_bill_number(identifier: str) -> tuple[str, int]:
+    """``HB 1312`` / ``HB0351`` / ``SB26-005`` / ``S8500A`` → (``hb``, 1312)…"""
+    match = _BILL_NUMBER.match(identifier)
+    if not match:
+        raise ParseError(f"unrecognised bill number {identifier!r}")
+    return match.group(1).lower(), int(match.group(2))
+
+
+def session_key(state: str, session: str) -> str:
+    """An Open States session identifier or a LegiScan session name → the middle part."""
+    state = state.lower()
+    if state not in NUMBERED_SESSIONS:
+        year = re.search(r"(?:19|20)\d{2}", session)
+        if year:
+            return year.group(0)
+    number = re.match(r"\s*(\d+)", session)
+    if not number:
+        raise ParseError(f"cannot read a session number from {session!r} ({state})")
+    return str(int(number.group(1)))
+
+
+def state_identity(state: str, session: str, identifier: str) -> str:
+    kind, number = split_bill_number(identifier)
+    return f"{state.lower()}/{session_key(state, session)}/{kind}/{number}"

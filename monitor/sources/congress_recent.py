@@ -1,0 +1,112 @@
+"""``congress_recent``: newly introduced or updated federal bills that match a filter.
+
+Source: ``{base_url}/bill/{congress}?fromDateTime=…&sort=updateDate+desc&format=json`` on the
+congress.gov API v3, newest update first, ``limit`` up to 250, at most ``max_pages`` pages a
+poll (``pagination.next`` links the rest). Auth as ``congress_bill``: ``X-Api-Key`` from
+``CONGRESS_API_KEY``. Incremental: the watermark is the newest ``updateDate`` seen, the next
+poll asks from there; the first poll looks back ``lookback_days``.
+Only bills whose title passes ``filter`` (the watchlist query language, via
+``monitor.query.compile_query``) are stored: the list has every bill of the Congress.
+Quirks: ``updateDate`` is a date in some answers and a timestamp in others; some bills have
+an empty ``title`` until the CRS titles them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from monitor.errors import ParseError
+from monitor.fetch import PollClient
+from monitor.normalise.federal import congress_gov_url, display_title
+from monitor.normalise.identity import federal_identity
+from monitor.query import MatchDoc, compile_query
+from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
+
+API = "https://api.congress.gov/v3"
+
+
+class CongressRecentConfig(SourceConfig):
+    kind: Literal["congress_recent"] = "congress_recent"
+    congress: int = Field(ge=93)
+    filter: str = Field(min_length=1)
+    base_url: str = API
+    max_pages: int = Field(default=2, ge=1, le=20)
+    page_size: int = Field(default=250, ge=1, le=250)
+    lookback_days: int = Field(default=7, ge=1, le=366)
+
+
+def _timestamp(value: str) -> dt.datetime:
+    """``2022-04-03`` or ``2022-04-03T13:42:21Z`` → aware UTC datetime."""
+    if len(value) == 10:
+        return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class CongressRecentSource(BaseSource):
+    kind: ClassVar[str] = "congress_recent"
+    Config: ClassVar[type[SourceConfig]] = CongressRecentConfig
+    provider: ClassVar[str] = "congress"
+    required_env: ClassVar[tuple[str, ...]] = ("CONGRESS_API_KEY",)
+    config: CongressRecentConfig
+
+    async def fetch(self, client: PollClient, state: FetchState) -> Fetched:
+        since = state.watermark or _iso(dt.datetime.now(dt.UTC) - dt.timedelta(days=self.config.lookback_days))
+        headers = {"X-Api-Key": os.environ.get("CONGRESS_API_KEY", ""), "Accept": "application/json"}
+        url: str | None = f"{self.config.base_url.rstrip('/')}/bill/{self.config.congress}"
+        params: dict[str, Any] | None = {"fromDateTime": since, "sort": "updateDate desc", "limit": self.config.page_size,
+                                         "format": "json"}
+        pages: list[Page] = []
+        newest = since
+        for n in range(1, self.config.max_pages + 1):
+            assert url is not None
+            response = await client.get(url, params=params, headers=headers, conditional=False)
+            pages.append(Page(response.url, response.body, response.content_type, f"page{n}"))
+            data = _load(pages[-1])
+            for bill in data.get("bills", []):
+                if bill.get("updateDate"):
+                    newest = max(newest, _iso(_timestamp(bill["updateDate"])))
+            url, params = (data.get("pagination") or {}).get("next"), None
+            if not url:
+                break
+        return Fetched(pages=tuple(pages), watermark=newest)
+
+    def parse(self, fetched: Fetched) -> list[ItemRecord]:
+        matches = compile_query(self.config.filter)
+        records: dict[str, ItemRecord] = {}
+        for page in fetched.pages:
+            for bill in _load(page).get("bills", []):
+                congress, kind, number = int(bill["congress"]), str(bill["type"]).lower(), int(bill["number"])
+                key = f"congress_recent:{self.config.id}:{congress}:{kind}:{number}"
+                title = bill.get("title") or ""
+                if key in records or not matches(MatchDoc(key=key, kind="bill", source=self.config.id, title=title)):
+                    continue
+                latest = bill.get("latestAction") or {}
+                records[key] = ItemRecord(
+                    key=key, kind="bill", title=display_title(kind, number, title),
+                    url=congress_gov_url(congress, kind, number),
+                    identity=federal_identity(congress, kind, number), jurisdiction="us",
+                    summary=latest.get("text"),
+                    data={"congress": congress, "type": kind, "number": number, "update_date": bill.get("updateDate"),
+                          "origin_chamber": bill.get("originChamber"),
+                          "latest_action": {"date": latest.get("actionDate"), "text": latest.get("text")}},
+                )
+        return list(records.values())
+
+
+def _load(page: Page) -> dict[str, Any]:
+    try:
+        data = json.loads(page.body)
+    except ValueError as exc:
+        raise ParseError(f"{page.label}: not JSON ({exc}); was format=json sent?") from None
+    if not isinstance(data, dict) or not isinstance(data.get("bills", []), list):
+        raise ParseError(f"{page.label}: no 'bills' list")
+    return data

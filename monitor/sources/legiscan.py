@@ -1,0 +1,166 @@
+"""``legiscan``: state bills through the LegiScan API, fetching a bill only when it changed.
+
+Source: ``{base_url}?key=…&op=getMasterListRaw&state=XX`` (or ``&id=<session_id>``) for named
+bills, ``op=getSearchRaw&state=XX&query=…`` for a search; both list ``bill_id`` and
+``change_hash``. Then ``op=getBill&id=…`` ONLY for bills whose ``change_hash`` differs from
+the one stored (LegiScan's own rule for staying inside the quota). The hashes live in the
+source's watermark (JSON ``{bill_id: change_hash}``), which is stored only when the poll
+commits, so a failed poll re-fetches rather than forgets.
+Auth: LegiScan takes the key only in the query string (``key=``, from ``LEGISCAN_API_KEY``).
+Every URL kept on a page goes through ``public_url``, which masks it, and fetch errors do
+the same. Limit: 30,000 queries a month on the public tier.
+Format: JSON with ``{"status": "OK", …}``; a failure is HTTP 200 with
+``{"status": "ERROR", "alert": {"message": …}}``. A bill is ``{"bill": {…}}`` with
+``progress[]`` (events 1–12) and ``status`` (0–6), mapped by the crosswalk tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from monitor.errors import AuthError, FetchError, ParseError
+from monitor.fetch import PollClient, public_url
+from monitor.normalise.crosswalks import LEGISCAN_PROGRESS
+from monitor.normalise.identity import split_bill_number, state_identity
+from monitor.normalise.ladder import Action, climb
+from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
+
+API = "https://api.legiscan.com/"
+
+
+class LegiScanConfig(SourceConfig):
+    kind: Literal["legiscan"] = "legiscan"
+    state: str = Field(pattern=r"^[A-Za-z]{2}$")
+    bills: list[str] = Field(default_factory=list)  # "HB1312", "SB 747"
+    query: str | None = Field(default=None, validate_default=True)
+    session_id: int | None = None
+    base_url: str = API
+    max_bills: int = Field(default=25, ge=1, le=500)  # getBill calls per poll at most
+
+    @field_validator("bills")
+    @classmethod
+    def _bills(cls, value: list[str]) -> list[str]:
+        for bill in value:
+            try:
+                split_bill_number(bill)
+            except ParseError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value and not info.data.get("bills"):
+            raise ValueError("give 'bills' (numbers to follow) or 'query' (a LegiScan search)")
+        return value
+
+
+def _envelope(body: bytes, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise ParseError(f"{what}: not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ParseError(f"{what}: not a LegiScan object")
+    if data.get("status", "OK") != "OK":
+        message = str((data.get("alert") or {}).get("message") or "no message")
+        if "key" in message.lower():
+            raise AuthError(f"LegiScan {what}: {message}")
+        raise FetchError(f"LegiScan {what}: {message}", retryable=False)
+    return data
+
+
+def listed_hashes(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``{bill_id, number?, change_hash}`` rows of a getMasterListRaw or getSearchRaw answer."""
+    if "masterlist" in data:
+        return [row for key, row in data["masterlist"].items() if key != "session" and isinstance(row, dict)]
+    if "searchresult" in data:
+        result = data["searchresult"]
+        rows = result.get("results") if isinstance(result.get("results"), list) else \
+            [row for key, row in result.items() if key != "summary" and isinstance(row, dict)]
+        return rows
+    raise ParseError("LegiScan list: neither 'masterlist' nor 'searchresult'")
+
+
+def bill_record(bill: dict[str, Any]) -> ItemRecord:
+    state = str(bill["state"]).lower()
+    session = bill.get("session") or {}
+    derived = climb([(Action(dt.date.fromisoformat(p["date"]), "", f"progress:{p['event']}", order=(i,)),
+                      LEGISCAN_PROGRESS.get(int(p["event"])))
+                     for i, p in enumerate(bill.get("progress") or [])])
+    history = bill.get("history") or []
+    on_day = [h for h in history if derived.date and h.get("date") == derived.date.isoformat()]
+    setter = ([h for h in on_day if h.get("importance") == 1] or on_day or [None])[-1]
+    latest = history[-1] if history else {}
+    return ItemRecord(
+        key=f"legiscan:{bill['bill_id']}",
+        kind="bill",
+        title=f"{bill['bill_number']}: {bill.get('title') or bill.get('description') or ''}".strip(),
+        url=bill.get("url") or bill.get("state_link"),
+        identity=state_identity(state, f"{session.get('session_name', '')} {session.get('year_start', '')}",
+                                bill["bill_number"]),
+        jurisdiction=state,
+        status=derived.status,
+        raw_status=derived.raw_status,
+        status_action=setter.get("action") if setter else None,
+        status_date=derived.date,
+        summary=bill.get("description") or None,
+        data={
+            "bill_id": bill["bill_id"], "change_hash": bill.get("change_hash"),
+            "session": session.get("session_name"), "status": bill.get("status"), "status_date": bill.get("status_date"),
+            "committee": (bill.get("committee") or {}).get("name") if isinstance(bill.get("committee"), dict) else None,
+            "sponsors": [s.get("name") for s in bill.get("sponsors") or []],
+            "latest_action": {"date": latest.get("date"), "text": latest.get("action")},
+            "state_link": bill.get("state_link"),
+        },
+    )
+
+
+class LegiScanSource(BaseSource):
+    kind: ClassVar[str] = "legiscan"
+    Config: ClassVar[type[SourceConfig]] = LegiScanConfig
+    provider: ClassVar[str] = "legiscan"
+    required_env: ClassVar[tuple[str, ...]] = ("LEGISCAN_API_KEY",)
+    config: LegiScanConfig
+
+    async def _get(self, client: PollClient, what: str, **params: Any) -> tuple[Page, dict[str, Any]]:
+        query = {"key": os.environ.get("LEGISCAN_API_KEY", ""), **params}
+        response = await client.get(self.config.base_url, params=query, conditional=False)
+        return Page(public_url(response.url), response.body, response.content_type, what), _envelope(response.body, what)
+
+    async def fetch(self, client: PollClient, state: FetchState) -> Fetched:
+        c = self.config
+        if c.bills:
+            where = {"id": c.session_id} if c.session_id else {"state": c.state.upper()}
+            listing, data = await self._get(client, "list", op="getMasterListRaw", **where)
+            wanted = {split_bill_number(b) for b in c.bills}
+            rows = [r for r in listed_hashes(data) if r.get("number") and split_bill_number(str(r["number"])) in wanted]
+        else:
+            listing, data = await self._get(client, "list", op="getSearchRaw", state=c.state.upper(), query=c.query)
+            rows = listed_hashes(data)
+        known: dict[str, str] = json.loads(state.watermark) if state.watermark else {}
+        changed = [r for r in rows if known.get(str(r["bill_id"])) != r.get("change_hash")][: c.max_bills]
+        if not changed:
+            return Fetched(unchanged=True)
+        pages = [listing]
+        for row in changed:
+            page, _ = await self._get(client, f"bill{row['bill_id']}", op="getBill", id=row["bill_id"])
+            pages.append(page)
+            known[str(row["bill_id"])] = str(row["change_hash"])
+        return Fetched(pages=tuple(pages), watermark=json.dumps(known, sort_keys=True, separators=(",", ":")))
+
+    def parse(self, fetched: Fetched) -> list[ItemRecord]:
+        records = []
+        for page in fetched.pages:
+            if page.label == "list":
+                continue
+            data = _envelope(page.body, page.label or "bill")
+            if not isinstance(data.get("bill"), dict):
+                raise ParseError(f"{page.label}: no 'bill' object")
+            records.append(bill_record(data["bill"]))
+        return records

@@ -1,0 +1,255 @@
+"""Each bill kind polled end to end through ``run_once`` against a local server speaking the
+provider's format: auth where the provider wants it, pagination, 401/403/429 answers, and one
+identity for the congress.gov and GovInfo views of a bill."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from monitor.config import load_config
+from monitor.db import Database
+from monitor.fetch import Fetcher
+from monitor.models import Item, Source
+from monitor.service import run_once
+from tests.fakes.feed_server import Answer, FeedServer
+
+EXAMPLES = Path(__file__).parent / "examples"
+KEY = "test-key-5f2a9c81d3e4"
+
+
+def poll(db: Database, tmp_path: Path, entries: str):
+    path = tmp_path / "sources.yaml"
+    path.write_text("sources:\n" + entries)
+    result = asyncio.run(run_once(db, load_config(path), wait_limit=1))
+    return {p.source_id: p for p in result.polls}
+
+
+def items(db: Database) -> dict[str, Item]:
+    with db.session() as s:
+        return {i.key: i for i in s.scalars(select(Item))}
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = Fetcher.__init__
+    monkeypatch.setattr(Fetcher, "__init__", lambda self, **kw: original(self, **{**kw, "retry_base": 0.01}))
+
+
+def serve_congress(feeds: FeedServer) -> None:
+    for f in (EXAMPLES / "congress_bill" / "s3470").iterdir():
+        part = f.stem.split(".")[1]
+        feeds.set("/v3/bill/119/s/3470" + ("" if part == "bill" else f"/{part}"), f.read_bytes(),
+                  content_type="application/json")
+    feeds.set("/bulk/119/s/BILLSTATUS-119s3470.xml", (EXAMPLES / "govinfo_billstatus" / "s3470.xml").read_bytes(), etag=True)
+
+
+def test_congress_gov_and_govinfo_views_of_s3470_share_one_identity(db, feeds, tmp_path, monkeypatch):
+    monkeypatch.setenv("CONGRESS_API_KEY", KEY)
+    serve_congress(feeds)
+    entries = (f"  - id: cg\n    kind: congress_bill\n    congress: 119\n    bills: [S. 3470]\n    base_url: {feeds.url('/v3')}\n"
+               f"  - id: gi\n    kind: govinfo_billstatus\n    congress: 119\n    bills: [S. 3470]\n    base_url: {feeds.url('/bulk')}\n")
+    polls = poll(db, tmp_path, entries)
+    assert {p.outcome for p in polls.values()} == {"changed"}, polls
+    stored = items(db)
+    cg, gi = stored["congress_bill:119:s:3470"], stored["govinfo_billstatus:119:s:3470"]
+    assert cg.identity == gi.identity == "us/119/s/3470"
+    assert cg.status == gi.status == "in_committee"
+    assert cg.status_action == gi.status_action == "Read twice and referred to the Committee on the Judiciary."
+    congress = [r for r in feeds.requests if r.path.startswith("/v3/")]
+    assert len(congress) == 4 and all(r.headers.get("x-api-key") == KEY for r in congress)
+    assert all("format=json" in r.path and KEY not in r.path for r in congress)
+    assert not any("x-api-key" in r.headers for r in feeds.requests if r.path.startswith("/bulk/"))
+
+    polls = poll(db, tmp_path, entries)  # GovInfo answers 304, congress.gov the same bodies
+    assert polls["gi"].outcome == polls["cg"].outcome == "unchanged"
+    assert feeds.counts["/bulk/119/s/BILLSTATUS-119s3470.xml"] == 2
+
+
+@pytest.mark.parametrize("status", [401, 403, 429])
+def test_congress_bill_refusals_fail_the_poll_without_leaking_the_key(db, feeds, tmp_path, monkeypatch, status):
+    monkeypatch.setenv("CONGRESS_API_KEY", KEY)
+    feeds.set("/v3/bill/119/s/3470", json.dumps({"error": {"code": "API_KEY_INVALID", "message": "An invalid api_key was supplied."}}),
+              status=status, content_type="application/json", headers={"Retry-After": "0"})
+    polls = poll(db, tmp_path, f"  - id: cg\n    kind: congress_bill\n    congress: 119\n    bills: [s3470]\n"
+                               f"    base_url: {feeds.url('/v3')}\n")
+    assert polls["cg"].outcome == "failed" and f"HTTP {status}" in (polls["cg"].error or "")
+    assert KEY not in (polls["cg"].error or "")
+    assert feeds.counts["/v3/bill/119/s/3470"] == (3 if status == 429 else 1)  # 429 retried, 401/403 never
+    assert items(db) == {}
+
+
+def test_a_kind_without_its_key_is_skipped_naming_the_variable(db, feeds, tmp_path, monkeypatch):
+    for name in ("CONGRESS_API_KEY", "OPENSTATES_API_KEY", "LEGISCAN_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    polls = poll(db, tmp_path, "  - id: cg\n    kind: congress_bill\n    congress: 119\n    bills: [s3470]\n"
+                               "  - id: os\n    kind: openstates\n    jurisdiction: il\n"
+                               "  - id: ls\n    kind: legiscan\n    state: IL\n    bills: [HB1312]\n")
+    assert {sid: (p.outcome, p.error) for sid, p in polls.items()} == {
+        "cg": ("skipped", "set CONGRESS_API_KEY to enable this source"),
+        "os": ("skipped", "set OPENSTATES_API_KEY to enable this source"),
+        "ls": ("skipped", "set LEGISCAN_API_KEY to enable this source"),
+    }
+    assert feeds.requests == []
+
+
+def test_congress_recent_follows_pagination_filters_and_keeps_a_watermark(db, feeds, tmp_path, monkeypatch):
+    monkeypatch.setenv("CONGRESS_API_KEY", KEY)
+    first = json.loads((EXAMPLES / "congress_recent" / "recent" / "page1.json").read_text())
+    second = {"bills": first["bills"][2:], "pagination": {"count": 4}, "request": first["request"]}
+    first = {**first, "bills": first["bills"][:2],
+             "pagination": {"count": 4, "next": feeds.url("/v3/bill/119?offset=2&limit=2&format=json")}}
+    feeds.set("/v3/bill/119", json.dumps(first), content_type="application/json")
+    feeds.set("/v3/bill/119?offset=2&limit=2&format=json", json.dumps(second), content_type="application/json")
+    entry = (f"  - id: recent\n    kind: congress_recent\n    congress: 119\n    filter: act\n    page_size: 2\n    lookback_days: 366\n"
+             f"    base_url: {feeds.url('/v3')}\n")
+    polls = poll(db, tmp_path, entry)
+    assert polls["recent"].outcome == "changed" and polls["recent"].requests == 2
+    # three titles contain "act"; the untitled H.R. 8101 does not pass the filter
+    assert sorted(i.identity for i in items(db).values()) == ["us/119/hr/6091", "us/119/hr/8120", "us/119/s/3470"]
+    first_request = feeds.requests[0]
+    assert "sort=updateDate" in first_request.path and "fromDateTime=" in first_request.path
+    assert first_request.headers.get("x-api-key") == KEY
+    with db.session() as s:
+        assert s.get(Source, "recent").watermark == "2026-04-21T00:00:00Z"
+    poll(db, tmp_path, entry)
+    assert "fromDateTime=2026-04-21T00%3A00%3A00Z" in feeds.requests[2].path
+
+
+def openstates_page(bills: list[dict], page: int, max_page: int) -> Answer:
+    body = {"results": bills, "pagination": {"per_page": 1, "page": page, "max_page": max_page, "total_items": max_page}}
+    return Answer(json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+
+
+def test_openstates_pages_auth_header_and_status(db, feeds, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENSTATES_API_KEY", KEY)
+    [hb1312] = json.loads((EXAMPLES / "openstates" / "il_hb1312" / "page1.json").read_text())["results"]
+    other = {**hb1312, "id": "ocd-bill/00000000-0000-4000-8000-000000000002", "identifier": "HB 9",
+             "title": "PROCUREMENT CODE", "updated_at": "2025-12-11T01:00:00+00:00",
+             "actions": hb1312["actions"][:3]}
+    feeds.sequence("/v3os/bills", [openstates_page([hb1312], 1, 2), openstates_page([other], 2, 2)])
+    entry = (f"  - id: os-il\n    kind: openstates\n    jurisdiction: il\n    session: 104th\n"
+             f"    identifiers: [HB 1312, HB 9]\n    per_page: 1\n    base_url: {feeds.url('/v3os')}\n")
+    polls = poll(db, tmp_path, entry)
+    assert polls["os-il"].outcome == "changed" and polls["os-il"].requests == 2
+    stored = {i.identity: i for i in items(db).values()}
+    assert stored["il/104/hb/1312"].status == "enacted" and stored["il/104/hb/1312"].raw_status == "executive-signature"
+    assert stored["il/104/hb/9"].status == "in_committee"
+    assert all(r.headers.get("x-api-key") == KEY and KEY not in r.path for r in feeds.requests)
+    assert "identifier=HB+1312&identifier=HB+9" in feeds.requests[0].path and "include=actions" in feeds.requests[0].path
+    assert "page=2" in feeds.requests[1].path
+    with db.session() as s:
+        assert s.get(Source, "os-il").watermark == "2025-12-11T01:00:00+00:00"
+
+
+@pytest.mark.parametrize(("status", "body"), [
+    (401, {"detail": "Invalid API Key. Login and visit https://open.pluralpolicy.com/accounts/profile/ for your API key."}),
+    (403, {"detail": "Missing API Key. Login and visit https://open.pluralpolicy.com/accounts/profile/ for your API key."}),
+    (429, {"detail": "exceeded limit of 10/min: 11"}),
+])
+def test_openstates_refusals(db, feeds, tmp_path, monkeypatch, status, body):
+    monkeypatch.setenv("OPENSTATES_API_KEY", KEY)
+    feeds.set("/v3os/bills", json.dumps(body), status=status, content_type="application/json", headers={"Retry-After": "0"})
+    polls = poll(db, tmp_path, f"  - id: os-md\n    kind: openstates\n    jurisdiction: md\n    base_url: {feeds.url('/v3os')}\n")
+    assert polls["os-md"].outcome == "failed" and f"HTTP {status}" in (polls["os-md"].error or "")
+    assert polls["os-md"].error.startswith("auth:" if status != 429 else "fetch:")
+
+
+def legiscan_paths(feeds: FeedServer, hashes: dict[int, str]) -> None:
+    masterlist = {"session": {"session_id": 2203, "session_name": "2026 Regular Session"}}
+    masterlist |= {str(i): {"bill_id": bid, "number": f"HB{350 + i + 1}", "change_hash": h}
+                   for i, (bid, h) in enumerate(hashes.items())}
+    feeds.set(f"/ls/?key={KEY}&op=getMasterListRaw&state=MD", json.dumps({"status": "OK", "masterlist": masterlist}),
+              content_type="application/json")
+    bill = json.loads((EXAMPLES / "legiscan" / "md_hb351" / "bill1893251.json").read_text())
+    bill["bill"]["change_hash"] = hashes[1893251]
+    feeds.set(f"/ls/?key={KEY}&op=getBill&id=1893251", json.dumps(bill), content_type="application/json")
+
+
+def test_legiscan_fetches_a_bill_only_when_its_change_hash_changes(db, feeds, tmp_path, monkeypatch):
+    monkeypatch.setenv("LEGISCAN_API_KEY", KEY)
+    entry = f"  - id: ls-md\n    kind: legiscan\n    state: MD\n    bills: [HB 351]\n    base_url: {feeds.url('/ls/')}\n"
+    legiscan_paths(feeds, {1893251: "aaaa1111", 1893252: "bbbb2222"})  # HB351 watched, HB352 not
+    polls = poll(db, tmp_path, entry)
+    assert polls["ls-md"].outcome == "changed" and polls["ls-md"].requests == 2
+    [item] = items(db).values()
+    assert (item.identity, item.status, item.status_action) == ("md/2026/hb/351", "passed_one_chamber", "Third Reading Passed (96-38)")
+
+    polls = poll(db, tmp_path, entry)  # same hashes: the masterlist only
+    assert polls["ls-md"].outcome == "unchanged" and polls["ls-md"].requests == 1
+
+    legiscan_paths(feeds, {1893251: "cccc3333", 1893252: "bbbb2222"})
+    polls = poll(db, tmp_path, entry)
+    assert polls["ls-md"].requests == 2
+    gets = [r.path for r in feeds.requests if "op=getBill" in r.path]
+    assert gets == [f"/ls/?key={KEY}&op=getBill&id=1893251"] * 2
+    with db.session() as s:
+        assert json.loads(s.get(Source, "ls-md").watermark) == {"1893251": "cccc3333"}
+    item = items(db)["legiscan:1893251"]
+    assert KEY not in json.dumps(item.data) + (item.url or "")
+
+
+def test_legiscan_error_envelope_is_an_auth_failure_without_the_key(db, feeds, tmp_path, monkeypatch):
+    monkeypatch.setenv("LEGISCAN_API_KEY", KEY)
+    feeds.set(f"/ls/?key={KEY}&op=getMasterListRaw&state=IL",
+              json.dumps({"status": "ERROR", "alert": {"message": "Unknown API key"}}), content_type="application/json")
+    polls = poll(db, tmp_path, f"  - id: ls-il\n    kind: legiscan\n    state: IL\n    bills: [HB1312]\n"
+                               f"    base_url: {feeds.url('/ls/')}\n")
+    assert polls["ls-il"].outcome == "failed" and polls["ls-il"].error == "auth: LegiScan list: Unknown API key"
+    with db.session() as s:
+        assert KEY not in (s.get(Source, "ls-il").last_error or "")
+
+
+def test_congress_bill_follows_action_pages_and_refetches_304_parts_of_a_changed_bill(db, feeds, tmp_path, monkeypatch):
+    monkeypatch.setenv("CONGRESS_API_KEY", KEY)
+    folder = EXAMPLES / "congress_bill" / "s3470"
+    bill = json.loads((folder / "s3470.bill.json").read_text())
+    actions = json.loads((folder / "s3470.actions.json").read_text())
+    older = {"actionDate": "2025-12-15", "text": "Sponsor introductory remarks on measure. (CR S8731-8732)",
+             "type": "IntroReferral", "actionCode": "B00100", "sourceSystem": {"code": 9, "name": "Library of Congress"}}
+    more = "/v3/bill/119/s/3470/actions?offset=250&limit=250&format=json"
+    page1 = {**actions, "pagination": {"count": 3, "next": feeds.url(more)}}
+    page2 = {**actions, "actions": [older], "pagination": {"count": 3}}
+    json_ = {"content_type": "application/json", "etag": True}
+    feeds.set("/v3/bill/119/s/3470", json.dumps(bill), **json_)
+    feeds.set("/v3/bill/119/s/3470/actions", json.dumps(page1), **json_)
+    feeds.set(more, json.dumps(page2), **json_)
+    entry = (f"  - id: cg\n    kind: congress_bill\n    congress: 119\n    bills: [S. 3470]\n    titles: false\n"
+             f"    committees: false\n    base_url: {feeds.url('/v3')}\n")
+    assert poll(db, tmp_path, entry)["cg"].requests == 3
+    assert items(db)["congress_bill:119:s:3470"].data["actions"] == 3
+
+    bill["bill"]["cosponsors"]["count"] = 13
+    feeds.set("/v3/bill/119/s/3470", json.dumps(bill), **json_)
+    result = poll(db, tmp_path, entry)["cg"]
+    assert result.outcome == "changed" and result.changed == 1
+    # bill 200, actions page 1 answers 304 (so page 2 is unknown), then both action pages without validators
+    assert result.requests == 4
+    item = items(db)["congress_bill:119:s:3470"]
+    assert (item.data["cosponsors"], item.data["actions"], item.status) == (13, 3, "in_committee")
+    assert poll(db, tmp_path, entry)["cg"].outcome == "unchanged"
+
+
+def test_legiscan_search_mode_spreads_getbill_calls_over_polls(db, feeds, tmp_path, monkeypatch):
+    monkeypatch.setenv("LEGISCAN_API_KEY", KEY)
+    template = json.loads((EXAMPLES / "legiscan" / "md_hb351" / "bill1893251.json").read_text())
+    results = []
+    for bill_id, number in ((1893251, "HB351"), (1893300, "HB550")):
+        bill = json.loads(json.dumps(template))
+        bill["bill"].update(bill_id=bill_id, bill_number=number, change_hash=f"hash{bill_id}")
+        feeds.set(f"/ls/?key={KEY}&op=getBill&id={bill_id}", json.dumps(bill), content_type="application/json")
+        results.append({"relevance": 100, "bill_id": bill_id, "change_hash": f"hash{bill_id}"})
+    search = {"status": "OK", "searchresult": {
+        "summary": {"page": "1", "range": "1 - 2", "relevancy": "100% - 100%", "count": 2, "page_current": 1,
+                    "page_total": 1, "query": "bivens"}, "results": results}}
+    feeds.set(f"/ls/?key={KEY}&op=getSearchRaw&state=MD&query=bivens", json.dumps(search), content_type="application/json")
+    entry = (f"  - id: ls-search\n    kind: legiscan\n    state: MD\n    query: bivens\n    max_bills: 1\n"
+             f"    base_url: {feeds.url('/ls/')}\n")
+    assert poll(db, tmp_path, entry)["ls-search"].requests == 2
+    assert poll(db, tmp_path, entry)["ls-search"].requests == 2  # the bill left over last time
+    assert poll(db, tmp_path, entry)["ls-search"].outcome == "unchanged"
+    assert sorted(i.identity for i in items(db).values()) == ["md/2026/hb/351", "md/2026/hb/550"]

@@ -1,0 +1,302 @@
+"""The one bill ladder: crosswalk tables entry by entry, the state machine, identities, and
+conformance with every real payload in ../shared/realdata (congress_gov, govinfo/billstatus,
+legiscan)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from monitor.normalise import crosswalks as cw
+from monitor.normalise.identity import federal_identity, parse_federal_bill, state_identity
+from monitor.normalise.ladder import Action, climb
+from monitor.normalise.statuses import ALL_STATUSES
+from monitor.sources import SOURCE_KINDS, Fetched, Page
+from monitor.sources.govinfo_billstatus import parse_billstatus
+from tests.conftest import realdata
+
+# What each code means, written out from the providers' documentation: (status, chamber) or None.
+CONGRESS_EXPECTED = {
+    "Intro-H": ("introduced", None), "1000": ("introduced", None), "1025": ("introduced", None),
+    "2000": ("in_committee", None), "3000": ("in_committee", None), "5000": ("reported", None),
+    "8000": ("passed_one_chamber", "lower"), "9000": ("failed", None), "10000": ("introduced", None),
+    "11000": ("in_committee", None), "13100": ("in_committee", None), "13200": ("in_committee", None),
+    "14000": ("reported", None), "14500": ("reported", None), "14900": ("reported", None),
+    "17000": ("passed_one_chamber", "upper"), "18000": ("failed", None), "28000": ("sent_to_executive", None),
+    "31000": ("vetoed", None), "36000": ("enacted", None), "E20000": ("sent_to_executive", None),
+    "E30000": ("enacted", None), "E40000": ("enacted", None), "B00100": None,
+    "H11100": ("in_committee", None), "H11200": ("in_committee", None), "H12100": ("reported", None),
+    "H12200": ("reported", None), "H12300": ("reported", None), "H12410": ("reported", None),
+    "H14000": None, "H15000": None, "H17000": None, "H1L210": None, "H1L220": None, "H25200": None,
+    "H30000": None, "H35000": None, "H37100": None, "H37300": None, "H38310": None, "H8D000": None, "H81000": None,
+}
+TYPE_EXPECTED = {
+    "IntroReferral": "introduced", "IntroReferral+committee": "in_committee", "Introduced in House": "introduced",
+    "Introduced in Senate": "introduced", "Committee": "in_committee", "Committee Actions": "in_committee",
+    "Discharge": "reported", "Calendars": "reported", "BecameLaw": "enacted",
+}
+OPENSTATES_EXPECTED = {
+    "filing": "introduced", "introduction": "introduced", "enrolled": "passed_both", "reading-1": "introduced",
+    "passage": "passed_one_chamber", "failure": "failed", "withdrawal": "withdrawn",
+    "committee-passage": "reported", "committee-passage-favorable": "reported",
+    "committee-passage-unfavorable": "reported", "committee-failure": "failed",
+    "executive-receipt": "sent_to_executive", "executive-signature": "enacted", "executive-veto": "vetoed",
+    "became-law": "enacted", "veto-override-failure": "vetoed", "referral": "in_committee",
+    "referral-committee": "in_committee",
+}
+OPENSTATES_NEUTRAL = {
+    "reading-2", "reading-3", "substitution", "amendment-introduction", "amendment-passage", "amendment-withdrawal",
+    "amendment-failure", "amendment-amendment", "amendment-deferral", "executive-veto-line-item",
+    "veto-override-passage", "deferral", "receipt",
+}
+LEGISCAN_STATUS_EXPECTED = {0: "introduced", 1: "introduced", 2: "passed_one_chamber", 3: "passed_both",
+                            4: "enacted", 5: "vetoed", 6: "failed"}
+LEGISCAN_PROGRESS_EXPECTED = {1: "introduced", 2: "passed_one_chamber", 3: "passed_both", 4: "enacted", 5: "vetoed",
+                              6: "failed", 7: "enacted", 8: "enacted", 9: "in_committee", 10: "reported",
+                              11: "reported", 12: "introduced"}
+
+
+@pytest.mark.parametrize("code", sorted(cw.CONGRESS_ACTION_CODES))
+def test_congress_action_code(code: str) -> None:
+    step = cw.CONGRESS_ACTION_CODES[code]
+    assert (None if step is None else (step.status, step.chamber)) == CONGRESS_EXPECTED[code]
+
+
+@pytest.mark.parametrize("action_type", sorted(cw.BILLSTATUS_ACTION_TYPES))
+def test_billstatus_action_type(action_type: str) -> None:
+    step = cw.BILLSTATUS_ACTION_TYPES[action_type]
+    assert (None if step is None else step.status) == TYPE_EXPECTED.get(action_type)
+
+
+@pytest.mark.parametrize("classification", sorted(cw.OPENSTATES_CLASSIFICATIONS))
+def test_openstates_classification(classification: str) -> None:
+    step = cw.OPENSTATES_CLASSIFICATIONS[classification]
+    if classification in OPENSTATES_NEUTRAL:
+        assert step is None
+    else:
+        assert step is not None and step.status == OPENSTATES_EXPECTED[classification]
+
+
+@pytest.mark.parametrize("code", sorted(cw.LEGISCAN_STATUS))
+def test_legiscan_status(code: int) -> None:
+    assert cw.LEGISCAN_STATUS[code].status == LEGISCAN_STATUS_EXPECTED[code]
+
+
+@pytest.mark.parametrize("event", sorted(cw.LEGISCAN_PROGRESS))
+def test_legiscan_progress_event(event: int) -> None:
+    assert cw.LEGISCAN_PROGRESS[event].status == LEGISCAN_PROGRESS_EXPECTED[event]
+
+
+def test_tables_cover_the_documented_vocabularies_and_only_ladder_statuses() -> None:
+    assert set(cw.CONGRESS_ACTION_CODES) == set(CONGRESS_EXPECTED)
+    assert set(cw.OPENSTATES_CLASSIFICATIONS) == set(OPENSTATES_EXPECTED) | OPENSTATES_NEUTRAL
+    assert set(cw.LEGISCAN_STATUS) == set(range(7)) and set(cw.LEGISCAN_PROGRESS) == set(range(1, 13))
+    steps = [*cw.CONGRESS_ACTION_CODES.values(), *cw.BILLSTATUS_ACTION_TYPES.values(),
+             *cw.OPENSTATES_CLASSIFICATIONS.values(), *cw.LEGISCAN_STATUS.values(), *cw.LEGISCAN_PROGRESS.values()]
+    assert {s.status for s in steps if s is not None} <= ALL_STATUSES
+
+
+def day(n: int) -> dt.date:
+    return dt.date(2026, 1, n)
+
+
+def test_ladder_climbs_counts_chambers_and_never_steps_back() -> None:
+    events = [
+        (Action(day(1), "Introduced", "1000"), cw.INTRODUCED),
+        (Action(day(2), "Passed House", "8000"), cw.PASSED_LOWER),
+        (Action(day(3), "Passed House again (motion)", "8000"), cw.PASSED_LOWER),
+        (Action(day(4), "Referred to Senate committee", "11000"), cw.IN_COMMITTEE),
+    ]
+    derived = climb(events)
+    assert (derived.status, derived.action, derived.date) == ("passed_one_chamber", "Passed House", day(2))
+    derived = climb(events + [(Action(day(5), "Passed Senate", "17000"), cw.PASSED_UPPER)])
+    assert (derived.status, derived.raw_status) == ("passed_both", "17000")
+    assert derived.latest and derived.latest.text == "Passed Senate"
+
+
+def test_ladder_ends_hold_until_a_higher_rung() -> None:
+    failed = [(Action(day(1), "Introduced"), cw.INTRODUCED), (Action(day(2), "Failed of passage"), cw.FAILED)]
+    assert climb(failed).status == "failed"
+    assert climb(failed + [(Action(day(3), "Referred"), cw.IN_COMMITTEE)]).status == "in_committee"
+    assert climb(failed + [(Action(day(3), "Introduced again"), cw.INTRODUCED)]).status == "failed"
+    vetoed = [(Action(day(1), "Presented"), cw.TO_EXECUTIVE), (Action(day(2), "Vetoed by President"), cw.VETOED)]
+    assert climb(vetoed).status == "vetoed"
+    assert climb(vetoed + [(Action(day(3), "Became Public Law"), cw.ENACTED)]).status == "enacted"
+    assert climb([(Action(day(1), "Held at the desk"), None)]).status is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("S. 3470", ("s", 3470)), ("s3470", ("s", 3470)), ("H.R. 6091", ("hr", 6091)), ("HR 503", ("hr", 503)),
+    ("H.J.Res. 45", ("hjres", 45)), ("hconres12", ("hconres", 12)), ("S.Res. 7", ("sres", 7)),
+])
+def test_federal_bill_numbers(text: str, expected: tuple[str, int]) -> None:
+    assert parse_federal_bill(text) == expected
+
+
+def test_a_bad_federal_bill_number_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="not a federal bill number"):
+        parse_federal_bill("HB 1312")
+
+
+@pytest.mark.parametrize(("open_states", "legiscan", "identity"), [
+    (("il", "104th", "HB 1312"), ("il", "104th General Assembly 2025", "HB1312"), "il/104/hb/1312"),
+    (("ca", "20252026", "SB 747"), ("ca", "2025-2026 Regular Session 2025", "SB747"), "ca/2025/sb/747"),
+    (("ny", "2025-2026", "S 8500"), ("ny", "2025-2026 General Assembly 2025", "S08500A"), "ny/2025/s/8500"),
+    (("md", "2026", "HB 351"), ("md", "2026 Regular Session 2026", "HB0351"), "md/2026/hb/351"),
+    (("co", "2026A", "SB26-005"), ("co", "2026 Regular Session 2026", "SB005"), "co/2026/sb/5"),
+])
+def test_open_states_and_legiscan_give_one_state_identity(open_states, legiscan, identity) -> None:
+    assert state_identity(*open_states) == state_identity(*legiscan) == identity
+
+
+def test_federal_identity() -> None:
+    assert federal_identity("119", "S", "3470") == "us/119/s/3470"
+
+
+# ---- conformance with the real payloads -------------------------------------------------------
+
+def congress_source(congress: int, bills: list[str]):
+    cls = SOURCE_KINDS["congress_bill"]
+    return cls(cls.Config(id="c", kind="congress_bill", congress=congress, bills=bills))
+
+
+def test_congress_gov_117_hr_21_status_and_latest_action_agree_with_latest_action() -> None:
+    folder = realdata("congress_gov")
+    labels = {"": "bill", "_actions": "actions", "_titles": "titles", "_committees": "committees"}
+    pages = tuple(Page(f"file://{s}", (folder / f"bill_117_hr_21{s}.json").read_bytes(), label=f"hr21.{lab}")
+                  for s, lab in labels.items())
+    [record] = congress_source(117, ["H.R. 21"]).parse(Fetched(pages=pages))
+    payload = json.loads((folder / "bill_117_hr_21.json").read_bytes())["bill"]
+    actions = json.loads((folder / "bill_117_hr_21_actions.json").read_bytes())["actions"]
+    assert record.identity == "us/117/hr/21" and record.title == "H.R. 21: FedRAMP Authorization Act"
+    # Passed the House (8000), then received and referred in the Senate: one chamber.
+    assert (record.status, record.raw_status, record.status_date) == ("passed_one_chamber", "8000", dt.date(2021, 1, 5))
+    assert record.status_action and record.status_action.startswith("Passed/agreed to in House")
+    assert record.summary == payload["latestAction"]["text"]
+    assert record.data["latest_action"] == {"date": payload["latestAction"]["actionDate"], "text": payload["latestAction"]["text"]}
+    from monitor.normalise.federal import FederalAction, derive
+    latest = derive([FederalAction(a["actionDate"], a["text"], a.get("actionCode"), a.get("type"), a.get("actionTime"),
+                                   bool(a.get("committees"))) for a in actions]).latest
+    assert latest and (latest.date.isoformat(), latest.text) == (payload["latestAction"]["actionDate"], payload["latestAction"]["text"])
+    assert record.data["cosponsors"] == payload["cosponsors"]["count"] == 2
+    assert record.data["committees"] == ["Homeland Security and Governmental Affairs Committee", "Oversight and Reform Committee"]
+
+
+@pytest.mark.parametrize("name", ["bill_117.json", "bill_117_hr.json"])
+def test_congress_gov_bill_lists_parse_through_congress_recent(name: str) -> None:
+    body = realdata("congress_gov", name).read_bytes()
+    cls = SOURCE_KINDS["congress_recent"]
+    everything = cls(cls.Config(id="r", kind="congress_recent", congress=117, filter="a"))
+    records = everything.parse(Fetched(pages=(Page("file://x", body, label="page1"),)))
+    bills = json.loads(body)["bills"]
+    titled = [b for b in bills if "a" in b["title"].lower()]
+    assert len(records) == len(titled) > 0
+    assert all(r.identity == f"us/117/{r.data['type']}/{r.data['number']}" for r in records)
+
+
+def test_every_congress_gov_capture_is_json_of_the_documented_shape() -> None:
+    folder = realdata("congress_gov")
+    for path in sorted(folder.glob("*.json")):
+        data = json.loads(path.read_bytes())
+        assert "request" in data or "bills" in data, path.name
+
+
+def billstatus_files():
+    folder = realdata("govinfo", "billstatus")
+    return sorted(folder.glob("*.xml"))
+
+
+def test_every_billstatus_file_parses_and_agrees_with_its_latest_action() -> None:
+    cls = SOURCE_KINDS["govinfo_billstatus"]
+    source = cls(cls.Config(id="g", kind="govinfo_billstatus", congress=117, bills=["s35"]))
+    seen = {}
+    for path in billstatus_files():
+        [record] = source.parse(Fetched(pages=(Page(f"file://{path.name}", path.read_bytes()),)))
+        parsed = parse_billstatus(path.read_bytes())
+        from monitor.normalise.federal import derive
+        latest = derive(parsed["actions"]).latest
+        assert latest is not None and latest.text == parsed["latest_action"]["text"], path.name
+        seen[path.name] = (record.identity, record.status)
+    assert seen == {
+        "BILLSTATUS-116hr5240.xml": ("us/116/hr/5240", "in_committee"),
+        "formatChange_current_BILLSTATUS-117s35.xml": ("us/117/s/35", "passed_one_chamber"),
+        "formatChange_future_BILLSTATUS-117s35.xml": ("us/117/s/35", "passed_one_chamber"),
+        "legacy_BILLSTATUS-114hjres45.xml": ("us/114/hjres/45", "in_committee"),
+        "textVersions_DEV-BILLSTATUS-115s3509.xml": ("us/115/s/3509", "sent_to_executive"),
+    }
+
+
+def test_both_billstatus_formats_of_117s35_give_the_same_bill() -> None:
+    folder = realdata("govinfo", "billstatus")
+    legacy = parse_billstatus((folder / "formatChange_current_BILLSTATUS-117s35.xml").read_bytes())
+    current = parse_billstatus((folder / "formatChange_future_BILLSTATUS-117s35.xml").read_bytes())
+    assert (legacy["format"], current["format"]) == ("legacy", "current")
+    assert legacy["actions"] == current["actions"] and len(current["actions"]) == 10
+    for name in ("congress", "type", "number", "title", "committees", "latest_action", "sponsors"):
+        assert legacy[name] == current[name], name
+
+
+def test_legiscan_bill_object_progress_agrees_with_its_status_code() -> None:
+    body = realdata("legiscan", "dataset_bill_AK_HB1_2011.json").read_bytes()
+    cls = SOURCE_KINDS["legiscan"]
+    source = cls(cls.Config(id="l", kind="legiscan", state="AK", bills=["HB1"]))
+    [record] = source.parse(Fetched(pages=(Page("file://x", body, label="bill230084"),)))
+    bill = json.loads(body)["bill"]
+    assert record.status == cw.LEGISCAN_STATUS[bill["status"]].status == "passed_one_chamber"
+    assert record.status_date and record.status_date.isoformat() == bill["status_date"]
+    assert record.identity == "ak/2011/hb/1" and record.data["change_hash"] == bill["change_hash"]
+    assert record.status_action == "TRANSMITTED TO (S)"
+
+
+def test_legiscan_vote_object_is_not_a_bill() -> None:
+    body = realdata("legiscan", "dataset_vote_154366.json").read_bytes()
+    cls = SOURCE_KINDS["legiscan"]
+    source = cls(cls.Config(id="l", kind="legiscan", state="AK", bills=["HB1"]))
+    from monitor.errors import ParseError
+    with pytest.raises(ParseError, match="no 'bill' object"):
+        source.parse(Fetched(pages=(Page("file://x", body, label="bill154366"),)))
+
+
+def test_default_sources_yaml_watches_the_remedy_bills_everywhere() -> None:
+    from monitor.config import load_config
+    from monitor.normalise.identity import split_bill_number
+    from tests.conftest import ROOT
+
+    config = load_config(ROOT / "sources.yaml")
+    federal = {"s3470", "s3187", "hr6091", "hr3602", "hr503", "s122"}
+    for kind in ("govinfo_billstatus", "congress_bill"):
+        [source] = [s for s in config.sources if s.kind == kind]
+        assert {"".join(map(str, parse_federal_bill(b))) for b in source.bills} == federal
+        assert source.congress == 119
+    state = {("il", "hb", 1312), ("ca", "sb", 747), ("ny", "s", 8504), ("ny", "s", 8500), ("md", "hb", 351),
+             ("md", "hb", 550), ("md", "hb", 332), ("md", "sb", 346), ("co", "sb", 5)}
+    legiscan = {(s.state.lower(), *split_bill_number(b)) for s in config.sources if s.kind == "legiscan" for b in s.bills}
+    openstates = {(s.jurisdiction.split("state:")[1][:2], *split_bill_number(i))
+                  for s in config.sources if s.kind == "openstates" for i in s.identifiers}
+    assert legiscan == openstates == state
+    # Open States' default tier: 250 requests a day across all its sources.
+    per_day = sum(86400 // config.interval_seconds(s) for s in config.sources if s.kind == "openstates")
+    assert per_day <= 50
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ("  - id: cg\n    kind: congress_bill\n    congress: 119\n    bills: [HB 1312]\n",
+     "sources.yaml:5: source 'cg': field 'bills': Value error, not a federal bill number: 'HB 1312' (expected e.g. 'S. 3470' or 'hr6091')"),
+    ("  - id: ls\n    kind: legiscan\n    state: IL\n",
+     "sources.yaml:2: source 'ls': field 'query': Value error, give 'bills' (numbers to follow) or 'query' (a LegiScan search)"),
+    ("  - id: ls\n    kind: legiscan\n    state: IL\n    bills: [Bivens Act]\n",
+     "sources.yaml:5: source 'ls': field 'bills': Value error, unrecognised bill number 'Bivens Act'"),
+    ("  - id: cr\n    kind: congress_recent\n    congress: 119\n",
+     "sources.yaml:2: source 'cr': missing required field 'filter'"),
+])
+def test_bad_bill_sources_are_reported_with_file_and_line(tmp_path, entry: str, message: str) -> None:
+    from monitor.config import load_config
+    from monitor.errors import ConfigError
+
+    path = tmp_path / "sources.yaml"
+    path.write_text("sources:\n" + entry)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == message
