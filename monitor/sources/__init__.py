@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, Source, SourceConfig
+from monitor.sources.pacer_rss import PacerRssSource
 from monitor.sources.rss import RssSource
 
 SOURCE_KINDS: dict[str, type[BaseSource]] = {
     cls.kind: cls
     for cls in (
         RssSource,
+        PacerRssSource,
     )
 }
 
