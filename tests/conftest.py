@@ -26,7 +26,9 @@ from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_server import SlackServer
 
 ROOT = Path(__file__).resolve().parent.parent
-REALDATA = ROOT.parent / "shared" / "realdata"
+# ../shared beside the repo; from a worktree (/work/wt/<name>) it is one level further up.
+REALDATA = next((p for p in (ROOT.parent / "shared" / "realdata", ROOT.parent.parent / "shared" / "realdata")
+                 if p.is_dir()), ROOT.parent / "shared" / "realdata")
 os.environ["MONITOR_ALLOW_PRIVATE_URLS"] = "1"
 for name in ("MONITOR_DATABASE_URL", "MONITOR_CONFIG", "MONITOR_ADMIN_TARGET", "MONITOR_HTTP"):
     os.environ.pop(name, None)

@@ -76,8 +76,9 @@ def _title_word(word: str, first: bool) -> str:
 
 
 def titlecase(name: str) -> str:
-    """An ALL-CAPS caption in title case (cafc publishes ``FILLER v. US``); mixed case is kept."""
-    if any(c.islower() for c in name.replace(" v. ", " ")):
-        return name
+    """An ALL-CAPS caption in title case (cafc publishes ``FILLER v. US``); mixed-case words stay.
+
+    Harmonise first, so ``US`` has become ``United States`` rather than ``Us``.
+    """
     words = name.split()
-    return " ".join(_title_word(w, i == 0) for i, w in enumerate(words))
+    return " ".join(w if any(c.islower() for c in w) else _title_word(w, i == 0) for i, w in enumerate(words))

@@ -128,8 +128,13 @@ def parse_datetime(value: str | None) -> dt.datetime | None:
     """A feed date in any common shape (RFC 822 with US zone names, ISO 8601) -> aware datetime."""
     if not value or not value.strip():
         return None
+    value = " ".join(value.split())
     try:
-        parsed = dateparser.parse(" ".join(value.split()), tzinfos=US_ZONES)
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    try:
+        parsed = parsed or dateparser.parse(value, tzinfos=US_ZONES)
     except (ValueError, OverflowError):
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
