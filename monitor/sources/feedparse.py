@@ -144,6 +144,13 @@ def _text(value: Any) -> str:
     return " ".join(str(value).split()) if value else ""
 
 
+def _enclosures(entry: Any) -> tuple[str, ...]:
+    """Atom ``<link rel="enclosure">`` and RSS ``<enclosure>``, as either parser lists them."""
+    hrefs = [link.get("href") for link in entry.get("links") or [] if link.get("rel") == "enclosure"]
+    hrefs += [e.get("href") or e.get("url") for e in entry.get("enclosures") or []]
+    return tuple(dict.fromkeys(h for h in hrefs if h))
+
+
 def _from_fast(entry: Any) -> FeedEntry:
     content = entry.get("content") or []
     return FeedEntry(
@@ -155,7 +162,7 @@ def _from_fast(entry: Any) -> FeedEntry:
         published=parse_datetime(entry.get("published") or entry.get("updated")),
         author=_text(entry.get("author")),
         categories=tuple(t["term"] for t in entry.get("tags") or [] if t.get("term")),
-        enclosures=tuple(e["href"] for e in entry.get("enclosures") or [] if e.get("href")),
+        enclosures=_enclosures(entry),
     )
 
 
@@ -178,8 +185,7 @@ def _from_feedparser(entry: Any) -> FeedEntry:
         published=published,
         author=_text(entry.get("author")),
         categories=tuple(t["term"] for t in entry.get("tags") or [] if t.get("term")),
-        enclosures=tuple(link["href"] for link in entry.get("links") or []
-                         if link.get("rel") == "enclosure" and link.get("href")),
+        enclosures=_enclosures(entry),
     )
 
 
@@ -221,9 +227,10 @@ def local_date(moment: dt.datetime, zone: str | None) -> dt.date:
     return moment.astimezone(ZoneInfo(zone) if zone else dt.timezone.utc).date()
 
 
+_BLOCK_TAG = re.compile(r"</?(?:br|p|div|li|tr|td|th|h[1-6]|ul|ol|table)\b[^>]*>", re.I)
 _TAG = re.compile(r"<[^>]+>")
 
 
 def plain_text(fragment: str) -> str:
     """An HTML fragment as one line of text, for matching and summaries (not for display)."""
-    return " ".join(html.unescape(_TAG.sub(" ", fragment)).split())
+    return " ".join(html.unescape(_TAG.sub("", _BLOCK_TAG.sub(" ", fragment))).split())

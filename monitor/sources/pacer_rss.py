@@ -94,6 +94,8 @@ class DocketEntry:
     def merge(self, other: DocketEntry) -> None:
         parts = [p.strip() for p in self.short_description.split("AND")] + [other.short_description]
         self.short_description = " AND ".join(sorted(parts))
+        if other.description not in self.description:
+            self.description = f"{self.description} {other.description}"
 
 
 def is_appellate(court: str) -> bool:
@@ -224,7 +226,8 @@ class PacerRssSource(BaseSource):
         return list(records.values())
 
     def _record(self, key: str, entry: DocketEntry) -> ItemRecord:
-        number = f"#{entry.document_number} " if entry.document_number and entry.document_number.isdigit() else ""
+        numbered = entry.document_number and entry.document_number != entry.pacer_doc_id
+        number = f"#{entry.document_number} " if numbered else ""
         short = " ".join(entry.short_description.split())
         data: dict[str, Any] = {
             "case_name": entry.case_name,
