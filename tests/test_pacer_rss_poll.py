@@ -25,7 +25,7 @@ def write_config(path: Path, feeds: FeedServer) -> Path:
 def test_pacer_feed_polls_into_docket_entries_and_alerts_on_a_new_one(db, feeds, slack, tmp_path):
     full = realdata("pacer_rss", "juriscraper", "ca10.xml").read_bytes()
     # The same feed an hour earlier: without its newest item (United States v. Kahn).
-    items = re.findall(rb"<item>.*?</item>", full, re.S)
+    items = re.findall(rb"<item>.*?</item>", full, re.DOTALL)
     earlier = full.replace(items[0], b"", 1)
     feeds.set(ROUTE, earlier, content_type="application/rss+xml; charset=ISO-8859-1")
     config = write_config(tmp_path / "sources.yaml", feeds)

@@ -13,17 +13,17 @@ from __future__ import annotations
 import html
 import re
 
-_VERSUS = re.compile(r"\svs\.?\s", re.I)
+_VERSUS = re.compile(r"\svs\.?\s", re.IGNORECASE)
 _LOWER_V = re.compile(r"\sv\.?\s")  # only lower-case "v": "Vitamin V Corp" stays
 _UNITED_STATES = re.compile(
-    r"^(USA|U\.S\.A\.|U\.S\.?|U\. S\.?|(The )?United States of America|The United States)(,|\.)?$", re.I)
-_ET_AL = re.compile(r",?\set\.?\sal\.?", re.I)
+    r"^(USA|U\.S\.A\.|U\.S\.?|U\. S\.?|(The )?United States of America|The United States)(,|\.)?$", re.IGNORECASE)
+_ET_AL = re.compile(r",?\set\.?\sal\.?", re.IGNORECASE)
 _DESIGNATION = re.compile(
     r"^(appell(ee|ant)s?|claimants?|complainants?|defendants?|defendants?(--?|/)appell(ee|ant)s?"
     r"|devisee|executor|executrix|pet(\.|itioner)s?|petitioners?(--?|/)appell(ee|ant)s?"
     r"|petitioners?(--?|/)defendants?|plaintiffs?|plaintiffs?(--?|/)appell(ee|ant)s?|respond(e|a)nts?"
     r"|respond(e|a)nts?(--?|/)appell(ee|ant)s?|cross(--?|/)respondents?|crosss?(--?|/)petitioners?"
-    r"|cross(--?|/)appell(ees|ant)s?|deceased)(,|\.)?$", re.I)
+    r"|cross(--?|/)appell(ees|ant)s?|deceased)(,|\.)?$", re.IGNORECASE)
 _EDGE_PUNCTUATION = r"(-|–|_|/|;|,|\s)*"
 _BAD_END = re.compile(_EDGE_PUNCTUATION + "$")
 _BAD_START = re.compile("^" + _EDGE_PUNCTUATION)
@@ -56,7 +56,7 @@ def harmonize(name: str) -> str:
     return tidy(text)
 
 
-_SMALL_WORDS = frozenset("a an and as at but by en for if in is of on or the to v v. via vs vs.".split())
+_SMALL_WORDS = frozenset(["a", "an", "and", "as", "at", "but", "by", "en", "for", "if", "in", "is", "of", "on", "or", "the", "to", "v", "v.", "via", "vs", "vs."])
 _ROMAN = re.compile(r"^[IVXLC]+$")
 
 

@@ -65,15 +65,15 @@ class ParsedFeed:
     parser: ParserName
 
 
-_XML_DECL = re.compile(rb"^\s*<\?xml[^>]*\?>", re.I)
-_DECLARED_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", re.I)
+_XML_DECL = re.compile(rb"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_DECLARED_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", re.IGNORECASE)
 # Characters XML 1.0 forbids; a single NUL makes a strict parser reject the whole feed.
 _ILLEGAL_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _STRAY_AMPERSAND = re.compile(r"&(?!#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
 _NAMED_ENTITY = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
 _ITEM_TAG = re.compile(r"<(?:item|entry)[\s>]")
-_CDATA = re.compile(r"(<!\[CDATA\[.*?\]\]>)", re.S)
+_CDATA = re.compile(r"(<!\[CDATA\[.*?\]\]>)", re.DOTALL)
 
 
 def decode_feed(body: bytes) -> str:
@@ -137,7 +137,7 @@ def parse_datetime(value: str | None) -> dt.datetime | None:
         parsed = parsed or dateparser.parse(value, tzinfos=US_ZONES)
     except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _text(value: Any) -> str:
@@ -173,7 +173,7 @@ def _from_feedparser(entry: Any) -> FeedEntry:
         published = parse_datetime(entry.get(name))
         if published is None and entry.get(f"{name}_parsed"):
             stamp = calendar.timegm(entry[f"{name}_parsed"])
-            published = dt.datetime.fromtimestamp(stamp, tz=dt.timezone.utc)
+            published = dt.datetime.fromtimestamp(stamp, tz=dt.UTC)
         if published:
             break
     return FeedEntry(
@@ -224,10 +224,10 @@ def local_date(moment: dt.datetime, zone: str | None) -> dt.date:
 
     A 9 p.m. Central filing is the next day in UTC; sources name their court's zone.
     """
-    return moment.astimezone(ZoneInfo(zone) if zone else dt.timezone.utc).date()
+    return moment.astimezone(ZoneInfo(zone) if zone else dt.UTC).date()
 
 
-_BLOCK_TAG = re.compile(r"</?(?:br|p|div|li|tr|td|th|h[1-6]|ul|ol|table)\b[^>]*>", re.I)
+_BLOCK_TAG = re.compile(r"</?(?:br|p|div|li|tr|td|th|h[1-6]|ul|ol|table)\b[^>]*>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
 
 

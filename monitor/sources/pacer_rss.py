@@ -46,9 +46,9 @@ _DISTRICT_NUMBER = re.compile(r"(?<!\d)((\d{1,2}:)?\d\d-[a-zA-Z]{1,5}-\d{1,10})"
 _BANKRUPTCY_NUMBER = re.compile(r"(?:#:\s+)?((\d-)?\d\d-\d*)")
 _APPELLATE_NUMBER = re.compile(r"(\d\d-\d+)")
 _SHORT_DESCRIPTION = re.compile(r"\[(.*?)\]")
-_ANCHOR = re.compile(r"""<a\s[^>]*?href\s*=\s*["']([^"']*)["'][^>]*>\s*(.*?)\s*</a>""", re.I | re.S)
+_ANCHOR = re.compile(r"""<a\s[^>]*?href\s*=\s*["']([^"']*)["'][^>]*>\s*(.*?)\s*</a>""", re.IGNORECASE | re.DOTALL)
 _BANKRUPTCY_PREFIX = re.compile(
-    r"^Type:(?P<type>.*?)Office:(?P<office>.*?)Chapter:(?P<chapter>.*?)(Trustee:(?P<trustee>.*?))?\[", re.S)
+    r"^Type:(?P<type>.*?)Office:(?P<office>.*?)Chapter:(?P<chapter>.*?)(Trustee:(?P<trustee>.*?))?\[", re.DOTALL)
 _HOST_COURT = re.compile(r"^ecf\.([a-z0-9]+)\.uscourts\.gov$")
 
 
@@ -104,7 +104,7 @@ def is_appellate(court: str) -> bool:
 
 def docket_number(court: str, title: str) -> str | None:
     if court.endswith("b"):  # bankruptcy cases sometimes carry a district-style number
-        patterns = (_DISTRICT_NUMBER, _BANKRUPTCY_NUMBER)
+        patterns: tuple[re.Pattern[str], ...] = (_DISTRICT_NUMBER, _BANKRUPTCY_NUMBER)
     elif is_appellate(court):
         patterns = (_APPELLATE_NUMBER,)
     else:
@@ -255,7 +255,7 @@ class PacerRssSource(BaseSource):
             raw_status=short or None,
             status_action=entry.description or None,
             status_date=local_date(entry.date_filed, self.config.timezone),
-            published_at=entry.date_filed.astimezone(dt.timezone.utc),
+            published_at=entry.date_filed.astimezone(dt.UTC),
             summary=entry.description or None,
             data=data,
         )

@@ -147,7 +147,7 @@ def entry_id(entry: FeedEntry) -> str:
         if value:
             return value
     stamp = entry.published.isoformat() if entry.published else ""
-    return "sha1:" + hashlib.sha1(f"{entry.title}|{stamp}".encode("utf-8")).hexdigest()
+    return "sha1:" + hashlib.sha1(f"{entry.title}|{stamp}".encode()).hexdigest()
 
 
 class RssSource(BaseSource):
@@ -166,7 +166,7 @@ class RssSource(BaseSource):
         return [self._opinion(e, read(e)) if read else self._generic(e) for e in parse_feed(fetched.body).entries]
 
     def _base(self, entry: FeedEntry) -> ItemRecord:
-        published = entry.published.astimezone(dt.timezone.utc) if entry.published else None
+        published = entry.published.astimezone(dt.UTC) if entry.published else None
         kind = self.config.item_kind or "article"
         return ItemRecord(
             key=f"rss:{self.config.id}:{entry_id(entry)}",
