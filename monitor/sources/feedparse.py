@@ -73,7 +73,6 @@ _STRAY_AMPERSAND = re.compile(r"&(?!#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0
 _NAMED_ENTITY = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
 _ITEM_TAG = re.compile(r"<(?:item|entry)[\s>]")
-_CDATA = re.compile(r"(<!\[CDATA\[.*?\]\]>)", re.DOTALL)
 
 
 def decode_feed(body: bytes) -> str:
@@ -108,20 +107,42 @@ def _named_entity(match: re.Match[str]) -> str:
     return f"&#{codepoint};" if codepoint else f"&amp;{name};"
 
 
+def _outside_cdata(text: str) -> list[tuple[str, bool]]:
+    """``text`` cut into (piece, is_cdata): inside CDATA an ``&`` is literal and must stay."""
+    pieces: list[tuple[str, bool]] = []
+    pos = 0
+    while (start := text.find("<![CDATA[", pos)) != -1:
+        end = text.find("]]>", start)
+        end = len(text) if end == -1 else end + 3
+        pieces += [(text[pos:start], False), (text[start:end], True)]
+        pos = end
+    pieces.append((text[pos:], False))
+    return pieces
+
+
+def _clean(body: bytes) -> tuple[bytes, int]:
+    """The cleaned bytes and how many items/entries the feed has (to tell a short parse)."""
+    text = _ILLEGAL_XML_CHARS.sub("", decode_feed(body))
+    parts, items = [], 0
+    for piece, cdata in _outside_cdata(text):
+        if not cdata:
+            items += len(_ITEM_TAG.findall(piece))
+            if "&" in piece:
+                piece = _NAMED_ENTITY.sub(_named_entity, _STRAY_AMPERSAND.sub("&amp;", piece))
+        parts.append(piece)
+    out = "".join(parts).encode("utf-8")
+    if _XML_DECL.match(out):
+        out = _XML_DECL.sub(b'<?xml version="1.0" encoding="utf-8"?>', out, count=1)
+    return out, items
+
+
 def clean_feed_bytes(body: bytes) -> bytes:
     """Make one bad character cost one character, not the feed: UTF-8 out, XML-legal text.
 
     Escapes stray ``&``, turns HTML named entities (``&nbsp;``, undefined in XML) into
     character references, drops characters XML forbids, and re-declares the encoding.
     """
-    text = _ILLEGAL_XML_CHARS.sub("", decode_feed(body))
-    parts = _CDATA.split(text)  # odd indexes are CDATA sections, where "&" is literal
-    for i in range(0, len(parts), 2):
-        parts[i] = _NAMED_ENTITY.sub(_named_entity, _STRAY_AMPERSAND.sub("&amp;", parts[i]))
-    out = "".join(parts).encode("utf-8")
-    if _XML_DECL.match(out):
-        out = _XML_DECL.sub(b'<?xml version="1.0" encoding="utf-8"?>', out, count=1)
-    return out
+    return _clean(body)[0]
 
 
 def parse_datetime(value: str | None) -> dt.datetime | None:
@@ -205,8 +226,7 @@ def parse_with_feedparser(body: bytes) -> ParsedFeed:
 
 def parse_feed(body: bytes) -> ParsedFeed:
     """Clean the bytes, parse fast, fall back to feedparser when the fast parse looks short."""
-    cleaned = clean_feed_bytes(body)
-    expected = sum(len(_ITEM_TAG.findall(part)) for part in _CDATA.split(cleaned.decode("utf-8"))[::2])
+    cleaned, expected = _clean(body)
     try:
         fast = parse_with_fastfeedparser(cleaned)
     except Exception:  # noqa: BLE001 - any failure of the fast path means "use the careful one"
