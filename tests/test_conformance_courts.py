@@ -166,6 +166,22 @@ def test_stray_ampersand_costs_nothing() -> None:
     assert len(records) == 5 and records[0].data["case_name"] == "Catrina Bragg & Co v. Munster Medical Research Found"
 
 
+def test_stray_less_than_is_kept_as_text() -> None:
+    body = realdata("pacer_rss", "juriscraper", "ca10.xml").read_bytes()
+    records = pacer("ca10", body.replace(b"Singh v. Garland", b"Singh <> Garland"))
+    assert len(records) == 6 and records[1].data["case_name"] == "Singh <> Garland"
+
+
+def test_feedparser_takes_over_when_the_fast_parse_comes_up_short() -> None:
+    body = realdata("pacer_rss", "juriscraper", "ca10.xml").read_bytes()
+    # An unclosed tag in one title: lxml's recovery swallows the items after it.
+    broken = body.replace(b"Singh v. Garland</title>", b"Singh v. Garland<b></title>")
+    assert len(parse_with_fastfeedparser(clean_feed_bytes(broken)).entries) < 6
+    feed = parse_feed(broken)
+    assert feed.parser == "feedparser" and len(feed.entries) == 6
+    assert [r.identity for r in pacer("ca10", broken)] == [r.identity for r in pacer("ca10", body)]
+
+
 def test_bad_bytes_and_wrong_charset_cost_one_character() -> None:
     body = realdata("pacer_rss", "juriscraper", "nysb_1.xml").read_bytes()
     expected = pacer("nysb", body)

@@ -69,6 +69,7 @@ _XML_DECL = re.compile(rb"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _DECLARED_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", re.IGNORECASE)
 # Characters XML 1.0 forbids; a single NUL makes a strict parser reject the whole feed.
 _ILLEGAL_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_STRAY_LESS_THAN = re.compile(r"<(?![A-Za-z_/!?])")
 _STRAY_AMPERSAND = re.compile(r"&(?!#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
 _NAMED_ENTITY = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
@@ -129,6 +130,7 @@ def _clean(body: bytes) -> tuple[bytes, int]:
             items += len(_ITEM_TAG.findall(piece))
             if "&" in piece:
                 piece = _NAMED_ENTITY.sub(_named_entity, _STRAY_AMPERSAND.sub("&amp;", piece))
+            piece = _STRAY_LESS_THAN.sub("&lt;", piece)
         parts.append(piece)
     out = "".join(parts).encode("utf-8")
     if _XML_DECL.match(out):
@@ -139,7 +141,7 @@ def _clean(body: bytes) -> tuple[bytes, int]:
 def clean_feed_bytes(body: bytes) -> bytes:
     """Make one bad character cost one character, not the feed: UTF-8 out, XML-legal text.
 
-    Escapes stray ``&``, turns HTML named entities (``&nbsp;``, undefined in XML) into
+    Escapes stray ``&`` and ``<`` (``a < b``), turns HTML named entities (``&nbsp;``, undefined in XML) into
     character references, drops characters XML forbids, and re-declares the encoding.
     """
     return _clean(body)[0]
