@@ -23,7 +23,7 @@ import fastfeedparser
 import feedparser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from monitor.sources.feedparse import parse_feed  # noqa: E402
+from monitor.sources.feedparse import parse_feed
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REALDATA = next((p for p in (ROOT.parent / "shared" / "realdata", ROOT.parent.parent / "shared" / "realdata")

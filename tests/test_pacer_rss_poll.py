@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
+from monitor.config import load_config
+from monitor.errors import ConfigError
 from monitor.models import Change, Item
 from tests.conftest import realdata
 from tests.fakes.feed_server import FeedServer
@@ -50,3 +53,12 @@ def test_pacer_feed_polls_into_docket_entries_and_alerts_on_a_new_one(db, feeds,
 
     poll(db, config)  # same feed again: nothing new, nothing sent
     assert len(slack.requests) == 1 and count(db, Item) == 6
+
+
+def test_court_comes_from_the_host_or_must_be_named(tmp_path):
+    path = tmp_path / "sources.yaml"
+    path.write_text("sources:\n  - id: ok\n    kind: pacer_rss\n    url: https://ecf.nysb.uscourts.gov/cgi-bin/rss_outside.pl\n")
+    assert load_config(path).get("ok").court == "nysb"
+    path.write_text("sources:\n  - id: local\n    kind: pacer_rss\n    url: http://127.0.0.1/rss\n")
+    with pytest.raises(ConfigError, match=r"sources.yaml:2: source 'local': field 'court': .*ecf.<court>.uscourts.gov"):
+        load_config(path)

@@ -33,9 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-from monitor.errors import ConfigError
 from monitor.fetch import PollClient
 from monitor.normalise.casenames import harmonize
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
@@ -55,17 +54,18 @@ _HOST_COURT = re.compile(r"^ecf\.([a-z0-9]+)\.uscourts\.gov$")
 class PacerRssConfig(SourceConfig):
     kind: Literal["pacer_rss"] = "pacer_rss"
     url: str
-    court: str | None = None  # default: from the host, ecf.<court>.uscourts.gov
-    timezone: str | None = None  # IANA zone for the entry's filing date; default: as the feed wrote it
+    court: str = Field(default="", validate_default=True)  # default: from ecf.<court>.uscourts.gov
+    timezone: str | None = None  # IANA zone giving the date an entry counts as filed on; default UTC
 
-    @model_validator(mode="after")
-    def _court_known(self) -> PacerRssConfig:
-        if self.court is None:
-            match = _HOST_COURT.match(urlsplit(self.url).hostname or "")
-            if not match:
-                raise ValueError("set 'court': it cannot be read from a host that is not ecf.<court>.uscourts.gov")
-            self.court = match.group(1)
-        return self
+    @field_validator("court")
+    @classmethod
+    def _court_known(cls, court: str, info: ValidationInfo) -> str:
+        if court:
+            return court
+        match = _HOST_COURT.match(urlsplit(str(info.data.get("url", ""))).hostname or "")
+        if not match:
+            raise ValueError("required when the url's host is not ecf.<court>.uscourts.gov")
+        return match.group(1)
 
 
 @dataclass
@@ -211,8 +211,6 @@ class PacerRssSource(BaseSource):
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
         court = self.config.court
-        if court is None:  # the validator always sets it; this keeps the type checker honest
-            raise ConfigError(f"source {self.config.id!r}: no court")
         records: dict[str, ItemRecord] = {}
         for entry in docket_entries(court, parse_feed(fetched.body).entries):
             key = entry_key(entry)
