@@ -60,7 +60,6 @@ class FeedEntry:
 
 @dataclass(frozen=True)
 class ParsedFeed:
-    title: str
     entries: tuple[FeedEntry, ...]
     parser: ParserName
 
@@ -215,7 +214,7 @@ def _from_feedparser(entry: Any) -> FeedEntry:
 def parse_with_fastfeedparser(body: bytes) -> ParsedFeed:
     feed = fastfeedparser.parse(body, include_media=False)
     entries = tuple(_from_fast(e) for e in feed.entries)
-    return ParsedFeed(_text(feed.feed.get("title")), entries, "fastfeedparser")
+    return ParsedFeed(entries, "fastfeedparser")
 
 
 def parse_with_feedparser(body: bytes) -> ParsedFeed:
@@ -223,7 +222,7 @@ def parse_with_feedparser(body: bytes) -> ParsedFeed:
     if not feed.entries and feed.get("bozo") and not feed.get("feed"):
         raise ParseError(f"not an RSS/Atom feed: {feed.get('bozo_exception')}")
     entries = tuple(_from_feedparser(e) for e in feed.entries)
-    return ParsedFeed(_text(feed.feed.get("title")), entries, "feedparser")
+    return ParsedFeed(entries, "feedparser")
 
 
 def parse_feed(body: bytes) -> ParsedFeed:

@@ -11,7 +11,9 @@ into an opinion (kind ``opinion``, status ``decided``, the precedential status a
 - ``courtlistener``: CourtListener Atom feeds (``/feed/court/<court>/``, ``/feed/search/?q=…``):
   title = case name, link = ``/opinion/<id>/<slug>/``, author = the court's name, category =
   precedential status, enclosure = the PDF; dated at midnight Pacific (cl/search/feeds.py).
-  Docket feeds (``/docket/<id>/feed/``) carry docket entries and are read as kind ``entry``.
+  Docket feeds (``/docket/<id>/feed/``, cl/opinion_page/feeds.py) carry docket entries: title
+  ``Entry #12 in <case name>, <docket number>`` (``Minute entry from <date> in …`` when
+  unnumbered), description = the entry text; they are read as kind ``entry``, status ``filed``.
 - ``ca7``: 7th Cir. opinions RSS; everything is in the description: ``FinalOpinion in case#
   21-2913 <case name> (cv) {<judge>} [uploaded: …]``; pubDate wrapped in newlines with
   CST/CDT zone names; the guid is not a URL. All are published opinions.
@@ -76,7 +78,7 @@ FLAVOR_DEFAULTS: dict[str, dict[str, str]] = {
 
 @dataclass(frozen=True)
 class Opinion:
-    """What a court flavour reads out of one entry."""
+    """What a court flavour reads out of one entry (a CourtListener docket entry too)."""
 
     case_name: str
     docket_number: str | None
@@ -85,7 +87,22 @@ class Opinion:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+_CL_DOCKET_ENTRY = re.compile(r"^(?:Entry #(?P<number>\d+)|Minute entry from \S+) in (?P<docket>.+)$")
+_DOCKET_NUMBER_TAIL = re.compile(r"^(?P<name>.+), (?P<number>[\w:.-]*\d[\w:.-]*)$")
+
+
 def _courtlistener(entry: FeedEntry) -> Opinion:
+    docket_entry = _CL_DOCKET_ENTRY.match(entry.title)
+    if docket_entry:
+        docket = docket_entry.group("docket")
+        tail = _DOCKET_NUMBER_TAIL.match(docket)
+        return Opinion(
+            case_name=tail.group("name") if tail else docket,
+            docket_number=tail.group("number") if tail else None,
+            download_url=entry.enclosures[0] if entry.enclosures else entry.link,
+            precedential_status=None,
+            extra={"entry_number": docket_entry.group("number")},
+        )
     return Opinion(
         case_name=entry.title,
         docket_number=None,
@@ -163,7 +180,7 @@ class RssSource(BaseSource):
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
         read = FLAVORS.get(self.config.flavor)
-        return [self._opinion(e, read(e)) if read else self._generic(e) for e in parse_feed(fetched.body).entries]
+        return [self._court_item(e, read(e)) if read else self._base(e) for e in parse_feed(fetched.body).entries]
 
     def _base(self, entry: FeedEntry) -> ItemRecord:
         published = entry.published.astimezone(dt.UTC) if entry.published else None
@@ -182,20 +199,19 @@ class RssSource(BaseSource):
             data={"author": entry.author or None, "categories": list(entry.categories)},
         )
 
-    def _generic(self, entry: FeedEntry) -> ItemRecord:
-        return self._base(entry)
-
-    def _opinion(self, entry: FeedEntry, opinion: Opinion) -> ItemRecord:
+    def _court_item(self, entry: FeedEntry, opinion: Opinion) -> ItemRecord:
         record = self._base(entry)
         name = harmonize(opinion.case_name) or record.title
         court = self.config.court
-        record.title = name
         record.url = opinion.download_url or record.url
         record.identity = f"{court}/{opinion.docket_number}" if court and opinion.docket_number else None
+        record.status_action = plain_text(entry.title) or None
         if record.kind == "opinion":
+            record.title = name
             record.status = "decided"
             record.raw_status = opinion.precedential_status
-        record.status_action = plain_text(entry.title) or None
+        else:  # a docket entry: its title already names the entry and the case
+            record.status = "filed"
         record.data.update({
             "case_name": name,
             "docket_number": opinion.docket_number,
