@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.errors import ParseError
 from monitor.sanity import sanity_check
 from monitor.sources.base import Fetched, Page
 from monitor.sources.feedparse import (
@@ -197,3 +198,11 @@ def test_bad_bytes_and_wrong_charset_cost_one_character() -> None:
     mixed = cafc.replace(b"KYOCERA SENCO", b"KYOCERA S\xc9NCO", 1)
     records = opinions("cafc", mixed)
     assert len(records) == 100 and records[0].data["case_name"] == "Kyocera Sénco Indus. Tools Inc v. Itc"
+
+
+def test_an_html_page_is_an_error_not_an_empty_feed() -> None:
+    # PACER answers an outage or a login wall with an HTML page and status 200.
+    with pytest.raises(ParseError, match="not an RSS/Atom feed"):
+        pacer("nysd", b"<html><head><title>CM/ECF</title></head><body><h1>Service unavailable</h1></body></html>")
+    empty = b'<?xml version="1.0"?><rss version="2.0"><channel><title>Recent Entries</title></channel></rss>'
+    assert pacer("nysd", empty) == []

@@ -62,3 +62,7 @@ def test_court_comes_from_the_host_or_must_be_named(tmp_path):
     path.write_text("sources:\n  - id: local\n    kind: pacer_rss\n    url: http://127.0.0.1/rss\n")
     with pytest.raises(ConfigError, match=r"sources.yaml:2: source 'local': field 'court': .*ecf.<court>.uscourts.gov"):
         load_config(path)
+    path.write_text("sources:\n  - id: tz\n    kind: pacer_rss\n    url: https://ecf.ilnd.uscourts.gov/cgi-bin/rss_outside.pl\n"
+                    "    timezone: America/Chicgo\n")
+    with pytest.raises(ConfigError, match=r"sources.yaml:5: .*unknown time zone 'America/Chicgo'"):
+        load_config(path)

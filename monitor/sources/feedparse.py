@@ -18,13 +18,14 @@ import html
 import html.entities
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import fastfeedparser
 import feedparser
 from dateutil import parser as dateparser
 from dateutil import tz
+from pydantic import AfterValidator
 
 from monitor.errors import ParseError
 
@@ -230,14 +231,30 @@ def parse_feed(body: bytes) -> ParsedFeed:
     cleaned, expected = _clean(body)
     try:
         fast = parse_with_fastfeedparser(cleaned)
-    except Exception:  # noqa: BLE001 - any failure of the fast path means "use the careful one"
-        fast = None
+    except Exception as exc:  # noqa: BLE001 - any failure of the fast path means "use the careful one"
+        fast, refusal = None, exc
     if fast is not None and len(fast.entries) >= expected:
         return fast
     slow = parse_with_feedparser(cleaned)
+    if fast is None and not slow.entries:
+        # An HTML error or login page "parses" as an empty feed in feedparser: say what it is.
+        raise ParseError(f"not an RSS/Atom feed: {refusal}")
     if fast is not None and len(fast.entries) > len(slow.entries):
         return fast
     return slow
+
+
+def check_zone(zone: str | None) -> str | None:
+    """A config validator: an IANA zone name that exists here, or None."""
+    if zone is not None:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {zone!r} (an IANA name such as America/Chicago)") from exc
+    return zone
+
+
+Timezone = Annotated[str | None, AfterValidator(check_zone)]
 
 
 def local_date(moment: dt.datetime, zone: str | None) -> dt.date:

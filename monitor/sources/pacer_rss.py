@@ -38,7 +38,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from monitor.fetch import PollClient
 from monitor.normalise.casenames import harmonize
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
-from monitor.sources.feedparse import FeedEntry, local_date, parse_feed, plain_text
+from monitor.sources.feedparse import FeedEntry, Timezone, local_date, parse_feed, plain_text
 
 APPELLATE_WITHOUT_DIGIT = ("cadc", "cafc", "cavc")
 _DISTRICT_NUMBER = re.compile(r"(?<!\d)((\d{1,2}:)?\d\d-[a-zA-Z]{1,5}-\d{1,10})")
@@ -55,7 +55,7 @@ class PacerRssConfig(SourceConfig):
     kind: Literal["pacer_rss"] = "pacer_rss"
     url: str
     court: str = Field(default="", validate_default=True)  # default: from ecf.<court>.uscourts.gov
-    timezone: str | None = None  # IANA zone giving the date an entry counts as filed on; default UTC
+    timezone: Timezone = None  # IANA zone giving the date an entry counts as filed on; default UTC
 
     @field_validator("court")
     @classmethod

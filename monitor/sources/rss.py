@@ -41,7 +41,7 @@ from pydantic import model_validator
 from monitor.fetch import PollClient
 from monitor.normalise.casenames import harmonize, titlecase
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
-from monitor.sources.feedparse import FeedEntry, local_date, parse_feed, plain_text
+from monitor.sources.feedparse import FeedEntry, Timezone, local_date, parse_feed, plain_text
 
 Flavor = Literal["generic", "courtlistener", "ca7", "ca10", "cafc"]
 
@@ -53,7 +53,7 @@ class RssConfig(SourceConfig):
     item_kind: Literal["article", "opinion", "document", "entry", "docket", "bill"] | None = None
     jurisdiction: str | None = None
     court: str | None = None
-    timezone: str | None = None  # IANA zone giving the entry's date; flavours know their court's
+    timezone: Timezone = None  # IANA zone giving the entry's date; flavours know their court's
 
     @model_validator(mode="after")
     def _flavour_defaults(self) -> RssConfig:
