@@ -8,6 +8,7 @@ from monitor.sources.congress_recent import CongressRecentSource
 from monitor.sources.govinfo_billstatus import GovInfoBillStatusSource
 from monitor.sources.legiscan import LegiScanSource
 from monitor.sources.openstates import OpenStatesSource
+from monitor.sources.pacer_rss import PacerRssSource
 from monitor.sources.rss import RssSource
 
 SOURCE_KINDS: dict[str, type[BaseSource]] = {
@@ -19,6 +20,7 @@ SOURCE_KINDS: dict[str, type[BaseSource]] = {
         GovInfoBillStatusSource,
         OpenStatesSource,
         LegiScanSource,
+        PacerRssSource,
     )
 }
 
