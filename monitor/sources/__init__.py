@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, Source, SourceConfig
+from monitor.sources.courtlistener_docket import CourtListenerDocketSource
+from monitor.sources.courtlistener_search import CourtListenerSearchSource
+from monitor.sources.federal_register import FederalRegisterSource
+from monitor.sources.html import HtmlSource
 from monitor.sources.rss import RssSource
 
 SOURCE_KINDS: dict[str, type[BaseSource]] = {
     cls.kind: cls
     for cls in (
         RssSource,
+        CourtListenerSearchSource,
+        CourtListenerDocketSource,
+        FederalRegisterSource,
+        HtmlSource,
     )
 }
 
