@@ -181,8 +181,11 @@ def docket_id_of(value: Any) -> int:
     return int(match.group(1))
 
 
-def entry_record(entry: Mapping[str, Any], *, court: str | None = None) -> ItemRecord:
-    """A docket entry from the docket-entries API or a docket-alert webhook."""
+def entry_record(entry: Mapping[str, Any], *, court: str | None = None, url: str | None = None) -> ItemRecord:
+    """A docket entry from the docket-entries API, a docket-alert webhook or the docket feed.
+
+    Unnumbered (minute) entries are keyed by their CourtListener id.
+    """
     _require(entry, "id", "docket")
     docket_id = docket_id_of(entry["docket"])
     number = entry.get("entry_number")
@@ -190,13 +193,13 @@ def entry_record(entry: Mapping[str, Any], *, court: str | None = None) -> ItemR
     documents = entry.get("recap_documents") or []
     if not description and documents:
         description = str(documents[0].get("description") or "").strip()
-    label = f"Entry {number}" if number is not None else f"Entry {entry['id']}"
+    label = f"Entry {number}" if number is not None else "Minute entry"
     first_doc = next((d.get("absolute_url") for d in documents if d.get("absolute_url")), None)
     return ItemRecord(
         key=f"cl:docket:{docket_id}:entry:{number if number is not None else 'id' + str(entry['id'])}",
         kind="entry",
         title=f"{label}: {description[:200]}" if description else label,
-        url=absolute(first_doc) or f"{SITE}/docket/{docket_id}/",
+        url=url or absolute(first_doc) or f"{SITE}/docket/{docket_id}/",
         court=court,
         status_date=to_date(entry.get("date_filed")),
         text=description or None,

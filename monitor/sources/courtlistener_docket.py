@@ -30,7 +30,11 @@ from monitor.sources.courtlistener import (
     SITE, docket_record, entry_record, token_headers,
 )
 
-_ENTRY_NUMBER = re.compile(r"(?:#entry-?|Entry\s*#?\s*)(\d+)", re.IGNORECASE)
+# The feed's entry links end in ``#entry-<number>``, or ``#minute-entry-<pk>`` for unnumbered
+# minute entries; titles read "Entry #140 in <case>" (cl/opinion_page/feeds.py, DocketFeed).
+_ENTRY_ANCHOR = re.compile(r"#entry-(\d+)$")
+_MINUTE_ANCHOR = re.compile(r"#minute-entry-(\d+)$")
+_FEED_TITLE = re.compile(r"^Docket updates for\s+")
 
 
 class CourtListenerDocketConfig(SourceConfig):
@@ -115,23 +119,21 @@ class CourtListenerDocketSource(BaseSource):
         if not parsed.entries and parsed.get("bozo") and not parsed.get("feed"):
             raise ParseError(f"docket feed from {page.url} is not Atom/RSS: {parsed.get('bozo_exception')}")
         docket_id = self.config.docket_id
-        title = re.sub(r"^CourtListener\.com:\s*|^.*?[Dd]ocket (?:[Ff]eed )?for\s+", "",
-                       parsed.feed.get("title") or "").strip()
+        title = _FEED_TITLE.sub("", parsed.feed.get("title") or "").strip()
         docket = {"id": docket_id, "case_name": title or self.config.title or f"Docket {docket_id}",
                   "court_id": self.config.court, "docket_number": self.config.docket_number,
-                  "absolute_url": parsed.feed.get("link") or f"/docket/{docket_id}/"}
+                  "absolute_url": f"/docket/{docket_id}/"}  # the feed's own link is the site root
         records = [docket_record(docket)]
         seen = {records[0].key}
         for entry in parsed.entries:
-            text = f"{entry.get('link', '')} {entry.get('title', '')}"
-            match = _ENTRY_NUMBER.search(text)
-            guid = entry.get("id") or entry.get("link") or entry.get("title") or ""
+            link = entry.get("link") or ""
+            number, minute = _ENTRY_ANCHOR.search(link), _MINUTE_ANCHOR.search(link)
             record = entry_record({
-                "id": guid, "docket": docket_id, "entry_number": int(match.group(1)) if match else None,
+                "id": minute.group(1) if minute else entry.get("id") or link,
+                "docket": docket_id, "entry_number": int(number.group(1)) if number else None,
                 "description": entry.get("summary") or entry.get("title"),
                 "date_filed": _feed_date(entry),
-                "recap_documents": [{"absolute_url": entry.get("link")}] if entry.get("link") else [],
-            }, court=self.config.court)
+            }, court=self.config.court, url=link or None)
             if record.key not in seen:
                 seen.add(record.key)
                 records.append(record)

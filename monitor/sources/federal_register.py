@@ -118,7 +118,7 @@ def document_record(doc: dict[str, Any]) -> ItemRecord:
         summary=(doc.get("abstract") or "").strip() or None,
         data={
             "type": doc.get("type"),
-            "agencies": [a for a in agencies if a],
+            "agencies": list(dict.fromkeys(a for a in agencies if a)),  # a department is often listed twice
             "pdf_url": doc.get("pdf_url"),
             "citation": doc.get("citation"),
         },
