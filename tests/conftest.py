@@ -26,7 +26,8 @@ from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_server import SlackServer
 
 ROOT = Path(__file__).resolve().parent.parent
-REALDATA = ROOT.parent / "shared" / "realdata"
+# MONITOR_REALDATA points elsewhere, e.g. from a git worktree that is not beside ../shared.
+REALDATA = Path(os.environ.get("MONITOR_REALDATA") or ROOT.parent / "shared" / "realdata")
 os.environ["MONITOR_ALLOW_PRIVATE_URLS"] = "1"
 for name in ("MONITOR_DATABASE_URL", "MONITOR_CONFIG", "MONITOR_ADMIN_TARGET", "MONITOR_HTTP"):
     os.environ.pop(name, None)
