@@ -17,7 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from monitor.errors import ParseError
 from monitor.sources.base import ItemRecord

@@ -25,9 +25,20 @@ from pydantic import Field
 
 from monitor.errors import ParseError
 from monitor.fetch import PollClient
-from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
+from monitor.sources.base import (
+    BaseSource,
+    Fetched,
+    FetchState,
+    ItemRecord,
+    Page,
+    SourceConfig,
+    fetch_page,
+)
 from monitor.sources.courtlistener import (
-    SITE, docket_record, entry_record, token_headers,
+    SITE,
+    docket_record,
+    entry_record,
+    token_headers,
 )
 
 # The feed's entry links end in ``#entry-<number>``, or ``#minute-entry-<pk>`` for unnumbered
@@ -66,10 +77,7 @@ class CourtListenerDocketSource(BaseSource):
     async def fetch(self, client: PollClient, state: FetchState) -> Fetched:
         headers = token_headers()
         if not headers:
-            response = await client.get(self._url(f"/docket/{self.config.docket_id}/feed/"))
-            if response.unchanged:
-                return Fetched(unchanged=True)
-            return Fetched(pages=(Page(response.url, response.body, response.content_type, label="feed"),))
+            return await fetch_page(client, self._url(f"/docket/{self.config.docket_id}/feed/"), label="feed")
         docket = await client.get(self._url(f"/api/rest/v4/dockets/{self.config.docket_id}/"),
                                   headers=headers, conditional=False)
         pages = [Page(docket.url, docket.body, docket.content_type, label="docket")]

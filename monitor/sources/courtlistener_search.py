@@ -24,7 +24,13 @@ from monitor.errors import ParseError
 from monitor.fetch import PollClient
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
 from monitor.sources.courtlistener import (
-    SITE, TOKEN_ENV, docket_record, opinion_record, snake_docket, to_date, token_headers,
+    SITE,
+    TOKEN_ENV,
+    docket_record,
+    opinion_record,
+    snake_docket,
+    to_date,
+    token_headers,
 )
 
 SEARCH_PATH = "/api/rest/v4/search/"

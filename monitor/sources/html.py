@@ -24,7 +24,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from monitor.errors import ParseError
 from monitor.fetch import PollClient
-from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
+from monitor.sources.base import (
+    BaseSource,
+    Fetched,
+    FetchState,
+    ItemRecord,
+    SourceConfig,
+    fetch_page,
+)
 
 # supremecourt.gov/opinions/slipopinion/<yy>: one table row per opinion, columns
 # R-number, date (M/D/YY), docket, name (link to the PDF), justice's initials, citation.
@@ -122,10 +129,7 @@ class HtmlSource(BaseSource):
     config: HtmlConfig
 
     async def fetch(self, client: PollClient, state: FetchState) -> Fetched:
-        response = await client.get(self.config.url)
-        if response.unchanged:
-            return Fetched(unchanged=True)
-        return Fetched(pages=(Page(response.url, response.body, response.content_type),))
+        return await fetch_page(client, self.config.url)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
         cfg = self.config
@@ -136,17 +140,18 @@ class HtmlSource(BaseSource):
         records: dict[str, ItemRecord] = {}
         for element in elements:
             values = {name: select_value(element, sel) for name, sel in cfg.fields.model_dump().items() if sel}
-            if not values.get("title"):
+            title = values.get("title")
+            if not title:
                 continue
             extra = {name: select_value(element, sel) for name, sel in cfg.extra.items()}
             url = urljoin(cfg.url, values["url"]) if values.get("url") else None
-            item_id = values.get("id") or url or values["title"]
+            item_id = values.get("id") or url or title
             when = parse_date(values.get("date"), cfg.date_formats)
             template_values = {**extra, **values, "id": item_id}
             record = ItemRecord(
                 key=f"html:{cfg.id}:{item_id}",
                 kind=cfg.item_kind,
-                title=values["title"],
+                title=title,
                 url=url,
                 identity=_identity(cfg.identity, template_values),
                 jurisdiction=cfg.jurisdiction,
