@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -173,3 +177,31 @@ def test_an_event_left_unprocessed_is_processed_later(db, hooks):
     assert wait_for(lambda: processed(db, 2), timeout=15)
     assert item_keys(db) == ["cl:cluster:2812209", "cl:docket:4214664:entry:140"]
     assert process_pending(db) == 0  # nothing left, nothing processed twice
+
+
+@pytest.mark.parametrize("name", ["recap_fetch_webhook_dummy.json.tmpl", "old_alerts_report_webhook_dummy.json.tmpl",
+                                  "pray_and_pay_webhook_dummy.json.tmpl"])
+def test_other_event_types_are_accepted_and_stored_without_items(db, hooks, name):
+    assert hooks.post(body(name, 2), key=name).status_code == 202
+    assert wait_for(lambda: processed(db, 1), timeout=15)
+    assert count(db, Item) == 0
+
+
+def test_the_service_processes_events_left_over_from_before_a_restart(db, cli_env, feeds):
+    assert store_event(db, "before-restart", 2, 2, json.loads(body(*SEARCH_V2)))
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        f"sources:\n  - id: a\n    kind: rss\n    url: {feeds.url('/a.xml')}\n    interval: 1d\n")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--http", f"127.0.0.1:{port}"],
+                            env=cli_env | {"MONITOR_HOOK_SECRET": SECRET}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: processed(db, 1), timeout=40), "the left-over event was not processed at start"
+        assert item_keys(db) == ["cl:cluster:2812209"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
