@@ -11,6 +11,10 @@ the watermark (the newest ``dateFiled`` stored), at most ``max_pages`` requests;
 spends one. With the default interval of 3h, four such sources stay under 125/day at two
 requests each. CourtListener caches search results for ten minutes and recommends its alert
 webhooks (``/hooks/courtlistener``) over polling; this kind is the fallback and backfill.
+
+Limit: the watermark is a filing date, so a result CourtListener adds late with an old
+``dateFiled`` (a backfilled opinion) or a change to an old docket (its termination) is not
+seen here; follow such a case with ``courtlistener_docket`` or a docket-alert webhook.
 """
 
 from __future__ import annotations
