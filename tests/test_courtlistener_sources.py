@@ -181,7 +181,7 @@ def test_docket_with_token_new_entry_and_termination_are_changes(db, feeds, toke
         assert (docket.status, docket.identity) == ("terminated", "dcd/1:16-cv-00745")
     assert changes == {("cl:docket:4214664", "status", "pending", "terminated"),
                        ("cl:docket:4214664:entry:141", "new", None, None)}
-    assert watermark(db, "nvlsp") == "2024-05-15T10:00:00-07:00"
+    assert watermark(db, "nvlsp") == "2024-05-15T17:00:00+00:00"
 
 
 def test_docket_without_token_reads_the_public_feed(db, feeds, tmp_path, monkeypatch):
@@ -197,3 +197,19 @@ def test_docket_without_token_reads_the_public_feed(db, feeds, tmp_path, monkeyp
     with db.session() as s:
         assert sorted(s.scalars(select(Item.key))) == [
             "cl:docket:4214664", "cl:docket:4214664:entry:140", "cl:docket:4214664:entry:id2208001234"]
+
+
+@pytest.mark.parametrize(("path", "status", "prefix"), [(DOCKET, 401, "auth: HTTP 401"), (ENTRIES, 403, "auth: HTTP 403"),
+                                                        (ENTRIES, 429, "fetch: HTTP 429")])
+def test_docket_failures_store_nothing_and_keep_the_watermark(db, feeds, token, tmp_path, path, status, prefix):
+    config = write_docket(tmp_path, feeds)
+    feeds.set(DOCKET, docket_json(), content_type="application/json")
+    feeds.set(ENTRIES, entries_json(), content_type="application/json")
+    poll(db, config)
+    feeds.set(DOCKET, docket_json(date_terminated="2024-05-16"), content_type="application/json")
+    feeds.set(path, '{"detail": "no"}', status=status, headers={"Retry-After": "3600"}, content_type="application/json")
+    result = poll(db, config).polls[0]
+    assert result.outcome == "failed" and result.error.startswith(prefix) and TOKEN not in result.error
+    with db.session() as s:
+        assert s.scalars(select(Item).where(Item.key == "cl:docket:4214664")).one().status == "pending"
+    assert watermark(db, "nvlsp") == "2022-10-18T20:03:18.466039+00:00"

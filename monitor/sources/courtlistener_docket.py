@@ -16,6 +16,7 @@ newest entry ``date_modified`` seen.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from typing import Any, ClassVar, Literal
@@ -89,7 +90,7 @@ class CourtListenerDocketSource(BaseSource):
             page = Page(response.url, response.body, response.content_type, label=f"entries{len(pages)}")
             pages.append(page)
             data = _json(page)
-            modified = [str(e.get("date_modified") or "") for e in data.get("results") or []]
+            modified = [_utc(e.get("date_modified")) for e in data.get("results") or []]
             if modified and (newest is None or max(modified) > newest):
                 newest = max(modified)
             if state.watermark is None or not modified or min(modified) <= state.watermark:
@@ -146,6 +147,14 @@ class CourtListenerDocketSource(BaseSource):
                 seen.add(record.key)
                 records.append(record)
         return records
+
+
+def _utc(value: Any) -> str:
+    """A ``date_modified`` in UTC, so watermarks compare as strings across PST and PDT."""
+    try:
+        return dt.datetime.fromisoformat(str(value)).astimezone(dt.UTC).isoformat()
+    except ValueError:
+        raise ParseError(f"docket entry date_modified {value!r} is not ISO 8601") from None
 
 
 def _feed_date(entry: Any) -> str | None:
