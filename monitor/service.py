@@ -99,8 +99,10 @@ class Service:
         import uvicorn
 
         from monitor.web import create_app, parse_listen
+        from monitor.web.courtlistener import process_pending
 
         host, port = parse_listen(self.http or "")
+        await asyncio.to_thread(process_pending, self.db)  # pushed events a restart left unprocessed
         server = uvicorn.Server(uvicorn.Config(create_app(self.db, self.config), host=host, port=port,
                                                log_level="warning", lifespan="off"))
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

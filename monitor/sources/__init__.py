@@ -5,7 +5,11 @@ from __future__ import annotations
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, Source, SourceConfig
 from monitor.sources.congress_bill import CongressBillSource
 from monitor.sources.congress_recent import CongressRecentSource
+from monitor.sources.courtlistener_docket import CourtListenerDocketSource
+from monitor.sources.courtlistener_search import CourtListenerSearchSource
+from monitor.sources.federal_register import FederalRegisterSource
 from monitor.sources.govinfo_billstatus import GovInfoBillStatusSource
+from monitor.sources.html import HtmlSource
 from monitor.sources.legiscan import LegiScanSource
 from monitor.sources.openstates import OpenStatesSource
 from monitor.sources.pacer_rss import PacerRssSource
@@ -21,6 +25,10 @@ SOURCE_KINDS: dict[str, type[BaseSource]] = {
         OpenStatesSource,
         LegiScanSource,
         PacerRssSource,
+        CourtListenerSearchSource,
+        CourtListenerDocketSource,
+        FederalRegisterSource,
+        HtmlSource,
     )
 }
 

@@ -146,3 +146,11 @@ class BaseSource:
 
     def __init__(self, config: SourceConfig) -> None:
         self.config = config
+
+
+async def fetch_page(client: PollClient, url: str, *, label: str = "") -> Fetched:
+    """The whole fetch of a one-page kind: a conditional GET, unchanged when the server says so."""
+    response = await client.get(url)
+    if response.unchanged:
+        return Fetched(unchanged=True)
+    return Fetched(pages=(Page(response.url, response.body, response.content_type, label=label),))

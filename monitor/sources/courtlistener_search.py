@@ -1,0 +1,109 @@
+"""``courtlistener_search``: new opinions (``type=o``) or RECAP dockets (``type=r``) for a query.
+
+Source: CourtListener REST v4 ``/api/rest/v4/search/`` with ``Authorization: Token …`` from
+``COURTLISTENER_TOKEN`` (anonymous v4 requests get 401). Format: JSON ``{count, next,
+previous, results}`` with cursor pagination through ``next``
+(realdata/courtlistener/api_docs_templates/search-api-docs-vlatest.html).
+
+Budget: the free tier is 5/min, 50/hour, 125/day. A poll asks for the newest results first
+(``order_by=dateFiled desc``) and follows ``next`` only while the whole page is at or after
+the watermark (the newest ``dateFiled`` stored), at most ``max_pages`` requests; the first poll
+spends one. With the default interval of 3h, four such sources stay under 125/day at two
+requests each. CourtListener caches search results for ten minutes and recommends its alert
+webhooks (``/hooks/courtlistener``) over polling; this kind is the fallback and backfill.
+
+Limit: the watermark is a filing date, so a result CourtListener adds late with an old
+``dateFiled`` (a backfilled opinion) or a change to an old docket (its termination) is not
+seen here; follow such a case with ``courtlistener_docket`` or a docket-alert webhook.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from monitor.errors import ParseError
+from monitor.fetch import PollClient
+from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
+from monitor.sources.courtlistener import (
+    SITE,
+    TOKEN_ENV,
+    docket_record,
+    opinion_record,
+    snake_docket,
+    to_date,
+    token_headers,
+)
+
+SEARCH_PATH = "/api/rest/v4/search/"
+
+
+class CourtListenerSearchConfig(SourceConfig):
+    kind: Literal["courtlistener_search"] = "courtlistener_search"
+    interval: str | None = "3h"
+    query: str = Field(min_length=1)
+    type: Literal["o", "r"] = "o"
+    court: str | None = None  # space-separated court ids, as the front end's "court" parameter
+    max_pages: int = Field(default=2, ge=1, le=10)
+    base_url: str = SITE
+
+
+def page_results(body: bytes, url: str) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise ParseError(f"CourtListener search answer from {url} is not JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        raise ParseError(f"CourtListener search answer from {url} has no 'results' list")
+    return data
+
+
+def newest_filed(results: list[dict[str, Any]]) -> str | None:
+    dates = [d.isoformat() for d in (to_date(r.get("dateFiled")) for r in results) if d is not None]
+    return max(dates) if dates else None
+
+
+class CourtListenerSearchSource(BaseSource):
+    kind: ClassVar[str] = "courtlistener_search"
+    Config: ClassVar[type[SourceConfig]] = CourtListenerSearchConfig
+    provider: ClassVar[str] = "courtlistener"
+    required_env: ClassVar[tuple[str, ...]] = (TOKEN_ENV,)
+    config: CourtListenerSearchConfig
+
+    def params(self) -> dict[str, str]:
+        params = {"q": self.config.query, "type": self.config.type, "order_by": "dateFiled desc"}
+        if self.config.court:
+            params["court"] = self.config.court
+        return params
+
+    async def fetch(self, client: PollClient, state: FetchState) -> Fetched:
+        url: str | None = self.config.base_url.rstrip("/") + SEARCH_PATH
+        params: dict[str, str] | None = self.params()
+        pages: list[Page] = []
+        watermark = state.watermark
+        limit = self.config.max_pages if watermark else 1  # first poll: the newest page is the baseline
+        newest = watermark
+        while url and len(pages) < limit:
+            response = await client.get(url, params=params, headers=token_headers(), conditional=False)
+            data = page_results(response.body, url)
+            pages.append(Page(response.url, response.body, response.content_type, label=f"page{len(pages) + 1}"))
+            page_newest = newest_filed(data["results"])
+            if page_newest and (newest is None or page_newest > newest):
+                newest = page_newest
+            oldest = min((d.isoformat() for d in (to_date(r.get("dateFiled")) for r in data["results"]) if d),
+                         default=None)
+            if watermark is None or oldest is None or oldest < watermark:
+                break  # reached what is already stored
+            url, params = data.get("next"), None  # ``next`` carries the cursor and the query
+        return Fetched(pages=tuple(pages), watermark=newest)
+
+    def parse(self, fetched: Fetched) -> list[ItemRecord]:
+        records: dict[str, ItemRecord] = {}
+        for page in fetched.pages:
+            for result in page_results(page.body, page.url)["results"]:
+                record = (opinion_record(result) if self.config.type == "o"
+                          else docket_record(snake_docket(result)))
+                records.setdefault(record.key, record)  # a cursor page may repeat a result
+        return list(records.values())

@@ -1,0 +1,215 @@
+"""courtlistener_search and courtlistener_docket polled end to end against a local server
+speaking CourtListener's v4 JSON and Atom formats (token header, cursor pages, 401/403/429)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from monitor.models import Change, Item, Source
+from tests.fakes.feed_server import FeedServer
+from tests.test_pipeline import count, poll
+
+EXAMPLES = Path(__file__).parent / "examples"
+TOKEN = "0123456789abcdef0123456789abcdef01234567"
+SEARCH = "/api/rest/v4/search/"
+
+
+def opinion(cluster_id: int, name: str, filed: str) -> dict[str, Any]:
+    """A v4 type=o result in the shape of the golden example, with its own id, name and date."""
+    template = json.loads((EXAMPLES / "courtlistener_search" / "opinions.json").read_text())["results"][0]
+    result = copy.deepcopy(template)
+    result.update(cluster_id=cluster_id, caseName=name, dateFiled=filed,
+                  absolute_url=f"/opinion/{cluster_id}/{name.lower().replace(' ', '-')}/")
+    return result
+
+
+def search_page(results: list[dict[str, Any]], next_url: str | None = None) -> str:
+    return json.dumps({"count": 500, "next": next_url, "previous": None, "results": results})
+
+
+def write_search(tmp_path: Path, feeds: FeedServer, **extra: Any) -> Path:
+    lines = ["sources:", "  - id: cl-bivens", "    kind: courtlistener_search", "    query: Bivens",
+             f"    base_url: {feeds.base}"] + [f"    {k}: {v}" for k, v in extra.items()]
+    path = tmp_path / "sources.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def watermark(db, source_id: str) -> str | None:
+    with db.session() as s:
+        return s.get(Source, source_id).watermark
+
+
+@pytest.fixture
+def token(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("COURTLISTENER_TOKEN", TOKEN)
+    return TOKEN
+
+
+def test_search_baseline_then_incremental_pages_with_token_header(db, feeds, token, tmp_path):
+    config = write_search(tmp_path, feeds)
+    feeds.set(SEARCH, search_page([opinion(3, "Three v. ICE", "2026-01-20"), opinion(2, "Two v. ICE", "2026-01-16")],
+                                  next_url=feeds.url(SEARCH + "?cursor=old")), content_type="application/json")
+
+    first = poll(db, config).polls[0]
+    assert (first.outcome, first.new, first.requests) == ("changed", 2, 1)  # baseline spends one request
+    assert watermark(db, "cl-bivens") == "2026-01-20"
+    sent = feeds.requests[0]
+    assert sent.headers["authorization"] == f"Token {TOKEN}"
+    assert TOKEN not in sent.path
+    assert "order_by=dateFiled+desc" in sent.path and "type=o" in sent.path and "q=Bivens" in sent.path
+
+    # Two newer opinions fill page 1, so page 2 is fetched; it reaches the watermark, so it stops there.
+    feeds.set(SEARCH, search_page([opinion(5, "Five v. ICE", "2026-01-27"), opinion(4, "Four v. ICE", "2026-01-22")],
+                                  next_url=feeds.url(SEARCH + "?cursor=p2")), content_type="application/json")
+    feeds.set(SEARCH + "?cursor=p2", search_page([opinion(3, "Three v. ICE", "2026-01-20"),
+                                                  opinion(2, "Two v. ICE", "2026-01-16")],
+                                                 next_url=feeds.url(SEARCH + "?cursor=p3")),
+              content_type="application/json")
+    second = poll(db, config).polls[0]
+    assert (second.new, second.requests) == (2, 2)
+    assert feeds.counts[SEARCH] == 3 and all(r.headers["authorization"] == f"Token {TOKEN}" for r in feeds.requests)
+    assert watermark(db, "cl-bivens") == "2026-01-27"
+    with db.session() as s:
+        assert sorted(s.scalars(select(Item.key))) == [f"cl:cluster:{n}" for n in (2, 3, 4, 5)]
+        assert {c.type for c in s.scalars(select(Change))} == {"new"}
+    assert count(db, Change) == 2
+
+
+def test_search_pages_are_bounded_by_max_pages(db, feeds, token, tmp_path):
+    config = write_search(tmp_path, feeds, max_pages=2)
+    feeds.set(SEARCH, search_page([opinion(1, "One v. ICE", "2026-01-01")]), content_type="application/json")
+    poll(db, config)
+    # Every page is newer than the watermark and has a next: only max_pages are spent.
+    for n in range(1, 5):
+        nxt = feeds.url(SEARCH + f"?cursor=c{n}")
+        page = search_page([opinion(100 + n, f"New {n} v. ICE", f"2026-02-{10 - n:02d}")], next_url=nxt)
+        feeds.set(SEARCH if n == 1 else SEARCH + f"?cursor=c{n - 1}", page, content_type="application/json")
+    result = poll(db, config).polls[0]
+    assert (result.requests, result.new) == (2, 2)
+
+
+def test_search_recap_dockets_take_their_status_from_termination(db, feeds, token, tmp_path):
+    config = write_search(tmp_path, feeds, type="r")
+    feeds.set(SEARCH, (EXAMPLES / "courtlistener_search" / "recap_dockets.json").read_bytes(),
+              content_type="application/json")
+    poll(db, config)
+    with db.session() as s:
+        statuses = {i.identity: i.status for i in s.scalars(select(Item))}
+    assert statuses == {"mnd/0:26-cv-00112": "pending", "cacd/2:24-cv-01733": "terminated"}
+    assert "type=r" in feeds.requests[0].path
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_search_auth_failure_is_a_clear_error_without_the_token(db, feeds, token, tmp_path, status):
+    config = write_search(tmp_path, feeds)
+    feeds.set(SEARCH, '{"detail": "Invalid token."}', status=status, content_type="application/json")
+    result = poll(db, config).polls[0]
+    assert result.outcome == "failed" and result.error.startswith(f"auth: HTTP {status}")
+    assert TOKEN not in result.error
+    assert feeds.counts[SEARCH] == 1  # never retried
+    assert watermark(db, "cl-bivens") is None
+
+
+def test_search_429_fails_the_poll_and_keeps_the_watermark(db, feeds, token, tmp_path):
+    config = write_search(tmp_path, feeds)
+    feeds.set(SEARCH, search_page([opinion(1, "One v. ICE", "2026-01-01")]), content_type="application/json")
+    poll(db, config)
+    feeds.set(SEARCH, '{"detail": "Request was throttled. Expected available in 3600 seconds."}', status=429,
+              headers={"Retry-After": "3600"}, content_type="application/json")
+    result = poll(db, config).polls[0]
+    assert result.outcome == "failed" and "429" in result.error
+    assert watermark(db, "cl-bivens") == "2026-01-01"
+
+
+def test_search_without_token_is_skipped_naming_the_variable(db, feeds, tmp_path, monkeypatch):
+    monkeypatch.delenv("COURTLISTENER_TOKEN", raising=False)
+    result = poll(db, write_search(tmp_path, feeds)).polls[0]
+    assert result.outcome == "skipped" and "COURTLISTENER_TOKEN" in result.error
+    assert feeds.requests == []
+
+
+# --- courtlistener_docket --------------------------------------------------------------------
+
+DOCKET = "/api/rest/v4/dockets/4214664/"
+ENTRIES = "/api/rest/v4/docket-entries/"
+FEED = "/docket/4214664/feed/"
+
+
+def write_docket(tmp_path: Path, feeds: FeedServer) -> Path:
+    path = tmp_path / "sources.yaml"
+    path.write_text("sources:\n  - id: nvlsp\n    kind: courtlistener_docket\n    docket_id: 4214664\n"
+                    f"    court: dcd\n    docket_number: '1:16-cv-00745'\n    base_url: {feeds.base}\n")
+    return path
+
+
+def docket_json(**changes: Any) -> str:
+    return json.dumps(json.loads((EXAMPLES / "courtlistener_docket" / "api" / "docket.json").read_text()) | changes)
+
+
+def entries_json(*extra: dict[str, Any]) -> str:
+    data = json.loads((EXAMPLES / "courtlistener_docket" / "api" / "entries1.json").read_text())
+    data["results"] = [*extra, *data["results"]]
+    data["next"] = None
+    return json.dumps(data)
+
+
+def test_docket_with_token_new_entry_and_termination_are_changes(db, feeds, token, tmp_path):
+    config = write_docket(tmp_path, feeds)
+    feeds.set(DOCKET, docket_json(), content_type="application/json")
+    feeds.set(ENTRIES, entries_json(), content_type="application/json")
+    first = poll(db, config).polls[0]
+    assert (first.new, first.requests) == (3, 2)
+    assert all(r.headers["authorization"] == f"Token {TOKEN}" for r in feeds.requests)
+    assert "docket=4214664" in feeds.requests[1].path and "order_by=-date_modified" in feeds.requests[1].path
+
+    entry = {"id": 2209000001, "docket": f"https://www.courtlistener.com{DOCKET}", "recap_documents": [],
+             "date_created": "2024-05-15T10:00:00-07:00", "date_modified": "2024-05-15T10:00:00-07:00",
+             "date_filed": "2024-05-15", "entry_number": 141, "description": "ORDER granting final approval."}
+    feeds.set(DOCKET, docket_json(date_terminated="2024-05-16"), content_type="application/json")
+    feeds.set(ENTRIES, entries_json(entry), content_type="application/json")
+    poll(db, config)
+    with db.session() as s:
+        changes = {(c.item.key, c.type, c.old, c.new) for c in s.scalars(select(Change)) if c.type != "field"}
+        docket = s.scalars(select(Item).where(Item.key == "cl:docket:4214664")).one()
+        assert (docket.status, docket.identity) == ("terminated", "dcd/1:16-cv-00745")
+    assert changes == {("cl:docket:4214664", "status", "pending", "terminated"),
+                       ("cl:docket:4214664:entry:141", "new", None, None)}
+    assert watermark(db, "nvlsp") == "2024-05-15T17:00:00+00:00"
+
+
+def test_docket_without_token_reads_the_public_feed(db, feeds, tmp_path, monkeypatch):
+    monkeypatch.delenv("COURTLISTENER_TOKEN", raising=False)
+    config = write_docket(tmp_path, feeds)
+    feeds.set(FEED, (EXAMPLES / "courtlistener_docket" / "feed" / "feed.xml").read_bytes(), etag=True,
+              content_type="application/atom+xml")
+    first = poll(db, config).polls[0]
+    assert first.new == 3
+    assert "authorization" not in feeds.requests[0].headers
+    second = poll(db, config).polls[0]
+    assert second.outcome == "unchanged"  # ETag revalidation: 304
+    with db.session() as s:
+        assert sorted(s.scalars(select(Item.key))) == [
+            "cl:docket:4214664", "cl:docket:4214664:entry:140", "cl:docket:4214664:entry:id2208001234"]
+
+
+@pytest.mark.parametrize(("path", "status", "prefix"), [(DOCKET, 401, "auth: HTTP 401"), (ENTRIES, 403, "auth: HTTP 403"),
+                                                        (ENTRIES, 429, "fetch: HTTP 429")])
+def test_docket_failures_store_nothing_and_keep_the_watermark(db, feeds, token, tmp_path, path, status, prefix):
+    config = write_docket(tmp_path, feeds)
+    feeds.set(DOCKET, docket_json(), content_type="application/json")
+    feeds.set(ENTRIES, entries_json(), content_type="application/json")
+    poll(db, config)
+    feeds.set(DOCKET, docket_json(date_terminated="2024-05-16"), content_type="application/json")
+    feeds.set(path, '{"detail": "no"}', status=status, headers={"Retry-After": "3600"}, content_type="application/json")
+    result = poll(db, config).polls[0]
+    assert result.outcome == "failed" and result.error.startswith(prefix) and TOKEN not in result.error
+    with db.session() as s:
+        assert s.scalars(select(Item).where(Item.key == "cl:docket:4214664")).one().status == "pending"
+    assert watermark(db, "nvlsp") == "2022-10-18T20:03:18.466039+00:00"
