@@ -285,7 +285,7 @@ def test_default_sources_yaml_watches_the_remedy_bills_everywhere() -> None:
     ("  - id: cg\n    kind: congress_bill\n    congress: 119\n    bills: [HB 1312]\n",
      "sources.yaml:5: source 'cg': field 'bills': not a federal bill number: 'HB 1312' (expected e.g. 'S. 3470' or 'hr6091')"),
     ("  - id: ls\n    kind: legiscan\n    state: IL\n",
-     "sources.yaml:2: source 'ls': field 'query': Value error, give 'bills' (numbers to follow) or 'query' (a LegiScan search)"),
+     "sources.yaml:2: source 'ls': field 'query': give 'bills' (numbers to follow) or 'query' (a LegiScan search)"),
     ("  - id: ls\n    kind: legiscan\n    state: IL\n    bills: [Bivens Act]\n",
      "sources.yaml:5: source 'ls': field 'bills': unrecognised bill number 'Bivens Act'"),
     ("  - id: cr\n    kind: congress_recent\n    congress: 119\n",
