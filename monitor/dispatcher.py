@@ -209,14 +209,14 @@ class Dispatcher:
                 release_expired_leases(session, now)
                 groups = due_groups(session, now)
             for group_key in groups:
-                await self._deliver_group(client, group_key, stats)
+                await self._deliver_group(client, group_key, stats, now)
         finally:
             if self._client is None:
                 await client.aclose()
         return stats
 
-    async def _deliver_group(self, client: httpx.AsyncClient, group_key: str, stats: DispatchStats) -> None:
-        now = utcnow()
+    async def _deliver_group(self, client: httpx.AsyncClient, group_key: str, stats: DispatchStats,
+                             now: dt.datetime) -> None:
         with self.db.session() as session:
             claimed = claim_group(session, group_key, self.owner, now)
             if not claimed:
