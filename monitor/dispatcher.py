@@ -223,6 +223,7 @@ class Dispatcher:
                 return
             ids = [d.id for d in claimed]
             message, subscriptions = build_message(session, claimed)
+            off = next((s for s in subscriptions if not s.enabled), None)
             main = subscriptions[0] if subscriptions else None
             target = main.target if main else os.environ.get(ADMIN_ENV, "")
             secret = main.secret if main else None
@@ -234,6 +235,9 @@ class Dispatcher:
         record = partial(self._record, ids, sub_ids, group_key=group_key, attempts=attempts, stats=stats)
         if not target:
             record(outcome="failed", answer=f"no target: set {ADMIN_ENV}", permanent=True, notify=False)
+            return
+        if off is not None:  # unsubscribed or disabled after these rows were queued
+            record(outcome="failed", answer=f"subscription disabled: {off.disabled_reason or 'by an operator'}")
             return
         try:
             channel = channel_for_target(target, secret=secret)
