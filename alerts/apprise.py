@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import apprise
 import httpx
 
 from alerts.base import Message, Rendered
@@ -27,6 +26,8 @@ class AppriseChannel:
 
     @classmethod
     def validate(cls, address: str) -> str:
+        import apprise  # imported on use: it costs half a second at every CLI start
+
         if apprise.Apprise.instantiate(address) is None:
             raise ConfigError(f"apprise does not recognise {redact(address)!r} (see https://github.com/caronc/apprise/wiki)")
         return address
@@ -49,6 +50,8 @@ class AppriseChannel:
         return {"title": message.subject(), "body": "\n".join(lines) or "No news today."}
 
     async def send(self, client: httpx.AsyncClient, rendered: Rendered) -> str:
+        import apprise
+
         notifier = apprise.Apprise()
         if not notifier.add(self.url):
             raise DeliveryError("apprise does not recognise this URL", permanent=True)
