@@ -111,3 +111,15 @@ def test_alerts_cli_lists_shows_and_retries(db, cli_env, slack: SlackServer) -> 
     assert retried.returncode == 0 and "1 deliveries queued again" in retried.stdout
     assert subscription(db, sub).enabled
     assert dispatch(db).sent == 1 and len(slack.requests) == 2
+
+
+def test_subscribing_a_webhook_shows_its_signing_secret_once(db, cli_env) -> None:
+    from tests.alerting import seed_watchlist as _seed
+
+    _seed(db, target="slack:http://127.0.0.1:1/x")
+    made = run_cli(["subscribe", "bivens", "webhook:https://receiver.example.org/hooks"], cli_env)
+    assert made.returncode == 0, made.stderr
+    secret = made.stdout.split("signing secret (shown once; verify webhook-signature with it): ")[1].strip()
+    assert secret.startswith("whsec_") and subscription(db, 2).secret == secret
+    listed = run_cli(["subscriptions", "list", "--json"], cli_env)
+    assert secret not in listed.stdout
