@@ -23,6 +23,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 from functools import partial
 
 import httpx
@@ -42,6 +43,7 @@ RETRY_EVERY = 12 * 3600
 GIVE_UP_AFTER = dt.timedelta(days=3)
 LEASE = dt.timedelta(minutes=5)
 MAX_CHANGES_PER_MESSAGE = 25
+MAX_CHANGES_PER_DIGEST = 100
 DISPATCHED_KINDS = ("alert", "admin", "digest")  # digest rows wait as 'queued' until monitor.digest claims a day
 ADMIN_ENV = "MONITOR_ADMIN_TARGET"
 PUBLIC_URL_ENV = "MONITOR_PUBLIC_URL"
@@ -145,18 +147,17 @@ def build_message(session: Session, deliveries: list[Delivery]) -> tuple[Message
         return Message(watchlist="admin", kind="admin", text=str(payload.get("text", "")),
                        event_id=first.idempotency_key, total=1), []
     subscriptions = sorted({d.subscription for d in deliveries if d.subscription is not None}, key=lambda s: s.id)
-    with_change = [d for d in deliveries if d.change is not None]
+    with_change = [(d, d.change) for d in deliveries if d.change is not None]
+    cap = MAX_CHANGES_PER_MESSAGE
     if first.kind == "digest":
-        with_change.sort(key=lambda d: (d.subscription_id or 0, d.change.type != "status", d.change.type != "new", d.id))
-    changes = []
-    for delivery in with_change[:MAX_CHANGES_PER_MESSAGE]:
-        change = delivery.change
-        assert change is not None
-        item = change.item
-        changes.append(message_change(delivery, change, item, session.get(Source, item.source_id)))
+        cap = MAX_CHANGES_PER_DIGEST
+        with_change.sort(key=lambda p: (p[0].subscription_id or 0, p[1].type != "status", p[1].type != "new", p[0].id))
+    changes = [message_change(delivery, change, change.item, session.get(Source, change.item.source_id))
+               for delivery, change in with_change[:cap]]
     main = subscriptions[0]
-    extra = {
-        "unsubscribe_url": unsubscribe_url(main),
+    link = unsubscribe_url(main)
+    extra: dict[str, Any] = {
+        "unsubscribe_url": link,
         "unsubscribe_urls": {s.watchlist.name: unsubscribe_url(s) for s in subscriptions},
         "watchlist_titles": {s.watchlist.name: s.watchlist.title or s.watchlist.name for s in subscriptions},
     }
@@ -164,7 +165,7 @@ def build_message(session: Session, deliveries: list[Delivery]) -> tuple[Message
         extra["date"] = str((first.payload or {}).get("date", ""))
         if len(subscriptions) > 1:
             # One link for the whole digest: it unsubscribes every digest of this target.
-            extra["unsubscribe_url"] = (extra["unsubscribe_url"] + "?all=1") if extra["unsubscribe_url"] else None
+            extra["unsubscribe_url"] = f"{link}?all=1" if link else None
     watchlist = main.watchlist
     return Message(
         watchlist=watchlist.name, watchlist_title=watchlist.title, changes=tuple(changes), total=len(with_change),

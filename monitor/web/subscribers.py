@@ -43,7 +43,7 @@ def find_subscription(db: Database, token: str) -> int | None:
                                .where(Subscription.unsubscribe_token.is_not(None))).all()
     found = None
     for sub_id, stored in rows:
-        if hmac.compare_digest(stored.encode(), token.encode()):
+        if hmac.compare_digest(str(stored).encode(), token.encode()):
             found = sub_id
     return found
 
@@ -107,7 +107,7 @@ def atom_feed(watchlist: Watchlist, changes: list[MessageChange], base_url: str)
         if change.rule:
             evidence.append(f"Rule: {change.rule}")
         sub(entry, "summary", "\n".join([change.headline(), *evidence]))
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return bytes(ET.tostring(feed, encoding="utf-8", xml_declaration=True))
 
 
 async def watchlist_feed(request: Request) -> Response:
@@ -124,7 +124,7 @@ async def watchlist_feed(request: Request) -> Response:
             .where(Subscription.watchlist_id == watchlist.id, Delivery.change_id.is_not(None))
             .order_by(Delivery.change_id.desc()).limit(FEED_ENTRIES * 4)).all()
         seen: set[int] = set()
-        changes = []
+        changes: list[MessageChange] = []
         for delivery in deliveries:
             change = delivery.change
             if change is None or change.id in seen or len(changes) >= FEED_ENTRIES:
