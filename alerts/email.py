@@ -28,7 +28,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import css_inline
 import httpx
-import jinja2
 import nh3
 from markupsafe import Markup
 
@@ -90,7 +89,9 @@ def clean_html(text: str | None) -> Markup:
 
 
 @cache
-def _env() -> jinja2.Environment:
+def _env() -> Any:
+    import jinja2  # on first render: every CLI start would pay for it otherwise
+
     env = jinja2.Environment(loader=jinja2.PackageLoader("alerts", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "html.j2"]),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
