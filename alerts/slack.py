@@ -47,7 +47,8 @@ def _change_blocks(change: MessageChange) -> list[dict[str, Any]]:
         ]
     else:
         section["fields"] = [
-            {"type": "mrkdwn", "text": f"*New {change.kind}*\n{status_label(change.status)}"},
+            {"type": "mrkdwn", "text": f"*New {change.kind}*\n"
+                                       f"{status_label(change.status) if change.status else 'First seen'}"},
         ]
     if change.url:
         section["accessory"] = {
