@@ -35,6 +35,11 @@ STATUS_LABELS = {
 }
 
 
+def one_line(text: str) -> str:
+    """Collapse CR/LF and runs of spaces: feed text must never start a new header line."""
+    return " ".join(text.split())
+
+
 def status_label(status: str | None) -> str:
     if not status:
         return "—"
@@ -61,6 +66,8 @@ class MessageChange:
     status_action: str | None = None
     detected_at: dt.datetime | None = None
     rule: str | None = None
+    watchlist: str | None = None  # digests mix watchlists; alerts carry one
+    summary: str | None = None  # feed-supplied, possibly HTML: channels sanitise before showing it
 
     def headline(self) -> str:
         """One line saying what happened, the same in every channel."""
@@ -69,6 +76,10 @@ class MessageChange:
         if self.type == "status":
             return f"{self.title}: {status_label(self.old)} → {status_label(self.new)}"
         return f"{self.title}: {self.field} changed"
+
+    def section(self) -> int:
+        """Order inside a digest: status moves first, then new items, then other changes."""
+        return {"status": 0, "new": 1}.get(self.type, 2)
 
 
 @dataclass(frozen=True)
@@ -86,16 +97,25 @@ class Message:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def unsubscribe_url(self) -> str | None:
+        url = self.extra.get("unsubscribe_url")
+        return str(url) if url else None
+
+    @property
     def more(self) -> int:
         return max(0, self.total - len(self.changes))
 
     def subject(self) -> str:
         if self.kind == "admin":
-            return f"[Remedy Monitor] {self.text or 'admin notice'}".splitlines()[0][:200]
+            return one_line(f"[Remedy Monitor] {self.text or 'admin notice'}")[:200]
         name = self.watchlist_title or self.watchlist
+        if self.kind == "digest":
+            day = self.extra.get("date", "")
+            news = f"{self.total} change{'s' if self.total != 1 else ''}" if self.total else "no news"
+            return one_line(f"[Remedy Monitor] Daily digest {day}: {news}")[:200]
         if self.total == 1 and self.changes:
-            return f"[{name}] {self.changes[0].headline()}"[:200]
-        return f"[{name}] {self.total} changes"
+            return one_line(f"[{name}] {self.changes[0].headline()}")[:200]
+        return one_line(f"[{name}] {self.total} changes")
 
 
 class Channel(Protocol):

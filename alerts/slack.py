@@ -20,7 +20,7 @@ from monitor.redact import mask_url
 from monitor.urls import check_target_url
 
 SLACK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
-MAX_CHANGES = 10  # keeps a message well under Slack's 50-block limit
+MAX_CHANGES = 10  # 2 blocks each: well under Slack's 50-block limit
 PERMANENT_STATUSES = frozenset({400, 403, 404, 410})
 
 
@@ -47,7 +47,8 @@ def _change_blocks(change: MessageChange) -> list[dict[str, Any]]:
         ]
     else:
         section["fields"] = [
-            {"type": "mrkdwn", "text": f"*New {change.kind}*\n{status_label(change.status)}"},
+            {"type": "mrkdwn", "text": f"*New {change.kind}*\n"
+                                       f"{status_label(change.status) if change.status else 'First seen'}"},
         ]
     if change.url:
         section["accessory"] = {
@@ -57,6 +58,8 @@ def _change_blocks(change: MessageChange) -> list[dict[str, Any]]:
     evidence = [f"Source: {_link(change.source_url, change.source_id)}"]
     if change.status_action or change.raw_status:
         evidence.append(f"Action: “{(change.status_action or change.raw_status or '')[:200]}”")
+    if change.status_action and change.raw_status and change.raw_status != change.status_action:
+        evidence.append(f"Raw status: “{change.raw_status[:100]}”")
     if change.rule:
         evidence.append(f"Rule: {change.rule}")
     if change.detected_at:
@@ -80,6 +83,8 @@ class SlackChannel:
             text = message.text or "Remedy Monitor notice"
             return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
         header = message.watchlist_title or message.watchlist
+        if message.kind == "digest":
+            header = f"Daily digest {message.extra.get('date', '')}".strip()
         count = f"{message.total} change{'s' if message.total != 1 else ''}"
         blocks: list[dict[str, Any]] = [
             {"type": "header", "text": {"type": "plain_text", "text": f"{header} — {count}"[:150]}},

@@ -20,8 +20,11 @@ import datetime as dt
 import logging
 import os
 import random
+import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
+from functools import partial
 
 import httpx
 from sqlalchemy import and_, select, update
@@ -30,7 +33,7 @@ from sqlalchemy.orm import Session
 from alerts.base import Message, MessageChange, channel_for_target, mask_target
 from monitor.db import Database
 from monitor.errors import ConfigError, DeliveryError
-from monitor.models import Change, Delivery, DeliveryAttempt, Item, Source, Subscription, utcnow
+from monitor.models import Change, Delivery, DeliveryAttempt, Digest, Item, Source, Subscription, utcnow
 from monitor.redact import redact
 
 log = logging.getLogger(__name__)
@@ -40,7 +43,23 @@ RETRY_EVERY = 12 * 3600
 GIVE_UP_AFTER = dt.timedelta(days=3)
 LEASE = dt.timedelta(minutes=5)
 MAX_CHANGES_PER_MESSAGE = 25
+MAX_CHANGES_PER_DIGEST = 100
+DISPATCHED_KINDS = ("alert", "admin", "digest")  # digest rows wait as 'queued' until monitor.digest claims a day
 ADMIN_ENV = "MONITOR_ADMIN_TARGET"
+PUBLIC_URL_ENV = "MONITOR_PUBLIC_URL"
+# Crash tests: the dispatcher stops dead at this named point (claimed|sent|recorded) so a test
+# can SIGKILL it there. Unset in normal operation.
+PAUSE_ENV = "MONITOR_DISPATCH_PAUSE_AT"
+
+
+def checkpoint(name: str) -> None:
+    if os.environ.get(PAUSE_ENV) != name:
+        return
+    marker = os.environ.get(PAUSE_ENV + "_FILE")
+    if marker:
+        with open(marker, "w") as handle:
+            handle.write(name)
+    time.sleep(3600)
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:
@@ -74,7 +93,7 @@ def due_groups(session: Session, now: dt.datetime, limit: int = 100) -> list[str
     rows = session.execute(
         select(Delivery.group_key)
         .where(Delivery.state == "pending", Delivery.next_attempt_at <= now,
-               Delivery.kind.in_(("alert", "admin")))
+               Delivery.kind.in_(DISPATCHED_KINDS))
         .group_by(Delivery.group_key)
         .order_by(Delivery.group_key)
         .limit(limit)
@@ -98,34 +117,61 @@ def claim_group(session: Session, group_key: str, owner: str, now: dt.datetime) 
 
 
 def message_change(delivery: Delivery, change: Change, item: Item, source: Source | None) -> MessageChange:
+    subscription = delivery.subscription
     return MessageChange(
         type=change.type, item_key=item.key, title=item.title, url=item.url, kind=item.kind,
         source_id=item.source_id, source_url=source.url if source else None, identity=item.identity,
         status=item.status, field=change.field, old=change.old, new=change.new, raw_status=item.raw_status,
         status_action=item.status_action, detected_at=change.detected_at, rule=delivery.rule,
+        watchlist=subscription.watchlist.name if subscription else None, summary=item.summary,
     )
 
 
-def build_message(session: Session, deliveries: list[Delivery]) -> tuple[Message, Subscription | None]:
-    """The message for one claimed group. Pure reads: nothing here sends or writes."""
+def unsubscribe_url(subscription: Subscription) -> str | None:
+    """The one-click link for this subscription, when the service has a public address."""
+    base = os.environ.get(PUBLIC_URL_ENV, "").rstrip("/")
+    if not base or not subscription.unsubscribe_token:
+        return None
+    return f"{base}/unsubscribe/{subscription.unsubscribe_token}"
+
+
+def build_message(session: Session, deliveries: list[Delivery]) -> tuple[Message, list[Subscription]]:
+    """The message for one claimed group, capped at MAX_CHANGES_PER_MESSAGE with "and N more".
+
+    Pure reads: nothing here sends or writes. A digest group may span several subscriptions of
+    one target (one email a day, not one per watchlist); its rows carry the digest date.
+    """
     first = deliveries[0]
     if first.kind == "admin":
         payload = first.payload or {}
         return Message(watchlist="admin", kind="admin", text=str(payload.get("text", "")),
-                       event_id=first.idempotency_key, total=1), None
-    subscription = first.subscription
-    assert subscription is not None
-    changes = []
-    for delivery in deliveries[:MAX_CHANGES_PER_MESSAGE]:
-        change = delivery.change
-        assert change is not None
-        item = change.item
-        changes.append(message_change(delivery, change, item, session.get(Source, item.source_id)))
-    watchlist = subscription.watchlist
+                       event_id=first.idempotency_key, total=1), []
+    subscriptions = sorted({d.subscription for d in deliveries if d.subscription is not None}, key=lambda s: s.id)
+    with_change = [(d, d.change) for d in deliveries if d.change is not None]
+    cap = MAX_CHANGES_PER_MESSAGE
+    if first.kind == "digest":
+        cap = MAX_CHANGES_PER_DIGEST
+        with_change.sort(key=lambda p: (p[0].subscription_id or 0, p[1].type != "status", p[1].type != "new", p[0].id))
+    changes = [message_change(delivery, change, change.item, session.get(Source, change.item.source_id))
+               for delivery, change in with_change[:cap]]
+    main = subscriptions[0]
+    link = unsubscribe_url(main)
+    extra: dict[str, Any] = {
+        "unsubscribe_url": link,
+        "unsubscribe_urls": {s.watchlist.name: unsubscribe_url(s) for s in subscriptions},
+        "watchlist_titles": {s.watchlist.name: s.watchlist.title or s.watchlist.name for s in subscriptions},
+    }
+    if first.kind == "digest":
+        extra["date"] = str((first.payload or {}).get("date", ""))
+        if len(subscriptions) > 1:
+            # One link for the whole digest: it unsubscribes every digest of this target.
+            extra["unsubscribe_url"] = f"{link}?all=1" if link else None
+    watchlist = main.watchlist
     return Message(
-        watchlist=watchlist.name, watchlist_title=watchlist.title, changes=tuple(changes), total=len(deliveries),
-        event_id=f"rm_{first.group_key}_{first.id}", created_at=first.created_at,
-    ), subscription
+        watchlist=watchlist.name, watchlist_title=watchlist.title, changes=tuple(changes), total=len(with_change),
+        kind=first.kind, event_id=f"rm_{first.group_key}_{first.id}".replace(":", "_"), created_at=first.created_at,
+        extra=extra,
+    ), subscriptions
 
 
 def queue_admin_notice(session: Session, text: str, key: str, now: dt.datetime | None = None) -> bool:
@@ -136,6 +182,14 @@ def queue_admin_notice(session: Session, text: str, key: str, now: dt.datetime |
     session.add(Delivery(idempotency_key=f"admin:{key}", group_key=f"admin:{key}", kind="admin", state="pending",
                          payload={"text": text}, next_attempt_at=now, created_at=now))
     return True
+
+
+def mark_digest(session: Session, group_key: str, outcome: str) -> None:
+    """A digest group ``digest:s<id>:<date>`` settles the day's ``digests`` rows of its subscriptions."""
+    ids = {d for d in session.scalars(select(Delivery.subscription_id).where(Delivery.group_key == group_key))}
+    day = dt.date.fromisoformat(group_key.rsplit(":", 1)[1])
+    session.execute(update(Digest).where(Digest.subscription_id.in_(ids), Digest.digest_date == day)
+                    .values(state=outcome))
 
 
 class Dispatcher:
@@ -156,29 +210,35 @@ class Dispatcher:
                 release_expired_leases(session, now)
                 groups = due_groups(session, now)
             for group_key in groups:
-                await self._deliver_group(client, group_key, stats)
+                await self._deliver_group(client, group_key, stats, now)
         finally:
             if self._client is None:
                 await client.aclose()
         return stats
 
-    async def _deliver_group(self, client: httpx.AsyncClient, group_key: str, stats: DispatchStats) -> None:
-        now = utcnow()
+    async def _deliver_group(self, client: httpx.AsyncClient, group_key: str, stats: DispatchStats,
+                             now: dt.datetime) -> None:
         with self.db.session() as session:
             claimed = claim_group(session, group_key, self.owner, now)
             if not claimed:
                 return
             ids = [d.id for d in claimed]
-            message, subscription = build_message(session, claimed)
-            target = subscription.target if subscription else os.environ.get(ADMIN_ENV, "")
-            secret = subscription.secret if subscription else None
-            sub_id = subscription.id if subscription else None
+            message, subscriptions = build_message(session, claimed)
+            off = next((s for s in subscriptions if not s.enabled), None)
+            main = subscriptions[0] if subscriptions else None
+            target = main.target if main else os.environ.get(ADMIN_ENV, "")
+            secret = main.secret if main else None
+            sub_ids = [s.id for s in subscriptions]
             attempts = claimed[0].attempts + 1
             created = claimed[0].created_at
+        checkpoint("claimed")
         stats.messages += 1
+        record = partial(self._record, ids, sub_ids, group_key=group_key, attempts=attempts, stats=stats)
         if not target:
-            self._record(ids, sub_id, outcome="failed", answer=f"no target: set {ADMIN_ENV}", attempts=attempts,
-                         stats=stats, permanent=True, notify=False)
+            record(outcome="failed", answer=f"no target: set {ADMIN_ENV}", permanent=True, notify=False)
+            return
+        if off is not None:  # unsubscribed or disabled after these rows were queued
+            record(outcome="failed", answer=f"subscription disabled: {off.disabled_reason or 'by an operator'}")
             return
         try:
             channel = channel_for_target(target, secret=secret)
@@ -186,27 +246,26 @@ class Dispatcher:
             await self._pace(target)
             answer = await channel.send(client, rendered)
         except ConfigError as exc:
-            self._record(ids, sub_id, outcome="failed", answer=str(exc), attempts=attempts, stats=stats,
-                         permanent=True, target=target)
+            record(outcome="failed", answer=redact(str(exc)), permanent=True, target=target)
             return
         except DeliveryError as exc:
             reason = redact(exc.reason)
             gave_up = utcnow() - created > GIVE_UP_AFTER
             if exc.permanent or gave_up:
                 reason = reason if exc.permanent else f"gave up after {GIVE_UP_AFTER.days} days: {reason}"
-                self._record(ids, sub_id, outcome="failed", answer=reason, attempts=attempts, stats=stats,
-                             permanent=True, target=target, status=exc.status)
+                record(outcome="failed", answer=reason, permanent=True, target=target, status=exc.status)
             else:
-                delay = retry_delay(attempts, exc.retry_after)
-                self._record(ids, sub_id, outcome="retry", answer=reason, attempts=attempts, stats=stats,
-                             retry_in=delay, status=exc.status)
+                record(outcome="retry", answer=reason, retry_in=retry_delay(attempts, exc.retry_after),
+                       status=exc.status)
             return
         except Exception as exc:  # a channel bug must not stop the other deliveries
             log.exception("delivery group %s: unexpected error", group_key)
-            self._record(ids, sub_id, outcome="retry", answer=redact(f"internal error: {type(exc).__name__}"),
-                         attempts=attempts, stats=stats, retry_in=retry_delay(attempts))
+            record(outcome="retry", answer=redact(f"internal error: {type(exc).__name__}"),
+                   retry_in=retry_delay(attempts))
             return
-        self._record(ids, sub_id, outcome="sent", answer=redact(answer), attempts=attempts, stats=stats)
+        checkpoint("sent")
+        record(outcome="sent", answer=redact(answer))
+        checkpoint("recorded")
 
     async def _pace(self, target: str) -> None:
         """At most one message per second per target (Slack's posting limit)."""
@@ -218,9 +277,9 @@ class Dispatcher:
                 await asyncio.sleep(wait)
         self._last_send[target] = loop.time()
 
-    def _record(self, ids: list[int], subscription_id: int | None, *, outcome: str, answer: str, attempts: int,
-                stats: DispatchStats, permanent: bool = False, retry_in: float = 0.0, target: str = "",
-                status: int | None = None, notify: bool = True) -> None:
+    def _record(self, ids: list[int], subscription_ids: list[int], *, group_key: str, outcome: str, answer: str,
+                attempts: int, stats: DispatchStats, permanent: bool = False, retry_in: float = 0.0,
+                target: str = "", status: int | None = None, notify: bool = True) -> None:
         now = utcnow()
         mine = and_(Delivery.id.in_(ids), Delivery.lease_owner == self.owner, Delivery.state == "sending")
         with self.db.session() as session:
@@ -240,21 +299,30 @@ class Dispatcher:
             for delivery_id in ids:
                 session.add(DeliveryAttempt(delivery_id=delivery_id, at=now, outcome=outcome, status_code=status,
                                             response=answer[:500]))
-            if permanent and subscription_id is not None:
-                sub = session.get(Subscription, subscription_id)
-                if sub is not None and sub.enabled:
-                    sub.enabled = False
-                    sub.disabled_reason = answer[:500]
-                    if notify:
-                        queue_admin_notice(
-                            session,
-                            f"Subscription {sub.id} ({mask_target(target or sub.target)}) on watchlist "
-                            f"'{sub.watchlist.name}' was disabled: {answer}",
-                            key=f"sub-disabled:{sub.id}:{now:%Y%m%d%H%M%S}", now=now)
+            if group_key.startswith("digest:") and outcome != "retry":
+                mark_digest(session, group_key, outcome)
+            if permanent:
+                for subscription_id in subscription_ids:
+                    self._disable(session, subscription_id, answer, target, notify, now)
         log.info("delivery %s: %s (%s)", ids, outcome, answer)
+
+    @staticmethod
+    def _disable(session: Session, subscription_id: int, answer: str, target: str, notify: bool,
+                 now: dt.datetime) -> None:
+        sub = session.get(Subscription, subscription_id)
+        if sub is None or not sub.enabled:
+            return
+        sub.enabled = False
+        sub.disabled_reason = answer[:500]
+        if notify:
+            queue_admin_notice(
+                session,
+                f"Subscription {sub.id} ({mask_target(target or sub.target)}) on watchlist "
+                f"'{sub.watchlist.name}' was disabled: {answer}",
+                key=f"sub-disabled:{sub.id}:{now:%Y%m%d%H%M%S}", now=now)
 
     def next_due(self) -> dt.datetime | None:
         with self.db.session() as session:
             return session.scalar(select(Delivery.next_attempt_at).where(
-                Delivery.state == "pending", Delivery.kind.in_(("alert", "admin"))
+                Delivery.state == "pending", Delivery.kind.in_(DISPATCHED_KINDS)
             ).order_by(Delivery.next_attempt_at).limit(1))

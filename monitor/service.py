@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from monitor.config import AppConfig, parse_duration
 from monitor.db import Database
+from monitor.digest import claim_digests
 from monitor.dispatcher import Dispatcher, DispatchStats
 from monitor.fetch import Fetcher
 from monitor.models import Source, utcnow
@@ -71,6 +72,7 @@ async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | N
             polls = await pipeline.poll_all(source_ids)
         finally:
             pipeline.close()
+    claim_digests(db)
     dispatch = await dispatch_until_idle(Dispatcher(db), wait_limit=wait_limit)
     return RunResult(polls, dispatch)
 
@@ -136,6 +138,8 @@ class Service:
             scheduler = AsyncIOScheduler(timezone=dt.timezone.utc)
             self.schedule_sources(scheduler, pipeline)
             scheduler.add_job(dispatcher.run_once, IntervalTrigger(seconds=DISPATCH_EVERY), id="dispatch",
+                              max_instances=1, coalesce=True, next_run_time=utcnow())
+            scheduler.add_job(claim_digests, IntervalTrigger(seconds=60), args=[self.db], id="digests",
                               max_instances=1, coalesce=True, next_run_time=utcnow())
             scheduler.start()
             log.info("monitoring %d sources", len(self.config.enabled_sources()))

@@ -10,6 +10,7 @@ import typer
 from sqlalchemy import select
 
 from alerts.base import channel_for_target, mask_target, split_target
+from alerts.webhook import new_secret
 from monitor.cli import app
 from monitor.cli.common import DbOpt, JsonOpt, console, fail, open_db, print_json, print_table
 from monitor.models import Subscription, Watchlist
@@ -79,11 +80,14 @@ def subscribe(
         watchlist = session.scalar(select(Watchlist).where(Watchlist.name == name))
         if watchlist is None:
             fail(f"no watchlist named {name!r} (see `monitor watchlist list`)")
-        sub = Subscription(watchlist_id=watchlist.id, channel=channel, target=target,
+        signing = new_secret() if channel == "webhook" else None
+        sub = Subscription(watchlist_id=watchlist.id, channel=channel, target=target, secret=signing,
                            unsubscribe_token=secrets.token_urlsafe(24))
         session.add(sub)
         session.flush()
         console.print(f"subscription {sub.id}: {mask_target(target)} → {name}", markup=False)
+        if signing:
+            console.print(f"signing secret (shown once; verify webhook-signature with it): {signing}", markup=False)
 
 
 @subscriptions_app.command("list")

@@ -1,0 +1,189 @@
+"""Email over SMTP (``email:someone@example.org``): immediate alerts and daily digests.
+
+Configuration: ``MONITOR_SMTP_URL`` (``smtp://user:pass@host:587?starttls=1`` or
+``smtps://user:pass@host:465``) and ``MONITOR_MAIL_FROM`` (``Remedy Monitor <alerts@example.org>``).
+Every message is multipart text + HTML; the HTML comes from Jinja2 with autoescape, its CSS is
+inlined (mail clients drop ``<style>``), feed-supplied HTML passes through nh3 and only http(s)
+links survive. ``List-Unsubscribe`` + ``List-Unsubscribe-Post`` (RFC 8058) point at the service's
+``/unsubscribe/<token>`` endpoint.
+
+SMTP answers (RFC 5321 §4.2.1): 4xx is transient (retry), 5xx is permanent for that recipient.
+A dropped connection is transient. Authentication failures (535) are the operator's to fix, so
+they are retried rather than disabling the subscriber. smtplib is blocking: it runs in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+from functools import cache
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import css_inline
+import httpx
+import nh3
+from markupsafe import Markup
+
+from alerts.base import Message, MessageChange, Rendered, one_line, status_label
+from monitor.errors import ConfigError, DeliveryError
+
+SECTIONS = ("Status moves", "New items", "Other changes")
+SAFE_TAGS = {"a", "b", "strong", "i", "em", "p", "br", "ul", "ol", "li", "blockquote", "code"}
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    ssl: bool
+    starttls: bool
+    user: str | None
+    password: str | None
+
+
+def smtp_config() -> SmtpConfig:
+    raw = os.environ.get("MONITOR_SMTP_URL", "")
+    if not raw:
+        raise ConfigError("email needs MONITOR_SMTP_URL, e.g. smtp://user:pass@mail.example.org:587?starttls=1")
+    parts = urlsplit(raw)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError("MONITOR_SMTP_URL must look like smtp://user:pass@host:587?starttls=1 or smtps://host:465")
+    query = parse_qs(parts.query)
+    secure = parts.scheme == "smtps"
+    return SmtpConfig(
+        host=parts.hostname, port=parts.port or (465 if secure else 25), ssl=secure,
+        starttls=query.get("starttls", ["0"])[0].lower() in ("1", "true", "yes"),
+        user=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+def mail_from() -> Address:
+    name, addr = parseaddr(os.environ.get("MONITOR_MAIL_FROM", "Remedy Monitor <monitor@localhost>"))
+    return Address(one_line(name), addr_spec=check_address(addr))
+
+
+def check_address(address: str) -> str:
+    """One bare address, no display name, no CR/LF (which would start a new header)."""
+    name, addr = parseaddr(address)
+    if not addr or addr != address.strip() or "@" not in addr or any(c in address for c in "\r\n,;<>"):
+        raise ConfigError(f"{address!r} is not one email address like someone@example.org")
+    return addr
+
+
+def http_url(url: str | None) -> bool:
+    return bool(url) and urlsplit(str(url)).scheme in ("http", "https")
+
+
+def clean_html(text: str | None) -> Markup:
+    """Feed-supplied HTML, reduced to harmless inline tags with http(s) links only."""
+    return Markup(nh3.clean(text or "", tags=SAFE_TAGS, url_schemes={"http", "https"},
+                            attributes={"a": {"href"}}, link_rel="noopener noreferrer"))
+
+
+@cache
+def _env() -> Any:
+    import jinja2  # on first render: every CLI start would pay for it otherwise
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("alerts", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "html.j2"]),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters.update(status=status_label, http_url=http_url, clean_html=clean_html)
+    return env
+
+
+def groups(message: Message) -> list[dict[str, Any]]:
+    """Changes grouped by watchlist (in first-seen order), each split into the three sections."""
+    titles: dict[str, str] = message.extra.get("watchlist_titles", {})
+    unsubscribe: dict[str, str] = message.extra.get("unsubscribe_urls", {})
+    by_watchlist: dict[str, list[MessageChange]] = {}
+    for change in message.changes:
+        by_watchlist.setdefault(change.watchlist or message.watchlist, []).append(change)
+    return [{
+        "title": titles.get(name) or name,
+        "unsubscribe_url": unsubscribe.get(name) if len(by_watchlist) > 1 else None,
+        "sections": [{"name": SECTIONS[i], "changes": [c for c in changes if c.section() == i]}
+                     for i in range(len(SECTIONS)) if any(c.section() == i for c in changes)],
+    } for name, changes in by_watchlist.items()]
+
+
+def render_email(message: Message) -> dict[str, str]:
+    """Subject, text and HTML (CSS inlined) for one message: pure, golden-tested."""
+    if message.kind == "admin":
+        text = message.text or ""
+        return {"subject": message.subject(), "text": text + "\n",
+                "html": css_inline.inline(f"<html><body><p>{Markup.escape(text)}</p></body></html>")}
+    subject = message.subject()
+    heading = subject.split("] ", 1)[-1] if message.kind == "digest" else (message.watchlist_title or message.watchlist)
+    context = {"subject": subject, "heading": heading, "groups": groups(message), "more": message.more,
+               "unsubscribe_url": message.unsubscribe_url}
+    html = _env().get_template("email.html.j2").render(context)
+    return {"subject": subject, "text": _env().get_template("email.txt.j2").render(context),
+            "html": css_inline.inline(html)}
+
+
+def build_mime(rendered: Rendered, sender: Address) -> EmailMessage:
+    mime = EmailMessage()
+    mime["Subject"] = one_line(str(rendered["subject"]))
+    mime["From"] = sender
+    mime["To"] = rendered["to"]
+    mime["Date"] = formatdate(localtime=False)
+    mime["Message-ID"] = f"<{rendered['id']}@remedy-monitor>"  # the same on a retry: clients fold duplicates
+    if rendered.get("unsubscribe_url"):
+        mime["List-Unsubscribe"] = f"<{rendered['unsubscribe_url']}>"
+        mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    mime.set_content(str(rendered["text"]))
+    mime.add_alternative(str(rendered["html"]), subtype="html")
+    return mime
+
+
+def _smtp_error(exc: Exception, recipient: str) -> DeliveryError:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, text = exc.recipients.get(recipient, (451, b"refused"))
+        return DeliveryError(f"{code} {text.decode(errors='replace')}"[:300], permanent=code >= 500, status=code)
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return DeliveryError(f"{exc.smtp_code} SMTP login refused: check MONITOR_SMTP_URL", status=exc.smtp_code)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        message = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        return DeliveryError(f"{exc.smtp_code} {message}"[:300], permanent=exc.smtp_code >= 500, status=exc.smtp_code)
+    return DeliveryError(f"SMTP connection failed: {type(exc).__name__}")
+
+
+class EmailChannel:
+    kind: ClassVar[str] = "email"
+
+    def __init__(self, address: str, *, secret: str | None = None) -> None:
+        self.address = check_address(address)
+
+    @classmethod
+    def validate(cls, address: str) -> str:
+        return check_address(address)
+
+    def render(self, message: Message) -> Rendered:
+        return {"id": message.event_id, "to": self.address, "unsubscribe_url": message.unsubscribe_url,
+                **render_email(message)}
+
+    async def send(self, client: httpx.AsyncClient, rendered: Rendered) -> str:
+        config = smtp_config()
+        mime = build_mime(rendered, mail_from())
+        try:
+            return await asyncio.to_thread(self._deliver, config, mime)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise _smtp_error(exc, self.address) from None
+
+    def _deliver(self, config: SmtpConfig, mime: EmailMessage) -> str:
+        smtp_class = smtplib.SMTP_SSL if config.ssl else smtplib.SMTP
+        with smtp_class(config.host, config.port, timeout=30) as smtp:
+            if config.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if config.user:
+                smtp.login(config.user, config.password or "")
+            smtp.send_message(mime)  # raises unless the server answered 250 to DATA
+        return f"250 accepted by {config.host}"

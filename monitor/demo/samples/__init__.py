@@ -1,0 +1,1 @@
+"""Sample provider responses for ``monitor demo`` (package data)."""

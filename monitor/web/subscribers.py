@@ -1,0 +1,142 @@
+"""Subscriber links: one-click unsubscribe (RFC 8058) and a per-watchlist Atom feed.
+
+- ``GET /unsubscribe/<token>`` shows a confirmation page with a button; ``POST`` (what mail
+  clients send for ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``) disables the
+  subscription. No cookies, no login: the token is the capability. ``?all=1`` (the link in a
+  combined digest) disables every digest subscription of the same target.
+- ``GET /feeds/<watchlist>.atom?token=…``: the watchlist's latest alerts for feed readers.
+
+Tokens are ``secrets.token_urlsafe`` values; they are compared with ``hmac.compare_digest`` so
+the answer time says nothing about how much of a guess was right.
+"""
+
+from __future__ import annotations
+
+import hmac
+import xml.etree.ElementTree as ET
+
+from markupsafe import escape
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from alerts.base import MessageChange
+from monitor.db import Database
+from monitor.dispatcher import message_change
+from monitor.models import Delivery, Source, Subscription, Watchlist
+
+FEED_ENTRIES = 50
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    html = (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title></head>"
+            f"<body style='font-family:sans-serif;max-width:40em;margin:2em auto'>{body}</body></html>")
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def find_subscription(db: Database, token: str) -> int | None:
+    """The subscription whose token equals ``token``, compared in constant time."""
+    with db.session() as session:
+        rows = session.execute(select(Subscription.id, Subscription.unsubscribe_token)
+                               .where(Subscription.unsubscribe_token.is_not(None))).all()
+    found = None
+    for sub_id, stored in rows:
+        if hmac.compare_digest(str(stored).encode(), token.encode()):
+            found = sub_id
+    return found
+
+
+async def unsubscribe(request: Request) -> Response:
+    db: Database = request.app.state.db
+    token = request.path_params["token"]
+    sub_id = find_subscription(db, token)
+    if sub_id is None:
+        return _page("Unknown link", "<p>This unsubscribe link is not valid (or was already used and removed).</p>", 404)
+    every = request.query_params.get("all") == "1"
+    with db.session() as session:
+        sub = session.get(Subscription, sub_id)
+        assert sub is not None
+        name = sub.watchlist.title or sub.watchlist.name
+        if request.method == "GET":
+            action = f"/unsubscribe/{token}" + ("?all=1" if every else "")
+            what = "all your digests" if every else f"alerts for “{escape(name)}”"
+            return _page("Unsubscribe", f"<h1>Unsubscribe</h1><p>Stop {what}?</p>"
+                         f"<form method=post action='{escape(action)}'><button type=submit>Unsubscribe</button></form>")
+        subs = [sub]
+        if every:
+            subs = list(session.scalars(select(Subscription).where(Subscription.target == sub.target,
+                                                                   Subscription.mode == sub.mode)))
+        for each in subs:
+            each.enabled = False
+            each.disabled_reason = "unsubscribed by the recipient"
+    return _page("Unsubscribed", f"<h1>Unsubscribed</h1><p>You will get no more alerts for “{escape(name)}”"
+                 + (" or your other digests" if every else "") + ".</p>")
+
+
+def atom_feed(watchlist: Watchlist, changes: list[MessageChange], base_url: str) -> bytes:
+    """The watchlist's latest alerts as Atom (RFC 4287); pure."""
+    ET.register_namespace("", ATOM)
+    feed = ET.Element(f"{{{ATOM}}}feed")
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        if text is not None:
+            element.text = text
+        return element
+
+    sub(feed, "id", f"urn:remedy-monitor:watchlist:{watchlist.name}")
+    sub(feed, "title", f"Remedy Monitor: {watchlist.title or watchlist.name}")
+    updated = max((c.detected_at for c in changes if c.detected_at), default=watchlist.created_at)
+    sub(feed, "updated", updated.isoformat())
+    sub(sub(feed, "author"), "name", "Remedy Monitor")
+    if base_url:
+        sub(feed, "link", rel="alternate", href=base_url)
+    for change in changes:
+        entry = sub(feed, "entry")
+        sub(entry, "id", f"urn:remedy-monitor:change:{change.item_key}:{change.detected_at:%Y%m%dT%H%M%S%f}"
+            if change.detected_at else f"urn:remedy-monitor:item:{change.item_key}")
+        sub(entry, "title", change.headline())
+        sub(entry, "updated", (change.detected_at or updated).isoformat())
+        if change.url and change.url.startswith(("http://", "https://")):
+            sub(entry, "link", rel="alternate", href=change.url)
+        evidence = [f"Source: {change.source_id}" + (f" ({change.source_url})" if change.source_url else "")]
+        if change.status_action or change.raw_status:
+            evidence.append(f"Action: “{change.status_action or change.raw_status}”")
+        if change.rule:
+            evidence.append(f"Rule: {change.rule}")
+        sub(entry, "summary", "\n".join([change.headline(), *evidence]))
+    return bytes(ET.tostring(feed, encoding="utf-8", xml_declaration=True))
+
+
+async def watchlist_feed(request: Request) -> Response:
+    db: Database = request.app.state.db
+    name = request.path_params["name"]
+    token = request.query_params.get("token", "")
+    with db.session() as session:
+        watchlist = session.scalar(select(Watchlist).where(Watchlist.name == name))
+        stored = (watchlist.feed_token or "") if watchlist else ""
+        if watchlist is None or not stored or not hmac.compare_digest(stored.encode(), token.encode()):
+            return Response("unknown feed or wrong token\n", status_code=404, media_type="text/plain")
+        deliveries = session.scalars(
+            select(Delivery).join(Subscription, Delivery.subscription_id == Subscription.id)
+            .where(Subscription.watchlist_id == watchlist.id, Delivery.change_id.is_not(None))
+            .order_by(Delivery.change_id.desc()).limit(FEED_ENTRIES * 4)).all()
+        seen: set[int] = set()
+        changes: list[MessageChange] = []
+        for delivery in deliveries:
+            change = delivery.change
+            if change is None or change.id in seen or len(changes) >= FEED_ENTRIES:
+                continue
+            seen.add(change.id)
+            changes.append(message_change(delivery, change, change.item, session.get(Source, change.item.source_id)))
+        body = atom_feed(watchlist, changes, str(request.base_url))
+    return Response(body, media_type="application/atom+xml")
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
+        Route("/feeds/{name}.atom", watchlist_feed, methods=["GET"]),
+    ]

@@ -1,0 +1,272 @@
+"""Each channel against a real local receiver: what arrives, what is retried, what disables a subscription."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import json
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from alerts.base import Message, channel_for_target
+from monitor.dispatcher import RETRY_SCHEDULE
+from monitor.errors import ConfigError
+from monitor.models import Delivery, DeliveryAttempt, utcnow
+from tests.alerting import FIELD_EDIT, NEW_OPINION, STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist, subscription
+from tests.fakes.slack_server import SlackServer
+from tests.fakes.webhook_receiver import WebhookReceiver
+
+
+def admin_notices(db) -> list[Delivery]:
+    return [d for d in deliveries(db) if d.kind == "admin"]
+
+
+# --- Slack -----------------------------------------------------------------------------------
+
+def test_slack_message_shows_all_the_evidence(db, slack: SlackServer) -> None:
+    sub = seed_watchlist(db, target="slack:" + slack.url())
+    seed_changes(db, sub, STATUS_MOVE)
+    assert dispatch(db).sent == 1
+    body = slack.requests[0].json()
+    blocks = json.dumps(body["blocks"], ensure_ascii=False)
+    assert body["blocks"][0]["type"] == "header"
+    assert "*Was*\\nIn committee" in blocks and "*Now*\\nReported by committee" in blocks  # old → new as fields
+    assert "https://www.ca9.uscourts.gov/opinions/rss|ca9" in blocks  # source and its URL
+    assert "Reported by Senator Durbin" in blocks  # raw action text
+    assert "bivens: status-move (pinned us/119/s/3470)" in blocks  # watchlist and rule
+    assert any(b.get("accessory", {}).get("url") == STATUS_MOVE["url"] for b in body["blocks"])  # link button
+    assert "In committee → Reported by committee" in body["text"]  # plain-text fallback
+
+
+def test_slack_group_of_forty_is_one_message_with_and_n_more(db, slack: SlackServer) -> None:
+    sub = seed_watchlist(db, target="slack:" + slack.url())
+    seed_changes(db, sub, *[dict(NEW_OPINION, title=f"Opinion {n}") for n in range(40)])
+    stats = dispatch(db)
+    assert (stats.messages, stats.sent) == (1, 40)
+    body = slack.requests[0].json()
+    assert "40 changes" in body["blocks"][0]["text"]["text"]
+    assert "…and 30 more" in body["text"] and len(body["blocks"]) < 50
+
+
+def test_slack_429_waits_for_retry_after_then_sends(db, slack: SlackServer) -> None:
+    sub = seed_watchlist(db, target="slack:" + slack.url())
+    seed_changes(db, sub, STATUS_MOVE)
+    slack.queue(429, "rate_limited", {"Retry-After": "30"})
+    before = utcnow()
+    assert dispatch(db).retried == 1
+    row = deliveries(db)[0]
+    assert row.state == "pending" and 30 <= (row.next_attempt_at - before).total_seconds() < 32
+    assert dispatch(db).sent == 0  # not due yet
+    assert dispatch(db, utcnow() + dt.timedelta(seconds=31)).sent == 1
+    assert len(slack.requests) == 2 and deliveries(db)[0].state == "sent"
+
+
+def test_slack_5xx_follows_the_retry_schedule(db, slack: SlackServer) -> None:
+    sub = seed_watchlist(db, target="slack:" + slack.url())
+    seed_changes(db, sub, STATUS_MOVE)
+    slack.queue(500, "rollup_error")
+    before = utcnow()
+    dispatch(db)
+    row = deliveries(db)[0]
+    delay = (row.next_attempt_at - before).total_seconds()
+    assert row.state == "pending" and RETRY_SCHEDULE[0] * 0.9 <= delay <= RETRY_SCHEDULE[0] * 1.1 + 1
+    assert row.last_error == "500 rollup_error"
+
+
+@pytest.mark.parametrize(("status", "body"), [(404, "channel_not_found"), (410, "channel_is_archived")])
+def test_slack_gone_channel_fails_disables_and_tells_the_admin_once(db, slack: SlackServer, status, body,
+                                                                    monkeypatch) -> None:
+    admin = SlackServer()
+    try:
+        monkeypatch.setenv("MONITOR_ADMIN_TARGET", "slack:" + admin.url("/services/ADMIN"))
+        sub = seed_watchlist(db, target="slack:" + slack.url())
+        seed_changes(db, sub, STATUS_MOVE)
+        slack.queue(status, body)
+        dispatch(db)
+        row = [d for d in deliveries(db) if d.kind == "alert"][0]
+        assert (row.state, row.last_error) == ("failed", f"{status} {body}")
+        assert not subscription(db, sub).enabled
+        dispatch(db)
+        seed_changes(db, sub, NEW_OPINION, poll="p2")  # a disabled subscription sends nothing more
+        dispatch(db)
+        assert len(slack.requests) == 1
+        assert len(admin.requests) == 1 and "was disabled" in admin.requests[0].json()["text"]
+        assert "XXXXSECRET" not in admin.requests[0].json()["text"]
+    finally:
+        admin.close()
+
+
+# --- Signed webhooks ---------------------------------------------------------------------------
+
+@pytest.fixture
+def receiver(db) -> Iterator[tuple[WebhookReceiver, int]]:
+    sub = seed_watchlist(db, target="webhook:http://127.0.0.1:9/placeholder")
+    secret = subscription(db, sub).secret
+    assert secret and secret.startswith("whsec_")
+    server = WebhookReceiver(secret)
+    with db.session() as s:
+        from monitor.models import Subscription
+        s.get(Subscription, sub).target = "webhook:" + server.url()
+    yield server, sub
+    server.close()
+
+
+def test_webhook_is_signed_and_keeps_its_id_across_retries(db, receiver) -> None:
+    server, sub = receiver
+    seed_changes(db, sub, STATUS_MOVE, NEW_OPINION)
+    server.queue(503, "busy")
+    dispatch(db)
+    dispatch(db, utcnow() + dt.timedelta(seconds=10))
+    assert [r.valid for r in server.requests] == [True, True]
+    ids = {r.headers["webhook-id"] for r in server.requests}
+    assert len(ids) == 1 and len(server.unique) == 1
+    event = server.requests[1].json()
+    assert event["type"] == "alert.created" and len(event["data"]["changes"]) == 2
+    move = event["data"]["changes"][0]
+    assert (move["old"], move["new"]) == ("in_committee", "reported")
+    assert move["evidence"]["source_url"] == "https://www.ca9.uscourts.gov/opinions/rss"
+    assert move["evidence"]["rule"].startswith("bivens: status-move")
+    assert all(d.state == "sent" for d in deliveries(db))
+
+
+def test_webhook_410_disables_the_subscription(db, receiver) -> None:
+    server, sub = receiver
+    seed_changes(db, sub, STATUS_MOVE)
+    server.queue(410, "gone")
+    assert dispatch(db).failed == 1
+    assert not subscription(db, sub).enabled and "410" in (subscription(db, sub).disabled_reason or "")
+
+
+def test_webhook_redirect_is_a_failure_and_not_followed(db, receiver) -> None:
+    server, sub = receiver
+    seed_changes(db, sub, STATUS_MOVE)
+    server.queue(301, "", {"Location": "http://127.0.0.1:9/elsewhere"})
+    stats = dispatch(db)
+    assert stats.retried == 1 and len(server.requests) == 1
+    assert deliveries(db)[0].last_error == "301 redirect not followed"
+    assert subscription(db, sub).enabled
+
+
+# --- Email over SMTP -------------------------------------------------------------------------------
+
+class Mailbox:
+    """aiosmtpd handler: scripted answers per DATA, every accepted message kept."""
+
+    def __init__(self) -> None:
+        self.answers: list[str] = []
+        self.messages: list[email.message.EmailMessage] = []
+        self.envelopes: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        answer = self.answers.pop(0) if self.answers else "250 OK"
+        if answer == "disconnect":
+            server.transport.close()
+            return "421 closing"
+        if answer.startswith("250"):
+            self.envelopes.append(envelope)
+            self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return answer
+
+
+@pytest.fixture
+def smtp(monkeypatch) -> Iterator[Mailbox]:
+    mailbox = Mailbox()
+    with socket.socket() as probe:  # aiosmtpd's Controller needs a known port for its ready check
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("MONITOR_SMTP_URL", f"smtp://127.0.0.1:{port}")
+    monkeypatch.setenv("MONITOR_MAIL_FROM", "Remedy Monitor <alerts@example.org>")
+    monkeypatch.setenv("MONITOR_PUBLIC_URL", "https://monitor.example.org")
+    yield mailbox
+    controller.stop()
+
+
+def test_email_alert_is_multipart_with_one_click_unsubscribe(db, smtp: Mailbox) -> None:
+    sub = seed_watchlist(db, target="email:ana@example.org")
+    seed_changes(db, sub, STATUS_MOVE, NEW_OPINION)
+    assert dispatch(db).sent == 2
+    mail = smtp.messages[0]
+    token = subscription(db, sub).unsubscribe_token
+    assert str(mail["List-Unsubscribe"]).strip() == f"<https://monitor.example.org/unsubscribe/{token}>"
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert smtp.envelopes[0].rcpt_tos == ["ana@example.org"]
+    text = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    assert "S. 3470 — Bivens Act of 2026: In committee → Reported by committee" in text
+    assert 'style="' in html and "<style" not in html  # CSS inlined
+    assert "<b>Bivens</b>" in html and "<script" not in html and "javascript:" not in html  # nh3
+
+
+def test_email_4xx_is_retried_then_delivered(db, smtp: Mailbox) -> None:
+    sub = seed_watchlist(db, target="email:ana@example.org")
+    seed_changes(db, sub, STATUS_MOVE)
+    smtp.answers.append("451 4.3.0 try again later")
+    assert dispatch(db).retried == 1
+    assert deliveries(db)[0].last_error.startswith("451")
+    assert dispatch(db, utcnow() + dt.timedelta(seconds=10)).sent == 1
+    assert len(smtp.messages) == 1
+
+
+def test_email_5xx_is_permanent_for_that_recipient(db, smtp: Mailbox) -> None:
+    sub = seed_watchlist(db, target="email:gone@example.org")
+    seed_changes(db, sub, STATUS_MOVE)
+    smtp.answers.append("550 5.1.1 mailbox unavailable")
+    assert dispatch(db).failed == 1
+    assert not subscription(db, sub).enabled
+    with db.session() as s:
+        attempt = s.scalar(select(DeliveryAttempt))
+        assert (attempt.outcome, attempt.status_code) == ("failed", 550)
+
+
+def test_email_disconnect_mid_data_is_retried(db, smtp: Mailbox) -> None:
+    sub = seed_watchlist(db, target="email:ana@example.org")
+    seed_changes(db, sub, STATUS_MOVE)
+    smtp.answers.append("disconnect")
+    assert dispatch(db).retried == 1
+    assert subscription(db, sub).enabled
+    assert dispatch(db, utcnow() + dt.timedelta(seconds=10)).sent == 1
+
+
+def test_email_headers_cannot_be_injected(db, smtp: Mailbox) -> None:
+    sub = seed_watchlist(db, target="email:ana@example.org")
+    seed_changes(db, sub, dict(NEW_OPINION, title="Evil\r\nBcc: victim@example.org\r\nX-Injected: yes"))
+    assert dispatch(db).sent == 1
+    mail = smtp.messages[0]
+    assert mail["Bcc"] is None and mail["X-Injected"] is None
+    assert smtp.envelopes[0].rcpt_tos == ["ana@example.org"]
+    with pytest.raises(ConfigError):
+        channel_for_target("email:ana@example.org\r\nBcc: x@example.org")
+
+
+# --- Apprise --------------------------------------------------------------------------------------
+
+def test_apprise_delivers_through_the_library_and_retries_on_failure(db, slack: SlackServer) -> None:
+    # Apprise's generic json:// notifier posts to our local server.
+    sub = seed_watchlist(db, target=f"apprise:json://127.0.0.1:{slack.port}/notify")
+    seed_changes(db, sub, STATUS_MOVE)
+    slack.queue(500, "down")
+    assert dispatch(db).retried == 1
+    assert dispatch(db, utcnow() + dt.timedelta(seconds=10)).sent == 1
+    body = slack.requests[-1].json()
+    assert "In committee → Reported by committee" in body["message"] and "bivens" in body["title"].lower()
+
+
+def test_unknown_apprise_url_is_refused() -> None:
+    with pytest.raises(ConfigError):
+        channel_for_target("apprise:nosuchscheme://x").validate("nosuchscheme://x")
+
+
+def test_no_channel_error_leaks_a_webhook_url(db, slack: SlackServer) -> None:
+    sub = seed_watchlist(db, target="slack:" + slack.url())
+    seed_changes(db, sub, STATUS_MOVE)
+    slack.queue(400, "invalid_payload " + slack.url())
+    dispatch(db)
+    assert "XXXXSECRET" not in (deliveries(db)[0].last_error or "")

@@ -1,0 +1,182 @@
+"""Daily digests go out at each subscriber's local hour, once per day, grouped and ordered for reading."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from monitor.digest import claim_digests
+from monitor.models import Delivery, Digest, Watchlist
+from tests.alerting import FIELD_EDIT, NEW_OPINION, STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist
+from tests.conftest import run_cli
+
+UTC = dt.timezone.utc
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(monkeypatch) -> Iterator[Mailbox]:
+    mailbox = Mailbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("MONITOR_SMTP_URL", f"smtp://127.0.0.1:{port}")
+    monkeypatch.setenv("MONITOR_PUBLIC_URL", "https://monitor.example.org")
+    yield mailbox
+    controller.stop()
+
+
+def digest_rows(db) -> list[Digest]:
+    with db.session() as s:
+        return list(s.scalars(select(Digest).order_by(Digest.id)))
+
+
+def test_tokyo_and_los_angeles_get_their_digest_at_their_own_hour_once(db, smtp: Mailbox) -> None:
+    tokyo = seed_watchlist(db, target="email:kenji@example.org", mode="digest", digest_at="07:30", tz="Asia/Tokyo")
+    la = seed_watchlist(db, target="email:maria@example.org", mode="digest", digest_at="07:30",
+                        tz="America/Los_Angeles")
+    seed_changes(db, tokyo, STATUS_MOVE)
+    seed_changes(db, la, NEW_OPINION)
+
+    # 15:29 UTC is 07:29 in Los Angeles and 00:29 (next day) in Tokyo: nobody yet.
+    assert claim_digests(db, dt.datetime(2026, 3, 1, 15, 29, tzinfo=UTC)) == []
+    assert claim_digests(db, dt.datetime(2026, 3, 1, 15, 30, tzinfo=UTC)) == [f"digest:s{la}:2026-03-01"]
+    dispatch(db)
+    assert [str(m["To"]) for m in smtp.messages] == ["maria@example.org"]
+    assert claim_digests(db, dt.datetime(2026, 3, 1, 22, 29, tzinfo=UTC)) == []  # 07:29 in Tokyo
+    assert claim_digests(db, dt.datetime(2026, 3, 1, 22, 30, tzinfo=UTC)) == [f"digest:s{tokyo}:2026-03-02"]
+    dispatch(db)
+    assert [str(m["To"]) for m in smtp.messages] == ["maria@example.org", "kenji@example.org"]
+    assert "S. 3470" in smtp.messages[1].get_body(("plain",)).get_content()
+
+    # A restart, and every half hour after: nothing more that day.
+    for minute in range(0, 180, 30):
+        assert claim_digests(db, dt.datetime(2026, 3, 1, 22, 31, tzinfo=UTC) + dt.timedelta(minutes=minute)) == []
+    seed_changes(db, la, STATUS_MOVE, poll="p2")  # news after the digest waits for the next day
+    assert claim_digests(db, dt.datetime(2026, 3, 2, 1, 0, tzinfo=UTC)) == []
+    dispatch(db)
+    assert len(smtp.messages) == 2
+    # Next day at 07:30 in Los Angeles (15:30 UTC, standard time): the held change goes out.
+    assert claim_digests(db, dt.datetime(2026, 3, 2, 15, 29, tzinfo=UTC)) == []
+    assert claim_digests(db, dt.datetime(2026, 3, 2, 15, 30, tzinfo=UTC)) == [f"digest:s{la}:2026-03-02"]
+    dispatch(db)
+    assert len(smtp.messages) == 3
+    assert {(r.subscription_id, r.digest_date.isoformat(), r.state) for r in digest_rows(db)} == {
+        (tokyo, "2026-03-02", "sent"), (la, "2026-03-01", "sent"), (la, "2026-03-02", "sent")}
+
+
+def test_two_dispatchers_racing_for_the_same_day_claim_it_once(db, smtp: Mailbox) -> None:
+    sub = seed_watchlist(db, target="email:kenji@example.org", mode="digest", digest_at="07:00", tz="Asia/Tokyo")
+    seed_changes(db, sub, STATUS_MOVE)
+    now = dt.datetime(2026, 3, 1, 23, 0, tzinfo=UTC)
+    with db.session() as s:  # another process claimed the day between our check and our insert
+        s.add(Digest(subscription_id=sub, digest_date=dt.date(2026, 3, 2), state="pending"))
+    assert claim_digests(db, now) == []
+    assert [d.state for d in deliveries(db)] == ["queued"]
+
+
+def test_digest_groups_by_watchlist_status_moves_first(db, smtp: Mailbox) -> None:
+    first = seed_watchlist(db, "bivens", target="email:ana@example.org", mode="digest", digest_at="08:00", tz="UTC",
+                           title="Bivens claims against ICE officers")
+    second = seed_watchlist(db, "ftca", target="email:ana@example.org", mode="digest", digest_at="08:00", tz="UTC",
+                            title="FTCA claims")
+    seed_changes(db, first, FIELD_EDIT, NEW_OPINION, STATUS_MOVE)
+    seed_changes(db, second, NEW_OPINION, poll="p2")
+    claim_digests(db, dt.datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    dispatch(db)
+    assert len(smtp.messages) == 1  # one email a day for one address, not one per watchlist
+    text = smtp.messages[0].get_body(("plain",)).get_content()
+    order = [text.index(s) for s in ("== Bivens claims against ICE officers ==", "-- Status moves --",
+                                     "-- New items --", "-- Other changes --", "== FTCA claims ==")]
+    assert order == sorted(order)
+    assert "Daily digest 2026-03-02: 4 changes" in str(smtp.messages[0]["Subject"])
+    assert "?all=1" in str(smtp.messages[0]["List-Unsubscribe"])
+
+
+def test_empty_digest_is_skipped_unless_asked_for(db, smtp: Mailbox) -> None:
+    quiet = seed_watchlist(db, target="email:quiet@example.org", mode="digest", digest_at="08:00", tz="UTC")
+    chatty = seed_watchlist(db, "ftca", target="email:chatty@example.org", mode="digest", digest_at="08:00", tz="UTC")
+    with db.session() as s:
+        from monitor.models import Subscription
+        s.get(Subscription, chatty).send_empty_digest = True
+    claim_digests(db, dt.datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    dispatch(db)
+    assert [str(m["To"]) for m in smtp.messages] == ["chatty@example.org"]
+    assert "no news" in str(smtp.messages[0]["Subject"])
+    assert {r.subscription_id: r.state for r in digest_rows(db)} == {quiet: "empty", chatty: "sent"}
+
+
+def test_snoozed_watchlist_digest_waits_until_the_snooze_ends(db, smtp: Mailbox) -> None:
+    sub = seed_watchlist(db, target="email:ana@example.org", mode="digest", digest_at="08:00", tz="UTC")
+    seed_changes(db, sub, STATUS_MOVE)
+    with db.session() as s:
+        s.scalar(select(Watchlist)).snooze_until = dt.datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    assert claim_digests(db, dt.datetime(2026, 3, 2, 8, 0, tzinfo=UTC)) == []
+    assert claim_digests(db, dt.datetime(2026, 3, 2, 12, 1, tzinfo=UTC)) == [f"digest:s{sub}:2026-03-02"]
+    dispatch(db)
+    assert len(smtp.messages) == 1
+
+
+class Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.headings: list[str] = []
+        self._in: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.hrefs.append(href)
+        self._in = tag if tag in ("h2",) else None
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "h2" and data.strip():
+            self.headings.append(data.strip())
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_digest_preview_renders_in_headless_chromium(db, cli_env, tmp_path: Path) -> None:
+    sub = seed_watchlist(db, target="email:ana@example.org", mode="digest", digest_at="08:00", tz="America/Chicago",
+                         title="Bivens claims against ICE officers")
+    seed_changes(db, sub, STATUS_MOVE, NEW_OPINION)
+    out = tmp_path / "digest.html"
+    result = run_cli(["digest", "preview", "--email", "ana@example.org", "--out", str(out)],
+                     cli_env | {"MONITOR_PUBLIC_URL": "https://monitor.example.org"})
+    assert result.returncode == 0, result.stderr
+    assert str(out) in result.stdout
+    dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                          "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", out.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    page = Links()
+    page.feed(dom.stdout)
+    assert page.headings == ["Bivens claims against ICE officers"]
+    assert "In committee" in dom.stdout and "Reported by committee" in dom.stdout
+    assert STATUS_MOVE["url"] in page.hrefs and NEW_OPINION["url"] in page.hrefs
+    assert "javascript:" not in dom.stdout
+    assert page.hrefs and all(h.startswith(("http://", "https://")) for h in page.hrefs)
+    # The preview claimed nothing: the real digest still goes out.
+    assert [d.state for d in deliveries(db)] == ["queued", "queued"]

@@ -1,0 +1,125 @@
+"""One-click unsubscribe (RFC 8058) and the per-watchlist Atom feed, over the service's real HTTP app."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+
+from monitor.models import Watchlist
+from monitor.web import create_app
+from tests.alerting import NEW_OPINION, STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist, subscription
+from tests.conftest import run_cli
+from tests.fakes.slack_server import SlackServer
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+@pytest.fixture
+def web(db) -> Iterator[httpx.Client]:
+    """The service's Starlette app served by uvicorn on a local port, with a plain HTTP client."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        yield client
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_one_click_unsubscribe_needs_the_right_token_and_no_cookies(db, web) -> None:
+    sub = seed_watchlist(db, target="email:ana@example.org", title="Bivens claims against ICE officers")
+    token = subscription(db, sub).unsubscribe_token
+    client = web
+    page = client.get(f"/unsubscribe/{token}")
+    assert page.status_code == 200 and "Bivens claims against ICE officers" in page.text and "<form method=post" in page.text
+    assert subscription(db, sub).enabled  # a GET (link scanners, prefetch) changes nothing
+    assert client.post(f"/unsubscribe/{token}x").status_code == 404
+    assert client.post("/unsubscribe/", data={}).status_code == 404
+    answer = client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+    assert answer.status_code == 200 and "set-cookie" not in answer.headers
+    assert not subscription(db, sub).enabled
+    assert subscription(db, sub).disabled_reason == "unsubscribed by the recipient"
+
+
+def test_unsubscribe_all_covers_every_digest_of_that_address(db, web) -> None:
+    first = seed_watchlist(db, "bivens", target="email:ana@example.org", mode="digest")
+    second = seed_watchlist(db, "ftca", target="email:ana@example.org", mode="digest")
+    other = seed_watchlist(db, "ftca", target="email:bo@example.org", mode="digest")
+    token = subscription(db, first).unsubscribe_token
+    assert web.post(f"/unsubscribe/{token}?all=1").status_code == 200
+    assert [subscription(db, s).enabled for s in (first, second, other)] == [False, False, True]
+
+
+def test_rows_queued_before_an_unsubscribe_are_not_sent(db, web, slack: SlackServer) -> None:
+    sub = seed_watchlist(db, target="slack:" + slack.url())
+    seed_changes(db, sub, STATUS_MOVE)
+    web.post(f"/unsubscribe/{subscription(db, sub).unsubscribe_token}")
+    dispatch(db)
+    assert slack.requests == [] and deliveries(db)[0].state == "failed"
+
+
+def test_atom_feed_lists_the_watchlist_alerts_with_evidence(db, web, slack: SlackServer) -> None:
+    sub = seed_watchlist(db, target="slack:" + slack.url(), title="Bivens claims against ICE officers")
+    seed_changes(db, sub, STATUS_MOVE, NEW_OPINION)
+    with db.session() as s:
+        token = s.get(Watchlist, 1).feed_token
+    client = web
+    assert client.get("/feeds/bivens.atom").status_code == 404
+    assert client.get("/feeds/bivens.atom?token=wrong").status_code == 404
+    assert client.get(f"/feeds/nosuch.atom?token={token}").status_code == 404
+    answer = client.get(f"/feeds/bivens.atom?token={token}")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/atom+xml")
+    feed = ET.fromstring(answer.content)
+    assert feed.findtext(f"{ATOM}title") == "Remedy Monitor: Bivens claims against ICE officers"
+    entries = feed.findall(f"{ATOM}entry")
+    titles = [e.findtext(f"{ATOM}title") for e in entries]
+    assert titles == ["New opinion: Doe v. Immigration Officer Smith (Bivens claim allowed)",
+                      "S. 3470 — Bivens Act of 2026: In committee → Reported by committee"]
+    assert entries[1].find(f"{ATOM}link").get("href") == STATUS_MOVE["url"]
+    assert "Reported by Senator Durbin" in entries[1].findtext(f"{ATOM}summary")
+
+
+def test_alerts_cli_lists_shows_and_retries(db, cli_env, slack: SlackServer) -> None:
+    sub = seed_watchlist(db, target="slack:" + slack.url())
+    seed_changes(db, sub, STATUS_MOVE)
+    slack.queue(404, "channel_not_found")
+    dispatch(db)
+    listed = run_cli(["alerts", "list", "--failed", "--json"], cli_env)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert [(r["state"], r["last_error"]) for r in rows] == [("failed", "404 channel_not_found")]
+    assert "XXXXSECRET" not in listed.stdout
+    shown = run_cli(["alerts", "show", str(rows[0]["id"]), "--json"], cli_env)
+    attempts = json.loads(shown.stdout)["attempts_log"]
+    assert [(a["outcome"], a["status"], a["answer"]) for a in attempts] == [("failed", 404, "404 channel_not_found")]
+    retried = run_cli(["alerts", "retry", "--all-failed"], cli_env)
+    assert retried.returncode == 0 and "1 deliveries queued again" in retried.stdout
+    assert subscription(db, sub).enabled
+    assert dispatch(db).sent == 1 and len(slack.requests) == 2
+
+
+def test_subscribing_a_webhook_shows_its_signing_secret_once(db, cli_env) -> None:
+    from tests.alerting import seed_watchlist as _seed
+
+    _seed(db, target="slack:http://127.0.0.1:1/x")
+    made = run_cli(["subscribe", "bivens", "webhook:https://receiver.example.org/hooks"], cli_env)
+    assert made.returncode == 0, made.stderr
+    secret = made.stdout.split("signing secret (shown once; verify webhook-signature with it): ")[1].strip()
+    assert secret.startswith("whsec_") and subscription(db, 2).secret == secret
+    listed = run_cli(["subscriptions", "list", "--json"], cli_env)
+    assert secret not in listed.stdout
