@@ -259,7 +259,7 @@ class Delivery(Base):
         ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(10), default="alert")  # alert|digest|admin
-    rule: Mapped[str | None] = mapped_column(String(40))  # which watchlist rule fired
+    rule: Mapped[str | None] = mapped_column(String(300))  # "<watchlist>: <rule that fired>"
     state: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed|held
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
