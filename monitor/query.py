@@ -403,7 +403,7 @@ class Parser:
                 raise self.error("empty parentheses: expected a term, phrase or field")
             node = self.or_expr()
             if self.peek().type != "RPAREN":
-                raise self.error(f"expected ')' to close the '(' at column {token.column}")
+                raise self.error(f"missing ')' for the '(' at column {token.column}")
             self.advance()
             return node
         if token.type == "FIELD":
