@@ -132,7 +132,7 @@ def extract_citations(text: str) -> frozenset[str]:
     for citation in get_citations(text):
         groups = citation.groups
         if isinstance(citation, FullCaseCitation) and groups.get("volume") and groups.get("page"):
-            reporter = citation.corrected_reporter() or groups.get("reporter", "")
+            reporter = citation.corrected_reporter() or groups.get("reporter", "")  # type: ignore[no-untyped-call]
             keys.add(f"{groups['volume']}|{_compact(reporter)}|{groups['page']}")
         elif isinstance(citation, FullLawCitation) and groups.get("section"):
             section = groups["section"].split("(")[0].strip()

@@ -171,8 +171,9 @@ def starter_text() -> str:
 
 
 def dump(specs: list[WatchlistSpec]) -> str:
-    return yaml.safe_dump({"watchlists": [s.data() for s in specs]}, sort_keys=False, allow_unicode=True,
-                          width=100)
+    text: str = yaml.safe_dump({"watchlists": [s.data() for s in specs]}, sort_keys=False, allow_unicode=True,
+                               width=100)
+    return text
 
 
 def apply(session: Session, spec: WatchlistSpec) -> str:
@@ -211,7 +212,7 @@ def iter_items(session: Session, *conditions: Any, batch: int = 500) -> Any:
 def matching_items(session: Session, watchlist: CompiledWatchlist, *, limit: int,
                    scan: int = 5000) -> list[Item]:
     """The latest items the watchlist matches (by query or pin), scanning at most ``scan`` items."""
-    found = []
+    found: list[Item] = []
     for n, (item, doc) in enumerate(iter_items(session)):
         if n >= scan or len(found) >= limit:
             break

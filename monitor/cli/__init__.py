@@ -25,6 +25,15 @@ __all__ = ["app", "main", "items", "run", "sources", "subscriptions", "watchlist
 
 def main() -> None:
     """Entry point: MonitorErrors become one line and exit 1; Click keeps exit 2 for usage errors."""
+    from monitor.cli.common import close_databases
+
+    try:
+        _run()
+    finally:
+        close_databases()
+
+
+def _run() -> None:
     from monitor.cli.common import err_console
     from monitor.redact import redact
 
@@ -43,7 +52,7 @@ def main() -> None:
         sys.exit(1)
     except typer.TyperException as exc:  # Click's usage errors, as vendored by typer: exit 2
         exc.show()  # type: ignore[attr-defined]
-        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
         err_console.print(f"error: internal error: {type(exc).__name__}: {redact(str(exc))}", markup=False)
         sys.exit(1)

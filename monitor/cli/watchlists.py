@@ -304,7 +304,7 @@ def watchlist_preview(
     with database.session() as session:
         spec = (wl.WatchlistSpec.of(wl.get(session, name)) if name else _spec({"name": "preview"}, query=query))
         result = wl.preview(session, spec, days=days, limit=limit)
-        hits = [{"key": i.key, "source": i.source_id, "kind": i.kind, "title": i.title, "status": i.status,
+        hits: list[dict[str, Any]] = [{"key": i.key, "source": i.source_id, "kind": i.kind, "title": i.title, "status": i.status,
                  "last_changed": i.last_changed} for i in result.latest]
     data = {"query": spec.query, "days": days, "covered_days": round(result.covered_days, 2), "hits": result.hits,
             "alerts": result.alerts, "alerts_per_day": round(result.per_day, 2), "too_many": result.too_many,
