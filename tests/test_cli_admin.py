@@ -106,11 +106,20 @@ def test_every_watchlist_and_subscription_command(cli, feeds, slack, tmp_path, c
     checked = json.loads(cli("sources", "check", "opinions", "--json")[1])
     assert checked["items"] == 3 and checked["records"][0]["key"] == "rss:opinions:a0"
     assert json.loads(cli("items", "list", "--json")[1]) == []  # a check stores nothing
+    cli("run", "--once")  # the baseline: three items, no alerts
+    feeds.set("/opinions.xml", rss(*((f"a{n}", f"Bivens ruling {n}") for n in range(40))))
+    cli("run", "--once")  # 37 new items in one day
     preview = json.loads(cli("watchlist", "preview", "remedy", "--json")[1])
-    assert (preview["hits"], preview["alerts"]) == (0, 0)
+    assert (preview["hits"], preview["alerts"]) == (40, 0)  # remedy alerts on field changes only now
+    preview = json.loads(cli("watchlist", "preview", "--query", "bivens", "--days", "7", "--json")[1])
+    assert (preview["hits"], preview["alerts"], preview["too_many"]) == (40, 37, True)
+    _, out, err = cli("watchlist", "add", "noisy", "--query", "bivens")
+    assert "watchlist noisy created" in out and "would have sent about 37 alerts a day" in err
+    _, out, err = cli("watchlist", "add", "quiet", "--query", '"ruling 7"')
+    assert "warning" not in err
 
     cli("watchlist", "remove", "remedy", "--yes")
-    assert json.loads(cli("watchlist", "list", "--json")[1]) == []
+    assert [w["name"] for w in json.loads(cli("watchlist", "list", "--json")[1])] == ["noisy", "quiet"]
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

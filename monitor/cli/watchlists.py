@@ -59,8 +59,8 @@ def _warn_if_noisy(database: Database, spec: wl.WatchlistSpec) -> None:
         result = wl.preview(session, spec, days=30)
     if result.too_many:
         err_console.print(
-            f"warning: over the last {result.covered_days:.0f} days this watchlist would have sent about "
-            f"{result.per_day:.0f} alerts a day (more than {wl.ALERTS_PER_DAY_WARNING}); consider narrowing the "
+            f"warning: over {max(result.covered_days, 1):.0f} day(s) of stored history this watchlist would have "
+            f"sent about {result.per_day:.0f} alerts a day (more than {wl.ALERTS_PER_DAY_WARNING}); consider narrowing the "
             "query (see `monitor watchlist preview`)", markup=False)
 
 
@@ -94,7 +94,7 @@ def watchlist_edit(name: NameArg, query: QueryOpt = None, title: TitleOpt = None
                    clear_muted: Annotated[bool, typer.Option("--clear-muted", help="Remove every muted phrase.")] = False,
                    on_new: OnNewOpt = None, on_status: OnStatusOpt = None, on_field: OnFieldOpt = None,
                    db: DbOpt = None) -> None:
-    """Change a watchlist's query, title, description, muted phrases or alert rules (pins: pin/unpin).
+    """Change a watchlist's query, title, description, alert rules or muted phrases (--mute replaces them).
 
     Example: monitor watchlist edit bivens --query 'bivens ice' --on-status any --mute 'notice of appearance'
     """
