@@ -191,3 +191,22 @@ def test_a_bad_watchlist_file_is_one_clear_line(text, problem):
     with pytest.raises(ConfigError) as info:
         wl.parse_file(text, "w.yaml")
     assert str(info.value).startswith(problem)
+
+
+def test_remedy_board_shows_each_source_view_of_a_pinned_identity(db, feeds, slack, tmp_path):
+    feeds.set("/congress.json", json.dumps([S3470]), content_type="application/json")
+    govinfo = S3470 | {"key": "govinfo:BILLSTATUS-119s3470", "status": "in_committee",
+                       "status_action": "Read twice and referred to the Committee on the Judiciary."}
+    feeds.set("/govinfo.json", json.dumps([govinfo]), content_type="application/json")
+    config = tmp_path / "sources.yaml"
+    config.write_text("sources:\n" + "".join(
+        f"  - id: {sid}\n    kind: records\n    url: {feeds.url(f'/{sid}.json')}\n" for sid in ("congress", "govinfo")))
+    poll(db, config)
+    add_watchlist(db, slack, query="kind:bill", pinned=["us/119/s/3470", "ca/20252026/sb/747"])
+    with db.session() as s:
+        board = wl.board(s, wl.get(s, "remedy"))
+    views = {row["source"]: (row["status"], row["status_action"]) for row in board["pinned_status"][0]["sources"]}
+    assert views == {"congress": ("introduced", "Introduced in Senate"),
+                     "govinfo": ("in_committee", "Read twice and referred to the Committee on the Judiciary.")}
+    assert board["pinned_status"][1] == {"identity": "ca/20252026/sb/747", "sources": []}
+    assert {i["key"] for i in board["latest"]} == {"congress:119:s:3470", "govinfo:BILLSTATUS-119s3470"}
