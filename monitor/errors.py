@@ -57,10 +57,10 @@ class QueryError(MonitorError):
         self.column = column
 
     def pretty(self) -> str:
-        """The query, a caret under the offending column, and the message."""
+        """The message with its column, then the query and a caret under that column."""
         if not self.query:
             return str(self)
-        return f"{self.query}\n{' ' * max(self.column - 1, 0)}^\n{self}"
+        return f"{self} (column {self.column})\n  {self.query}\n  {' ' * max(self.column - 1, 0)}^"
 
 
 class DeliveryError(MonitorError):

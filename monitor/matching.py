@@ -2,18 +2,25 @@
 
 Watchlists are compiled once per poll (query parsed, patterns built); only the items that
 changed in the poll are tested, so the cost follows the changes, not watchlists x items.
+
+Muted patterns are phrases matched as words (like a query phrase) against an item's title,
+summary and the action text that moved it, not its full text: "pro hac vice" silences the
+docket entry "Motion for leave to appear pro hac vice", not an opinion that mentions one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+import logging
 from dataclasses import dataclass
 
 from monitor.diff import ChangeSpec
 from monitor.models import Watchlist
 from monitor.normalise.statuses import moves_on_ladder
-from monitor.query import Matcher, MatchDoc, compile_query, fold
+from monitor.errors import QueryError
+from monitor.query import Matcher, MatchDoc, Nothing, compile_query, words
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -25,17 +32,22 @@ class CompiledWatchlist:
     on_new: bool
     on_status: str  # ladder|any|off
     on_field: bool
-    muted: tuple[re.Pattern[str], ...]
+    muted: tuple[str, ...]  # each a phrase: its folded words joined by spaces
     paused: bool
     snooze_until: dt.datetime | None
 
     @classmethod
     def compile(cls, watchlist: Watchlist) -> CompiledWatchlist:
+        try:
+            matcher: Matcher = compile_query(watchlist.query or "")
+        except QueryError as exc:  # saved before a grammar change: keep its pins working, say why
+            log.warning("watchlist %s: query ignored: %s", watchlist.name, exc)
+            matcher = Nothing()
         return cls(
-            id=watchlist.id, name=watchlist.name, matcher=compile_query(watchlist.query or ""),
+            id=watchlist.id, name=watchlist.name, matcher=matcher,
             pinned=frozenset(p.lower() for p in watchlist.pinned or []),
             on_new=watchlist.on_new, on_status=watchlist.on_status, on_field=watchlist.on_field,
-            muted=tuple(re.compile(re.escape(fold(p))) for p in watchlist.muted or []),
+            muted=tuple(" ".join(words(p)) for p in watchlist.muted or [] if words(p)),
             paused=watchlist.paused, snooze_until=watchlist.snooze_until,
         )
 
@@ -49,6 +61,12 @@ class CompiledWatchlist:
             return "query"
         return None
 
+    def is_muted(self, doc: MatchDoc) -> bool:
+        if not self.muted:
+            return False
+        _, joined = doc.word_index("brief")
+        return any(f" {phrase} " in joined for phrase in self.muted)
+
     def rule_for(self, change: ChangeSpec, doc: MatchDoc) -> str | None:
         """The rule that fires (e.g. ``status-move (pinned us/119/s/3470)``), or None to stay quiet."""
         if self.paused:
@@ -56,7 +74,7 @@ class CompiledWatchlist:
         why = self.why_matched(doc)
         if why is None:
             return None
-        if any(p.search(doc.folded()) for p in self.muted):
+        if self.is_muted(doc):
             return None
         if change.type == "new" and self.on_new:
             return f"new-item ({why})"

@@ -82,7 +82,7 @@ class Source(Base):
     polls_unchanged: Mapped[int] = mapped_column(Integer, default=0)
     items_seen: Mapped[int] = mapped_column(Integer, default=0)
     baseline_done: Mapped[bool] = mapped_column(Boolean, default=False)
-    watermark: Mapped[str | None] = mapped_column(Text)  # LegiScan: a JSON map of change_hashes
+    watermark: Mapped[str | None] = mapped_column(String(200))
     # scheduling and the row lease that keeps one source to one poller
     next_run_at: Mapped[dt.datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(100))
@@ -259,7 +259,7 @@ class Delivery(Base):
         ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(10), default="alert")  # alert|digest|admin
-    rule: Mapped[str | None] = mapped_column(String(200))  # "<watchlist>: <rule that fired>"
+    rule: Mapped[str | None] = mapped_column(String(300))  # "<watchlist>: <rule that fired>"
     state: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed|held
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -72,7 +72,7 @@ def match_doc(item: Item | ItemRecord, source_id: str) -> MatchDoc:
     return MatchDoc(key=item.key, kind=item.kind, source=source_id, title=item.title or "",
                     summary=item.summary or "", text=item.text or "", identity=item.identity,
                     jurisdiction=item.jurisdiction, court=item.court, status=item.status,
-                    data=item.data or {})
+                    status_action=item.status_action, data=item.data or {})
 
 
 def compiled_watchlists(session: Session) -> list[tuple[CompiledWatchlist, list[Subscription]]]:

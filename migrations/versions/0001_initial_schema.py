@@ -228,7 +228,7 @@ def upgrade() -> None:
     sa.Column('change_id', sa.Integer(), nullable=True),
     sa.Column('subscription_id', sa.Integer(), nullable=True),
     sa.Column('kind', sa.String(length=10), nullable=False),
-    sa.Column('rule', sa.String(length=40), nullable=True),
+    sa.Column('rule', sa.String(length=300), nullable=True),
     sa.Column('state', sa.String(length=10), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),

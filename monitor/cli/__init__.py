@@ -18,13 +18,22 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-from monitor.cli import alerts, demo, items, run, sources, watchlists  # noqa: E402  (register commands)
+from monitor.cli import alerts, demo, items, run, sources, subscriptions, watchlists  # noqa: E402  (register commands)
 
-__all__ = ["app", "main", "alerts", "demo", "items", "run", "sources", "watchlists"]
+__all__ = ["app", "main", "alerts", "demo", "items", "run", "sources", "subscriptions", "watchlists"]
 
 
 def main() -> None:
     """Entry point: MonitorErrors become one line and exit 1; Click keeps exit 2 for usage errors."""
+    from monitor.cli.common import close_databases
+
+    try:
+        _run()
+    finally:
+        close_databases()
+
+
+def _run() -> None:
     from monitor.cli.common import err_console
     from monitor.redact import redact
 
@@ -39,13 +48,11 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except typer.Abort:
+        sys.exit(1)
+    except typer.TyperException as exc:  # Click's usage errors, as vendored by typer: exit 2
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         err_console.print(f"error: internal error: {type(exc).__name__}: {redact(str(exc))}", markup=False)
         sys.exit(1)

@@ -1,4 +1,4 @@
-"""``monitor items list|show``, ``monitor changes list``."""
+"""``monitor items list|show|search``, ``monitor changes list``."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
+from monitor import watchlists as wl
 from monitor.cli import app
 from monitor.cli.common import DbOpt, JsonOpt, console, fail, open_db, parse_since, print_json, print_table
 from monitor.models import Change, Item
+from monitor.query import compile_query
 from monitor.views import change_json, item_json, version_json
 
 items_app = typer.Typer(help="Stored items (bills, opinions, dockets, documents) and their history.",
@@ -17,6 +19,14 @@ items_app = typer.Typer(help="Stored items (bills, opinions, dockets, documents)
 changes_app = typer.Typer(help="Detected changes.", no_args_is_help=True)
 app.add_typer(items_app, name="items")
 app.add_typer(changes_app, name="changes")
+
+
+def _print_items(items: list[Item], json_out: bool) -> None:
+    if json_out:
+        print_json([item_json(i) for i in items])
+        return
+    print_table(["key", "kind", "status", "title", "last changed"],
+                [[i.key, i.kind, i.status, i.title[:80], i.last_changed] for i in items])
 
 
 @items_app.command("list")
@@ -36,11 +46,30 @@ def items_list(
         if source:
             query = query.where(Item.source_id == source)
         items = list(session.scalars(query))
-        if json_out:
-            print_json([item_json(i) for i in items])
-            return
-        print_table(["key", "kind", "status", "title", "last changed"],
-                    [[i.key, i.kind, i.status, i.title[:80], i.last_changed] for i in items])
+        _print_items(items, json_out)
+
+
+@items_app.command("search")
+def items_search(
+    query: Annotated[str, typer.Argument(help="A query, as in watchlists (see README: Query language).")],
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest change first.")] = 50,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Find stored items with the watchlist query language.
+
+    Example: monitor items search 'kind:opinion cites:"596 U.S. 482"' --json
+    """
+    matcher = compile_query(query)
+    database = open_db(db)
+    with database.session() as session:
+        items = []
+        for item, doc in wl.iter_items(session):
+            if matcher(doc):
+                items.append(item)
+                if len(items) >= limit:
+                    break
+        _print_items(items, json_out)
 
 
 @items_app.command("show")

@@ -1,108 +1,372 @@
-"""``monitor watchlist …``, ``monitor subscribe``, ``monitor subscriptions list``."""
+"""``monitor watchlist add|list|show|edit|remove|pause|resume|snooze|pin|unpin|preview|import|export``."""
 
 from __future__ import annotations
 
-import re
-import secrets
-from typing import Annotated
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy import select
 
-from alerts.base import channel_for_target, mask_target, split_target
-from alerts.webhook import new_secret
+from monitor import watchlists as wl
 from monitor.cli import app
-from monitor.cli.common import DbOpt, JsonOpt, console, fail, open_db, print_json, print_table
-from monitor.models import Subscription, Watchlist
+from monitor.cli.common import DbOpt, JsonOpt, console, err_console, fail, open_db, print_json, print_table
+from monitor.config import parse_duration
+from monitor.db import Database
+from monitor.errors import ConfigError
+from monitor.models import Watchlist, utcnow
+from monitor.query import compile_query
 
-watchlist_app = typer.Typer(help="Watchlists: the remedies you track and how loudly.", no_args_is_help=True)
-subscriptions_app = typer.Typer(help="Who hears about which watchlist.", no_args_is_help=True)
+watchlist_app = typer.Typer(help="Watchlists: the remedies you track, what they follow and how loudly.",
+                            no_args_is_help=True)
 app.add_typer(watchlist_app, name="watchlist")
-app.add_typer(subscriptions_app, name="subscriptions")
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+NameArg = Annotated[str, typer.Argument(help="The watchlist's name (a slug).", show_default=False)]
+QueryOpt = Annotated[str | None, typer.Option("--query", "-q", help="What to match (see README: Query language).",
+                                              show_default=False)]
+TitleOpt = Annotated[str | None, typer.Option(help="A human title.", show_default=False)]
+DescriptionOpt = Annotated[str | None, typer.Option(help="What this remedy is about.", show_default=False)]
+PinOpt = Annotated[list[str] | None, typer.Option("--pin", help="Follow this identity whatever its text says "
+                                                  "(repeatable), e.g. us/119/s/3470.", show_default=False)]
+MuteOpt = Annotated[list[str] | None, typer.Option("--mute", help="Keep entries with this phrase quiet "
+                                                   "(repeatable), e.g. 'pro hac vice'.", show_default=False)]
+OnNewOpt = Annotated[bool | None, typer.Option("--on-new/--no-on-new", help="Alert on new matching items.",
+                                               show_default=False)]
+OnStatusOpt = Annotated[str | None, typer.Option("--on-status", help="Status changes that alert: ladder (moves "
+                                                 "forward), any, off.", show_default=False)]
+OnFieldOpt = Annotated[bool | None, typer.Option("--on-field/--no-on-field", help="Alert on any other field "
+                                                 "change.", show_default=False)]
+DaysOpt = Annotated[int, typer.Option("--days", min=1, max=3650, help="How many days of stored items to use.")]
+
+
+def _spec(base: dict[str, Any], **changes: Any) -> wl.WatchlistSpec:
+    """Validate a new or edited watchlist; problems become one ConfigError line."""
+    from pydantic import ValidationError
+
+    if changes.get("query") is not None:
+        compile_query(changes["query"])  # a QueryError shows the query with a caret
+    data = base | {k: v for k, v in changes.items() if v is not None}
+    try:
+        return wl.WatchlistSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"{'.'.join(map(str, err['loc']))}: {err['msg'].removeprefix('Value error, ')}") from None
+
+
+def _warn_if_noisy(database: Database, spec: wl.WatchlistSpec) -> None:
+    with database.session() as session:
+        result = wl.preview(session, spec, days=30)
+    if result.too_many:
+        err_console.print(
+            f"warning: over {max(result.covered_days, 1):.0f} day(s) of stored history this watchlist would have "
+            f"sent about {result.per_day:.0f} alerts a day (more than {wl.ALERTS_PER_DAY_WARNING}); consider narrowing the "
+            "query (see `monitor watchlist preview`)", markup=False)
+
+
+def _save(database: Database, spec: wl.WatchlistSpec, *, create: bool) -> None:
+    with database.session() as session:
+        exists = session.scalar(select(Watchlist.id).where(Watchlist.name == spec.name)) is not None
+        if create and exists:
+            fail(f"watchlist {spec.name!r} already exists (use `monitor watchlist edit`)")
+        wl.apply(session, spec)
 
 
 @watchlist_app.command("add")
-def watchlist_add(
-    name: Annotated[str, typer.Argument(help="A slug: lower-case letters, digits and dashes.")],
-    query: Annotated[str, typer.Option("--query", "-q", help="What to match, e.g. 'bivens ice'.")] = "",
-    title: Annotated[str | None, typer.Option(help="A human title.")] = None,
-    db: DbOpt = None,
-) -> None:
-    """Create a watchlist.
+def watchlist_add(name: NameArg, query: QueryOpt = None, title: TitleOpt = None, description: DescriptionOpt = None,
+                  pin: PinOpt = None, mute: MuteOpt = None, on_new: OnNewOpt = None, on_status: OnStatusOpt = None,
+                  on_field: OnFieldOpt = None, db: DbOpt = None) -> None:
+    """Create a watchlist; warns when its query would send more than 30 alerts a day.
 
-    Example: monitor watchlist add bivens --query 'bivens' --title 'Bivens claims against ICE officers'
+    Example: monitor watchlist add bivens --query 'bivens OR cites:"596 U.S. 482"' --pin us/119/s/3187
     """
-    if not SLUG.match(name):
-        fail(f"watchlist name {name!r} must be a slug (lower-case letters, digits, dashes)")
+    spec = _spec({"name": name}, query=query, title=title, description=description, pinned=pin, muted=mute,
+                 on_new=on_new, on_status=on_status, on_field=on_field)
+    database = open_db(db)
+    _save(database, spec, create=True)
+    console.print(f"watchlist {name} created", markup=False)
+    _warn_if_noisy(database, spec)
+
+
+@watchlist_app.command("edit")
+def watchlist_edit(name: NameArg, query: QueryOpt = None, title: TitleOpt = None,
+                   description: DescriptionOpt = None, mute: MuteOpt = None,
+                   clear_muted: Annotated[bool, typer.Option("--clear-muted", help="Remove every muted phrase.")] = False,
+                   on_new: OnNewOpt = None, on_status: OnStatusOpt = None, on_field: OnFieldOpt = None,
+                   db: DbOpt = None) -> None:
+    """Change a watchlist's query, title, description, alert rules or muted phrases (--mute replaces them).
+
+    Example: monitor watchlist edit bivens --query 'bivens ice' --on-status any --mute 'notice of appearance'
+    """
     database = open_db(db)
     with database.session() as session:
-        if session.scalar(select(Watchlist).where(Watchlist.name == name)) is not None:
-            fail(f"watchlist {name!r} already exists")
-        session.add(Watchlist(name=name, query=query, title=title, feed_token=secrets.token_urlsafe(24)))
-    console.print(f"watchlist {name} created", markup=False)
+        current = wl.WatchlistSpec.of(wl.get(session, name)).model_dump()
+    spec = _spec(current, query=query, title=title, description=description,
+                 muted=[] if clear_muted else mute, on_new=on_new, on_status=on_status, on_field=on_field)
+    _save(database, spec, create=False)
+    console.print(f"watchlist {name} updated", markup=False)
+    if query is not None:
+        _warn_if_noisy(database, spec)
 
 
 @watchlist_app.command("list")
 def watchlist_list(db: DbOpt = None, json_out: JsonOpt = False) -> None:
-    """List watchlists.
+    """List watchlists with their query, pins and state.
 
     Example: monitor watchlist list --json
     """
     database = open_db(db)
     with database.session() as session:
         rows = list(session.scalars(select(Watchlist).order_by(Watchlist.name)))
-        data = [{"name": w.name, "title": w.title, "query": w.query, "pinned": w.pinned, "paused": w.paused,
-                 "subscriptions": len(w.subscriptions)} for w in rows]
+        data = [wl.WatchlistSpec.of(w).data() | {"subscriptions": len(w.subscriptions)} for w in rows]
     if json_out:
         print_json(data)
         return
-    print_table(["name", "title", "query", "subscriptions"],
-                [[d["name"], d["title"], d["query"], d["subscriptions"]] for d in data])
+    print_table(["name", "title", "pins", "state", "subs", "query"],
+                [[d["name"], d["title"], len(d["pinned"]), _state(d), d["subscriptions"], _short(d["query"])]
+                 for d in data])
 
 
-@app.command()
-def subscribe(
-    name: Annotated[str, typer.Argument(help="The watchlist name.")],
-    target: Annotated[str, typer.Argument(help="Where to send: slack:https://hooks.slack.com/…")],
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _state(data: dict[str, Any]) -> str:
+    if data["paused"]:
+        return "paused"
+    if data["snooze_until"] and dt.datetime.fromisoformat(data["snooze_until"]) > utcnow():
+        return f"snoozed until {data['snooze_until'][:16]}"
+    return "active"
+
+
+@watchlist_app.command("show")
+def watchlist_show(name: NameArg,
+                   limit: Annotated[int, typer.Option(min=1, help="How many latest matching items.")] = 10,
+                   db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """The remedy board: each pinned identity's status as every source reports it, then the latest matches.
+
+    Example: monitor watchlist show federal-legislation --json
+    """
+    database = open_db(db)
+    with database.session() as session:
+        data = wl.board(session, wl.get(session, name), limit=limit)
+    if json_out:
+        print_json(data)
+        return
+    console.print(f"[bold]{data['name']}[/]: {data['title'] or ''}", highlight=False)
+    for label in ("description", "query"):
+        if data[label]:
+            console.print(f"{label}: {data[label]}", markup=False)
+    console.print(f"alerts: new={'on' if data['on_new'] else 'off'} status={data['on_status']} "
+                  f"fields={'on' if data['on_field'] else 'off'}; muted: {', '.join(data['muted']) or '—'}; "
+                  f"{_state(data)}; {data['subscriptions']} subscription(s)", markup=False)
+    rows = []
+    for pin in data["pinned_status"]:
+        if not pin["sources"]:
+            rows.append([pin["identity"], "—", "not seen yet", "", ""])
+        for s in pin["sources"]:
+            rows.append([pin["identity"], s["source"], s["status"] or "—", s["status_changed_at"],
+                         (s["status_action"] or s["raw_status"] or "")[:100]])
+    if rows:
+        print_table(["identity", "source", "status", "last moved", "moved by"], rows, title="pinned")
+    print_table(["last changed", "kind", "status", "title", "key"],
+                [[i["last_changed"], i["kind"], i["status"], i["title"][:80], i["key"]] for i in data["latest"]],
+                title="latest matching items")
+
+
+@watchlist_app.command("remove")
+def watchlist_remove(name: NameArg,
+                     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+                     db: DbOpt = None) -> None:
+    """Delete a watchlist and its subscriptions (history stays; export it first to keep it).
+
+    Example: monitor watchlist remove bivens --yes
+    """
+    database = open_db(db)
+    with database.session() as session:
+        watchlist = wl.get(session, name)
+        count = len(watchlist.subscriptions)
+        if not yes and not typer.confirm(f"remove watchlist {name} and its {count} subscription(s)?"):
+            fail("not removed")
+        session.delete(watchlist)
+    console.print(f"watchlist {name} removed with {count} subscription(s)", markup=False)
+
+
+def _update(db: str | None, name: str, **values: Any) -> None:
+    database = open_db(db)
+    with database.session() as session:
+        watchlist = wl.get(session, name)
+        for key, value in values.items():
+            setattr(watchlist, key, value)
+
+
+@watchlist_app.command("pause")
+def watchlist_pause(name: NameArg, db: DbOpt = None) -> None:
+    """Stop a watchlist: nothing matches, nothing is queued, until `resume`.
+
+    Example: monitor watchlist pause ftca
+    """
+    _update(db, name, paused=True)
+    console.print(f"watchlist {name} paused", markup=False)
+
+
+@watchlist_app.command("resume")
+def watchlist_resume(name: NameArg, db: DbOpt = None) -> None:
+    """Undo `pause` and `snooze`.
+
+    Example: monitor watchlist resume ftca
+    """
+    _update(db, name, paused=False, snooze_until=None)
+    console.print(f"watchlist {name} active", markup=False)
+
+
+def parse_until(text: str, now: dt.datetime) -> dt.datetime:
+    """``7d`` / ``12h`` from now, or an ISO date (midnight UTC) or date-time."""
+    try:
+        return now + dt.timedelta(seconds=parse_duration(text))
+    except ValueError:
+        pass
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is neither a duration (7d, 12h) nor an ISO date (2026-02-01)") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+@watchlist_app.command("snooze")
+def watchlist_snooze(name: NameArg,
+                     until: Annotated[str, typer.Argument(help="A duration (7d, 12h) or an ISO date/time (UTC).")],
+                     db: DbOpt = None) -> None:
+    """No immediate alerts until a date; changes stay in history and reach the first digest after it.
+
+    Example: monitor watchlist snooze bivens 7d
+    """
+    now = utcnow()
+    when = parse_until(until, now)
+    if when <= now:
+        raise typer.BadParameter(f"{until!r} is in the past")
+    _update(db, name, snooze_until=when)
+    console.print(f"watchlist {name} snoozed until {when:%Y-%m-%d %H:%M} UTC", markup=False)
+
+
+@watchlist_app.command("pin")
+def watchlist_pin(name: NameArg,
+                  identities: Annotated[list[str], typer.Argument(help="Identities, e.g. us/119/s/3470.")],
+                  db: DbOpt = None) -> None:
+    """Follow identities (bills, cases) whatever their text says.
+
+    Example: monitor watchlist pin federal-legislation us/119/s/3470 il/104/hb/1312
+    """
+    wanted = [wl.check_identity(i) for i in identities]
+    database = open_db(db)
+    with database.session() as session:
+        watchlist = wl.get(session, name)
+        watchlist.pinned = list(dict.fromkeys([*(watchlist.pinned or []), *wanted]))
+        pinned = watchlist.pinned
+    console.print(f"watchlist {name} pins: {', '.join(pinned)}", markup=False)
+
+
+@watchlist_app.command("unpin")
+def watchlist_unpin(name: NameArg,
+                    identities: Annotated[list[str], typer.Argument(help="Identities to stop following.")],
+                    db: DbOpt = None) -> None:
+    """Stop following identities.
+
+    Example: monitor watchlist unpin federal-legislation us/119/hr/503
+    """
+    database = open_db(db)
+    with database.session() as session:
+        watchlist = wl.get(session, name)
+        drop = {i.strip().lower() for i in identities}
+        missing = drop - set(watchlist.pinned or [])
+        if missing:
+            fail(f"watchlist {name} does not pin {', '.join(sorted(missing))}")
+        watchlist.pinned = [p for p in watchlist.pinned or [] if p not in drop]
+        pinned = watchlist.pinned
+    console.print(f"watchlist {name} pins: {', '.join(pinned) or '—'}", markup=False)
+
+
+@watchlist_app.command("preview")
+def watchlist_preview(
+    name: Annotated[str | None, typer.Argument(help="Preview this watchlist (or give --query).",
+                                               show_default=False)] = None,
+    query: QueryOpt = None, days: DaysOpt = 30,
+    limit: Annotated[int, typer.Option(min=1, help="How many hits to list.")] = 20,
+    db: DbOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Run a query over the stored items of the last days: the hits and the alerts a day it would send.
+
+    Example: monitor watchlist preview --query 'kind:opinion cites:"596 U.S. 482"' --days 30
+    """
+    if (name is None) == (query is None):
+        raise typer.BadParameter("give a watchlist NAME or --query, not both")
+    database = open_db(db)
+    with database.session() as session:
+        spec = (wl.WatchlistSpec.of(wl.get(session, name)) if name else _spec({"name": "preview"}, query=query))
+        result = wl.preview(session, spec, days=days, limit=limit)
+        hits: list[dict[str, Any]] = [{"key": i.key, "source": i.source_id, "kind": i.kind, "title": i.title, "status": i.status,
+                 "last_changed": i.last_changed} for i in result.latest]
+    data = {"query": spec.query, "days": days, "covered_days": round(result.covered_days, 2), "hits": result.hits,
+            "alerts": result.alerts, "alerts_per_day": round(result.per_day, 2), "too_many": result.too_many,
+            "latest": hits}
+    if json_out:
+        print_json(data)
+        return
+    print_table(["last changed", "kind", "status", "title", "key"],
+                [[h["last_changed"], h["kind"], h["status"], h["title"][:80], h["key"]] for h in hits],
+                title=f"{result.hits} hit(s) in the last {days} days")
+    console.print(f"estimated alerts: {result.alerts} over {result.covered_days:.1f} day(s) ≈ "
+                  f"{result.per_day:.1f} a day", markup=False)
+    if result.too_many:
+        err_console.print(f"warning: more than {wl.ALERTS_PER_DAY_WARNING} alerts a day; consider narrowing the query",
+                          markup=False)
+
+
+@watchlist_app.command("import")
+def watchlist_import(
+    file: Annotated[Path | None, typer.Argument(help="A YAML file as `export` writes it.", show_default=False,
+                                                dir_okay=False)] = None,
+    starter: Annotated[bool, typer.Option("--starter", help="Load the shipped starter set (Bivens, qualified "
+                                          "immunity, FTCA, ...).")] = False,
+    db: DbOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Create or update watchlists from YAML; the whole file is checked before anything is saved.
+
+    Example: monitor watchlist import --starter
+    """
+    if (file is None) == (not starter):
+        raise typer.BadParameter("give a FILE or --starter, not both")
+    specs = wl.parse_file(wl.starter_text(), "starter_watchlists.yaml") if starter else wl.load_file(file)  # type: ignore[arg-type]
+    database = open_db(db)
+    with database.session() as session:
+        results = [{"name": s.name, "result": wl.apply(session, s)} for s in specs]
+    if json_out:
+        print_json(results)
+        return
+    for r in results:
+        console.print(f"{r['name']}: {r['result']}", markup=False)
+
+
+@watchlist_app.command("export")
+def watchlist_export(
+    name: Annotated[str | None, typer.Argument(help="Only this watchlist (default: all).", show_default=False)] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.",
+                                                show_default=False, dir_okay=False)] = None,
     db: DbOpt = None,
 ) -> None:
-    """Subscribe a target to a watchlist's alerts.
+    """Write watchlists as YAML (subscriptions are not exported: their targets are secrets).
 
-    Example: monitor subscribe bivens slack:https://hooks.slack.com/services/T000/B000/XXXX
-    """
-    channel, address = split_target(target)
-    cls = type(channel_for_target(target))
-    cls.validate(address)
-    database = open_db(db)
-    with database.session() as session:
-        watchlist = session.scalar(select(Watchlist).where(Watchlist.name == name))
-        if watchlist is None:
-            fail(f"no watchlist named {name!r} (see `monitor watchlist list`)")
-        signing = new_secret() if channel == "webhook" else None
-        sub = Subscription(watchlist_id=watchlist.id, channel=channel, target=target, secret=signing,
-                           unsubscribe_token=secrets.token_urlsafe(24))
-        session.add(sub)
-        session.flush()
-        console.print(f"subscription {sub.id}: {mask_target(target)} → {name}", markup=False)
-        if signing:
-            console.print(f"signing secret (shown once; verify webhook-signature with it): {signing}", markup=False)
-
-
-@subscriptions_app.command("list")
-def subscriptions_list(db: DbOpt = None, json_out: JsonOpt = False) -> None:
-    """List subscriptions (targets are shown masked).
-
-    Example: monitor subscriptions list --json
+    Example: monitor watchlist export -o watchlists.yaml
     """
     database = open_db(db)
     with database.session() as session:
-        rows = list(session.scalars(select(Subscription).order_by(Subscription.id)))
-        data = [{"id": s.id, "watchlist": s.watchlist.name, "channel": s.channel, "target": mask_target(s.target),
-                 "mode": s.mode, "enabled": s.enabled, "disabled_reason": s.disabled_reason} for s in rows]
-    if json_out:
-        print_json(data)
+        rows = [wl.get(session, name)] if name else list(session.scalars(select(Watchlist).order_by(Watchlist.id)))
+        text = wl.dump([wl.WatchlistSpec.of(w) for w in rows])
+    if output is None:
+        typer.echo(text, nl=False)
         return
-    print_table(["id", "watchlist", "target", "mode", "enabled", "disabled because"],
-                [[d["id"], d["watchlist"], d["target"], d["mode"], d["enabled"], d["disabled_reason"]] for d in data])
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}")
+    console.print(f"{len(rows)} watchlist(s) written to {output}", markup=False)

@@ -1,0 +1,166 @@
+"""``monitor subscribe``, ``monitor unsubscribe``, ``monitor subscriptions list``.
+
+Targets have one syntax for every channel: ``slack:https://hooks.slack.com/…``,
+``email:alice@example.org``, ``webhook:https://…``. A target is accepted only for a channel
+this installation has (``alerts.CHANNEL_KINDS``) and only if that channel validates it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import zoneinfo
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from alerts.base import mask_target, split_target
+from alerts.webhook import new_secret
+from monitor import watchlists as wl
+from monitor.cli import app
+from monitor.cli.common import DbOpt, JsonOpt, console, fail, open_db, print_json, print_table
+from monitor.errors import ConfigError
+from monitor.models import Subscription, Watchlist
+
+subscriptions_app = typer.Typer(help="Who hears about which watchlist.", no_args_is_help=True)
+app.add_typer(subscriptions_app, name="subscriptions")
+
+HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+TARGET_EXAMPLES = "slack:https://hooks.slack.com/…, email:alice@example.org, webhook:https://…"
+
+
+def check_target(target: str) -> tuple[str, str]:
+    """(channel, normalised target), or a ConfigError saying what is wrong with it."""
+    from alerts import CHANNEL_KINDS
+
+    kind, address = split_target(target)
+    cls = CHANNEL_KINDS.get(kind)
+    if cls is None:
+        raise ConfigError(f"channel {kind!r} is not available in this installation "
+                          f"(available: {', '.join(sorted(CHANNEL_KINDS))})")
+    return kind, f"{kind}:{cls.validate(address)}"
+
+
+def _check_at(value: str | None) -> str | None:
+    if value is not None and not HHMM.match(value):
+        raise typer.BadParameter(f"{value!r} is not a time of day as HH:MM (e.g. 07:30)")
+    return value
+
+
+def _check_tz(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise typer.BadParameter(f"{value!r} is not an IANA time zone (e.g. America/Chicago, UTC)") from None
+    return value
+
+
+@app.command()
+def subscribe(
+    name: Annotated[str, typer.Argument(help="The watchlist name.")],
+    target: Annotated[str, typer.Argument(help=f"Where to send: {TARGET_EXAMPLES}")],
+    digest: Annotated[str | None, typer.Option("--digest", help="Send a digest instead of immediate alerts: daily.",
+                                               show_default=False)] = None,
+    at: Annotated[str | None, typer.Option("--at", callback=_check_at, help="Digest time, HH:MM local "
+                                           "(default 07:30).", show_default=False)] = None,
+    tz: Annotated[str | None, typer.Option("--tz", callback=_check_tz, help="Digest time zone, IANA name "
+                                           "(default UTC).", show_default=False)] = None,
+    immediate: Annotated[bool, typer.Option("--immediate", help="Alert on every change as it is found "
+                                            "(the default).")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Subscribe a target to a watchlist: immediate alerts, or a daily digest at a local time.
+
+    Example: monitor subscribe bivens slack:https://hooks.slack.com/services/T000/B000/XXXX --digest daily --at 07:30 --tz America/Chicago
+    """
+    if digest is not None and digest != "daily":
+        raise typer.BadParameter(f"--digest {digest!r}: the only digest is 'daily'")
+    if digest and immediate:
+        raise typer.BadParameter("--digest and --immediate exclude each other")
+    if digest is None and (at or tz):
+        raise typer.BadParameter("--at and --tz apply to --digest daily")
+    channel, target = check_target(target)
+    database = open_db(db)
+    with database.session() as session:
+        watchlist = wl.get(session, name)
+        existing = session.scalar(select(Subscription).where(Subscription.watchlist_id == watchlist.id,
+                                                             Subscription.target == target))
+        if existing is not None:
+            fail(f"{mask_target(target)} is already subscribed to {name} (subscription {existing.id})")
+        signing = new_secret() if channel == "webhook" else None
+        sub = Subscription(watchlist_id=watchlist.id, channel=channel, target=target, secret=signing,
+                           mode="digest" if digest else "immediate", digest_at=(at or "07:30") if digest else None,
+                           timezone=(tz or "UTC") if digest else None, unsubscribe_token=secrets.token_urlsafe(24))
+        session.add(sub)
+        session.flush()
+        how = f"daily digest at {sub.digest_at} {sub.timezone}" if digest else "immediate"
+        console.print(f"subscription {sub.id}: {mask_target(target)} → {name} ({how})", markup=False)
+        if signing:
+            console.print(f"signing secret (shown once; verify webhook-signature with it): {signing}", markup=False)
+
+
+@app.command()
+def unsubscribe(
+    what: Annotated[str, typer.Argument(help="A subscription id, or a watchlist name (then give TARGET).")],
+    target: Annotated[str | None, typer.Argument(help="The target, with a watchlist name.", show_default=False)] = None,
+    db: DbOpt = None,
+) -> None:
+    """Remove a subscription by its id, or by watchlist name and target.
+
+    Example: monitor unsubscribe bivens slack:https://hooks.slack.com/services/T000/B000/XXXX
+    """
+    database = open_db(db)
+    with database.session() as session:
+        if what.isdigit() and target is None:
+            sub = session.get(Subscription, int(what))
+            if sub is None:
+                fail(f"no subscription {what} (see `monitor subscriptions list`)")
+        else:
+            if target is None:
+                raise typer.BadParameter("give a subscription ID, or a watchlist NAME and a TARGET")
+            watchlist = wl.get(session, what)
+            sub = session.scalar(select(Subscription).where(Subscription.watchlist_id == watchlist.id,
+                                                            Subscription.target.in_([target, _normalised(target)])))
+            if sub is None:
+                fail(f"{mask_target(target)} is not subscribed to {what}")
+        shown = f"subscription {sub.id}: {mask_target(sub.target)} → {sub.watchlist.name}"
+        session.delete(sub)
+    console.print(f"removed {shown}", markup=False)
+
+
+def _normalised(target: str) -> str:
+    try:
+        return check_target(target)[1]
+    except ConfigError:
+        return target
+
+
+@subscriptions_app.command("list")
+def subscriptions_list(
+    watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help="Only this watchlist's.",
+                                                  show_default=False)] = None,
+    db: DbOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """List subscriptions (targets are shown masked).
+
+    Example: monitor subscriptions list --watchlist bivens --json
+    """
+    database = open_db(db)
+    with database.session() as session:
+        query = select(Subscription).join(Watchlist).order_by(Subscription.id)
+        if watchlist:
+            query = query.where(Watchlist.name == wl.get(session, watchlist).name)
+        rows = list(session.scalars(query))
+        data = [{"id": s.id, "watchlist": s.watchlist.name, "channel": s.channel, "target": mask_target(s.target),
+                 "mode": s.mode, "digest_at": s.digest_at, "timezone": s.timezone, "enabled": s.enabled,
+                 "disabled_reason": s.disabled_reason} for s in rows]
+    if json_out:
+        print_json(data)
+        return
+    print_table(["id", "watchlist", "target", "mode", "enabled", "disabled because"],
+                [[d["id"], d["watchlist"], d["target"],
+                  f"digest {d['digest_at']} {d['timezone']}" if d["mode"] == "digest" else d["mode"],
+                  d["enabled"], d["disabled_reason"]] for d in data])

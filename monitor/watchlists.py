@@ -1,0 +1,281 @@
+"""Watchlists as tracked remedies: the YAML form, the remedy board and the preview.
+
+A watchlist file is what ``monitor watchlist export`` writes and ``import`` reads, so
+watchlists can live in version control::
+
+    watchlists:
+    - name: federal-legislation          # a slug, unique
+      title: Federal bills …
+      description: …
+      query: kind:bill jurisdiction:us (bivens OR "qualified immunity")
+      pinned: [us/119/s/3470]            # identities followed whatever their text says
+      muted: [pro hac vice]              # phrases that keep an entry quiet
+      on_new: true
+      on_status: ladder                  # ladder | any | off
+      on_field: false
+      paused: false
+      snooze_until: null                 # ISO date-time
+
+Identities are slash-separated and lower-case: ``us/<congress>/<type>/<number>`` for federal
+bills (``us/119/s/3470``), ``<state>/<session>/<type>/<number>`` for state bills
+(``il/104/hb/1312``, ``ca/20252026/sb/747``), ``<court>/<docket>`` for cases (``ca9/24-1234``).
+Subscriptions are not exported: their targets are secrets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from monitor.diff import ChangeSpec
+from monitor.errors import ConfigError, QueryError
+from monitor.matching import CompiledWatchlist
+from monitor.models import Change, Item, Poll, Watchlist, utcnow
+from monitor.query import MatchDoc, compile_query
+from monitor.store import match_doc
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+IDENTITY = re.compile(r"^[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)+$")
+ALERTS_PER_DAY_WARNING = 30
+STARTER = "starter_watchlists.yaml"
+FIELDS = ("name", "title", "description", "query", "pinned", "muted", "on_new", "on_status", "on_field",
+          "paused", "snooze_until")
+
+
+def check_identity(text: str) -> str:
+    identity = text.strip().lower()
+    if not IDENTITY.match(identity):
+        raise ConfigError(f"identity {text!r} must be slash-separated, e.g. us/119/s/3470, il/104/hb/1312 "
+                          "or ca9/24-1234")
+    return identity
+
+
+class WatchlistSpec(BaseModel):
+    """One watchlist as it appears in a YAML file (and as ``watchlist show --json`` starts)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    title: str | None = None
+    description: str | None = None
+    query: str = ""
+    pinned: list[str] = Field(default_factory=list)
+    muted: list[str] = Field(default_factory=list)
+    on_new: bool = True
+    on_status: Literal["ladder", "any", "off"] = "ladder"
+    on_field: bool = False
+    paused: bool = False
+    snooze_until: dt.datetime | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError(f"{value!r} is not a slug (lower-case letters, digits and dashes)")
+        return value
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: str) -> str:
+        try:
+            compile_query(value)
+        except QueryError as exc:
+            raise ValueError(f"query does not parse: {exc} (column {exc.column})") from None
+        return value
+
+    @field_validator("pinned")
+    @classmethod
+    def _pinned(cls, value: list[str]) -> list[str]:
+        try:
+            return list(dict.fromkeys(check_identity(v) for v in value))
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("muted")
+    @classmethod
+    def _muted(cls, value: list[str]) -> list[str]:
+        if any(not v.strip() for v in value):
+            raise ValueError("a muted pattern cannot be empty")
+        return value
+
+    @field_validator("snooze_until")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
+
+    @classmethod
+    def of(cls, watchlist: Watchlist) -> WatchlistSpec:
+        # no validation: a stored query that no longer parses must still be shown and exported
+        return cls.model_construct(**({name: getattr(watchlist, name) for name in FIELDS} | {
+            "query": watchlist.query or "", "pinned": list(watchlist.pinned or []),
+            "muted": list(watchlist.muted or [])}))
+
+    def data(self) -> dict[str, Any]:
+        out = self.model_dump()
+        out["snooze_until"] = self.snooze_until.isoformat() if self.snooze_until else None
+        return out
+
+
+def load_file(path: Path) -> list[WatchlistSpec]:
+    """Read a watchlist file; one line per problem: ``file:line: watchlist 'x': problem``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse_file(text, path.name)
+
+
+def parse_file(text: str, name: str) -> list[WatchlistSpec]:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(f"{name}:{mark.line + 1 if mark else 1}: invalid YAML: "
+                          f"{getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("watchlists"), list) or not isinstance(
+            root, yaml.MappingNode):
+        raise ConfigError(f"{name}:1: expected a mapping with a 'watchlists:' list")
+    nodes = next(v for k, v in root.value if k.value == "watchlists")
+    specs: list[WatchlistSpec] = []
+    seen: set[str] = set()
+    for entry, node in zip(data["watchlists"], nodes.value):
+        line = node.start_mark.line + 1
+        label = f"watchlist {entry.get('name')!r}" if isinstance(entry, dict) else "watchlist"
+        try:
+            spec = WatchlistSpec.model_validate(entry)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"])
+            problem = {"missing": f"missing required field '{loc}'", "extra_forbidden": f"unknown field '{loc}'"}.get(
+                err["type"], f"field '{loc}': {err['msg'].removeprefix('Value error, ')}")
+            raise ConfigError(f"{name}:{line}: {label}: {problem}") from None
+        if spec.name in seen:
+            raise ConfigError(f"{name}:{line}: {label}: duplicate name")
+        seen.add(spec.name)
+        specs.append(spec)
+    return specs
+
+
+def starter_text() -> str:
+    return resources.files("monitor").joinpath(STARTER).read_text(encoding="utf-8")
+
+
+def dump(specs: list[WatchlistSpec]) -> str:
+    text: str = yaml.safe_dump({"watchlists": [s.data() for s in specs]}, sort_keys=False, allow_unicode=True,
+                               width=100)
+    return text
+
+
+def apply(session: Session, spec: WatchlistSpec) -> str:
+    """Create or update the watchlist named ``spec.name``: ``created``, ``updated`` or ``unchanged``."""
+    import secrets
+
+    watchlist = session.scalar(select(Watchlist).where(Watchlist.name == spec.name))
+    if watchlist is None:
+        session.add(Watchlist(**spec.model_dump(), feed_token=secrets.token_urlsafe(24)))
+        return "created"
+    if WatchlistSpec.of(watchlist) == spec:
+        return "unchanged"
+    for name, value in spec.model_dump().items():
+        setattr(watchlist, name, value)
+    return "updated"
+
+
+def get(session: Session, name: str) -> Watchlist:
+    watchlist = session.scalar(select(Watchlist).where(Watchlist.name == name))
+    if watchlist is None:
+        raise ConfigError(f"no watchlist named {name!r} (see `monitor watchlist list`)")
+    return watchlist
+
+
+def compiled(spec: WatchlistSpec) -> CompiledWatchlist:
+    return CompiledWatchlist.compile(Watchlist(id=0, **spec.model_dump()))
+
+
+def iter_items(session: Session, *conditions: Any, batch: int = 500) -> Any:
+    """Stored items newest change first, with their MatchDocs, read in batches."""
+    query = select(Item).where(*conditions).order_by(Item.last_changed.desc(), Item.id.desc())
+    for item in session.scalars(query.execution_options(yield_per=batch)):
+        yield item, match_doc(item, item.source_id)
+
+
+def matching_items(session: Session, watchlist: CompiledWatchlist, *, limit: int,
+                   scan: int = 5000) -> list[Item]:
+    """The latest items the watchlist matches (by query or pin), scanning at most ``scan`` items."""
+    found: list[Item] = []
+    for n, (item, doc) in enumerate(iter_items(session)):
+        if n >= scan or len(found) >= limit:
+            break
+        if watchlist.why_matched(doc):
+            found.append(item)
+    return found
+
+
+@dataclass
+class Preview:
+    days: int
+    covered_days: float  # how much of the window the stored polls cover
+    hits: int = 0
+    alerts: int = 0
+    latest: list[Item] = field(default_factory=list)
+
+    @property
+    def per_day(self) -> float:
+        return self.alerts / max(self.covered_days, 1.0)
+
+    @property
+    def too_many(self) -> bool:
+        return self.per_day > ALERTS_PER_DAY_WARNING
+
+
+def preview(session: Session, spec: WatchlistSpec, *, days: int = 30, limit: int = 20,
+            now: dt.datetime | None = None) -> Preview:
+    """Run ``spec`` over the items and changes of the last ``days``: hits and the alerts it would have sent."""
+    now = now or utcnow()
+    since = now - dt.timedelta(days=days)
+    watchlist = compiled(spec)
+    first_poll = session.scalar(select(func.min(Poll.started_at)).where(Poll.started_at >= since))
+    covered = (now - first_poll).total_seconds() / 86400 if first_poll else float(days)
+    result = Preview(days=days, covered_days=min(float(days), covered))
+    docs: dict[int, MatchDoc] = {}
+    for item, doc in iter_items(session, Item.last_changed >= since):
+        docs[item.id] = doc
+        if watchlist.why_matched(doc):
+            result.hits += 1
+            if len(result.latest) < limit:
+                result.latest.append(item)
+    changes = select(Change).where(Change.detected_at >= since).order_by(Change.id)
+    for change in session.scalars(changes.execution_options(yield_per=500)):
+        doc = docs.get(change.item_id) or match_doc(change.item, change.item.source_id)
+        spec_ = ChangeSpec(change.type, change.field, change.old, change.new)
+        if watchlist.rule_for(spec_, doc) is not None:
+            result.alerts += 1
+    return result
+
+
+def board(session: Session, watchlist: Watchlist, *, limit: int = 10) -> dict[str, Any]:
+    """The remedy board: each pinned identity as every source reports it, then the latest matches."""
+    pinned = []
+    for identity in watchlist.pinned or []:
+        rows = session.scalars(select(Item).where(func.lower(Item.identity) == identity.lower())
+                               .order_by(Item.source_id, Item.key))
+        pinned.append({"identity": identity, "sources": [{
+            "source": i.source_id, "key": i.key, "title": i.title, "status": i.status, "raw_status": i.raw_status,
+            "status_action": i.status_action, "status_date": i.status_date,
+            "status_changed_at": i.status_changed_at, "url": i.url} for i in rows]})
+    latest = matching_items(session, CompiledWatchlist.compile(watchlist), limit=limit)
+    return WatchlistSpec.of(watchlist).data() | {
+        "subscriptions": len(watchlist.subscriptions), "pinned_status": pinned,
+        "latest": [{"key": i.key, "source": i.source_id, "kind": i.kind, "identity": i.identity, "title": i.title,
+                    "status": i.status, "last_changed": i.last_changed, "url": i.url} for i in latest],
+    }

@@ -1,0 +1,212 @@
+"""Watchlists as tracked remedies, through the real pipeline: pins, status moves, muted entries,
+snooze, the remedy board, preview, and the YAML round trip."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from monitor import watchlists as wl
+from monitor.config import load_config
+from monitor.db import Database
+from monitor.models import Change, Delivery, Subscription, Watchlist, utcnow
+from monitor.service import run_once
+from monitor.sources import SOURCE_KINDS
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.records_source import RecordsSource
+from tests.fakes.slack_server import SlackServer
+
+S3470 = {"key": "congress:119:s:3470", "kind": "bill", "identity": "us/119/s/3470", "jurisdiction": "us",
+         "title": "Accountability for Federal Law Enforcement Act", "status": "introduced",
+         "raw_status": "Introduced in Senate", "status_action": "Introduced in Senate",
+         "status_date": "2025-12-15"}
+DOCKET = {"key": "cl:docket:1", "kind": "docket", "identity": "ca9/24-1234", "court": "ca9",
+          "title": "Doe v. Immigration and Customs Enforcement", "status": "pending"}
+
+
+def entry(n: int, text: str) -> dict[str, Any]:
+    return {"key": f"cl:entry:1:{n}", "kind": "entry", "identity": "ca9/24-1234", "court": "ca9",
+            "title": f"Doe v. ICE, entry {n}", "summary": text}
+
+
+@pytest.fixture(autouse=True)
+def records_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(SOURCE_KINDS, "records", RecordsSource)
+
+
+def setup(db: Database, feeds: FeedServer, tmp_path: Path, items: list[dict[str, Any]]) -> Path:
+    feeds.set("/records.json", json.dumps(items), content_type="application/json")
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"sources:\n  - id: records\n    kind: records\n    url: {feeds.url('/records.json')}\n")
+    poll(db, config)  # the baseline: stored, no alerts
+    return config
+
+
+def poll(db: Database, config: Path) -> Any:
+    return asyncio.run(run_once(db, load_config(config), wait_limit=3))
+
+
+def add_watchlist(db: Database, slack: SlackServer, mode: str = "immediate", **fields: Any) -> int:
+    spec = wl.WatchlistSpec.model_validate({"name": "remedy"} | fields)
+    with db.session() as s:
+        wl.apply(s, spec)
+        s.flush()
+        watchlist = wl.get(s, "remedy")
+        sub = Subscription(watchlist_id=watchlist.id, channel="slack", target="slack:" + slack.url(), mode=mode,
+                           digest_at="07:30" if mode == "digest" else None)
+        s.add(sub)
+        s.flush()
+        return sub.id
+
+
+def test_pinned_identity_alerts_on_a_status_move_whatever_its_text(db, feeds, slack, tmp_path):
+    config = setup(db, feeds, tmp_path, [S3470])
+    add_watchlist(db, slack, query="kind:opinion", pinned=["us/119/s/3470"])  # the query alone would not match
+    moved = S3470 | {"status": "in_committee", "raw_status": "Read twice and referred to the Committee on the "
+                     "Judiciary.", "status_action": "Read twice and referred to the Committee on the Judiciary.",
+                     "status_date": "2025-12-16"}
+    feeds.set("/records.json", json.dumps([moved]), content_type="application/json")
+    poll(db, config)
+    assert len(slack.requests) == 1
+    body = json.dumps(slack.requests[0].json())
+    assert "Accountability for Federal Law Enforcement Act" in body and "In committee" in body
+    with db.session() as s:
+        delivery = s.scalar(select(Delivery))
+        assert delivery.rule == "remedy: status-move (pinned us/119/s/3470)"
+        board = wl.board(s, wl.get(s, "remedy"))
+    row = board["pinned_status"][0]["sources"][0]
+    assert (row["source"], row["status"]) == ("records", "in_committee")
+    assert row["status_action"].startswith("Read twice") and row["status_changed_at"] is not None
+    # A step back down the ladder is recorded but does not alert under the default rule.
+    feeds.set("/records.json", json.dumps([S3470]), content_type="application/json")
+    poll(db, config)
+    assert len(slack.requests) == 1
+
+
+def test_muted_docket_entry_stays_quiet_and_a_real_one_alerts(db, feeds, slack, tmp_path):
+    config = setup(db, feeds, tmp_path, [DOCKET])
+    add_watchlist(db, slack, pinned=["ca9/24-1234"], muted=["pro hac vice", "notice of appearance"])
+    feeds.set("/records.json", json.dumps([DOCKET, entry(1, "MOTION for leave to appear Pro Hac Vice by J. Smith"),
+                                           entry(2, "NOTICE OF APPEARANCE by Jane Roe")]),
+              content_type="application/json")
+    poll(db, config)
+    assert slack.requests == []
+    with db.session() as s:  # quiet, not lost: both entries are in history
+        assert len(s.scalars(select(Change).where(Change.type == "new")).all()) == 2
+    feeds.set("/records.json", json.dumps([DOCKET, entry(1, "MOTION for leave to appear Pro Hac Vice by J. Smith"),
+                                           entry(2, "NOTICE OF APPEARANCE by Jane Roe"),
+                                           entry(3, "ORDER granting preliminary injunction")]),
+              content_type="application/json")
+    poll(db, config)
+    assert len(slack.requests) == 1
+    assert "entry 3" in json.dumps(slack.requests[0].json())
+
+
+def test_snoozed_watchlist_sends_nothing_until_its_date_but_keeps_history_and_the_digest(db, feeds, slack, tmp_path):
+    config = setup(db, feeds, tmp_path, [S3470])
+    add_watchlist(db, slack, pinned=["us/119/s/3470"], snooze_until=utcnow() + dt.timedelta(days=7))
+    with db.session() as s:
+        watchlist = wl.get(s, "remedy")
+        digest = Subscription(watchlist_id=watchlist.id, channel="slack", target="slack:" + slack.url("/digest"),
+                              mode="digest", digest_at="07:30", timezone="America/Chicago")
+        s.add(digest)
+        s.flush()
+        digest_id = digest.id
+    feeds.set("/records.json", json.dumps([S3470 | {"status": "in_committee"}]), content_type="application/json")
+    poll(db, config)
+    assert slack.requests == []  # nothing immediate while snoozed
+    with db.session() as s:
+        change = s.scalar(select(Change).where(Change.type == "status"))
+        assert (change.old, change.new) == ("introduced", "in_committee")  # in history
+        rows = s.scalars(select(Delivery)).all()
+        assert [(d.kind, d.state, d.subscription_id) for d in rows] == [("digest", "queued", digest_id)]
+        assert rows[0].change_id == change.id  # waiting for the first digest
+        wl.get(s, "remedy").snooze_until = utcnow() - dt.timedelta(seconds=1)  # the date has come
+    feeds.set("/records.json", json.dumps([S3470 | {"status": "reported"}]), content_type="application/json")
+    poll(db, config)
+    assert len(slack.requests) == 1 and "Reported" in json.dumps(slack.requests[0].json())
+
+
+def test_paused_watchlist_queues_nothing(db, feeds, slack, tmp_path):
+    config = setup(db, feeds, tmp_path, [S3470])
+    add_watchlist(db, slack, pinned=["us/119/s/3470"], paused=True)
+    feeds.set("/records.json", json.dumps([S3470 | {"status": "in_committee"}]), content_type="application/json")
+    poll(db, config)
+    with db.session() as s:
+        assert s.scalars(select(Delivery)).all() == [] and s.scalar(select(Change)) is not None
+    assert slack.requests == []
+
+
+def test_preview_counts_hits_and_the_alerts_a_query_would_have_sent(db, feeds, slack, tmp_path):
+    config = setup(db, feeds, tmp_path, [DOCKET])
+    feeds.set("/records.json", json.dumps([DOCKET, *(entry(n, f"order number {n} on bivens") for n in range(40))]),
+              content_type="application/json")
+    poll(db, config)
+    with db.session() as s:
+        noisy = wl.preview(s, wl.WatchlistSpec(name="p", query="bivens"), days=30)
+        assert noisy.hits == 40 and noisy.alerts == 40 and noisy.covered_days < 1
+        assert noisy.too_many  # 40 in under a day
+        quiet = wl.preview(s, wl.WatchlistSpec(name="p", query='bivens "number 7"'), days=30)
+        assert (quiet.hits, quiet.alerts, quiet.too_many) == (1, 1, False)
+        muted = wl.preview(s, wl.WatchlistSpec(name="p", query="bivens", muted=["order number"]), days=30)
+        assert muted.hits == 40 and muted.alerts == 0
+
+
+def test_import_export_round_trip(db):
+    starter = wl.parse_file(wl.starter_text(), "starter")
+    with db.session() as s:
+        assert {wl.apply(s, spec) for spec in starter} == {"created"}
+    with db.session() as s:
+        exported = wl.dump([wl.WatchlistSpec.of(w) for w in s.scalars(select(Watchlist).order_by(Watchlist.id))])
+    assert wl.parse_file(exported, "export") == starter
+    with db.session() as s:
+        assert {wl.apply(s, spec) for spec in wl.parse_file(exported, "export")} == {"unchanged"}
+    names = {spec.name for spec in starter}
+    assert {"bivens", "qualified-immunity", "ftca", "ice-class-actions", "state-private-rights",
+            "federal-legislation", "dhs-oig"} <= names
+    federal = next(s for s in starter if s.name == "federal-legislation")
+    assert set(federal.pinned) == {"us/119/s/3470", "us/119/s/3187", "us/119/hr/6091", "us/119/hr/3602",
+                                   "us/119/hr/503", "us/119/s/122"}
+    state = next(s for s in starter if s.name == "state-private-rights")
+    assert set(state.pinned) == {"il/104/hb/1312", "ca/20252026/sb/747"}
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("watchlists:\n- name: Bad Name\n", "w.yaml:2: watchlist 'Bad Name': field 'name': 'Bad Name' is not a slug"),
+    ("watchlists:\n- name: a\n  query: 'bivens ('\n", "w.yaml:2: watchlist 'a': field 'query': query does not parse"),
+    ("watchlists:\n- name: a\n- name: b\n  pinned: [S 3470]\n", "w.yaml:3: watchlist 'b': field 'pinned': identity"),
+    ("watchlists:\n- name: a\n  colour: red\n", "w.yaml:2: watchlist 'a': unknown field 'colour'"),
+    ("watchlists:\n- name: a\n- name: a\n", "w.yaml:3: watchlist 'a': duplicate name"),
+    ("sources: []\n", "w.yaml:1: expected a mapping with a 'watchlists:' list"),
+])
+def test_a_bad_watchlist_file_is_one_clear_line(text, problem):
+    from monitor.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        wl.parse_file(text, "w.yaml")
+    assert str(info.value).startswith(problem)
+
+
+def test_remedy_board_shows_each_source_view_of_a_pinned_identity(db, feeds, slack, tmp_path):
+    feeds.set("/congress.json", json.dumps([S3470]), content_type="application/json")
+    govinfo = S3470 | {"key": "govinfo:BILLSTATUS-119s3470", "status": "in_committee",
+                       "status_action": "Read twice and referred to the Committee on the Judiciary."}
+    feeds.set("/govinfo.json", json.dumps([govinfo]), content_type="application/json")
+    config = tmp_path / "sources.yaml"
+    config.write_text("sources:\n" + "".join(
+        f"  - id: {sid}\n    kind: records\n    url: {feeds.url(f'/{sid}.json')}\n" for sid in ("congress", "govinfo")))
+    poll(db, config)
+    add_watchlist(db, slack, query="kind:bill", pinned=["us/119/s/3470", "ca/20252026/sb/747"])
+    with db.session() as s:
+        board = wl.board(s, wl.get(s, "remedy"))
+    views = {row["source"]: (row["status"], row["status_action"]) for row in board["pinned_status"][0]["sources"]}
+    assert views == {"congress": ("introduced", "Introduced in Senate"),
+                     "govinfo": ("in_committee", "Read twice and referred to the Committee on the Judiciary.")}
+    assert board["pinned_status"][1] == {"identity": "ca/20252026/sb/747", "sources": []}
+    assert {i["key"] for i in board["latest"]} == {"congress:119:s:3470", "govinfo:BILLSTATUS-119s3470"}
