@@ -63,3 +63,13 @@ def test_wheel_carries_migrations_and_runs_from_any_directory(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (elsewhere / "here.db").exists()
+
+
+def test_models_and_migrations_agree(db):
+    """A model change without its migration is caught here, not in production."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
