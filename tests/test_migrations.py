@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -46,8 +47,11 @@ def test_init_command_is_idempotent(cli_env):
 
 
 def test_wheel_carries_migrations_and_runs_from_any_directory(tmp_path):
+    source = tmp_path / "source"  # a clean copy: no stale build/ directory can leak into the wheel
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info",
+                                                                "__pycache__", "*.db*", "bench"))
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                            "-w", str(tmp_path / "dist"), str(ROOT)], capture_output=True, text=True)
+                            "-w", str(tmp_path / "dist"), str(source)], capture_output=True, text=True)
     assert built.returncode == 0, built.stderr
     wheel = next((tmp_path / "dist").glob("remedy_monitor-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
