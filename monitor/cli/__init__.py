@@ -18,9 +18,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-from monitor.cli import items, run, sources, watchlists  # noqa: E402  (register commands)
+from monitor.cli import items, run, sources, watchlists, worker  # noqa: E402  (register commands)
 
-__all__ = ["app", "main", "items", "run", "sources", "watchlists"]
+__all__ = ["app", "main", "items", "run", "sources", "watchlists", "worker"]
 
 
 def main() -> None:

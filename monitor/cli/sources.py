@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from monitor.cli import app
 from monitor.cli.common import ConfigOpt, DbOpt, JsonOpt, open_config, open_db, print_json, print_table
+from monitor.cli.worker import cluster_section
 from monitor.models import Source
 
 sources_app = typer.Typer(help="Configured sources.", no_args_is_help=True)
@@ -47,5 +48,6 @@ def status(db: DbOpt = None, json_out: JsonOpt = False) -> None:
         print_table(["source", "last success", "failures", "last outcome", "last error"],
                     [[d["id"], d["last_success"], d["consecutive_failures"], d["last_outcome"], d["last_error"]]
                      for d in data])
+        cluster_section(database)
     if any(d["enabled"] and d["consecutive_failures"] for d in data):
         raise typer.Exit(1)
