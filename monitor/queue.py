@@ -27,6 +27,7 @@ and the source is made due again when its row lease expires.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -47,6 +48,7 @@ from monitor.errors import ConfigError
 from monitor.lease import due_when_free
 from monitor.models import Setting, Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
+from monitor.service import first_run_time
 
 log = logging.getLogger(__name__)
 
@@ -157,12 +159,16 @@ def next_due(due: dt.datetime | None, interval: float, now: dt.datetime) -> dt.d
 def claim_due(db: Database, config: AppConfig, now: dt.datetime, limit: int) -> list[str]:
     """Take the due, unleased sources and move each one's next run; return the ids to poll.
 
-    A source never scheduled before (``next_run_at`` empty) counts from its last attempt, so
-    switching from ``monitor run`` to workers does not poll everything at once.
+    A source never scheduled before (``next_run_at`` empty) gets its first slot as in
+    ``monitor run``: its regular slot after its last attempt, or within the jitter from now,
+    so neither a fresh start nor a switch from ``monitor run`` polls everything at once.
     """
     intervals = {s.id: float(config.interval_seconds(s)) for s in config.enabled_sources()}
+    jitter = float(parse_duration(config.defaults.jitter))
     taken: list[str] = []
     with db.session() as session:
+        waiting = set(session.scalars(text(
+            "SELECT queueing_lock FROM procrastinate_jobs WHERE status = 'todo' AND queueing_lock LIKE 'source:%'")))
         rows = session.execute(
             select(Source.id, Source.next_run_at, Source.last_attempt_at)
             .where(Source.enabled.is_(True),
@@ -176,13 +182,14 @@ def claim_due(db: Database, config: AppConfig, now: dt.datetime, limit: int) -> 
             interval = intervals.get(source_id)
             if interval is None:  # not in this worker's sources.yaml: leave it to one that has it
                 continue
-            if due is None and last_attempt is not None and last_attempt + dt.timedelta(seconds=interval) > now:
-                first = last_attempt + dt.timedelta(seconds=interval)
+            if due is None:
+                first = first_run_time(last_attempt, interval, jitter, now)
                 session.execute(update(Source).where(Source.id == source_id).values(next_run_at=first))
                 continue
             session.execute(update(Source).where(Source.id == source_id)
                             .values(next_run_at=next_due(due, interval, now)))
-            taken.append(source_id)
+            if f"source:{source_id}" not in waiting:  # else this slot folds into the poll already waiting
+                taken.append(source_id)
     return taken
 
 
@@ -195,6 +202,8 @@ class Runtime:
     pipeline: Pipeline
     dispatcher: Dispatcher
     settings: ClusterSettings
+    last_sweep: float = float("-inf")  # monotonic time of this process's last stalled-job sweep
+    dispatching: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 def _runtime(context: JobContext) -> Runtime:
@@ -226,17 +235,24 @@ def build_app(db: Database, settings: ClusterSettings) -> App:
               pass_context=True, retry=False)
     async def dispatch(context: JobContext, timestamp: int) -> str:
         rt = _runtime(context)
+        if rt.dispatching.locked():  # ticks overlap when the database is slow: one per process will do
+            return "skipped: this worker is already dispatching"
+        async with rt.dispatching:
+            return await _dispatch(rt)
+
+    async def _dispatch(rt: Runtime) -> str:
         swept = await sweep_stalled(app, rt)
         ids = await asyncio.to_thread(claim_due, rt.db, rt.config, utcnow(), rt.settings.batch)
-        deferred = 0
-        for source_id in ids:
-            key = f"source:{source_id}"
-            try:
-                await poll.configure(lock=key, queueing_lock=key).defer_async(source_id=source_id)
-                deferred += 1
-            except exceptions.AlreadyEnqueued:
-                pass  # one is already waiting: it will do
-        return f"{deferred} polls deferred, {swept} stalled jobs closed"
+        polls = [poll.configure(lock=f"source:{i}", queueing_lock=f"source:{i}").make_new_job(source_id=i)
+                 for i in ids]
+        try:
+            if polls:
+                await app.job_manager.batch_defer_jobs_async(polls)
+        except exceptions.AlreadyEnqueued:  # some still wait from an earlier tick: those will do
+            for job in polls:
+                with contextlib.suppress(exceptions.AlreadyEnqueued):
+                    await app.job_manager.defer_job_async(job)
+        return f"{len(ids)} polls deferred, {swept} stalled jobs closed"
 
     @app.periodic(cron=cron_every(settings.deliver_every), periodic_id="deliver")
     @app.task(name="monitor.deliver", queue=DELIVERIES, priority=10, queueing_lock="monitor.deliver",
@@ -263,6 +279,9 @@ def _in_session(db: Database, fn: Any) -> None:
 async def sweep_stalled(app: App, rt: Runtime) -> int:
     """Close the jobs of dead workers as failed (never back to ``todo``: that is what breaks the
     queueing lock) and make their sources due again once their row lease expires."""
+    if time.monotonic() - rt.last_sweep < rt.settings.stalled_after / 3:
+        return 0
+    rt.last_sweep = time.monotonic()
     closed = 0
     for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=rt.settings.stalled_after):
         try:

@@ -8,6 +8,7 @@ import os
 import socket
 from typing import Annotated, Any
 
+import httpx
 import typer
 from procrastinate.worker import Worker
 
@@ -36,6 +37,7 @@ from monitor.queue import (
 from monitor.service import Service
 
 SHUTDOWN_GRACE = 30.0
+DELIVERY_TIMEOUT = httpx.Timeout(15.0, connect=5.0)  # as Dispatcher's own client
 
 
 def parse_queues(text: str) -> list[str]:
@@ -80,9 +82,9 @@ def worker_cmd(
 async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings, *, queues: list[str],
                      concurrency: int, http: str | None = None) -> None:
     queue_app = build_app(db, settings)
-    async with Fetcher() as fetcher, queue_app.open_async():
+    async with Fetcher() as fetcher, queue_app.open_async(), httpx.AsyncClient(timeout=DELIVERY_TIMEOUT) as client:
         pipeline = Pipeline(db, config, fetcher)
-        runtime = Runtime(db, config, pipeline, Dispatcher(db), settings)
+        runtime = Runtime(db, config, pipeline, Dispatcher(db, client=client), settings)
         worker = Worker(queue_app, queues=queues, concurrency=concurrency, name=f"monitor-{os.getpid()}",
                         additional_context={"runtime": runtime}, update_heartbeat_interval=settings.heartbeat,
                         stalled_worker_timeout=settings.stalled_after, shutdown_graceful_timeout=SHUTDOWN_GRACE,
