@@ -116,9 +116,15 @@ def conninfo(db: Database) -> str:
     return make_url(db.url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+# A catalog scan, not to_regclass(): that reads the backend's cache, which an advisory lock does
+# not refresh, so a worker that looked once before waiting would not see another's schema.
+_QUEUE_TABLE = text("SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() "
+                    "AND tablename = 'procrastinate_jobs')")
+
+
 def _has_queue_schema(db: Database) -> bool:
     with db.engine.connect() as conn:
-        return conn.scalar(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")) is True
+        return conn.scalar(_QUEUE_TABLE) is True
 
 
 def ensure_queue_schema(db: Database) -> bool:
@@ -129,7 +135,7 @@ def ensure_queue_schema(db: Database) -> bool:
         return False
     with db.engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
-        if conn.scalar(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")):
+        if conn.scalar(_QUEUE_TABLE):
             return False
         raw = conn.connection.driver_connection
         assert raw is not None

@@ -30,7 +30,7 @@ def rss_one(title: str) -> str:
 
 class TimedFeeds(FeedServer):
     """A FeedServer that also keeps each path's request times, notices two requests of one
-    path in flight at once, and can hold a path's answer for a while (a slow provider)."""
+    path in flight at once, and can hold a path's answers until released (a hung provider)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -38,7 +38,7 @@ class TimedFeeds(FeedServer):
         self.times: dict[str, list[float]] = defaultdict(list)
         self.in_flight: Counter[str] = Counter()
         self.overlaps: list[str] = []
-        self.delays: dict[str, float] = {}
+        self.gates: dict[str, threading.Event] = {}
 
     def _answer(self, full: str, route: str) -> Answer | None:
         with self.guard:
@@ -47,11 +47,19 @@ class TimedFeeds(FeedServer):
             if self.in_flight[route] > 1:
                 self.overlaps.append(route)
         try:
-            time.sleep(self.delays.get(route, 0.0))
+            gate = self.gates.get(route)
+            if gate is not None:
+                gate.wait(120)
             return super()._answer(full, route)
         finally:
             with self.guard:
                 self.in_flight[route] -= 1
+
+    def hold(self, route: str) -> None:
+        self.gates[route] = threading.Event()
+
+    def release(self, route: str) -> None:
+        self.gates.pop(route).set()
 
     def total(self) -> int:
         with self.guard:
