@@ -22,8 +22,8 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor.db import Database, database_url  # noqa: E402
-from tests.cluster import Cluster, TimedFeeds, cluster_env, wait_for, write_sources  # noqa: E402
+from monitor.db import Database, database_url
+from tests.cluster import Cluster, TimedFeeds, cluster_env, wait_for, write_sources
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 

@@ -348,7 +348,7 @@ def cluster_status(db: Database, settings: ClusterSettings | None = None) -> Clu
     limit = dt.timedelta(seconds=settings.stalled_after)
     with db.engine.connect() as conn:
         now = conn.scalar(text("SELECT now()"))
-        running = dict(conn.execute(text(
+        running: dict[int, int] = dict(conn.execute(text(
             "SELECT worker_id, count(*) FROM procrastinate_jobs WHERE status = 'doing' "
             "AND worker_id IS NOT NULL GROUP BY worker_id")).all())
         described = {key: value for key, value in conn.execute(

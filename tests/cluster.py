@@ -108,10 +108,9 @@ class Cluster:
         self.engine = create_engine(env["MONITOR_DATABASE_URL"])
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"worker-{len(self.procs)}.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "monitor", "worker", *args], env=self.env, cwd=ROOT,
-                                stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        with open(self.logs / f"worker-{len(self.procs)}.log", "wb") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "monitor", "worker", *args], env=self.env, cwd=ROOT,
+                                    stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(proc)
         return proc
 

@@ -8,6 +8,7 @@ is sent twice, and ``monitor workers`` tells the dead worker from the live ones.
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 from pathlib import Path
@@ -19,7 +20,15 @@ from sqlalchemy.engine import make_url
 from monitor.db import Database
 from monitor.models import Delivery, Source
 from monitor.queue import ensure_queue_schema
-from tests.cluster import Cluster, TimedFeeds, cluster_env, reset_queue, rss_one, wait_for, write_sources
+from tests.cluster import (
+    Cluster,
+    TimedFeeds,
+    cluster_env,
+    reset_queue,
+    rss_one,
+    wait_for,
+    write_sources,
+)
 from tests.conftest import run_cli
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_server import SlackServer
@@ -128,7 +137,7 @@ def test_three_workers_share_300_sources_while_workers_come_and_go(
     assert timed_feeds.overlaps == [], "a source was fetched twice at once"
     for route in routes:
         times = timed_feeds.times[route]
-        gaps = [b - a for a, b in zip(times, times[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         # one fetch per due time. Two fetches of one slot would come back to back; fetches of
         # successive slots are an interval apart less the time the first one waited in the queue
         # (on a loaded machine slots a poll was still waiting for fold into it, by design)

@@ -13,7 +13,16 @@ import typer
 from procrastinate.worker import Worker
 
 from monitor.cli import app
-from monitor.cli.common import ConfigOpt, DbOpt, JsonOpt, console, open_config, print_json, print_table, setup_logging
+from monitor.cli.common import (
+    ConfigOpt,
+    DbOpt,
+    JsonOpt,
+    console,
+    open_config,
+    print_json,
+    print_table,
+    setup_logging,
+)
 from monitor.config import AppConfig
 from monitor.db import Database
 from monitor.dispatcher import Dispatcher
@@ -95,7 +104,7 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
         service = Service(db, config, http=http)
         http_task = asyncio.create_task(service.serve_http()) if http else None
         try:
-            await worker.run()
+            await worker.run()  # type: ignore[no-untyped-call]
         finally:
             announce.cancel()
             service.stopping.set()
