@@ -82,12 +82,15 @@ def release(session: Session, source_id: str, owner: str) -> None:
                     .values(lease_owner=None, lease_until=None))
 
 
-def due_when_free(session: Session, source_id: str, now: dt.datetime | None = None) -> None:
-    """Make a source due again as soon as its current lease ends (now if it has none):
-    the scheduler's way to re-run a poll that was lost or turned away by a lease."""
+def due_when_free(session: Session, source_id: str, now: dt.datetime | None = None, *,
+                  leased_only: bool = False) -> None:
+    """Make a source due again as soon as its current lease ends (now if it has none): the
+    scheduler's way to re-run a lost poll, or (``leased_only``) one a live lease turned away."""
     now = now or utcnow()
-    session.execute(update(Source).where(Source.id == source_id).values(
-        next_run_at=func.coalesce(Source.lease_until, now)))
+    query = update(Source).where(Source.id == source_id)
+    if leased_only:
+        query = query.where(Source.lease_until > now)
+    session.execute(query.values(next_run_at=func.coalesce(Source.lease_until, now)))
 
 
 class LeaseKeeper:

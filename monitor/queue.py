@@ -230,8 +230,8 @@ def build_app(db: Database, settings: ClusterSettings) -> App:
         except ConfigError:
             return "not in this worker's sources.yaml"
         summary = await rt.pipeline.poll(config)
-        if summary.outcome == "skipped":  # e.g. turned away by a live lease: come back when it ends
-            await asyncio.to_thread(_in_session, rt.db, lambda s: due_when_free(s, source_id))
+        if summary.outcome == "skipped":  # turned away by a live lease? come back when it ends
+            await asyncio.to_thread(_in_session, rt.db, lambda s: due_when_free(s, source_id, leased_only=True))
         elif summary.alerts:
             await defer_deliver(app)
         return summary.outcome

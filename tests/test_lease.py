@@ -49,12 +49,15 @@ def test_one_owner_at_a_time_until_the_lease_expires(db: Database) -> None:
 
 
 def test_a_lost_poll_is_due_when_the_lease_ends(db: Database) -> None:
-    add_source(db)
+    add_source(db, "a")
+    add_source(db, "free")
     with db.session() as s:
         claim = acquire(s, "a", "dead-worker", 90)
         due_when_free(s, "a")
+        due_when_free(s, "free", leased_only=True)  # skipped for another reason: stays as scheduled
     with db.session() as s:
         assert s.scalar(select(Source.next_run_at).where(Source.id == "a")) == claim.until
+        assert s.scalar(select(Source.next_run_at).where(Source.id == "free")) is None
 
 
 def test_keeper_renews_while_polling_and_releases_after(db: Database) -> None:

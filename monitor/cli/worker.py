@@ -134,8 +134,9 @@ def cluster_data(status: ClusterStatus) -> dict[str, Any]:
 def print_cluster(status: ClusterStatus) -> None:
     """The cluster section of ``monitor status``: workers, queue depth, stalled jobs."""
     print_table(["worker", "host", "pid", "queues", "alive", "last heartbeat", "running"],
-                [[w.id, w.host, w.pid, ",".join(w.queues), "yes" if w.alive else "NO", w.last_heartbeat.isoformat(timespec="seconds"),
-                  w.running] for w in status.workers], title="Workers")
+                [[w.id, w.host, w.pid, ",".join(w.queues), "yes" if w.alive else "NO",
+                  f"{(utcnow() - w.last_heartbeat).total_seconds():.0f}s ago", w.running] for w in status.workers],
+                title="Workers")
     print_table(["queue", "waiting", "running", "failed"],
                 [[q, c["todo"], c["doing"], c["failed"]] for q, c in sorted(status.queues.items())], title="Queues")
     if status.stalled:
