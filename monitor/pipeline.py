@@ -20,6 +20,7 @@ from monitor.config import AppConfig, config_hash
 from monitor.db import Database
 from monitor.errors import AuthError, FetchError, InsanityError, MonitorError, ParseError
 from monitor.fetch import DEFAULT_MAX_BYTES, CacheEntry, Fetcher, PollClient
+from monitor.lease import LeaseKeeper
 from monitor.models import Source
 from monitor.redact import redact
 from monitor.sanity import sanity_check
@@ -66,6 +67,7 @@ class Pipeline:
         self.fetcher = fetcher
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-writer")
         self._running: set[str] = set()
+        self.leases = LeaseKeeper(db, self._db)
 
     def close(self) -> None:
         self.writer.shutdown(wait=True)
@@ -83,7 +85,10 @@ class Pipeline:
             return PollSummary(config.id, "skipped", error="a poll of this source is already running")
         self._running.add(config.id)
         try:
-            return await self._poll(config)
+            async with self.leases.hold(config.id) as claim:  # never two pollers across processes
+                if not claim.won:
+                    return PollSummary(config.id, "skipped", error=f"leased by {claim.owner} until {claim.until}")
+                return await self._poll(config)
         finally:
             self._running.discard(config.id)
 

@@ -18,9 +18,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-from monitor.cli import alerts, demo, items, run, sources, subscriptions, watchlists  # noqa: E402  (register commands)
+from monitor.cli import alerts, demo, items, run, sources, subscriptions, watchlists, worker  # noqa: E402  (register commands)
 
-__all__ = ["app", "main", "alerts", "demo", "items", "run", "sources", "subscriptions", "watchlists"]
+__all__ = ["app", "main", "alerts", "demo", "items", "run", "sources", "subscriptions", "watchlists", "worker"]
 
 
 def main() -> None:

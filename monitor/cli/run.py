@@ -10,6 +10,7 @@ import typer
 from monitor.cli import app
 from monitor.cli.common import ConfigOpt, DbOpt, JsonOpt, console, open_config, open_db, print_json, setup_logging
 from monitor.db import Database
+from monitor.queue import ensure_queue_schema
 from monitor.service import Service, run_once
 
 
@@ -25,6 +26,8 @@ def init(db: DbOpt = None) -> None:
         console.print(f"database is up to date (revision {after})")
     else:
         console.print(f"database upgraded from {before or 'empty'} to revision {after}")
+    if database.is_postgres and ensure_queue_schema(database):
+        console.print("job queue schema (procrastinate) applied, for `monitor worker`")
 
 
 @app.command("run")

@@ -12,6 +12,7 @@ from monitor.cli import app
 from monitor.cli.common import ConfigOpt, DbOpt, JsonOpt, console, fail, open_config, open_db, print_json, print_table
 from monitor.errors import MonitorError
 from monitor.fetch import DEFAULT_MAX_BYTES, Fetcher, PollClient
+from monitor.cli.worker import cluster_section
 from monitor.models import Source
 from monitor.pipeline import build_source, missing_env
 from monitor.sanity import sanity_check
@@ -95,5 +96,6 @@ def status(db: DbOpt = None, json_out: JsonOpt = False) -> None:
         print_table(["source", "last success", "failures", "last outcome", "last error"],
                     [[d["id"], d["last_success"], d["consecutive_failures"], d["last_outcome"], d["last_error"]]
                      for d in data])
+        cluster_section(database)
     if any(d["enabled"] and d["consecutive_failures"] for d in data):
         raise typer.Exit(1)

@@ -1,0 +1,172 @@
+"""``monitor worker`` (scale out on PostgreSQL) and ``monitor workers`` (the cluster's health)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from typing import Annotated, Any
+
+import httpx
+import typer
+from procrastinate.worker import Worker
+
+from monitor.cli import app
+from monitor.cli.common import (
+    ConfigOpt,
+    DbOpt,
+    JsonOpt,
+    console,
+    open_config,
+    print_json,
+    print_table,
+    setup_logging,
+)
+from monitor.config import AppConfig
+from monitor.db import Database
+from monitor.dispatcher import Dispatcher
+from monitor.errors import ConfigError
+from monitor.fetch import Fetcher
+from monitor.models import utcnow
+from monitor.pipeline import Pipeline
+from monitor.queue import (
+    QUEUES,
+    ClusterSettings,
+    ClusterStatus,
+    Runtime,
+    build_app,
+    cluster_status,
+    describe_worker,
+    ensure_queue_schema,
+    forget_workers,
+    require_postgres,
+    sync_sources_once,
+)
+from monitor.service import Service
+
+SHUTDOWN_GRACE = 30.0
+DELIVERY_TIMEOUT = httpx.Timeout(15.0, connect=5.0)  # as Dispatcher's own client
+
+
+def parse_queues(text: str) -> list[str]:
+    names = [q.strip() for q in text.split(",") if q.strip()]
+    unknown = sorted(set(names) - set(QUEUES))
+    if not names or unknown:
+        raise typer.BadParameter(f"unknown queue {', '.join(unknown) or '(none)'}; expected some of: {', '.join(QUEUES)}")
+    return names
+
+
+@app.command("worker")
+def worker_cmd(
+    concurrency: Annotated[int, typer.Option("--concurrency", "-n", min=1, help="Jobs this worker runs at once.")] = 4,
+    queues: Annotated[str, typer.Option("--queues", "-q", help="Comma-separated queues to serve: polls, deliveries.")] = ",".join(QUEUES),
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    http: Annotated[str | None, typer.Option("--http", envvar="MONITOR_HTTP", help="Also serve the HTTP endpoints on HOST:PORT.", show_default=False)] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Run one worker of a PostgreSQL deployment; start as many as you like, on any machines.
+
+    Workers share the database: each source is polled by one worker at a time, at its
+    interval, and each alert is sent once. Needs PostgreSQL (on SQLite use `monitor run`).
+    SIGINT/SIGTERM finish running jobs (up to 30 s) and stop.
+
+    Example: monitor worker --concurrency 8 --queues polls,deliveries
+    """
+    names = parse_queues(queues)
+    setup_logging(verbose)
+    if not verbose:  # one line per job start and end drowns what matters
+        logging.getLogger("procrastinate").setLevel(logging.WARNING)
+    database = Database(db)
+    require_postgres(database, "monitor worker")
+    cfg = open_config(config)
+    settings = ClusterSettings.from_env()
+    database.ensure_schema()
+    ensure_queue_schema(database)
+    sync_sources_once(database, cfg)
+    asyncio.run(run_worker(database, cfg, settings, queues=names, concurrency=concurrency, http=http))
+
+
+async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings, *, queues: list[str],
+                     concurrency: int, http: str | None = None) -> None:
+    queue_app = build_app(db, settings)
+    async with Fetcher() as fetcher, queue_app.open_async(), httpx.AsyncClient(timeout=DELIVERY_TIMEOUT) as client:
+        pipeline = Pipeline(db, config, fetcher)
+        runtime = Runtime(db, config, pipeline, Dispatcher(db, client=client), settings)
+        worker = Worker(queue_app, queues=queues, concurrency=concurrency, name=f"monitor-{os.getpid()}",
+                        additional_context={"runtime": runtime}, update_heartbeat_interval=settings.heartbeat,
+                        stalled_worker_timeout=settings.stalled_after, shutdown_graceful_timeout=SHUTDOWN_GRACE,
+                        delete_jobs="successful")
+        info = {"host": socket.gethostname(), "pid": os.getpid(), "queues": queues, "concurrency": concurrency,
+                "started_at": utcnow().isoformat()}
+        announce = asyncio.create_task(_announce(worker, db, info))
+        service = Service(db, config, http=http)
+        http_task = asyncio.create_task(service.serve_http()) if http else None
+        try:
+            await worker.run()  # type: ignore[no-untyped-call]
+        finally:
+            announce.cancel()
+            service.stopping.set()
+            if http_task is not None:
+                await http_task
+            pipeline.close()
+            if announce.done() and not announce.cancelled():
+                await asyncio.to_thread(forget_workers, db, [announce.result()])
+
+
+async def _announce(worker: Worker, db: Database, info: dict[str, Any]) -> int:
+    """Record who this worker is (host, pid, queues) once procrastinate has given it an id."""
+    while worker.worker_id is None:
+        await asyncio.sleep(0.05)
+    await asyncio.to_thread(describe_worker, db, worker.worker_id, info)
+    return worker.worker_id
+
+
+def cluster_data(status: ClusterStatus) -> dict[str, Any]:
+    return {
+        "workers": [vars(w) for w in status.workers],
+        "queues": status.queues,
+        "stalled_jobs": status.stalled,
+    }
+
+
+def print_cluster(status: ClusterStatus) -> None:
+    """The cluster section of ``monitor status``: workers, queue depth, stalled jobs."""
+    print_table(["worker", "host", "pid", "queues", "alive", "last heartbeat", "running"],
+                [[w.id, w.host, w.pid, ",".join(w.queues), "yes" if w.alive else "NO",
+                  f"{(utcnow() - w.last_heartbeat).total_seconds():.0f}s ago", w.running] for w in status.workers],
+                title="Workers")
+    print_table(["queue", "waiting", "running", "failed"],
+                [[q, c["todo"], c["doing"], c["failed"]] for q, c in sorted(status.queues.items())], title="Queues")
+    if status.stalled:
+        console.print(f"{len(status.stalled)} stalled jobs (their worker stopped; the next dispatch closes them): "
+                      + ", ".join(f"{j['task_name']}#{j['id']}" for j in status.stalled), markup=False)
+
+
+def cluster_section(database: Database) -> None:
+    """Print the cluster section when the database runs a job queue (for ``monitor status``)."""
+    status = cluster_status(database)
+    if status is not None:
+        print_cluster(status)
+
+
+@app.command("workers")
+def workers_cmd(db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Show the workers (alive, last heartbeat), queue depth and stalled jobs; exit 1 if a
+    worker is dead or a job is stalled.
+
+    Example: monitor workers --json
+    """
+    database = Database(db)
+    require_postgres(database, "monitor workers")
+    database.ensure_schema()
+    status = cluster_status(database)
+    if status is None:
+        raise ConfigError("no job queue in this database yet: start a worker (monitor worker) or run monitor init")
+    if json_out:
+        print_json(cluster_data(status))
+    else:
+        print_cluster(status)
+    if status.stalled or not all(w.alive for w in status.workers):
+        raise typer.Exit(1)

@@ -1,0 +1,200 @@
+"""Scale-out on PostgreSQL: real ``monitor worker`` processes sharing one database.
+
+Short intervals, heartbeats and leases come from the environment so a run takes a minute,
+not an hour. What is checked is what an operator would: each source is fetched once per due
+time and never twice at once, a killed worker's source comes back after its lease, no alert
+is sent twice, and ``monitor workers`` tells the dead worker from the live ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from monitor.db import Database
+from monitor.models import Delivery, Source
+from monitor.queue import ensure_queue_schema
+from tests.cluster import (
+    Cluster,
+    TimedFeeds,
+    cluster_env,
+    reset_queue,
+    rss_one,
+    wait_for,
+    write_sources,
+)
+from tests.conftest import run_cli
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.slack_server import SlackServer
+from tests.test_pipeline import subscribe
+
+TUNABLES = {"MONITOR_DISPATCH_EVERY": "1s", "MONITOR_DELIVER_EVERY": "1s", "MONITOR_WORKER_HEARTBEAT": "1s",
+            "MONITOR_WORKER_STALLED_AFTER": "3s"}
+
+
+@pytest.fixture
+def pg_url(db_url: str) -> str:
+    if db_url.startswith("sqlite"):
+        pytest.skip("monitor worker needs PostgreSQL (procrastinate); this runs in the PostgreSQL pass "
+                    "(MONITOR_TEST_DATABASE_URL=postgresql+psycopg://…)")
+    reset_queue(db_url)
+    return db_url
+
+
+@pytest.fixture
+def timed_feeds() -> TimedFeeds:
+    server = TimedFeeds()
+    yield server
+    server.close()
+
+
+def publish_bivens(feeds: FeedServer, route: str, name: str) -> None:
+    """A new entry the ``bivens`` watchlist matches, so exactly one alert is due."""
+    body = rss_one(name).replace("</channel>", f"<item><title>Bivens claim {name}</title>"
+                                 f"<link>http://example.org/{name}/b</link><guid>{name}-b</guid></item></channel>")
+    feeds.set(route, body, etag=True)
+
+
+def baselines_done(db: Database) -> int:
+    with db.session() as s:
+        return len(s.scalars(select(Source.id).where(Source.baseline_done.is_(True))).all())
+
+
+def sent_once(db: Database, slack: SlackServer, expected: int) -> None:
+    """Every matched change was sent, each message once."""
+    assert wait_for(lambda: len(slack.requests) >= expected, 60), f"{len(slack.requests)} of {expected} alerts"
+    with db.session() as s:
+        states = list(s.scalars(select(Delivery.state)))
+    assert states == ["sent"] * expected
+    texts = [r.json()["text"] for r in slack.requests]
+    assert len(texts) == expected and len(set(texts)) == expected, texts
+
+
+def test_worker_refuses_sqlite(cli_env: dict[str, str], tmp_path: Path) -> None:
+    env = cli_env | {"MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}"}
+    (tmp_path / "sources.yaml").write_text("sources: []\n")
+    result = run_cli(["worker"], env)
+    assert result.returncode == 1
+    assert "needs PostgreSQL" in result.stderr and "monitor run" in result.stderr
+    assert not (tmp_path / "m.db").exists()
+
+
+def test_init_applies_the_queue_schema_once(pg_url: str, cli_env: dict[str, str]) -> None:
+    url = make_url(pg_url)
+    name = f"{url.database}_init"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    fresh = url.set(database=name).render_as_string(hide_password=False)
+    try:
+        env = cli_env | {"MONITOR_DATABASE_URL": fresh}
+        first = run_cli(["init"], env)
+        assert first.returncode == 0 and "job queue schema (procrastinate) applied" in first.stdout, first.stderr
+        again = run_cli(["init"], env)
+        assert again.returncode == 0 and "procrastinate" not in again.stdout
+        db = Database(fresh)
+        assert ensure_queue_schema(db) is False
+        db.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.mark.slow
+def test_three_workers_share_300_sources_while_workers_come_and_go(
+        pg_url: str, timed_feeds: TimedFeeds, slack: SlackServer, tmp_path: Path) -> None:
+    interval = 10.0
+    config = tmp_path / "sources.yaml"
+    routes = write_sources(config, timed_feeds, 300, interval="10s", jitter="10s")
+    db = Database(pg_url)
+    subscribe(db, slack)
+    cluster = Cluster(cluster_env(pg_url, config, **TUNABLES), tmp_path)
+    try:
+        first = [cluster.start(), cluster.start()]
+        cluster.wait_registered(first)
+        assert wait_for(lambda: baselines_done(db) == len(routes), 120), cluster.log_tail()
+        late = cluster.start()  # a worker joins a running cluster
+        cluster.wait_registered([late])
+        changed = routes[:5]
+        for i, route in enumerate(changed):
+            publish_bivens(timed_feeds, route, f"n{i}")
+        assert wait_for(lambda: all(len(timed_feeds.times[r]) >= 2 for r in routes), 120), cluster.log_tail()
+        assert cluster.stop(first[0]) == 0  # and one leaves: its running polls finish first
+        assert wait_for(lambda: all(len(timed_feeds.times[r]) >= 3 for r in routes), 120), cluster.log_tail()
+        for proc in (first[1], late):
+            assert cluster.stop(proc) == 0
+        sent_once(db, slack, len(changed))
+    finally:
+        cluster.close()
+
+    assert timed_feeds.overlaps == [], "a source was fetched twice at once"
+    for route in routes:
+        times = timed_feeds.times[route]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        # one fetch per due time. Two fetches of one slot would come back to back; fetches of
+        # successive slots are an interval apart less the time the first one waited in the queue
+        # (on a loaded machine slots a poll was still waiting for fold into it, by design)
+        assert all(g >= interval / 4 for g in gaps), (route, gaps)
+    with db.session() as s:
+        leases = s.execute(select(Source.id).where(Source.lease_owner.is_not(None))).all()
+    assert leases == [], "a stopped worker kept a lease"
+    db.dispose()
+
+
+@pytest.mark.slow
+def test_sigkill_mid_poll_the_source_comes_back_after_the_lease(
+        pg_url: str, timed_feeds: TimedFeeds, slack: SlackServer, tmp_path: Path, cli_env: dict[str, str]) -> None:
+    config = tmp_path / "sources.yaml"
+    routes = write_sources(config, timed_feeds, 30, interval="4s", jitter="4s")
+    slow = routes[0]
+    timed_feeds.hold(slow)  # whoever polls it first is stuck inside the fetch: that one dies
+    db = Database(pg_url)
+    subscribe(db, slack)
+    cluster = Cluster(cluster_env(pg_url, config, MONITOR_POLL_LEASE="8s", **TUNABLES), tmp_path)
+    try:
+        procs = [cluster.start() for _ in range(3)]
+        cluster.wait_registered(procs)
+        assert wait_for(lambda: timed_feeds.in_flight[slow] == 1, 60), cluster.log_tail()
+        with db.session() as s:
+            owner, lease_until = s.execute(select(Source.lease_owner, Source.lease_until)
+                                           .where(Source.id == "s0000")).one()
+        victim = next(p for p in procs if f":{p.pid}:" in owner)
+        survivors = [p for p in procs if p is not victim]
+        # no alert is due before the kill (first polls are baselines), so the victim cannot die
+        # between sending one and recording it: every alert below must arrive exactly once
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        timed_feeds.release(slow)
+        assert wait_for(lambda: timed_feeds.in_flight[slow] == 0, 10)
+        killed_at = len(timed_feeds.times[slow])
+        counts = {r: len(timed_feeds.times[r]) for r in routes}
+        assert wait_for(lambda: baselines_done(db) >= len(routes) - 1, 60)  # all but the slow one
+        publish_bivens(timed_feeds, routes[1], "after-kill")
+
+        assert wait_for(lambda: len(timed_feeds.times[slow]) > killed_at, 60), cluster.log_tail()
+        assert timed_feeds.times[slow][killed_at] >= lease_until.timestamp(), "polled while the dead worker's lease held"
+        assert wait_for(lambda: all(len(timed_feeds.times[r]) > counts[r] + 1 for r in routes), 60), cluster.log_tail()
+        sent_once(db, slack, 1)
+
+        status = run_cli(["workers", "--json"], cli_env | {"MONITOR_DATABASE_URL": pg_url, **TUNABLES})
+        workers = {w["pid"]: w for w in json.loads(status.stdout)["workers"]}
+        assert status.returncode == 1  # a dead worker is something to look at
+        assert workers[victim.pid]["alive"] is False
+        assert all(workers[p.pid]["alive"] for p in survivors)
+        with db.engine.connect() as conn:
+            closed = conn.execute(text("SELECT status::text FROM procrastinate_jobs "
+                                       "WHERE args->>'source_id' = 's0000' AND status = 'failed'")).scalars().all()
+        assert closed == ["failed"], "the dead worker's job was not closed by the stalled-job sweep"
+        for proc in survivors:
+            assert cluster.stop(proc) == 0
+    finally:
+        cluster.close()
+    assert timed_feeds.overlaps == []
+    db.dispose()
