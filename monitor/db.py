@@ -43,6 +43,12 @@ def database_url(explicit: str | None = None) -> str:
     return url
 
 
+def include_name(name: str | None, type_: str, parent_names: dict[str, str | None]) -> bool:
+    """For Alembic: procrastinate's queue tables share the database but are procrastinate's schema."""
+    table = name if type_ == "table" else parent_names.get("table_name")
+    return not (table or "").startswith("procrastinate")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
