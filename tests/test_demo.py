@@ -34,7 +34,7 @@ def test_demo_runs_offline_and_shows_the_alerts_and_the_digest(cli_env, tmp_path
     assert "Rule: federal-legislation: status-move (pinned us/119/s/3470)" in bill
     assert "summary" not in bill
 
-    digest = Path(re.search(r"digest \(.*\): (/\S+)$", out, re.M).group(1))
+    digest = Path(re.search(r"digest \(.*\): (/\S+)$", out, re.MULTILINE).group(1))
     assert digest.exists()
     html = digest.read_text()
     for heading in ("Bivens claims against federal immigration officers",

@@ -22,7 +22,14 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
 
 from monitor.models import DeliveryAttempt
-from tests.alerting import STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist, subscription
+from tests.alerting import (
+    STATUS_MOVE,
+    deliveries,
+    dispatch,
+    seed_changes,
+    seed_watchlist,
+    subscription,
+)
 from tests.fakes.smtp_server import Mailbox, SessionSeen, smtp_server
 
 USER = "alerts@example.org"
