@@ -110,8 +110,9 @@ def setup(db: Database, server: DemoServer, directory: Path) -> Path:
             apply(session, spec)
         session.flush()
         for watchlist in session.scalars(select(Watchlist).where(Watchlist.name.in_(SUBSCRIBED))):
-            session.add(Subscription(watchlist_id=watchlist.id, channel="slack",
-                                     target=f"slack:{server.base}/slack", unsubscribe_token=secrets.token_urlsafe(24)))
+            session.add(Subscription(watchlist_id=watchlist.id, channel="slack",  # one Slack channel each
+                                     target=f"slack:{server.base}/slack/{watchlist.name}",
+                                     unsubscribe_token=secrets.token_urlsafe(24)))
             session.add(Subscription(watchlist_id=watchlist.id, channel="email", target="email:you@example.org",
                                      mode="digest", digest_at="07:30", timezone="America/Chicago",
                                      unsubscribe_token=secrets.token_urlsafe(24)))
