@@ -2,14 +2,18 @@
 
 Configuration: ``MONITOR_SMTP_URL`` (``smtp://user:pass@host:587?starttls=1`` or
 ``smtps://user:pass@host:465``) and ``MONITOR_MAIL_FROM`` (``Remedy Monitor <alerts@example.org>``).
+TLS (``starttls=1`` or ``smtps``) always verifies the server's certificate and host name, against
+the system CAs or, when ``MONITOR_SMTP_CAFILE`` names a PEM file, against that file's CAs only
+(a private CA for tests and private deployments).
 Every message is multipart text + HTML; the HTML comes from Jinja2 with autoescape, its CSS is
 inlined (mail clients drop ``<style>``), feed-supplied HTML passes through nh3 and only http(s)
 links survive. ``List-Unsubscribe`` + ``List-Unsubscribe-Post`` (RFC 8058) point at the service's
 ``/unsubscribe/<token>`` endpoint.
 
 SMTP answers (RFC 5321 §4.2.1): 4xx is transient (retry), 5xx is permanent for that recipient.
-A dropped connection is transient. Authentication failures (535) are the operator's to fix, so
-they are retried rather than disabling the subscriber. smtplib is blocking: it runs in a thread.
+A dropped connection is transient. Authentication failures (535), untrusted certificates and an
+unreadable CA file are the operator's to fix, so they are retried rather than disabling the
+subscriber. smtplib is blocking: it runs in a thread.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import asyncio
 import os
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -45,7 +49,8 @@ class SmtpConfig:
     ssl: bool
     starttls: bool
     user: str | None
-    password: str | None
+    password: str | None = field(repr=False)  # a secret: never in a repr, log or error
+    cafile: str | None = None
 
 
 def smtp_config() -> SmtpConfig:
@@ -62,7 +67,17 @@ def smtp_config() -> SmtpConfig:
         starttls=query.get("starttls", ["0"])[0].lower() in ("1", "true", "yes"),
         user=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
+        cafile=os.environ.get("MONITOR_SMTP_CAFILE") or None,
     )
+
+
+def tls_context(config: SmtpConfig) -> ssl.SSLContext:
+    """A verifying context: the system CAs, or only those in ``MONITOR_SMTP_CAFILE``."""
+    try:
+        return ssl.create_default_context(cafile=config.cafile)
+    except (OSError, ssl.SSLError) as exc:  # an operator's mistake: retried, the subscriber keeps its subscription
+        raise DeliveryError(f"MONITOR_SMTP_CAFILE {config.cafile} is not a readable PEM file of CA "
+                            f"certificates: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def mail_from() -> Address:
@@ -150,6 +165,11 @@ def _smtp_error(exc: Exception, recipient: str) -> DeliveryError:
         return DeliveryError(f"{code} {text.decode(errors='replace')}"[:300], permanent=code >= 500, status=code)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return DeliveryError(f"{exc.smtp_code} SMTP login refused: check MONITOR_SMTP_URL", status=exc.smtp_code)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return DeliveryError(f"SMTP server's TLS certificate is not trusted ({exc.verify_message}): fix its "
+                             "certificate, or set MONITOR_SMTP_CAFILE to the CA that signed it")
+    if isinstance(exc, ssl.SSLError):
+        return DeliveryError(f"SMTP TLS handshake failed: {exc.reason or type(exc).__name__}")
     if isinstance(exc, smtplib.SMTPResponseException):
         message = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
         return DeliveryError(f"{exc.smtp_code} {message}"[:300], permanent=exc.smtp_code >= 500, status=exc.smtp_code)
@@ -173,16 +193,18 @@ class EmailChannel:
     async def send(self, client: httpx.AsyncClient, rendered: Rendered) -> str:
         config = smtp_config()
         mime = build_mime(rendered, mail_from())
+        context = tls_context(config) if config.ssl or config.starttls else None
         try:
-            return await asyncio.to_thread(self._deliver, config, mime)
+            return await asyncio.to_thread(self._deliver, config, context, mime)
         except (smtplib.SMTPException, OSError) as exc:
             raise _smtp_error(exc, self.address) from None
 
-    def _deliver(self, config: SmtpConfig, mime: EmailMessage) -> str:
-        smtp_class = smtplib.SMTP_SSL if config.ssl else smtplib.SMTP
-        with smtp_class(config.host, config.port, timeout=30) as smtp:
+    def _deliver(self, config: SmtpConfig, context: ssl.SSLContext | None, mime: EmailMessage) -> str:
+        smtp = (smtplib.SMTP_SSL(config.host, config.port, timeout=30, context=context) if config.ssl
+                else smtplib.SMTP(config.host, config.port, timeout=30))
+        with smtp:
             if config.starttls:
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=context)
             if config.user:
                 smtp.login(config.user, config.password or "")
             smtp.send_message(mime)  # raises unless the server answered 250 to DATA

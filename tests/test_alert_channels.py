@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import json
-import socket
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from alerts.base import Message, channel_for_target
@@ -20,6 +15,7 @@ from monitor.errors import ConfigError
 from monitor.models import Delivery, DeliveryAttempt, utcnow
 from tests.alerting import FIELD_EDIT, NEW_OPINION, STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist, subscription
 from tests.fakes.slack_server import SlackServer
+from tests.fakes.smtp_server import Mailbox, smtp_server
 from tests.fakes.webhook_receiver import WebhookReceiver
 
 
@@ -155,38 +151,14 @@ def test_webhook_redirect_is_a_failure_and_not_followed(db, receiver) -> None:
 
 # --- Email over SMTP -------------------------------------------------------------------------------
 
-class Mailbox:
-    """aiosmtpd handler: scripted answers per DATA, every accepted message kept."""
-
-    def __init__(self) -> None:
-        self.answers: list[str] = []
-        self.messages: list[email.message.EmailMessage] = []
-        self.envelopes: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        answer = self.answers.pop(0) if self.answers else "250 OK"
-        if answer == "disconnect":
-            server.transport.close()
-            return "421 closing"
-        if answer.startswith("250"):
-            self.envelopes.append(envelope)
-            self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return answer
-
-
 @pytest.fixture
 def smtp(monkeypatch) -> Iterator[Mailbox]:
     mailbox = Mailbox()
-    with socket.socket() as probe:  # aiosmtpd's Controller needs a known port for its ready check
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("MONITOR_SMTP_URL", f"smtp://127.0.0.1:{port}")
-    monkeypatch.setenv("MONITOR_MAIL_FROM", "Remedy Monitor <alerts@example.org>")
-    monkeypatch.setenv("MONITOR_PUBLIC_URL", "https://monitor.example.org")
-    yield mailbox
-    controller.stop()
+    with smtp_server(mailbox) as port:
+        monkeypatch.setenv("MONITOR_SMTP_URL", f"smtp://127.0.0.1:{port}")
+        monkeypatch.setenv("MONITOR_MAIL_FROM", "Remedy Monitor <alerts@example.org>")
+        monkeypatch.setenv("MONITOR_PUBLIC_URL", "https://monitor.example.org")
+        yield mailbox
 
 
 def test_email_alert_is_multipart_with_one_click_unsubscribe(db, smtp: Mailbox) -> None:

@@ -1,4 +1,4 @@
-"""``monitor demo`` works offline for a newcomer: two polls, a Slack alert, a digest file."""
+"""``monitor demo`` works offline for a newcomer: two polls, the Slack alerts, a digest file."""
 
 from __future__ import annotations
 
@@ -7,14 +7,37 @@ from pathlib import Path
 
 from tests.conftest import run_cli
 
+REPORTED = ("Committee on the Judiciary. Reported by Senator Grassley with an amendment in the nature of a "
+            "substitute. Without written report.")
+
+
+def alerts(out: str) -> list[str]:
+    return [block.split("\nEmail digest", 1)[0] for block in out.split("── Slack alert ")[1:]]
+
 
 def test_demo_runs_offline_and_shows_the_alerts_and_the_digest(cli_env, tmp_path: Path) -> None:
     result = run_cli(["demo", "--dir", str(tmp_path / "demo")], cli_env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "Reyes v. ICE Officer Hall" in out  # the new Bivens opinion
-    assert "S. 3470" in out and "referred to the Committee" in out and "Ordered to be reported" in out
-    assert "Rule: bivens:" in out and "Source: <http://127.0.0.1:" in out
-    digest = Path(re.search(r"(/\S+digest\.html)", out).group(1))
+    by_title = {a.splitlines()[1]: a for a in alerts(out)}  # line 0 is the rule, line 1 the header
+    assert set(by_title) == {"BIVENS CLAIMS AGAINST FEDERAL IMMIGRATION OFFICERS — 1 CHANGE",
+                             "FEDERAL BILLS: A FEDERAL 1983, THE BIVENS ACT, QUALIFIED IMMUNITY — 1 CHANGE"}
+
+    opinion = by_title["BIVENS CLAIMS AGAINST FEDERAL IMMIGRATION OFFICERS — 1 CHANGE"]
+    assert "Reyes v. ICE Officer Hall" in opinion and "*New opinion*" in opinion
+    assert "Rule: bivens: new-item (query)" in opinion and "Source: <http://127.0.0.1:" in opinion
+
+    bill = by_title["FEDERAL BILLS: A FEDERAL 1983, THE BIVENS ACT, QUALIFIED IMMUNITY — 1 CHANGE"]
+    assert "S. 3470: Accountability for Federal Law Enforcement Act" in bill
+    assert "*Was*: In committee\n   *Now*: Reported by committee" in bill  # a status move, not a text change
+    assert f"Action: “{REPORTED}”" in bill  # the evidence: the action that moved it
+    assert "Rule: federal-legislation: status-move (pinned us/119/s/3470)" in bill
+    assert "summary" not in bill
+
+    digest = Path(re.search(r"digest \(.*\): (/\S+)$", out, re.MULTILINE).group(1))
+    assert digest.exists()
     html = digest.read_text()
-    assert "Reyes v. ICE Officer Hall" in html and "S. 3470" in html
+    for heading in ("Bivens claims against federal immigration officers",
+                    "Federal bills: a federal 1983, the Bivens Act, qualified immunity"):
+        assert heading in html
+    assert "Reyes v. ICE Officer Hall" in html and "S. 3470" in html and "Reported by committee" in html

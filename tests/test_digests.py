@@ -3,49 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from monitor.digest import claim_digests
 from monitor.models import Delivery, Digest, Watchlist
 from tests.alerting import FIELD_EDIT, NEW_OPINION, STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist
 from tests.conftest import run_cli
+from tests.fakes.smtp_server import Mailbox, smtp_server
 
 UTC = dt.timezone.utc
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
 
 
 @pytest.fixture
 def smtp(monkeypatch) -> Iterator[Mailbox]:
     mailbox = Mailbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("MONITOR_SMTP_URL", f"smtp://127.0.0.1:{port}")
-    monkeypatch.setenv("MONITOR_PUBLIC_URL", "https://monitor.example.org")
-    yield mailbox
-    controller.stop()
+    with smtp_server(mailbox) as port:
+        monkeypatch.setenv("MONITOR_SMTP_URL", f"smtp://127.0.0.1:{port}")
+        monkeypatch.setenv("MONITOR_PUBLIC_URL", "https://monitor.example.org")
+        yield mailbox
 
 
 def digest_rows(db) -> list[Digest]:

@@ -1,10 +1,12 @@
 """``monitor demo``: an offline tour with the project's own sample responses, no API keys.
 
-A local HTTP server serves ``samples/<id>.<poll>.<ext>`` (poll 2 falls back to poll 1) and a
-local Slack-compatible receiver takes the alerts, so the tour runs the real pipeline, outbox
-and dispatcher end to end: poll 1 is the baseline, poll 2 adds a Bivens opinion and moves
-S. 3470 out of committee. The tour prints the Slack alert as a reader sees it (the plain-text
-fallback) and writes the day's email digest to an HTML file.
+A local HTTP server serves ``samples/<id>.<poll>.<ext>`` for any path under ``/<id>/`` (poll 2
+falls back to poll 1) and a local Slack-compatible receiver takes the alerts, so the tour runs
+the real pipeline, outbox and dispatcher end to end with the shipped starter watchlists: poll 1
+is the baseline, poll 2 adds a Bivens opinion to the Ninth Circuit feed and, in S. 3470's GovInfo
+BILLSTATUS file, moves the bill out of the Judiciary Committee (invented actions, labelled as demo
+data in the sample). The tour prints the Slack alerts as a reader sees them (the Block Kit
+layout as text) and writes the day's email digest to an HTML file.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from monitor.db import Database
 from monitor.digest import preview_message
 from monitor.models import Subscription, Watchlist, utcnow
 from monitor.service import run_once
+from monitor.watchlists import apply, parse_file, starter_text
 
 SAMPLES = resources.files("monitor.demo") / "samples"
+SUBSCRIBED = ("bivens", "federal-legislation")  # starter watchlists the demo's reader follows
 
 
 @dataclass
@@ -44,7 +48,7 @@ class DemoServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
-                body = demo.sample(self.path.strip("/"))
+                body = demo.sample(self.path.strip("/").split("/")[0])
                 self.send_response(200 if body is not None else 404)
                 self.send_header("Content-Type", "application/xml" if body is not None else "text/plain")
                 self.send_header("Content-Length", str(len(body or b"")))
@@ -97,19 +101,21 @@ def slack_as_text(payload: dict[str, Any]) -> str:
 
 
 def setup(db: Database, server: DemoServer, directory: Path) -> Path:
+    """The sources config, the starter watchlists, and a Slack + digest subscription to two of them."""
     config = directory / "sources.yaml"
     config.write_text((SAMPLES / "sources.yaml").read_text(encoding="utf-8").replace("{base}", server.base),
                       encoding="utf-8")
     with db.session() as session:
-        watchlist = Watchlist(name="bivens", title="Bivens claims against immigration officers", query="bivens",
-                              on_field=True, feed_token=secrets.token_urlsafe(24))
-        session.add(watchlist)
+        for spec in parse_file(starter_text(), "starter_watchlists.yaml"):
+            apply(session, spec)
         session.flush()
-        session.add(Subscription(watchlist_id=watchlist.id, channel="slack", target=f"slack:{server.base}/slack",
-                                 unsubscribe_token=secrets.token_urlsafe(24)))
-        session.add(Subscription(watchlist_id=watchlist.id, channel="email", target="email:you@example.org",
-                                 mode="digest", digest_at="07:30", timezone="America/Chicago",
-                                 unsubscribe_token=secrets.token_urlsafe(24)))
+        for watchlist in session.scalars(select(Watchlist).where(Watchlist.name.in_(SUBSCRIBED))):
+            session.add(Subscription(watchlist_id=watchlist.id, channel="slack",  # one Slack channel each
+                                     target=f"slack:{server.base}/slack/{watchlist.name}",
+                                     unsubscribe_token=secrets.token_urlsafe(24)))
+            session.add(Subscription(watchlist_id=watchlist.id, channel="email", target="email:you@example.org",
+                                     mode="digest", digest_at="07:30", timezone="America/Chicago",
+                                     unsubscribe_token=secrets.token_urlsafe(24)))
     return config
 
 
