@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.conftest import run_cli
 
-REPORTED = ("Committee on the Judiciary. Reported by Senator Grassley with an amendment in the nature of a "
+REPORTED = ("Committee on the Judiciary. Reported with an amendment in the nature of a "
             "substitute. Without written report.")
 
 
