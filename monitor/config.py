@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from monitor.budget import ProviderLimits
 from monitor.errors import ConfigError
 from monitor.sources import SOURCE_KINDS, SourceConfig
 
@@ -43,24 +44,13 @@ class Defaults(BaseModel):
 
     interval: str = "1h"
     jitter: str = "30s"
+    alert_after_failures: int = Field(default=3, ge=1)  # silent-source check: failures in a row
 
     @field_validator("interval", "jitter")
     @classmethod
     def _duration(cls, value: str) -> str:
         parse_duration(value)
         return value
-
-
-class ProviderLimits(BaseModel):
-    """A provider's budget; defaults come from its published quota (see monitor.budget)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    hosts: list[str] = Field(default_factory=list)
-    concurrency: int | None = Field(default=None, ge=1)
-    per_minute: int | None = Field(default=None, ge=1)
-    per_hour: int | None = Field(default=None, ge=1)
-    per_day: int | None = Field(default=None, ge=1)
 
 
 @dataclass
