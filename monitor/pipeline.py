@@ -8,26 +8,34 @@ to stop the other sources.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from monitor.config import AppConfig, config_hash
 from monitor.db import Database
 from monitor.errors import AuthError, FetchError, InsanityError, MonitorError, ParseError
+from monitor.budget import BudgetExceeded, Budgets
 from monitor.fetch import DEFAULT_MAX_BYTES, CacheEntry, Fetcher, PollClient
+from monitor.health import check_silence
 from monitor.models import Source
 from monitor.redact import redact
 from monitor.sanity import sanity_check
 from monitor.sources import SOURCE_KINDS, BaseSource, FetchState, SourceConfig
-from monitor.store import PollSummary, load_cache, record_failure, record_unchanged, store_poll
+from monitor.sources.base import Fetched, ItemRecord
+from monitor.store import PollSummary, load_cache, record_deferred, record_failure, record_unchanged, store_poll
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+PARSE_IN_PROCESS_BYTES = 16 * 1024  # smaller bodies parse faster than they pickle
+PARSE_WORKERS = int(os.environ.get("MONITOR_PARSE_WORKERS") or os.cpu_count() or 1)
 
 
 def build_source(config: SourceConfig) -> BaseSource:
@@ -56,22 +64,46 @@ def sync_sources(db: Database, config: AppConfig) -> None:
                 row.enabled = False
 
 
+def auth_fingerprint(config: SourceConfig, source: BaseSource) -> str:
+    """What a 401/403 was about: the source's config and its keys. A change to either lifts the block."""
+    keys = "\0".join(os.environ.get(name, "") for name in source.required_env)
+    return hashlib.sha256(f"{config_hash(config)}\0{keys}".encode()).hexdigest()
+
+
 class Pipeline:
     """Polls sources concurrently; database work runs on one writer thread so the event loop
-    keeps fetching while a big poll is being stored, and SQLite never sees two writers."""
+    keeps fetching while a big poll is being stored, and SQLite never sees two writers.
+    Large bodies are parsed in a process pool so parsing uses every core."""
 
     def __init__(self, db: Database, config: AppConfig, fetcher: Fetcher) -> None:
         self.db = db
         self.config = config
         self.fetcher = fetcher
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-writer")
+        fetcher.budgets = Budgets(db, config.providers, run_db=self.run_db)
+        self._parsers: ProcessPoolExecutor | None = None
         self._running: set[str] = set()
+
+    def reconfigure(self, config: AppConfig) -> None:
+        self.config = config
+        self.fetcher.budgets.configure(config.providers)
 
     def close(self) -> None:
         self.writer.shutdown(wait=True)
+        if self._parsers is not None:
+            self._parsers.shutdown(wait=True, cancel_futures=True)
 
-    async def _db(self, fn: Callable[[], T]) -> T:
+    async def run_db(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.writer, fn)
+
+    async def _parse(self, source: BaseSource, fetched: Fetched) -> list[ItemRecord]:
+        """Parse in a worker process when the body is big enough to repay the pickling."""
+        size = sum(len(p.body) for p in fetched.pages)
+        if PARSE_WORKERS < 2 or size < PARSE_IN_PROCESS_BYTES:
+            return source.parse(fetched)
+        if self._parsers is None:
+            self._parsers = ProcessPoolExecutor(max_workers=PARSE_WORKERS)
+        return await asyncio.get_running_loop().run_in_executor(self._parsers, source.parse, fetched)
 
     async def poll_all(self, source_ids: list[str] | None = None) -> list[PollSummary]:
         configs = [s for s in self.config.enabled_sources() if source_ids is None or s.id in source_ids]
@@ -92,46 +124,67 @@ class Pipeline:
         missing = missing_env(source)
         if missing:
             return PollSummary(config.id, "skipped", error=f"set {', '.join(missing)} to enable this source")
+        fingerprint = auth_fingerprint(config, source)
 
-        def load() -> tuple[FetchState, dict[str, CacheEntry], bool]:
+        def load() -> tuple[FetchState, dict[str, CacheEntry], bool, str | None]:
             with self.db.session() as session:
                 row = session.get(Source, config.id)
                 cache = load_cache(session, config.id)
                 baseline = not (row and row.baseline_done)
-                return FetchState(config.id, row.watermark if row else None), cache, baseline
+                return (FetchState(config.id, row.watermark if row else None), cache, baseline,
+                        row.auth_blocked if row else None)
 
-        state, cache, baseline = await self._db(load)
-        client = PollClient(self.fetcher, config.id, cache=cache, max_bytes=config.max_bytes or DEFAULT_MAX_BYTES)
+        state, cache, baseline, blocked = await self.run_db(load)
+        if blocked == fingerprint:  # reported once already; asking again only burns goodwill
+            return PollSummary(config.id, "skipped", error="the provider refused our credentials (401/403); "
+                               "fix the key or the source's config, then reload")
+        client = PollClient(self.fetcher, config.id, cache=cache, provider=source.provider,
+                            max_bytes=config.max_bytes or DEFAULT_MAX_BYTES)
         try:
             fetched = await source.fetch(client, state)
             if fetched.unchanged:
-                return await self._db(lambda: self._write(lambda s: record_unchanged(
+                return await self.run_db(lambda: self._write(config, lambda s: record_unchanged(
                     s, config.id, requests=client.requests, cache_updates=client.updated)))
-            records = await asyncio.to_thread(source.parse, fetched)
+            records = await self._parse(source, fetched)
             sanity_check(records)
+        except BudgetExceeded as exc:
+            reason = redact(str(exc))
+            log.info("source %s deferred: %s", config.id, reason)
+            return await self.run_db(lambda: self._write(config, lambda s: record_deferred(
+                s, config.id, reason, requests=client.requests)))
+        except AuthError as exc:
+            log.error("source %s: %s. Not polling it again until its key or config changes.",
+                      config.id, redact(str(exc)))
+            return await self._fail(config, _describe(exc), client.requests, auth_blocked=fingerprint)
         except (FetchError, ParseError, InsanityError, MonitorError) as exc:
-            return await self._fail(config.id, _describe(exc), client.requests)
+            return await self._fail(config, _describe(exc), client.requests)
         except Exception as exc:  # a parser bug must not take the service down
             log.exception("source %s: unexpected error", config.id)
-            return await self._fail(config.id, f"internal error: {type(exc).__name__}: {exc}", client.requests)
+            return await self._fail(config, f"internal error: {type(exc).__name__}: {exc}", client.requests)
 
         baseline = baseline and not config.alert_on_first_poll
         try:
-            return await self._db(lambda: self._write(lambda s: store_poll(
+            return await self.run_db(lambda: self._write(config, lambda s: store_poll(
                 s, config.id, records, baseline=baseline, requests=client.requests,
                 cache_updates=client.updated, watermark=fetched.watermark)))
         except Exception as exc:
             log.exception("source %s: storing the poll failed", config.id)
-            return await self._fail(config.id, f"storing failed: {type(exc).__name__}: {exc}", client.requests)
+            return await self._fail(config, f"storing failed: {type(exc).__name__}: {exc}", client.requests)
 
-    def _write(self, fn: Callable[..., PollSummary]) -> PollSummary:
+    def _write(self, config: SourceConfig, fn: Callable[[Session], PollSummary]) -> PollSummary:
+        """Record the poll, then the silent-source check, in one transaction."""
         with self.db.session() as session:
-            return fn(session)
+            summary = fn(session)
+            check_silence(session, config.id, config, failures_threshold=self.config.defaults.alert_after_failures)
+            return summary
 
-    async def _fail(self, source_id: str, error: str, requests: int) -> PollSummary:
+    async def _fail(self, config: SourceConfig, error: str, requests: int, *,
+                    auth_blocked: str | None = None) -> PollSummary:
         error = redact(error)
-        log.warning("source %s failed: %s", source_id, error)
-        return await self._db(lambda: self._write(lambda s: record_failure(s, source_id, error, requests=requests)))
+        if auth_blocked is None:
+            log.warning("source %s failed: %s", config.id, error)
+        return await self.run_db(lambda: self._write(config, lambda s: record_failure(
+            s, config.id, error, requests=requests, auth_blocked=auth_blocked)))
 
 
 def _describe(exc: Exception) -> str:

@@ -142,7 +142,7 @@ def store_poll(session: Session, source_id: str, records: list[ItemRecord], *, b
     if fresh:
         rows = [_item_values(r, h, now) | {"key": r.key, "source_id": source_id, "first_seen": now, "version": 1,
                                            "status_changed_at": now if r.status else None} for r, h in fresh]
-        ids = dict(session.execute(insert(Item).returning(Item.key, Item.id), rows).tuples())
+        ids = dict(session.execute(insert(Item).returning(Item.key, Item.id), rows).all())
         written.extend((r, ids[r.key], 1, None) for r, _ in fresh)
         summary.new = len(fresh)
     for record, content_hash, item_id, version, old_status in updated:
@@ -161,7 +161,7 @@ def store_poll(session: Session, source_id: str, records: list[ItemRecord], *, b
             insert(ItemVersion).returning(ItemVersion.item_id, ItemVersion.id),
             [{"item_id": item_id, "version": version, "poll_id": poll.id, "content_hash": hashes[r.key],
               "snapshot": r.snapshot(), "created_at": now} for r, item_id, version, _ in written],
-        ).tuples())
+        ).all())
         if not baseline:
             watchlists = compiled_watchlists(session)
             for record, item_id, _, old in written:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from monitor.cli import app
-from monitor.cli.common import ConfigOpt, DbOpt, JsonOpt, console, open_config, open_db, print_json, setup_logging
+from monitor.cli.common import ConfigOpt, DbOpt, JsonOpt, console, fail, open_config, open_db, print_json, setup_logging
 from monitor.db import Database
 from monitor.service import Service, run_once
 
@@ -74,3 +74,29 @@ def run_cmd(
         console.print(f"deliveries: {d.sent} sent, {d.retried} to retry, {d.failed} failed", markup=False)
     if result.all_failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def reload(config: ConfigOpt = None) -> None:
+    """Tell the running service to re-read sources.yaml (checked here first; a bad file is refused).
+
+    The service's pid is read from monitor.pid beside sources.yaml (or MONITOR_PID_FILE).
+
+    Example: monitor reload --config sources.yaml
+    """
+    import os
+    import signal
+
+    from monitor.service import pid_file_path
+
+    cfg = open_config(config)  # a bad file stops here with its line number; the service keeps the old one
+    pid_file = pid_file_path(cfg.path)
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGHUP)
+    except (FileNotFoundError, ValueError):
+        fail(f"no running service found ({pid_file} is missing or unreadable); start it with: monitor run")
+    except ProcessLookupError:
+        fail(f"the service recorded in {pid_file} is not running; start it with: monitor run")
+    console.print(f"asked the service (pid {pid}) to reload {cfg.path} ({len(cfg.enabled_sources())} enabled sources)",
+                  markup=False)
