@@ -17,6 +17,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
@@ -135,12 +136,18 @@ class Fetcher:
         return self.budgets.provider_for(declared, urlsplit(url).hostname)
 
     async def get(self, url: str, *, headers: Mapping[str, str] | None = None,
-                  max_bytes: int = DEFAULT_MAX_BYTES, provider: str = WEB) -> tuple[int, httpx.Headers, bytes, str]:
-        """GET with budget, retries on network errors and 5xx, and Retry-After honoured provider-wide."""
+                  max_bytes: int = DEFAULT_MAX_BYTES, provider: str = WEB,
+                  on_send: Callable[[], None] | None = None) -> tuple[int, httpx.Headers, bytes, str]:
+        """GET with budget, retries on network errors and 5xx, and Retry-After honoured provider-wide.
+
+        ``on_send`` is called for every request actually sent (retries included, deferrals not).
+        """
         provider = self.provider_for(provider, url)
         attempt = 0
         while True:
             grant = await self.budgets.acquire(provider)
+            if on_send is not None:
+                on_send()
             try:
                 async with asyncio.timeout(self.total_timeout):
                     return await self._get_once(url, headers=headers, max_bytes=max_bytes)
@@ -234,6 +241,9 @@ class PollClient:
     requests: int = 0
     updated: dict[str, CacheEntry] = field(default_factory=dict)
 
+    def _sent(self) -> None:
+        self.requests += 1
+
     async def get(self, url: str, *, params: Mapping[str, Any] | None = None,
                   headers: Mapping[str, str] | None = None, conditional: bool = True,
                   robots: bool = False) -> Response:
@@ -253,9 +263,8 @@ class PollClient:
             send["If-None-Match"] = known.etag
         if known and known.last_modified:
             send["If-Modified-Since"] = known.last_modified
-        self.requests += 1
         status, resp_headers, body, final_url = await self.fetcher.get(full, headers=send, max_bytes=self.max_bytes,
-                                                                      provider=self.provider)
+                                                                      provider=self.provider, on_send=self._sent)
         if status == 304 and known:
             return Response(final_url, status, resp_headers, b"", unchanged=True)
         if status == 304:

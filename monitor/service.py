@@ -104,7 +104,9 @@ def pid_file_path(config_path: Path) -> Path:
 def source_trigger(config: AppConfig, source: SourceConfig) -> BaseTrigger:
     jitter = parse_duration(config.defaults.jitter)
     if source.cron:
-        return CronTrigger.from_crontab(source.cron, timezone=dt.timezone.utc, jitter=jitter)
+        minute, hour, day, month, day_of_week = source.cron.split()
+        return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week,
+                           timezone=dt.timezone.utc, jitter=jitter)
     return IntervalTrigger(seconds=config.interval_seconds(source), jitter=jitter)
 
 
