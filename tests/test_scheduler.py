@@ -115,5 +115,5 @@ def test_status_shows_deferred_polls_and_requests_today(feeds: FeedServer, cli_e
     deferred = [r for r in rows.values() if r["last_outcome"] == "deferred"]
     assert len(deferred) == 1 and "1 requests per hour spent" in deferred[0]["deferred_reason"]
     assert sum(r["requests_today"] for r in rows.values()) == 1
-    table = run_cli(["status"], cli_env)
+    table = run_cli(["status"], cli_env | {"COLUMNS": "200"})
     assert "deferred" in table.stdout
