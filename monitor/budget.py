@@ -24,11 +24,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from monitor.config import ProviderLimits
 from monitor.db import Database
+from monitor.errors import BudgetExceeded
+from monitor.fetch import WEB
 from monitor.models import BudgetSpend, utcnow
 
 T = TypeVar("T")
@@ -38,19 +40,6 @@ WINDOWS: dict[str, dt.timedelta] = {
 }
 BLOCK_WINDOW = "block"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-WEB = "web"
-
-
-class ProviderLimits(BaseModel):
-    """A provider's budget; defaults come from its published quota (DEFAULT_PROVIDERS below)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    hosts: list[str] = Field(default_factory=list)
-    concurrency: int | None = Field(default=None, ge=1)
-    per_minute: int | None = Field(default=None, ge=1)
-    per_hour: int | None = Field(default=None, ge=1)
-    per_day: int | None = Field(default=None, ge=1)
 
 
 # Published quotas (free tiers). CourtListener: 5/min, 50/h, 125/day; api.data.gov keys
@@ -66,15 +55,6 @@ DEFAULT_PROVIDERS: dict[str, ProviderLimits] = {
                                       per_minute=60),
     WEB: ProviderLimits(concurrency=8),
 }
-
-
-class BudgetExceeded(Exception):
-    """The request would exceed the provider's budget (or the provider told us to wait)."""
-
-    def __init__(self, provider: str, reason: str, until: dt.datetime) -> None:
-        super().__init__(f"{provider}: {reason}; next allowed at {until:%Y-%m-%d %H:%M:%S} UTC")
-        self.provider = provider
-        self.until = until
 
 
 def window_start(window: str, now: dt.datetime) -> dt.datetime:

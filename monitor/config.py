@@ -19,7 +19,6 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from monitor.budget import ProviderLimits
 from monitor.errors import ConfigError
 from monitor.sources import SOURCE_KINDS, SourceConfig
 
@@ -51,6 +50,18 @@ class Defaults(BaseModel):
     def _duration(cls, value: str) -> str:
         parse_duration(value)
         return value
+
+
+class ProviderLimits(BaseModel):
+    """A provider's budget; defaults come from its published quota (see monitor.budget)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hosts: list[str] = Field(default_factory=list)
+    concurrency: int | None = Field(default=None, ge=1)
+    per_minute: int | None = Field(default=None, ge=1)
+    per_hour: int | None = Field(default=None, ge=1)
+    per_day: int | None = Field(default=None, ge=1)
 
 
 @dataclass

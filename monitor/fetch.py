@@ -18,20 +18,23 @@ import random
 import time
 from dataclasses import dataclass, field
 from collections.abc import Callable
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
 import httpx
 
 from monitor import __version__
-from monitor.budget import WEB, Budgets, BudgetExceeded
-from monitor.errors import AuthError, FetchError
+from monitor.errors import AuthError, BudgetExceeded, FetchError
+
+if TYPE_CHECKING:
+    from monitor.budget import Budgets
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 MAX_REDIRECTS = 5
+WEB = "web"  # the provider of generic kinds (rss, html): budgeted per host unless a provider claims it
 SECRET_PARAMS = frozenset({"key", "api_key", "apikey", "token", "access_token"})
 
 
@@ -113,7 +116,11 @@ class Fetcher:
         self.retry_base = retry_base
         self.max_retry_wait = max_retry_wait
         self.total_timeout = total_timeout
-        self.budgets = budgets or Budgets(None)
+        if budgets is None:
+            from monitor.budget import Budgets  # budgets need the database layer; plain fetches do not
+
+            budgets = Budgets(None)
+        self.budgets = budgets
         self._robots: dict[str, tuple[float, RobotFileParser | bool]] = {}
         self.client = httpx.AsyncClient(
             headers={"User-Agent": user_agent(), "Accept-Encoding": "gzip, deflate"},

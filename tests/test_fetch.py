@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from monitor.budget import BudgetExceeded, ProviderLimits, reserve
-from monitor.config import AppConfig, load_config
+from monitor.budget import reserve
+from monitor.config import AppConfig, ProviderLimits, load_config
 from monitor.db import Database
-from monitor.errors import FetchError
+from monitor.errors import BudgetExceeded, FetchError
 from monitor.fetch import Fetcher, PollClient
 from monitor.models import BudgetSpend, Delivery, Item, Poll, Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
