@@ -8,6 +8,7 @@ line numbers come from PyYAML's node tree, which pydantic never sees.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -36,6 +37,20 @@ def parse_duration(text: str) -> int:
     if total <= 0:
         raise ValueError(f"duration {text!r} must be positive")
     return total
+
+
+def cron_trigger(text: str, jitter: int | None = None) -> Any:
+    """The APScheduler trigger of a five-field crontab line (minute hour day month weekday), in UTC."""
+    fields = str(text).split()
+    if len(fields) != 5:
+        raise ValueError(f"invalid cron {text!r} (expected five fields, e.g. '0 6 * * 1-5')")
+    from apscheduler.triggers.cron import CronTrigger  # only configs that use cron pay for the import
+
+    try:
+        return CronTrigger(minute=fields[0], hour=fields[1], day=fields[2], month=fields[3], day_of_week=fields[4],
+                           timezone=dt.timezone.utc, jitter=jitter)
+    except ValueError as exc:
+        raise ValueError(f"invalid cron {text!r}: {exc}") from None
 
 
 class Defaults(BaseModel):
@@ -195,11 +210,12 @@ def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
             raise ConfigError(f"{name}:{line}: {label}: duplicate id (first defined on line {lines[sid]})")
         try:
             config = SOURCE_KINDS[kind].Config.model_validate(entry)
-            for name_ in ("interval", "expect_items_within"):
+            for name_, check in (("interval", parse_duration), ("expect_items_within", parse_duration),
+                                 ("cron", cron_trigger)):
                 value = getattr(config, name_)
                 if value is not None:
                     try:
-                        parse_duration(value)
+                        check(value)
                     except ValueError as exc:
                         raise ConfigError(f"{name}:{_line(_key_node(node, name_)[1])}: {label}: {exc}") from None
         except ValidationError as exc:

@@ -22,11 +22,10 @@ from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select, update
 
-from monitor.config import AppConfig, config_hash, load_config, parse_duration
+from monitor.config import AppConfig, config_hash, cron_trigger, load_config, parse_duration
 from monitor.db import Database
 from monitor.dispatcher import Dispatcher, DispatchStats
 from monitor.errors import ConfigError
@@ -104,9 +103,7 @@ def pid_file_path(config_path: Path) -> Path:
 def source_trigger(config: AppConfig, source: SourceConfig) -> BaseTrigger:
     jitter = parse_duration(config.defaults.jitter)
     if source.cron:
-        minute, hour, day, month, day_of_week = source.cron.split()
-        return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week,
-                           timezone=dt.timezone.utc, jitter=jitter)
+        return cron_trigger(source.cron, jitter)
     return IntervalTrigger(seconds=config.interval_seconds(source), jitter=jitter)
 
 
