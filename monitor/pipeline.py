@@ -29,12 +29,14 @@ from monitor.redact import redact
 from monitor.sanity import sanity_check
 from monitor.sources import SOURCE_KINDS, BaseSource, FetchState, SourceConfig
 from monitor.sources.base import Fetched, ItemRecord
-from monitor.store import PollSummary, load_cache, record_deferred, record_failure, record_unchanged, store_poll
+from monitor.store import (PollSummary, load_cache, record_deferred, record_failure, record_unchanged,
+                           record_unchanged_many, store_poll)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 POLLS_IN_FLIGHT = 32
+UNCHANGED_BATCH = 100
 PARSE_IN_PROCESS_BYTES = 16 * 1024  # smaller bodies parse faster than they pickle
 PARSE_WORKERS = int(os.environ.get("MONITOR_PARSE_WORKERS") or os.cpu_count() or 1)
 
@@ -84,6 +86,7 @@ class Pipeline:
         fetcher.budgets = Budgets(db, config.providers, run_db=self.run_db)
         self._parsers: ProcessPoolExecutor | None = None
         self._running: set[str] = set()
+        self._unchanged_batch: list[tuple[str, int, dict[str, CacheEntry]]] = []
 
     def reconfigure(self, config: AppConfig) -> None:
         self.config = config
@@ -116,7 +119,10 @@ class Pipeline:
             async with gate:
                 return await self.poll(config)
 
-        return list(await asyncio.gather(*(bounded(c) for c in configs)))
+        try:
+            return list(await asyncio.gather(*(bounded(c) for c in configs)))
+        finally:
+            await self.flush_unchanged()
 
     async def poll(self, config: SourceConfig) -> PollSummary:
         """Poll one source; never raises for a source's own failure."""
@@ -135,15 +141,18 @@ class Pipeline:
             return PollSummary(config.id, "skipped", error=f"set {', '.join(missing)} to enable this source")
         fingerprint = auth_fingerprint(config, source)
 
-        def load() -> tuple[FetchState, dict[str, CacheEntry], bool, str | None]:
-            with self.db.session() as session:
-                row = session.get(Source, config.id)
-                cache = load_cache(session, config.id)
-                baseline = not (row and row.baseline_done)
-                return (FetchState(config.id, row.watermark if row else None), cache, baseline,
-                        row.auth_blocked if row else None)
+        def load() -> tuple[FetchState, dict[str, CacheEntry], bool, str | None, bool]:
+            c = Source.__table__.c
+            with self.db.engine.connect() as conn:
+                row = conn.execute(select(c.watermark, c.baseline_done, c.auth_blocked, c.incident_open)
+                                   .where(c.id == config.id)).first()
+                cache = load_cache(conn, config.id)
+            if row is None:
+                return FetchState(config.id), cache, True, None, False
+            return FetchState(config.id, row.watermark), cache, not row.baseline_done, row.auth_blocked, \
+                bool(row.incident_open)
 
-        state, cache, baseline, blocked = await self.run_db(load)
+        state, cache, baseline, blocked, incident_open = await self.run_db(load)
         if blocked == fingerprint:  # reported once already; asking again only burns goodwill
             return PollSummary(config.id, "skipped", error="the provider refused our credentials (401/403); "
                                "fix the key or the source's config, then reload")
@@ -152,8 +161,7 @@ class Pipeline:
         try:
             fetched = await source.fetch(client, state)
             if fetched.unchanged:
-                return await self.run_db(lambda: self._write(config, lambda s: record_unchanged(
-                    s, config.id, requests=client.requests, cache_updates=client.updated)))
+                return await self._unchanged(config, client, incident_open)
             records = await self._parse(source, fetched)
             sanity_check(records)
         except BudgetExceeded as exc:
@@ -179,6 +187,26 @@ class Pipeline:
         except Exception as exc:
             log.exception("source %s: storing the poll failed", config.id)
             return await self._fail(config, f"storing failed: {type(exc).__name__}: {exc}", client.requests)
+
+    async def _unchanged(self, config: SourceConfig, client: PollClient, incident_open: bool) -> PollSummary:
+        """Health only. When the silence check cannot change anything (no open incident, no
+        ``expect_items_within``) the poll joins a batch written with one statement (group commit)."""
+        if incident_open or config.expect_items_within:
+            return await self.run_db(lambda: self._write(config, lambda s: record_unchanged(
+                s, config.id, requests=client.requests, cache_updates=client.updated)))
+        self._unchanged_batch.append((config.id, client.requests, client.updated))
+        if len(self._unchanged_batch) >= UNCHANGED_BATCH or len(self._running) <= 1:
+            await self.flush_unchanged()
+        return PollSummary(config.id, "unchanged", requests=client.requests)
+
+    async def flush_unchanged(self) -> None:
+        batch, self._unchanged_batch = self._unchanged_batch, []
+        if batch:
+            def write() -> None:
+                with self.db.engine.begin() as conn:
+                    record_unchanged_many(conn, batch)
+
+            await self.run_db(write)
 
     def _write(self, config: SourceConfig, fn: Callable[[Session], PollSummary]) -> PollSummary:
         """Record the poll, then the silent-source check, in one transaction."""

@@ -12,7 +12,8 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from monitor.diff import ChangeSpec, diff
@@ -53,19 +54,22 @@ def url_key(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()
 
 
-def load_cache(session: Session, source_id: str) -> dict[str, CacheEntry]:
-    rows = session.scalars(select(HttpCache).where(HttpCache.source_id == source_id))
-    return {r.url: CacheEntry(r.etag, r.last_modified, r.body_hash) for r in rows}
+def load_cache(conn: Connection | Session, source_id: str) -> dict[str, CacheEntry]:
+    table = HttpCache.__table__
+    rows = conn.execute(select(table.c.url, table.c.etag, table.c.last_modified, table.c.body_hash)
+                        .where(table.c.source_id == source_id))
+    return {url: CacheEntry(etag, last_modified, body_hash) for url, etag, last_modified, body_hash in rows}
 
 
-def save_cache(session: Session, source_id: str, updated: dict[str, CacheEntry]) -> None:
+def save_cache(conn: Connection | Session, source_id: str, updated: dict[str, CacheEntry]) -> None:
+    """Store new validators (Core statements: this runs on the cheap unchanged path too)."""
+    table = HttpCache.__table__
     for url, entry in updated.items():
-        row = session.get(HttpCache, url_key(url))
-        if row is None:
-            session.add(HttpCache(url_hash=url_key(url), source_id=source_id, url=url, etag=entry.etag,
-                                  last_modified=entry.last_modified, body_hash=entry.body_hash))
-        else:
-            row.etag, row.last_modified, row.body_hash = entry.etag, entry.last_modified, entry.body_hash
+        values = {"etag": entry.etag, "last_modified": entry.last_modified, "body_hash": entry.body_hash,
+                  "updated_at": utcnow()}
+        result = conn.execute(update(table).where(table.c.url_hash == url_key(url)).values(**values))
+        if not result.rowcount:
+            conn.execute(insert(table).values(url_hash=url_key(url), source_id=source_id, url=url, **values))
 
 
 def match_doc(item: Item | ItemRecord, source_id: str) -> MatchDoc:
@@ -223,19 +227,29 @@ def record_success(session: Session, source_id: str, summary: PollSummary, *, wa
     session.execute(update(Source).where(Source.id == source_id).values(**values))
 
 
-def record_unchanged(session: Session, source_id: str, *, requests: int,
+def record_unchanged(conn: Connection | Session, source_id: str, *, requests: int,
                      cache_updates: dict[str, CacheEntry] | None, now: dt.datetime | None = None) -> PollSummary:
-    """The cheap path: a 304 or an identical body. Health only, no items touched, no poll row."""
+    """The cheap path: a 304 or an identical body. Health only, no items touched, no poll row, no ORM."""
+    record_unchanged_many(conn, [(source_id, requests, cache_updates or {})], now=now)
+    return PollSummary(source_id, "unchanged", requests=requests)
+
+
+def record_unchanged_many(conn: Connection | Session, polls: list[tuple[str, int, dict[str, CacheEntry]]], *,
+                          now: dt.datetime | None = None) -> None:
+    """Many unchanged polls in one statement (executemany): (source id, requests sent, new validators)."""
     now = now or utcnow()
-    summary = PollSummary(source_id, "unchanged", requests=requests)
-    if cache_updates:
-        save_cache(session, source_id, cache_updates)
-    session.execute(update(Source).where(Source.id == source_id).values(
+    for source_id, _, cache_updates in polls:
+        if cache_updates:
+            save_cache(conn, source_id, cache_updates)
+    c = Source.__table__.c
+    today = now.date()
+    conn.execute(update(Source.__table__).where(c.id == bindparam("sid")).values(
         last_attempt_at=now, last_success_at=now, consecutive_failures=0, last_error=None,
-        last_outcome="unchanged", deferred_reason=None, polls_total=Source.polls_total + 1,
-        polls_unchanged=Source.polls_unchanged + 1, auth_blocked=None, **_requests_spent(requests, now),
-    ))
-    return summary
+        last_outcome="unchanged", deferred_reason=None, polls_total=c.polls_total + 1,
+        polls_unchanged=c.polls_unchanged + 1, auth_blocked=None,
+        requests_today=case((c.requests_day == today, c.requests_today + bindparam("n")), else_=bindparam("n")),
+        requests_day=today,
+    ), [{"sid": source_id, "n": requests} for source_id, requests, _ in polls])
 
 
 def record_failure(session: Session, source_id: str, error: str, *, requests: int = 0,

@@ -10,7 +10,6 @@ import typer
 from monitor.cli import app
 from monitor.cli.common import ConfigOpt, DbOpt, JsonOpt, console, fail, open_config, open_db, print_json, setup_logging
 from monitor.db import Database
-from monitor.service import Service, run_once
 
 
 @app.command()
@@ -44,6 +43,8 @@ def run_cmd(
 
     Example: monitor run --once --config sources.yaml
     """
+    from monitor.service import Service, run_once  # the scheduler and HTTP stack load only to run
+
     setup_logging(verbose)
     cfg = open_config(config)
     database = open_db(db)

@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from monitor.cli import app
 from monitor.cli.common import ConfigOpt, DbOpt, JsonOpt, open_config, open_db, print_json, print_table
-from monitor.health import source_health
 from monitor.models import Source, utcnow
 
 sources_app = typer.Typer(help="Configured sources.", no_args_is_help=True)
@@ -39,6 +38,8 @@ def status(db: DbOpt = None, json_out: JsonOpt = False) -> None:
 
     Example: monitor status --json
     """
+    from monitor.health import source_health
+
     database = open_db(db)
     today = utcnow().date()
     with database.session() as session:
