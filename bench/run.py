@@ -393,25 +393,32 @@ def main() -> None:
     nginx = Nginx(work)
     slack, smtp = SlackSink(), SmtpSink()
     results: list[Measure] = []
+
+    def report() -> None:
+        """Written after every tool, so an interrupted run still leaves its numbers."""
+        text = ["# Benchmarks", "", f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC with "
+                f"`python bench/run.py --feeds {args.feeds}` ({args.entries} entries per feed, ~25 KB).", "",
+                f"Machine: {description}.", "", *table(results), "", "Ratios (wall time):", "", *ratios(results), ""]
+        Path(args.out).write_text("\n".join(text) + "\n")
+
     try:
         for n in [int(x) for x in args.feeds.split(",")]:
             print(f"== {n} feeds x {args.entries} entries", file=sys.stderr)
             paths = setup_feeds(work, n, args.entries)
             results += run_monitor(work, nginx, paths, args.entries, slack)
+            report()
             if not args.no_peers and n <= args.peers_max:
                 results += run_naive(work, nginx, paths, args.entries)
+                report()
                 results += run_r2e(work, nginx, paths, args.entries, r2e_binary(args.r2e), smtp)
+                report()
             print("\n".join(table([r for r in results if r.feeds == n])[2:]), file=sys.stderr)
     finally:
         nginx.stop()
         slack.close()
         smtp.close()
-    lines = table(results)
-    report = ["# Benchmarks", "", f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC with "
-              f"`python bench/run.py --feeds {args.feeds}` ({args.entries} entries per feed, ~25 KB).", "",
-              f"Machine: {description}.", "", *lines, "", "Ratios (wall time):", "", *ratios(results), ""]
-    print("\n".join(lines + [""] + ratios(results)))
-    Path(args.out).write_text("\n".join(report) + "\n")
+    print("\n".join(table(results) + [""] + ratios(results)))
+    report()
 
 
 if __name__ == "__main__":

@@ -108,14 +108,6 @@ def reserve(session: Session, provider: str, limits: ProviderLimits, now: dt.dat
             raise BudgetExceeded(provider, f"{limit} requests per {window} spent", start + length)
 
 
-def spent(session: Session, provider: str, window: str, now: dt.datetime | None = None) -> int:
-    now = now or utcnow()
-    value = session.scalar(select(BudgetSpend.spent).where(
-        BudgetSpend.provider == provider, BudgetSpend.window == window,
-        BudgetSpend.window_start == window_start(window, now)))
-    return int(value or 0)
-
-
 def has_rate_limit(limits: ProviderLimits) -> bool:
     return any(getattr(limits, f"per_{w}") is not None for w in WINDOWS)
 
@@ -150,11 +142,10 @@ class Budgets:
     def __init__(self, db: Database | None, configured: dict[str, ProviderLimits] | None = None,
                  run_db: Callable[[Callable[[], T]], Awaitable[T]] | None = None) -> None:
         self.db = db
-        self.limits = merged_limits(configured or {})
         self.run_db = run_db
-        self._hosts = {host.lower(): name for name, lim in self.limits.items() for host in lim.hosts}
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._blocked: dict[str, dt.datetime] = {}  # Retry-After seen by this process
+        self.configure(configured or {})
 
     def configure(self, configured: dict[str, ProviderLimits]) -> None:
         """Apply a reloaded ``providers:`` block (held concurrency slots keep their old semaphore)."""
