@@ -20,6 +20,7 @@ import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -29,7 +30,7 @@ from monitor.config import AppConfig, config_hash, cron_trigger, load_config, pa
 from monitor.db import Database
 from monitor.dispatcher import Dispatcher, DispatchStats
 from monitor.errors import ConfigError
-from monitor.fetch import Fetcher
+from monitor.fetch import Fetcher, ssl_context
 from monitor.models import Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
 from monitor.sources import SourceConfig
@@ -80,7 +81,8 @@ async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | N
             polls = await pipeline.poll_all(source_ids)
         finally:
             pipeline.close()
-    dispatch = await dispatch_until_idle(Dispatcher(db), wait_limit=wait_limit)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), verify=ssl_context()) as client:
+        dispatch = await dispatch_until_idle(Dispatcher(db, client=client), wait_limit=wait_limit)
     return RunResult(polls, dispatch)
 
 

@@ -54,13 +54,6 @@ def url_key(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()
 
 
-def load_cache(conn: Connection | Session, source_id: str) -> dict[str, CacheEntry]:
-    table = HttpCache.__table__
-    rows = conn.execute(select(table.c.url, table.c.etag, table.c.last_modified, table.c.body_hash)
-                        .where(table.c.source_id == source_id))
-    return {url: CacheEntry(etag, last_modified, body_hash) for url, etag, last_modified, body_hash in rows}
-
-
 def save_cache(conn: Connection | Session, source_id: str, updated: dict[str, CacheEntry]) -> None:
     """Store new validators (Core statements: this runs on the cheap unchanged path too)."""
     table = HttpCache.__table__
@@ -88,7 +81,7 @@ def compiled_watchlists(session: Session) -> list[tuple[CompiledWatchlist, list[
     return out
 
 
-def _chunks(seq: Sequence[str], size: int = CHUNK) -> Iterable[Sequence[str]]:
+def chunks(seq: Sequence[str], size: int = CHUNK) -> Iterable[Sequence[str]]:
     for i in range(0, len(seq), size):
         yield seq[i:i + size]
 
@@ -120,7 +113,7 @@ def store_poll(session: Session, source_id: str, records: list[ItemRecord], *, b
                           requests=requests)
 
     existing: dict[str, tuple[int, str, int, str | None]] = {}  # key -> (id, hash, version, status)
-    for chunk in _chunks([r.key for r in records]):
+    for chunk in chunks([r.key for r in records]):
         rows = session.execute(select(Item.key, Item.id, Item.content_hash, Item.version, Item.status)
                                .where(Item.key.in_(chunk)))
         existing.update((key, (id_, h, v, st)) for key, id_, h, v, st in rows)
@@ -137,7 +130,7 @@ def store_poll(session: Session, source_id: str, records: list[ItemRecord], *, b
             seen_ids.append(known[0])
         else:
             updated.append((record, content_hash, known[0], known[2], known[3]))
-    for ids in _chunks(seen_ids):
+    for ids in chunks(seen_ids):
         session.execute(update(Item).where(Item.id.in_(ids)).values(last_seen=now),
                         execution_options={"synchronize_session": False})
 
