@@ -153,6 +153,8 @@ class Pipeline:
             return await self._poll(config)
         finally:
             self._running.discard(config.id)
+            if not self._running:  # the last poll out writes the batched unchanged results
+                await self.flush_unchanged()
 
     async def _poll(self, config: SourceConfig) -> PollSummary:
         source = build_source(config)
@@ -206,7 +208,7 @@ class Pipeline:
             return await self.run_db(lambda: self._write(config, lambda s: record_unchanged(
                 s, config.id, requests=client.requests, cache_updates=client.updated)))
         self._unchanged_batch.append((config.id, client.requests, client.updated))
-        if len(self._unchanged_batch) >= UNCHANGED_BATCH or len(self._running) <= 1:
+        if len(self._unchanged_batch) >= UNCHANGED_BATCH:
             await self.flush_unchanged()
         return PollSummary(config.id, "unchanged", requests=client.requests)
 
