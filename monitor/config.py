@@ -45,7 +45,8 @@ def cron_trigger(text: str, jitter: int | None = None) -> Any:
     fields = str(text).split()
     if len(fields) != 5:
         raise ValueError(f"invalid cron {text!r} (expected five fields, e.g. '0 6 * * 1-5')")
-    from apscheduler.triggers.cron import CronTrigger  # only configs that use cron pay for the import
+    # only configs that use cron pay for this import
+    from apscheduler.triggers.cron import CronTrigger
 
     try:
         return CronTrigger(minute=fields[0], hour=fields[1], day=fields[2], month=fields[3], day_of_week=fields[4],
@@ -144,7 +145,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     try:
         root = yaml.compose(text, Loader=_LOADER)
-        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+        data = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1

@@ -18,9 +18,9 @@ import os
 import random
 import ssl
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
@@ -126,7 +126,8 @@ class Fetcher:
         self.max_retry_wait = max_retry_wait
         self.total_timeout = total_timeout
         if budgets is None:
-            from monitor.budget import Budgets  # budgets need the database layer; plain fetches do not
+            # budgets need the database layer; plain fetches do not
+            from monitor.budget import Budgets
 
             budgets = Budgets(None)
         self.budgets = budgets
@@ -194,8 +195,8 @@ class Fetcher:
         if cached is None or cached[0] < time.monotonic():
             rules: RobotFileParser | bool
             try:
-                status, _, body, _ = await self.get(origin + "/robots.txt", max_bytes=ROBOTS_MAX_BYTES,
-                                                    provider=provider)
+                _, _, body, _ = await self.get(origin + "/robots.txt", max_bytes=ROBOTS_MAX_BYTES,
+                                               provider=provider)
                 rules = RobotFileParser()
                 rules.parse(body.decode("utf-8", "replace").splitlines())
             except AuthError:

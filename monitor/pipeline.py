@@ -18,10 +18,10 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.budget import Budgets
 from monitor.config import AppConfig, config_hash
 from monitor.db import Database
 from monitor.errors import AuthError, BudgetExceeded, FetchError, InsanityError, MonitorError, ParseError
-from monitor.budget import Budgets
 from monitor.fetch import DEFAULT_MAX_BYTES, CacheEntry, Fetcher, PollClient
 from monitor.health import check_silence
 from monitor.models import HttpCache, Source

@@ -153,7 +153,7 @@ def store_poll(session: Session, source_id: str, records: list[ItemRecord], *, b
         written.append((record, item_id, version + 1, old))
         summary.changed += 1
     if written:
-        hashes = dict((r.key, h) for r, h in fresh) | {r.key: h for r, h, *_ in updated}
+        hashes = {r.key: h for r, h in fresh} | {r.key: h for r, h, *_ in updated}
         version_ids = dict(session.execute(
             insert(ItemVersion).returning(ItemVersion.item_id, ItemVersion.id),
             [{"item_id": item_id, "version": version, "poll_id": poll.id, "content_hash": hashes[r.key],

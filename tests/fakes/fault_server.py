@@ -35,7 +35,7 @@ class FaultServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 path = urlsplit(self.path).path
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 server.counts[path] += 1
