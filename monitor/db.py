@@ -12,17 +12,16 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import ConfigError
+
+if TYPE_CHECKING:  # alembic is imported only when the schema is checked (CLI start-up time)
+    from alembic.config import Config as AlembicConfig
 
 DEFAULT_DB = "sqlite:///monitor.db"
 SQLITE_BUSY_MS = 30_000
@@ -85,20 +84,28 @@ class Database:
             yield session
 
     def alembic_config(self) -> AlembicConfig:
+        from alembic.config import Config as AlembicConfig
+
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(files("migrations")))
         cfg.attributes["engine"] = self.engine
         return cfg
 
     def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
     def head_revision(self) -> str | None:
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(self.alembic_config()).get_current_head()
 
     def upgrade(self) -> tuple[str | None, str | None]:
         """Upgrade to the latest migration; returns (before, after) revisions."""
+        from alembic import command
+
         before = self.current_revision()
         command.upgrade(self.alembic_config(), "head")
         return before, self.current_revision()

@@ -4,6 +4,7 @@
     ├── ConfigError        a bad sources.yaml, option or environment value (user error)
     ├── FetchError         a source could not be fetched; ``retryable`` says if a retry may help
     │   └── AuthError      401/403: a missing or wrong API key; never retried
+    ├── BudgetExceeded     a request would overspend its provider's budget: not sent, the poll is deferred
     ├── ParseError         a body that is not in the format the source kind expects
     ├── InsanityError      a parse that "worked" but produced items that cannot be right
     ├── QueryError         a watchlist query that does not parse (with its column)
@@ -14,6 +15,8 @@ never exceptions.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 
 class MonitorError(Exception):
@@ -38,6 +41,15 @@ class AuthError(FetchError):
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message, retryable=False, status=status)
+
+
+class BudgetExceeded(MonitorError):
+    """The request would exceed the provider's budget (or the provider told us to wait); nothing was sent."""
+
+    def __init__(self, provider: str, reason: str, until: dt.datetime) -> None:
+        super().__init__(f"{provider}: {reason}; next allowed at {until:%Y-%m-%d %H:%M:%S} UTC")
+        self.provider = provider
+        self.until = until
 
 
 class ParseError(MonitorError):

@@ -11,31 +11,49 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import hashlib
 import logging
 import os
 import random
+import ssl
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
-from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.robotparser import RobotFileParser
 
+import certifi
 import httpx
 
 from monitor import __version__
-from monitor.errors import AuthError, FetchError
+from monitor.errors import AuthError, BudgetExceeded, FetchError
+
+if TYPE_CHECKING:
+    from monitor.budget import Budgets
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 MAX_REDIRECTS = 5
+WEB = "web"  # the provider of generic kinds (rss, html): budgeted per host unless a provider claims it
 SECRET_PARAMS = frozenset({"key", "api_key", "apikey", "token", "access_token"})
+
+
+USER_AGENT_TOKEN = "remedy-monitor"  # the product token robots.txt groups are matched against
 
 
 def user_agent() -> str:
     contact = os.environ.get("MONITOR_CONTACT", "").strip()
     suffix = f"; {contact}" if contact else ""
-    return f"remedy-monitor/{__version__} (+https://github.com/remedy-monitor{suffix})"
+    return f"{USER_AGENT_TOKEN}/{__version__} (+https://github.com/remedy-monitor{suffix})"
+
+
+@functools.cache
+def ssl_context() -> ssl.SSLContext:
+    """One CA bundle load per process (a quarter of a second of CPU), shared by every client."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def public_url(url: str) -> str:
@@ -88,18 +106,36 @@ class Response:
         return json.loads(self.body)
 
 
-class Fetcher:
-    """Process-wide HTTP client with bounded retries and a streaming size cap."""
+ROBOTS_TTL = 24 * 3600.0  # RFC 9309: cache robots.txt, but not for more than 24 hours
+ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309: parse at least 500 KiB
 
-    def __init__(self, *, timeout: float = 30.0, connect_timeout: float = 10.0,
+
+class Fetcher:
+    """Process-wide HTTP client with budgets, bounded retries, a streaming size cap and robots.txt.
+
+    Errors (``monitor.errors``): ``FetchError`` (``retryable`` says whether waiting may help),
+    ``AuthError`` for 401/403 (never retried), and ``monitor.budget.BudgetExceeded`` when a
+    request would overspend its provider: that request is never sent.
+    """
+
+    def __init__(self, *, timeout: float = 30.0, connect_timeout: float = 10.0, total_timeout: float = 120.0,
                  retries: int = 2, retry_base: float = 1.0, max_retry_wait: float = 10.0,
-                 max_connections: int = 100) -> None:
+                 max_connections: int = 100, budgets: Budgets | None = None) -> None:
         self.retries = retries
         self.retry_base = retry_base
         self.max_retry_wait = max_retry_wait
+        self.total_timeout = total_timeout
+        if budgets is None:
+            # budgets need the database layer; plain fetches do not
+            from monitor.budget import Budgets
+
+            budgets = Budgets(None)
+        self.budgets = budgets
+        self._robots: dict[str, tuple[float, RobotFileParser | bool]] = {}
         self.client = httpx.AsyncClient(
             headers={"User-Agent": user_agent(), "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            verify=ssl_context(),
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
@@ -114,19 +150,65 @@ class Fetcher:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    def provider_for(self, declared: str, url: str) -> str:
+        return self.budgets.provider_for(declared, urlsplit(url).hostname)
+
     async def get(self, url: str, *, headers: Mapping[str, str] | None = None,
-                  max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[int, httpx.Headers, bytes, str]:
-        """GET with retries on network errors, 5xx and short Retry-Afters; raises FetchError."""
+                  max_bytes: int = DEFAULT_MAX_BYTES, provider: str = WEB,
+                  on_send: Callable[[], None] | None = None) -> tuple[int, httpx.Headers, bytes, str]:
+        """GET with budget, retries on network errors and 5xx, and Retry-After honoured provider-wide.
+
+        ``on_send`` is called for every request actually sent (retries included, deferrals not).
+        """
+        provider = self.provider_for(provider, url)
         attempt = 0
         while True:
+            grant = await self.budgets.acquire(provider)
+            if on_send is not None:
+                on_send()
             try:
-                return await self._get_once(url, headers=headers, max_bytes=max_bytes)
+                async with asyncio.timeout(self.total_timeout):
+                    return await self._get_once(url, headers=headers, max_bytes=max_bytes)
+            except TimeoutError:
+                exc: FetchError = FetchError(f"no complete answer within {self.total_timeout:.0f}s from "
+                                             f"{public_url(url)}", retryable=True)
+            except FetchError as error:
+                exc = error
+            finally:
+                grant.release()
+            attempt += 1
+            if exc.retry_after is not None:
+                until = await self.budgets.block(provider, exc.retry_after)
+                if exc.retry_after > self.max_retry_wait or attempt > self.retries:
+                    raise BudgetExceeded(provider, f"{exc} asked us to wait", until) from None
+                await asyncio.sleep(exc.retry_after + random.uniform(0, self.retry_base / 2))
+                continue
+            if not exc.retryable or attempt > self.retries:
+                raise exc
+            await asyncio.sleep(self.retry_base * 2 ** (attempt - 1) + random.uniform(0, self.retry_base / 2))
+
+    async def robots_allowed(self, url: str, provider: str = WEB) -> bool:
+        """RFC 9309 for our User-Agent: cached per origin; 4xx = allowed, 5xx or unreachable = disallowed."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        cached = self._robots.get(origin)
+        if cached is None or cached[0] < time.monotonic():
+            rules: RobotFileParser | bool
+            try:
+                _, _, body, _ = await self.get(origin + "/robots.txt", max_bytes=ROBOTS_MAX_BYTES,
+                                               provider=provider)
+                rules = RobotFileParser()
+                rules.parse(body.decode("utf-8", "replace").splitlines())
+            except AuthError:
+                rules = True  # 401/403 are 4xx: "unavailable", so everything is allowed
             except FetchError as exc:
-                attempt += 1
-                wait = exc.retry_after if exc.retry_after is not None else self.retry_base * 2 ** (attempt - 1)
-                if not exc.retryable or attempt > self.retries or wait > self.max_retry_wait:
-                    raise
-                await asyncio.sleep(wait + random.uniform(0, self.retry_base / 2))
+                rules = exc.status is not None and 400 <= exc.status < 500
+            cached = (time.monotonic() + ROBOTS_TTL, rules)
+            self._robots[origin] = cached
+        rules = cached[1]
+        if isinstance(rules, bool):
+            return rules
+        return rules.can_fetch(USER_AGENT_TOKEN, url)
 
     async def _get_once(self, url: str, *, headers: Mapping[str, str] | None,
                         max_bytes: int) -> tuple[int, httpx.Headers, bytes, str]:
@@ -136,8 +218,8 @@ class Fetcher:
                 status = response.status_code
                 if status in (401, 403):
                     raise AuthError(f"HTTP {status} from {shown}: the API key is missing or wrong", status=status)
-                if status == 429 or status >= 500:
-                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                if status in (429, 503) or status >= 500:
+                    retry_after = parse_retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
                     raise FetchError(f"HTTP {status} from {shown}", retryable=True, status=status,
                                      retry_after=retry_after)
                 if status >= 400:
@@ -172,27 +254,35 @@ class PollClient:
     fetcher: Fetcher
     source_id: str
     cache: dict[str, CacheEntry] = field(default_factory=dict)  # keyed by public_url
+    provider: str = WEB  # the source kind's declared provider; "web" resolves by host
     max_bytes: int = DEFAULT_MAX_BYTES
     requests: int = 0
     updated: dict[str, CacheEntry] = field(default_factory=dict)
 
+    def _sent(self) -> None:
+        self.requests += 1
+
     async def get(self, url: str, *, params: Mapping[str, Any] | None = None,
-                  headers: Mapping[str, str] | None = None, conditional: bool = True) -> Response:
+                  headers: Mapping[str, str] | None = None, conditional: bool = True,
+                  robots: bool = False) -> Response:
         """GET ``url``; ``unchanged`` is set when the server says 304 or the body hash is the same.
 
         Keys belong in ``headers`` where the provider allows it; a key that must travel in the
-        query string is masked in every stored or logged URL by ``public_url``.
+        query string is masked in every stored or logged URL by ``public_url``. With ``robots``
+        the URL is first checked against the site's robots.txt (scraping kinds ask for this).
         """
         full = str(httpx.URL(url, params=params)) if params else url
         shown = public_url(full)
+        if robots and not await self.fetcher.robots_allowed(full, self.provider):
+            raise FetchError(f"robots.txt of {urlsplit(full).netloc} disallows {shown}", retryable=False)
         known = self.cache.get(shown) if conditional else None
         send = dict(headers or {})
         if known and known.etag:
             send["If-None-Match"] = known.etag
         if known and known.last_modified:
             send["If-Modified-Since"] = known.last_modified
-        self.requests += 1
-        status, resp_headers, body, final_url = await self.fetcher.get(full, headers=send, max_bytes=self.max_bytes)
+        status, resp_headers, body, final_url = await self.fetcher.get(full, headers=send, max_bytes=self.max_bytes,
+                                                                      provider=self.provider, on_send=self._sent)
         if status == 304 and known:
             return Response(final_url, status, resp_headers, b"", unchanged=True)
         if status == 304:

@@ -83,6 +83,10 @@ class Source(Base):
     items_seen: Mapped[int] = mapped_column(Integer, default=0)
     baseline_done: Mapped[bool] = mapped_column(Boolean, default=False)
     watermark: Mapped[str | None] = mapped_column(String(200))
+    requests_today: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    requests_day: Mapped[dt.date | None] = mapped_column(Date)  # the UTC day requests_today counts
+    # fingerprint of config + key that got a 401/403: not polled again until it changes
+    auth_blocked: Mapped[str | None] = mapped_column(String(64))
     # scheduling and the row lease that keeps one source to one poller
     next_run_at: Mapped[dt.datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(100))

@@ -8,27 +8,39 @@ to stop the other sources.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from monitor.budget import Budgets
 from monitor.config import AppConfig, config_hash
 from monitor.db import Database
-from monitor.errors import AuthError, FetchError, InsanityError, MonitorError, ParseError
+from monitor.errors import AuthError, BudgetExceeded, FetchError, InsanityError, MonitorError, ParseError
 from monitor.fetch import DEFAULT_MAX_BYTES, CacheEntry, Fetcher, PollClient
+from monitor.health import check_silence
 from monitor.lease import LeaseKeeper
-from monitor.models import Source
+from monitor.models import HttpCache, Source
 from monitor.redact import redact
 from monitor.sanity import sanity_check
 from monitor.sources import SOURCE_KINDS, BaseSource, FetchState, SourceConfig
-from monitor.store import PollSummary, load_cache, record_failure, record_unchanged, store_poll
+from monitor.sources.base import Fetched, ItemRecord
+from monitor.store import (PollSummary, chunks, record_deferred, record_failure, record_unchanged,
+                           record_unchanged_many, store_poll)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+POLLS_IN_FLIGHT = 32
+UNCHANGED_BATCH = 100
+PollStart = tuple[FetchState, dict[str, CacheEntry], bool, str | None, bool]
+PARSE_IN_PROCESS_BYTES = 16 * 1024  # smaller bodies parse faster than they pickle
+PARSE_WORKERS = int(os.environ.get("MONITOR_PARSE_WORKERS") or os.cpu_count() or 1)
 
 
 def build_source(config: SourceConfig) -> BaseSource:
@@ -57,27 +69,82 @@ def sync_sources(db: Database, config: AppConfig) -> None:
                 row.enabled = False
 
 
+def auth_fingerprint(config: SourceConfig, source: BaseSource) -> str:
+    """What a 401/403 was about: the source's config and its keys. A change to either lifts the block."""
+    keys = "\0".join(os.environ.get(name, "") for name in source.required_env)
+    return hashlib.sha256(f"{config_hash(config)}\0{keys}".encode()).hexdigest()
+
+
 class Pipeline:
     """Polls sources concurrently; database work runs on one writer thread so the event loop
-    keeps fetching while a big poll is being stored, and SQLite never sees two writers."""
+    keeps fetching while a big poll is being stored, and SQLite never sees two writers.
+    Large bodies are parsed in a process pool so parsing uses every core."""
 
     def __init__(self, db: Database, config: AppConfig, fetcher: Fetcher) -> None:
         self.db = db
         self.config = config
         self.fetcher = fetcher
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-writer")
+        fetcher.budgets = Budgets(db, config.providers, run_db=self.run_db)
+        self._parsers: ProcessPoolExecutor | None = None
         self._running: set[str] = set()
         self.leases = LeaseKeeper(db, self._db)
+        self._unchanged_batch: list[tuple[str, int, dict[str, CacheEntry]]] = []
+        self._prefetched: dict[str, PollStart] = {}
+
+    def reconfigure(self, config: AppConfig) -> None:
+        self.config = config
+        self.fetcher.budgets.configure(config.providers)
 
     def close(self) -> None:
         self.writer.shutdown(wait=True)
+        if self._parsers is not None:
+            self._parsers.shutdown(wait=True, cancel_futures=True)
 
-    async def _db(self, fn: Callable[[], T]) -> T:
+    async def run_db(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.writer, fn)
 
+    async def _parse(self, source: BaseSource, fetched: Fetched) -> list[ItemRecord]:
+        """Parse in a worker process when the body is big enough to repay the pickling."""
+        size = sum(len(p.body) for p in fetched.pages)
+        if PARSE_WORKERS < 2 or size < PARSE_IN_PROCESS_BYTES:
+            return source.parse(fetched)
+        if self._parsers is None:
+            self._parsers = ProcessPoolExecutor(max_workers=PARSE_WORKERS)
+        return await asyncio.get_running_loop().run_in_executor(self._parsers, source.parse, fetched)
+
+    def _load_states(self, source_ids: list[str]) -> dict[str, PollStart]:
+        """What each poll starts from (watermark, validators, baseline, auth block, open incident),
+        read with two queries for any number of sources."""
+        c, h = Source.__table__.c, HttpCache.__table__.c
+        out: dict[str, PollStart] = {sid: (FetchState(sid), {}, True, None, False) for sid in source_ids}
+        with self.db.engine.connect() as conn:
+            for ids in chunks(source_ids):
+                for row in conn.execute(select(c.id, c.watermark, c.baseline_done, c.auth_blocked, c.incident_open)
+                                        .where(c.id.in_(ids))):
+                    out[row.id] = (FetchState(row.id, row.watermark), {}, not row.baseline_done, row.auth_blocked,
+                                   bool(row.incident_open))
+                for row in conn.execute(select(h.source_id, h.url, h.etag, h.last_modified, h.body_hash)
+                                        .where(h.source_id.in_(ids))):
+                    out[row.source_id][1][row.url] = CacheEntry(row.etag, row.last_modified, row.body_hash)
+        return out
+
     async def poll_all(self, source_ids: list[str] | None = None) -> list[PollSummary]:
+        """Poll every enabled source, at most POLLS_IN_FLIGHT at a time so memory stays flat with
+        10,000 sources (fetched bodies and parsed items never queue up faster than they are stored)."""
         configs = [s for s in self.config.enabled_sources() if source_ids is None or s.id in source_ids]
-        return list(await asyncio.gather(*(self.poll(c) for c in configs)))
+        ids = [c.id for c in configs]
+        self._prefetched.update(await self.run_db(lambda: self._load_states(ids)))
+        gate = asyncio.Semaphore(POLLS_IN_FLIGHT)
+
+        async def bounded(config: SourceConfig) -> PollSummary:
+            async with gate:
+                return await self.poll(config)
+
+        try:
+            return list(await asyncio.gather(*(bounded(c) for c in configs)))
+        finally:
+            await self.flush_unchanged()
 
     async def poll(self, config: SourceConfig) -> PollSummary:
         """Poll one source; never raises for a source's own failure."""
@@ -91,52 +158,88 @@ class Pipeline:
                 return await self._poll(config)
         finally:
             self._running.discard(config.id)
+            if not self._running:  # the last poll out writes the batched unchanged results
+                await self.flush_unchanged()
 
     async def _poll(self, config: SourceConfig) -> PollSummary:
         source = build_source(config)
         missing = missing_env(source)
         if missing:
             return PollSummary(config.id, "skipped", error=f"set {', '.join(missing)} to enable this source")
+        fingerprint = auth_fingerprint(config, source)
 
-        def load() -> tuple[FetchState, dict[str, CacheEntry], bool]:
-            with self.db.session() as session:
-                row = session.get(Source, config.id)
-                cache = load_cache(session, config.id)
-                baseline = not (row and row.baseline_done)
-                return FetchState(config.id, row.watermark if row else None), cache, baseline
-
-        state, cache, baseline = await self._db(load)
-        client = PollClient(self.fetcher, config.id, cache=cache, max_bytes=config.max_bytes or DEFAULT_MAX_BYTES)
+        prefetched = self._prefetched.pop(config.id, None)
+        state, cache, baseline, blocked, incident_open = prefetched or await self.run_db(
+            lambda: self._load_states([config.id])[config.id])
+        if blocked == fingerprint:  # reported once already; asking again only burns goodwill
+            return PollSummary(config.id, "skipped", error="the provider refused our credentials (401/403); "
+                               "fix the key or the source's config, then reload")
+        client = PollClient(self.fetcher, config.id, cache=cache, provider=source.provider,
+                            max_bytes=config.max_bytes or DEFAULT_MAX_BYTES)
         try:
             fetched = await source.fetch(client, state)
             if fetched.unchanged:
-                return await self._db(lambda: self._write(lambda s: record_unchanged(
-                    s, config.id, requests=client.requests, cache_updates=client.updated)))
-            records = await asyncio.to_thread(source.parse, fetched)
+                return await self._unchanged(config, client, incident_open)
+            records = await self._parse(source, fetched)
             sanity_check(records)
+        except BudgetExceeded as exc:
+            reason = redact(str(exc))
+            log.info("source %s deferred: %s", config.id, reason)
+            return await self.run_db(lambda: self._write(config, lambda s: record_deferred(
+                s, config.id, reason, requests=client.requests)))
+        except AuthError as exc:
+            log.error("source %s: %s. Not polling it again until its key or config changes.",
+                      config.id, redact(str(exc)))
+            return await self._fail(config, _describe(exc), client.requests, auth_blocked=fingerprint)
         except (FetchError, ParseError, InsanityError, MonitorError) as exc:
-            return await self._fail(config.id, _describe(exc), client.requests)
+            return await self._fail(config, _describe(exc), client.requests)
         except Exception as exc:  # a parser bug must not take the service down
             log.exception("source %s: unexpected error", config.id)
-            return await self._fail(config.id, f"internal error: {type(exc).__name__}: {exc}", client.requests)
+            return await self._fail(config, f"internal error: {type(exc).__name__}: {exc}", client.requests)
 
         baseline = baseline and not config.alert_on_first_poll
         try:
-            return await self._db(lambda: self._write(lambda s: store_poll(
+            return await self.run_db(lambda: self._write(config, lambda s: store_poll(
                 s, config.id, records, baseline=baseline, requests=client.requests,
                 cache_updates=client.updated, watermark=fetched.watermark)))
         except Exception as exc:
             log.exception("source %s: storing the poll failed", config.id)
-            return await self._fail(config.id, f"storing failed: {type(exc).__name__}: {exc}", client.requests)
+            return await self._fail(config, f"storing failed: {type(exc).__name__}: {exc}", client.requests)
 
-    def _write(self, fn: Callable[..., PollSummary]) -> PollSummary:
+    async def _unchanged(self, config: SourceConfig, client: PollClient, incident_open: bool) -> PollSummary:
+        """Health only. When the silence check cannot change anything (no open incident, no
+        ``expect_items_within``) the poll joins a batch written with one statement (group commit)."""
+        if incident_open or config.expect_items_within:
+            return await self.run_db(lambda: self._write(config, lambda s: record_unchanged(
+                s, config.id, requests=client.requests, cache_updates=client.updated)))
+        self._unchanged_batch.append((config.id, client.requests, client.updated))
+        if len(self._unchanged_batch) >= UNCHANGED_BATCH:
+            await self.flush_unchanged()
+        return PollSummary(config.id, "unchanged", requests=client.requests)
+
+    async def flush_unchanged(self) -> None:
+        batch, self._unchanged_batch = self._unchanged_batch, []
+        if batch:
+            def write() -> None:
+                with self.db.engine.begin() as conn:
+                    record_unchanged_many(conn, batch)
+
+            await self.run_db(write)
+
+    def _write(self, config: SourceConfig, fn: Callable[[Session], PollSummary]) -> PollSummary:
+        """Record the poll, then the silent-source check, in one transaction."""
         with self.db.session() as session:
-            return fn(session)
+            summary = fn(session)
+            check_silence(session, config.id, config, failures_threshold=self.config.defaults.alert_after_failures)
+            return summary
 
-    async def _fail(self, source_id: str, error: str, requests: int) -> PollSummary:
+    async def _fail(self, config: SourceConfig, error: str, requests: int, *,
+                    auth_blocked: str | None = None) -> PollSummary:
         error = redact(error)
-        log.warning("source %s failed: %s", source_id, error)
-        return await self._db(lambda: self._write(lambda s: record_failure(s, source_id, error, requests=requests)))
+        if auth_blocked is None:
+            log.warning("source %s failed: %s", config.id, error)
+        return await self.run_db(lambda: self._write(config, lambda s: record_failure(
+            s, config.id, error, requests=requests, auth_blocked=auth_blocked)))
 
 
 def _describe(exc: Exception) -> str:

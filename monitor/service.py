@@ -3,7 +3,10 @@
 The service is one process: APScheduler 3.x runs one job per enabled source at its interval
 (with jitter, ``max_instances=1``, coalesced misfires) plus the dispatcher every few seconds.
 On start, each source's first run is computed from its stored last attempt, so a restart does
-not re-poll everything at once. SIGINT/SIGTERM stop scheduling and let in-flight work finish.
+not re-poll everything at once. SIGINT/SIGTERM stop scheduling and let in-flight work finish
+(bounded by ``SHUTDOWN_GRACE``). SIGHUP (``monitor reload``, via the pid file) re-reads
+sources.yaml: added, removed and changed sources take effect; a bad file is rejected and the
+running configuration kept.
 """
 
 from __future__ import annotations
@@ -11,27 +14,34 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 import random
 import signal
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from monitor.config import AppConfig, parse_duration
+from monitor.config import AppConfig, config_hash, cron_trigger, load_config, parse_duration
 from monitor.db import Database
 from monitor.digest import claim_digests
 from monitor.dispatcher import Dispatcher, DispatchStats
-from monitor.fetch import Fetcher
+from monitor.errors import ConfigError
+from monitor.fetch import Fetcher, ssl_context
 from monitor.models import Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
+from monitor.sources import SourceConfig
 from monitor.store import PollSummary
 
 log = logging.getLogger(__name__)
 
 DISPATCH_EVERY = 5.0  # seconds
 SHUTDOWN_GRACE = 30.0
+PID_FILE_NAME = "monitor.pid"
 
 
 @dataclass
@@ -73,7 +83,8 @@ async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | N
         finally:
             pipeline.close()
     claim_digests(db)
-    dispatch = await dispatch_until_idle(Dispatcher(db), wait_limit=wait_limit)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), verify=ssl_context()) as client:
+        dispatch = await dispatch_until_idle(Dispatcher(db, client=client), wait_limit=wait_limit)
     return RunResult(polls, dispatch)
 
 
@@ -87,6 +98,19 @@ def first_run_time(last_attempt: dt.datetime | None, interval: float, jitter: fl
     return due if due > now else now + spread
 
 
+def pid_file_path(config_path: Path) -> Path:
+    """Where the running service writes its pid for ``monitor reload``: beside its sources.yaml."""
+    explicit = os.environ.get("MONITOR_PID_FILE")
+    return Path(explicit) if explicit else config_path.resolve().with_name(PID_FILE_NAME)
+
+
+def source_trigger(config: AppConfig, source: SourceConfig) -> BaseTrigger:
+    jitter = parse_duration(config.defaults.jitter)
+    if source.cron:
+        return cron_trigger(source.cron, jitter)
+    return IntervalTrigger(seconds=config.interval_seconds(source), jitter=jitter)
+
+
 class Service:
     """The long-running monitor: scheduler, pipeline and dispatcher in one event loop."""
 
@@ -94,7 +118,11 @@ class Service:
         self.db = db
         self.config = config
         self.http = http
+        self.pid_file = pid_file_path(config.path)
         self.stopping = asyncio.Event()
+        self.scheduler: AsyncIOScheduler | None = None
+        self.pipeline: Pipeline | None = None
+        self._scheduled: dict[str, str] = {}  # source id -> config hash of its job
 
     async def serve_http(self) -> None:
         """Serve the HTTP endpoints until stopping; uvicorn's own signal handling stays off."""
@@ -113,30 +141,75 @@ class Service:
         server.should_exit = True
         await task
 
-    def schedule_sources(self, scheduler: AsyncIOScheduler, pipeline: Pipeline) -> None:
+    async def poll_job(self, source_id: str) -> None:
+        """One scheduled poll, then the source's next run time stored for ``monitor status``."""
+        assert self.pipeline is not None and self.scheduler is not None
+        try:
+            source = self.config.get(source_id)
+        except ConfigError:
+            return  # removed by a reload while this run was queued
+        await self.pipeline.poll(source)
+        job = self.scheduler.get_job(f"poll:{source_id}")
+        next_run = job.next_run_time if job is not None else None
+
+        def store() -> None:
+            with self.db.session() as session:
+                session.execute(update(Source).where(Source.id == source_id).values(next_run_at=next_run))
+
+        await self.pipeline.run_db(store)
+
+    def schedule_sources(self, scheduler: AsyncIOScheduler) -> None:
+        """Make the jobs match the config: add new sources, replace changed ones, drop removed ones."""
         now = utcnow()
         with self.db.session() as session:
             last = {s.id: s.last_attempt_at for s in session.scalars(select(Source))}
         jitter = parse_duration(self.config.defaults.jitter)
-        for source in self.config.enabled_sources():
+        wanted = {s.id: s for s in self.config.enabled_sources()}
+        for source_id in set(self._scheduled) - set(wanted):
+            scheduler.remove_job(f"poll:{source_id}")
+            del self._scheduled[source_id]
+        for source in wanted.values():
+            fingerprint = config_hash(source) + (source.interval or self.config.defaults.interval)
+            if self._scheduled.get(source.id) == fingerprint:
+                continue
             interval = self.config.interval_seconds(source)
+            trigger = source_trigger(self.config, source)
+            first = None if source.cron else first_run_time(last.get(source.id), interval, jitter, now)
             scheduler.add_job(
-                pipeline.poll, IntervalTrigger(seconds=interval, jitter=jitter), args=[source],
-                id=f"poll:{source.id}", max_instances=1, coalesce=True, misfire_grace_time=interval,
-                next_run_time=first_run_time(last.get(source.id), interval, jitter, now),
-                replace_existing=True,
+                self.poll_job, trigger, args=[source.id], id=f"poll:{source.id}", max_instances=1,
+                coalesce=True, misfire_grace_time=interval, replace_existing=True,
+                **({"next_run_time": first} if first is not None else {}),
             )
+            self._scheduled[source.id] = fingerprint
+
+    def reload(self) -> bool:
+        """SIGHUP: re-read sources.yaml; a bad file is reported with its line and the old config kept."""
+        try:
+            config = load_config(self.config.path)
+        except ConfigError as exc:
+            log.error("reload rejected, still running the previous configuration: %s", exc)
+            return False
+        sync_sources(self.db, config)
+        self.config = config
+        if self.pipeline is not None:
+            self.pipeline.reconfigure(config)
+        if self.scheduler is not None:
+            self.schedule_sources(self.scheduler)
+        log.info("reloaded %s: monitoring %d sources", config.path, len(config.enabled_sources()))
+        return True
 
     async def run(self) -> None:
         sync_sources(self.db, self.config)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self.pid_file.write_text(f"{os.getpid()}\n")
         async with Fetcher() as fetcher:
-            pipeline = Pipeline(self.db, self.config, fetcher)
+            self.pipeline = Pipeline(self.db, self.config, fetcher)
             dispatcher = Dispatcher(self.db)
-            scheduler = AsyncIOScheduler(timezone=dt.timezone.utc)
-            self.schedule_sources(scheduler, pipeline)
+            self.scheduler = scheduler = AsyncIOScheduler(timezone=dt.timezone.utc)
+            self.schedule_sources(scheduler)
             scheduler.add_job(dispatcher.run_once, IntervalTrigger(seconds=DISPATCH_EVERY), id="dispatch",
                               max_instances=1, coalesce=True, next_run_time=utcnow())
             scheduler.add_job(claim_digests, IntervalTrigger(seconds=60), args=[self.db], id="digests",
@@ -152,8 +225,9 @@ class Service:
                 log.info("stopping: waiting for in-flight polls and deliveries")
                 scheduler.shutdown(wait=False)
                 await _drain(SHUTDOWN_GRACE)
-                pipeline.close()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+                self.pipeline.close()
+                self.pid_file.unlink(missing_ok=True)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
 
 

@@ -8,10 +8,8 @@ from typing import Annotated
 import typer
 
 from monitor.cli import app
-from monitor.cli.common import ConfigOpt, DbOpt, JsonOpt, console, open_config, open_db, print_json, setup_logging
+from monitor.cli.common import ConfigOpt, DbOpt, JsonOpt, console, fail, open_config, open_db, print_json, setup_logging
 from monitor.db import Database
-from monitor.queue import ensure_queue_schema
-from monitor.service import Service, run_once
 
 
 @app.command()
@@ -26,6 +24,8 @@ def init(db: DbOpt = None) -> None:
         console.print(f"database is up to date (revision {after})")
     else:
         console.print(f"database upgraded from {before or 'empty'} to revision {after}")
+    from monitor.queue import ensure_queue_schema  # procrastinate loads only where it is used
+
     if database.is_postgres and ensure_queue_schema(database):
         console.print("job queue schema (procrastinate) applied, for `monitor worker`")
 
@@ -47,6 +47,8 @@ def run_cmd(
 
     Example: monitor run --once --config sources.yaml
     """
+    from monitor.service import Service, run_once  # the scheduler and HTTP stack load only to run
+
     setup_logging(verbose)
     cfg = open_config(config)
     database = open_db(db)
@@ -77,3 +79,29 @@ def run_cmd(
         console.print(f"deliveries: {d.sent} sent, {d.retried} to retry, {d.failed} failed", markup=False)
     if result.all_failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def reload(config: ConfigOpt = None) -> None:
+    """Tell the running service to re-read sources.yaml (checked here first; a bad file is refused).
+
+    The service's pid is read from monitor.pid beside sources.yaml (or MONITOR_PID_FILE).
+
+    Example: monitor reload --config sources.yaml
+    """
+    import os
+    import signal
+
+    from monitor.service import pid_file_path
+
+    cfg = open_config(config)  # a bad file stops here with its line number; the service keeps the old one
+    pid_file = pid_file_path(cfg.path)
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGHUP)
+    except (FileNotFoundError, ValueError):
+        fail(f"no running service found ({pid_file} is missing or unreadable); start it with: monitor run")
+    except ProcessLookupError:
+        fail(f"the service recorded in {pid_file} is not running; start it with: monitor run")
+    console.print(f"asked the service (pid {pid}) to reload {cfg.path} ({len(cfg.enabled_sources())} enabled sources)",
+                  markup=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
 from typing import Annotated
 
 import typer
@@ -10,10 +11,10 @@ from sqlalchemy import select
 
 from monitor.cli import app
 from monitor.cli.common import ConfigOpt, DbOpt, JsonOpt, console, fail, open_config, open_db, print_json, print_table
+from monitor.cli.worker import cluster_section
 from monitor.errors import MonitorError
 from monitor.fetch import DEFAULT_MAX_BYTES, Fetcher, PollClient
-from monitor.cli.worker import cluster_section
-from monitor.models import Source
+from monitor.models import Source, utcnow
 from monitor.pipeline import build_source, missing_env
 from monitor.sanity import sanity_check
 from monitor.sources import FetchState, ItemRecord
@@ -79,23 +80,28 @@ def sources_check(
 
 @app.command()
 def status(db: DbOpt = None, json_out: JsonOpt = False) -> None:
-    """Show each source's health; exits 1 when any enabled source is failing.
+    """Show each source's health; exits 1 when any enabled source is failing or silent.
+
+    Deferred polls (a provider budget was spent) show the reason and when the next request is allowed.
 
     Example: monitor status --json
     """
+    from monitor.health import source_health
+
     database = open_db(db)
+    today = utcnow().date()
     with database.session() as session:
-        rows = list(session.scalars(select(Source).order_by(Source.id)))
-        data = [{"id": s.id, "kind": s.kind, "enabled": s.enabled, "last_attempt": s.last_attempt_at,
-                 "last_success": s.last_success_at, "consecutive_failures": s.consecutive_failures,
-                 "last_error": s.last_error, "last_outcome": s.last_outcome, "polls": s.polls_total,
-                 "unchanged_polls": s.polls_unchanged, "items_seen": s.items_seen} for s in rows]
+        rows = [source_health(s, today) for s in session.scalars(select(Source).order_by(Source.id))]
     if json_out:
-        print_json(data)
+        print_json([asdict(r) | {"failing": r.failing} for r in rows])
     else:
-        print_table(["source", "last success", "failures", "last outcome", "last error"],
-                    [[d["id"], d["last_success"], d["consecutive_failures"], d["last_outcome"], d["last_error"]]
-                     for d in data])
+        print_table(
+            ["source", "outcome", "last attempt", "last success", "fails", "req today", "unchanged", "items",
+             "next run", "problem"],
+            [[r.id, r.last_outcome if r.enabled else "disabled", r.last_attempt, r.last_success,
+              r.consecutive_failures, r.requests_today,
+              f"{r.unchanged_ratio:.0%}" if r.unchanged_ratio is not None else None, r.items_seen, r.next_run,
+              r.incident or r.last_error or r.deferred_reason] for r in rows])
         cluster_section(database)
-    if any(d["enabled"] and d["consecutive_failures"] for d in data):
+    if any(r.failing for r in rows):
         raise typer.Exit(1)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -109,8 +109,12 @@ class ItemRecord:
     )
 
     def snapshot(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field: what an item version stores."""
-        out = asdict(self)
+        """A JSON-ready dict of every field: what an item version stores.
+
+        A shallow copy (``data`` copied one level), not ``dataclasses.asdict``: its recursive
+        deepcopy was the largest cost of storing a cold poll."""
+        out = {name: getattr(self, name) for name in _FIELD_NAMES}
+        out["data"] = dict(self.data)
         for name in ("status_date", "published_at"):
             value = out[name]
             out[name] = value.isoformat() if value is not None else None
@@ -120,6 +124,9 @@ class ItemRecord:
         """A hash over the normalised content: equal hash, no new version."""
         payload = json.dumps(self.snapshot(), sort_keys=True, default=str, ensure_ascii=False)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(ItemRecord))
 
 
 class Source(Protocol):

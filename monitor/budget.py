@@ -1,0 +1,204 @@
+"""Request budgets per provider: concurrency in-process, rate limits shared through the database.
+
+Every request a source sends spends its provider's budget first. The per-minute/hour/day
+counters live in the ``budget_spend`` table so a restart does not reset them and several
+worker processes on one PostgreSQL share them. A reservation is one conditional
+``UPDATE … SET spent = spent + 1 WHERE spent + 1 <= limit`` per window (after an
+``INSERT … ON CONFLICT DO NOTHING`` of the window's row): the database decides, so two
+processes can never both take the last request. A request that does not fit is not sent;
+the poll is *deferred* and says until when.
+
+A 429/503 ``Retry-After`` blocks the whole provider (``blocked_until`` on a row with
+window ``block``), because a quota is per key, not per URL.
+
+Defaults follow each provider's published quota; ``providers:`` in sources.yaml overrides.
+Hosts not claimed by a provider are budgeted per host as ``web:<host>`` with modest
+concurrency and no rate limit (nothing is written to the database for them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from monitor.config import ProviderLimits
+from monitor.db import Database
+from monitor.errors import BudgetExceeded
+from monitor.fetch import WEB
+from monitor.models import BudgetSpend, utcnow
+
+T = TypeVar("T")
+
+WINDOWS: dict[str, dt.timedelta] = {
+    "minute": dt.timedelta(minutes=1), "hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1),
+}
+BLOCK_WINDOW = "block"
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+# Published quotas (free tiers). CourtListener: 5/min, 50/h, 125/day; api.data.gov keys
+# (congress.gov, govinfo): 1,000/h; Open States: 10/min, 250/day; LegiScan: 30,000/month.
+DEFAULT_PROVIDERS: dict[str, ProviderLimits] = {
+    "courtlistener": ProviderLimits(hosts=["www.courtlistener.com", "courtlistener.com"], concurrency=1,
+                                    per_minute=5, per_hour=50, per_day=125),
+    "congress": ProviderLimits(hosts=["api.congress.gov"], concurrency=2, per_hour=1000),
+    "govinfo": ProviderLimits(hosts=["api.govinfo.gov"], concurrency=2, per_hour=1000),
+    "openstates": ProviderLimits(hosts=["v3.openstates.org"], concurrency=1, per_minute=10, per_day=250),
+    "legiscan": ProviderLimits(hosts=["api.legiscan.com"], concurrency=1, per_day=1000),
+    "federalregister": ProviderLimits(hosts=["www.federalregister.gov", "federalregister.gov"], concurrency=2,
+                                      per_minute=60),
+    WEB: ProviderLimits(concurrency=8),
+}
+
+
+def window_start(window: str, now: dt.datetime) -> dt.datetime:
+    if window == "minute":
+        return now.replace(second=0, microsecond=0)
+    if window == "hour":
+        return now.replace(minute=0, second=0, microsecond=0)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _insert_ignore(session: Session, values: dict[str, object]) -> None:
+    """INSERT the row unless it exists: the dialect's ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(BudgetSpend).values(**values).on_conflict_do_nothing())
+
+
+def blocked_until(session: Session, provider: str, now: dt.datetime) -> dt.datetime | None:
+    until = session.scalar(select(BudgetSpend.blocked_until).where(
+        BudgetSpend.provider == provider, BudgetSpend.window == BLOCK_WINDOW, BudgetSpend.window_start == EPOCH))
+    return until if until is not None and until > now else None
+
+
+def block(session: Session, provider: str, until: dt.datetime) -> None:
+    """Push the whole provider back until ``until`` (never shortens an existing block)."""
+    _insert_ignore(session, {"provider": provider, "window": BLOCK_WINDOW, "window_start": EPOCH, "spent": 0})
+    row = BudgetSpend.__table__.c
+    session.execute(update(BudgetSpend).where(
+        row.provider == provider, row.window == BLOCK_WINDOW, row.window_start == EPOCH,
+        (row.blocked_until.is_(None)) | (row.blocked_until < until)).values(blocked_until=until))
+
+
+def reserve(session: Session, provider: str, limits: ProviderLimits, now: dt.datetime, n: int = 1) -> None:
+    """Spend ``n`` requests in every limited window or raise BudgetExceeded (caller rolls back)."""
+    until = blocked_until(session, provider, now)
+    if until is not None:
+        raise BudgetExceeded(provider, "the provider asked us to wait (Retry-After)", until)
+    for window, length in WINDOWS.items():
+        limit = getattr(limits, f"per_{window}")
+        if limit is None:
+            continue
+        start = window_start(window, now)
+        _insert_ignore(session, {"provider": provider, "window": window, "window_start": start, "spent": 0})
+        row = BudgetSpend.__table__.c
+        result = session.execute(update(BudgetSpend).where(
+            row.provider == provider, row.window == window, row.window_start == start,
+            row.spent + n <= limit).values(spent=row.spent + n))
+        if result.rowcount != 1:
+            raise BudgetExceeded(provider, f"{limit} requests per {window} spent", start + length)
+
+
+def has_rate_limit(limits: ProviderLimits) -> bool:
+    return any(getattr(limits, f"per_{w}") is not None for w in WINDOWS)
+
+
+def merged_limits(configured: dict[str, ProviderLimits]) -> dict[str, ProviderLimits]:
+    """Defaults overlaid with sources.yaml ``providers:`` (a field set there wins)."""
+    out = dict(DEFAULT_PROVIDERS)
+    for name, limits in configured.items():
+        base = out.get(name, ProviderLimits())
+        out[name] = base.model_copy(update=limits.model_dump(exclude_unset=True))
+    return out
+
+
+@dataclass
+class Grant:
+    """A held concurrency slot; release it when the request is done."""
+
+    provider: str
+    semaphore: asyncio.Semaphore
+
+    def release(self) -> None:
+        self.semaphore.release()
+
+
+class Budgets:
+    """The process's budgets: semaphores here, counters in the database.
+
+    ``run_db`` runs a function on the thread that owns database writes (the pipeline's writer),
+    so reservations never contend with a poll's own transaction on SQLite.
+    """
+
+    def __init__(self, db: Database | None, configured: dict[str, ProviderLimits] | None = None,
+                 run_db: Callable[[Callable[[], T]], Awaitable[T]] | None = None) -> None:
+        self.db = db
+        self.run_db = run_db
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._blocked: dict[str, dt.datetime] = {}  # Retry-After seen by this process
+        self.configure(configured or {})
+
+    def configure(self, configured: dict[str, ProviderLimits]) -> None:
+        """Apply a reloaded ``providers:`` block (held concurrency slots keep their old semaphore)."""
+        self.limits = merged_limits(configured)
+        self._hosts = {host.lower(): name for name, lim in self.limits.items() for host in lim.hosts}
+        self._semaphores.clear()
+
+    def provider_for(self, declared: str, host: str | None) -> str:
+        """A source's declared provider, or for generic kinds the provider owning the host."""
+        if declared != WEB:
+            return declared
+        host = (host or "").lower()
+        return self._hosts.get(host) or f"{WEB}:{host}"
+
+    def limits_for(self, provider: str) -> ProviderLimits:
+        return self.limits.get(provider) or self.limits.get(provider.split(":", 1)[0]) or self.limits[WEB]
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        if self.run_db is not None:
+            return await self.run_db(fn)
+        return await asyncio.to_thread(fn)
+
+    async def acquire(self, provider: str) -> Grant:
+        """Wait for a concurrency slot, then reserve one request (raises BudgetExceeded, unsent)."""
+        limits = self.limits_for(provider)
+        semaphore = self._semaphores.setdefault(provider, asyncio.Semaphore(limits.concurrency or 4))
+        await semaphore.acquire()
+        try:
+            until = self._blocked.get(provider)
+            if until is not None and until > utcnow():
+                raise BudgetExceeded(provider, "the provider asked us to wait (Retry-After)", until)
+            if self.db is not None and has_rate_limit(limits):
+                await self._run(lambda: self._reserve(provider, limits))
+        except BaseException:
+            semaphore.release()
+            raise
+        return Grant(provider, semaphore)
+
+    def _reserve(self, provider: str, limits: ProviderLimits) -> None:
+        assert self.db is not None
+        with self.db.session() as session:
+            reserve(session, provider, limits, utcnow())
+
+    async def block(self, provider: str, seconds: float) -> dt.datetime:
+        """Retry-After: hold every request to ``provider`` for ``seconds`` (persisted when rate-limited)."""
+        until = utcnow() + dt.timedelta(seconds=seconds)
+        self._blocked[provider] = max(until, self._blocked.get(provider, until))
+        if self.db is not None and has_rate_limit(self.limits_for(provider)):
+            db = self.db
+
+            def write() -> None:
+                with db.session() as session:
+                    block(session, provider, until)
+
+            await self._run(write)
+        return until

@@ -1,0 +1,282 @@
+"""Polite fetching against real local servers: validators, budgets, Retry-After, limits, auth,
+robots.txt, overlapping triggers and the silent-source check."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from monitor.budget import reserve
+from monitor.config import AppConfig, ProviderLimits, load_config
+from monitor.db import Database
+from monitor.errors import BudgetExceeded, FetchError
+from monitor.fetch import Fetcher, PollClient
+from monitor.models import BudgetSpend, Delivery, Item, Poll, Source, utcnow
+from monitor.pipeline import Pipeline, sync_sources
+from monitor.store import PollSummary
+from tests.fakes.fault_server import FaultServer, Reply
+from tests.fakes.feed_server import FeedServer
+from tests.test_pipeline import count, rss
+
+FEED = rss(("a1", "Bivens remedy denied"), ("a2", "Second opinion")).encode()
+
+
+@pytest.fixture
+def faults() -> Iterator[FaultServer]:
+    server = FaultServer()
+    yield server
+    server.close()
+
+
+def config(tmp_path: Path, sources: dict[str, str], extra: str = "") -> AppConfig:
+    """sources.yaml with one rss source per id -> url; ``extra`` is prepended (defaults/providers)."""
+    lines = [extra, "sources:"] if extra else ["sources:"]
+    for sid, url in sources.items():
+        lines += [f"  - id: {sid}", "    kind: rss", f"    url: {url}"]
+    path = tmp_path / "sources.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return load_config(path)
+
+
+def poll(db: Database, cfg: AppConfig, **fetcher_args: float) -> dict[str, PollSummary]:
+    """One pass over every source, as a fresh process would do it (new client, new budgets)."""
+    sync_sources(db, cfg)
+
+    async def go() -> list[PollSummary]:
+        async with Fetcher(retry_base=0.01, **fetcher_args) as fetcher:
+            pipeline = Pipeline(db, cfg, fetcher)
+            try:
+                return await pipeline.poll_all()
+            finally:
+                pipeline.close()
+
+    return {p.source_id: p for p in asyncio.run(go())}
+
+
+def source(db: Database, sid: str) -> Source:
+    with db.session() as s:
+        row = s.get(Source, sid)
+        assert row is not None
+        return row
+
+
+def test_etag_round_trip_and_304_is_unchanged(db, feeds: FeedServer, tmp_path):
+    feeds.set("/a.xml", FEED, etag=True)
+    cfg = config(tmp_path, {"a": feeds.url("/a.xml")})
+    assert poll(db, cfg)["a"].new == 2
+    polls_before = count(db, Poll)
+    assert poll(db, cfg)["a"].outcome == "unchanged"
+    sent = feeds.requests[-1].headers
+    assert sent["if-none-match"].startswith('"')
+    assert "remedy-monitor/" in sent["user-agent"]
+    assert count(db, Poll) == polls_before  # the cheap path writes health only
+    row = source(db, "a")
+    assert (row.polls_total, row.polls_unchanged, row.requests_today) == (2, 1, 2)
+
+
+def test_last_modified_round_trip(db, faults: FaultServer, tmp_path):
+    stamp = "Mon, 02 Feb 2026 10:00:00 GMT"
+    faults.route("/lm.xml", lambda h: Reply(304) if h.get("if-modified-since") == stamp
+                 else Reply(200, FEED, {"Last-Modified": stamp}))
+    cfg = config(tmp_path, {"lm": faults.url("/lm.xml")})
+    assert poll(db, cfg)["lm"].new == 2
+    assert poll(db, cfg)["lm"].outcome == "unchanged"
+    assert faults.headers_seen["/lm.xml"][1]["if-modified-since"] == stamp
+
+
+def test_identical_body_without_validators_writes_nothing(db, feeds: FeedServer, tmp_path):
+    feeds.set("/a.xml", FEED)  # no ETag, no Last-Modified: never assume 304 support
+    cfg = config(tmp_path, {"a": feeds.url("/a.xml")})
+    poll(db, cfg)
+    with db.session() as s:
+        seen_before = sorted(s.scalars(select(Item.last_seen)))
+    polls_before = count(db, Poll)
+    assert poll(db, cfg)["a"].outcome == "unchanged"
+    assert "if-none-match" not in feeds.requests[-1].headers
+    with db.session() as s:
+        assert sorted(s.scalars(select(Item.last_seen))) == seen_before
+    assert count(db, Poll) == polls_before
+
+
+def test_5xx_is_retried_with_backoff_then_succeeds(db, faults: FaultServer, tmp_path):
+    faults.sequence("/f.xml", [Reply(502), Reply(500), Reply(200, FEED)])
+    cfg = config(tmp_path, {"f": faults.url("/f.xml")})
+    assert poll(db, cfg)["f"].new == 2
+    assert faults.counts["/f.xml"] == 3
+
+
+def test_retry_after_seconds_is_waited_out(db, faults: FaultServer, tmp_path):
+    faults.sequence("/r.xml", [Reply(429, headers={"Retry-After": "1"}), Reply(200, FEED)])
+    cfg = config(tmp_path, {"r": faults.url("/r.xml")})
+    started = time.monotonic()
+    assert poll(db, cfg)["r"].new == 2
+    assert time.monotonic() - started >= 1.0
+    assert faults.counts["/r.xml"] == 2
+
+
+def test_retry_after_date_blocks_the_whole_provider_across_restarts(db, faults: FaultServer, tmp_path):
+    later = email.utils.format_datetime(utcnow() + dt.timedelta(hours=2), usegmt=True)
+    faults.always("/one.xml", Reply(503, headers={"Retry-After": later}))
+    faults.always("/two.xml", Reply(200, FEED))
+    providers = "providers:\n  local:\n    hosts: [127.0.0.1]\n    concurrency: 1\n    per_day: 100"
+    cfg = config(tmp_path, {"one": faults.url("/one.xml")}, providers)
+    assert poll(db, cfg)["one"].outcome == "deferred"
+    assert faults.counts["/one.xml"] == 1  # a 2-hour wait is not slept through, and not retried
+    # a new process, another source of the same provider: nothing is sent
+    cfg = config(tmp_path, {"two": faults.url("/two.xml")}, providers)
+    result = poll(db, cfg)["two"]
+    assert result.outcome == "deferred" and "Retry-After" in (result.error or "")
+    assert faults.counts["/two.xml"] == 0
+    row = source(db, "two")
+    assert row.last_outcome == "deferred" and row.consecutive_failures == 0
+
+
+def test_daily_budget_survives_a_restart_and_defers_instead_of_sending(db, feeds: FeedServer, tmp_path, cli_env):
+    for sid in "abc":
+        feeds.set(f"/{sid}.xml", FEED)
+    providers = "providers:\n  local:\n    hosts: [127.0.0.1]\n    concurrency: 1\n    per_day: 2"
+    cfg = config(tmp_path, {sid: feeds.url(f"/{sid}.xml") for sid in "abc"}, providers)
+    first = poll(db, cfg)
+    assert sorted(p.outcome for p in first.values()) == ["changed", "changed", "deferred"]
+    assert len(feeds.requests) == 2
+    second = poll(db, cfg)  # a restart: new client, budgets read back from the database
+    assert all(p.outcome == "deferred" for p in second.values())
+    assert len(feeds.requests) == 2
+    with db.session() as s:
+        assert s.scalar(select(func.sum(BudgetSpend.spent)).where(BudgetSpend.window == "day")) == 2
+
+
+def test_budget_reservation_is_atomic_under_concurrency(db):
+    limits = ProviderLimits(per_minute=5)
+    granted: list[bool] = []
+    now = utcnow()
+
+    def worker() -> None:
+        try:
+            with db.session() as s:
+                reserve(s, "cl", limits, now)
+            granted.append(True)
+        except BudgetExceeded:
+            granted.append(False)
+
+    threads = [threading.Thread(target=worker) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert granted.count(True) == 5 and granted.count(False) == 7
+
+
+def test_oversized_streaming_body_is_aborted(db, faults: FaultServer, tmp_path):
+    faults.always("/big.xml", Reply(200, endless=True))
+    path = tmp_path / "sources.yaml"
+    path.write_text(f"sources:\n  - id: big\n    kind: rss\n    url: {faults.url('/big.xml')}\n    max_bytes: 1000000\n")
+    result = poll(db, load_config(path))["big"]
+    assert result.outcome == "failed" and "exceeds the 1000000-byte cap" in (result.error or "")
+    assert faults.counts["/big.xml"] == 1  # not retried
+
+
+def test_redirect_loop_is_stopped(db, feeds: FeedServer, tmp_path):
+    feeds.set("/loop", b"", status=302, headers={"Location": "/loop"})
+    result = poll(db, config(tmp_path, {"loop": feeds.url("/loop")}))["loop"]
+    assert result.outcome == "failed" and "more than 5 redirects" in (result.error or "")
+    assert feeds.counts["/loop"] == 6
+
+
+def test_401_is_reported_once_and_not_polled_again_until_the_config_changes(db, faults, tmp_path, caplog):
+    faults.always("/k.xml", Reply(401))
+    cfg = config(tmp_path, {"k": faults.url("/k.xml")})
+    results = [poll(db, cfg)["k"] for _ in range(3)]
+    assert [r.outcome for r in results] == ["failed", "skipped", "skipped"]
+    assert faults.counts["/k.xml"] == 1
+    assert len([r for r in caplog.records if "401" in r.getMessage() and r.levelname == "ERROR"]) == 1
+    assert "HTTP 401" in (source(db, "k").last_error or "")
+    changed = config(tmp_path, {"k": faults.url("/k.xml?fixed=1")})
+    assert poll(db, changed)["k"].outcome == "failed"
+    assert faults.counts["/k.xml"] == 2
+
+
+def test_two_overlapping_triggers_run_one_poll(db, faults: FaultServer, tmp_path):
+    faults.always("/slow.xml", Reply(200, FEED, delay=0.5))
+    cfg = config(tmp_path, {"slow": faults.url("/slow.xml")})
+    sync_sources(db, cfg)
+
+    async def go() -> list[PollSummary]:
+        async with Fetcher() as fetcher:
+            pipeline = Pipeline(db, cfg, fetcher)
+            try:
+                return list(await asyncio.gather(pipeline.poll(cfg.sources[0]), pipeline.poll(cfg.sources[0])))
+            finally:
+                pipeline.close()
+
+    outcomes = sorted(p.outcome for p in asyncio.run(go()))
+    assert outcomes == ["changed", "skipped"]
+    assert faults.counts["/slow.xml"] == 1
+
+
+def test_robots_txt_rfc9309(faults: FaultServer):
+    faults.always("/robots.txt", Reply(200, b"User-agent: *\nDisallow: /private\n"))
+    faults.always("/private/page", Reply(200, b"secret"))
+    faults.always("/public/page", Reply(200, b"hello"))
+
+    async def go() -> None:
+        async with Fetcher(retry_base=0.01) as fetcher:
+            client = PollClient(fetcher, "html-src")
+            assert (await client.get(faults.url("/public/page"), robots=True)).body == b"hello"
+            with pytest.raises(FetchError, match="robots.txt"):
+                await client.get(faults.url("/private/page"), robots=True)
+            assert (await client.get(faults.url("/private/page"))).body == b"secret"  # only when asked
+            assert faults.counts["/robots.txt"] == 1  # cached
+            faults.always("/robots.txt", Reply(404))
+            fetcher._robots.clear()
+            assert await fetcher.robots_allowed(faults.url("/private/page"))  # 4xx: allowed
+            faults.always("/robots.txt", Reply(500))
+            fetcher._robots.clear()
+            assert not await fetcher.robots_allowed(faults.url("/public/page"))  # 5xx: disallowed
+
+    asyncio.run(go())
+    assert faults.counts["/private/page"] == 1
+
+
+def test_silent_source_raises_one_alert_and_one_recovery(db, faults: FaultServer, tmp_path):
+    faults.always("/s.xml", Reply(500))
+    cfg = config(tmp_path, {"s": faults.url("/s.xml")}, "defaults:\n  alert_after_failures: 2")
+
+    def admin() -> list[str]:
+        with db.session() as s:
+            return [d.payload["text"] for d in s.scalars(select(Delivery).where(Delivery.kind == "admin")
+                                                         .order_by(Delivery.id))]
+
+    for _ in range(4):
+        poll(db, cfg, retries=0)
+    assert len(admin()) == 1 and "Source 's' is silent: failed 2 times in a row" in admin()[0]
+    assert source(db, "s").incident_open
+    faults.always("/s.xml", Reply(200, FEED))
+    poll(db, cfg)
+    poll(db, cfg)
+    assert len(admin()) == 2 and "has recovered" in admin()[1]
+    assert not source(db, "s").incident_open
+
+
+def test_no_items_for_longer_than_expected_is_silent(db, feeds: FeedServer, tmp_path):
+    feeds.set("/q.xml", FEED, etag=True)
+    path = tmp_path / "sources.yaml"
+    path.write_text(f"sources:\n  - id: q\n    kind: rss\n    url: {feeds.url('/q.xml')}\n"
+                    "    expect_items_within: 1d\n")
+    cfg = load_config(path)
+    poll(db, cfg)
+    with db.session() as s:  # the last new item was two days ago
+        s.get(Source, "q").last_change_at = utcnow() - dt.timedelta(days=2)
+    poll(db, cfg)
+    poll(db, cfg)
+    with db.session() as s:
+        notices = list(s.scalars(select(Delivery).where(Delivery.kind == "admin")))
+    assert len(notices) == 1 and "no new or changed items since" in notices[0].payload["text"]
