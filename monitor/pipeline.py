@@ -88,7 +88,7 @@ class Pipeline:
         fetcher.budgets = Budgets(db, config.providers, run_db=self.run_db)
         self._parsers: ProcessPoolExecutor | None = None
         self._running: set[str] = set()
-        self.leases = LeaseKeeper(db, self._db)
+        self.leases = LeaseKeeper(db, self.run_db)
         self._unchanged_batch: list[tuple[str, int, dict[str, CacheEntry]]] = []
         self._prefetched: dict[str, PollStart] = {}
 

@@ -124,7 +124,7 @@ def test_search_429_fails_the_poll_and_keeps_the_watermark(db, feeds, token, tmp
     feeds.set(SEARCH, '{"detail": "Request was throttled. Expected available in 3600 seconds."}', status=429,
               headers={"Retry-After": "3600"}, content_type="application/json")
     result = poll(db, config).polls[0]
-    assert result.outcome == "failed" and "429" in result.error
+    assert result.outcome == "deferred" and "429" in result.error  # the provider's budget waits
     assert watermark(db, "cl-bivens") == "2026-01-01"
 
 
@@ -200,7 +200,7 @@ def test_docket_without_token_reads_the_public_feed(db, feeds, tmp_path, monkeyp
 
 
 @pytest.mark.parametrize(("path", "status", "prefix"), [(DOCKET, 401, "auth: HTTP 401"), (ENTRIES, 403, "auth: HTTP 403"),
-                                                        (ENTRIES, 429, "fetch: HTTP 429")])
+                                                        (ENTRIES, 429, "courtlistener: HTTP 429")])
 def test_docket_failures_store_nothing_and_keep_the_watermark(db, feeds, token, tmp_path, path, status, prefix):
     config = write_docket(tmp_path, feeds)
     feeds.set(DOCKET, docket_json(), content_type="application/json")
@@ -209,7 +209,8 @@ def test_docket_failures_store_nothing_and_keep_the_watermark(db, feeds, token, 
     feeds.set(DOCKET, docket_json(date_terminated="2024-05-16"), content_type="application/json")
     feeds.set(path, '{"detail": "no"}', status=status, headers={"Retry-After": "3600"}, content_type="application/json")
     result = poll(db, config).polls[0]
-    assert result.outcome == "failed" and result.error.startswith(prefix) and TOKEN not in result.error
+    assert result.outcome == ("deferred" if status == 429 else "failed")
+    assert result.error.startswith(prefix) and TOKEN not in result.error
     with db.session() as s:
         assert s.scalars(select(Item).where(Item.key == "cl:docket:4214664")).one().status == "pending"
     assert watermark(db, "nvlsp") == "2022-10-18T20:03:18.466039+00:00"

@@ -83,7 +83,7 @@ def test_429_and_garbage_fail_the_poll(db, feeds, tmp_path):
     config = write_config(tmp_path, feeds)
     feeds.set(DOCS, "Too Many Requests", status=429, headers={"Retry-After": "600"}, content_type="text/plain")
     result = poll(db, config).polls[0]
-    assert result.outcome == "failed" and "429" in result.error
+    assert result.outcome == "deferred" and "429" in result.error  # deferred until Retry-After
     feeds.set(DOCS, "<html>maintenance</html>", content_type="text/html")
     result = poll(db, config).polls[0]
     assert result.outcome == "failed" and result.error.startswith("parse:")
