@@ -24,6 +24,7 @@ import httpx
 
 from monitor import __version__
 from monitor.errors import AuthError, FetchError
+from monitor.netguard import refuse_private_redirect
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,9 @@ class Fetcher:
 
     def __init__(self, *, timeout: float = 30.0, connect_timeout: float = 10.0,
                  retries: int = 2, retry_base: float = 1.0, max_retry_wait: float = 10.0,
-                 max_connections: int = 100) -> None:
+                 max_connections: int = 100, deadline: float = 120.0) -> None:
         self.retries = retries
+        self.deadline = deadline  # whole request: a server dripping a byte per second never ends otherwise
         self.retry_base = retry_base
         self.max_retry_wait = max_retry_wait
         self.client = httpx.AsyncClient(
@@ -103,6 +105,7 @@ class Fetcher:
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
+            event_hooks={"response": [refuse_private_redirect]},
         )
 
     async def aclose(self) -> None:
@@ -132,7 +135,7 @@ class Fetcher:
                         max_bytes: int) -> tuple[int, httpx.Headers, bytes, str]:
         shown = public_url(url)
         try:
-            async with self.client.stream("GET", url, headers=headers) as response:
+            async with asyncio.timeout(self.deadline), self.client.stream("GET", url, headers=headers) as response:
                 status = response.status_code
                 if status in (401, 403):
                     raise AuthError(f"HTTP {status} from {shown}: the API key is missing or wrong", status=status)
@@ -159,6 +162,9 @@ class Fetcher:
             raise FetchError(f"more than {MAX_REDIRECTS} redirects from {shown}", retryable=False) from None
         except httpx.TimeoutException as exc:
             raise FetchError(f"timeout ({type(exc).__name__}) fetching {shown}", retryable=True) from None
+        except TimeoutError:
+            raise FetchError(f"timeout (no complete answer within {self.deadline:g}s) fetching {shown}",
+                             retryable=True) from None
         except httpx.TransportError as exc:
             raise FetchError(f"network error fetching {shown}: {type(exc).__name__}", retryable=True) from None
         except httpx.DecodingError:

@@ -59,8 +59,9 @@ class RssSource(BaseSource):
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
         feed = feedparser.parse(fetched.body, sanitize_html=False, resolve_relative_uris=False)
-        if not feed.entries and feed.get("bozo") and not feed.get("feed"):
-            raise ParseError(f"not an RSS/Atom feed: {feed.get('bozo_exception')}")
+        if not feed.entries and not feed.get("version"):  # an HTML maintenance page is not an empty feed
+            reason = f": {feed.get('bozo_exception')}" if feed.get("bozo") else ""
+            raise ParseError(f"not an RSS/Atom feed{reason}")
         records = []
         for entry in feed.entries:
             published = _entry_datetime(entry)
