@@ -123,7 +123,7 @@ def _refuse_duplicate_keys(name: str, node: yaml.Node) -> None:
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode):
                 if key.value in seen:
-                    raise ConfigError(f"{name}:{_line(key)}: duplicate key '{key.value}' "
+                    raise ConfigError(f"{name}:{_line(key)}: duplicate key {key.value!r} "
                                       f"(first defined on line {seen[key.value]})")
                 seen[key.value] = _line(key)
             _refuse_duplicate_keys(name, value)
@@ -173,7 +173,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
     allowed = {"defaults", "sources", "providers"}
     for key_node, _ in root.value:
         if key_node.value not in allowed:
-            raise ConfigError(f"{name}:{_line(key_node)}: unknown top-level key '{key_node.value}' "
+            raise ConfigError(f"{name}:{_line(key_node)}: unknown top-level key {str(key_node.value)!r} "
                               f"(expected one of: {', '.join(sorted(allowed))})")
 
     defaults_key, defaults_node = _key_node(root, "defaults")
@@ -221,7 +221,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
         if kind is None:
             raise ConfigError(f"{name}:{line}: {label}: missing 'kind' (expected one of: {kinds})")
         if kind not in SOURCE_KINDS:
-            raise ConfigError(f"{name}:{_line(kind_node)}: {label}: unknown kind '{kind}' (expected one of: {kinds})")
+            raise ConfigError(f"{name}:{_line(kind_node)}: {label}: unknown kind {str(kind)!r} (expected one of: {kinds})")
         if sid in lines:
             raise ConfigError(f"{name}:{line}: {label}: duplicate id (first defined on line {lines[sid]})")
         try:

@@ -28,7 +28,10 @@ def main() -> None:
     from monitor.cli.common import err_console
     from monitor.redact import redact
 
+    from monitor.safety import require_safe_expat
+
     try:
+        require_safe_expat()
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as exc:
@@ -42,10 +45,13 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
         import click
 
-        if isinstance(exc, click.exceptions.Abort):
+        # Typer vendors its own copy of Click, so match by shape, not by class.
+        if isinstance(exc, click.exceptions.Abort) or type(exc).__name__ == "Abort":
             sys.exit(1)
-        if isinstance(exc, click.ClickException):
-            exc.show()
+        if isinstance(getattr(exc, "exit_code", None), int) and hasattr(exc, "format_message"):
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            err_console.print(f"error: {redact(exc.format_message())}{hint}", markup=False)
             sys.exit(exc.exit_code)
         err_console.print(f"error: internal error: {type(exc).__name__}: {redact(str(exc))}", markup=False)
         sys.exit(1)

@@ -58,7 +58,10 @@ class RssSource(BaseSource):
         return Fetched(pages=(Page(response.url, response.body, response.content_type),))
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
-        feed = feedparser.parse(fetched.body, sanitize_html=False, resolve_relative_uris=False)
+        try:
+            feed = feedparser.parse(fetched.body, sanitize_html=False, resolve_relative_uris=False)
+        except (ValueError, OverflowError, RecursionError) as exc:  # e.g. &#xD800; crashes feedparser
+            raise ParseError(f"not a readable feed: {type(exc).__name__}: {str(exc)[:200]}") from None
         if not feed.entries and not feed.get("version"):  # an HTML maintenance page is not an empty feed
             reason = f": {feed.get('bozo_exception')}" if feed.get("bozo") else ""
             raise ParseError(f"not an RSS/Atom feed{reason}")
