@@ -129,7 +129,7 @@ class FaultServer:
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
+        self.sock.listen(1024)
         self.closed = False
         threading.Thread(target=self._serve, daemon=True).start()
 
