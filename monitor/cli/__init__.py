@@ -27,7 +27,6 @@ def main() -> None:
     """Entry point: MonitorErrors become one line and exit 1; Click keeps exit 2 for usage errors."""
     from monitor.cli.common import err_console
     from monitor.redact import redact
-
     from monitor.safety import require_safe_expat
 
     try:

@@ -101,11 +101,17 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(db, db_ur
             child = subprocess.Popen([sys.executable, "-c", CHILD, db_url, str(config)], env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             assert child.stdout.readline().strip() == "ready"
-            delay = rng.uniform(0.05, 1.5)
-            time.sleep(delay)
+            if len(killed_at) % 2:  # at a random moment
+                time.sleep(rng.uniform(0.05, 1.5))
+            else:  # just after Slack received a message: inside the send/record window
+                posted = len(slack.requests)
+                deadline = time.monotonic() + 3
+                while len(slack.requests) == posted and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                time.sleep(rng.uniform(0, 0.05))
             child.kill()
             child.communicate()
-            killed_at.append(delay)
+            killed_at.append(time.monotonic())
     finally:
         stop.set()
         churner.join()
