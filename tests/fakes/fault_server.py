@@ -12,6 +12,7 @@ connect to it times out rather than being refused.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import socket
 import threading
@@ -82,9 +83,14 @@ def truncated(body: bytes) -> Fault:
     return send
 
 
+@functools.cache
+def _bomb(inflated: int) -> bytes:
+    return gzip.compress(b"\0" * inflated, compresslevel=9)
+
+
 def gzip_bomb(inflated: int = 64 * 1024 * 1024) -> Fault:
-    """A small gzip body that inflates far past the size cap."""
-    blob = gzip.compress(b"\0" * inflated, compresslevel=9)
+    """A small gzip body (~64 KB) that inflates far past the size cap."""
+    blob = _bomb(inflated)
 
     def send(conn: socket.socket) -> None:
         conn.sendall(http_head(200, {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip",

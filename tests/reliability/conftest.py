@@ -16,7 +16,7 @@ import monitor.service
 from monitor.fetch import Fetcher
 from tests.fakes.fault_server import Blackhole, FaultServer
 
-QUICK = {"timeout": 0.5, "connect_timeout": 0.3, "retries": 1, "retry_base": 0.05, "max_retry_wait": 0.5, "deadline": 1.5}
+QUICK = {"timeout": 0.8, "connect_timeout": 0.5, "retries": 1, "retry_base": 0.05, "max_retry_wait": 0.5, "deadline": 2.0}
 
 
 @pytest.fixture(autouse=True)

@@ -8,14 +8,18 @@ from ``FaultServer`` (raw sockets), polled together by ``run_once``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 
+import monitor.service
+from monitor.fetch import Fetcher
 from tests.fakes import fault_server as fs
 from tests.fakes.fault_server import Blackhole, FaultServer
 from tests.fakes.feed_server import FeedServer
+from tests.reliability.conftest import QUICK
 from tests.reliability.helpers import health, item_keys, poll, rss, write_sources
 
 BODY = rss(("b1", "Bad source one"), ("b2", "Bad source two")).encode()
@@ -55,8 +59,19 @@ def _closed_port(env: Env) -> str:
     return f"http://127.0.0.1:{port}/bad.xml"
 
 
+def _roomy(env: Env) -> None:
+    """Streaming 20 MB to the cap can outlast the short test deadline on a loaded machine."""
+    env.monkeypatch.setattr(monitor.service, "Fetcher", functools.partial(Fetcher, **(QUICK | {"deadline": 30.0})))
+
+
 def _endless(env: Env) -> str:
+    _roomy(env)
     return env.fault(fs.endless(env.faults.endless_sent.append))
+
+
+def _gzip_bomb(env: Env) -> str:
+    _roomy(env)
+    return env.fault(fs.gzip_bomb())
 
 
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>Maintenance</title></head><body><p>Down for maintenance</p></body></html>"
@@ -84,7 +99,7 @@ FAILURES: dict[str, tuple[Callable[[Env], str], str]] = {
     "truncated_body": (lambda e: e.fault(fs.truncated(BODY)), "network error"),
     "tls_bytes_on_plain_http": (lambda e: e.fault(fs.raw(fs.TLS_GARBAGE)), "network error"),
     "garbage_status_line": (lambda e: e.fault(fs.raw(b"SSH-2.0-OpenSSH_9.6\r\n")), "network error"),
-    "gzip_bomb": (lambda e: e.fault(fs.gzip_bomb()), "exceeds the 20971520-byte cap"),
+    "gzip_bomb": (_gzip_bomb, "exceeds the 20971520-byte cap"),
     "endless_body": (_endless, "exceeds the 20971520-byte cap"),
     "declared_huge_content_length": (lambda e: e.fault(fs.respond(200, b"", {"Content-Length": str(5 * 1024 ** 3)})), "exceeds the 20971520-byte cap"),
     "redirect_loop": (_redirect_loop, "redirects"),
