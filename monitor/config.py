@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -133,33 +134,70 @@ def _pydantic_problem(error: dict[str, Any]) -> str:
     return f"field '{loc}': {error['msg'].removeprefix('Value error, ')}"
 
 
+def _refuse_duplicate_keys(name: str, node: yaml.Node) -> None:
+    """PyYAML keeps the last of two equal keys silently; a repeated ``url:`` is a typo, not a choice."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    raise ConfigError(f"{name}:{_line(key)}: duplicate key {key.value!r} "
+                                      f"(first defined on line {seen[key.value]})")
+                seen[key.value] = _line(key)
+            _refuse_duplicate_keys(name, value)
+    elif isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            _refuse_duplicate_keys(name, child)
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in url)
+
+
 def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
     """Read and validate the whole file; raise ConfigError with ``file:line: …`` on the first problem."""
     path = config_path(path)
     name = path.name
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: configuration file not found (set --config or MONITOR_CONFIG)") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     try:
-        root = yaml.compose(text, Loader=_LOADER)
-        data = yaml.load(text, Loader=_LOADER)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{name}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from None
+    try:
+        try:
+            root = yaml.compose(text, Loader=_LOADER)
+            data = yaml.load(text, Loader=_LOADER)
+        except yaml.YAMLError:
+            # libyaml's messages differ from PyYAML's; re-read with the pure loader so every
+            # platform reports a broken file with the same words.
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+            data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
+        line = mark.line + 1 if mark is not None else text.count("\n", 0, getattr(exc, "position", 0)) + 1
+        problem = (getattr(exc, "problem", None) or str(exc)).splitlines()[0]
         raise ConfigError(f"{name}:{line}: invalid YAML: {problem}") from None
     if root is None or data is None:
         raise ConfigError(f"{name}:1: the file is empty (expected a 'sources:' list)")
     if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
         raise ConfigError(f"{name}:{_line(root)}: expected a mapping with 'sources:' at the top level")
 
+    _refuse_duplicate_keys(name, root)
     allowed = {"defaults", "sources", "providers"}
     for key_node, _ in root.value:
         if key_node.value not in allowed:
-            raise ConfigError(f"{name}:{_line(key_node)}: unknown top-level key '{key_node.value}' "
+            raise ConfigError(f"{name}:{_line(key_node)}: unknown top-level key {str(key_node.value)!r} "
                               f"(expected one of: {', '.join(sorted(allowed))})")
 
     defaults_key, defaults_node = _key_node(root, "defaults")
@@ -207,7 +245,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
         if kind is None:
             raise ConfigError(f"{name}:{line}: {label}: missing 'kind' (expected one of: {kinds})")
         if kind not in SOURCE_KINDS:
-            raise ConfigError(f"{name}:{_line(kind_node)}: {label}: unknown kind '{kind}' (expected one of: {kinds})")
+            raise ConfigError(f"{name}:{_line(kind_node)}: {label}: unknown kind {str(kind)!r} (expected one of: {kinds})")
         if sid in lines:
             raise ConfigError(f"{name}:{line}: {label}: duplicate id (first defined on line {lines[sid]})")
         try:
@@ -227,6 +265,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
             key_node, value_node = _key_node(node, field_name)
             where = value_node or key_node or node
             raise ConfigError(f"{name}:{_line(where)}: {label}: {_pydantic_problem(err)}") from None
+        url = getattr(config, "url", None)
+        if isinstance(url, str) and not _is_http_url(url):
+            raise ConfigError(f"{name}:{_line(_key_node(node, 'url')[1])}: {label}: field 'url': "
+                              f"{url!r} is not an http(s) URL with a host")
         sources.append(config)
         lines[sid] = line
     return AppConfig(path=path, defaults=defaults, sources=sources, providers=providers, lines=lines)

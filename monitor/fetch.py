@@ -29,6 +29,7 @@ import httpx
 
 from monitor import __version__
 from monitor.errors import AuthError, BudgetExceeded, FetchError
+from monitor.netguard import refuse_private_redirect
 
 if TYPE_CHECKING:
     from monitor.budget import Budgets
@@ -124,7 +125,7 @@ class Fetcher:
         self.retries = retries
         self.retry_base = retry_base
         self.max_retry_wait = max_retry_wait
-        self.total_timeout = total_timeout
+        self.total_timeout = total_timeout  # whole request: a server dripping a byte a second never ends otherwise
         if budgets is None:
             # budgets need the database layer; plain fetches do not
             from monitor.budget import Budgets
@@ -139,6 +140,7 @@ class Fetcher:
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
+            event_hooks={"response": [refuse_private_redirect]},
         )
 
     async def aclose(self) -> None:

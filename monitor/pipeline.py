@@ -22,7 +22,7 @@ from monitor.budget import Budgets
 from monitor.config import AppConfig, config_hash
 from monitor.db import Database
 from monitor.errors import AuthError, BudgetExceeded, FetchError, InsanityError, MonitorError, ParseError
-from monitor.fetch import DEFAULT_MAX_BYTES, CacheEntry, Fetcher, PollClient
+from monitor.fetch import DEFAULT_MAX_BYTES, CacheEntry, Fetcher, PollClient, public_url
 from monitor.health import check_silence
 from monitor.lease import LeaseKeeper
 from monitor.models import HttpCache, Source
@@ -61,7 +61,8 @@ def sync_sources(db: Database, config: AppConfig) -> None:
                 row = Source(id=sc.id, kind=sc.kind, enabled=sc.enabled)
                 session.add(row)
             row.kind, row.enabled, row.title = sc.kind, sc.enabled, sc.title
-            row.url = getattr(sc, "url", None) or getattr(sc, "base_url", None)
+            url = getattr(sc, "url", None) or getattr(sc, "base_url", None)
+            row.url = public_url(url) if url else None  # shown as evidence: never with a key in it
             row.config_hash = config_hash(sc)
         configured = {sc.id for sc in config.sources}
         for sid, row in rows.items():

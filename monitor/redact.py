@@ -23,11 +23,14 @@ def mask_url(url: str) -> str:
     """Scheme, host and the first path segment; the rest (tokens, webhook ids) becomes ***."""
     try:
         parts = urlsplit(url)
+        port = parts.port
     except ValueError:
         return "***"
     host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    if ":" in host:  # IPv6 literal: keep the brackets so the masked URL still parses
+        host = f"[{host}]"
+    if port:
+        host = f"{host}:{port}"
     segments = [s for s in parts.path.split("/") if s]
     shown = f"{parts.scheme}://{host}"
     if len(segments) > 1:

@@ -36,8 +36,10 @@ def main() -> None:
 def _run() -> None:
     from monitor.cli.common import err_console
     from monitor.redact import redact
+    from monitor.safety import require_safe_expat
 
     try:
+        require_safe_expat()
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as exc:

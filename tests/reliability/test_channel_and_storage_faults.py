@@ -1,0 +1,183 @@
+"""Faults downstream of the poll: Slack refusing or failing, the database going away or locked.
+
+The promise in each case: the poll's items and changes are stored regardless, a retryable
+delivery failure is retried until it succeeds (once), a permanent one fails with its reason
+and is not retried, and the service needs no restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from monitor.dispatcher import Dispatcher
+from monitor.models import Delivery, Subscription, Watchlist, utcnow
+from tests.fakes import fault_server as fs
+from tests.fakes.socket_faults import FaultServer
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.slack_server import SlackServer
+from tests.reliability.helpers import assert_versions_consistent, item_keys, poll, rss, write_sources
+
+
+def subscribe(db, target: str) -> int:
+    with db.session() as s:
+        wl = Watchlist(name="bivens", query="bivens")
+        s.add(wl)
+        s.flush()
+        sub = Subscription(watchlist_id=wl.id, channel="slack", target=target)
+        s.add(sub)
+        s.flush()
+        return sub.id
+
+
+def alert_delivery(db) -> Delivery:
+    with db.session() as s:
+        return s.scalars(select(Delivery).where(Delivery.kind == "alert")).one()
+
+
+
+def dispatch_later(db, hours: float = 25) -> None:
+    """Run the dispatcher as if ``hours`` had passed: retries that fell due by then are sent."""
+    with db.session() as s:
+        for d in s.scalars(select(Delivery).where(Delivery.state == "pending")):
+            if d.next_attempt_at and d.next_attempt_at <= utcnow() + dt.timedelta(hours=hours):
+                d.next_attempt_at = utcnow() - dt.timedelta(seconds=1)
+    asyncio.run(Dispatcher(db).run_once())
+
+
+def seed_then_change(db, feeds: FeedServer, tmp_path) -> object:
+    feeds.set("/opinions.xml", rss(("a1", "Other")))
+    config = write_sources(tmp_path / "sources.yaml", {"opinions": feeds.url("/opinions.xml")})
+    poll(db, config)
+    feeds.set("/opinions.xml", rss(("a2", "Bivens news"), ("a1", "Other")))
+    return config
+
+
+RETRYABLE = {
+    "slack_502": (502, "bad gateway", {}),
+    "slack_503_retry_after": (503, "maintenance", {"Retry-After": "30"}),
+    "slack_504": (504, "gateway timeout", {}),
+    "slack_429_long_retry_after": (429, "rate_limited", {"Retry-After": "600"}),
+}
+
+
+@pytest.mark.parametrize("name", list(RETRYABLE))
+def test_slack_retryable_failure_is_retried_and_sent_once(name, db, feeds, slack: SlackServer, tmp_path):
+    config = seed_then_change(db, feeds, tmp_path)
+    subscribe(db, "slack:" + slack.url())
+    slack.queue(*RETRYABLE[name])
+    poll(db, config, wait_limit=0.5)
+    assert "rss:opinions:a2" in item_keys(db)  # the change is stored whatever Slack says
+    pending = alert_delivery(db)
+    assert pending.state == "pending" and pending.attempts == 1 and str(RETRYABLE[name][0]) in pending.last_error
+    dispatch_later(db)
+    delivered = alert_delivery(db)
+    assert delivered.state == "sent" and delivered.attempts == 2
+    dispatch_later(db, hours=50)
+    assert len(slack.requests) == 2
+
+
+PERMANENT = {
+    "slack_400_invalid_payload": (400, "invalid_payload"),
+    "slack_403_action_prohibited": (403, "action_prohibited"),
+    "slack_410_channel_is_archived": (410, "channel_is_archived"),
+    "slack_200_but_not_ok": (200, "invalid_token"),
+}
+
+
+@pytest.mark.parametrize("name", list(PERMANENT))
+def test_slack_permanent_refusal_fails_with_reason_and_is_not_retried(name, db, feeds, slack, tmp_path):
+    status, body = PERMANENT[name]
+    config = seed_then_change(db, feeds, tmp_path)
+    sub_id = subscribe(db, "slack:" + slack.url())
+    slack.queue(status, body)
+    poll(db, config, wait_limit=0.5)
+    failed = alert_delivery(db)
+    assert failed.state == "failed" and body in failed.last_error
+    dispatch_later(db)
+    assert len([r for r in slack.requests if "Bivens" in r.body.decode()]) == 1
+    with db.session() as s:
+        assert not s.get(Subscription, sub_id).enabled
+
+
+@pytest.mark.parametrize("fault", ["reset", "refused"])
+def test_slack_unreachable_is_retried(fault, db, feeds, faults: FaultServer, slack, tmp_path):
+    config = seed_then_change(db, feeds, tmp_path)
+    if fault == "reset":
+        faults.set("/services/T/B/X", fs.reset())
+        target = faults.url("/services/T/B/X")
+    else:
+        target = f"http://127.0.0.1:{_free_port()}/services/T/B/X"
+    sub_id = subscribe(db, "slack:" + target)
+    poll(db, config, wait_limit=0.5)
+    assert alert_delivery(db).state == "pending"
+    with db.session() as s:  # the receiver is back (at a new address in this test)
+        s.get(Subscription, sub_id).target = "slack:" + slack.url()
+    dispatch_later(db)
+    assert alert_delivery(db).state == "sent" and len(slack.requests) == 1
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_postgres_connections_killed_between_polls(db, feeds, tmp_path):
+    if not db.is_postgres:
+        pytest.skip("PostgreSQL only: run with MONITOR_TEST_DATABASE_URL=postgresql+psycopg://…")
+    feeds.set("/a.xml", rss(("a1", "One")))
+    config = write_sources(tmp_path / "sources.yaml", {"a": feeds.url("/a.xml")})
+    poll(db, config)
+    admin = create_engine(db.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        killed = conn.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    admin.dispose()
+    assert killed >= 1  # the service's pooled connection was among them
+    feeds.set("/a.xml", rss(("a2", "Two"), ("a1", "One")))
+    result = poll(db, config)
+    assert result.polls[0].outcome == "changed"
+    assert item_keys(db) == {"rss:a:a1", "rss:a:a2"}
+    assert_versions_consistent(db)
+
+
+LOCKER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("UPDATE sources SET title = 'locked' WHERE 0")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
+
+
+def test_sqlite_locked_by_another_process_waits_then_completes(db, feeds, tmp_path):
+    if db.is_postgres:
+        pytest.skip("SQLite only")
+    feeds.set("/a.xml", rss(("a1", "One")))
+    config = write_sources(tmp_path / "sources.yaml", {"a": feeds.url("/a.xml")})
+    poll(db, config)
+    feeds.set("/a.xml", rss(("a2", "Two"), ("a1", "One")))
+    path = db.url.removeprefix("sqlite:///")
+    locker = subprocess.Popen([sys.executable, "-c", LOCKER, path, "2"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert locker.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        result = poll(db, config)
+        assert time.monotonic() - started >= 1.0  # it really waited for the other writer
+    finally:
+        locker.communicate(timeout=30)
+    assert result.polls[0].outcome == "changed", result.polls
+    assert item_keys(db) == {"rss:a:a1", "rss:a:a2"}
+    assert_versions_consistent(db)

@@ -1,0 +1,83 @@
+"""Known secret values in the environment never show up in any output, log line or stored error.
+
+The scenarios are the ones an operator runs every day, with things going wrong: a poll with
+a failing source whose URL carries an API key, Slack failing (5xx, then 404), status and
+subscription listings, a refused subscribe, ``run --verbose`` and ``run --json``. Every stdout/stderr line and every
+text column the database keeps is grepped for each secret.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import inspect, select, text
+
+from monitor.db import Database
+from tests.conftest import run_cli
+from tests.reliability.helpers import rss
+
+SECRETS = {
+    "COURTLISTENER_TOKEN": "cl-token-LEAKCANARY-1111",
+    "CONGRESS_API_KEY": "congress-LEAKCANARY-2222",
+    "LEGISCAN_API_KEY": "legiscanLEAKCANARY3333",
+    "OPENSTATES_API_KEY": "openstates-LEAKCANARY-4444",
+    "GOVINFO_API_KEY": "govinfo-LEAKCANARY-5555",
+    "MONITOR_SMTP_URL": "smtp://alerts:smtp-pass-LEAKCANARY-6666@127.0.0.1:2525",
+    "MONITOR_HOOK_SECRET": "hook-secret-LEAKCANARY-7777",
+}
+HOOK_PATH = "/services/T0LEAK/B0LEAK/hookLEAKCANARY8888"
+CANARIES = ["LEAKCANARY", "smtp-pass", "hookLEAKCANARY8888"]
+
+
+def test_no_secret_in_any_output_log_or_stored_error(feeds, slack, cli_env, db_url) -> None:
+    env = cli_env | SECRETS
+    config = Path(env["MONITOR_CONFIG"])
+    key = SECRETS["LEGISCAN_API_KEY"]
+    config.write_text(
+        "sources:\n"
+        f"  - {{id: good, kind: rss, url: '{feeds.url('/good.xml')}'}}\n"
+        f"  - {{id: keyed, kind: rss, url: '{feeds.url('/keyed.xml')}?key={key}&op=getMasterList'}}\n"
+        f"  - {{id: broken, kind: rss, url: '{feeds.url('/broken.xml')}?api_key={key}'}}\n"
+        "  - {id: gone, kind: rss, url: 'http://127.0.0.1:9/feed.xml'}\n"
+    )
+    feeds.set("/good.xml", rss(("a1", "Other")))
+    feeds.set("/keyed.xml", "<html>not a feed " + key + "</html>", content_type="text/html")
+    feeds.set("/broken.xml", "upstream failure", status=503, content_type="text/plain")
+    target = "slack:" + slack.url(HOOK_PATH)
+    outputs = [
+        run_cli(["run", "--once", "--verbose"], env),
+        run_cli(["watchlist", "add", "bivens", "--query", "bivens"], env),
+        run_cli(["subscribe", "bivens", target], env),
+    ]
+    feeds.set("/good.xml", rss(("a2", "Bivens news"), ("a1", "Other")))
+    slack.queue(500, "rollup_error")
+    outputs.append(run_cli(["run", "--once", "--verbose"], env))
+    feeds.set("/good.xml", rss(("a3", "Bivens again"), ("a2", "Bivens news"), ("a1", "Other")))
+    slack.queue(404, "no_service")
+    outputs += [
+        run_cli(["run", "--once", "--json"], env),
+        run_cli(["status", "--json"], env),
+        run_cli(["subscriptions", "list", "--json"], env),
+        run_cli(["subscribe", "nope", target], env),  # an error message that handles the target
+    ]
+    assert len(slack.requests) >= 2, "the Slack scenarios never ran"
+    assert "FAILED" in outputs[0].stdout  # the failing sources really failed
+    for result in outputs:
+        for stream in (result.stdout, result.stderr):
+            for canary in CANARIES:
+                assert canary not in stream, f"{result.args[3:]} printed a secret: {stream[:2000]}"
+
+    database = Database(db_url)
+    try:
+        stored = []
+        with database.engine.connect() as conn:
+            for table in inspect(conn).get_table_names():
+                if table in ("subscriptions", "alembic_version"):  # the target itself is stored, by design
+                    continue
+                for row in conn.execute(text(f'SELECT * FROM "{table}"')):
+                    stored.append(repr(tuple(row)))
+        blob = "\n".join(stored)
+        for canary in CANARIES:
+            assert canary not in blob, f"a secret is stored in the database: {canary}"
+    finally:
+        database.dispose()

@@ -1,0 +1,212 @@
+"""Every way a source can misbehave on the wire: the other sources carry on, the failing one
+shows a clear error in its health (what ``monitor status`` prints), nothing already stored is
+lost, and the next poll after the fault ends succeeds by itself.
+
+Each fault is a named case; the healthy sources come from ``FeedServer`` and the faulty one
+from ``FaultServer`` (raw sockets), polled together by ``run_once``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+import monitor.service
+from monitor.fetch import Fetcher
+from tests.fakes import fault_server as fs
+from tests.fakes.socket_faults import Blackhole, FaultServer
+from tests.fakes.feed_server import FeedServer
+from tests.reliability.conftest import QUICK
+from tests.reliability.helpers import health, item_keys, poll, rss, write_sources
+
+BODY = rss(("b1", "Bad source one"), ("b2", "Bad source two")).encode()
+
+
+@dataclass
+class Env:
+    faults: FaultServer
+    blackhole: Blackhole
+    feeds: FeedServer
+    monkeypatch: pytest.MonkeyPatch
+
+    def fault(self, fault: fs.Fault) -> str:
+        self.faults.set("/bad.xml", fault)
+        return self.faults.url("/bad.xml")
+
+
+def _redirect_to(target: str) -> Callable[[Env], str]:
+    def setup(env: Env) -> str:
+        env.monkeypatch.delenv("MONITOR_ALLOW_PRIVATE_URLS", raising=False)
+        return env.fault(fs.respond(302, b"", {"Location": target}))
+    return setup
+
+
+def _redirect_loop(env: Env) -> str:
+    env.faults.set("/loop-a", fs.respond(302, b"", {"Location": "/loop-b"}))
+    env.faults.set("/loop-b", fs.respond(302, b"", {"Location": "/loop-a"}))
+    return env.fault(fs.respond(302, b"", {"Location": "/loop-a"}))
+
+
+def _closed_port(env: Env) -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/bad.xml"
+
+
+def _roomy(env: Env) -> None:
+    """Streaming 20 MB to the cap can outlast the short test deadline on a loaded machine."""
+    env.monkeypatch.setattr(monitor.service, "Fetcher", functools.partial(Fetcher, **(QUICK | {"total_timeout": 30.0})))
+
+
+def _endless(env: Env) -> str:
+    _roomy(env)
+    return env.fault(fs.endless(env.faults.endless_sent.append))
+
+
+def _gzip_bomb(env: Env) -> str:
+    _roomy(env)
+    return env.fault(fs.gzip_bomb())
+
+
+HTML_PAGE = b"<!DOCTYPE html><html><head><title>Maintenance</title></head><body><p>Down for maintenance</p></body></html>"
+
+# name -> (set the fault up, a fragment the recorded error must contain)
+FAILURES: dict[str, tuple[Callable[[Env], str], str]] = {
+    "http_500": (lambda e: e.fault(fs.respond(500, b"oops", {"Content-Type": "text/plain"})), "HTTP 500"),
+    "http_502": (lambda e: e.fault(fs.respond(502, b"bad gateway", {"Content-Type": "text/html"})), "HTTP 502"),
+    "http_503_no_retry_after": (lambda e: e.fault(fs.respond(503, b"")), "HTTP 503"),
+    "http_503_long_retry_after": (lambda e: e.fault(fs.respond(503, b"", {"Retry-After": "3600"})), "HTTP 503"),
+    "http_503_retry_after_date": (lambda e: e.fault(fs.respond(503, b"", {"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"})), "HTTP 503"),
+    "http_429": (lambda e: e.fault(fs.respond(429, b"slow down", {"Retry-After": "120"})), "HTTP 429"),
+    "http_429_no_retry_after": (lambda e: e.fault(fs.respond(429, b"slow down")), "HTTP 429"),
+    "http_404": (lambda e: e.fault(fs.respond(404, b"gone")), "HTTP 404"),
+    "http_410": (lambda e: e.fault(fs.respond(410, b"gone for good")), "HTTP 410"),
+    "http_401": (lambda e: e.fault(fs.respond(401, b"who are you")), "auth: HTTP 401"),
+    "http_403": (lambda e: e.fault(fs.respond(403, b"forbidden")), "auth: HTTP 403"),
+    "connect_timeout": (lambda e: e.blackhole.url(), "ConnectTimeout"),
+    "connection_refused": (_closed_port, "ConnectError"),
+    "no_answer_after_request": (lambda e: e.fault(fs.hang_before_headers(5)), "ReadTimeout"),
+    "timeout_mid_body": (lambda e: e.fault(fs.hang_mid_body(BODY, 5)), "ReadTimeout"),
+    "slow_drip": (lambda e: e.fault(fs.drip(BODY, every=0.2)), "timeout"),
+    "reset_before_response": (lambda e: e.fault(fs.reset()), "network error"),
+    "reset_mid_body": (lambda e: e.fault(fs.reset(after_headers=True)), "network error"),
+    "truncated_body": (lambda e: e.fault(fs.truncated(BODY)), "network error"),
+    "tls_bytes_on_plain_http": (lambda e: e.fault(fs.raw(fs.TLS_GARBAGE)), "network error"),
+    "garbage_status_line": (lambda e: e.fault(fs.raw(b"SSH-2.0-OpenSSH_9.6\r\n")), "network error"),
+    "gzip_bomb": (_gzip_bomb, "exceeds the 20971520-byte cap"),
+    "endless_body": (_endless, "exceeds the 20971520-byte cap"),
+    "declared_huge_content_length": (lambda e: e.fault(fs.respond(200, b"", {"Content-Length": str(5 * 1024 ** 3)})), "exceeds the 20971520-byte cap"),
+    "redirect_loop": (_redirect_loop, "redirects"),
+    "redirect_to_metadata_address": (_redirect_to("http://169.254.169.254/latest/meta-data/"), "private or reserved address"),
+    "redirect_to_private_network": (_redirect_to("http://10.0.0.1/feed.xml"), "private or reserved address"),
+    "redirect_to_loopback_name": (_redirect_to("http://localhost:9/feed.xml"), "private or reserved address"),
+    "redirect_to_non_http_scheme": (_redirect_to("file:///etc/passwd"), "to a non-http(s) URL refused"),
+    "empty_200": (lambda e: e.fault(fs.respond(200, b"")), "parse: not an RSS/Atom feed"),
+    "html_error_page_as_200": (lambda e: e.fault(fs.respond(200, HTML_PAGE, {"Content-Type": "text/html"})), "parse:"),
+    "json_instead_of_feed": (lambda e: e.fault(fs.respond(200, b'{"error": "moved"}', {"Content-Type": "application/json"})), "parse:"),
+    "binary_garbage": (lambda e: e.fault(fs.respond(200, bytes(range(256)) * 4, {"Content-Type": "application/octet-stream"})), "parse:"),
+}
+
+
+@pytest.fixture
+def env(faults: FaultServer, blackhole: Blackhole, feeds: FeedServer, monkeypatch: pytest.MonkeyPatch) -> Env:
+    return Env(faults, blackhole, feeds, monkeypatch)
+
+
+@pytest.mark.parametrize("name", list(FAILURES))
+def test_source_fault_is_isolated_recorded_and_recovers(name: str, env: Env, db, tmp_path) -> None:
+    setup, expected = FAILURES[name]
+    config = tmp_path / "sources.yaml"
+    healthy = {"good": env.feeds.url("/good.xml"), "bad": env.faults.url("/bad.xml")}
+    env.feeds.set("/good.xml", rss(("g1", "Good one")))
+    env.faults.heal("/bad.xml", BODY)
+    poll(db, write_sources(config, healthy))
+    assert item_keys(db) == {"rss:good:g1", "rss:bad:b1", "rss:bad:b2"}
+
+    env.feeds.set("/good.xml", rss(("g2", "Good two"), ("g1", "Good one")))
+    bad_url = setup(env)
+    result = poll(db, write_sources(config, healthy | {"bad": bad_url}))
+    outcomes = {p.source_id: p.outcome for p in result.polls}
+    assert outcomes == {"good": "changed", "bad": "failed"}
+    state = health(db, "bad")
+    assert expected in state["last_error"] and state["consecutive_failures"] == 1
+    assert "Traceback" not in state["last_error"] and "\n" not in state["last_error"]
+    assert item_keys(db) == {"rss:good:g1", "rss:good:g2", "rss:bad:b1", "rss:bad:b2"}  # nothing lost
+
+    env.monkeypatch.setenv("MONITOR_ALLOW_PRIVATE_URLS", "1")
+    env.faults.heal("/bad.xml", rss(("b3", "Bad source three"), ("b1", "Bad source one"), ("b2", "Bad source two")))
+    result = poll(db, write_sources(config, healthy))
+    assert {p.source_id: p.outcome for p in result.polls}["bad"] == "changed"
+    assert health(db, "bad") == {"last_error": None, "consecutive_failures": 0, "last_outcome": "changed"}
+    assert "rss:bad:b3" in item_keys(db, "bad")
+
+
+def test_endless_body_is_abandoned_at_the_cap_not_buffered(env: Env, db, tmp_path) -> None:
+    url = _endless(env)
+    poll(db, write_sources(tmp_path / "sources.yaml", {"bad": url}))
+    assert "exceeds the 20971520-byte cap" in health(db, "bad")["last_error"]
+    # The server counts what it managed to send before the client hung up: near the cap, not 200 MB.
+    for _ in range(50):
+        if len(env.faults.endless_sent) >= 1:
+            break
+        __import__("time").sleep(0.1)
+    assert env.faults.endless_sent and max(env.faults.endless_sent) < 40 * 1024 * 1024
+
+
+# Faults the service should ride out: the poll succeeds and the items are stored.
+def _transient_500(env: Env) -> str:
+    answers = iter([fs.respond(500, b"blip"), fs.respond(200, BODY)])
+    env.faults.set("/bad.xml", lambda conn: next(answers, fs.respond(200, BODY))(conn))
+    return env.faults.url("/bad.xml")
+
+
+LATIN1 = ('<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><title>T</title>'
+          '<item><guid>c1</guid><title>Décision Hernández</title></item></channel></rss>')
+UTF8_DECL_LATIN1 = LATIN1.replace("iso-8859-1", "utf-8")
+
+TOLERATED: dict[str, tuple[Callable[[Env], str], set[str], str | None]] = {
+    "transient_500_retried_within_the_poll": (_transient_500, {"rss:bad:b1", "rss:bad:b2"}, None),
+    "wrong_content_type_text_plain": (lambda e: e.fault(fs.respond(200, BODY, {"Content-Type": "text/plain"})), {"rss:bad:b1", "rss:bad:b2"}, None),
+    "wrong_content_type_octet_stream": (lambda e: e.fault(fs.respond(200, BODY, {"Content-Type": "application/octet-stream"})), {"rss:bad:b1", "rss:bad:b2"}, None),
+    "missing_content_type_and_charset": (lambda e: e.fault(fs.respond(200, BODY, {"Content-Type": ""})), {"rss:bad:b1", "rss:bad:b2"}, None),
+    "header_charset_contradicts_body": (lambda e: e.fault(fs.respond(200, LATIN1.encode("latin-1"), {"Content-Type": "application/rss+xml; charset=utf-8"})), {"rss:bad:c1"}, "Décision Hernández"),
+    "declared_utf8_but_latin1_bytes": (lambda e: e.fault(fs.respond(200, UTF8_DECL_LATIN1.encode("latin-1"))), {"rss:bad:c1"}, "Hern"),
+    "unknown_charset_label": (lambda e: e.fault(fs.respond(200, BODY, {"Content-Type": "application/rss+xml; charset=x-klingon"})), {"rss:bad:b1", "rss:bad:b2"}, None),
+    "feed_broken_after_two_items": (lambda e: e.fault(fs.respond(200, BODY[:-30] + b"<item><guid>b3</guid><title>cut")), {"rss:bad:b1", "rss:bad:b2", "rss:bad:b3"}, None),
+}
+
+
+@pytest.mark.parametrize("name", list(TOLERATED))
+def test_tolerated_quirk_still_stores_the_items(name: str, env: Env, db, tmp_path) -> None:
+    setup, keys, title_part = TOLERATED[name]
+    env.feeds.set("/good.xml", rss(("g1", "Good one")))
+    result = poll(db, write_sources(tmp_path / "sources.yaml", {"good": env.feeds.url("/good.xml"), "bad": setup(env)}))
+    assert {p.source_id: p.outcome for p in result.polls} == {"good": "changed", "bad": "changed"}, result.polls
+    assert item_keys(db, "bad") == keys
+    if title_part:
+        from monitor.models import Item
+        with db.session() as s:
+            titles = [i.title for i in s.query(Item).filter(Item.source_id == "bad")]
+        assert any(title_part in t for t in titles), titles
+
+
+def test_feed_that_suddenly_returns_zero_items_deletes_nothing(env: Env, db, tmp_path) -> None:
+    config = write_sources(tmp_path / "sources.yaml", {"bad": env.faults.url("/bad.xml")})
+    env.faults.heal("/bad.xml", BODY)
+    poll(db, config)
+    env.faults.heal("/bad.xml", rss())
+    result = poll(db, config)
+    assert result.polls[0].outcome != "changed" or result.polls[0].new == 0
+    assert item_keys(db) == {"rss:bad:b1", "rss:bad:b2"}
+    from monitor.models import Change
+    from tests.reliability.helpers import count
+    assert count(db, Change) == 0
+    env.faults.heal("/bad.xml", rss(("b3", "Back"), ("b1", "Bad source one")))
+    poll(db, config)
+    assert "rss:bad:b3" in item_keys(db)
