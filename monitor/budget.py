@@ -132,6 +132,9 @@ class Grant:
         self.semaphore.release()
 
 
+MAX_BLOCK_SECONDS = 24 * 3600  # a Retry-After date in 2099 is a server bug, not a reason to stop for good
+
+
 class Budgets:
     """The process's budgets: semaphores here, counters in the database.
 
@@ -144,8 +147,21 @@ class Budgets:
         self.db = db
         self.run_db = run_db
         self._semaphores: dict[str, asyncio.Semaphore] = {}
-        self._blocked: dict[str, dt.datetime] = {}  # Retry-After seen by this process
+        self._blocked: dict[str, dt.datetime] = self._load_blocks()  # Retry-After still in force
         self.configure(configured or {})
+
+    def _load_blocks(self) -> dict[str, dt.datetime]:
+        """Blocks written by earlier runs: a restart must not re-ask a server that said "wait"."""
+        if self.db is None:
+            return {}
+        now = utcnow()
+        with self.db.session() as session:
+            rows = session.execute(select(BudgetSpend.provider, BudgetSpend.blocked_until)
+                                   .where(BudgetSpend.blocked_until > now))
+            blocks: dict[str, dt.datetime] = {}
+            for provider, until in rows:
+                blocks[provider] = max(until, blocks.get(provider, until))
+            return blocks
 
     def configure(self, configured: dict[str, ProviderLimits]) -> None:
         """Apply a reloaded ``providers:`` block (held concurrency slots keep their old semaphore)."""
@@ -190,10 +206,10 @@ class Budgets:
             reserve(session, provider, limits, utcnow())
 
     async def block(self, provider: str, seconds: float) -> dt.datetime:
-        """Retry-After: hold every request to ``provider`` for ``seconds`` (persisted when rate-limited)."""
-        until = utcnow() + dt.timedelta(seconds=seconds)
+        """Retry-After: hold every request to ``provider`` for ``seconds`` (at most a day; persisted)."""
+        until = utcnow() + dt.timedelta(seconds=min(seconds, MAX_BLOCK_SECONDS))
         self._blocked[provider] = max(until, self._blocked.get(provider, until))
-        if self.db is not None and has_rate_limit(self.limits_for(provider)):
+        if self.db is not None:
             db = self.db
 
             def write() -> None:

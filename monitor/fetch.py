@@ -172,7 +172,7 @@ class Fetcher:
                 async with asyncio.timeout(self.total_timeout):
                     return await self._get_once(url, headers=headers, max_bytes=max_bytes)
             except TimeoutError:
-                exc: FetchError = FetchError(f"no complete answer within {self.total_timeout:.0f}s from "
+                exc: FetchError = FetchError(f"timeout: no complete answer within {self.total_timeout:.0f}s from "
                                              f"{public_url(url)}", retryable=True)
             except FetchError as error:
                 exc = error

@@ -52,8 +52,10 @@ def _run() -> None:
         sys.exit(130)
     except typer.Abort:
         sys.exit(1)
-    except typer.TyperException as exc:  # Click's usage errors, as vendored by typer: exit 2
-        exc.show()  # type: ignore[attr-defined]
+    except typer.TyperException as exc:  # Click's usage errors, as vendored by typer: one line, exit 2
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        err_console.print(f"error: {redact(exc.format_message())}{hint}", markup=False)  # type: ignore[attr-defined]
         sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
         err_console.print(f"error: internal error: {type(exc).__name__}: {redact(str(exc))}", markup=False)

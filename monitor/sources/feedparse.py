@@ -219,7 +219,10 @@ def parse_with_fastfeedparser(body: bytes) -> ParsedFeed:
 
 
 def parse_with_feedparser(body: bytes) -> ParsedFeed:
-    feed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    try:
+        feed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    except (ValueError, OverflowError, RecursionError) as exc:  # e.g. &#xD800; makes feedparser raise
+        raise ParseError(f"not a readable feed: {type(exc).__name__}: {str(exc)[:200]}") from None
     if not feed.entries and feed.get("bozo") and not feed.get("feed"):
         raise ParseError(f"not an RSS/Atom feed: {feed.get('bozo_exception')}")
     entries = tuple(_from_feedparser(e) for e in feed.entries)

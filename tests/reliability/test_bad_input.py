@@ -64,7 +64,7 @@ MALFORMED: dict[str, bytes] = {
     "random_binary": bytes(range(256)),
     "utf16_bom_garbage": b"\xff\xfe<\x00r\x00",
     "plain_text": b"Service temporarily unavailable",
-    "json": b'{"items": [{"title": "x"}]}',
+    "json": b'{"error": "rate limited", "detail": "try later"}',  # an API error body; a JSON Feed would be accepted
     "json_list": b'[1, 2, 3]',
     "html_page": b"<html><body><h1>404 Not Found</h1></body></html>",
     "unclosed_root": b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>',
@@ -233,7 +233,7 @@ CLI_USER = {
     "missing_config": (["run", "--once", "--config", "/nonexistent/sources.yaml"], "configuration file not found"),
     "bad_db_url": (["status", "--db", "nonsense://"], "error:"),
     "unknown_watchlist": (["subscribe", "nope", "slack:https://hooks.slack.com/services/T/B/X"], "no watchlist named"),
-    "bad_watchlist_name": (["watchlist", "add", "Bad Name!", "--query", "x"], "must be a slug"),
+    "bad_watchlist_name": (["watchlist", "add", "Bad Name!", "--query", "x"], "is not a slug"),
     "unknown_item": (["items", "show", "rss:none:none"], "no item with key"),
     "bad_since_date": (["changes", "list", "--since", "yesterday-ish"], "not an ISO date"),
 }

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, select, text
 
 from monitor.dispatcher import Dispatcher
 from monitor.models import Delivery, Subscription, Watchlist, utcnow
-from tests.fakes import fault_server as fs
+from tests.fakes import socket_faults as fs
 from tests.fakes.socket_faults import FaultServer
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_server import SlackServer

@@ -16,7 +16,7 @@ import pytest
 
 import monitor.service
 from monitor.fetch import Fetcher
-from tests.fakes import fault_server as fs
+from tests.fakes import socket_faults as fs
 from tests.fakes.socket_faults import Blackhole, FaultServer
 from tests.fakes.feed_server import FeedServer
 from tests.reliability.conftest import QUICK
@@ -119,6 +119,10 @@ def env(faults: FaultServer, blackhole: Blackhole, feeds: FeedServer, monkeypatc
     return Env(faults, blackhole, feeds, monkeypatch)
 
 
+DEFERRING = {"http_503_long_retry_after", "http_503_retry_after_date", "http_429"}
+AUTH = {"http_401", "http_403"}
+
+
 @pytest.mark.parametrize("name", list(FAILURES))
 def test_source_fault_is_isolated_recorded_and_recovers(name: str, env: Env, db, tmp_path) -> None:
     setup, expected = FAILURES[name]
@@ -133,6 +137,16 @@ def test_source_fault_is_isolated_recorded_and_recovers(name: str, env: Env, db,
     bad_url = setup(env)
     result = poll(db, write_sources(config, healthy | {"bad": bad_url}))
     outcomes = {p.source_id: p.outcome for p in result.polls}
+    if name in DEFERRING:
+        # The provider asked us to wait: the poll is deferred (not a failure), the other source
+        # goes on, nothing is lost, and no request is sent again before the wait is over.
+        assert outcomes == {"good": "changed", "bad": "deferred"}
+        assert expected in (result.polls[1].error or "")
+        sent = sum(env.faults.counts.values())
+        again = poll(db, write_sources(config, healthy | {"bad": bad_url}))
+        assert {p.source_id: p.outcome for p in again.polls}["bad"] == "deferred" and sum(env.faults.counts.values()) == sent
+        assert item_keys(db) == {"rss:good:g1", "rss:good:g2", "rss:bad:b1", "rss:bad:b2"}
+        return
     assert outcomes == {"good": "changed", "bad": "failed"}
     state = health(db, "bad")
     assert expected in state["last_error"] and state["consecutive_failures"] == 1
@@ -142,6 +156,9 @@ def test_source_fault_is_isolated_recorded_and_recovers(name: str, env: Env, db,
     env.monkeypatch.setenv("MONITOR_ALLOW_PRIVATE_URLS", "1")
     env.faults.heal("/bad.xml", rss(("b3", "Bad source three"), ("b1", "Bad source one"), ("b2", "Bad source two")))
     result = poll(db, write_sources(config, healthy))
+    if name in AUTH:  # a refused key is not retried until the source's config (or key) changes
+        assert {p.source_id: p.outcome for p in result.polls}["bad"] == "skipped"
+        return
     assert {p.source_id: p.outcome for p in result.polls}["bad"] == "changed"
     assert health(db, "bad") == {"last_error": None, "consecutive_failures": 0, "last_outcome": "changed"}
     assert "rss:bad:b3" in item_keys(db, "bad")
