@@ -81,9 +81,12 @@ def test_an_empty_answer_has_no_results_key_and_is_not_an_error(db, feeds, tmp_p
 
 def test_429_and_garbage_fail_the_poll(db, feeds, tmp_path):
     config = write_config(tmp_path, feeds)
-    feeds.set(DOCS, "Too Many Requests", status=429, headers={"Retry-After": "600"}, content_type="text/plain")
-    result = poll(db, config).polls[0]
-    assert result.outcome == "deferred" and "429" in result.error  # deferred until Retry-After
     feeds.set(DOCS, "<html>maintenance</html>", content_type="text/html")
     result = poll(db, config).polls[0]
     assert result.outcome == "failed" and result.error.startswith("parse:")
+    feeds.set(DOCS, "Too Many Requests", status=429, headers={"Retry-After": "600"}, content_type="text/plain")
+    result = poll(db, config).polls[0]
+    assert result.outcome == "deferred" and "429" in result.error  # deferred until Retry-After
+    asked = feeds.counts[DOCS]
+    result = poll(db, config).polls[0]  # a new run remembers the wait: nothing is sent
+    assert result.outcome == "deferred" and feeds.counts[DOCS] == asked
