@@ -6,11 +6,10 @@ import asyncio
 import logging
 import os
 import socket
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
-from procrastinate.worker import Worker
 
 from monitor.cli import app
 from monitor.cli.common import (
@@ -30,26 +29,20 @@ from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
 from monitor.models import utcnow
 from monitor.pipeline import Pipeline
-from monitor.queue import (
-    QUEUES,
-    ClusterSettings,
-    ClusterStatus,
-    Runtime,
-    build_app,
-    cluster_status,
-    describe_worker,
-    ensure_queue_schema,
-    forget_workers,
-    require_postgres,
-    sync_sources_once,
-)
 from monitor.service import Service
+
+if TYPE_CHECKING:  # procrastinate loads only when a worker or the cluster status needs it
+    from procrastinate.worker import Worker
+
+    from monitor.queue import ClusterSettings, ClusterStatus
 
 SHUTDOWN_GRACE = 30.0
 DELIVERY_TIMEOUT = httpx.Timeout(15.0, connect=5.0)  # as Dispatcher's own client
 
 
 def parse_queues(text: str) -> list[str]:
+    from monitor.queue import QUEUES
+
     names = [q.strip() for q in text.split(",") if q.strip()]
     unknown = sorted(set(names) - set(QUEUES))
     if not names or unknown:
@@ -60,7 +53,7 @@ def parse_queues(text: str) -> list[str]:
 @app.command("worker")
 def worker_cmd(
     concurrency: Annotated[int, typer.Option("--concurrency", "-n", min=1, help="Jobs this worker runs at once.")] = 4,
-    queues: Annotated[str, typer.Option("--queues", "-q", help="Comma-separated queues to serve: polls, deliveries.")] = ",".join(QUEUES),
+    queues: Annotated[str, typer.Option("--queues", "-q", help="Comma-separated queues to serve: polls, deliveries.")] = "polls,deliveries",
     db: DbOpt = None,
     config: ConfigOpt = None,
     http: Annotated[str | None, typer.Option("--http", envvar="MONITOR_HTTP", help="Also serve the HTTP endpoints on HOST:PORT.", show_default=False)] = None,
@@ -74,6 +67,13 @@ def worker_cmd(
 
     Example: monitor worker --concurrency 8 --queues polls,deliveries
     """
+    from monitor.queue import (
+        ClusterSettings,
+        ensure_queue_schema,
+        require_postgres,
+        sync_sources_once,
+    )
+
     names = parse_queues(queues)
     setup_logging(verbose)
     if not verbose:  # one line per job start and end drowns what matters
@@ -90,6 +90,10 @@ def worker_cmd(
 
 async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings, *, queues: list[str],
                      concurrency: int, http: str | None = None) -> None:
+    from procrastinate.worker import Worker
+
+    from monitor.queue import Runtime, build_app, forget_workers
+
     queue_app = build_app(db, settings)
     async with Fetcher() as fetcher, queue_app.open_async(), httpx.AsyncClient(timeout=DELIVERY_TIMEOUT) as client:
         pipeline = Pipeline(db, config, fetcher)
@@ -117,6 +121,8 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
 
 async def _announce(worker: Worker, db: Database, info: dict[str, Any]) -> int:
     """Record who this worker is (host, pid, queues) once procrastinate has given it an id."""
+    from monitor.queue import describe_worker
+
     while worker.worker_id is None:
         await asyncio.sleep(0.05)
     await asyncio.to_thread(describe_worker, db, worker.worker_id, info)
@@ -146,6 +152,10 @@ def print_cluster(status: ClusterStatus) -> None:
 
 def cluster_section(database: Database) -> None:
     """Print the cluster section when the database runs a job queue (for ``monitor status``)."""
+    if not database.is_postgres:  # no job queue on SQLite
+        return
+    from monitor.queue import cluster_status
+
     status = cluster_status(database)
     if status is not None:
         print_cluster(status)
@@ -158,6 +168,8 @@ def workers_cmd(db: DbOpt = None, json_out: JsonOpt = False) -> None:
 
     Example: monitor workers --json
     """
+    from monitor.queue import cluster_status, require_postgres
+
     database = Database(db)
     require_postgres(database, "monitor workers")
     database.ensure_schema()
