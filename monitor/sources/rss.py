@@ -40,7 +40,14 @@ from pydantic import model_validator
 
 from monitor.fetch import PollClient
 from monitor.normalise.casenames import harmonize, titlecase
-from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
+from monitor.sources.base import (
+    BaseSource,
+    Fetched,
+    FetchState,
+    ItemRecord,
+    SourceConfig,
+    fetch_page,
+)
 from monitor.sources.feedparse import FeedEntry, Timezone, local_date, parse_feed, plain_text
 
 Flavor = Literal["generic", "courtlistener", "ca7", "ca10", "cafc"]
@@ -173,10 +180,7 @@ class RssSource(BaseSource):
     config: RssConfig
 
     async def fetch(self, client: PollClient, state: FetchState) -> Fetched:
-        response = await client.get(self.config.url)
-        if response.unchanged:
-            return Fetched(unchanged=True)
-        return Fetched(pages=(Page(response.url, response.body, response.content_type),))
+        return await fetch_page(client, self.config.url)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
         read = FLAVORS.get(self.config.flavor)

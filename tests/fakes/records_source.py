@@ -12,7 +12,14 @@ import json
 from typing import ClassVar, Literal
 
 from monitor.fetch import PollClient
-from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
+from monitor.sources.base import (
+    BaseSource,
+    Fetched,
+    FetchState,
+    ItemRecord,
+    SourceConfig,
+    fetch_page,
+)
 
 
 class RecordsConfig(SourceConfig):
@@ -26,10 +33,7 @@ class RecordsSource(BaseSource):
     config: RecordsConfig
 
     async def fetch(self, client: PollClient, state: FetchState) -> Fetched:
-        response = await client.get(self.config.url)
-        if response.unchanged:
-            return Fetched(unchanged=True)
-        return Fetched(pages=(Page(response.url, response.body, response.content_type),))
+        return await fetch_page(client, self.config.url)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
         records = []
