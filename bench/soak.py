@@ -37,7 +37,7 @@ from monitor.db import Database  # noqa: E402
 from monitor.fetch import Fetcher  # noqa: E402
 from monitor.models import Delivery, Item, ItemVersion, Subscription, Watchlist, utcnow  # noqa: E402
 from monitor.service import run_once  # noqa: E402
-from tests.fakes import fault_server as fs  # noqa: E402
+from tests.fakes import socket_faults as fs  # noqa: E402
 from tests.fakes.slack_server import SlackServer  # noqa: E402
 
 GROUPS = 20  # one watchlist and Slack target per group, so per-target pacing does not dominate
@@ -78,7 +78,7 @@ class Feeds:
             self.served["healthy"] += 1
             return fs.respond(200, body)
         name, fault = self.rng.choice([
-            ("500", fs.respond(500, b"oops")), ("503", fs.respond(503, b"", {"Retry-After": "120"})),
+            ("500", fs.respond(500, b"oops")), ("503", fs.respond(503, b"", {"Retry-After": "1"})),
             ("429", fs.respond(429, b"")), ("reset", fs.reset()), ("hang", fs.hang_before_headers(3)),
             ("truncated", fs.truncated(body)), ("garbage", fs.respond(200, b"\x00garbage")),
             ("tls", fs.raw(fs.TLS_GARBAGE)), ("html", fs.respond(200, b"<html><body>down</body></html>")),
@@ -108,7 +108,7 @@ def main() -> None:
 
     rng = random.Random(args.seed)
     monitor.service.Fetcher = functools.partial(Fetcher, timeout=2.0, connect_timeout=2.0, retries=1,
-                                                retry_base=0.1, max_retry_wait=1.0, deadline=3.0)
+                                                retry_base=0.1, max_retry_wait=1.0, total_timeout=3.0)
     workdir = Path(tempfile.mkdtemp(prefix="soak-"))
     db = Database(args.db or f"sqlite:///{workdir / 'soak.db'}")
     db.upgrade()
