@@ -31,9 +31,9 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from alerts.base import Message, MessageChange, channel_for_target, mask_target
+from alerts.http import channel_client
 from monitor.db import Database
 from monitor.errors import ConfigError, DeliveryError
-from monitor.fetch import ssl_context
 from monitor.models import Change, Delivery, DeliveryAttempt, Digest, Item, Source, Subscription, utcnow
 from monitor.redact import redact
 
@@ -204,7 +204,7 @@ class Dispatcher:
 
     async def run_once(self, now: dt.datetime | None = None) -> DispatchStats:
         stats = DispatchStats()
-        client = self._client or httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), verify=ssl_context())
+        client = self._client or channel_client()
         try:
             now = now or utcnow()
             with self.db.session() as session:

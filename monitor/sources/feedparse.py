@@ -221,7 +221,9 @@ def parse_with_fastfeedparser(body: bytes) -> ParsedFeed:
 def parse_with_feedparser(body: bytes) -> ParsedFeed:
     try:
         feed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
-    except (ValueError, OverflowError, RecursionError) as exc:  # e.g. &#xD800; makes feedparser raise
+    # &#xD800; makes feedparser raise ValueError; a stray </width> or </height> in an <image>
+    # of a feed that is not well-formed XML makes its loose parser call int(None): TypeError.
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise ParseError(f"not a readable feed: {type(exc).__name__}: {str(exc)[:200]}") from None
     if not feed.entries and feed.get("bozo") and not feed.get("feed"):
         raise ParseError(f"not an RSS/Atom feed: {feed.get('bozo_exception')}")
