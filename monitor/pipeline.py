@@ -24,7 +24,7 @@ from monitor.db import Database
 from monitor.errors import AuthError, BudgetExceeded, FetchError, InsanityError, MonitorError, ParseError
 from monitor.fetch import DEFAULT_MAX_BYTES, CacheEntry, Fetcher, PollClient, public_url
 from monitor.health import check_silence
-from monitor.lease import LeaseKeeper
+from monitor.lease import Claim, LeaseKeeper, release_many
 from monitor.models import HttpCache, Source
 from monitor.redact import redact
 from monitor.sanity import sanity_check
@@ -92,6 +92,9 @@ class Pipeline:
         self.leases = LeaseKeeper(db, self.run_db)
         self._unchanged_batch: list[tuple[str, int, dict[str, CacheEntry]]] = []
         self._prefetched: dict[str, PollStart] = {}
+        # One bound for every poll of this process (poll_all and the service's jobs alike), no
+        # larger than the connection pool: a request never waits for a connection inside its timeout.
+        self._gate = asyncio.Semaphore(min(POLLS_IN_FLIGHT, fetcher.max_connections))
 
     def reconfigure(self, config: AppConfig) -> None:
         self.config = config
@@ -131,36 +134,52 @@ class Pipeline:
         return out
 
     async def poll_all(self, source_ids: list[str] | None = None) -> list[PollSummary]:
-        """Poll every enabled source, at most POLLS_IN_FLIGHT at a time so memory stays flat with
-        10,000 sources (fetched bodies and parsed items never queue up faster than they are stored)."""
+        """Poll every enabled source (``run --once``). Their leases are taken with one statement
+        and handed back in batches with the unchanged polls' health, so an unchanged poll costs
+        no transaction of its own; at most ``POLLS_IN_FLIGHT`` run at a time, so memory stays
+        flat with 10,000 sources."""
         configs = [s for s in self.config.enabled_sources() if source_ids is None or s.id in source_ids]
-        ids = [c.id for c in configs]
-        self._prefetched.update(await self.run_db(lambda: self._load_states(ids)))
-        gate = asyncio.Semaphore(POLLS_IN_FLIGHT)
-
-        async def bounded(config: SourceConfig) -> PollSummary:
-            async with gate:
-                return await self.poll(config)
-
+        mine = [c.id for c in configs if c.id not in self._running]
+        self._running.update(mine)
         try:
-            return list(await asyncio.gather(*(bounded(c) for c in configs)))
+            async with self.leases.hold_many(mine) as claims:
+                won = [sid for sid in mine if claims[sid].won]
+                self._prefetched.update(await self.run_db(lambda: self._load_states(won)))
+
+                async def one(config: SourceConfig) -> PollSummary:
+                    claim = claims.get(config.id)
+                    if claim is None:
+                        return _already_running(config.id)
+                    if not claim.won:
+                        return _leased(config.id, claim)
+                    try:
+                        async with self._gate:
+                            return await self._poll(config)
+                    finally:
+                        if self.leases.done(config.id) >= UNCHANGED_BATCH:
+                            await self.flush()
+
+                try:
+                    return list(await asyncio.gather(*(one(c) for c in configs)))
+                finally:
+                    await self.flush()  # inside the leases: health is written before a source is let go
         finally:
-            await self.flush_unchanged()
+            self._running.difference_update(mine)
 
     async def poll(self, config: SourceConfig) -> PollSummary:
-        """Poll one source; never raises for a source's own failure."""
+        """Poll one source (the service's and the workers' path); never raises for a source's own failure."""
         if config.id in self._running:  # never two polls of one source at once
-            return PollSummary(config.id, "skipped", error="a poll of this source is already running")
+            return _already_running(config.id)
         self._running.add(config.id)
         try:
-            async with self.leases.hold(config.id) as claim:  # never two pollers across processes
+            async with self._gate, self.leases.hold(config.id) as claim:  # never two pollers across processes
                 if not claim.won:
-                    return PollSummary(config.id, "skipped", error=f"leased by {claim.owner} until {claim.until}")
+                    return _leased(config.id, claim)
                 return await self._poll(config)
         finally:
             self._running.discard(config.id)
             if not self._running:  # the last poll out writes the batched unchanged results
-                await self.flush_unchanged()
+                await self.flush()
 
     async def _poll(self, config: SourceConfig) -> PollSummary:
         source = build_source(config)
@@ -215,17 +234,23 @@ class Pipeline:
                 s, config.id, requests=client.requests, cache_updates=client.updated)))
         self._unchanged_batch.append((config.id, client.requests, client.updated))
         if len(self._unchanged_batch) >= UNCHANGED_BATCH:
-            await self.flush_unchanged()
+            await self.flush()
         return PollSummary(config.id, "unchanged", requests=client.requests)
 
-    async def flush_unchanged(self) -> None:
+    async def flush(self) -> None:
+        """Write the batched unchanged polls and release the leases of finished ``poll_all`` polls,
+        in one transaction."""
         batch, self._unchanged_batch = self._unchanged_batch, []
-        if batch:
+        released = self.leases.take_done()
+        if batch or released:
             def write() -> None:
                 with self.db.engine.begin() as conn:
-                    record_unchanged_many(conn, batch)
+                    if batch:
+                        record_unchanged_many(conn, batch)
+                    release_many(conn, released, self.leases.owner)
 
             await self.run_db(write)
+        self._running.difference_update(released)
 
     def _write(self, config: SourceConfig, fn: Callable[[Session], PollSummary]) -> PollSummary:
         """Record the poll, then the silent-source check, in one transaction."""
@@ -241,6 +266,14 @@ class Pipeline:
             log.warning("source %s failed: %s", config.id, error)
         return await self.run_db(lambda: self._write(config, lambda s: record_failure(
             s, config.id, error, requests=requests, auth_blocked=auth_blocked)))
+
+
+def _already_running(source_id: str) -> PollSummary:
+    return PollSummary(source_id, "skipped", error="a poll of this source is already running")
+
+
+def _leased(source_id: str, claim: Claim) -> PollSummary:
+    return PollSummary(source_id, "skipped", error=f"leased by {claim.owner} until {claim.until}")
 
 
 def _describe(exc: Exception) -> str:
