@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from monitor.budget import Budgets
@@ -52,22 +52,31 @@ def missing_env(source: BaseSource) -> list[str]:
 
 
 def sync_sources(db: Database, config: AppConfig) -> None:
-    """Make the sources table match sources.yaml (rows are kept for removed sources: history stays)."""
-    with db.session() as session:
-        rows = {s.id: s for s in session.scalars(select(Source))}
-        for sc in config.sources:
-            row = rows.get(sc.id)
-            if row is None:
-                row = Source(id=sc.id, kind=sc.kind, enabled=sc.enabled)
-                session.add(row)
-            row.kind, row.enabled, row.title = sc.kind, sc.enabled, sc.title
-            url = getattr(sc, "url", None) or getattr(sc, "base_url", None)
-            row.url = public_url(url) if url else None  # shown as evidence: never with a key in it
-            row.config_hash = config_hash(sc)
-        configured = {sc.id for sc in config.sources}
-        for sid, row in rows.items():
-            if sid not in configured:
-                row.enabled = False
+    """Make the sources table match sources.yaml (rows are kept for removed sources: history stays).
+
+    Reads only the columns it compares and writes only the rows that differ, so a start with an
+    unchanged sources.yaml costs one SELECT.
+    """
+    c = Source.__table__.c
+    wanted: dict[str, dict[str, object]] = {}
+    for sc in config.sources:
+        url = getattr(sc, "url", None) or getattr(sc, "base_url", None)
+        wanted[sc.id] = {"kind": sc.kind, "enabled": sc.enabled, "title": sc.title,
+                         "url": public_url(url) if url else None,  # shown as evidence: never with a key in it
+                         "config_hash": config_hash(sc)}
+    with db.engine.begin() as conn:
+        stored = {row.id: row._asdict() for row in conn.execute(
+            select(c.id, c.kind, c.enabled, c.title, c.url, c.config_hash))}
+        new = [dict(values, id=sid) for sid, values in wanted.items() if sid not in stored]
+        changed = [values | {"id": sid} for sid, values in wanted.items()
+                   if sid in stored and any(stored[sid][k] != v for k, v in values.items())]
+        changed += [row | {"enabled": False} for sid, row in stored.items() if sid not in wanted and row["enabled"]]
+        if new:
+            conn.execute(insert(Source.__table__), new)
+        if changed:  # bind names must differ from the columns they set
+            conn.execute(update(Source.__table__).where(c.id == bindparam("_id")).values(
+                {k: bindparam(f"_{k}") for k in ("kind", "enabled", "title", "url", "config_hash")}),
+                [{f"_{k}": v for k, v in row.items()} for row in changed])
 
 
 def auth_fingerprint(config: SourceConfig, source: BaseSource) -> str:
