@@ -195,12 +195,12 @@ class Pipeline:
         missing = missing_env(source)
         if missing:
             return PollSummary(config.id, "skipped", error=f"set {', '.join(missing)} to enable this source")
-        fingerprint = auth_fingerprint(config, source)
 
         prefetched = self._prefetched.pop(config.id, None)
         state, cache, baseline, blocked, incident_open = prefetched or await self.run_db(
             lambda: self._load_states([config.id])[config.id])
-        if blocked == fingerprint:  # reported once already; asking again only burns goodwill
+        # a 401/403 was reported once already; asking again only burns goodwill
+        if blocked is not None and blocked == auth_fingerprint(config, source):
             return PollSummary(config.id, "skipped", error="the provider refused our credentials (401/403); "
                                "fix the key or the source's config, then reload")
         client = PollClient(self.fetcher, config.id, cache=cache, provider=source.provider,
@@ -219,7 +219,7 @@ class Pipeline:
         except AuthError as exc:
             log.error("source %s: %s. Not polling it again until its key or config changes.",
                       config.id, redact(str(exc)))
-            return await self._fail(config, _describe(exc), client.requests, auth_blocked=fingerprint)
+            return await self._fail(config, _describe(exc), client.requests, auth_blocked=auth_fingerprint(config, source))
         except (FetchError, ParseError, InsanityError, MonitorError) as exc:
             return await self._fail(config, _describe(exc), client.requests)
         except Exception as exc:  # a parser bug must not take the service down
