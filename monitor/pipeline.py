@@ -219,7 +219,8 @@ class Pipeline:
         except AuthError as exc:
             log.error("source %s: %s. Not polling it again until its key or config changes.",
                       config.id, redact(str(exc)))
-            return await self._fail(config, _describe(exc), client.requests, auth_blocked=auth_fingerprint(config, source))
+            return await self._fail(config, _describe(exc), client.requests,
+                                    auth_blocked=auth_fingerprint(config, source))
         except (FetchError, ParseError, InsanityError, MonitorError) as exc:
             return await self._fail(config, _describe(exc), client.requests)
         except Exception as exc:  # a parser bug must not take the service down
