@@ -38,6 +38,7 @@ from monitor.netguard import check_redirect
 
 if TYPE_CHECKING:
     import aiohttp
+    import yarl
 
     from monitor.budget import Budgets
 
@@ -249,9 +250,10 @@ class Fetcher:
         send = dict(headers or {})
         try:
             for _ in range(MAX_REDIRECTS + 1):
-                async with self._http().get(url, headers=send, allow_redirects=False,
+                async with self._http().get(_wire_url(url), headers=send, allow_redirects=False,
                                             proxy=self._proxy_for(url)) as response:
                     status = response.status
+                    log.debug('HTTP Request: GET %s "HTTP/1.1 %d %s"', url, status, response.reason)  # redacted
                     location = response.headers.get("location")
                     if status in REDIRECTS and location:
                         target = await check_redirect(str(response.url), location)
@@ -278,6 +280,16 @@ class Fetcher:
             _raise_transport_error(exc, shown)
         except TimeoutError as exc:  # aiohttp's connect and read timeouts are TimeoutErrors too
             raise FetchError(f"timeout ({_timeout_name(exc)}) fetching {shown}", retryable=True) from None
+
+
+def _wire_url(url: str) -> yarl.URL:
+    """The URL exactly as built (``%3A`` stays ``%3A``); only one that is not yet valid on the
+    wire (spaces, non-ASCII) is percent-encoded first, as httpx did."""
+    import yarl
+
+    if not url.isascii() or any(ch in url for ch in ' "<>\\^`{|}'):
+        url = str(httpx.URL(url))
+    return yarl.URL(url, encoded=True)
 
 
 def _check_status(status: int, headers: Mapping[str, str], shown: str) -> None:
