@@ -164,9 +164,9 @@ class Fetcher:
         (aiohttp's ``trust_env`` re-reads them, and ~/.netrc, at every request)."""
         if self._proxies is None:
             self._proxies = urllib.request.getproxies_environment()
-        proxy = self._proxies.get(urlsplit(url).scheme)
-        host = urlsplit(url).hostname or ""
-        if proxy is None or urllib.request.proxy_bypass_environment(host, self._proxies):
+        parts = urlsplit(url)
+        proxy = self._proxies.get(parts.scheme)
+        if proxy is None or urllib.request.proxy_bypass_environment(parts.hostname or "", self._proxies):
             return None
         return proxy
 
