@@ -19,10 +19,8 @@ import random
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select, update
 
 from alerts.http import channel_client
@@ -36,6 +34,10 @@ from monitor.models import Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
 from monitor.sources import SourceConfig
 from monitor.store import PollSummary
+
+if TYPE_CHECKING:  # APScheduler loads for the long-running service only, not for ``run --once``
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    from apscheduler.triggers.base import BaseTrigger
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,8 @@ def pid_file_path(config_path: Path) -> Path:
 
 
 def source_trigger(config: AppConfig, source: SourceConfig) -> BaseTrigger:
+    from apscheduler.triggers.interval import IntervalTrigger
+
     jitter = parse_duration(config.defaults.jitter)
     if source.cron:
         return cron_trigger(source.cron, jitter)
@@ -199,6 +203,9 @@ class Service:
         return True
 
     async def run(self) -> None:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
         sync_sources(self.db, self.config)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

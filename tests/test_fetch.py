@@ -246,6 +246,22 @@ def test_robots_txt_rfc9309(faults: FaultServer):
     assert faults.counts["/private/page"] == 1
 
 
+def test_fetches_go_through_the_environments_proxy_unless_no_proxy_says_otherwise(feeds: FeedServer,
+                                                                                    monkeypatch):
+    feeds.set("/p.xml", FEED)  # the feed server stands in for the proxy: it answers by path
+    monkeypatch.setenv("HTTP_PROXY", feeds.base)
+
+    async def fetch(url: str) -> bytes:
+        async with Fetcher(retries=0) as fetcher:
+            return (await PollClient(fetcher, "p").get(url)).body
+
+    assert asyncio.run(fetch("http://feeds.example.invalid/p.xml")) == FEED
+    assert feeds.requests[-1].path == "http://feeds.example.invalid/p.xml"  # asked as a proxy is
+    monkeypatch.setenv("NO_PROXY", "feeds.example.invalid")
+    with pytest.raises(FetchError, match="network error"):
+        asyncio.run(fetch("http://feeds.example.invalid/p.xml"))
+
+
 def test_silent_source_raises_one_alert_and_one_recovery(db, faults: FaultServer, tmp_path):
     faults.always("/s.xml", Reply(500))
     cfg = config(tmp_path, {"s": faults.url("/s.xml")}, "defaults:\n  alert_after_failures: 2")

@@ -20,7 +20,6 @@ import datetime as dt
 import re
 from typing import Any, ClassVar, Literal
 
-import feedparser
 from pydantic import Field
 
 from monitor.errors import ParseError
@@ -125,6 +124,8 @@ class CourtListenerDocketSource(BaseSource):
         return records
 
     def _parse_feed(self, page: Page) -> list[ItemRecord]:
+        import feedparser  # loaded when a docket feed is parsed, not at every CLI start
+
         parsed = feedparser.parse(page.body, sanitize_html=False, resolve_relative_uris=False)
         if not parsed.entries and parsed.get("bozo") and not parsed.get("feed"):
             raise ParseError(f"docket feed from {page.url} is not Atom/RSS: {parsed.get('bozo_exception')}")

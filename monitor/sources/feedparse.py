@@ -22,7 +22,6 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import fastfeedparser
-import feedparser
 from dateutil import parser as dateparser
 from dateutil import tz
 from pydantic import AfterValidator
@@ -219,6 +218,8 @@ def parse_with_fastfeedparser(body: bytes) -> ParsedFeed:
 
 
 def parse_with_feedparser(body: bytes) -> ParsedFeed:
+    import feedparser  # the fallback: loaded only when fastfeedparser rejects a feed
+
     try:
         feed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
     # &#xD800; makes feedparser raise ValueError; a stray </width> or </height> in an <image>
