@@ -1,14 +1,10 @@
 """The one place that talks HTTP to sources.
 
-``Fetcher`` owns the process-wide HTTP session (pooling, keep-alive, gzip, one User-Agent),
-the size cap, redirects, retries and error classification. The session is aiohttp's: a
-conditional GET answered 304 costs ~0.2 ms of CPU there against ~1.2 ms through httpx's
-layers, and an unchanged poll is little else (alert channels keep httpx).
-
-``PollClient`` is what a source's ``fetch`` gets: it is bound to one poll of one source, sends
-conditional requests from the stored validators, recognises an unchanged body by its hash, and
-collects the new validators so the pipeline can store them in the same transaction as the
-poll's items.
+``Fetcher`` owns the process-wide ``httpx.AsyncClient`` (pooling, keep-alive, gzip, one
+User-Agent), the size cap, retries and error classification. ``PollClient`` is what a source's
+``fetch`` gets: it is bound to one poll of one source, sends conditional requests from the
+stored validators, recognises an unchanged body by its hash, and collects the new validators
+so the pipeline can store them in the same transaction as the poll's items.
 """
 
 from __future__ import annotations
@@ -22,10 +18,9 @@ import os
 import random
 import ssl
 import time
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
@@ -34,19 +29,15 @@ import httpx
 
 from monitor import __version__
 from monitor.errors import AuthError, BudgetExceeded, FetchError
-from monitor.netguard import check_redirect
+from monitor.netguard import refuse_private_redirect
 
 if TYPE_CHECKING:
-    import aiohttp
-    import yarl
-
     from monitor.budget import Budgets
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 MAX_REDIRECTS = 5
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
 WEB = "web"  # the provider of generic kinds (rss, html): budgeted per host unless a provider claims it
 SECRET_PARAMS = frozenset({"key", "api_key", "apikey", "token", "access_token"})
 
@@ -143,37 +134,18 @@ class Fetcher:
             budgets = Budgets(None)
         self.budgets = budgets
         self._robots: dict[str, tuple[float, RobotFileParser | bool]] = {}
-        self.timeout, self.connect_timeout = timeout, connect_timeout
-        self._session: aiohttp.ClientSession | None = None
-        self._proxies: dict[str, str] | None = None
-
-    def _http(self) -> aiohttp.ClientSession:
-        """The pooled session, made on first use: it belongs to the running event loop."""
-        if self._session is None:
-            import aiohttp
-
-            self._session = aiohttp.ClientSession(
-                headers={"User-Agent": user_agent(), "Accept-Encoding": "gzip, deflate"},
-                timeout=aiohttp.ClientTimeout(total=None, connect=self.connect_timeout, sock_read=self.timeout),
-                connector=aiohttp.TCPConnector(limit=self.max_connections, ssl=ssl_context()),
-            )
-        return self._session
-
-    def _proxy_for(self, url: str) -> str | None:
-        """``HTTP(S)_PROXY``/``NO_PROXY`` as httpx honoured them, read from the environment once
-        (aiohttp's ``trust_env`` re-reads them, and ~/.netrc, at every request)."""
-        if self._proxies is None:
-            self._proxies = urllib.request.getproxies_environment()
-        parts = urlsplit(url)
-        proxy = self._proxies.get(parts.scheme)
-        if proxy is None or urllib.request.proxy_bypass_environment(parts.hostname or "", self._proxies):
-            return None
-        return proxy
+        self.client = httpx.AsyncClient(
+            headers={"User-Agent": user_agent(), "Accept-Encoding": "gzip, deflate"},
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            verify=ssl_context(),
+            follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
+            event_hooks={"response": [refuse_private_redirect]},
+        )
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self.client.aclose()
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -186,7 +158,7 @@ class Fetcher:
 
     async def get(self, url: str, *, headers: Mapping[str, str] | None = None,
                   max_bytes: int = DEFAULT_MAX_BYTES, provider: str = WEB,
-                  on_send: Callable[[], None] | None = None) -> tuple[int, Mapping[str, str], bytes, str]:
+                  on_send: Callable[[], None] | None = None) -> tuple[int, httpx.Headers, bytes, str]:
         """GET with budget, retries on network errors and 5xx, and Retry-After honoured provider-wide.
 
         ``on_send`` is called for every request actually sent (retries included, deferrals not).
@@ -242,88 +214,40 @@ class Fetcher:
         return rules.can_fetch(USER_AGENT_TOKEN, url)
 
     async def _get_once(self, url: str, *, headers: Mapping[str, str] | None,
-                        max_bytes: int) -> tuple[int, Mapping[str, str], bytes, str]:
-        """One GET, following at most MAX_REDIRECTS redirects, each target checked by netguard."""
-        import aiohttp
-
+                        max_bytes: int) -> tuple[int, httpx.Headers, bytes, str]:
         shown = public_url(url)
-        send = dict(headers or {})
         try:
-            for _ in range(MAX_REDIRECTS + 1):
-                async with self._http().get(_wire_url(url), headers=send, allow_redirects=False,
-                                            proxy=self._proxy_for(url)) as response:
-                    status = response.status
-                    log.debug('HTTP Request: GET %s "HTTP/1.1 %d %s"', url, status, response.reason)  # redacted
-                    location = response.headers.get("location")
-                    if status in REDIRECTS and location:
-                        target = await check_redirect(str(response.url), location)
-                        if urlsplit(target).netloc != urlsplit(url).netloc:
-                            send.pop("Authorization", None)  # credentials never follow to another host
-                        url = target
-                        continue
-                    _check_status(status, response.headers, shown)
-                    declared = response.headers.get("content-length")
-                    if declared and declared.isdigit() and int(declared) > max_bytes:
-                        raise FetchError(f"body of {declared} bytes from {shown} exceeds the {max_bytes}-byte cap",
+            async with self.client.stream("GET", url, headers=headers) as response:
+                status = response.status_code
+                if status in (401, 403):
+                    raise AuthError(f"HTTP {status} from {shown}: the API key is missing or wrong", status=status)
+                if status in (429, 503) or status >= 500:
+                    retry_after = parse_retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
+                    raise FetchError(f"HTTP {status} from {shown}", retryable=True, status=status,
+                                     retry_after=retry_after)
+                if status >= 400:
+                    raise FetchError(f"HTTP {status} from {shown}", retryable=False, status=status)
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > max_bytes:
+                    raise FetchError(f"body of {declared} bytes from {shown} exceeds the {max_bytes}-byte cap",
+                                     retryable=False, status=status)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise FetchError(f"body from {shown} exceeds the {max_bytes}-byte cap",
                                          retryable=False, status=status)
-                    chunks: list[bytes] = []
-                    size = 0
-                    async for chunk in response.content.iter_chunked(64 * 1024):
-                        size += len(chunk)
-                        if size > max_bytes:
-                            raise FetchError(f"body from {shown} exceeds the {max_bytes}-byte cap",
-                                             retryable=False, status=status)
-                        chunks.append(chunk)
-                    return status, response.headers, b"".join(chunks), str(response.url)
-            raise FetchError(f"more than {MAX_REDIRECTS} redirects from {shown}", retryable=False)
-        except aiohttp.ClientError as exc:
-            _raise_transport_error(exc, shown)
-        except TimeoutError as exc:  # aiohttp's connect and read timeouts are TimeoutErrors too
-            raise FetchError(f"timeout ({_timeout_name(exc)}) fetching {shown}", retryable=True) from None
-
-
-def _wire_url(url: str) -> yarl.URL:
-    """The URL exactly as built (``%3A`` stays ``%3A``); only one that is not yet valid on the
-    wire (spaces, non-ASCII) is percent-encoded first, as httpx did."""
-    import yarl
-
-    if not url.isascii() or any(ch in url for ch in ' "<>\\^`{|}'):
-        url = str(httpx.URL(url))
-    return yarl.URL(url, encoded=True)
-
-
-def _check_status(status: int, headers: Mapping[str, str], shown: str) -> None:
-    if status in (401, 403):
-        raise AuthError(f"HTTP {status} from {shown}: the API key is missing or wrong", status=status)
-    if status in (429, 503) or status >= 500:
-        retry_after = parse_retry_after(headers.get("retry-after")) if status in (429, 503) else None
-        raise FetchError(f"HTTP {status} from {shown}", retryable=True, status=status, retry_after=retry_after)
-    if status >= 400:
-        raise FetchError(f"HTTP {status} from {shown}", retryable=False, status=status)
-
-
-def _timeout_name(exc: BaseException) -> str:
-    """The timeout's kind in the words the errors have always used (httpx's class names)."""
-    import aiohttp
-
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return "ConnectTimeout"
-    if isinstance(exc, aiohttp.SocketTimeoutError):
-        return "ReadTimeout"
-    return type(exc).__name__
-
-
-def _raise_transport_error(exc: BaseException, shown: str) -> NoReturn:
-    import aiohttp
-
-    if isinstance(exc, aiohttp.TooManyRedirects):
-        raise FetchError(f"more than {MAX_REDIRECTS} redirects from {shown}", retryable=False) from None
-    if isinstance(exc, aiohttp.ServerTimeoutError):
-        raise FetchError(f"timeout ({_timeout_name(exc)}) fetching {shown}", retryable=True) from None
-    if isinstance(exc, aiohttp.ClientPayloadError) and "encoding" in str(exc).lower():
-        raise FetchError(f"undecodable body from {shown}", retryable=False) from None
-    name = "ConnectError" if isinstance(exc, aiohttp.ClientConnectorError) else type(exc).__name__
-    raise FetchError(f"network error fetching {shown}: {name}", retryable=True) from None
+                    chunks.append(chunk)
+                return status, response.headers, b"".join(chunks), str(response.url)
+        except httpx.TooManyRedirects:
+            raise FetchError(f"more than {MAX_REDIRECTS} redirects from {shown}", retryable=False) from None
+        except httpx.TimeoutException as exc:
+            raise FetchError(f"timeout ({type(exc).__name__}) fetching {shown}", retryable=True) from None
+        except httpx.TransportError as exc:
+            raise FetchError(f"network error fetching {shown}: {type(exc).__name__}", retryable=True) from None
+        except httpx.DecodingError:
+            raise FetchError(f"undecodable body from {shown}", retryable=False) from None
 
 
 @dataclass

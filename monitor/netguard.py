@@ -8,9 +8,8 @@ name). Every hop of a redirect passes through the transport again, so redirects 
 re-checked. ``MONITOR_ALLOW_PRIVATE_URLS=1`` is the only way around it.
 
 - ``GuardedTransport``: an httpx transport for channels that post to user-supplied URLs.
-- ``check_redirect``: for source fetches, whose first URL comes from the operator's
-  sources.yaml but whose redirects come from the remote server (``monitor.fetch`` asks it
-  at every hop).
+- ``refuse_private_redirect``: an httpx response hook for source fetches, whose first URL
+  comes from the operator's sources.yaml but whose redirects come from the remote server.
 """
 
 from __future__ import annotations
@@ -93,15 +92,16 @@ def guarded_client(*, verify: ssl.SSLContext | bool = True, **kwargs: Any) -> ht
     return httpx.AsyncClient(transport=GuardedTransport(verify=verify), follow_redirects=False, **kwargs)
 
 
-async def check_redirect(url: str, location: str) -> str:
-    """The absolute URL a redirect from ``url`` leads to; a non-http(s) or private target ends the fetch."""
-    target = httpx.URL(url).join(location)
+async def refuse_private_redirect(response: httpx.Response) -> None:
+    """Response hook: a redirect to a non-http(s) URL, or to a private address, ends the fetch."""
+    if not response.has_redirect_location:
+        return
+    target = response.url.join(response.headers["location"])
     if target.scheme not in ("http", "https"):
-        raise FetchError(f"redirect from {mask_url(url)} to a non-http(s) URL refused", retryable=False)
+        raise FetchError(f"redirect from {mask_url(str(response.url))} to a non-http(s) URL refused", retryable=False)
     port = target.port or (443 if target.scheme == "https" else 80)
     try:
         await resolve_public(target.host, port)
     except BlockedAddress:
-        raise FetchError(f"redirect from {mask_url(url)} to a private or reserved address "
+        raise FetchError(f"redirect from {mask_url(str(response.url))} to a private or reserved address "
                          f"refused {HINT}", retryable=False) from None
-    return str(target)

@@ -93,7 +93,7 @@ def test_secrets_never_reach_the_logs(feeds: FeedServer, cli_env):
     result = run_cli(["run", "--once", "-v"], env)
     assert result.returncode == 1
     assert "HTTP 500" in result.stdout + result.stderr
-    assert "HTTP Request: GET http://127.0.0.1" in result.stderr  # the fetcher logged the URL, redacted
+    assert "HTTP Request: GET http://127.0.0.1" in result.stderr  # httpx logged the URL, redacted
     assert key not in result.stdout + result.stderr
     assert any(key in r.path for r in feeds.requests)  # it was really sent
     status = run_cli(["status", "--json"], env)
