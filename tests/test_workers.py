@@ -8,18 +8,24 @@ is sent twice, and ``monitor workers`` tells the dead worker from the live ones.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import signal
+import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.engine import make_url
 
+from monitor.budget import window_start
+from monitor.config import load_config
 from monitor.db import Database
-from monitor.models import Delivery, Source
-from monitor.queue import ensure_queue_schema
+from monitor.models import BudgetSpend, Delivery, Source, utcnow
+from monitor.pipeline import sync_sources
+from monitor.queue import claim_due, ensure_queue_schema
 from tests.cluster import (
     Cluster,
     TimedFeeds,
@@ -197,4 +203,64 @@ def test_sigkill_mid_poll_the_source_comes_back_after_the_lease(
     finally:
         cluster.close()
     assert timed_feeds.overlaps == []
+    db.dispose()
+
+
+def attempted(db: Database) -> int:
+    with db.session() as s:
+        return len(s.scalars(select(Source.id).where(Source.last_attempt_at.is_not(None))).all())
+
+
+@pytest.mark.slow
+def test_three_workers_share_one_provider_budget(pg_url: str, timed_feeds: TimedFeeds, tmp_path: Path) -> None:
+    per_minute, workers = 6, 3
+    config = tmp_path / "sources.yaml"
+    providers = f"providers:\n  local:\n    hosts: [127.0.0.1]\n    concurrency: 1\n    per_minute: {per_minute}\n"
+    routes = write_sources(config, timed_feeds, 3 * per_minute, interval="1h", jitter="1s", providers=providers)
+    timed_feeds.delay = 0.3  # answers overlap, so more requests in flight than allowed would show
+    cfg = load_config(config)
+    db = Database(pg_url)
+    sync_sources(db, cfg)
+    with db.session() as s:  # nothing is due until the workers are up and the minute has room
+        s.execute(update(Source).values(next_run_at=utcnow() + dt.timedelta(days=1)))
+    cluster = Cluster(cluster_env(pg_url, config, **TUNABLES), tmp_path)
+    try:
+        procs = [cluster.start() for _ in range(workers)]
+        cluster.wait_registered(procs)
+        # The budget counts fixed calendar minutes (monitor.budget.window_start), so the burst starts
+        # early enough in one to be sent, reported and stopped before the next minute opens
+        if time.time() % 60 > 45:
+            time.sleep(60.5 - time.time() % 60)
+        burst = utcnow()
+        with db.session() as s:
+            s.execute(update(Source).values(next_run_at=burst))  # every source due at once
+        assert wait_for(lambda: attempted(db) == len(routes), 20), cluster.log_tail()
+        with db.session() as s:
+            rows = {r.id: (r.last_outcome, r.deferred_reason, r.next_run_at) for r in s.scalars(select(Source))}
+            spent = s.scalar(select(BudgetSpend.spent).where(BudgetSpend.window == "minute"))
+        for proc in procs:
+            assert cluster.stop(proc) == 0
+        stopped = utcnow()
+    finally:
+        cluster.close()
+
+    minute = window_start("minute", burst)
+    reopens = minute + dt.timedelta(minutes=1)
+    assert stopped < reopens, "the machine took over 15 s for one burst; the next window opened mid-test"
+    # the server's view, in the budget's own windows: fixed calendar minutes, not a sliding 60 s
+    per_window = Counter(int(t // 60) for times in timed_feeds.times.values() for t in times)
+    assert per_window == {int(minute.timestamp() // 60): per_minute} and spent == per_minute
+    # concurrency is a per-process limit (monitor.budget: semaphores in-process), so three workers
+    # with concurrency 1 have at most three requests in flight together; the rate is cluster-wide
+    assert 1 <= timed_feeds.peak <= workers * 1
+    sent = {f"s{i:04d}" for i, r in enumerate(routes) if timed_feeds.times[r]}
+    assert len(sent) == per_minute and all(rows[sid][0] == "changed" for sid in sent)
+    deferred = set(rows) - sent
+    for sid in deferred:  # reported as deferred, with why and until when, and not sent
+        outcome, reason, next_run = rows[sid]
+        assert outcome == "deferred" and f"{per_minute} requests per minute spent" in reason, (sid, reason)
+        assert next_run == reopens
+    # and polled later: the dispatch takes exactly them when the budget reopens, and no sooner
+    assert claim_due(db, cfg, reopens - dt.timedelta(seconds=1), 100) == []
+    assert set(claim_due(db, cfg, reopens, 100)) == deferred
     db.dispose()
