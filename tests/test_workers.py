@@ -13,19 +13,26 @@ import itertools
 import json
 import signal
 import time
+import tomllib
 from collections import Counter
 from pathlib import Path
 
 import pytest
+import typer.main
+import yaml
+from procrastinate.jobs import Status
 from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.engine import make_url
 
 from monitor.budget import window_start
-from monitor.config import load_config
+from monitor.cli import app as cli_app
+from monitor.cli.worker import SHUTDOWN_GRACE, parse_queues
+from monitor.config import load_config, parse_duration
 from monitor.db import Database
+from monitor.lease import lease_seconds
 from monitor.models import BudgetSpend, Delivery, Source, utcnow
 from monitor.pipeline import sync_sources
-from monitor.queue import claim_due, ensure_queue_schema
+from monitor.queue import POLL_TASK, ClusterSettings, build_app, claim_due, describe_worker, ensure_queue_schema
 from tests.cluster import (
     Cluster,
     TimedFeeds,
@@ -35,7 +42,7 @@ from tests.cluster import (
     wait_for,
     write_sources,
 )
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_server import SlackServer
 from tests.test_pipeline import subscribe
@@ -111,6 +118,85 @@ def test_init_applies_the_queue_schema_once(pg_url: str, cli_env: dict[str, str]
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+async def test_workers_shows_who_is_alive_queue_depth_and_stalled_jobs(pg_url: str, cli_env: dict[str, str]) -> None:
+    """The queue in a known state without running workers: one live worker, one that stopped
+    beating an hour ago in the middle of a poll, polls waiting and a failed delivery."""
+    db = Database(pg_url)
+    ensure_queue_schema(db)
+    queue = build_app(db, ClusterSettings())
+    async with queue.open_async():
+        manager = queue.job_manager
+        live, dead = await manager.register_worker(), await manager.register_worker()
+        for sid in ("a", "b", "c"):
+            await queue.tasks[POLL_TASK].configure(lock=f"source:{sid}", queueing_lock=f"source:{sid}").defer_async(
+                source_id=sid)
+        stuck = await manager.fetch_job(queues=["polls"], worker_id=dead)
+        await queue.tasks["monitor.deliver"].defer_async(timestamp=0)
+        delivery = await manager.fetch_job(queues=["deliveries"], worker_id=live)
+        assert stuck is not None and delivery is not None
+        await manager.finish_job(delivery, status=Status.FAILED, delete_job=False)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour' "
+                          "WHERE id = :id"), {"id": dead})
+    describe_worker(db, live, {"host": "box-1", "pid": 101, "queues": ["polls", "deliveries"], "concurrency": 4})
+    describe_worker(db, dead, {"host": "box-2", "pid": 102, "queues": ["polls"], "concurrency": 8})
+    db.dispose()
+    env = cli_env | {"MONITOR_DATABASE_URL": pg_url}
+
+    result = run_cli(["workers", "--json"], env)
+    assert result.returncode == 1, result.stderr  # a dead worker and a stalled job: look here
+    status = json.loads(result.stdout)
+    workers = {w["pid"]: w for w in status["workers"]}
+    assert (workers[101]["alive"], workers[101]["host"], workers[101]["running"]) == (True, "box-1", 0)
+    assert (workers[102]["alive"], workers[102]["host"], workers[102]["running"]) == (False, "box-2", 1)
+    silent = utcnow() - dt.datetime.fromisoformat(workers[102]["last_heartbeat"])
+    assert dt.timedelta(minutes=59) < silent < dt.timedelta(minutes=61)
+    assert status["queues"] == {"polls": {"todo": 2, "doing": 1, "failed": 0},
+                                "deliveries": {"todo": 0, "doing": 0, "failed": 1}}
+    assert [(j["id"], j["worker_id"], j["args"]) for j in status["stalled_jobs"]] == [(stuck.id, dead, {"source_id": "a"})]
+
+    (Path(env["MONITOR_CONFIG"])).write_text("sources: []\n")
+    table = run_cli(["status"], env)
+    assert table.returncode == 0, table.stderr
+    assert "box-2" in table.stdout and "NO" in table.stdout and "Queues" in table.stdout
+    assert f"1 stalled jobs (their worker stopped; the next dispatch closes them): monitor.poll#{stuck.id}" in (
+        " ".join(table.stdout.split()))
+
+
+def test_docker_compose_runs_workers_the_way_this_code_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``docker compose up`` would trip over, checked without Docker: every worker reaches the
+    compose database with the psycopg driver once it is healthy, its command line and tunables are
+    ones this code accepts, it gets time to finish its jobs on stop, and one worker serves HTTP."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    pg = services["db"]
+    assert pg["image"].startswith("postgres:") and "pg_isready" in pg["healthcheck"]["test"]
+    cli = typer.main.get_command(cli_app)
+    http = []
+    for name in ("web", "worker"):
+        service = services[name]
+        assert service["depends_on"]["db"]["condition"] == "service_healthy"
+        env = {k: str(v) for k, v in service["environment"].items()}
+        url = make_url(env["MONITOR_DATABASE_URL"])
+        assert (url.drivername, url.host, url.username, url.password, url.database) == (
+            "postgresql+psycopg", "db", pg["environment"]["POSTGRES_USER"], pg["environment"]["POSTGRES_PASSWORD"],
+            pg["environment"]["POSTGRES_DB"])
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        ClusterSettings.from_env()  # raises on a tunable the workers would refuse
+        assert lease_seconds() > 0
+        program, command, *args = service["command"]
+        assert (program, command) == ("monitor", "worker")
+        params = cli.commands[command].make_context(command, args).params  # type: ignore[attr-defined]
+        parse_queues(params["queues"])
+        http += [service] if params["http"] else []
+        assert parse_duration(service["stop_grace_period"]) > SHUTDOWN_GRACE
+    assert len(http) == 1 and http[0]["ports"] == ["8080:8080"]
+    # the image installs the project without extras: the PostgreSQL driver and the queue must be in it
+    deps = " ".join(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    assert "psycopg" in deps and "procrastinate" in deps
 
 
 @pytest.mark.slow
