@@ -5,7 +5,8 @@ answer repeat polls with 304 (the common case in production); ``--changing`` of 
 ``--new-items`` fresh entries on every request, so the parse-and-store path is in the mix too.
 Measured over a window after every source had its first (baseline) poll: polls per second the
 feed server saw, new items per second stored in the database, and the CPU the worker processes
-used per poll (from /proc), which says whether the cores, not the design, are the limit. Each
+and their PostgreSQL backends used per poll (from /proc): unlike the rates, CPU per poll hardly
+depends on what else the machine runs, and it says how many polls/s the cores can carry. Each
 run gets a fresh database; the load average is printed so shared-machine noise is visible.
 
     python bench/workers.py --workers 1 2 4 --sources 300 --seconds 30
@@ -60,20 +61,28 @@ class ChangingFeeds(TimedFeeds):
                       f"</link><description>d</description>{items}</channel></rss>".encode(), headers=answer.headers)
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of these processes so far (Linux /proc)."""
-    total = 0
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU of each of these processes so far (Linux /proc; gone ones are left out)."""
+    out = {}
     for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    return out
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 @dataclass
 class Result:
     polls_per_s: float
     items_per_s: float
-    cpu_ms_per_poll: float
+    cpu_ms_per_poll: float  # the worker processes
+    pg_cpu_ms_per_poll: float  # their PostgreSQL backends
     load: tuple[float, float]  # 1-minute load average at the window's start and end
 
 
@@ -92,6 +101,10 @@ def run(server: str, workers: int, sources: int, seconds: float, concurrency: in
         with db.session() as s:
             return s.scalar(select(func.count()).select_from(Item)) or 0
 
+    def backends() -> list[int]:
+        with admin.connect() as conn:
+            return list(conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": name}).scalars())
+
     try:
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "sources.yaml"
@@ -105,10 +118,12 @@ def run(server: str, workers: int, sources: int, seconds: float, concurrency: in
                 cluster.wait_registered(procs)
                 assert wait_for(lambda: all(feeds.times[r] for r in routes), 300), "baseline never finished"
                 load0 = os.getloadavg()[0]
-                start, polls0, items0, cpu0 = time.time(), feeds.total(), items(), cpu_seconds(pids)
+                start, polls0, items0, cpu0, pg0 = time.time(), feeds.total(), items(), cpu_seconds(pids), \
+                    cpu_seconds(backends())
                 time.sleep(seconds)
                 elapsed = time.time() - start
-                polls, stored, cpu = feeds.total() - polls0, items() - items0, cpu_seconds(pids) - cpu0
+                polls, stored = feeds.total() - polls0, items() - items0
+                cpu, pg = cpu_used(cpu0, cpu_seconds(pids)), cpu_used(pg0, cpu_seconds(backends()))
                 load1 = os.getloadavg()[0]
                 for proc in procs:
                     cluster.stop(proc)
@@ -120,7 +135,8 @@ def run(server: str, workers: int, sources: int, seconds: float, concurrency: in
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-    return Result(polls / elapsed, stored / elapsed, 1000 * cpu / max(polls, 1), (load0, load1))
+    return Result(polls / elapsed, stored / elapsed, 1000 * cpu / max(polls, 1), 1000 * pg / max(polls, 1),
+                  (load0, load1))
 
 
 def main() -> None:
@@ -135,11 +151,11 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{args.sources} sources ({args.changing} gain {args.new_items} entries per poll, the rest answer 304), "
           f"--concurrency {args.concurrency}, {args.seconds:.0f} s window, {os.cpu_count()} CPUs")
-    print("| workers | polls/s | new items/s | worker CPU ms/poll | load avg (start → end) |")
-    print("|---:|---:|---:|---:|---|")
+    print("| workers | polls/s | new items/s | CPU ms/poll: workers | PostgreSQL | load avg (start → end) |")
+    print("|---:|---:|---:|---:|---:|---|")
     for n in args.workers:
         r = run(args.server, n, args.sources, args.seconds, args.concurrency, args.changing, args.new_items)
-        print(f"| {n} | {r.polls_per_s:.1f} | {r.items_per_s:.1f} | {r.cpu_ms_per_poll:.0f} | "
+        print(f"| {n} | {r.polls_per_s:.1f} | {r.items_per_s:.1f} | {r.cpu_ms_per_poll:.0f} | {r.pg_cpu_ms_per_poll:.0f} | "
               f"{r.load[0]:.1f} → {r.load[1]:.1f} |", flush=True)
 
 
