@@ -175,7 +175,7 @@ def test_docker_compose_runs_workers_the_way_this_code_reads_them(monkeypatch: p
     pg = services["db"]
     assert pg["image"].startswith("postgres:") and "pg_isready" in pg["healthcheck"]["test"]
     cli = typer.main.get_command(cli_app)
-    http = []
+    http: list[dict[str, object]] = []
     for name in ("web", "worker"):
         service = services[name]
         assert service["depends_on"]["db"]["condition"] == "service_healthy"
@@ -192,7 +192,8 @@ def test_docker_compose_runs_workers_the_way_this_code_reads_them(monkeypatch: p
         assert (program, command) == ("monitor", "worker")
         params = cli.commands[command].make_context(command, args).params  # type: ignore[attr-defined]
         parse_queues(params["queues"])
-        http += [service] if params["http"] else []
+        if params["http"]:
+            http.append(service)
         assert parse_duration(service["stop_grace_period"]) > SHUTDOWN_GRACE
     assert len(http) == 1 and http[0]["ports"] == ["8080:8080"]
     # the image installs the project without extras: the PostgreSQL driver and the queue must be in it
