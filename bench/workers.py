@@ -5,9 +5,9 @@ answer repeat polls with 304 (the common case in production); ``--changing`` of 
 ``--new-items`` fresh entries on every request, so the parse-and-store path is in the mix too.
 Measured over a window after every source had its first (baseline) poll: polls per second the
 feed server saw, new items per second stored in the database, and the CPU the worker processes
-and their PostgreSQL backends used per poll (from /proc): unlike the rates, CPU per poll hardly
-depends on what else the machine runs, and it says how many polls/s the cores can carry. Each
-run gets a fresh database; the load average is printed so shared-machine noise is visible.
+and their PostgreSQL backends used per poll (from /proc): it varies far less than the rates
+with what else the machine runs, and it says how many polls/s the cores can carry. Each run
+gets a fresh database; the load average is printed so shared-machine noise is visible.
 
     python bench/workers.py --workers 1 2 4 --sources 300 --seconds 30
 """
