@@ -221,7 +221,7 @@ class Pipeline:
             reason = redact(str(exc))
             log.info("source %s deferred: %s", config.id, reason)
             return await self.run_db(lambda: self._write(config, lambda s: record_deferred(
-                s, config.id, reason, requests=client.requests)))
+                s, config.id, reason, until=exc.until, requests=client.requests)))
         except AuthError as exc:
             log.error("source %s: %s. Not polling it again until its key or config changes.",
                       config.id, redact(str(exc)))
