@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -122,11 +122,31 @@ class ItemRecord:
 
     def content_hash(self) -> str:
         """A hash over the normalised content: equal hash, no new version."""
-        payload = json.dumps(self.snapshot(), sort_keys=True, default=str, ensure_ascii=False)
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        return snapshot_hash(self.snapshot())
+
+
+def snapshot_hash(snapshot: dict[str, Any]) -> str:
+    """``ItemRecord.content_hash`` of the record ``snapshot`` was taken from (the store hashes the
+    snapshot it writes, rather than taking it twice)."""
+    payload = json.dumps(snapshot, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(ItemRecord))
+
+
+class Hashed(NamedTuple):
+    """A record with its snapshot and content hash, taken once where it was parsed (a worker
+    process, for a big body), so the single database writer only writes."""
+
+    record: ItemRecord
+    snapshot: dict[str, Any]
+    content_hash: str
+
+    @classmethod
+    def of(cls, record: ItemRecord) -> Hashed:
+        snapshot = record.snapshot()
+        return cls(record, snapshot, snapshot_hash(snapshot))
 
 
 class Source(Protocol):
