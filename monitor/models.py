@@ -8,6 +8,7 @@ Times are stored as timezone-aware UTC (``UTCDateTime``) so both backends compar
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+class JSONText(str):
+    """A JSON column value already serialised (by a parse worker): ``dump_json`` writes it as it is."""
+
+
+def dump_json(value: Any) -> str:
+    """The engines' JSON serializer: ``json.dumps``, except for text that is JSON already."""
+    return value if isinstance(value, JSONText) else json.dumps(value)
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from monitor.diff import diff
 from monitor.fetch import CacheEntry
 from monitor.matching import CompiledWatchlist
-from monitor.models import (Change, Delivery, HttpCache, Item, ItemVersion, Poll, Source, Subscription, Watchlist,
-                            utcnow)
+from monitor.models import (Change, Delivery, HttpCache, Item, ItemVersion, JSONText, Poll, Source, Subscription,
+                            Watchlist, utcnow)
 from monitor.outbox import Recipient, deliveries
 from monitor.query import MatchDoc
 from monitor.sources.base import Hashed, ItemRecord
@@ -142,7 +142,7 @@ class _Written:
     """An item this poll wrote a version of: ``old`` is the previous version's snapshot (None: new)."""
 
     record: ItemRecord
-    snapshot: dict[str, Any]
+    snapshot_json: str
     content_hash: str
     item_id: int = 0
     version: int = 1
@@ -174,14 +174,14 @@ def store_poll(session: Session, source_id: str, records: Sequence[ItemRecord | 
     seen_ids: list[int] = []
     fresh: list[_Written] = []
     updated: list[_Written] = []
-    for record, snapshot, content_hash in hashed:
+    for record, snapshot_json, content_hash in hashed:
         known = existing.get(record.key)
         if known is None:
-            fresh.append(_Written(record, snapshot, content_hash))
+            fresh.append(_Written(record, snapshot_json, content_hash))
         elif known.content_hash == content_hash:
             seen_ids.append(known.id)
         else:
-            updated.append(_Written(record, snapshot, content_hash, known.id, known.version + 1,
+            updated.append(_Written(record, snapshot_json, content_hash, known.id, known.version + 1,
                                     old_status=known.status))
     summary = PollSummary(source_id, "changed" if fresh or updated else "unchanged", seen=len(records),
                           new=len(fresh), changed=len(updated), baseline=baseline, requests=requests)
@@ -204,7 +204,7 @@ def store_poll(session: Session, source_id: str, records: Sequence[ItemRecord | 
     written = fresh + updated
     if written:
         rows = [{"item_id": w.item_id, "version": w.version, "poll_id": summary.poll_id,
-                 "content_hash": w.content_hash, "snapshot": w.snapshot, "created_at": now} for w in written]
+                 "content_hash": w.content_hash, "snapshot": JSONText(w.snapshot_json), "created_at": now} for w in written]
         if baseline:  # no changes to point at the versions: nothing to read back
             conn.execute(_INSERT_VERSIONS, rows)
         else:

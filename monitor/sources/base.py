@@ -136,17 +136,17 @@ _FIELD_NAMES = tuple(f.name for f in fields(ItemRecord))
 
 
 class Hashed(NamedTuple):
-    """A record with its snapshot and content hash, taken once where it was parsed (a worker
-    process, for a big body), so the single database writer only writes."""
+    """A record with its snapshot as JSON text and its content hash, made once where it was
+    parsed (a worker process, for a big body), so the single database writer only writes."""
 
     record: ItemRecord
-    snapshot: dict[str, Any]
+    snapshot_json: str  # what an item version stores: ``json.dumps(record.snapshot())``
     content_hash: str
 
     @classmethod
     def of(cls, record: ItemRecord) -> Hashed:
         snapshot = record.snapshot()
-        return cls(record, snapshot, snapshot_hash(snapshot))
+        return cls(record, json.dumps(snapshot), snapshot_hash(snapshot))
 
 
 class Source(Protocol):
