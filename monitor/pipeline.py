@@ -242,16 +242,16 @@ class Pipeline:
             s, config.id, error, requests=requests, auth_blocked=auth_blocked)))
 
 
+def _describe(exc: Exception) -> str:
+    prefix = {AuthError: "auth", ParseError: "parse", InsanityError: "sanity"}.get(type(exc), "fetch")
+    if isinstance(exc, FetchError) and not isinstance(exc, AuthError):
+        prefix = "fetch"
+    return f"{prefix}: {exc}"
+
+
 def parse_checked(source: BaseSource, fetched: Fetched) -> list[Hashed]:
     """Parse, sanity-check, snapshot and hash: everything before the store that needs no database,
     in one call so a parse worker does all of it."""
     records = source.parse(fetched)
     sanity_check(records)
     return [Hashed.of(r) for r in records]
-
-
-def _describe(exc: Exception) -> str:
-    prefix = {AuthError: "auth", ParseError: "parse", InsanityError: "sanity"}.get(type(exc), "fetch")
-    if isinstance(exc, FetchError) and not isinstance(exc, AuthError):
-        prefix = "fetch"
-    return f"{prefix}: {exc}"
