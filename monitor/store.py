@@ -38,7 +38,7 @@ _EXISTING = select(_items.c.key, _items.c.id, _items.c.content_hash, _items.c.ve
     _items.c.key.in_(bindparam("keys", expanding=True)))
 _SEEN = update(_items).where(_items.c.id.in_(bindparam("ids", expanding=True))).values(
     last_seen=bindparam("now", type_=_MOMENT))
-_INSERT_ITEMS = insert(_items)
+_INSERT_ITEMS = insert(_items).returning(_items.c.key, _items.c.id)
 _INSERT_POLL = insert(Poll.__table__).returning(Poll.__table__.c.id)
 _INSERT_VERSIONS = insert(_versions)
 _INSERT_VERSIONS_RETURNING = insert(_versions).returning(_versions.c.item_id, _versions.c.id)
@@ -192,13 +192,12 @@ def store_poll(session: Session, source_id: str, records: Sequence[ItemRecord | 
 
     for ids in chunks(seen_ids):
         conn.execute(_SEEN, {"ids": ids, "now": now})
-    if fresh:  # executemany, then the ids by key: cheaper than INSERT ... RETURNING row by row
-        conn.execute(_INSERT_ITEMS, [
+    if fresh:
+        inserted = dict(conn.execute(_INSERT_ITEMS, [
             _item_values(w, now) | {"key": w.record.key, "source_id": source_id, "first_seen": now, "version": 1,
-                                    "status_changed_at": now if w.record.status else None} for w in fresh])
-        inserted = _existing(conn, [w.record.key for w in fresh])
+                                    "status_changed_at": now if w.record.status else None} for w in fresh]).all())
         for w in fresh:
-            w.item_id = inserted[w.record.key].id
+            w.item_id = inserted[w.record.key]
     if updated:
         _update_items(conn, updated, now)
     written = fresh + updated
