@@ -134,7 +134,7 @@ def chunks(seq: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
 
 
 _ITEM_FIELDS = ("kind", "title", "url", "identity", "jurisdiction", "court", "status", "raw_status",
-                "status_action", "status_date", "published_at", "summary", "text", "data")
+                "status_action", "status_date", "published_at", "summary", "text")
 
 
 @dataclass
@@ -143,6 +143,7 @@ class _Written:
 
     record: ItemRecord
     snapshot_json: str
+    data_json: str
     content_hash: str
     item_id: int = 0
     version: int = 1
@@ -152,7 +153,7 @@ class _Written:
 
 def _item_values(w: _Written, now: dt.datetime) -> dict[str, Any]:
     values: dict[str, Any] = {name: getattr(w.record, name) for name in _ITEM_FIELDS}
-    values.update(content_hash=w.content_hash, last_changed=now, last_seen=now)
+    values.update(data=JSONText(w.data_json), content_hash=w.content_hash, last_changed=now, last_seen=now)
     return values
 
 
@@ -174,15 +175,14 @@ def store_poll(session: Session, source_id: str, records: Sequence[ItemRecord | 
     seen_ids: list[int] = []
     fresh: list[_Written] = []
     updated: list[_Written] = []
-    for record, snapshot_json, content_hash in hashed:
-        known = existing.get(record.key)
+    for h in hashed:
+        known = existing.get(h.record.key)
         if known is None:
-            fresh.append(_Written(record, snapshot_json, content_hash))
-        elif known.content_hash == content_hash:
+            fresh.append(_Written(*h))
+        elif known.content_hash == h.content_hash:
             seen_ids.append(known.id)
         else:
-            updated.append(_Written(record, snapshot_json, content_hash, known.id, known.version + 1,
-                                    old_status=known.status))
+            updated.append(_Written(*h, known.id, known.version + 1, old_status=known.status))
     summary = PollSummary(source_id, "changed" if fresh or updated else "unchanged", seen=len(records),
                           new=len(fresh), changed=len(updated), baseline=baseline, requests=requests)
     summary.poll_id = conn.execute(_INSERT_POLL, {
@@ -202,8 +202,8 @@ def store_poll(session: Session, source_id: str, records: Sequence[ItemRecord | 
         _update_items(conn, updated, now)
     written = fresh + updated
     if written:
-        rows = [{"item_id": w.item_id, "version": w.version, "poll_id": summary.poll_id,
-                 "content_hash": w.content_hash, "snapshot": JSONText(w.snapshot_json), "created_at": now} for w in written]
+        rows = [{"item_id": w.item_id, "version": w.version, "poll_id": summary.poll_id, "content_hash": w.content_hash,
+                 "snapshot": JSONText(w.snapshot_json), "created_at": now} for w in written]
         if baseline:  # no changes to point at the versions: nothing to read back
             conn.execute(_INSERT_VERSIONS, rows)
         else:

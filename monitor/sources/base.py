@@ -141,12 +141,13 @@ class Hashed(NamedTuple):
 
     record: ItemRecord
     snapshot_json: str  # what an item version stores: ``json.dumps(record.snapshot())``
+    data_json: str  # the item's ``data``, as its row stores it
     content_hash: str
 
     @classmethod
     def of(cls, record: ItemRecord) -> Hashed:
         snapshot = record.snapshot()
-        return cls(record, json.dumps(snapshot), snapshot_hash(snapshot))
+        return cls(record, json.dumps(snapshot), json.dumps(snapshot["data"]), snapshot_hash(snapshot))
 
 
 class Source(Protocol):
