@@ -141,10 +141,7 @@ _ITEM_FIELDS = ("kind", "title", "url", "identity", "jurisdiction", "court", "st
 class _Written:
     """An item this poll wrote a version of: ``old`` is the previous version's snapshot (None: new)."""
 
-    record: ItemRecord
-    snapshot_json: str
-    data_json: str
-    content_hash: str
+    new: Hashed
     item_id: int = 0
     version: int = 1
     old: dict[str, Any] | None = None
@@ -152,8 +149,8 @@ class _Written:
 
 
 def _item_values(w: _Written, now: dt.datetime) -> dict[str, Any]:
-    values: dict[str, Any] = {name: getattr(w.record, name) for name in _ITEM_FIELDS}
-    values.update(data=JSONText(w.data_json), content_hash=w.content_hash, last_changed=now, last_seen=now)
+    values: dict[str, Any] = {name: getattr(w.new.record, name) for name in _ITEM_FIELDS}
+    values.update(data=JSONText(w.new.data_json), content_hash=w.new.content_hash, last_changed=now, last_seen=now)
     return values
 
 
@@ -178,11 +175,11 @@ def store_poll(session: Session, source_id: str, records: Sequence[ItemRecord | 
     for h in hashed:
         known = existing.get(h.record.key)
         if known is None:
-            fresh.append(_Written(*h))
+            fresh.append(_Written(h))
         elif known.content_hash == h.content_hash:
             seen_ids.append(known.id)
         else:
-            updated.append(_Written(*h, known.id, known.version + 1, old_status=known.status))
+            updated.append(_Written(h, known.id, known.version + 1, old_status=known.status))
     summary = PollSummary(source_id, "changed" if fresh or updated else "unchanged", seen=len(records),
                           new=len(fresh), changed=len(updated), baseline=baseline, requests=requests)
     summary.poll_id = conn.execute(_INSERT_POLL, {
@@ -194,16 +191,17 @@ def store_poll(session: Session, source_id: str, records: Sequence[ItemRecord | 
         conn.execute(_SEEN, {"ids": ids, "now": now})
     if fresh:
         inserted = dict(conn.execute(_INSERT_ITEMS, [
-            _item_values(w, now) | {"key": w.record.key, "source_id": source_id, "first_seen": now, "version": 1,
-                                    "status_changed_at": now if w.record.status else None} for w in fresh]).all())
+            _item_values(w, now) | {"key": w.new.record.key, "source_id": source_id, "first_seen": now, "version": 1,
+                                    "status_changed_at": now if w.new.record.status else None} for w in fresh]).all())
         for w in fresh:
-            w.item_id = inserted[w.record.key]
+            w.item_id = inserted[w.new.record.key]
     if updated:
         _update_items(conn, updated, now)
     written = fresh + updated
     if written:
-        rows = [{"item_id": w.item_id, "version": w.version, "poll_id": summary.poll_id, "content_hash": w.content_hash,
-                 "snapshot": JSONText(w.snapshot_json), "created_at": now} for w in written]
+        rows = [{"item_id": w.item_id, "version": w.version, "poll_id": summary.poll_id,
+                 "content_hash": w.new.content_hash, "snapshot": JSONText(w.new.snapshot_json), "created_at": now}
+                for w in written]
         if baseline:  # no changes to point at the versions: nothing to read back
             conn.execute(_INSERT_VERSIONS, rows)
         else:
@@ -233,7 +231,7 @@ def _update_items(conn: Connection, updated: list[_Written], now: dt.datetime) -
         for w in chunk:
             w.old = previous.get(w.item_id)
             values = _item_values(w, now) | {"version": w.version}
-            if w.old_status != w.record.status:
+            if w.old_status != w.new.record.status:
                 values["status_changed_at"] = now
             conn.execute(update(_items).where(_items.c.id == w.item_id).values(**values))
 
@@ -242,7 +240,7 @@ def _record_changes(conn: Connection, source_id: str, written: list[_Written], v
                     summary: PollSummary, now: dt.datetime) -> None:
     """Change rows for every written version, then the outbox rows of the rules they fire."""
     changes = Change.__table__
-    specs = [(w, spec) for w in written for spec in diff(w.old, w.record)]
+    specs = [(w, spec) for w in written for spec in diff(w.old, w.new.record)]
     if not specs:
         return
     summary.change_ids = list(conn.execute(insert(changes).returning(changes.c.id, sort_by_parameter_order=True), [
@@ -254,7 +252,7 @@ def _record_changes(conn: Connection, source_id: str, written: list[_Written], v
     rows: list[dict[str, object]] = []
     docs: dict[int, MatchDoc] = {}
     for change_id, (w, spec) in zip(summary.change_ids, specs):
-        doc = docs.get(w.item_id) or docs.setdefault(w.item_id, match_doc(w.record, source_id))
+        doc = docs.get(w.item_id) or docs.setdefault(w.item_id, match_doc(w.new.record, source_id))
         for watchlist, recipients in watchlists:
             rule = watchlist.rule_for(spec, doc)
             if rule is not None:
@@ -267,8 +265,7 @@ def _record_changes(conn: Connection, source_id: str, written: list[_Written], v
 def _requests_spent(requests: int, now: dt.datetime) -> dict[str, object]:
     """SET values counting ``requests`` into the source's UTC day (a new day starts from zero)."""
     today = now.date()
-    c = Source.__table__.c
-    return {"requests_today": case((c.requests_day == today, c.requests_today + requests),
+    return {"requests_today": case((Source.requests_day == today, Source.requests_today + requests),
                                    else_=requests),
             "requests_day": today}
 
