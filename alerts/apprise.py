@@ -3,16 +3,25 @@
 The apprise library only answers True/False per notify and logs the provider's reply, so the
 mapping is coarse: a URL Apprise does not recognise is permanent (it never will), a failed
 notify is retried on the dispatcher's schedule.
+
+SSRF: Apprise makes its own requests (through ``requests``), so they cannot go through
+``monitor.netguard``'s pinned transport. Instead the host of a self-hosted service's URL
+(``json://``, ``xml://``, ``form://``, ``ntfy://host``, ``gotify://`` …; services with a fixed
+vendor endpoint carry ``notify_url`` and are not checked) is resolved before the URL is handed
+over and refused if any address is private, unless ``MONITOR_ALLOW_PRIVATE_URLS=1``. What this
+cannot stop: Apprise resolves the name again (a rebinding DNS answer could differ) and follows
+redirects. Use ``webhook:`` where that matters (RELIABILITY.md).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
 from alerts.base import Message, Rendered
 from monitor.errors import ConfigError, DeliveryError
+from monitor.netguard import BlockedAddress, Unresolvable, resolve_public
 from monitor.redact import redact
 
 MAX_LINES = 10
@@ -52,9 +61,26 @@ class AppriseChannel:
     async def send(self, client: httpx.AsyncClient, rendered: Rendered) -> str:
         import apprise
 
-        notifier = apprise.Apprise()
-        if not notifier.add(self.url):
+        service = apprise.Apprise.instantiate(self.url)
+        if service is None:
             raise DeliveryError("apprise does not recognise this URL", permanent=True)
+        await _refuse_private_host(service)
+        notifier = apprise.Apprise()
+        notifier.add(service)
         if not await notifier.async_notify(body=str(rendered["body"]), title=str(rendered["title"])):
             raise DeliveryError("apprise could not deliver (see the service log for the provider's answer)")
         return "delivered"
+
+
+async def _refuse_private_host(service: Any) -> None:
+    """Refuse a self-hosted service whose host resolves to a private or reserved address."""
+    host = getattr(service, "host", None)
+    if not host or getattr(service, "notify_url", None):
+        return
+    port = getattr(service, "port", None) or (443 if getattr(service, "secure", False) else 80)
+    try:
+        await resolve_public(str(host), int(port))
+    except Unresolvable:
+        return  # not a network name (some services keep a token there) or DNS is down: Apprise decides
+    except BlockedAddress as exc:
+        raise DeliveryError(f"refused: {exc}", permanent=True) from None

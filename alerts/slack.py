@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 import httpx
 
 from alerts.base import Message, MessageChange, Rendered, status_label
+from alerts.http import post
 from monitor.errors import DeliveryError
 from monitor.fetch import parse_retry_after
-from monitor.redact import mask_url
 from monitor.urls import check_target_url
 
 SLACK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
@@ -100,10 +100,7 @@ class SlackChannel:
         return {"text": "\n".join(lines), "blocks": blocks}
 
     async def send(self, client: httpx.AsyncClient, rendered: Rendered) -> str:
-        try:
-            response = await client.post(self.url, json=rendered, follow_redirects=False)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"network error posting to {mask_url(self.url)}: {type(exc).__name__}") from None
+        response = await post(client, self.url, json=rendered)
         body = response.text.strip()[:200]
         status = response.status_code
         if status == 200 and body == "ok":

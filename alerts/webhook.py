@@ -27,9 +27,9 @@ from typing import Any, ClassVar
 import httpx
 
 from alerts.base import Message, MessageChange, Rendered
+from alerts.http import post
 from monitor.errors import ConfigError, DeliveryError
 from monitor.fetch import parse_retry_after
-from monitor.redact import mask_url
 from monitor.urls import check_target_url
 
 SECRET_PREFIX = "whsec_"
@@ -100,10 +100,7 @@ class WebhookChannel:
         timestamp = int(time.time())
         headers = {"content-type": "application/json", "webhook-id": msg_id,
                    "webhook-timestamp": str(timestamp), "webhook-signature": sign(self.secret, msg_id, timestamp, body)}
-        try:
-            response = await client.post(self.url, content=body.encode(), headers=headers, follow_redirects=False)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"network error posting to {mask_url(self.url)}: {type(exc).__name__}") from None
+        response = await post(client, self.url, content=body.encode(), headers=headers)
         status = response.status_code
         answer = f"{status} {response.text.strip()[:200]}".strip()
         if 200 <= status < 300:

@@ -53,7 +53,7 @@ DEFAULT_PROVIDERS: dict[str, ProviderLimits] = {
     "legiscan": ProviderLimits(hosts=["api.legiscan.com"], concurrency=1, per_day=1000),
     "federalregister": ProviderLimits(hosts=["www.federalregister.gov", "federalregister.gov"], concurrency=2,
                                       per_minute=60),
-    WEB: ProviderLimits(concurrency=8),
+    WEB: ProviderLimits(concurrency=4),  # per host: kind to small servers; more only costs CPU here
 }
 
 

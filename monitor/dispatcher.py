@@ -4,7 +4,11 @@
   group's rows to ``sending`` under this dispatcher's lease; ``rowcount`` says whether we won,
   on SQLite and PostgreSQL alike, so two dispatchers never send one delivery. An expired lease
   (a dispatcher that died) puts the rows back to ``pending``.
-- **group**: the rows of one poll for one subscription travel as one message.
+- **group**: the rows of one poll for one subscription are one group; the alert groups of one
+  subscription claimed in the same pass travel together, up to ``MERGE_UP_TO`` changes a
+  message (what every channel shows in full), so ten feeds changing at once make one message,
+  not ten paced a second apart. Each row is still recorded on its own (sent only after the
+  channel's confirmation; a failed message retries all its rows).
 - **render** is pure (the channel's ``render``); **send** is the only I/O.
 - **record**: rows become ``sent`` only after the channel confirmed. Between send and record
   lies the one window where a crash can cause a duplicate; the message's ``event_id`` stays
@@ -31,9 +35,10 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from alerts.base import Message, MessageChange, channel_for_target, mask_target
+from alerts.http import channel_client
+from alerts.slack import MAX_CHANGES as SLACK_MAX_CHANGES
 from monitor.db import Database
 from monitor.errors import ConfigError, DeliveryError
-from monitor.fetch import ssl_context
 from monitor.models import Change, Delivery, DeliveryAttempt, Digest, Item, Source, Subscription, utcnow
 from monitor.redact import redact
 
@@ -193,6 +198,47 @@ def mark_digest(session: Session, group_key: str, outcome: str) -> None:
                     .values(state=outcome))
 
 
+MERGE_UP_TO = SLACK_MAX_CHANGES  # changes per merged message: what every channel shows in full
+
+
+def sent_together(group_keys: list[str]) -> list[list[str]]:
+    """Due groups in the order they go out: the alert groups of one subscription (``p<poll>:s<id>``)
+    together, admin and digest groups each on their own."""
+    batches: dict[str, list[str]] = {}
+    for key in group_keys:
+        alone = key.startswith(("admin:", "digest:"))
+        batches.setdefault(key if alone else key.rsplit(":", 1)[1], []).append(key)
+    return list(batches.values())
+
+
+def pack(groups: list[list[Delivery]], limit: int = MERGE_UP_TO) -> list[list[Delivery]]:
+    """Whole groups into as few messages as fit ``limit`` rows each (a bigger group goes alone,
+    with its "and N more"); only alert groups are merged."""
+    packs: list[list[Delivery]] = []
+    for rows in groups:
+        last = packs[-1] if packs else None
+        if last is not None and rows[0].kind == "alert" and last[0].kind == "alert" and len(last) + len(rows) <= limit:
+            last.extend(rows)
+        else:
+            packs.append(list(rows))
+    return packs
+
+
+@dataclass
+class Outgoing:
+    """One message ready to send and the outbox rows it settles."""
+
+    group_key: str
+    ids: list[int]
+    message: Message
+    subscription_ids: list[int]
+    target: str
+    secret: str | None
+    disabled: str | None  # why the subscription is off, if it is
+    attempts: int
+    created: dt.datetime
+
+
 class Dispatcher:
     """Delivers due outbox rows. Safe to run in several processes at once."""
 
@@ -204,46 +250,56 @@ class Dispatcher:
 
     async def run_once(self, now: dt.datetime | None = None) -> DispatchStats:
         stats = DispatchStats()
-        client = self._client or httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), verify=ssl_context())
+        client = self._client or channel_client()
         try:
             now = now or utcnow()
             with self.db.session() as session:
                 release_expired_leases(session, now)
                 groups = due_groups(session, now)
-            for group_key in groups:
-                await self._deliver_group(client, group_key, stats, now)
+            for group_keys in sent_together(groups):
+                await self._deliver_groups(client, group_keys, stats, now)
         finally:
             if self._client is None:
                 await client.aclose()
         return stats
 
-    async def _deliver_group(self, client: httpx.AsyncClient, group_key: str, stats: DispatchStats,
-                             now: dt.datetime) -> None:
+    async def _deliver_groups(self, client: httpx.AsyncClient, group_keys: list[str], stats: DispatchStats,
+                              now: dt.datetime) -> None:
         with self.db.session() as session:
-            claimed = claim_group(session, group_key, self.owner, now)
-            if not claimed:
-                return
-            ids = [d.id for d in claimed]
-            message, subscriptions = build_message(session, claimed)
-            off = next((s for s in subscriptions if not s.enabled), None)
-            main = subscriptions[0] if subscriptions else None
-            target = main.target if main else os.environ.get(ADMIN_ENV, "")
-            secret = main.secret if main else None
-            sub_ids = [s.id for s in subscriptions]
-            attempts = claimed[0].attempts + 1
-            created = claimed[0].created_at
+            claimed = [rows for key in group_keys if (rows := claim_group(session, key, self.owner, now))]
+            outgoing = [self._prepare(session, rows) for rows in pack(claimed)]
+        if not outgoing:
+            return
         checkpoint("claimed")
+        for out in outgoing:
+            await self._send(client, out, stats)
+
+    @staticmethod
+    def _prepare(session: Session, claimed: list[Delivery]) -> Outgoing:
+        message, subscriptions = build_message(session, claimed)
+        off = next((s for s in subscriptions if not s.enabled), None)
+        main = subscriptions[0] if subscriptions else None
+        return Outgoing(
+            group_key=claimed[0].group_key, ids=[d.id for d in claimed], message=message,
+            subscription_ids=[s.id for s in subscriptions],
+            target=main.target if main else os.environ.get(ADMIN_ENV, ""), secret=main.secret if main else None,
+            disabled=None if off is None else (off.disabled_reason or "by an operator"),
+            attempts=max(d.attempts for d in claimed) + 1, created=min(d.created_at for d in claimed))
+
+    async def _send(self, client: httpx.AsyncClient, out: Outgoing, stats: DispatchStats) -> None:
         stats.messages += 1
-        record = partial(self._record, ids, sub_ids, group_key=group_key, attempts=attempts, stats=stats)
+        target = out.target
+        record = partial(self._record, out.ids, out.subscription_ids, group_key=out.group_key,
+                         attempts=out.attempts, stats=stats)
         if not target:
             record(outcome="failed", answer=f"no target: set {ADMIN_ENV}", permanent=True, notify=False)
             return
-        if off is not None:  # unsubscribed or disabled after these rows were queued
-            record(outcome="failed", answer=f"subscription disabled: {off.disabled_reason or 'by an operator'}")
+        if out.disabled is not None:  # unsubscribed or disabled after these rows were queued
+            record(outcome="failed", answer=f"subscription disabled: {out.disabled}")
             return
         try:
-            channel = channel_for_target(target, secret=secret)
-            rendered = channel.render(message)
+            channel = channel_for_target(target, secret=out.secret)
+            rendered = channel.render(out.message)
             await self._pace(target)
             answer = await channel.send(client, rendered)
         except ConfigError as exc:
@@ -251,18 +307,18 @@ class Dispatcher:
             return
         except DeliveryError as exc:
             reason = redact(exc.reason)
-            gave_up = utcnow() - created > GIVE_UP_AFTER
+            gave_up = utcnow() - out.created > GIVE_UP_AFTER
             if exc.permanent or gave_up:
                 reason = reason if exc.permanent else f"gave up after {GIVE_UP_AFTER.days} days: {reason}"
                 record(outcome="failed", answer=reason, permanent=True, target=target, status=exc.status)
             else:
-                record(outcome="retry", answer=reason, retry_in=retry_delay(attempts, exc.retry_after),
+                record(outcome="retry", answer=reason, retry_in=retry_delay(out.attempts, exc.retry_after),
                        status=exc.status)
             return
         except Exception as exc:  # a channel bug must not stop the other deliveries
-            log.exception("delivery group %s: unexpected error", group_key)
+            log.exception("delivery group %s: unexpected error", out.group_key)
             record(outcome="retry", answer=redact(f"internal error: {type(exc).__name__}"),
-                   retry_in=retry_delay(attempts))
+                   retry_in=retry_delay(out.attempts))
             return
         checkpoint("sent")
         record(outcome="sent", answer=redact(answer))

@@ -125,6 +125,7 @@ class Fetcher:
         self.retries = retries
         self.retry_base = retry_base
         self.max_retry_wait = max_retry_wait
+        self.max_connections = max_connections
         self.total_timeout = total_timeout  # whole request: a server dripping a byte a second never ends otherwise
         if budgets is None:
             # budgets need the database layer; plain fetches do not

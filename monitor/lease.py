@@ -7,6 +7,10 @@ backend. It is the second guard behind the queue's per-source lock: a worker tha
 mid-poll simply stops renewing, and the source is free again once ``lease_until`` passes.
 While a poll runs the lease is renewed every third of its length, so a slow poll of a live
 worker is never taken over.
+
+``run --once`` leases every due source with one UPDATE per chunk of ids (``acquire_many``) and
+gives them back in batches as their polls end (``release_many``), so an unchanged poll costs no
+lease transaction of its own; the service and the workers lease one source at a time (``hold``).
 """
 
 from __future__ import annotations
@@ -17,17 +21,18 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Connection, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.config import parse_duration
 from monitor.db import Database
 from monitor.models import Source, utcnow
+from monitor.store import chunks
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -69,6 +74,43 @@ def acquire(session: Session, source_id: str, owner: str, ttl: float, now: dt.da
     return Claim(False, row[0] if row else None, row[1] if row else None)
 
 
+def acquire_many(conn: Connection | Session, source_ids: Sequence[str], owner: str, ttl: float,
+                 now: dt.datetime | None = None) -> dict[str, Claim]:
+    """``acquire`` for many sources at once: one conditional UPDATE and one SELECT per chunk.
+
+    A row now naming ``owner`` was won by this UPDATE, provided the caller is not already
+    polling any of ``source_ids`` (the pipeline's in-process guard sees to that).
+    """
+    now = now or utcnow()
+    until = now + dt.timedelta(seconds=ttl)
+    c = Source.__table__.c
+    claims: dict[str, Claim] = {sid: Claim(False) for sid in source_ids}
+    for ids in chunks(source_ids):
+        conn.execute(update(Source.__table__).where(c.id.in_(ids), or_(c.lease_until.is_(None), c.lease_until < now))
+                     .values(lease_owner=owner, lease_until=until))
+        for row in conn.execute(select(c.id, c.lease_owner, c.lease_until).where(c.id.in_(ids))):
+            claims[row.id] = Claim(row.lease_owner == owner, row.lease_owner, row.lease_until)
+    return claims
+
+
+def renew_many(conn: Connection | Session, source_ids: Sequence[str], owner: str, ttl: float) -> set[str]:
+    """Extend our leases on ``source_ids``; returns the ids still ours."""
+    until = utcnow() + dt.timedelta(seconds=ttl)
+    c = Source.__table__.c
+    kept: set[str] = set()
+    for ids in chunks(source_ids):
+        conn.execute(update(Source.__table__).where(c.id.in_(ids), c.lease_owner == owner).values(lease_until=until))
+        kept.update(conn.scalars(select(c.id).where(c.id.in_(ids), c.lease_owner == owner)))
+    return kept
+
+
+def release_many(conn: Connection | Session, source_ids: Sequence[str], owner: str) -> None:
+    c = Source.__table__.c
+    for ids in chunks(source_ids):
+        conn.execute(update(Source.__table__).where(c.id.in_(ids), c.lease_owner == owner)
+                     .values(lease_owner=None, lease_until=None))
+
+
 def renew(session: Session, source_id: str, owner: str, ttl: float, now: dt.datetime | None = None) -> bool:
     """Extend our lease; False if it is no longer ours (it expired and someone else took it)."""
     until = (now or utcnow()) + dt.timedelta(seconds=ttl)
@@ -107,11 +149,64 @@ class LeaseKeeper:
         self.owner = owner or new_owner()
         self.ttl = ttl if ttl is not None else lease_seconds()
 
+        self._batch: set[str] = set()  # held by hold_many and not yet handed back
+        self._done: list[str] = []
+
     def _tx(self, fn: Callable[[Session], T]) -> Callable[[], T]:
         def call() -> T:
             with self.db.session() as session:
                 return fn(session)
         return call
+
+    def _conn_tx(self, fn: Callable[[Connection], T]) -> Callable[[], T]:
+        def call() -> T:
+            with self.db.engine.begin() as conn:
+                return fn(conn)
+        return call
+
+    @asynccontextmanager
+    async def hold_many(self, source_ids: Sequence[str]) -> AsyncIterator[dict[str, Claim]]:
+        """Lease every free source of ``source_ids`` at once and renew them together while held.
+
+        A finished poll hands its lease back with ``done``; the caller releases those in its next
+        transaction (``take_done`` + ``release_many``), so the release rides along with the
+        poll's own batched write. Whatever is still held at the end is released here.
+        """
+        claims: dict[str, Claim] = await self.run(self._conn_tx(
+            lambda conn: acquire_many(conn, source_ids, self.owner, self.ttl)))
+        self._batch = {sid for sid, claim in claims.items() if claim.won}
+        renewer = asyncio.create_task(self._renew_batch())
+        try:
+            yield claims
+        finally:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+            left, self._batch, self._done = sorted(self._batch), set(), []
+            if left:
+                await self.run(self._conn_tx(lambda conn: release_many(conn, left, self.owner)))
+
+    def done(self, source_id: str) -> int:
+        """The poll of ``source_id`` (leased by ``hold_many``) has written everything it will write;
+        returns how many finished polls wait for their release."""
+        self._done.append(source_id)
+        return len(self._done)
+
+    def take_done(self) -> list[str]:
+        """The finished polls' leases, to release in the caller's next transaction; no longer renewed."""
+        ids, self._done = self._done, []
+        self._batch.difference_update(ids)
+        return ids
+
+    async def _renew_batch(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            ids = sorted(self._batch)
+            kept = await self.run(self._conn_tx(lambda conn: renew_many(conn, ids, self.owner, self.ttl)))
+            lost = self._batch.intersection(ids) - kept
+            if lost:
+                log.warning("%d source leases lost while polling (held longer than %.0fs without renewal): %s",
+                            len(lost), self.ttl, ", ".join(sorted(lost)[:10]))
+                self._batch -= lost
 
     @asynccontextmanager
     async def hold(self, source_id: str) -> AsyncIterator[Claim]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from typing import Any
 
 import httpx
@@ -32,6 +33,10 @@ class BlockedAddress(ConfigError):
     """A URL whose host is, or resolves to, a loopback/private/link-local/multicast/reserved address."""
 
 
+class Unresolvable(BlockedAddress):
+    """A name that does not resolve (now): refused like a private one, but a DNS failure may pass."""
+
+
 def is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -42,7 +47,7 @@ def is_public(address: str) -> bool:
 def check_addresses(host: str, addresses: list[str]) -> str:
     """The address to connect to, if every one the host resolved to is public."""
     if not addresses:
-        raise BlockedAddress(f"{host}: the name does not resolve")
+        raise Unresolvable(f"{host}: the name does not resolve")
     if private_urls_allowed():
         return addresses[0]
     for address in addresses:
@@ -62,7 +67,7 @@ async def resolve_public(host: str, port: int) -> str:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
-        raise BlockedAddress(f"{host}: the name does not resolve") from None
+        raise Unresolvable(f"{host}: the name does not resolve") from None
     return check_addresses(host, list(dict.fromkeys(str(info[4][0]) for info in infos)))
 
 
@@ -81,9 +86,10 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         return await super().handle_async_request(request)
 
 
-def guarded_client(**kwargs: Any) -> httpx.AsyncClient:
-    """An AsyncClient for user-supplied targets: guarded transport, redirects not followed."""
-    return httpx.AsyncClient(transport=GuardedTransport(), follow_redirects=False, **kwargs)
+def guarded_client(*, verify: ssl.SSLContext | bool = True, **kwargs: Any) -> httpx.AsyncClient:
+    """An AsyncClient for user-supplied targets: guarded transport, redirects not followed.
+    ``verify`` goes to the transport: httpx ignores a client's ``verify`` once it has one."""
+    return httpx.AsyncClient(transport=GuardedTransport(verify=verify), follow_redirects=False, **kwargs)
 
 
 async def refuse_private_redirect(response: httpx.Response) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from monitor.budget import Budgets
@@ -24,7 +24,7 @@ from monitor.db import Database
 from monitor.errors import AuthError, BudgetExceeded, FetchError, InsanityError, MonitorError, ParseError
 from monitor.fetch import DEFAULT_MAX_BYTES, CacheEntry, Fetcher, PollClient, public_url
 from monitor.health import check_silence
-from monitor.lease import LeaseKeeper
+from monitor.lease import Claim, LeaseKeeper, release_many
 from monitor.models import HttpCache, Source
 from monitor.redact import redact
 from monitor.sanity import sanity_check
@@ -40,6 +40,7 @@ POLLS_IN_FLIGHT = 32
 UNCHANGED_BATCH = 100
 PollStart = tuple[FetchState, dict[str, CacheEntry], bool, str | None, bool]
 PARSE_IN_PROCESS_BYTES = 16 * 1024  # smaller bodies parse faster than they pickle
+POOL_AFTER = 16  # big bodies parsed in process before the worker pool starts: starting it costs ~0.8 s of CPU
 PARSE_WORKERS = int(os.environ.get("MONITOR_PARSE_WORKERS") or os.cpu_count() or 1)
 
 
@@ -52,22 +53,31 @@ def missing_env(source: BaseSource) -> list[str]:
 
 
 def sync_sources(db: Database, config: AppConfig) -> None:
-    """Make the sources table match sources.yaml (rows are kept for removed sources: history stays)."""
-    with db.session() as session:
-        rows = {s.id: s for s in session.scalars(select(Source))}
-        for sc in config.sources:
-            row = rows.get(sc.id)
-            if row is None:
-                row = Source(id=sc.id, kind=sc.kind, enabled=sc.enabled)
-                session.add(row)
-            row.kind, row.enabled, row.title = sc.kind, sc.enabled, sc.title
-            url = getattr(sc, "url", None) or getattr(sc, "base_url", None)
-            row.url = public_url(url) if url else None  # shown as evidence: never with a key in it
-            row.config_hash = config_hash(sc)
-        configured = {sc.id for sc in config.sources}
-        for sid, row in rows.items():
-            if sid not in configured:
-                row.enabled = False
+    """Make the sources table match sources.yaml (rows are kept for removed sources: history stays).
+
+    Reads only the columns it compares and writes only the rows that differ, so a start with an
+    unchanged sources.yaml costs one SELECT.
+    """
+    c = Source.__table__.c
+    wanted: dict[str, dict[str, object]] = {}
+    for sc in config.sources:
+        url = getattr(sc, "url", None) or getattr(sc, "base_url", None)
+        wanted[sc.id] = {"kind": sc.kind, "enabled": sc.enabled, "title": sc.title,
+                         "url": public_url(url) if url else None,  # shown as evidence: never with a key in it
+                         "config_hash": config_hash(sc)}
+    with db.engine.begin() as conn:
+        stored = {row.id: row._asdict() for row in conn.execute(
+            select(c.id, c.kind, c.enabled, c.title, c.url, c.config_hash))}
+        new = [dict(values, id=sid) for sid, values in wanted.items() if sid not in stored]
+        changed = [values | {"id": sid} for sid, values in wanted.items()
+                   if sid in stored and any(stored[sid][k] != v for k, v in values.items())]
+        changed += [row | {"enabled": False} for sid, row in stored.items() if sid not in wanted and row["enabled"]]
+        if new:
+            conn.execute(insert(Source.__table__), new)
+        if changed:  # bind names must differ from the columns they set
+            conn.execute(update(Source.__table__).where(c.id == bindparam("_id")).values(
+                {k: bindparam(f"_{k}") for k in ("kind", "enabled", "title", "url", "config_hash")}),
+                [{f"_{k}": v for k, v in row.items()} for row in changed])
 
 
 def auth_fingerprint(config: SourceConfig, source: BaseSource) -> str:
@@ -88,10 +98,14 @@ class Pipeline:
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-writer")
         fetcher.budgets = Budgets(db, config.providers, run_db=self.run_db)
         self._parsers: ProcessPoolExecutor | None = None
+        self._big_parses = 0
         self._running: set[str] = set()
         self.leases = LeaseKeeper(db, self.run_db)
         self._unchanged_batch: list[tuple[str, int, dict[str, CacheEntry]]] = []
         self._prefetched: dict[str, PollStart] = {}
+        # One bound for every poll of this process (poll_all and the service's jobs alike), no
+        # larger than the connection pool: a request never waits for a connection inside its timeout.
+        self._gate = asyncio.Semaphore(min(POLLS_IN_FLIGHT, fetcher.max_connections))
 
     def reconfigure(self, config: AppConfig) -> None:
         self.config = config
@@ -106,9 +120,13 @@ class Pipeline:
         return await asyncio.get_running_loop().run_in_executor(self.writer, fn)
 
     async def _parse(self, source: BaseSource, fetched: Fetched) -> list[Hashed]:
-        """Parse in a worker process when the body is big enough to repay the pickling."""
+        """Parse in a worker process when the body is big enough to repay the pickling and there
+        are enough of them to repay starting the pool (a run where 1% of feeds changed has not)."""
         size = sum(len(p.body) for p in fetched.pages)
         if PARSE_WORKERS < 2 or size < PARSE_IN_PROCESS_BYTES:
+            return parse_checked(source, fetched)
+        if self._parsers is None and self._big_parses < POOL_AFTER:
+            self._big_parses += 1
             return parse_checked(source, fetched)
         if self._parsers is None:
             self._parsers = ProcessPoolExecutor(max_workers=PARSE_WORKERS)
@@ -131,48 +149,64 @@ class Pipeline:
         return out
 
     async def poll_all(self, source_ids: list[str] | None = None) -> list[PollSummary]:
-        """Poll every enabled source, at most POLLS_IN_FLIGHT at a time so memory stays flat with
-        10,000 sources (fetched bodies and parsed items never queue up faster than they are stored)."""
+        """Poll every enabled source (``run --once``). Their leases are taken with one statement
+        and handed back in batches with the unchanged polls' health, so an unchanged poll costs
+        no transaction of its own; at most ``POLLS_IN_FLIGHT`` run at a time, so memory stays
+        flat with 10,000 sources."""
         configs = [s for s in self.config.enabled_sources() if source_ids is None or s.id in source_ids]
-        ids = [c.id for c in configs]
-        self._prefetched.update(await self.run_db(lambda: self._load_states(ids)))
-        gate = asyncio.Semaphore(POLLS_IN_FLIGHT)
-
-        async def bounded(config: SourceConfig) -> PollSummary:
-            async with gate:
-                return await self.poll(config)
-
+        mine = [c.id for c in configs if c.id not in self._running]
+        self._running.update(mine)
         try:
-            return list(await asyncio.gather(*(bounded(c) for c in configs)))
+            async with self.leases.hold_many(mine) as claims:
+                won = [sid for sid in mine if claims[sid].won]
+                self._prefetched.update(await self.run_db(lambda: self._load_states(won)))
+
+                async def one(config: SourceConfig) -> PollSummary:
+                    claim = claims.get(config.id)
+                    if claim is None:
+                        return _already_running(config.id)
+                    if not claim.won:
+                        return _leased(config.id, claim)
+                    try:
+                        async with self._gate:
+                            return await self._poll(config)
+                    finally:
+                        if self.leases.done(config.id) >= UNCHANGED_BATCH:
+                            await self.flush()
+
+                try:
+                    return list(await asyncio.gather(*(one(c) for c in configs)))
+                finally:
+                    await self.flush()  # inside the leases: health is written before a source is let go
         finally:
-            await self.flush_unchanged()
+            self._running.difference_update(mine)
 
     async def poll(self, config: SourceConfig) -> PollSummary:
-        """Poll one source; never raises for a source's own failure."""
+        """Poll one source (the service's and the workers' path); never raises for a source's own failure."""
         if config.id in self._running:  # never two polls of one source at once
-            return PollSummary(config.id, "skipped", error="a poll of this source is already running")
+            return _already_running(config.id)
         self._running.add(config.id)
         try:
-            async with self.leases.hold(config.id) as claim:  # never two pollers across processes
+            async with self._gate, self.leases.hold(config.id) as claim:  # never two pollers across processes
                 if not claim.won:
-                    return PollSummary(config.id, "skipped", error=f"leased by {claim.owner} until {claim.until}")
+                    return _leased(config.id, claim)
                 return await self._poll(config)
         finally:
             self._running.discard(config.id)
             if not self._running:  # the last poll out writes the batched unchanged results
-                await self.flush_unchanged()
+                await self.flush()
 
     async def _poll(self, config: SourceConfig) -> PollSummary:
         source = build_source(config)
         missing = missing_env(source)
         if missing:
             return PollSummary(config.id, "skipped", error=f"set {', '.join(missing)} to enable this source")
-        fingerprint = auth_fingerprint(config, source)
 
         prefetched = self._prefetched.pop(config.id, None)
         state, cache, baseline, blocked, incident_open = prefetched or await self.run_db(
             lambda: self._load_states([config.id])[config.id])
-        if blocked == fingerprint:  # reported once already; asking again only burns goodwill
+        # a 401/403 was reported once already; asking again only burns goodwill
+        if blocked is not None and blocked == auth_fingerprint(config, source):
             return PollSummary(config.id, "skipped", error="the provider refused our credentials (401/403); "
                                "fix the key or the source's config, then reload")
         client = PollClient(self.fetcher, config.id, cache=cache, provider=source.provider,
@@ -186,11 +220,12 @@ class Pipeline:
             reason = redact(str(exc))
             log.info("source %s deferred: %s", config.id, reason)
             return await self.run_db(lambda: self._write(config, lambda s: record_deferred(
-                s, config.id, reason, requests=client.requests)))
+                s, config.id, reason, until=exc.until, requests=client.requests)))
         except AuthError as exc:
             log.error("source %s: %s. Not polling it again until its key or config changes.",
                       config.id, redact(str(exc)))
-            return await self._fail(config, _describe(exc), client.requests, auth_blocked=fingerprint)
+            return await self._fail(config, _describe(exc), client.requests,
+                                    auth_blocked=auth_fingerprint(config, source))
         except (FetchError, ParseError, InsanityError, MonitorError) as exc:
             return await self._fail(config, _describe(exc), client.requests)
         except Exception as exc:  # a parser bug must not take the service down
@@ -214,17 +249,23 @@ class Pipeline:
                 s, config.id, requests=client.requests, cache_updates=client.updated)))
         self._unchanged_batch.append((config.id, client.requests, client.updated))
         if len(self._unchanged_batch) >= UNCHANGED_BATCH:
-            await self.flush_unchanged()
+            await self.flush()
         return PollSummary(config.id, "unchanged", requests=client.requests)
 
-    async def flush_unchanged(self) -> None:
+    async def flush(self) -> None:
+        """Write the batched unchanged polls and release the leases of finished ``poll_all`` polls,
+        in one transaction."""
         batch, self._unchanged_batch = self._unchanged_batch, []
-        if batch:
+        released = self.leases.take_done()
+        if batch or released:
             def write() -> None:
                 with self.db.engine.begin() as conn:
-                    record_unchanged_many(conn, batch)
+                    if batch:
+                        record_unchanged_many(conn, batch)
+                    release_many(conn, released, self.leases.owner)
 
             await self.run_db(write)
+        self._running.difference_update(released)
 
     def _write(self, config: SourceConfig, fn: Callable[[Session], PollSummary]) -> PollSummary:
         """Record the poll, then the silent-source check, in one transaction."""
@@ -240,6 +281,14 @@ class Pipeline:
             log.warning("source %s failed: %s", config.id, error)
         return await self.run_db(lambda: self._write(config, lambda s: record_failure(
             s, config.id, error, requests=requests, auth_blocked=auth_blocked)))
+
+
+def _already_running(source_id: str) -> PollSummary:
+    return PollSummary(source_id, "skipped", error="a poll of this source is already running")
+
+
+def _leased(source_id: str, claim: Claim) -> PollSummary:
+    return PollSummary(source_id, "skipped", error=f"leased by {claim.owner} until {claim.until}")
 
 
 def _describe(exc: Exception) -> str:

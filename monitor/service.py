@@ -19,23 +19,25 @@ import random
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select, update
 
+from alerts.http import channel_client
 from monitor.config import AppConfig, config_hash, cron_trigger, load_config, parse_duration
 from monitor.db import Database
 from monitor.digest import claim_digests
 from monitor.dispatcher import Dispatcher, DispatchStats
 from monitor.errors import ConfigError
-from monitor.fetch import Fetcher, ssl_context
+from monitor.fetch import Fetcher
 from monitor.models import Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
 from monitor.sources import SourceConfig
 from monitor.store import PollSummary
+
+if TYPE_CHECKING:  # APScheduler loads for the long-running service only, not for ``run --once``
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    from apscheduler.triggers.base import BaseTrigger
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +85,7 @@ async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | N
         finally:
             pipeline.close()
     claim_digests(db)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), verify=ssl_context()) as client:
+    async with channel_client() as client:
         dispatch = await dispatch_until_idle(Dispatcher(db, client=client), wait_limit=wait_limit)
     return RunResult(polls, dispatch)
 
@@ -105,6 +107,8 @@ def pid_file_path(config_path: Path) -> Path:
 
 
 def source_trigger(config: AppConfig, source: SourceConfig) -> BaseTrigger:
+    from apscheduler.triggers.interval import IntervalTrigger
+
     jitter = parse_duration(config.defaults.jitter)
     if source.cron:
         return cron_trigger(source.cron, jitter)
@@ -199,6 +203,9 @@ class Service:
         return True
 
     async def run(self) -> None:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
         sync_sources(self.db, self.config)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

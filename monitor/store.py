@@ -318,11 +318,17 @@ def record_failure(session: Session, source_id: str, error: str, *, requests: in
     return PollSummary(source_id, "failed", error=error, requests=requests)
 
 
-def record_deferred(session: Session, source_id: str, reason: str, *, requests: int = 0,
+def record_deferred(session: Session, source_id: str, reason: str, *, until: dt.datetime, requests: int = 0,
                     now: dt.datetime | None = None) -> PollSummary:
-    """A poll the budget did not allow: nothing was sent for it, so it is neither success nor failure."""
+    """A poll the budget did not allow: nothing was sent for it, so it is neither success nor failure.
+
+    The source is due again when the budget reopens (``until``), not a whole interval later:
+    the workers' dispatch reads ``next_run_at``, so deferred sources go first in the next window
+    instead of losing it to sources that were polled in this one (``monitor run`` overwrites it
+    with its scheduler's next slot)."""
     now = now or utcnow()
     session.execute(update(Source).where(Source.id == source_id).values(
-        last_attempt_at=now, last_outcome="deferred", deferred_reason=reason[:1000], **_requests_spent(requests, now),
+        last_attempt_at=now, last_outcome="deferred", deferred_reason=reason[:1000], next_run_at=until,
+        **_requests_spent(requests, now),
     ))
     return PollSummary(source_id, "deferred", error=reason, requests=requests)

@@ -30,7 +30,9 @@ def rss_one(title: str) -> str:
 
 class TimedFeeds(FeedServer):
     """A FeedServer that also keeps each path's request times, notices two requests of one
-    path in flight at once, and can hold a path's answers until released (a hung provider)."""
+    path in flight at once, counts the most requests in flight on all paths together (``peak``),
+    and can hold a path's answers until released (a hung provider) or slow every answer down
+    (``delay`` seconds, so concurrent requests overlap)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -39,6 +41,8 @@ class TimedFeeds(FeedServer):
         self.in_flight: Counter[str] = Counter()
         self.overlaps: list[str] = []
         self.gates: dict[str, threading.Event] = {}
+        self.delay = 0.0
+        self.peak = 0
 
     def _answer(self, full: str, route: str) -> Answer | None:
         with self.guard:
@@ -46,7 +50,9 @@ class TimedFeeds(FeedServer):
             self.in_flight[route] += 1
             if self.in_flight[route] > 1:
                 self.overlaps.append(route)
+            self.peak = max(self.peak, self.in_flight.total())
         try:
+            time.sleep(self.delay)
             gate = self.gates.get(route)
             if gate is not None:
                 gate.wait(120)
@@ -66,9 +72,11 @@ class TimedFeeds(FeedServer):
             return sum(len(t) for t in self.times.values())
 
 
-def write_sources(path: Path, feeds: FeedServer, count: int, *, interval: str, jitter: str) -> list[str]:
-    """Publish ``count`` one-item feeds (with ETags, so repeat polls are 304s) and list them."""
-    lines = [f"defaults:\n  interval: {interval}\n  jitter: {jitter}\nsources:\n"]
+def write_sources(path: Path, feeds: FeedServer, count: int, *, interval: str, jitter: str,
+                  providers: str = "") -> list[str]:
+    """Publish ``count`` one-item feeds (with ETags, so repeat polls are 304s) and list them;
+    ``providers`` is a sources.yaml ``providers:`` block."""
+    lines = [f"{providers}defaults:\n  interval: {interval}\n  jitter: {jitter}\nsources:\n"]
     routes = []
     for i in range(count):
         route = f"/f/{i:04d}.xml"

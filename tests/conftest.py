@@ -40,6 +40,16 @@ def realdata(*parts: str) -> Path:
     return path
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the PostgreSQL pass, run only the tests that touch the configured database: the others
+    (parsers, queries, config files) ran in the SQLite pass and would give the same answer twice."""
+    if not os.environ.get("MONITOR_TEST_DATABASE_URL", "").startswith("postgresql"):
+        return
+    uses_db = {item: "test_database_url" in getattr(item, "fixturenames", ()) for item in items}
+    config.hook.pytest_deselected(items=[item for item, used in uses_db.items() if not used])
+    items[:] = [item for item, used in uses_db.items() if used]
+
+
 @pytest.fixture(scope="session")
 def test_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     configured = os.environ.get("MONITOR_TEST_DATABASE_URL", "")

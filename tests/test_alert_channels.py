@@ -50,6 +50,23 @@ def test_slack_group_of_forty_is_one_message_with_and_n_more(db, slack: SlackSer
     assert "…and 30 more" in body["text"] and len(body["blocks"]) < 50
 
 
+def test_one_subscriptions_alerts_from_many_polls_go_as_few_messages(db, slack: SlackServer) -> None:
+    """Twelve feeds gaining an entry at once make two messages (ten shown in full, then two), not twelve."""
+    sub = seed_watchlist(db, target="slack:" + slack.url())
+    for n in range(12):
+        seed_changes(db, sub, dict(NEW_OPINION, title=f"Opinion {n}"), poll=f"p{n:02d}")
+    other = seed_watchlist(db, "ftca", target="slack:" + slack.url("/services/T000/B000/OTHER"))
+    seed_changes(db, other, STATUS_MOVE, poll="p99")
+    slack.queue(500, "rollup_error")  # the first message fails: all of its rows wait for a retry
+    stats = dispatch(db)
+    assert (stats.messages, stats.retried, stats.sent) == (3, 10, 3)
+    texts = [r.json()["text"] for r in slack.requests]
+    assert [t.count("Opinion") for t in texts] == [10, 2, 0] and "…and" not in "".join(texts)
+    assert [d.state for d in deliveries(db)] == ["pending"] * 10 + ["sent"] * 3
+    stats = dispatch(db, utcnow() + dt.timedelta(seconds=RETRY_SCHEDULE[0] * 1.2))
+    assert (stats.messages, stats.sent) == (1, 10) and {d.state for d in deliveries(db)} == {"sent"}
+
+
 def test_slack_429_waits_for_retry_after_then_sends(db, slack: SlackServer) -> None:
     sub = seed_watchlist(db, target="slack:" + slack.url())
     seed_changes(db, sub, STATUS_MOVE)

@@ -206,3 +206,17 @@ def test_an_html_page_is_an_error_not_an_empty_feed() -> None:
         pacer("nysd", b"<html><head><title>CM/ECF</title></head><body><h1>Service unavailable</h1></body></html>")
     empty = b'<?xml version="1.0"?><rss version="2.0"><channel><title>Recent Entries</title></channel></rss>'
     assert pacer("nysd", empty) == []
+
+
+def test_a_guid_is_not_a_date() -> None:
+    # fastfeedparser reads a date out of a guid when an item has none: "33.0" became 2033, and a
+    # poll with a date years ahead fails the sanity check. Only date elements give a date.
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Orders</title>'
+            b'<item><guid>33.0</guid><title>Order 33</title><link>https://example.org/33</link></item>'
+            b'<item><guid>34.0</guid><title>Order 34</title><link>https://example.org/34</link>'
+            b'<pubDate>Tue, 03 Nov 2026 10:00:00 GMT</pubDate></item>'
+            b'</channel></rss>')
+    feed = parse_feed(body)
+    assert feed.parser == "fastfeedparser"
+    assert [e.published for e in feed.entries] == [None, dt.datetime(2026, 11, 3, 10, tzinfo=dt.UTC)]
+    assert [e.published for e in parse_with_feedparser(body).entries] == [e.published for e in feed.entries]

@@ -35,6 +35,10 @@ def cases() -> list[tuple[str, Path]]:
     return found
 
 
+def test_every_kind_is_registered_under_its_own_name() -> None:
+    assert all(SOURCE_KINDS[kind].kind == kind for kind in SOURCE_KINDS)
+
+
 def case_name(path: Path) -> str:
     return path.name if path.is_dir() else path.name.split(".")[0]
 

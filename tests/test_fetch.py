@@ -154,6 +154,21 @@ def test_daily_budget_survives_a_restart_and_defers_instead_of_sending(db, feeds
         assert s.scalar(select(func.sum(BudgetSpend.spent)).where(BudgetSpend.window == "day")) == 2
 
 
+def test_a_deferred_source_is_due_again_when_its_budget_reopens(db, feeds: FeedServer, tmp_path):
+    for sid in "ab":
+        feeds.set(f"/{sid}.xml", FEED)
+    providers = "defaults:\n  interval: 1h\nproviders:\n  local:\n    hosts: [127.0.0.1]\n    per_minute: 1"
+    cfg = config(tmp_path, {sid: feeds.url(f"/{sid}.xml") for sid in "ab"}, providers)
+    deferred = [p.source_id for p in poll(db, cfg).values() if p.outcome == "deferred"]
+    assert len(deferred) == 1 and len(feeds.requests) == 1
+    row = source(db, deferred[0])
+    assert row.deferred_reason is not None and "1 requests per minute spent" in row.deferred_reason
+    reopens = dt.datetime.strptime(row.deferred_reason.rsplit("next allowed at ", 1)[1], "%Y-%m-%d %H:%M:%S UTC")
+    # the next minute window, not the next hourly slot: the workers' dispatch polls it then
+    assert row.next_run_at is not None and row.next_run_at.replace(tzinfo=None) == reopens
+    assert reopens.second == 0 and reopens - row.last_attempt_at.replace(tzinfo=None) <= dt.timedelta(minutes=1)
+
+
 def test_budget_reservation_is_atomic_under_concurrency(db):
     limits = ProviderLimits(per_minute=5)
     granted: list[bool] = []
@@ -244,6 +259,22 @@ def test_robots_txt_rfc9309(faults: FaultServer):
 
     asyncio.run(go())
     assert faults.counts["/private/page"] == 1
+
+
+def test_fetches_go_through_the_environments_proxy_unless_no_proxy_says_otherwise(feeds: FeedServer,
+                                                                                    monkeypatch):
+    feeds.set("/p.xml", FEED)  # the feed server stands in for the proxy: it answers by path
+    monkeypatch.setenv("HTTP_PROXY", feeds.base)
+
+    async def fetch(url: str) -> bytes:
+        async with Fetcher(retries=0) as fetcher:
+            return (await PollClient(fetcher, "p").get(url)).body
+
+    assert asyncio.run(fetch("http://feeds.example.invalid/p.xml")) == FEED
+    assert feeds.requests[-1].path == "http://feeds.example.invalid/p.xml"  # asked as a proxy is
+    monkeypatch.setenv("NO_PROXY", "feeds.example.invalid")
+    with pytest.raises(FetchError, match="network error"):
+        asyncio.run(fetch("http://feeds.example.invalid/p.xml"))
 
 
 def test_silent_source_raises_one_alert_and_one_recovery(db, faults: FaultServer, tmp_path):

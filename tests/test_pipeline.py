@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from pathlib import Path
 
 from sqlalchemy import func, select
 
+from monitor import pipeline as pipeline_module
 from monitor.config import load_config
 from monitor.db import Database
+from monitor.fetch import Fetcher
 from monitor.models import Change, Delivery, Item, ItemVersion, Subscription, Watchlist
+from monitor.pipeline import Pipeline, sync_sources
 from monitor.service import run_once
 from tests.conftest import run_cli
-from tests.fakes.feed_server import FeedServer
+from tests.fakes.feed_server import Answer, FeedServer
 from tests.fakes.slack_server import SlackServer
 
 
@@ -205,3 +210,54 @@ def test_run_once_exits_nonzero_only_when_every_source_failed(feeds, tmp_path, c
     feeds.set("/ok.xml", rss(("x", "fine")))
     write_config(Path(cli_env["MONITOR_CONFIG"]), feeds, "broken", "ok")
     assert run_cli(["run", "--once"], cli_env).returncode == 0
+
+
+class CountingFeeds(FeedServer):
+    """Counts the requests in flight at once; each answer takes a moment, so polls overlap."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.guard = threading.Lock()
+        self.in_flight = self.peak = 0
+
+    def _answer(self, full: str, route: str) -> Answer | None:
+        with self.guard:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            time.sleep(0.02)
+            return super()._answer(full, route)
+        finally:
+            with self.guard:
+                self.in_flight -= 1
+
+
+def test_polls_falling_due_together_never_exceed_one_bound(db, tmp_path, monkeypatch):
+    """The service's jobs (``poll``) and a ``run --once`` pass (``poll_all``) share one bound on polls
+    in flight, no larger than the connection pool, so no request waits for a connection inside its timeout."""
+    monkeypatch.setattr(pipeline_module, "POLLS_IN_FLIGHT", 3)
+    server = CountingFeeds()
+    try:
+        ids = [f"s{i:02d}" for i in range(24)]
+        for sid in ids:
+            server.set(f"/{sid}.xml", rss((f"{sid}-1", "One")))
+        config = write_config(tmp_path / "sources.yaml", server, *ids)
+        config.write_text("providers:\n  web:\n    concurrency: 100\n" + config.read_text())
+        cfg = load_config(config)
+        sync_sources(db, cfg)
+
+        async def all_due_at_once() -> list[str]:
+            async with Fetcher() as fetcher:
+                pipeline = Pipeline(db, cfg, fetcher)
+                try:
+                    once, *jobs = await asyncio.gather(pipeline.poll_all(ids[:12]),
+                                                       *(pipeline.poll(cfg.get(sid)) for sid in ids[12:]))
+                finally:
+                    pipeline.close()
+            return [p.outcome for p in once + jobs]
+
+        outcomes = asyncio.run(all_due_at_once())
+    finally:
+        server.close()
+    assert outcomes == ["changed"] * 24 and sum(server.counts.values()) == 24
+    assert server.peak <= 3

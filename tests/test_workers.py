@@ -3,23 +3,38 @@
 Short intervals, heartbeats and leases come from the environment so a run takes a minute,
 not an hour. What is checked is what an operator would: each source is fetched once per due
 time and never twice at once, a killed worker's source comes back after its lease, no alert
-is sent twice, and ``monitor workers`` tells the dead worker from the live ones.
+is sent twice, a provider sees no more requests than its budget from all workers together,
+``monitor workers`` and ``monitor status`` tell the dead worker from the live ones, and
+docker-compose.yml starts workers this code accepts.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import signal
+import time
+import tomllib
+from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
+import typer.main
+import yaml
+from procrastinate.jobs import Status
+from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.engine import make_url
 
+from monitor.budget import window_start
+from monitor.cli import app as cli_app
+from monitor.cli.worker import SHUTDOWN_GRACE, parse_queues
+from monitor.config import load_config, parse_duration
 from monitor.db import Database
-from monitor.models import Delivery, Source
-from monitor.queue import ensure_queue_schema
+from monitor.lease import lease_seconds
+from monitor.models import BudgetSpend, Delivery, Source, utcnow
+from monitor.pipeline import sync_sources
+from monitor.queue import POLL_TASK, ClusterSettings, build_app, claim_due, describe_worker, ensure_queue_schema
 from tests.cluster import (
     Cluster,
     TimedFeeds,
@@ -29,7 +44,7 @@ from tests.cluster import (
     wait_for,
     write_sources,
 )
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_server import SlackServer
 from tests.test_pipeline import subscribe
@@ -105,6 +120,85 @@ def test_init_applies_the_queue_schema_once(pg_url: str, cli_env: dict[str, str]
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+async def test_workers_shows_who_is_alive_queue_depth_and_stalled_jobs(pg_url: str, cli_env: dict[str, str]) -> None:
+    """The queue in a known state without running workers: one live worker, one that stopped
+    beating an hour ago in the middle of a poll, polls waiting and a failed delivery."""
+    db = Database(pg_url)
+    ensure_queue_schema(db)
+    queue = build_app(db, ClusterSettings())
+    async with queue.open_async():
+        manager = queue.job_manager
+        live, dead = await manager.register_worker(), await manager.register_worker()
+        for sid in ("a", "b", "c"):
+            await queue.tasks[POLL_TASK].configure(lock=f"source:{sid}", queueing_lock=f"source:{sid}").defer_async(
+                source_id=sid)
+        stuck = await manager.fetch_job(queues=["polls"], worker_id=dead)
+        await queue.tasks["monitor.deliver"].defer_async(timestamp=0)
+        delivery = await manager.fetch_job(queues=["deliveries"], worker_id=live)
+        assert stuck is not None and delivery is not None
+        await manager.finish_job(delivery, status=Status.FAILED, delete_job=False)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour' "
+                          "WHERE id = :id"), {"id": dead})
+    describe_worker(db, live, {"host": "box-1", "pid": 101, "queues": ["polls", "deliveries"], "concurrency": 4})
+    describe_worker(db, dead, {"host": "box-2", "pid": 102, "queues": ["polls"], "concurrency": 8})
+    db.dispose()
+    env = cli_env | {"MONITOR_DATABASE_URL": pg_url}
+
+    result = run_cli(["workers", "--json"], env)
+    assert result.returncode == 1, result.stderr  # a dead worker and a stalled job: look here
+    status = json.loads(result.stdout)
+    workers = {w["pid"]: w for w in status["workers"]}
+    assert (workers[101]["alive"], workers[101]["host"], workers[101]["running"]) == (True, "box-1", 0)
+    assert (workers[102]["alive"], workers[102]["host"], workers[102]["running"]) == (False, "box-2", 1)
+    silent = utcnow() - dt.datetime.fromisoformat(workers[102]["last_heartbeat"])
+    assert dt.timedelta(minutes=59) < silent < dt.timedelta(minutes=61)
+    assert status["queues"] == {"polls": {"todo": 2, "doing": 1, "failed": 0},
+                                "deliveries": {"todo": 0, "doing": 0, "failed": 1}}
+    assert [(j["id"], j["worker_id"], j["args"]) for j in status["stalled_jobs"]] == [(stuck.id, dead, {"source_id": "a"})]
+
+    table = run_cli(["status"], env)
+    assert table.returncode == 0, table.stderr
+    assert "box-2" in table.stdout and "NO" in table.stdout and "Queues" in table.stdout
+    assert f"1 stalled jobs (their worker stopped; the next dispatch closes them): monitor.poll#{stuck.id}" in (
+        " ".join(table.stdout.split()))
+
+
+def test_docker_compose_runs_workers_the_way_this_code_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``docker compose up`` would trip over, checked without Docker: every worker reaches the
+    compose database with the psycopg driver once it is healthy, its command line and tunables are
+    ones this code accepts, it gets time to finish its jobs on stop, and one worker serves HTTP."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    pg = services["db"]
+    assert pg["image"].startswith("postgres:") and "pg_isready" in pg["healthcheck"]["test"]
+    cli = typer.main.get_command(cli_app)
+    http: list[dict[str, object]] = []
+    for name in ("web", "worker"):
+        service = services[name]
+        assert service["depends_on"]["db"]["condition"] == "service_healthy"
+        env = {k: str(v) for k, v in service["environment"].items()}
+        url = make_url(env["MONITOR_DATABASE_URL"])
+        assert (url.drivername, url.host, url.username, url.password, url.database) == (
+            "postgresql+psycopg", "db", pg["environment"]["POSTGRES_USER"], pg["environment"]["POSTGRES_PASSWORD"],
+            pg["environment"]["POSTGRES_DB"])
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        ClusterSettings.from_env()  # raises on a tunable the workers would refuse
+        assert lease_seconds() > 0
+        program, command, *args = service["command"]
+        assert (program, command) == ("monitor", "worker")
+        params = cli.commands[command].make_context(command, args).params  # type: ignore[attr-defined]
+        parse_queues(params["queues"])
+        if params["http"]:
+            http.append(service)
+        assert parse_duration(service["stop_grace_period"]) > SHUTDOWN_GRACE
+    assert len(http) == 1 and http[0]["ports"] == ["8080:8080"]
+    # the image installs the project without extras: the PostgreSQL driver and the queue must be in it
+    deps = " ".join(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    assert "psycopg" in deps and "procrastinate" in deps
 
 
 @pytest.mark.slow
@@ -197,4 +291,64 @@ def test_sigkill_mid_poll_the_source_comes_back_after_the_lease(
     finally:
         cluster.close()
     assert timed_feeds.overlaps == []
+    db.dispose()
+
+
+def attempted(db: Database) -> int:
+    with db.session() as s:
+        return len(s.scalars(select(Source.id).where(Source.last_attempt_at.is_not(None))).all())
+
+
+@pytest.mark.slow
+def test_three_workers_share_one_provider_budget(pg_url: str, timed_feeds: TimedFeeds, tmp_path: Path) -> None:
+    per_minute, workers = 6, 3
+    config = tmp_path / "sources.yaml"
+    providers = f"providers:\n  local:\n    hosts: [127.0.0.1]\n    concurrency: 1\n    per_minute: {per_minute}\n"
+    routes = write_sources(config, timed_feeds, 3 * per_minute, interval="1h", jitter="1s", providers=providers)
+    timed_feeds.delay = 0.3  # answers overlap, so more requests in flight than allowed would show
+    cfg = load_config(config)
+    db = Database(pg_url)
+    sync_sources(db, cfg)
+    with db.session() as s:  # nothing is due until the workers are up and the minute has room
+        s.execute(update(Source).values(next_run_at=utcnow() + dt.timedelta(days=1)))
+    cluster = Cluster(cluster_env(pg_url, config, **TUNABLES), tmp_path)
+    try:
+        procs = [cluster.start() for _ in range(workers)]
+        cluster.wait_registered(procs)
+        # The budget counts fixed calendar minutes (monitor.budget.window_start), so the burst starts
+        # early enough in one to be sent, reported and stopped before the next minute opens
+        if time.time() % 60 > 45:
+            time.sleep(60.5 - time.time() % 60)
+        burst = utcnow()
+        with db.session() as s:
+            s.execute(update(Source).values(next_run_at=burst))  # every source due at once
+        assert wait_for(lambda: attempted(db) == len(routes), 20), cluster.log_tail()
+        with db.session() as s:
+            rows = {r.id: (r.last_outcome, r.deferred_reason, r.next_run_at) for r in s.scalars(select(Source))}
+            spent = s.scalar(select(BudgetSpend.spent).where(BudgetSpend.window == "minute"))
+        for proc in procs:
+            assert cluster.stop(proc) == 0
+        stopped = utcnow()
+    finally:
+        cluster.close()
+
+    minute = window_start("minute", burst)
+    reopens = minute + dt.timedelta(minutes=1)
+    assert stopped < reopens, "the machine took over 15 s for one burst; the next window opened mid-test"
+    # the server's view, in the budget's own windows: fixed calendar minutes, not a sliding 60 s
+    per_window = Counter(int(t // 60) for times in timed_feeds.times.values() for t in times)
+    assert per_window == {int(minute.timestamp() // 60): per_minute} and spent == per_minute
+    # concurrency is a per-process limit (monitor.budget: semaphores in-process), so three workers
+    # with concurrency 1 have at most three requests in flight together; the rate is cluster-wide
+    assert 1 <= timed_feeds.peak <= workers * 1
+    sent = {f"s{i:04d}" for i, r in enumerate(routes) if timed_feeds.times[r]}
+    assert len(sent) == per_minute and all(rows[sid][0] == "changed" for sid in sent)
+    deferred = set(rows) - sent
+    for sid in deferred:  # reported as deferred, with why and until when, and not sent
+        outcome, reason, next_run = rows[sid]
+        assert outcome == "deferred" and f"{per_minute} requests per minute spent" in reason, (sid, reason)
+        assert next_run == reopens
+    # and polled later: the dispatch takes exactly them when the budget reopens, and no sooner
+    assert claim_due(db, cfg, reopens - dt.timedelta(seconds=1), 100) == []
+    assert set(claim_due(db, cfg, reopens, 100)) == deferred
     db.dispose()

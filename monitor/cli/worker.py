@@ -8,9 +8,9 @@ import os
 import socket
 from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 
+from alerts.http import channel_client
 from monitor.cli import app
 from monitor.cli.common import (
     ConfigOpt,
@@ -37,7 +37,6 @@ if TYPE_CHECKING:  # procrastinate loads only when a worker or the cluster statu
     from monitor.queue import ClusterSettings, ClusterStatus
 
 SHUTDOWN_GRACE = 30.0
-DELIVERY_TIMEOUT = httpx.Timeout(15.0, connect=5.0)  # as Dispatcher's own client
 
 
 def parse_queues(text: str) -> list[str]:
@@ -95,7 +94,7 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
     from monitor.queue import Runtime, build_app, forget_workers
 
     queue_app = build_app(db, settings)
-    async with Fetcher() as fetcher, queue_app.open_async(), httpx.AsyncClient(timeout=DELIVERY_TIMEOUT) as client:
+    async with Fetcher() as fetcher, queue_app.open_async(), channel_client() as client:
         pipeline = Pipeline(db, config, fetcher)
         runtime = Runtime(db, config, pipeline, Dispatcher(db, client=client), settings)
         worker = Worker(queue_app, queues=queues, concurrency=concurrency, name=f"monitor-{os.getpid()}",

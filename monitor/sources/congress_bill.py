@@ -12,7 +12,6 @@ there are more; Senate actions carry no ``actionCode`` (see monitor.normalise.fe
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, ClassVar, Literal
 
@@ -21,6 +20,7 @@ from monitor.fetch import PollClient, Response
 from monitor.normalise.federal import FederalAction, FederalBillsConfig, derive, federal_record
 from monitor.normalise.identity import parse_federal_bill
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
+from monitor.sources.shape import as_object, integer, load_json, object_list, optional, text
 
 API = "https://api.congress.gov/v3"
 MAX_ACTION_PAGES = 5
@@ -43,11 +43,28 @@ def slug_path(bill: str) -> str:
     return f"{kind}/{number}"
 
 
-def _json(page: Page) -> Any:
+def _json(page: Page) -> dict[str, Any]:
+    where = page.label or page.url
     try:
-        return json.loads(page.body)
-    except ValueError as exc:
-        raise ParseError(f"{page.label or page.url}: not JSON ({exc}); was format=json sent?") from None
+        data = load_json(page.body, where)
+    except ParseError as exc:
+        raise ParseError(f"{exc}; was format=json sent?") from None
+    return as_object(data, where)
+
+
+def _list(page: Page, key: str) -> list[dict[str, Any]]:
+    """The ``actions``/``titles``/``committees`` list of a part page; a page without it is a shape
+    change, never "no actions" (that would move the bill's status backwards)."""
+    data = _json(page)
+    if key not in data:
+        raise ParseError(f"{page.label}: no {key!r} list")
+    return object_list(data[key], f"{page.label}: {key}")
+
+
+def _next_page(body: bytes, label: str) -> str | None:
+    pagination = optional(_json(Page("", body, label=label)), "pagination", label, dict) or {}
+    following = optional(pagination, "next", f"{label}: pagination", str)
+    return following or None
 
 
 class CongressBillSource(BaseSource):
@@ -84,7 +101,7 @@ class CongressBillSource(BaseSource):
         for _ in range(MAX_ACTION_PAGES):
             response = await client.get(url, params=params, headers=headers, conditional=conditional)
             responses.append(response)
-            following = (json.loads(response.body).get("pagination") or {}).get("next") if response.body else None
+            following = _next_page(response.body, f"{root} {part}") if response.body else None
             if part != "actions" or not following:
                 break
             url, params = following, None
@@ -99,28 +116,32 @@ class CongressBillSource(BaseSource):
             data = _json(page).get("bill")
             if not isinstance(data, dict):
                 raise ParseError(f"{slug}.bill: no 'bill' object")
-            actions = [a for p in fetched.pages if p.label.startswith(f"{slug}.actions") for a in _json(p).get("actions", [])]
+            actions = [a for p in fetched.pages if p.label.startswith(f"{slug}.actions") for a in _list(p, "actions")]
             records.append(self.record(data, actions, fetched.page(f"{slug}.titles"), fetched.page(f"{slug}.committees")))
         return records
 
     def record(self, bill: dict[str, Any], actions: list[dict[str, Any]], titles: Page | None,
                committees: Page | None) -> ItemRecord:
-        derived = derive([FederalAction(a["actionDate"], a.get("text", ""), a.get("actionCode"), a.get("type"),
-                                        a.get("actionTime"), bool(a.get("committees"))) for a in actions])
-        latest = bill.get("latestAction") or {}
+        derived = derive([FederalAction(text(a, "actionDate", "actions"), optional(a, "text", "actions", str) or "",
+                                        a.get("actionCode"), a.get("type"), a.get("actionTime"),
+                                        bool(a.get("committees"))) for a in actions])
+        latest = optional(bill, "latestAction", "bill", dict) or {}
+        parts = {name: optional(bill, name, "bill", dict) or {} for name in ("cosponsors", "policyArea")}
         data: dict[str, Any] = {
-            "congress": int(bill["congress"]), "type": str(bill["type"]).lower(), "number": int(bill["number"]),
+            "congress": integer(bill, "congress", "bill"), "type": text(bill, "type", "bill").lower(),
+            "number": integer(bill, "number", "bill"),
             "introduced": bill.get("introducedDate"), "update_date": bill.get("updateDate"),
-            "sponsors": [s.get("fullName") for s in bill.get("sponsors", [])],
-            "cosponsors": (bill.get("cosponsors") or {}).get("count"),
-            "policy_area": (bill.get("policyArea") or {}).get("name"),
+            "sponsors": [s.get("fullName") for s in object_list(bill.get("sponsors", []), "bill: sponsors")],
+            "cosponsors": parts["cosponsors"].get("count"),
+            "policy_area": parts["policyArea"].get("name"),
             "latest_action": {"date": latest.get("actionDate"), "text": latest.get("text")},
             "actions": len(actions),
-            "laws": [law.get("number") for law in bill.get("laws", [])],
+            "laws": [law.get("number") for law in object_list(bill.get("laws", []), "bill: laws")],
         }
         if titles is not None:
-            data["titles"] = sorted({t["title"] for t in _json(titles).get("titles", []) if t.get("title")})
+            data["titles"] = sorted({t["title"] for t in _list(titles, "titles") if t.get("title")})
         if committees is not None:
-            data["committees"] = sorted({c["name"] for c in _json(committees).get("committees", []) if c.get("name")})
-        fields = {**bill, "latest_action": data["latest_action"]}
+            data["committees"] = sorted({c["name"] for c in _list(committees, "committees") if c.get("name")})
+        fields = {**bill, **{k: data[k] for k in ("congress", "type", "number")},
+                  "title": text(bill, "title", "bill"), "latest_action": data["latest_action"]}
         return federal_record(self.kind, fields, derived, data)

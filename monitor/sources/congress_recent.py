@@ -14,7 +14,6 @@ an empty ``title`` until the CRS titles them.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from typing import Any, ClassVar, Literal
 
@@ -26,6 +25,7 @@ from monitor.normalise.federal import congress_gov_url, display_title
 from monitor.normalise.identity import federal_identity
 from monitor.query import MatchDoc, compile_query
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
+from monitor.sources.shape import integer, load_json, object_list, optional, text
 
 API = "https://api.congress.gov/v3"
 
@@ -40,11 +40,14 @@ class CongressRecentConfig(SourceConfig):
     lookback_days: int = Field(default=7, ge=1, le=366)
 
 
-def _timestamp(value: str) -> dt.datetime:
+def _timestamp(value: str, where: str = "updateDate") -> dt.datetime:
     """``2022-04-03`` or ``2022-04-03T13:42:21Z`` → aware UTC datetime."""
-    if len(value) == 10:
-        return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+    try:
+        if len(value) == 10:
+            return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+    except ValueError:
+        raise ParseError(f"{where}: 'updateDate' {value!r} is not a date") from None
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -71,10 +74,12 @@ class CongressRecentSource(BaseSource):
             response = await client.get(url, params=params, headers=headers, conditional=False)
             pages.append(Page(response.url, response.body, response.content_type, f"page{n}"))
             data = _load(pages[-1])
-            for bill in data.get("bills", []):
-                if bill.get("updateDate"):
-                    newest = max(newest, _iso(_timestamp(bill["updateDate"])))
-            url, params = (data.get("pagination") or {}).get("next"), None
+            for i, bill in enumerate(data["bills"]):
+                stamp = optional(bill, "updateDate", f"page{n}: bills[{i}]", str)
+                if stamp:
+                    newest = max(newest, _iso(_timestamp(stamp, f"page{n}: bills[{i}]")))
+            pagination = optional(data, "pagination", f"page{n}", dict) or {}
+            url, params = optional(pagination, "next", f"page{n}: pagination", str), None
             if not url:
                 break
         return Fetched(pages=tuple(pages), watermark=newest)
@@ -83,13 +88,15 @@ class CongressRecentSource(BaseSource):
         matches = compile_query(self.config.filter)
         records: dict[str, ItemRecord] = {}
         for page in fetched.pages:
-            for bill in _load(page).get("bills", []):
-                congress, kind, number = int(bill["congress"]), str(bill["type"]).lower(), int(bill["number"])
+            for i, bill in enumerate(_load(page)["bills"]):
+                where = f"{page.label}: bills[{i}]"
+                congress, number = integer(bill, "congress", where), integer(bill, "number", where)
+                kind = text(bill, "type", where).lower()
                 key = f"congress_recent:{self.config.id}:{congress}:{kind}:{number}"
-                title = bill.get("title") or ""
+                title = optional(bill, "title", where, str) or ""  # empty until the CRS titles the bill
+                latest = optional(bill, "latestAction", where, dict) or {}
                 if key in records or not matches(MatchDoc(key=key, kind="bill", source=self.config.id, title=title)):
                     continue
-                latest = bill.get("latestAction") or {}
                 records[key] = ItemRecord(
                     key=key, kind="bill", title=display_title(kind, number, title),
                     url=congress_gov_url(congress, kind, number),
@@ -103,10 +110,13 @@ class CongressRecentSource(BaseSource):
 
 
 def _load(page: Page) -> dict[str, Any]:
+    """A list page; one without ``bills`` is a shape change, not "nothing new" (an empty
+    answer still carries ``"bills": []``)."""
     try:
-        data = json.loads(page.body)
-    except ValueError as exc:
-        raise ParseError(f"{page.label}: not JSON ({exc}); was format=json sent?") from None
-    if not isinstance(data, dict) or not isinstance(data.get("bills", []), list):
+        data = load_json(page.body, page.label)
+    except ParseError as exc:
+        raise ParseError(f"{exc}; was format=json sent?") from None
+    if not isinstance(data, dict) or "bills" not in data:
         raise ParseError(f"{page.label}: no 'bills' list")
+    object_list(data["bills"], f"{page.label}: bills")
     return data

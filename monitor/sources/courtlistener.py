@@ -22,6 +22,7 @@ from typing import Any
 
 from monitor.errors import ParseError
 from monitor.sources.base import ItemRecord
+from monitor.sources.shape import integer, object_list, optional, require, text
 
 SITE = "https://www.courtlistener.com"
 TOKEN_ENV = "COURTLISTENER_TOKEN"
@@ -90,25 +91,20 @@ def precedential(status: str | None) -> str | None:
     return PRECEDENTIAL_V4.get(status.strip().lower(), status.strip())
 
 
-def _require(result: Mapping[str, Any], *names: str) -> None:
-    missing = [n for n in names if result.get(n) in (None, "")]
-    if missing:
-        raise ParseError(f"CourtListener result lacks {', '.join(missing)}: {sorted(result)[:8]}")
-
-
-def opinion_record(result: Mapping[str, Any]) -> ItemRecord:
+def opinion_record(result: dict[str, Any], where: str = "CourtListener result") -> ItemRecord:
     """An opinion cluster from a type=o search result (v4, or v3 in version-1 webhooks)."""
-    _require(result, "cluster_id", "caseName")
-    court = result.get("court_id")
-    opinions = result.get("opinions") or []
+    cluster_id, case_name = integer(result, "cluster_id", where), text(result, "caseName", where)
+    court = optional(result, "court_id", where, str)
+    opinions = object_list(optional(result, "opinions", where, list) or [], f"{where}: opinions")
+    citations = optional(result, "citation", where, list) or []
     downloads = [o.get("download_url") for o in opinions if o.get("download_url")]
     if not downloads and result.get("download_url"):  # v3: one flat opinion per result
         downloads = [result["download_url"]]
     status = precedential(result.get("status"))
     return ItemRecord(
-        key=f"cl:cluster:{result['cluster_id']}",
+        key=f"cl:cluster:{cluster_id}",
         kind="opinion",
-        title=str(result["caseName"]).strip(),
+        title=case_name.strip(),
         url=absolute(result.get("absolute_url")),
         identity=identity(court, result.get("docketNumber")),
         court=court,
@@ -120,7 +116,7 @@ def opinion_record(result: Mapping[str, Any]) -> ItemRecord:
             "court_name": result.get("court"),
             "docket_id": result.get("docket_id"),
             "docket_number": result.get("docketNumber"),
-            "citations": list(result.get("citation") or []),
+            "citations": list(citations),
             "precedential_status": status,
             "download_urls": downloads,
         },
@@ -145,16 +141,16 @@ def snake_docket(result: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def docket_record(docket: Mapping[str, Any]) -> ItemRecord:
+def docket_record(docket: dict[str, Any], where: str = "CourtListener docket") -> ItemRecord:
     """A docket from the docket API (snake_case) or a type=r search result (after ``snake_docket``)."""
-    _require(docket, "id", "case_name")
+    docket_id, case_name = integer(docket, "id", where), text(docket, "case_name", where)
     status, field, when = docket_status(docket)
-    court = docket.get("court_id")
+    court = optional(docket, "court_id", where, str)
     return ItemRecord(
-        key=f"cl:docket:{docket['id']}",
+        key=f"cl:docket:{docket_id}",
         kind="docket",
-        title=str(docket["case_name"]).strip(),
-        url=absolute(docket.get("absolute_url")) or f"{SITE}/docket/{docket['id']}/",
+        title=case_name.strip(),
+        url=absolute(docket.get("absolute_url")) or f"{SITE}/docket/{docket_id}/",
         identity=identity(court, docket.get("docket_number")),
         court=court,
         status=status,
@@ -182,16 +178,17 @@ def docket_id_of(value: Any) -> int:
     return int(match.group(1))
 
 
-def entry_record(entry: Mapping[str, Any], *, court: str | None = None, url: str | None = None) -> ItemRecord:
+def entry_record(entry: dict[str, Any], *, court: str | None = None, url: str | None = None,
+                 where: str = "CourtListener docket entry") -> ItemRecord:
     """A docket entry from the docket-entries API, a docket-alert webhook or the docket feed.
 
     Unnumbered (minute) entries are keyed by their CourtListener id.
     """
-    _require(entry, "id", "docket")
-    docket_id = docket_id_of(entry["docket"])
-    number = entry.get("entry_number")
+    require(entry, "id", where)
+    docket_id = docket_id_of(require(entry, "docket", where))
+    number = optional(entry, "entry_number", where, int)
     description = _TAGS.sub("", str(entry.get("description") or "")).strip()
-    documents = entry.get("recap_documents") or []
+    documents = object_list(optional(entry, "recap_documents", where, list) or [], f"{where}: recap_documents")
     if not description and documents:
         description = str(documents[0].get("description") or "").strip()
     label = f"Entry {number}" if number is not None else "Minute entry"

@@ -17,11 +17,9 @@ newest entry ``date_modified`` seen.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from typing import Any, ClassVar, Literal
 
-import feedparser
 from pydantic import Field
 
 from monitor.errors import ParseError
@@ -41,6 +39,7 @@ from monitor.sources.courtlistener import (
     entry_record,
     token_headers,
 )
+from monitor.sources.shape import as_object, load_json, object_list
 
 # The feed's entry links end in ``#entry-<number>``, or ``#minute-entry-<pk>`` for unnumbered
 # minute entries; titles read "Entry #140 in <case>" (cl/opinion_page/feeds.py, DocketFeed).
@@ -60,10 +59,16 @@ class CourtListenerDocketConfig(SourceConfig):
 
 
 def _json(page: Page) -> Any:
-    try:
-        return json.loads(page.body)
-    except ValueError as exc:
-        raise ParseError(f"CourtListener answer from {page.url} is not JSON: {exc}") from None
+    return load_json(page.body, f"CourtListener answer from {page.url}")
+
+
+def _entries(page: Page) -> dict[str, Any]:
+    """A docket-entries page: an object whose ``results`` is a list of objects."""
+    data = as_object(_json(page), f"docket-entries answer from {page.url}")
+    if not isinstance(data.get("results"), list):
+        raise ParseError(f"docket-entries answer from {page.url} has no 'results' list")
+    object_list(data["results"], f"{page.label}: results")
+    return data
 
 
 class CourtListenerDocketSource(BaseSource):
@@ -89,8 +94,8 @@ class CourtListenerDocketSource(BaseSource):
             response = await client.get(url, params=params, headers=headers, conditional=False)
             page = Page(response.url, response.body, response.content_type, label=f"entries{len(pages)}")
             pages.append(page)
-            data = _json(page)
-            modified = [_utc(e.get("date_modified")) for e in data.get("results") or []]
+            data = _entries(page)
+            modified = [_utc(e.get("date_modified")) for e in data["results"]]
             if modified and (newest is None or max(modified) > newest):
                 newest = max(modified)
             if state.watermark is None or not modified or min(modified) <= state.watermark:
@@ -105,25 +110,22 @@ class CourtListenerDocketSource(BaseSource):
         docket_page = fetched.page("docket")
         if docket_page is None:
             raise ParseError("courtlistener_docket: neither a docket nor a feed was fetched")
-        docket = _json(docket_page)
-        if not isinstance(docket, dict):
-            raise ParseError(f"docket answer from {docket_page.url} is not an object")
-        records = [docket_record(docket)]
+        docket = as_object(_json(docket_page), f"docket answer from {docket_page.url}")
+        records = [docket_record(docket, "docket")]
         seen = {records[0].key}
         for page in fetched.pages:
             if not page.label.startswith("entries"):
                 continue
-            results = _json(page).get("results")
-            if not isinstance(results, list):
-                raise ParseError(f"docket-entries answer from {page.url} has no 'results' list")
-            for entry in results:
-                record = entry_record(entry, court=docket.get("court_id"))
+            for i, entry in enumerate(_entries(page)["results"]):
+                record = entry_record(entry, court=docket.get("court_id"), where=f"{page.label}: results[{i}]")
                 if record.key not in seen:
                     seen.add(record.key)
                     records.append(record)
         return records
 
     def _parse_feed(self, page: Page) -> list[ItemRecord]:
+        import feedparser  # loaded when a docket feed is parsed, not at every CLI start
+
         parsed = feedparser.parse(page.body, sanitize_html=False, resolve_relative_uris=False)
         if not parsed.entries and parsed.get("bozo") and not parsed.get("feed"):
             raise ParseError(f"docket feed from {page.url} is not Atom/RSS: {parsed.get('bozo_exception')}")

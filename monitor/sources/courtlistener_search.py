@@ -19,7 +19,6 @@ seen here; follow such a case with ``courtlistener_docket`` or a docket-alert we
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -36,6 +35,7 @@ from monitor.sources.courtlistener import (
     to_date,
     token_headers,
 )
+from monitor.sources.shape import load_json, object_list
 
 SEARCH_PATH = "/api/rest/v4/search/"
 
@@ -51,12 +51,12 @@ class CourtListenerSearchConfig(SourceConfig):
 
 
 def page_results(body: bytes, url: str) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise ParseError(f"CourtListener search answer from {url} is not JSON: {exc}") from None
+    """A search page whose ``results`` is a list of objects, or a ParseError naming what is not."""
+    where = f"CourtListener search answer from {url}"
+    data = load_json(body, where)
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
-        raise ParseError(f"CourtListener search answer from {url} has no 'results' list")
+        raise ParseError(f"{where} has no 'results' list")
+    object_list(data["results"], "results")
     return data
 
 
@@ -102,8 +102,9 @@ class CourtListenerSearchSource(BaseSource):
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
         records: dict[str, ItemRecord] = {}
         for page in fetched.pages:
-            for result in page_results(page.body, page.url)["results"]:
-                record = (opinion_record(result) if self.config.type == "o"
-                          else docket_record(snake_docket(result)))
+            for i, result in enumerate(page_results(page.body, page.url)["results"]):
+                where = f"{page.label or 'page'}: results[{i}]"
+                record = (opinion_record(result, where) if self.config.type == "o"
+                          else docket_record(snake_docket(result), where))
                 records.setdefault(record.key, record)  # a cursor page may repeat a result
         return list(records.values())

@@ -15,7 +15,6 @@ honours it (only ETag/Last-Modified revalidation and a body hash, see ``monitor.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -24,6 +23,7 @@ from pydantic import Field
 from monitor.errors import ParseError
 from monitor.fetch import PollClient
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
+from monitor.sources.shape import load_json, object_list, optional, text
 
 SITE = "https://www.federalregister.gov"
 DOCUMENTS_PATH = "/api/v1/documents.json"
@@ -40,18 +40,17 @@ class FederalRegisterConfig(SourceConfig):
 
 
 def _load(page: Page) -> dict[str, Any]:
-    try:
-        data = json.loads(page.body)
-    except ValueError as exc:
-        raise ParseError(f"Federal Register answer from {page.url} is not JSON: {exc}") from None
+    where = f"Federal Register answer from {page.url}"
+    data = load_json(page.body, where)
     if not isinstance(data, dict):
-        raise ParseError(f"Federal Register answer from {page.url} is not an object")
+        raise ParseError(f"{where} is not an object")
     if "errors" in data:
         raise ParseError(f"Federal Register rejected the query: {data['errors']}")
-    results = data.get("results", [])  # an empty result set has no "results" key at all
-    if not isinstance(results, list):
-        raise ParseError(f"Federal Register answer from {page.url} has a non-list 'results'")
-    data["results"] = results
+    if "results" not in data:  # an empty result set has no "results" key, but says count 0
+        if data.get("count") != 0:
+            raise ParseError(f"{where} has neither 'results' nor 'count': 0")
+        data["results"] = []
+    object_list(data["results"], f"{page.label}: results")
     return data
 
 
@@ -81,7 +80,7 @@ class FederalRegisterSource(BaseSource):
             page = Page(response.url, response.body, response.content_type, label=f"page{len(pages) + 1}")
             pages.append(page)
             data = _load(page)
-            dates = [str(r.get("publication_date") or "") for r in data["results"]]
+            dates = [_published(r, f"{page.label}: results[{i}]").isoformat() for i, r in enumerate(data["results"])]
             if dates and (newest is None or max(dates) > newest):
                 newest = max(dates)
             url = data.get("next_page_url")
@@ -90,32 +89,36 @@ class FederalRegisterSource(BaseSource):
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
         records: dict[str, ItemRecord] = {}
         for page in fetched.pages:
-            for doc in _load(page)["results"]:
-                record = document_record(doc)
+            for i, doc in enumerate(_load(page)["results"]):
+                record = document_record(doc, f"{page.label}: results[{i}]")
                 records.setdefault(record.key, record)
         return list(records.values())
 
 
-def document_record(doc: dict[str, Any]) -> ItemRecord:
-    number = str(doc.get("document_number") or "").strip()
-    if not number or not doc.get("title"):
-        raise ParseError(f"Federal Register document lacks document_number or title: {sorted(doc)[:8]}")
+def _published(doc: dict[str, Any], where: str) -> dt.date:
+    value = text(doc, "publication_date", where)
     try:
-        published = dt.date.fromisoformat(str(doc.get("publication_date")))
+        return dt.date.fromisoformat(value)
     except ValueError:
-        raise ParseError(f"document {number}: publication_date {doc.get('publication_date')!r} is not a date") from None
-    agencies = [a.get("name") or a.get("raw_name") for a in doc.get("agencies") or [] if isinstance(a, dict)]
+        raise ParseError(f"{where}: 'publication_date' {value!r} is not a date") from None
+
+
+def document_record(doc: dict[str, Any], where: str = "document") -> ItemRecord:
+    number, title = text(doc, "document_number", where).strip(), text(doc, "title", where)
+    published = _published(doc, where)
+    listed = object_list(optional(doc, "agencies", where, list) or [], f"{where}: agencies")
+    agencies = [a.get("name") or a.get("raw_name") for a in listed]
     return ItemRecord(
         key=f"fr:{number}",
         kind="document",
-        title=str(doc["title"]).strip(),
+        title=title.strip(),
         url=doc.get("html_url") or f"{SITE}/d/{number}",
         identity=f"fr/{number}",
         jurisdiction="us",
         status="published",
         raw_status=doc.get("type"),
         status_date=published,
-        summary=(doc.get("abstract") or "").strip() or None,
+        summary=(optional(doc, "abstract", where, str) or "").strip() or None,
         data={
             "type": doc.get("type"),
             "agencies": list(dict.fromkeys(a for a in agencies if a)),  # a department is often listed twice

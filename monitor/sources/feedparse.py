@@ -22,7 +22,6 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import fastfeedparser
-import feedparser
 from dateutil import parser as dateparser
 from dateutil import tz
 from pydantic import AfterValidator
@@ -74,6 +73,10 @@ _STRAY_AMPERSAND = re.compile(r"&(?!#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0
 _NAMED_ENTITY = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
 _ITEM_TAG = re.compile(r"<(?:item|entry)[\s>]")
+_ITEM_TAG_BYTES = re.compile(rb"<(?:item|entry)[\s>]")
+_DATE_ELEMENT = re.compile(
+    rb"<(?:[A-Za-z][\w.-]*:)?(?:pubDate|date|published|updated|issued|modified|created|lastBuildDate)[\s>/]",
+    re.IGNORECASE)
 
 
 def decode_feed(body: bytes) -> str:
@@ -174,7 +177,7 @@ def _enclosures(entry: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(h for h in hrefs if h))
 
 
-def _from_fast(entry: Any) -> FeedEntry:
+def _from_fast(entry: Any, dated: bool) -> FeedEntry:
     content = entry.get("content") or []
     return FeedEntry(
         id=_text(entry.get("id")),
@@ -182,7 +185,7 @@ def _from_fast(entry: Any) -> FeedEntry:
         link=_text(entry.get("link")),
         summary=(entry.get("description") or "").strip(),
         content=(content[0].get("value") or "").strip() if content else "",
-        published=parse_datetime(entry.get("published") or entry.get("updated")),
+        published=parse_datetime(entry.get("published") or entry.get("updated")) if dated else None,
         author=_text(entry.get("author")),
         categories=tuple(t["term"] for t in entry.get("tags") or [] if t.get("term")),
         enclosures=_enclosures(entry),
@@ -212,16 +215,29 @@ def _from_feedparser(entry: Any) -> FeedEntry:
     )
 
 
+def _dated_items(body: bytes) -> list[bool]:
+    """Which items carry a date element of their own. Without one, fastfeedparser reads a date
+    out of the guid (``33.0`` becomes the year 2033), and a future date fails the poll."""
+    return [bool(_DATE_ELEMENT.search(part)) for part in _ITEM_TAG_BYTES.split(body)[1:]]
+
+
 def parse_with_fastfeedparser(body: bytes) -> ParsedFeed:
     feed = fastfeedparser.parse(body, include_media=False)
-    entries = tuple(_from_fast(e) for e in feed.entries)
+    dated = _dated_items(body)
+    if len(dated) != len(feed.entries):  # items not where the split expects: judge the whole feed
+        dated = [bool(_DATE_ELEMENT.search(body))] * len(feed.entries)
+    entries = tuple(_from_fast(e, d) for e, d in zip(feed.entries, dated))
     return ParsedFeed(entries, "fastfeedparser")
 
 
 def parse_with_feedparser(body: bytes) -> ParsedFeed:
+    import feedparser  # the fallback: loaded only when fastfeedparser rejects a feed
+
     try:
         feed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
-    except (ValueError, OverflowError, RecursionError) as exc:  # e.g. &#xD800; makes feedparser raise
+    # &#xD800; makes feedparser raise ValueError; a stray </width> or </height> in an <image>
+    # of a feed that is not well-formed XML makes its loose parser call int(None): TypeError.
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise ParseError(f"not a readable feed: {type(exc).__name__}: {str(exc)[:200]}") from None
     if not feed.entries and feed.get("bozo") and not feed.get("feed"):
         raise ParseError(f"not an RSS/Atom feed: {feed.get('bozo_exception')}")

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, Tag
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from monitor.errors import ParseError
@@ -32,6 +31,9 @@ from monitor.sources.base import (
     SourceConfig,
     fetch_page,
 )
+
+if TYPE_CHECKING:  # bs4 loads when a page is parsed, not at every CLI start
+    from bs4 import Tag
 
 # supremecourt.gov/opinions/slipopinion/<yy>: one table row per opinion, columns
 # R-number, date (M/D/YY), docket, name (link to the PDF), justice's initials, citation.
@@ -132,6 +134,8 @@ class HtmlSource(BaseSource):
         return await fetch_page(client, self.config.url)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
+        from bs4 import BeautifulSoup
+
         cfg = self.config
         soup = BeautifulSoup(fetched.body, "lxml")
         elements = soup.select(cfg.item)

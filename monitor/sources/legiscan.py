@@ -25,10 +25,11 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from monitor.errors import AuthError, FetchError, ParseError
 from monitor.fetch import PollClient, public_url
-from monitor.normalise.crosswalks import LEGISCAN_PROGRESS
+from monitor.normalise.crosswalks import LEGISCAN_PROGRESS, Step
 from monitor.normalise.identity import split_bill_number, state_identity
 from monitor.normalise.ladder import Action, climb
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
+from monitor.sources.shape import as_object, integer, load_json, object_list, optional, text
 
 API = "https://api.legiscan.com/"
 
@@ -61,14 +62,12 @@ class LegiScanConfig(SourceConfig):
 
 
 def _envelope(body: bytes, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise ParseError(f"{what}: not JSON ({exc})") from None
+    data = load_json(body, what)
     if not isinstance(data, dict):
         raise ParseError(f"{what}: not a LegiScan object")
     if data.get("status", "OK") != "OK":
-        message = str((data.get("alert") or {}).get("message") or "no message")
+        alert = data.get("alert")
+        message = str((alert.get("message") if isinstance(alert, dict) else alert) or "no message")
         if "key" in message.lower():
             raise AuthError(f"LegiScan {what}: {message}")
         raise FetchError(f"LegiScan {what}: {message}", retryable=False)
@@ -78,32 +77,46 @@ def _envelope(body: bytes, what: str) -> dict[str, Any]:
 def listed_hashes(data: dict[str, Any]) -> list[dict[str, Any]]:
     """The ``{bill_id, number?, change_hash}`` rows of a getMasterListRaw or getSearchRaw answer."""
     if "masterlist" in data:
-        return [row for key, row in data["masterlist"].items() if key != "session" and isinstance(row, dict)]
-    if "searchresult" in data:
-        result = data["searchresult"]
-        rows = result.get("results") if isinstance(result.get("results"), list) else \
-            [row for key, row in result.items() if key != "summary" and isinstance(row, dict)]
-        return rows
-    raise ParseError("LegiScan list: neither 'masterlist' nor 'searchresult'")
+        rows = [row for key, row in as_object(data["masterlist"], "list: masterlist").items() if key != "session"]
+    elif "searchresult" in data:
+        result = as_object(data["searchresult"], "list: searchresult")
+        rows = result["results"] if isinstance(result.get("results"), list) else \
+            [row for key, row in result.items() if key != "summary"]
+    else:
+        raise ParseError("LegiScan list: neither 'masterlist' nor 'searchresult'")
+    for i, row in enumerate(object_list(rows, "list: rows")):
+        integer(row, "bill_id", f"list: rows[{i}]")
+        text(row, "change_hash", f"list: rows[{i}]")
+    return rows
 
 
-def bill_record(bill: dict[str, Any]) -> ItemRecord:
-    state = str(bill["state"]).lower()
-    session = bill.get("session") or {}
-    derived = climb([(Action(dt.date.fromisoformat(p["date"]), "", f"progress:{p['event']}", order=(i,)),
-                      LEGISCAN_PROGRESS.get(int(p["event"])))
-                     for i, p in enumerate(bill.get("progress") or [])])
-    history = bill.get("history") or []
+def _progress(bill: dict[str, Any], where: str) -> list[tuple[Action, Step | None]]:
+    events = []
+    for i, step in enumerate(object_list(optional(bill, "progress", where, list) or [], f"{where}: progress")):
+        at, event = f"{where}: progress[{i}]", integer(step, "event", f"{where}: progress[{i}]")
+        try:
+            day = dt.date.fromisoformat(text(step, "date", at))
+        except ValueError:
+            raise ParseError(f"{at}: 'date' {step['date']!r} is not a date") from None
+        events.append((Action(day, "", f"progress:{event}", order=(i,)), LEGISCAN_PROGRESS.get(event)))
+    return events
+
+
+def bill_record(bill: dict[str, Any], where: str = "bill") -> ItemRecord:
+    bill_id, number = integer(bill, "bill_id", where), text(bill, "bill_number", where)
+    state = text(bill, "state", where).lower()
+    session = optional(bill, "session", where, dict) or {}
+    derived = climb(_progress(bill, where))
+    history = object_list(optional(bill, "history", where, list) or [], f"{where}: history")
     on_day = [h for h in history if derived.date and h.get("date") == derived.date.isoformat()]
     setter = ([h for h in on_day if h.get("importance") == 1] or on_day or [None])[-1]
     latest = history[-1] if history else {}
     return ItemRecord(
-        key=f"legiscan:{bill['bill_id']}",
+        key=f"legiscan:{bill_id}",
         kind="bill",
-        title=f"{bill['bill_number']}: {bill.get('title') or bill.get('description') or ''}".strip(),
+        title=f"{number}: {optional(bill, 'title', where, str) or bill.get('description') or ''}".strip(),
         url=bill.get("url") or bill.get("state_link"),
-        identity=state_identity(state, f"{session.get('session_name', '')} {session.get('year_start', '')}",
-                                bill["bill_number"]),
+        identity=state_identity(state, f"{session.get('session_name', '')} {session.get('year_start', '')}", number),
         jurisdiction=state,
         status=derived.status,
         raw_status=derived.raw_status,
@@ -111,10 +124,11 @@ def bill_record(bill: dict[str, Any]) -> ItemRecord:
         status_date=derived.date,
         summary=bill.get("description") or None,
         data={
-            "bill_id": bill["bill_id"], "change_hash": bill.get("change_hash"),
+            "bill_id": bill_id, "change_hash": bill.get("change_hash"),
             "session": session.get("session_name"), "status": bill.get("status"), "status_date": bill.get("status_date"),
             "committee": (bill.get("committee") or {}).get("name") if isinstance(bill.get("committee"), dict) else None,
-            "sponsors": [s.get("name") for s in bill.get("sponsors") or []],
+            "sponsors": [s.get("name") for s in object_list(optional(bill, "sponsors", where, list) or [],
+                                                            f"{where}: sponsors")],
             "latest_action": {"date": latest.get("date"), "text": latest.get("action")},
             "state_link": bill.get("state_link"),
         },
@@ -162,5 +176,5 @@ class LegiScanSource(BaseSource):
             data = _envelope(page.body, page.label or "bill")
             if not isinstance(data.get("bill"), dict):
                 raise ParseError(f"{page.label}: no 'bill' object")
-            records.append(bill_record(data["bill"]))
+            records.append(bill_record(data["bill"], f"{page.label}: bill"))
         return records

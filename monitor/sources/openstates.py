@@ -16,7 +16,6 @@ Incremental: the watermark is the newest ``updated_at`` seen; the next poll send
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from typing import Any, ClassVar, Literal
 
@@ -29,6 +28,7 @@ from monitor.normalise.crosswalks import OPENSTATES_CLASSIFICATIONS, Chamber, St
 from monitor.normalise.identity import state_identity
 from monitor.normalise.ladder import Action, climb
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
+from monitor.sources.shape import as_object, load_json, object_list, optional, require, text
 
 API = "https://v3.openstates.org"
 CHAMBERS: dict[str, Chamber] = {"upper": "upper", "lower": "lower"}
@@ -53,24 +53,32 @@ def state_code(jurisdiction_id: str) -> str:
     raise ParseError(f"not a state jurisdiction: {jurisdiction_id!r}")
 
 
-def steps(action: dict[str, Any]) -> list[tuple[Action, Step | None]]:
+def steps(action: dict[str, Any], where: str = "action") -> list[tuple[Action, Step | None]]:
     """One Open States action → one ladder event per classification it carries."""
-    chamber = CHAMBERS.get((action.get("organization") or {}).get("classification", ""))
-    day = dt.date.fromisoformat(str(action["date"])[:10])
-    text = action.get("description", "")
-    classes = action.get("classification") or []
-    return [(Action(day, text, c, chamber, (action.get("order", 0), i)), OPENSTATES_CLASSIFICATIONS.get(c))
+    chamber = CHAMBERS.get((optional(action, "organization", where, dict) or {}).get("classification", ""))
+    date = text(action, "date", where)
+    try:
+        day = dt.date.fromisoformat(date[:10])
+    except ValueError:
+        raise ParseError(f"{where}: 'date' {date!r} is not a date") from None
+    description = optional(action, "description", where, str) or ""
+    classes = optional(action, "classification", where, list) or []
+    return [(Action(day, description, c, chamber, (action.get("order", 0), i)), OPENSTATES_CLASSIFICATIONS.get(c))
             for i, c in enumerate(classes)]
 
 
-def bill_record(bill: dict[str, Any]) -> ItemRecord:
-    state = state_code(bill["jurisdiction"]["id"])
-    identity = state_identity(state, bill["session"], bill["identifier"])
-    derived = climb([e for a in bill.get("actions") or [] for e in steps(a)])
+def bill_record(bill: dict[str, Any], where: str = "bill") -> ItemRecord:
+    bill_id, session, identifier = (text(bill, name, where) for name in ("id", "session", "identifier"))
+    title = text(bill, "title", where)
+    state = state_code(text(as_object(require(bill, "jurisdiction", where), f"{where}: jurisdiction"), "id",
+                            f"{where}: jurisdiction"))
+    identity = state_identity(state, session, identifier)
+    actions = object_list(optional(bill, "actions", where, list) or [], f"{where}: actions")
+    derived = climb([e for i, a in enumerate(actions) for e in steps(a, f"{where}: actions[{i}]")])
     return ItemRecord(
-        key=f"openstates:{bill['id']}",
+        key=f"openstates:{bill_id}",
         kind="bill",
-        title=f"{bill['identifier']}: {bill['title']}",
+        title=f"{identifier}: {title}",
         url=bill.get("openstates_url"),
         identity=identity,
         jurisdiction=state,
@@ -80,24 +88,23 @@ def bill_record(bill: dict[str, Any]) -> ItemRecord:
         status_date=derived.date,
         summary=bill.get("latest_action_description") or None,
         data={
-            "session": bill["session"], "identifier": bill["identifier"],
+            "session": session, "identifier": identifier,
             "chamber": (bill.get("from_organization") or {}).get("classification"),
             "updated_at": bill.get("updated_at"),
             "latest_action": {"date": bill.get("latest_action_date"), "text": bill.get("latest_action_description")},
             "latest_passage_date": bill.get("latest_passage_date") or None,
-            "actions": len(bill.get("actions") or []),
+            "actions": len(actions),
             "subjects": bill.get("subject") or [],
         },
     )
 
 
 def _load(page: Page) -> dict[str, Any]:
-    try:
-        data = json.loads(page.body)
-    except ValueError as exc:
-        raise ParseError(f"{page.label}: not JSON ({exc})") from None
+    data = load_json(page.body, page.label)
     if not isinstance(data, dict) or not isinstance(data.get("results"), list) or "pagination" not in data:
         raise ParseError(f"{page.label}: not an Open States list (no 'results' and 'pagination')")
+    object_list(data["results"], f"{page.label}: results")
+    as_object(data["pagination"], f"{page.label}: pagination")
     return data
 
 
@@ -127,18 +134,18 @@ class OpenStatesSource(BaseSource):
                                         conditional=False)
             pages.append(Page(response.url, response.body, response.content_type, f"page{n}"))
             data = _load(pages[-1])
-            for bill in data["results"]:
-                stamp = bill.get("updated_at")
+            for i, bill in enumerate(data["results"]):
+                stamp = optional(bill, "updated_at", f"page{n}: results[{i}]", str)
                 if stamp and (newest is None or stamp > newest):
                     newest = stamp
-            if n >= int(data["pagination"].get("max_page") or 1):
+            if n >= (optional(data["pagination"], "max_page", f"page{n}: pagination", int) or 1):
                 break
         return Fetched(pages=tuple(pages), watermark=newest)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
         records = {}
         for page in fetched.pages:
-            for bill in _load(page)["results"]:
-                record = bill_record(bill)
+            for i, bill in enumerate(_load(page)["results"]):
+                record = bill_record(bill, f"{page.label}: results[{i}]")
                 records[record.key] = record
         return list(records.values())

@@ -147,7 +147,16 @@ class FaultServer:
         return self.base + path
 
     def set(self, path: str, fault: Fault) -> None:
+        """Serve ``fault`` at ``path``; ``/api?op=getBill`` matches only requests whose query has ``op=getBill``."""
         self.faults[path] = fault
+
+    def _fault_for(self, target: str) -> Fault:
+        path, _, query = target.partition("?")
+        for key, fault in self.faults.items():
+            key_path, _, key_query = key.partition("?")
+            if key_query and key_path == path and key_query in query:
+                return fault
+        return self.faults.get(path, respond(404, b"not found", {"Content-Type": "text/plain"}))
 
     def heal(self, path: str, body: bytes | str) -> None:
         self.set(path, respond(200, body.encode() if isinstance(body, str) else body))
@@ -169,9 +178,9 @@ class FaultServer:
                 if not data:
                     return
                 head += data
-            path = head.split(b" ", 2)[1].decode("latin-1").split("?")[0]
-            self.counts[path] += 1
-            fault = self.faults.get(path, respond(404, b"not found", {"Content-Type": "text/plain"}))
+            target = head.split(b" ", 2)[1].decode("latin-1")
+            self.counts[target.split("?")[0]] += 1
+            fault = self._fault_for(target)
             conn.settimeout(None)
             fault(conn)
         except OSError:

@@ -94,6 +94,11 @@ MALFORMED: dict[str, bytes] = {
     "atom_without_entries": b'<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title></feed>',
     "atom_entry_no_id": b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><title>t</title></entry></feed>',
     "rdf_broken": b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><item><title>t</title>',
+    # feedparser's loose parser (used once strict XML fails) called int(None) on these: TypeError.
+    "stray_image_width_end_tag": (b'<rss version="2.0"><channel><title>t</title><image><url>u</url></width></image>'
+                                  b'<item><guid>a</guid><title>x</title></item></channel></rss>&'),
+    "stray_image_height_end_tag": (b'<rss version="2.0"><channel><title>t</title><image><url>u</url></height></image>'
+                                   b'<item><guid>a</guid><title>x</title></item></channel></rss>&'),
     "svg_not_a_feed": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
     "billion_laughs": LAUGHS,
     "quadratic_blowup": QUADRATIC,

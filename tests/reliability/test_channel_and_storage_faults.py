@@ -13,9 +13,12 @@ import subprocess
 import sys
 import time
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, select, text
 
+import alerts.http
+from alerts.webhook import new_secret
 from monitor.dispatcher import Dispatcher
 from monitor.models import Delivery, Subscription, Watchlist, utcnow
 from tests.fakes import socket_faults as fs
@@ -34,6 +37,25 @@ def subscribe(db, target: str) -> int:
         s.add(sub)
         s.flush()
         return sub.id
+
+
+def subscribe_all(db, *targets: str) -> list[int]:
+    """One watchlist posting to each target, in this order (so their deliveries are dispatched
+    in this order); webhook targets get a signing secret."""
+    with db.session() as s:
+        wl = Watchlist(name="bivens", query="bivens")
+        s.add(wl)
+        s.flush()
+        subs = [Subscription(watchlist_id=wl.id, channel=t.split(":", 1)[0], target=t,
+                             secret=new_secret() if t.startswith("webhook:") else None) for t in targets]
+        s.add_all(subs)
+        s.flush()
+        return [sub.id for sub in subs]
+
+
+def deliveries_by_subscription(db) -> dict[int, Delivery]:
+    with db.session() as s:
+        return {d.subscription_id: d for d in s.scalars(select(Delivery).where(Delivery.kind == "alert"))}
 
 
 def alert_delivery(db) -> Delivery:
@@ -121,6 +143,54 @@ def test_slack_unreachable_is_retried(fault, db, feeds, faults: FaultServer, sla
         s.get(Subscription, sub_id).target = "slack:" + slack.url()
     dispatch_later(db)
     assert alert_delivery(db).state == "sent" and len(slack.requests) == 1
+
+
+def drip_answer(hung_up: list[int], every: float = 0.2) -> fs.Fault:
+    """200 and a 500-byte answer sent a byte at a time, each within the read timeout (two minutes
+    in all); records how many bytes had gone out when the client hung up."""
+    body = b"o" * 500
+
+    def send(conn) -> None:
+        conn.sendall(fs.http_head(200, {"Content-Type": "text/plain", "Content-Length": str(len(body))}))
+        for i in range(len(body)):
+            try:
+                conn.sendall(body[i:i + 1])
+            except OSError:
+                hung_up.append(i)
+                return
+            time.sleep(every)
+    return send
+
+
+@pytest.mark.parametrize("fault", ["never_answers", "drips"])
+@pytest.mark.parametrize("channel", ["slack", "webhook"])
+def test_hung_receiver_times_out_is_retried_and_does_not_hold_up_other_targets(
+        channel, fault, db, feeds, faults: FaultServer, slack: SlackServer, tmp_path, monkeypatch):
+    """A receiver that accepts the connection and never answers, or drips its answer: the
+    delivery is not marked sent, it is retried later, and a delivery to another target goes out
+    in the same dispatch pass once the channel's timeout has cut the hung one off."""
+    monkeypatch.setattr(alerts.http, "CHANNEL_TIMEOUT", httpx.Timeout(0.5, connect=0.5))
+    monkeypatch.setattr(alerts.http, "SEND_DEADLINE", 1.5)
+    hung_up: list[int] = []
+    faults.set("/hook", fs.hang_before_headers(60) if fault == "never_answers" else drip_answer(hung_up))
+    config = seed_then_change(db, feeds, tmp_path)
+    hung, other = subscribe_all(db, f"{channel}:{faults.url('/hook')}", "slack:" + slack.url())
+    result = poll(db, config, wait_limit=0.5)
+    assert (result.dispatch.sent, result.dispatch.retried) == (1, 1)  # one pass, both groups
+    deliveries = deliveries_by_subscription(db)
+    assert deliveries[other].state == "sent" and len(slack.requests) == 1
+    assert deliveries[hung].state == "pending" and deliveries[hung].attempts == 1
+    assert "timeout" in deliveries[hung].last_error and faults.url("/hook") not in deliveries[hung].last_error
+    if fault == "drips":  # the client hung up mid-answer rather than reading on
+        for _ in range(50):
+            if hung_up:
+                break
+            time.sleep(0.1)
+        assert hung_up and hung_up[0] < 100
+    faults.set("/hook", fs.respond(200, b"ok", {"Content-Type": "text/plain"}))  # the receiver is back
+    dispatch_later(db)
+    assert deliveries_by_subscription(db)[hung].state == "sent" and deliveries_by_subscription(db)[hung].attempts == 2
+    assert len(slack.requests) == 1  # the other target was not sent twice
 
 
 def _free_port() -> int:

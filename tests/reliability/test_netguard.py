@@ -5,13 +5,18 @@ Names used: literal IPs and ``localhost`` (from /etc/hosts), so no external DNS 
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import httpx
 import pytest
 
 import monitor.netguard as netguard
+from monitor.models import Delivery, Subscription
 from monitor.netguard import BlockedAddress, guarded_client, resolve_public
 from tests.fakes.slack_server import SlackServer
+from tests.fakes.socket_faults import respond
+from tests.reliability.helpers import poll
+from tests.reliability.test_channel_and_storage_faults import alert_delivery, seed_then_change, subscribe_all
 
 BLOCKED = ["127.0.0.1", "127.8.9.10", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "169.254.0.1",
            "100.64.0.1", "0.0.0.0", "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255", "::1", "::",
@@ -74,8 +79,6 @@ def test_connection_goes_to_the_checked_address_not_a_second_lookup(monkeypatch,
 
 
 def test_guarded_client_does_not_follow_redirects(monkeypatch, faults) -> None:
-    from tests.fakes.socket_faults import respond
-
     monkeypatch.setenv("MONITOR_ALLOW_PRIVATE_URLS", "1")
     faults.set("/hook", respond(302, b"", {"Location": "http://169.254.169.254/latest/meta-data/"}))
     response = asyncio.run(_post(faults.url("/hook")))
@@ -85,3 +88,82 @@ def test_guarded_client_does_not_follow_redirects(monkeypatch, faults) -> None:
 def test_non_http_scheme_refused(strict) -> None:
     with pytest.raises((BlockedAddress, httpx.UnsupportedProtocol)):
         asyncio.run(_post("file:///etc/passwd"))
+
+
+# --- Alert delivery goes through the guard ----------------------------------------------------
+
+def _target(channel: str, url: str) -> str:
+    if channel == "apprise":  # Apprise's generic JSON webhook: json://host:port/path
+        return "apprise:" + url.replace("http://", "json://", 1)
+    return f"{channel}:{url}"
+
+
+def _deliver(db, feeds, tmp_path, target: str) -> tuple[Delivery, Subscription]:
+    config = seed_then_change(db, feeds, tmp_path)
+    (sub_id,) = subscribe_all(db, target)
+    poll(db, config, wait_limit=0.5)
+    with db.session() as s:
+        return alert_delivery(db), s.get(Subscription, sub_id)
+
+
+PRIVATE = {"loopback": None, "metadata": "http://169.254.169.254/latest/meta-data/", "private_network": "http://10.0.0.1/hook"}
+
+
+@pytest.mark.parametrize("where", list(PRIVATE))
+@pytest.mark.parametrize("channel", ["slack", "webhook", "apprise"])
+def test_alert_to_a_private_address_is_refused_before_connecting(channel, where, strict, db, feeds, faults,
+                                                                  tmp_path) -> None:
+    """Refused with a clear, permanent reason; nothing reaches the local receiver, and no connect
+    is tried (a connect to 10.0.0.1 or 169.254.169.254 would end in a timeout, not this reason)."""
+    faults.set("/hook", respond(200, b"ok", {"Content-Type": "text/plain"}))
+    delivery, sub = _deliver(db, feeds, tmp_path, _target(channel, PRIVATE[where] or faults.url("/hook")))
+    assert delivery.state == "failed" and "private or reserved address" in delivery.last_error
+    assert "MONITOR_ALLOW_PRIVATE_URLS=1" in delivery.last_error and not sub.enabled
+    assert faults.counts["/hook"] == 0
+
+
+@pytest.mark.parametrize("channel", ["slack", "webhook", "apprise"])
+def test_alert_to_a_private_address_goes_out_when_private_urls_are_allowed(channel, monkeypatch, db, feeds, faults,
+                                                                           tmp_path) -> None:
+    monkeypatch.setenv("MONITOR_ALLOW_PRIVATE_URLS", "1")
+    faults.set("/hook", respond(200, b"ok", {"Content-Type": "text/plain"}))
+    delivery, _ = _deliver(db, feeds, tmp_path, _target(channel, faults.url("/hook")))
+    assert delivery.state == "sent" and faults.counts["/hook"] == 1
+
+
+def _fake_dns(monkeypatch, answers: dict[str, list[list[str]]]) -> list[str]:
+    """``socket.getaddrinfo`` answering ``answers[host]`` in turn (the last repeats); returns the
+    names looked up. Other names resolve for real."""
+    real, asked = socket.getaddrinfo, []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host not in answers:
+            return real(host, port, *args, **kwargs)
+        asked.append(host)
+        turn = answers[host].pop(0) if len(answers[host]) > 1 else answers[host][0]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in turn]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return asked
+
+
+@pytest.mark.parametrize("answer", [["169.254.169.254"], ["93.184.216.34", "10.1.2.3"]], ids=["metadata", "one_of_two"])
+def test_slack_name_that_resolves_to_a_private_address_at_send_time_is_refused(answer, strict, monkeypatch, db, feeds,
+                                                                               tmp_path) -> None:
+    """``hooks.slack.com`` passes the subscribe-time check by name; at send time the DNS answer
+    (or one address of it) is private: refused, whatever the name."""
+    asked = _fake_dns(monkeypatch, {"hooks.slack.com": [answer]})
+    delivery, _ = _deliver(db, feeds, tmp_path, "slack:https://hooks.slack.com/services/T000/B000/XXXX")
+    assert delivery.state == "failed" and "hooks.slack.com: resolves to a private or reserved address" in delivery.last_error
+    assert asked == ["hooks.slack.com"]
+
+
+def test_delivery_connects_to_the_address_it_checked_not_a_second_answer(monkeypatch, db, feeds, slack: SlackServer,
+                                                                         tmp_path) -> None:
+    """DNS rebinding through alert delivery: the first answer is the local Slack fake, every later
+    one a private address elsewhere. The message arrives, with the name in Host, after one lookup."""
+    monkeypatch.setenv("MONITOR_ALLOW_PRIVATE_URLS", "1")
+    asked = _fake_dns(monkeypatch, {"rebind.test": [["127.0.0.1"], ["10.255.255.1"]]})
+    delivery, _ = _deliver(db, feeds, tmp_path, f"slack:http://rebind.test:{slack.port}/services/T/B/X")
+    assert delivery.state == "sent" and asked == ["rebind.test"]
+    assert slack.requests[0].headers["Host"] == f"rebind.test:{slack.port}"
