@@ -120,14 +120,9 @@ class ItemRecord:
             out[name] = value.isoformat() if value is not None else None
         return out
 
-    def content_hash(self) -> str:
-        """A hash over the normalised content: equal hash, no new version."""
-        return snapshot_hash(self.snapshot())
-
 
 def snapshot_hash(snapshot: dict[str, Any]) -> str:
-    """``ItemRecord.content_hash`` of the record ``snapshot`` was taken from (the store hashes the
-    snapshot it writes, rather than taking it twice)."""
+    """A hash over a record's normalised content (its ``snapshot()``): equal hash, no new version."""
     payload = json.dumps(snapshot, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
