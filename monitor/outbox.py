@@ -10,27 +10,32 @@ only: its changes stay in history and reach the first digest after the snooze.
 from __future__ import annotations
 
 import datetime as dt
-
-from sqlalchemy.orm import Session
+from typing import NamedTuple
 
 from monitor.matching import CompiledWatchlist
-from monitor.models import Change, Delivery, Subscription
 
 
-def enqueue(session: Session, change: Change, watchlist: CompiledWatchlist, subscriptions: list[Subscription],
-            rule: str, *, group: str, now: dt.datetime) -> int:
-    queued = 0
-    for subscription in subscriptions:
-        if subscription.mode == "digest":
-            kind, state, group_key = "digest", "queued", f"digest:s{subscription.id}"
+class Recipient(NamedTuple):
+    """An enabled subscription, as much of it as enqueueing needs."""
+
+    id: int
+    mode: str  # immediate|digest
+
+
+def deliveries(change_id: int, watchlist: CompiledWatchlist, recipients: list[Recipient], rule: str, *,
+               group: str, now: dt.datetime) -> list[dict[str, object]]:
+    """The ``deliveries`` rows for one change; the caller inserts a poll's rows in one statement."""
+    rows: list[dict[str, object]] = []
+    for recipient in recipients:
+        if recipient.mode == "digest":
+            kind, state, group_key = "digest", "queued", f"digest:s{recipient.id}"
         elif watchlist.snoozed(now):
             continue
         else:
-            kind, state, group_key = "alert", "pending", f"{group}:s{subscription.id}"
-        session.add(Delivery(
-            idempotency_key=f"{change.id}:{subscription.id}", group_key=group_key, change_id=change.id,
-            subscription_id=subscription.id, kind=kind, rule=f"{watchlist.name}: {rule}", state=state,
-            next_attempt_at=now, created_at=now,
-        ))
-        queued += 1
-    return queued
+            kind, state, group_key = "alert", "pending", f"{group}:s{recipient.id}"
+        rows.append({
+            "idempotency_key": f"{change_id}:{recipient.id}", "group_key": group_key, "change_id": change_id,
+            "subscription_id": recipient.id, "kind": kind, "rule": f"{watchlist.name}: {rule}", "state": state,
+            "attempts": 0, "next_attempt_at": now, "created_at": now,
+        })
+    return rows

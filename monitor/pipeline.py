@@ -29,7 +29,7 @@ from monitor.models import HttpCache, Source
 from monitor.redact import redact
 from monitor.sanity import sanity_check
 from monitor.sources import SOURCE_KINDS, BaseSource, FetchState, SourceConfig
-from monitor.sources.base import Fetched, ItemRecord
+from monitor.sources.base import Fetched, Hashed
 from monitor.store import (PollSummary, chunks, record_deferred, record_failure, record_unchanged,
                            record_unchanged_many, store_poll)
 
@@ -119,18 +119,18 @@ class Pipeline:
     async def run_db(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.writer, fn)
 
-    async def _parse(self, source: BaseSource, fetched: Fetched) -> list[ItemRecord]:
+    async def _parse(self, source: BaseSource, fetched: Fetched) -> list[Hashed]:
         """Parse in a worker process when the body is big enough to repay the pickling and there
         are enough of them to repay starting the pool (a run where 1% of feeds changed has not)."""
         size = sum(len(p.body) for p in fetched.pages)
         if PARSE_WORKERS < 2 or size < PARSE_IN_PROCESS_BYTES:
-            return source.parse(fetched)
+            return parse_checked(source, fetched)
         if self._parsers is None and self._big_parses < POOL_AFTER:
             self._big_parses += 1
-            return source.parse(fetched)
+            return parse_checked(source, fetched)
         if self._parsers is None:
             self._parsers = ProcessPoolExecutor(max_workers=PARSE_WORKERS)
-        return await asyncio.get_running_loop().run_in_executor(self._parsers, source.parse, fetched)
+        return await asyncio.get_running_loop().run_in_executor(self._parsers, parse_checked, source, fetched)
 
     def _load_states(self, source_ids: list[str]) -> dict[str, PollStart]:
         """What each poll starts from (watermark, validators, baseline, auth block, open incident),
@@ -216,7 +216,6 @@ class Pipeline:
             if fetched.unchanged:
                 return await self._unchanged(config, client, incident_open)
             records = await self._parse(source, fetched)
-            sanity_check(records)
         except BudgetExceeded as exc:
             reason = redact(str(exc))
             log.info("source %s deferred: %s", config.id, reason)
@@ -297,3 +296,11 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, FetchError) and not isinstance(exc, AuthError):
         prefix = "fetch"
     return f"{prefix}: {exc}"
+
+
+def parse_checked(source: BaseSource, fetched: Fetched) -> list[Hashed]:
+    """Parse, sanity-check, snapshot and hash: everything before the store that needs no database,
+    in one call so a parse worker does all of it."""
+    records = source.parse(fetched)
+    sanity_check(records)
+    return [Hashed.of(r) for r in records]
