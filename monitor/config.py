@@ -113,6 +113,17 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(explicit or os.environ.get("MONITOR_CONFIG") or DEFAULT_CONFIG)
 
 
+def _compose_and_construct(text: str, loader_class: type[Any]) -> tuple[yaml.Node | None, Any]:
+    """The node tree (for line numbers) and the data built from that same tree: parsing twice
+    held two trees at once, 80 MB for 10,000 sources."""
+    loader = loader_class(text)
+    try:
+        root = loader.get_single_node()
+        return root, None if root is None else loader.construct_document(root)
+    finally:
+        loader.dispose()
+
+
 def _line(node: yaml.Node | None) -> int:
     return node.start_mark.line + 1 if node is not None else 1
 
@@ -176,13 +187,11 @@ def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
         raise ConfigError(f"{name}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from None
     try:
         try:
-            root = yaml.compose(text, Loader=_LOADER)
-            data = yaml.load(text, Loader=_LOADER)
+            root, data = _compose_and_construct(text, _LOADER)
         except yaml.YAMLError:
             # libyaml's messages differ from PyYAML's; re-read with the pure loader so every
             # platform reports a broken file with the same words.
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text)
+            root, data = _compose_and_construct(text, yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else text.count("\n", 0, getattr(exc, "position", 0)) + 1
