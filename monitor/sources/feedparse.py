@@ -73,7 +73,7 @@ _STRAY_AMPERSAND = re.compile(r"&(?!#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0
 _NAMED_ENTITY = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
 _ITEM_TAG = re.compile(r"<(?:item|entry)[\s>]")
-_ITEM_TAG_BYTES = re.compile(rb"<(?:item|entry)[\s>]")
+_ITEM_TAG_BYTES = re.compile(_ITEM_TAG.pattern.encode())
 _DATE_ELEMENT = re.compile(
     rb"<(?:[A-Za-z][\w.-]*:)?(?:pubDate|date|published|updated|issued|modified|created|lastBuildDate)[\s>/]",
     re.IGNORECASE)
