@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.request import getproxies
 from urllib.robotparser import RobotFileParser
 
 import certifi
@@ -30,6 +31,7 @@ import httpx
 from monitor import __version__
 from monitor.errors import AuthError, BudgetExceeded, FetchError
 from monitor.netguard import refuse_private_redirect
+from monitor.streams import AsyncioTransport
 
 if TYPE_CHECKING:
     from monitor.budget import Budgets
@@ -134,13 +136,17 @@ class Fetcher:
             budgets = Budgets(None)
         self.budgets = budgets
         self._robots: dict[str, tuple[float, RobotFileParser | bool]] = {}
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=20)
+        # httpx reads proxies from the environment only when it builds its own transport
+        transport = None if getproxies() else AsyncioTransport(ssl_context=ssl_context(), limits=limits)
         self.client = httpx.AsyncClient(
             headers={"User-Agent": user_agent(), "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            transport=transport,
             verify=ssl_context(),
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
+            limits=limits,
             event_hooks={"response": [refuse_private_redirect]},
         )
 

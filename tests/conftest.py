@@ -24,6 +24,7 @@ from monitor.db import Database, database_url
 from monitor.models import Base
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_server import SlackServer
+from tests.fakes.tls import Certificates, make_certificates
 
 ROOT = Path(__file__).resolve().parent.parent
 REALDATA = Path(os.environ.get("MONITOR_REALDATA") or ROOT.parent / "shared" / "realdata")  # worktrees: set it
@@ -132,3 +133,8 @@ def feeds() -> Iterator[FeedServer]:
     server = FeedServer()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    return make_certificates(tmp_path_factory)

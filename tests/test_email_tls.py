@@ -8,9 +8,6 @@ trusts the server only when ``MONITOR_SMTP_CAFILE`` names that CA.
 from __future__ import annotations
 
 import logging
-import shutil
-import ssl
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,41 +28,10 @@ from tests.alerting import (
     subscription,
 )
 from tests.fakes.smtp_server import Mailbox, SessionSeen, smtp_server
+from tests.fakes.tls import Certificates
 
 USER = "alerts@example.org"
 PASSWORD = "s3cret p@ss/w%rd"  # needs percent-encoding in the URL, and must never be shown
-
-
-@dataclass(frozen=True)
-class Certificates:
-    ca: Path
-    cert: Path
-    key: Path
-
-    def server_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self.cert, self.key)
-        return context
-
-
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("the openssl CLI is not installed: it makes the test CA and server certificate")
-    d = tmp_path_factory.mktemp("tls")
-    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
-                                  "extendedKeyUsage=serverAuth\n")
-    for command in (
-        ["req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Remedy Monitor test CA",
-         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-        ["req", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"],
-        ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-         "-out", "server.pem", "-days", "2", "-extfile", "server.ext"],
-    ):
-        subprocess.run([openssl, *command], cwd=d, check=True, capture_output=True)
-    return Certificates(ca=d / "ca.pem", cert=d / "server.pem", key=d / "server.key")
 
 
 def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:

@@ -8,6 +8,7 @@ is recorded (method, path with query, headers) so tests can check what was sent 
 from __future__ import annotations
 
 import hashlib
+import ssl
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,17 +32,23 @@ class Seen:
 
 
 class FeedServer:
-    def __init__(self) -> None:
+    """``tls``: serve HTTPS with this context; ``idle_timeout``: close a kept-alive connection that
+    stays idle this long, as real servers do (nginx after 75 s)."""
+
+    def __init__(self, *, tls: ssl.SSLContext | None = None, idle_timeout: float | None = None) -> None:
         self.answers: dict[str, Answer] = {}
         self.sequences: dict[str, list[Answer]] = {}
         self.requests: list[Seen] = []
         self.counts: Counter[str] = Counter()
+        self.connections: set[tuple[str, int]] = set()  # client (address, port) pairs seen
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = idle_timeout
 
             def do_GET(self) -> None:  # noqa: N802
+                server.connections.add(self.client_address)
                 server.requests.append(Seen(self.path, {k.lower(): v for k, v in self.headers.items()}))
                 route = urlsplit(self.path).path
                 server.counts[route] += 1
@@ -72,6 +79,9 @@ class FeedServer:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.scheme = "https" if tls else "http"
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -87,7 +97,7 @@ class FeedServer:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}"
 
     def url(self, path: str) -> str:
         return self.base + path
