@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from monitor.errors import ConfigError
+
+if TYPE_CHECKING:  # only the protocol's signature names it; the CLI imports this module without httpx
+    import httpx
 
 Rendered = dict[str, Any]
 

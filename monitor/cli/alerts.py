@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import select, update
 
-from alerts.base import channel_for_target, mask_target
 from monitor.cli import app
 from monitor.cli.common import DbOpt, JsonOpt, console, fail, open_db, print_json, print_table
-from monitor.digest import preview_message, zone
-from monitor.models import Delivery, DeliveryAttempt, Subscription, utcnow
+
+if TYPE_CHECKING:
+    from monitor.models import Delivery
 
 alerts_app = typer.Typer(help="The delivery ledger: what was sent, what failed, and why.", no_args_is_help=True)
 digest_app = typer.Typer(help="Daily email digests.", no_args_is_help=True)
@@ -22,6 +21,8 @@ app.add_typer(digest_app, name="digest")
 
 
 def _row(d: Delivery) -> dict[str, Any]:
+    from alerts.base import mask_target
+
     change = d.change
     return {"id": d.id, "kind": d.kind, "state": d.state, "attempts": d.attempts,
             "target": mask_target(d.subscription.target) if d.subscription else "admin",
@@ -42,6 +43,10 @@ def alerts_list(
 
     Example: monitor alerts list --failed --json
     """
+    from sqlalchemy import select
+
+    from monitor.models import Delivery
+
     database = open_db(db)
     with database.session() as session:
         query = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
@@ -63,6 +68,10 @@ def alerts_show(delivery_id: Annotated[int, typer.Argument(help="The delivery id
 
     Example: monitor alerts show 42
     """
+    from sqlalchemy import select
+
+    from monitor.models import Delivery, DeliveryAttempt
+
     database = open_db(db)
     with database.session() as session:
         delivery = session.get(Delivery, delivery_id)
@@ -92,6 +101,10 @@ def alerts_retry(
 
     Example: monitor alerts retry --all-failed
     """
+    from sqlalchemy import select, update
+
+    from monitor.models import Delivery, utcnow
+
     if (delivery_id is None) == (not all_failed):
         fail("give a delivery ID or --all-failed (not both)")
     database = open_db(db)
@@ -127,6 +140,12 @@ def digest_preview(
 
     Example: monitor digest preview --email ana@example.org --out digest.html
     """
+    from sqlalchemy import select
+
+    from alerts.base import channel_for_target, mask_target
+    from monitor.digest import preview_message, zone
+    from monitor.models import Subscription, utcnow
+
     if (subscription is None) == (email is None):
         fail("give --subscription ID or --email ADDR")
     database = open_db(db)

@@ -10,22 +10,39 @@ import datetime as dt
 import json
 import logging
 import sys
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from monitor.config import AppConfig, load_config
-from monitor.db import Database
-from monitor.redact import install_log_redaction
+if TYPE_CHECKING:  # the commands import what they use when they run: `monitor --help` loads none of it
+    from rich.console import Console
+
+    from monitor.config import AppConfig
+    from monitor.db import Database
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL (default: MONITOR_DATABASE_URL or sqlite:///monitor.db).", show_default=False)]
 ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", help="Path to sources.yaml (default: MONITOR_CONFIG or ./sources.yaml).", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class LazyConsole:
+    """A rich ``Console`` made on first use: rich costs ~20 ms to import, and `run --once` prints
+    plain text."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True)
+        return getattr(self._console, name)
+
+
+console = LazyConsole()
+err_console = LazyConsole(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -37,6 +54,8 @@ _opened: list[Database] = []
 
 
 def open_db(db_url: str | None) -> Database:
+    from monitor.db import Database
+
     db = Database(db_url)
     _opened.append(db)
     db.ensure_schema()
@@ -50,10 +69,14 @@ def close_databases() -> None:
 
 
 def open_config(path: str | None) -> AppConfig:
+    from monitor.config import load_config
+
     return load_config(path)
 
 
 def setup_logging(verbose: bool = False) -> None:
+    from monitor.redact import install_log_redaction
+
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.INFO if verbose else logging.WARNING)  # URLs redacted below
@@ -73,6 +96,8 @@ def print_json(data: Any) -> None:
 
 
 def print_table(columns: list[str], rows: list[list[Any]], *, title: str | None = None) -> None:
+    from rich.table import Table
+
     table = Table(title=title, show_lines=False)
     for column in columns:
         table.add_column(column, overflow="fold")

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import select
 
-from monitor import watchlists as wl
 from monitor.cli import app
 from monitor.cli.common import DbOpt, JsonOpt, console, fail, open_db, parse_since, print_json, print_table
-from monitor.models import Change, Item
-from monitor.query import compile_query
-from monitor.views import change_json, item_json, version_json
+
+if TYPE_CHECKING:
+    from monitor.models import Item
 
 items_app = typer.Typer(help="Stored items (bills, opinions, dockets, documents) and their history.",
                         no_args_is_help=True)
@@ -22,6 +20,8 @@ app.add_typer(changes_app, name="changes")
 
 
 def _print_items(items: list[Item], json_out: bool) -> None:
+    from monitor.views import item_json
+
     if json_out:
         print_json([item_json(i) for i in items])
         return
@@ -40,6 +40,10 @@ def items_list(
 
     Example: monitor items list --source dhs-oig --json
     """
+    from sqlalchemy import select
+
+    from monitor.models import Item
+
     database = open_db(db)
     with database.session() as session:
         query = select(Item).order_by(Item.last_changed.desc(), Item.id.desc()).limit(limit)
@@ -60,6 +64,9 @@ def items_search(
 
     Example: monitor items search 'kind:opinion cites:"596 U.S. 482"' --json
     """
+    from monitor import watchlists as wl
+    from monitor.query import compile_query
+
     matcher = compile_query(query)
     database = open_db(db)
     with database.session() as session:
@@ -79,6 +86,11 @@ def items_show(key: Annotated[str, typer.Argument(help="The item key, as `items 
 
     Example: monitor items show 'rss:dhs-oig:https://www.oig.dhs.gov/node/1234'
     """
+    from sqlalchemy import select
+
+    from monitor.models import Change, Item
+    from monitor.views import change_json, item_json, version_json
+
     database = open_db(db)
     with database.session() as session:
         item = session.scalar(select(Item).where(Item.key == key))
@@ -113,6 +125,11 @@ def changes_list(
 
     Example: monitor changes list --since 2026-01-01 --json
     """
+    from sqlalchemy import select
+
+    from monitor.models import Change, Item
+    from monitor.views import change_json
+
     after = parse_since(since)
     database = open_db(db)
     with database.session() as session:

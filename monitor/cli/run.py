@@ -10,7 +10,6 @@ import typer
 
 from monitor.cli import app
 from monitor.cli.common import ConfigOpt, DbOpt, JsonOpt, console, fail, open_config, open_db, print_json, setup_logging
-from monitor.db import Database
 
 
 @app.command()
@@ -19,6 +18,8 @@ def init(db: DbOpt = None) -> None:
 
     Example: monitor init --db sqlite:///monitor.db
     """
+    from monitor.db import Database
+
     database = Database(db)
     before, after = database.upgrade()
     if before == after:

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import select
 
 from monitor.cli import app
 from monitor.cli.common import ConfigOpt, DbOpt, JsonOpt, console, fail, open_config, open_db, print_json, print_table
 from monitor.cli.worker import cluster_section
 from monitor.errors import MonitorError
-from monitor.fetch import DEFAULT_MAX_BYTES, Fetcher, PollClient
-from monitor.models import Source, utcnow
-from monitor.pipeline import build_source, missing_env
-from monitor.sanity import sanity_check
-from monitor.sources import FetchState, ItemRecord
+
+if TYPE_CHECKING:
+    from monitor.sources import ItemRecord
 
 sources_app = typer.Typer(help="Configured sources.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
@@ -39,6 +36,11 @@ def sources_list(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
 
 
 async def _test_fetch(config_id: str, config: ConfigOpt) -> list[ItemRecord]:
+    from monitor.fetch import DEFAULT_MAX_BYTES, Fetcher, PollClient
+    from monitor.pipeline import build_source, missing_env
+    from monitor.sanity import sanity_check
+    from monitor.sources import FetchState
+
     cfg = open_config(config)
     source_config = cfg.get(config_id)
     source = build_source(source_config)
@@ -86,7 +88,10 @@ def status(db: DbOpt = None, json_out: JsonOpt = False) -> None:
 
     Example: monitor status --json
     """
+    from sqlalchemy import select
+
     from monitor.health import source_health
+    from monitor.models import Source, utcnow
 
     database = open_db(db)
     today = utcnow().date()

@@ -13,15 +13,11 @@ import zoneinfo
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
 from alerts.base import mask_target, split_target
-from alerts.webhook import new_secret
-from monitor import watchlists as wl
 from monitor.cli import app
 from monitor.cli.common import DbOpt, JsonOpt, console, fail, open_db, print_json, print_table
 from monitor.errors import ConfigError
-from monitor.models import Subscription, Watchlist
 
 subscriptions_app = typer.Typer(help="Who hears about which watchlist.", no_args_is_help=True)
 app.add_typer(subscriptions_app, name="subscriptions")
@@ -82,6 +78,12 @@ def subscribe(
         raise typer.BadParameter("--digest and --immediate exclude each other")
     if digest is None and (at or tz):
         raise typer.BadParameter("--at and --tz apply to --digest daily")
+    from sqlalchemy import select
+
+    from alerts.webhook import new_secret
+    from monitor import watchlists as wl
+    from monitor.models import Subscription
+
     channel, target = check_target(target)
     database = open_db(db)
     with database.session() as session:
@@ -112,6 +114,11 @@ def unsubscribe(
 
     Example: monitor unsubscribe bivens slack:https://hooks.slack.com/services/T000/B000/XXXX
     """
+    from sqlalchemy import select
+
+    from monitor import watchlists as wl
+    from monitor.models import Subscription
+
     database = open_db(db)
     with database.session() as session:
         if what.isdigit() and target is None:
@@ -148,6 +155,11 @@ def subscriptions_list(
 
     Example: monitor subscriptions list --watchlist bivens --json
     """
+    from sqlalchemy import select
+
+    from monitor import watchlists as wl
+    from monitor.models import Subscription, Watchlist
+
     database = open_db(db)
     with database.session() as session:
         query = select(Subscription).join(Watchlist).order_by(Subscription.id)

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import select
 
-from monitor import watchlists as wl
 from monitor.cli import app
 from monitor.cli.common import DbOpt, JsonOpt, console, err_console, fail, open_db, print_json, print_table
-from monitor.config import parse_duration
-from monitor.db import Database
 from monitor.errors import ConfigError
-from monitor.models import Watchlist, utcnow
-from monitor.query import compile_query
+
+if TYPE_CHECKING:
+    from monitor import watchlists as wl
+    from monitor.db import Database
 
 watchlist_app = typer.Typer(help="Watchlists: the remedies you track, what they follow and how loudly.",
                             no_args_is_help=True)
@@ -44,6 +42,9 @@ def _spec(base: dict[str, Any], **changes: Any) -> wl.WatchlistSpec:
     """Validate a new or edited watchlist; problems become one ConfigError line."""
     from pydantic import ValidationError
 
+    from monitor import watchlists as wl
+    from monitor.query import compile_query
+
     if changes.get("query") is not None:
         compile_query(changes["query"])  # a QueryError shows the query with a caret
     data = base | {k: v for k, v in changes.items() if v is not None}
@@ -55,6 +56,8 @@ def _spec(base: dict[str, Any], **changes: Any) -> wl.WatchlistSpec:
 
 
 def _warn_if_noisy(database: Database, spec: wl.WatchlistSpec) -> None:
+    from monitor import watchlists as wl
+
     with database.session() as session:
         result = wl.preview(session, spec, days=30)
     if result.too_many:
@@ -65,6 +68,11 @@ def _warn_if_noisy(database: Database, spec: wl.WatchlistSpec) -> None:
 
 
 def _save(database: Database, spec: wl.WatchlistSpec, *, create: bool) -> None:
+    from sqlalchemy import select
+
+    from monitor import watchlists as wl
+    from monitor.models import Watchlist
+
     with database.session() as session:
         exists = session.scalar(select(Watchlist.id).where(Watchlist.name == spec.name)) is not None
         if create and exists:
@@ -98,6 +106,8 @@ def watchlist_edit(name: NameArg, query: QueryOpt = None, title: TitleOpt = None
 
     Example: monitor watchlist edit bivens --query 'bivens ice' --on-status any --mute 'notice of appearance'
     """
+    from monitor import watchlists as wl
+
     database = open_db(db)
     with database.session() as session:
         current = wl.WatchlistSpec.of(wl.get(session, name)).model_dump()
@@ -115,6 +125,11 @@ def watchlist_list(db: DbOpt = None, json_out: JsonOpt = False) -> None:
 
     Example: monitor watchlist list --json
     """
+    from sqlalchemy import select
+
+    from monitor import watchlists as wl
+    from monitor.models import Watchlist
+
     database = open_db(db)
     with database.session() as session:
         rows = list(session.scalars(select(Watchlist).order_by(Watchlist.name)))
@@ -132,6 +147,8 @@ def _short(text: str, width: int = 60) -> str:
 
 
 def _state(data: dict[str, Any]) -> str:
+    from monitor.models import utcnow
+
     if data["paused"]:
         return "paused"
     if data["snooze_until"] and dt.datetime.fromisoformat(data["snooze_until"]) > utcnow():
@@ -147,6 +164,8 @@ def watchlist_show(name: NameArg,
 
     Example: monitor watchlist show federal-legislation --json
     """
+    from monitor import watchlists as wl
+
     database = open_db(db)
     with database.session() as session:
         data = wl.board(session, wl.get(session, name), limit=limit)
@@ -182,6 +201,8 @@ def watchlist_remove(name: NameArg,
 
     Example: monitor watchlist remove bivens --yes
     """
+    from monitor import watchlists as wl
+
     database = open_db(db)
     with database.session() as session:
         watchlist = wl.get(session, name)
@@ -193,6 +214,8 @@ def watchlist_remove(name: NameArg,
 
 
 def _update(db: str | None, name: str, **values: Any) -> None:
+    from monitor import watchlists as wl
+
     database = open_db(db)
     with database.session() as session:
         watchlist = wl.get(session, name)
@@ -222,6 +245,8 @@ def watchlist_resume(name: NameArg, db: DbOpt = None) -> None:
 
 def parse_until(text: str, now: dt.datetime) -> dt.datetime:
     """``7d`` / ``12h`` from now, or an ISO date (midnight UTC) or date-time."""
+    from monitor.config import parse_duration
+
     try:
         return now + dt.timedelta(seconds=parse_duration(text))
     except ValueError:
@@ -241,6 +266,8 @@ def watchlist_snooze(name: NameArg,
 
     Example: monitor watchlist snooze bivens 7d
     """
+    from monitor.models import utcnow
+
     now = utcnow()
     when = parse_until(until, now)
     if when <= now:
@@ -257,6 +284,8 @@ def watchlist_pin(name: NameArg,
 
     Example: monitor watchlist pin federal-legislation us/119/s/3470 il/104/hb/1312
     """
+    from monitor import watchlists as wl
+
     wanted = [wl.check_identity(i) for i in identities]
     database = open_db(db)
     with database.session() as session:
@@ -274,6 +303,8 @@ def watchlist_unpin(name: NameArg,
 
     Example: monitor watchlist unpin federal-legislation us/119/hr/503
     """
+    from monitor import watchlists as wl
+
     database = open_db(db)
     with database.session() as session:
         watchlist = wl.get(session, name)
@@ -298,6 +329,8 @@ def watchlist_preview(
 
     Example: monitor watchlist preview --query 'kind:opinion cites:"596 U.S. 482"' --days 30
     """
+    from monitor import watchlists as wl
+
     if (name is None) == (query is None):
         raise typer.BadParameter("give a watchlist NAME or --query, not both")
     database = open_db(db)
@@ -334,6 +367,8 @@ def watchlist_import(
 
     Example: monitor watchlist import --starter
     """
+    from monitor import watchlists as wl
+
     if (file is None) == (not starter):
         raise typer.BadParameter("give a FILE or --starter, not both")
     specs = wl.parse_file(wl.starter_text(), "starter_watchlists.yaml") if starter else wl.load_file(file)  # type: ignore[arg-type]
@@ -358,6 +393,11 @@ def watchlist_export(
 
     Example: monitor watchlist export -o watchlists.yaml
     """
+    from sqlalchemy import select
+
+    from monitor import watchlists as wl
+    from monitor.models import Watchlist
+
     database = open_db(db)
     with database.session() as session:
         rows = [wl.get(session, name)] if name else list(session.scalars(select(Watchlist).order_by(Watchlist.id)))

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from alerts.http import channel_client
 from monitor.cli import app
 from monitor.cli.common import (
     ConfigOpt,
@@ -22,18 +21,13 @@ from monitor.cli.common import (
     print_table,
     setup_logging,
 )
-from monitor.config import AppConfig
-from monitor.db import Database
-from monitor.dispatcher import Dispatcher
 from monitor.errors import ConfigError
-from monitor.fetch import Fetcher
-from monitor.models import utcnow
-from monitor.pipeline import Pipeline
-from monitor.service import Service
 
 if TYPE_CHECKING:  # procrastinate loads only when a worker or the cluster status needs it
     from procrastinate.worker import Worker
 
+    from monitor.config import AppConfig
+    from monitor.db import Database
     from monitor.queue import ClusterSettings, ClusterStatus
 
 SHUTDOWN_GRACE = 30.0
@@ -66,6 +60,7 @@ def worker_cmd(
 
     Example: monitor worker --concurrency 8 --queues polls,deliveries
     """
+    from monitor.db import Database
     from monitor.queue import (
         ClusterSettings,
         ensure_queue_schema,
@@ -91,7 +86,13 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
                      concurrency: int, http: str | None = None) -> None:
     from procrastinate.worker import Worker
 
+    from alerts.http import channel_client
+    from monitor.dispatcher import Dispatcher
+    from monitor.fetch import Fetcher
+    from monitor.models import utcnow
+    from monitor.pipeline import Pipeline
     from monitor.queue import Runtime, build_app, forget_workers
+    from monitor.service import Service
 
     queue_app = build_app(db, settings)
     async with Fetcher() as fetcher, queue_app.open_async(), channel_client() as client:
@@ -138,6 +139,8 @@ def cluster_data(status: ClusterStatus) -> dict[str, Any]:
 
 def print_cluster(status: ClusterStatus) -> None:
     """The cluster section of ``monitor status``: workers, queue depth, stalled jobs."""
+    from monitor.models import utcnow
+
     print_table(["worker", "host", "pid", "queues", "alive", "last heartbeat", "running"],
                 [[w.id, w.host, w.pid, ",".join(w.queues), "yes" if w.alive else "NO",
                   f"{(utcnow() - w.last_heartbeat).total_seconds():.0f}s ago", w.running] for w in status.workers],
@@ -167,6 +170,7 @@ def workers_cmd(db: DbOpt = None, json_out: JsonOpt = False) -> None:
 
     Example: monitor workers --json
     """
+    from monitor.db import Database
     from monitor.queue import cluster_status, require_postgres
 
     database = Database(db)

@@ -6,41 +6,10 @@ kinds sources.yaml names (eleven kinds' models and parsers cost a quarter of a s
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator, MutableMapping
-
+from monitor.registry import KindRegistry
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, Source, SourceConfig
 
-
-class KindRegistry(MutableMapping[str, type[BaseSource]]):
-    """``kind`` -> class, each class imported from its ``module:Class`` path on first use."""
-
-    def __init__(self, paths: dict[str, str]) -> None:
-        self._paths = dict(paths)
-        self._loaded: dict[str, type[BaseSource]] = {}
-
-    def __getitem__(self, kind: str) -> type[BaseSource]:
-        if kind not in self._loaded:
-            module, _, name = self._paths[kind].partition(":")
-            self._loaded[kind] = getattr(importlib.import_module(module), name)
-        return self._loaded[kind]
-
-    def __setitem__(self, kind: str, cls: type[BaseSource]) -> None:
-        self._paths[kind] = f"{cls.__module__}:{cls.__qualname__}"
-        self._loaded[kind] = cls
-
-    def __delitem__(self, kind: str) -> None:
-        del self._paths[kind]
-        self._loaded.pop(kind, None)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._paths)
-
-    def __len__(self) -> int:
-        return len(self._paths)
-
-
-SOURCE_KINDS = KindRegistry({
+SOURCE_KINDS: KindRegistry[type[BaseSource]] = KindRegistry({
     "rss": "monitor.sources.rss:RssSource",
     "congress_bill": "monitor.sources.congress_bill:CongressBillSource",
     "congress_recent": "monitor.sources.congress_recent:CongressRecentSource",

@@ -8,12 +8,16 @@ takes over when the fast parser raises or returns fewer entries than the feed ha
 
 Nothing is sanitised here: summaries and content keep their HTML, which is sanitised when an
 alert is rendered. Everything in this module is pure.
+
+The parsers and dateutil are imported on the first parse, not with the module: source kinds
+import this module for their config types, and a run whose feeds all answer 304 parses nothing.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import html
 import html.entities
 import re
@@ -21,24 +25,26 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import fastfeedparser
-from dateutil import parser as dateparser
-from dateutil import tz
 from pydantic import AfterValidator
 
 from monitor.errors import ParseError
 
-# US zone abbreviations PACER and court sites write (ca7: "CST"/"CDT", PACER: "MST", ...).
-US_ZONES: dict[str, Any] = {
-    abbr: tz.gettz(zone)
-    for zone, abbrs in {
-        "America/New_York": ("EST", "EDT"), "America/Chicago": ("CST", "CDT"),
-        "America/Denver": ("MST", "MDT"), "America/Los_Angeles": ("PST", "PDT"),
-        "America/Anchorage": ("AKST", "AKDT"), "Pacific/Honolulu": ("HST", "HDT"),
-        "Pacific/Guam": ("CHST",), "Pacific/Pago_Pago": ("SST",), "America/Puerto_Rico": ("AST",),
-    }.items()
-    for abbr in abbrs
-}
+
+@functools.cache
+def us_zones() -> dict[str, Any]:
+    """US zone abbreviations PACER and court sites write (ca7: "CST"/"CDT", PACER: "MST", ...)."""
+    from dateutil import tz
+
+    return {
+        abbr: tz.gettz(zone)
+        for zone, abbrs in {
+            "America/New_York": ("EST", "EDT"), "America/Chicago": ("CST", "CDT"),
+            "America/Denver": ("MST", "MDT"), "America/Los_Angeles": ("PST", "PDT"),
+            "America/Anchorage": ("AKST", "AKDT"), "Pacific/Honolulu": ("HST", "HDT"),
+            "Pacific/Guam": ("CHST",), "Pacific/Pago_Pago": ("SST",), "America/Puerto_Rico": ("AST",),
+        }.items()
+        for abbr in abbrs
+    }
 
 ParserName = Literal["fastfeedparser", "feedparser"]
 
@@ -159,10 +165,13 @@ def parse_datetime(value: str | None) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         parsed = None
-    try:
-        parsed = parsed or dateparser.parse(value, tzinfos=US_ZONES)
-    except (ValueError, OverflowError):
-        return None
+    if parsed is None:
+        from dateutil import parser as dateparser
+
+        try:
+            parsed = dateparser.parse(value, tzinfos=us_zones())
+        except (ValueError, OverflowError):
+            return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
@@ -222,6 +231,8 @@ def _dated_items(body: bytes) -> list[bool]:
 
 
 def parse_with_fastfeedparser(body: bytes) -> ParsedFeed:
+    import fastfeedparser
+
     feed = fastfeedparser.parse(body, include_media=False)
     dated = _dated_items(body)
     if len(dated) != len(feed.entries):  # items not where the split expects: judge the whole feed

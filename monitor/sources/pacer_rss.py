@@ -36,7 +36,6 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationInfo, field_validator
 
 from monitor.fetch import PollClient
-from monitor.normalise.casenames import harmonize
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
 from monitor.sources.feedparse import FeedEntry, Timezone, local_date, parse_feed, plain_text
 
@@ -131,6 +130,8 @@ def pacer_case_id(link: str) -> str | None:
 
 def read_entry(court: str, entry: FeedEntry) -> DocketEntry | None:
     """One RSS item -> a docket entry, or None when the title names no case."""
+    from monitor.normalise.casenames import harmonize  # its regexes compile on the first parse, not at start-up
+
     number = docket_number(court, entry.title)
     if number is None or entry.published is None:
         return None

@@ -39,7 +39,6 @@ from urllib.parse import urljoin
 from pydantic import model_validator
 
 from monitor.fetch import PollClient
-from monitor.normalise.casenames import harmonize, titlecase
 from monitor.sources.base import (
     BaseSource,
     Fetched,
@@ -148,6 +147,8 @@ def _ca10(entry: FeedEntry) -> Opinion:
 
 
 def _cafc(entry: FeedEntry) -> Opinion:
+    from monitor.normalise.casenames import harmonize, titlecase
+
     head = entry.title.split(" [")[0]
     docket, _, caption = head.partition(": ")
     href = re.search(r"""<a\s[^>]*href=["']([^"']+)["']""", entry.content or entry.summary)
@@ -204,6 +205,8 @@ class RssSource(BaseSource):
         )
 
     def _court_item(self, entry: FeedEntry, opinion: Opinion) -> ItemRecord:
+        from monitor.normalise.casenames import harmonize  # its regexes compile on the first parse, not at start-up
+
         record = self._base(entry)
         name = harmonize(opinion.case_name) or record.title
         court = self.config.court
