@@ -49,11 +49,12 @@ def run_cmd(
 
     Example: monitor run --once --config sources.yaml
     """
-    from monitor.service import Service, run_once  # the scheduler and HTTP stack load only to run
+    from monitor.service import Service, run_once, settle_heap  # the scheduler and HTTP stack load only to run
 
     setup_logging(verbose)
     cfg = open_config(config)
     database = open_db(db)
+    settle_heap()
     if not once:
         asyncio.run(Service(database, cfg, http=http).run())
         return

@@ -67,6 +67,7 @@ def worker_cmd(
         require_postgres,
         sync_sources_once,
     )
+    from monitor.service import settle_heap
 
     names = parse_queues(queues)
     setup_logging(verbose)
@@ -79,6 +80,7 @@ def worker_cmd(
     database.ensure_schema()
     ensure_queue_schema(database)
     sync_sources_once(database, cfg)
+    settle_heap()
     asyncio.run(run_worker(database, cfg, settings, queues=names, concurrency=concurrency, http=http))
 
 
