@@ -8,11 +8,14 @@ to stop the other sources.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import os
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import bindparam, insert, select, update
@@ -30,7 +33,7 @@ from monitor.redact import redact
 from monitor.sanity import sanity_check
 from monitor.sources import SOURCE_KINDS, BaseSource, FetchState, SourceConfig
 from monitor.sources.base import Fetched, Hashed
-from monitor.store import (PollSummary, chunks, record_deferred, record_failure, record_unchanged,
+from monitor.store import (PollSummary, begin_writing, chunks, record_deferred, record_failure, record_unchanged,
                            record_unchanged_many, store_poll)
 
 log = logging.getLogger(__name__)
@@ -103,6 +106,7 @@ class Pipeline:
         self.leases = LeaseKeeper(db, self.run_db)
         self._unchanged_batch: list[tuple[str, int, dict[str, CacheEntry]]] = []
         self._prefetched: dict[str, PollStart] = {}
+        self._stores: deque[_StoreJob] = deque()  # polls waiting for the writer's next transaction
         # One bound for every poll of this process (poll_all and the service's jobs alike), no
         # larger than the connection pool: a request never waits for a connection inside its timeout.
         self._gate = asyncio.Semaphore(min(POLLS_IN_FLIGHT, fetcher.max_connections))
@@ -242,9 +246,9 @@ class Pipeline:
 
         baseline = baseline and not config.alert_on_first_poll
         try:
-            return await self.run_db(lambda: self._write(config, lambda s: store_poll(
+            return await self._store(config, lambda s: store_poll(
                 s, config.id, records, baseline=baseline, requests=client.requests,
-                cache_updates=client.updated, watermark=fetched.watermark)))
+                cache_updates=client.updated, watermark=fetched.watermark))
         except Exception as exc:
             log.exception("source %s: storing the poll failed", config.id)
             return await self._fail(config, f"storing failed: {type(exc).__name__}: {exc}", client.requests)
@@ -278,9 +282,55 @@ class Pipeline:
     def _write(self, config: SourceConfig, fn: Callable[[Session], PollSummary]) -> PollSummary:
         """Record the poll, then the silent-source check, in one transaction."""
         with self.db.session() as session:
-            summary = fn(session)
-            check_silence(session, config.id, config, failures_threshold=self.config.defaults.alert_after_failures)
-            return summary
+            return self._record(session, config, fn)
+
+    def _record(self, session: Session, config: SourceConfig, fn: Callable[[Session], PollSummary]) -> PollSummary:
+        summary = fn(session)
+        check_silence(session, config.id, config, failures_threshold=self.config.defaults.alert_after_failures)
+        return summary
+
+    async def _store(self, config: SourceConfig, fn: Callable[[Session], PollSummary]) -> PollSummary:
+        """Have the writer store a poll: it stores every poll queued by then in one transaction,
+        each under a savepoint (group commit: one commit and one transaction's set-up for all)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[PollSummary] = loop.create_future()
+        self._stores.append(_StoreJob(config, fn, future))
+        await self.run_db(lambda: self._write_stores(loop))
+        return await future
+
+    def _write_stores(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Store the queued polls (run by the writer); each result is handed back after the commit."""
+        jobs: list[_StoreJob] = []
+        while self._stores:
+            jobs.append(self._stores.popleft())
+        if not jobs:  # an earlier call stored them
+            return
+        for job, result in zip(jobs, self.write_many([(job.config, job.fn) for job in jobs])):
+            loop.call_soon_threadsafe(_settle, job.future, result)
+
+    def write_many(self, jobs: list[tuple[SourceConfig, Callable[[Session], PollSummary]]]
+                   ) -> list[PollSummary | Exception]:
+        """Each poll's summary or its error, after one commit for all. A poll that fails is rolled
+        back to its savepoint, leaving the others' writes in place, then tried once more in a
+        transaction of its own, as is every poll should the commit fail: a poll stored with
+        others never fails where it would have been stored alone."""
+        if len(jobs) == 1:
+            return [_attempt(functools.partial(self._write, *jobs[0]))]
+        results: list[PollSummary | Exception] = []
+        try:
+            with self.db.session() as session:
+                begin_writing(session)
+                for config, fn in jobs:
+                    try:
+                        with session.begin_nested():
+                            results.append(self._record(session, config, fn))
+                    except Exception as exc:  # noqa: BLE001 -- this poll's failure, tried again below
+                        results.append(exc)
+        except Exception:  # noqa: BLE001 -- every poll is tried again below
+            log.warning("committing %d polls together failed; writing them one by one", len(jobs), exc_info=True)
+            results = [RuntimeError("not committed")] * len(jobs)
+        return [_attempt(functools.partial(self._write, config, fn)) if isinstance(result, Exception) else result
+                for (config, fn), result in zip(jobs, results)]
 
     async def _fail(self, config: SourceConfig, error: str, requests: int, *,
                     auth_blocked: str | None = None) -> PollSummary:
@@ -289,6 +339,29 @@ class Pipeline:
             log.warning("source %s failed: %s", config.id, error)
         return await self.run_db(lambda: self._write(config, lambda s: record_failure(
             s, config.id, error, requests=requests, auth_blocked=auth_blocked)))
+
+
+@dataclass
+class _StoreJob:
+    config: SourceConfig
+    fn: Callable[[Session], PollSummary]
+    future: asyncio.Future[PollSummary]
+
+
+def _attempt(fn: Callable[[], PollSummary]) -> PollSummary | Exception:
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 -- handed to the poll, which records it as its failure
+        return exc
+
+
+def _settle(future: asyncio.Future[PollSummary], result: PollSummary | Exception) -> None:
+    if future.done():  # the poll was cancelled while waiting: its result was committed all the same
+        return
+    if isinstance(result, Exception):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
 
 
 def _already_running(source_id: str) -> PollSummary:

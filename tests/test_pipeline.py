@@ -6,17 +6,21 @@ import asyncio
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from monitor import pipeline as pipeline_module
 from monitor.config import load_config
 from monitor.db import Database
 from monitor.fetch import Fetcher
-from monitor.models import Change, Delivery, Item, ItemVersion, Subscription, Watchlist
+from monitor.models import Change, Delivery, Item, ItemVersion, Poll, Source, Subscription, Watchlist
 from monitor.pipeline import Pipeline, sync_sources
 from monitor.service import run_once
+from monitor.sources.base import ItemRecord
+from monitor.store import PollSummary, store_poll
 from tests.conftest import run_cli
 from tests.fakes.feed_server import Answer, FeedServer
 from tests.fakes.slack_server import SlackServer
@@ -261,3 +265,59 @@ def test_polls_falling_due_together_never_exceed_one_bound(db, tmp_path, monkeyp
         server.close()
     assert outcomes == ["changed"] * 24 and sum(server.counts.values()) == 24
     assert server.peak <= 3
+
+
+def test_a_poll_that_fails_to_store_loses_no_other_poll_of_its_batch(db, feeds, tmp_path):
+    """Polls waiting for the writer are committed together; one that fails is rolled back to its
+    savepoint alone and handed back as its error, the others are stored."""
+    cfg = load_config(write_config(tmp_path / "sources.yaml", feeds, "a", "b", "c"))
+    sync_sources(db, cfg)
+
+    def store(sid: str, fail: bool = False) -> Callable[[Session], PollSummary]:
+        def write(session: Session) -> PollSummary:
+            summary = store_poll(session, sid, [ItemRecord(key=f"rss:{sid}:1", kind="entry", title="One")],
+                                 baseline=True, requests=1)
+            if fail:
+                raise RuntimeError("disk on fire")
+            return summary
+        return write
+
+    async def write_batch() -> list[PollSummary | Exception]:
+        async with Fetcher() as fetcher:
+            pipeline = Pipeline(db, cfg, fetcher)
+            try:
+                return pipeline.write_many([(cfg.get("a"), store("a")), (cfg.get("b"), store("b", fail=True)),
+                                            (cfg.get("c"), store("c"))])
+            finally:
+                pipeline.close()
+
+    a, b, c = asyncio.run(write_batch())
+    assert isinstance(a, PollSummary) and isinstance(c, PollSummary) and isinstance(b, RuntimeError)
+    with db.session() as s:
+        assert set(s.scalars(select(Item.key))) == {"rss:a:1", "rss:c:1"}
+        assert s.scalar(select(func.count()).select_from(ItemVersion)) == 2
+        assert {p.source_id for p in s.scalars(select(Poll))} == {"a", "c"}
+        assert {src.id: src.baseline_done for src in s.scalars(select(Source))} == {"a": True, "b": False, "c": True}
+
+
+def test_a_source_whose_store_fails_is_recorded_failed_and_the_others_stored(db, feeds, tmp_path, monkeypatch):
+    for sid in ("good1", "bad", "good2"):
+        feeds.set(f"/{sid}.xml", rss((f"{sid}-1", "Bivens one"), (f"{sid}-2", "Two")))
+    config = write_config(tmp_path / "sources.yaml", feeds, "good1", "bad", "good2")
+    real = pipeline_module.store_poll
+
+    def failing(session: Session, source_id: str, *args: object, **kwargs: object) -> PollSummary:
+        summary = real(session, source_id, *args, **kwargs)
+        if source_id == "bad":
+            raise RuntimeError("disk on fire")
+        return summary
+
+    monkeypatch.setattr(pipeline_module, "store_poll", failing)
+    result = poll(db, config)
+    outcomes = {p.source_id: (p.outcome, p.error) for p in result.polls}
+    assert outcomes["good1"] == outcomes["good2"] == ("changed", None)
+    assert outcomes["bad"][0] == "failed" and "disk on fire" in outcomes["bad"][1]
+    with db.session() as s:
+        assert {k.split(":")[1] for k in s.scalars(select(Item.key))} == {"good1", "good2"}
+        bad = s.get(Source, "bad")
+        assert bad.last_outcome == "failed" and bad.consecutive_failures == 1 and not bad.baseline_done
