@@ -50,7 +50,14 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 await self._writer.drain()
 
     async def aclose(self) -> None:
-        self._writer.close()
+        transport = self._writer.transport
+        if not transport.is_closing():  # a failed TLS handshake has closed it already
+            transport.close()
+        # close() releases the socket in a callback of the loop's next turn: take that turn, so
+        # a loop that ends right after (``asyncio.run``) does not leave the socket open; then
+        # abort() drops a TLS close_notify the peer never answers, as anyio does.
+        await asyncio.sleep(0)
+        transport.abort()
 
     async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                         timeout: float | None = None) -> httpcore.AsyncNetworkStream:
@@ -59,7 +66,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 async with asyncio.timeout(timeout):
                     await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
         except Exception:
-            self._writer.close()
+            await self.aclose()
             raise
         return self  # the same reader and writer now speak TLS
 
