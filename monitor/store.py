@@ -8,7 +8,6 @@ so a crash at any point loses no change and duplicates none.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,16 @@ T = TypeVar("T")
 # instead of rebuilding both for each of thousands of polls.
 _items, _versions, _sources = Item.__table__, ItemVersion.__table__, Source.__table__
 _MOMENT = _items.c.last_seen.type
+
+
+def _requests_spent(requests: Any, today: Any) -> dict[str, Any]:
+    """SET values counting ``requests`` into the source's UTC day (a new day starts from zero);
+    either may be a value or a bound parameter."""
+    c = _sources.c
+    return {"requests_today": case((c.requests_day == today, c.requests_today + requests), else_=requests),
+            "requests_day": today}
+
+
 _SEEN = update(_items).where(_items.c.id.in_(bindparam("ids", expanding=True))).values(
     last_seen=bindparam("now", type_=_MOMENT))
 _INSERT_POLL = insert(Poll.__table__).returning(Poll.__table__.c.id)
@@ -49,16 +58,8 @@ _SUCCESS = update(_sources).where(_sources.c.id == bindparam("sid")).values(
     last_items_at=func.coalesce(bindparam("items_at", type_=_MOMENT), _sources.c.last_items_at),
     last_change_at=func.coalesce(bindparam("change_at", type_=_MOMENT), _sources.c.last_change_at),
     watermark=func.coalesce(bindparam("watermark", type_=String), _sources.c.watermark),
-    requests_today=case((_sources.c.requests_day == bindparam("today", type_=Date), _sources.c.requests_today
-                         + bindparam("n", type_=Integer)), else_=bindparam("n", type_=Integer)),
-    requests_day=bindparam("today", type_=Date),
+    **_requests_spent(bindparam("n", type_=Integer), bindparam("today", type_=Date)),
 )
-
-
-class Outcome(enum.Enum):
-    insert = "insert"
-    update = "update"
-    noop = "noop"
 
 
 @dataclass
@@ -387,14 +388,6 @@ def _record_changes(conn: Connection, source_id: str, written: list[_Written], v
     summary.alerts = len(rows)
 
 
-def _requests_spent(requests: int, now: dt.datetime) -> dict[str, object]:
-    """SET values counting ``requests`` into the source's UTC day (a new day starts from zero)."""
-    today = now.date()
-    return {"requests_today": case((Source.requests_day == today, Source.requests_today + requests),
-                                   else_=requests),
-            "requests_day": today}
-
-
 def record_success(conn: Connection, source_id: str, summary: PollSummary, *, watermark: str | None,
                    now: dt.datetime) -> None:
     conn.execute(_SUCCESS, {
@@ -419,13 +412,11 @@ def record_unchanged_many(conn: Connection | Session, polls: list[tuple[str, int
         if cache_updates:
             save_cache(conn, source_id, cache_updates)
     c = Source.__table__.c
-    today = now.date()
     conn.execute(update(Source.__table__).where(c.id == bindparam("sid")).values(
         last_attempt_at=now, last_success_at=now, consecutive_failures=0, last_error=None,
         last_outcome="unchanged", deferred_reason=None, polls_total=c.polls_total + 1,
         polls_unchanged=c.polls_unchanged + 1, auth_blocked=None,
-        requests_today=case((c.requests_day == today, c.requests_today + bindparam("n")), else_=bindparam("n")),
-        requests_day=today,
+        **_requests_spent(bindparam("n", type_=Integer), now.date()),
     ), [{"sid": source_id, "n": requests} for source_id, requests, _ in polls])
 
 
@@ -436,7 +427,7 @@ def record_failure(session: Session, source_id: str, error: str, *, requests: in
     session.execute(update(Source).where(Source.id == source_id).values(
         last_attempt_at=now, consecutive_failures=Source.consecutive_failures + 1, last_error=error[:1000],
         last_outcome="failed", polls_total=Source.polls_total + 1, auth_blocked=auth_blocked,
-        **_requests_spent(requests, now),
+        **_requests_spent(requests, now.date()),
     ))
     session.add(Poll(source_id=source_id, started_at=now, finished_at=now, outcome="failed", error=error[:1000],
                      requests=requests))
@@ -454,6 +445,6 @@ def record_deferred(session: Session, source_id: str, reason: str, *, until: dt.
     now = now or utcnow()
     session.execute(update(Source).where(Source.id == source_id).values(
         last_attempt_at=now, last_outcome="deferred", deferred_reason=reason[:1000], next_run_at=until,
-        **_requests_spent(requests, now),
+        **_requests_spent(requests, now.date()),
     ))
     return PollSummary(source_id, "deferred", error=reason, requests=requests)
