@@ -173,7 +173,13 @@ def _is_http_url(url: str) -> bool:
 def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
     """Read and validate the whole file; raise ConfigError with ``file:line: …`` on the first problem."""
     path = config_path(path)
-    name = path.name
+    text = _read_text(path)
+    defaults, providers, entries, source_lines = _top_level(path.name, text)  # the node tree is gone on return
+    sources, lines = _sources(path.name, _Locator(text), entries, source_lines)
+    return AppConfig(path=path, defaults=defaults, sources=sources, providers=providers, lines=lines)
+
+
+def _read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -181,22 +187,31 @@ def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(f"{name}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from None
+        raise ConfigError(f"{path.name}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from None
+
+
+def _parse(name: str, text: str) -> tuple[yaml.Node | None, Any]:
     try:
         try:
-            root, data = _compose_and_construct(text, _LOADER)
+            return _compose_and_construct(text, _LOADER)
         except yaml.YAMLError:
             # libyaml's messages differ from PyYAML's; re-read with the pure loader so every
             # platform reports a broken file with the same words.
-            root, data = _compose_and_construct(text, yaml.SafeLoader)
+            return _compose_and_construct(text, yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else text.count("\n", 0, getattr(exc, "position", 0)) + 1
         problem = (getattr(exc, "problem", None) or str(exc)).splitlines()[0]
         raise ConfigError(f"{name}:{line}: invalid YAML: {problem}") from None
+
+
+def _top_level(name: str, text: str) -> tuple[Defaults, dict[str, ProviderLimits], list[Any], list[int]]:
+    """Everything but the sources checked against the node tree; the sources come back as data
+    of their own, with each one's line, so the tree can go before they are validated."""
+    root, data = _parse(name, text)
     if root is None or data is None:
         raise ConfigError(f"{name}:1: the file is empty (expected a 'sources:' list)")
     if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
@@ -238,23 +253,27 @@ def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
     if not isinstance(raw_sources, list) or not isinstance(sources_node, yaml.SequenceNode):
         raise ConfigError(f"{name}:{_line(sources_key)}: 'sources' must be a list of sources")
 
+    return defaults, providers, _detached(raw_sources), [_line(node) for node in sources_node.value]
+
+
+def _sources(name: str, locate: _Locator, entries: list[Any], source_lines: list[int]
+             ) -> tuple[list[SourceConfig], dict[str, int]]:
     sources: list[SourceConfig] = []
     lines: dict[str, int] = {}
     kinds = ", ".join(sorted(SOURCE_KINDS))
-    for entry, node in zip(raw_sources, sources_node.value):
-        line = _line(node)
-        if not isinstance(entry, dict) or not isinstance(node, yaml.MappingNode):
+    for index, (entry, line) in enumerate(zip(entries, source_lines)):
+        if not isinstance(entry, dict):
             raise ConfigError(f"{name}:{line}: each source must be a mapping with 'id' and 'kind'")
         sid = entry.get("id")
         label = f"source {sid!r}" if isinstance(sid, str) else "source"
         if not isinstance(sid, str) or not sid:
             raise ConfigError(f"{name}:{line}: source without an 'id'")
         kind = entry.get("kind")
-        kind_key, kind_node = _key_node(node, "kind")
         if kind is None:
             raise ConfigError(f"{name}:{line}: {label}: missing 'kind' (expected one of: {kinds})")
         if kind not in SOURCE_KINDS:
-            raise ConfigError(f"{name}:{_line(kind_node)}: {label}: unknown kind {str(kind)!r} (expected one of: {kinds})")
+            raise ConfigError(f"{name}:{locate.line(index, 'kind')}: {label}: unknown kind {str(kind)!r} "
+                              f"(expected one of: {kinds})")
         if sid in lines:
             raise ConfigError(f"{name}:{line}: {label}: duplicate id (first defined on line {lines[sid]})")
         try:
@@ -266,18 +285,47 @@ def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
                     try:
                         check(value)
                     except ValueError as exc:
-                        raise ConfigError(f"{name}:{_line(_key_node(node, name_)[1])}: {label}: {exc}") from None
+                        raise ConfigError(f"{name}:{locate.line(index, name_)}: {label}: {exc}") from None
         except ValidationError as exc:
             # A misspelt key shows up as "unknown 'urll'" and "missing 'url'": name the typo.
             err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
             field_name = str(err["loc"][0]) if err["loc"] else ""
-            key_node, value_node = _key_node(node, field_name)
-            where = value_node or key_node or node
-            raise ConfigError(f"{name}:{_line(where)}: {label}: {_pydantic_problem(err)}") from None
+            raise ConfigError(f"{name}:{locate.line(index, field_name)}: {label}: {_pydantic_problem(err)}") from None
         url = getattr(config, "url", None)
         if isinstance(url, str) and not _is_http_url(url):
-            raise ConfigError(f"{name}:{_line(_key_node(node, 'url')[1])}: {label}: field 'url': "
+            raise ConfigError(f"{name}:{locate.line(index, 'url')}: {label}: field 'url': "
                               f"{url!r} is not an http(s) URL with a host")
         sources.append(config)
         lines[sid] = line
-    return AppConfig(path=path, defaults=defaults, sources=sources, providers=providers, lines=lines)
+    return sources, lines
+
+
+class _Locator:
+    """The line of a source's field, for error messages only: the node tree is composed again on
+    the first error instead of being held while every source is validated (10,000 sources make
+    a 33 MB tree, and the memory it pinned stayed with the process)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._sources: list[yaml.Node] | None = None
+
+    def line(self, index: int, field_name: str) -> int:
+        if self._sources is None:
+            root, _ = _compose_and_construct(self.text, _LOADER)
+            assert isinstance(root, yaml.MappingNode)  # the first reading checked it
+            self._sources = _key_node(root, "sources")[1].value  # type: ignore[union-attr]
+        node = self._sources[index]
+        key, value = _key_node(node, field_name) if isinstance(node, yaml.MappingNode) else (None, None)
+        return _line(value or key or node)
+
+
+def _detached(value: Any) -> Any:
+    """A copy with strings of its own: the parsed strings sit among the tree's nodes, and as long
+    as they live, the tree's memory cannot be given back."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
+    if isinstance(value, dict):
+        return {_detached(k): _detached(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_detached(v) for v in value]
+    return value
