@@ -51,8 +51,9 @@ DEFAULT_PROVIDERS: dict[str, ProviderLimits] = {
     "govinfo": ProviderLimits(hosts=["api.govinfo.gov"], concurrency=2, per_hour=1000),
     "openstates": ProviderLimits(hosts=["v3.openstates.org"], concurrency=1, per_minute=10, per_day=250),
     "legiscan": ProviderLimits(hosts=["api.legiscan.com"], concurrency=1, per_day=1000),
-    "federalregister": ProviderLimits(hosts=["www.federalregister.gov", "federalregister.gov"], concurrency=2,
-                                      per_minute=60),
+    "federal_register": ProviderLimits(hosts=["www.federalregister.gov", "federalregister.gov"], concurrency=2,
+                                       per_minute=60),
+    "pacer": ProviderLimits(concurrency=4),  # every court's CM/ECF RSS: no published quota, so kept modest
     WEB: ProviderLimits(concurrency=4),  # per host: kind to small servers; more only costs CPU here
 }
 
@@ -132,6 +133,7 @@ class Grant:
         self.semaphore.release()
 
 
+BLOCK_FOLLOW_EVERY = 0.2  # seconds: how late a process sharing a provider may learn of another's Retry-After
 MAX_BLOCK_SECONDS = 24 * 3600  # a Retry-After date in 2099 is a server bug, not a reason to stop for good
 
 
@@ -143,9 +145,11 @@ class Budgets:
     """
 
     def __init__(self, db: Database | None, configured: dict[str, ProviderLimits] | None = None,
-                 run_db: Callable[[Callable[[], T]], Awaitable[T]] | None = None) -> None:
+                 run_db: Callable[[Callable[[], T]], Awaitable[T]] | None = None,
+                 concurrency: dict[str, int] | None = None) -> None:
         self.db = db
         self.run_db = run_db
+        self.concurrency = concurrency or {}  # this process's part of a provider shared with others (monitor.cores)
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._blocked: dict[str, dt.datetime] = self._load_blocks()  # Retry-After still in force
         self.configure(configured or {})
@@ -162,6 +166,14 @@ class Budgets:
             for provider, until in rows:
                 blocks[provider] = max(until, blocks.get(provider, until))
             return blocks
+
+    async def follow_blocks(self, every: float = BLOCK_FOLLOW_EVERY) -> None:
+        """Keep reading the blocks other processes write, for processes that share providers: a
+        Retry-After one of them received then holds this one's requests too."""
+        while True:
+            await asyncio.sleep(every)
+            for provider, until in (await self._run(self._load_blocks)).items():
+                self._blocked[provider] = max(until, self._blocked.get(provider, until))
 
     def configure(self, configured: dict[str, ProviderLimits]) -> None:
         """Apply a reloaded ``providers:`` block (held concurrency slots keep their old semaphore)."""
@@ -187,7 +199,8 @@ class Budgets:
     async def acquire(self, provider: str) -> Grant:
         """Wait for a concurrency slot, then reserve one request (raises BudgetExceeded, unsent)."""
         limits = self.limits_for(provider)
-        semaphore = self._semaphores.setdefault(provider, asyncio.Semaphore(limits.concurrency or 4))
+        slots = self.concurrency.get(provider) or limits.concurrency or 4
+        semaphore = self._semaphores.setdefault(provider, asyncio.Semaphore(slots))
         await semaphore.acquire()
         try:
             until = self._blocked.get(provider)

@@ -94,12 +94,17 @@ class Pipeline:
     keeps fetching while a big poll is being stored, and SQLite never sees two writers.
     Large bodies are parsed in a process pool so parsing uses every core."""
 
-    def __init__(self, db: Database, config: AppConfig, fetcher: Fetcher) -> None:
+    def __init__(self, db: Database, config: AppConfig, fetcher: Fetcher, *,
+                 concurrency: dict[str, int] | None = None, parse_workers: int | None = None) -> None:
+        """``concurrency`` and ``parse_workers`` are set when this process polls one share of the
+        sources beside others (``monitor.cores``): its part of shared providers' connection
+        limits, and parsing in process."""
         self.db = db
         self.config = config
         self.fetcher = fetcher
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-writer")
-        fetcher.budgets = Budgets(db, config.providers, run_db=self.run_db)
+        fetcher.budgets = Budgets(db, config.providers, run_db=self.run_db, concurrency=concurrency)
+        self.parse_workers = PARSE_WORKERS if parse_workers is None else parse_workers
         self._parsers: ProcessPoolExecutor | None = None
         self._big_parses = 0
         self._running: set[str] = set()
@@ -127,13 +132,13 @@ class Pipeline:
         """Parse in a worker process when the body is big enough to repay the pickling and there
         are enough of them to repay starting the pool (a run where 1% of feeds changed has not)."""
         size = sum(len(p.body) for p in fetched.pages)
-        if PARSE_WORKERS < 2 or size < PARSE_IN_PROCESS_BYTES:
+        if self.parse_workers < 2 or size < PARSE_IN_PROCESS_BYTES:
             return parse_checked(source, fetched)
         if self._parsers is None and self._big_parses < POOL_AFTER:
             self._big_parses += 1
             return parse_checked(source, fetched)
         if self._parsers is None:
-            self._parsers = ProcessPoolExecutor(max_workers=PARSE_WORKERS)
+            self._parsers = ProcessPoolExecutor(max_workers=self.parse_workers)
         return await asyncio.get_running_loop().run_in_executor(self._parsers, parse_checked, source, fetched)
 
     def _load_states(self, source_ids: list[str]) -> dict[str, PollStart]:
@@ -157,7 +162,8 @@ class Pipeline:
         and handed back in batches with the unchanged polls' health, so an unchanged poll costs
         no transaction of its own; at most ``POLLS_IN_FLIGHT`` run at a time, so memory stays
         flat with 10,000 sources."""
-        configs = [s for s in self.config.enabled_sources() if source_ids is None or s.id in source_ids]
+        wanted = None if source_ids is None else set(source_ids)
+        configs = [s for s in self.config.enabled_sources() if wanted is None or s.id in wanted]
         mine = [c.id for c in configs if c.id not in self._running]
         self._running.update(mine)
         try:

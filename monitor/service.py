@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 
 from alerts.http import channel_client
 from monitor.config import AppConfig, config_hash, cron_trigger, load_config, parse_duration
+from monitor.cores import Share, default_processes, poll_on_cores, poll_share
 from monitor.db import Database
 from monitor.digest import claim_digests
 from monitor.dispatcher import Dispatcher, DispatchStats
@@ -76,19 +77,34 @@ async def dispatch_until_idle(dispatcher: Dispatcher, *, wait_limit: float) -> D
         await asyncio.sleep(max(wait, 0.05))
 
 
-async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | None = None,
-                   wait_limit: float = 10.0) -> RunResult:
-    sync_sources(db, config)
-    async with Fetcher() as fetcher:
-        pipeline = Pipeline(db, config, fetcher)
-        try:
-            polls = await pipeline.poll_all(source_ids)
-        finally:
-            pipeline.close()
+def selected_sources(config: AppConfig, source_ids: list[str] | None) -> list[SourceConfig]:
+    wanted = None if source_ids is None else set(source_ids)
+    return [s for s in config.enabled_sources() if wanted is None or s.id in wanted]
+
+
+async def deliver_due(db: Database, *, wait_limit: float) -> DispatchStats:
+    """The end of a pass: today's digests claimed, then everything due delivered."""
     claim_digests(db)
     async with channel_client() as client:
-        dispatch = await dispatch_until_idle(Dispatcher(db, client=client), wait_limit=wait_limit)
-    return RunResult(polls, dispatch)
+        return await dispatch_until_idle(Dispatcher(db, client=client), wait_limit=wait_limit)
+
+
+async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | None = None,
+                   wait_limit: float = 10.0) -> RunResult:
+    """One pass in this process and event loop (the demo, tests); ``run --once`` uses ``run_pass``."""
+    sync_sources(db, config)
+    polls = await poll_share(db, config, Share([s.id for s in selected_sources(config, source_ids)]))
+    return RunResult(polls, await deliver_due(db, wait_limit=wait_limit))
+
+
+def run_pass(db: Database, config: AppConfig, *, source_ids: list[str] | None = None,
+             processes: int | None = None, wait_limit: float = 10.0) -> RunResult:
+    """``run --once``: poll on every core (``monitor.cores``), then deliver. Runs its own event
+    loops; call it with none running."""
+    sync_sources(db, config)
+    sources = selected_sources(config, source_ids)
+    polls = poll_on_cores(db, config, sources, processes or default_processes(db, sources))
+    return RunResult(polls, asyncio.run(deliver_due(db, wait_limit=wait_limit)))
 
 
 def settle_heap() -> None:

@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from monitor.budget import reserve
+from monitor.budget import DEFAULT_PROVIDERS, Budgets, reserve
 from monitor.config import AppConfig, ProviderLimits, load_config
 from monitor.db import Database
 from monitor.errors import BudgetExceeded, FetchError
-from monitor.fetch import Fetcher, PollClient
+from monitor.fetch import WEB, Fetcher, PollClient
 from monitor.models import BudgetSpend, Delivery, Item, Poll, Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
+from monitor.sources import SOURCE_KINDS
 from monitor.store import PollSummary
 from tests.fakes.fault_server import FaultServer, Reply
 from tests.fakes.feed_server import FeedServer
@@ -188,6 +189,17 @@ def test_budget_reservation_is_atomic_under_concurrency(db):
     for t in threads:
         t.join()
     assert granted.count(True) == 5 and granted.count(False) == 7
+
+
+def test_every_api_kind_spends_its_own_providers_published_quota():
+    """A kind's provider name must match a default budget, or its requests silently fall back
+    to the generic per-host limit (the Federal Register's 60 a minute did, until this test)."""
+    budgets = Budgets(None)
+    for kind in SOURCE_KINDS:
+        provider = SOURCE_KINDS[kind].provider
+        if provider != WEB:
+            assert budgets.limits_for(provider) is DEFAULT_PROVIDERS[provider], kind
+    assert budgets.limits_for("federal_register").per_minute == 60
 
 
 def test_oversized_streaming_body_is_aborted(db, faults: FaultServer, tmp_path):

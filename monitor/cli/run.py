@@ -40,16 +40,19 @@ def run_cmd(
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
     http: Annotated[str | None, typer.Option("--http", envvar="MONITOR_HTTP", help="Serve the HTTP endpoints on HOST:PORT (e.g. 127.0.0.1:8080).", show_default=False)] = None,
+    processes: Annotated[int | None, typer.Option("--processes", "-p", min=1, envvar="MONITOR_PROCESSES", help="With --once: poll in this many processes (default: one per core, at most 4, while each gets 50 sources).", show_default=False)] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Poll sources, store every version, detect changes and deliver alerts.
 
     With --once: one pass over every enabled source, then deliver pending alerts and exit
-    (exit 1 if every source failed). Without: the long-running service; stop with Ctrl-C.
+    (exit 1 if every source failed). Many sources are polled on every core: forked processes
+    share them, and a provider's connection limit is divided between the processes that share
+    it. Without --once: the long-running service; stop with Ctrl-C.
 
     Example: monitor run --once --config sources.yaml
     """
-    from monitor.service import Service, run_once, settle_heap  # the scheduler and HTTP stack load only to run
+    from monitor.service import Service, run_pass, settle_heap  # the scheduler and HTTP stack load only to run
 
     setup_logging(verbose)
     cfg = open_config(config)
@@ -58,7 +61,7 @@ def run_cmd(
     if not once:
         asyncio.run(Service(database, cfg, http=http).run())
         return
-    result = asyncio.run(run_once(database, cfg, source_ids=source or None))
+    result = run_pass(database, cfg, source_ids=source or None, processes=processes)
     if json_out:
         print_json({
             "sources": [vars(p) | {"change_ids": None} for p in result.polls],

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-import monitor.service
+import monitor.cores
 from monitor.fetch import Fetcher
 from tests.fakes import socket_faults as fs
 from tests.fakes.socket_faults import Blackhole, FaultServer
@@ -61,7 +61,7 @@ def _closed_port(env: Env) -> str:
 
 def _roomy(env: Env) -> None:
     """Streaming 20 MB to the cap can outlast the short test deadline on a loaded machine."""
-    env.monkeypatch.setattr(monitor.service, "Fetcher", functools.partial(Fetcher, **(QUICK | {"total_timeout": 30.0})))
+    env.monkeypatch.setattr(monitor.cores, "Fetcher", functools.partial(Fetcher, **(QUICK | {"total_timeout": 30.0})))
 
 
 def _endless(env: Env) -> str:
