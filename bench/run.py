@@ -203,15 +203,23 @@ def parent_of(pid: int) -> int:
     return int(stat[stat.rindex(b")") + 2:].split()[1])
 
 
-def pss_kb(pid: int) -> int:
-    """Proportional set size, so pages shared within a tree count once; RSS if smaps is unreadable."""
+def proc_field_kb(path: str, field: bytes) -> int | None:
+    """A ``Name:  <n> kB`` line's number from a /proc file (None if the process or line is gone)."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+        with open(path, "rb") as f:
             for line in f:
-                if line.startswith(b"Pss:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except OSError:
         pass
+    return None
+
+
+def pss_kb(pid: int) -> int:
+    """Proportional set size, so pages shared within a tree count once; RSS if smaps is unreadable."""
+    pss = proc_field_kb(f"/proc/{pid}/smaps_rollup", b"Pss:")
+    if pss is not None:
+        return pss
     try:
         with open(f"/proc/{pid}/statm", "rb") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
@@ -222,14 +230,7 @@ def pss_kb(pid: int) -> int:
 def hwm_kb(pid: int) -> int:
     """Peak RSS of one process (VmHWM), which starts afresh at exec, unlike wait4's ru_maxrss:
     exec records the parent's high-water mark there, so every child would show this benchmark's."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return proc_field_kb(f"/proc/{pid}/status", b"VmHWM:") or 0
 
 
 class TreeMemory:

@@ -173,7 +173,11 @@ class Budgets:
         while True:
             await asyncio.sleep(every)
             for provider, until in (await self._run(self._load_blocks)).items():
-                self._blocked[provider] = max(until, self._blocked.get(provider, until))
+                self._hold(provider, until)
+
+    def _hold(self, provider: str, until: dt.datetime) -> None:
+        """Hold ``provider`` until ``until``, never shortening a hold already in force."""
+        self._blocked[provider] = max(until, self._blocked.get(provider, until))
 
     def configure(self, configured: dict[str, ProviderLimits]) -> None:
         """Apply a reloaded ``providers:`` block (held concurrency slots keep their old semaphore)."""
@@ -221,7 +225,7 @@ class Budgets:
     async def block(self, provider: str, seconds: float) -> dt.datetime:
         """Retry-After: hold every request to ``provider`` for ``seconds`` (at most a day; persisted)."""
         until = utcnow() + dt.timedelta(seconds=min(seconds, MAX_BLOCK_SECONDS))
-        self._blocked[provider] = max(until, self._blocked.get(provider, until))
+        self._hold(provider, until)
         if self.db is not None:
             db = self.db
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,8 +94,10 @@ class AppConfig:
     def interval_seconds(self, source: SourceConfig) -> int:
         return parse_duration(source.interval or self.defaults.interval)
 
-    def enabled_sources(self) -> list[SourceConfig]:
-        return [s for s in self.sources if s.enabled]
+    def enabled_sources(self, only: Iterable[str] | None = None) -> list[SourceConfig]:
+        """The enabled sources in file order; with ``only``, just those of these ids."""
+        wanted = None if only is None else set(only)
+        return [s for s in self.sources if s.enabled and (wanted is None or s.id in wanted)]
 
     def get(self, source_id: str) -> SourceConfig:
         for source in self.sources:

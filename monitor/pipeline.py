@@ -162,8 +162,7 @@ class Pipeline:
         and handed back in batches with the unchanged polls' health, so an unchanged poll costs
         no transaction of its own; at most ``POLLS_IN_FLIGHT`` run at a time, so memory stays
         flat with 10,000 sources."""
-        wanted = None if source_ids is None else set(source_ids)
-        configs = [s for s in self.config.enabled_sources() if wanted is None or s.id in wanted]
+        configs = self.config.enabled_sources(source_ids)
         mine = [c.id for c in configs if c.id not in self._running]
         self._running.update(mine)
         try:

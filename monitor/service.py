@@ -77,11 +77,6 @@ async def dispatch_until_idle(dispatcher: Dispatcher, *, wait_limit: float) -> D
         await asyncio.sleep(max(wait, 0.05))
 
 
-def selected_sources(config: AppConfig, source_ids: list[str] | None) -> list[SourceConfig]:
-    wanted = None if source_ids is None else set(source_ids)
-    return [s for s in config.enabled_sources() if wanted is None or s.id in wanted]
-
-
 async def deliver_due(db: Database, *, wait_limit: float) -> DispatchStats:
     """The end of a pass: today's digests claimed, then everything due delivered."""
     claim_digests(db)
@@ -93,7 +88,7 @@ async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | N
                    wait_limit: float = 10.0) -> RunResult:
     """One pass in this process and event loop (the demo, tests); ``run --once`` uses ``run_pass``."""
     sync_sources(db, config)
-    polls = await poll_share(db, config, Share([s.id for s in selected_sources(config, source_ids)]))
+    polls = await poll_share(db, config, Share([s.id for s in config.enabled_sources(source_ids)]))
     return RunResult(polls, await deliver_due(db, wait_limit=wait_limit))
 
 
@@ -102,7 +97,7 @@ def run_pass(db: Database, config: AppConfig, *, source_ids: list[str] | None = 
     """``run --once``: poll on every core (``monitor.cores``), then deliver. Runs its own event
     loops; call it with none running."""
     sync_sources(db, config)
-    sources = selected_sources(config, source_ids)
+    sources = config.enabled_sources(source_ids)
     polls = poll_on_cores(db, config, sources, processes or default_processes(db, sources))
     return RunResult(polls, asyncio.run(deliver_due(db, wait_limit=wait_limit)))
 
