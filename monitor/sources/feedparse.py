@@ -246,9 +246,10 @@ def parse_with_feedparser(body: bytes) -> ParsedFeed:
 
     try:
         feed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
-    # &#xD800; makes feedparser raise ValueError; a stray </width> or </height> in an <image>
-    # of a feed that is not well-formed XML makes its loose parser call int(None): TypeError.
-    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+    # Its loose parser fails on malformed input in many ways, each a "not readable" answer:
+    # &#xD800; raises ValueError, a stray </width> in an <image> int(None) (TypeError), and
+    # <item><link></item></link> a KeyError from its own bookkeeping.
+    except Exception as exc:  # noqa: BLE001 -- any failure here is the input's fault, not ours
         raise ParseError(f"not a readable feed: {type(exc).__name__}: {str(exc)[:200]}") from None
     if not feed.entries and feed.get("bozo") and not feed.get("feed"):
         raise ParseError(f"not an RSS/Atom feed: {feed.get('bozo_exception')}")
