@@ -31,12 +31,12 @@ os.environ["MONITOR_ALLOW_PRIVATE_URLS"] = "1"
 
 from sqlalchemy import func, select, update  # noqa: E402
 
-import monitor.service  # noqa: E402
+import monitor.drivers.service  # noqa: E402
 from monitor.config import load_config  # noqa: E402
 from monitor.db import Database  # noqa: E402
 from monitor.fetch import Fetcher  # noqa: E402
 from monitor.models import Delivery, Item, ItemVersion, Subscription, Watchlist, utcnow  # noqa: E402
-from monitor.service import run_once  # noqa: E402
+from monitor.drivers.service import run_once  # noqa: E402
 from tests.fakes import socket_faults as fs  # noqa: E402
 from tests.fakes.slack_server import SlackServer  # noqa: E402
 
@@ -107,7 +107,7 @@ def main() -> None:
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
-    monitor.service.Fetcher = functools.partial(Fetcher, timeout=2.0, connect_timeout=2.0, retries=1,
+    monitor.drivers.service.Fetcher = functools.partial(Fetcher, timeout=2.0, connect_timeout=2.0, retries=1,
                                                 retry_base=0.1, max_retry_wait=1.0, total_timeout=3.0)
     workdir = Path(tempfile.mkdtemp(prefix="soak-"))
     db = Database(args.db or f"sqlite:///{workdir / 'soak.db'}")

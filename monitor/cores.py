@@ -39,9 +39,9 @@ from monitor.db import Database
 from monitor.fetch import Fetcher
 from monitor.pipeline import Pipeline, build_source
 from monitor.sources import SourceConfig
-from monitor.health import check_silence
+from monitor.store.health import check_silence
 from monitor.models import Source, utcnow
-from monitor.store import PollSummary, record_failure
+from monitor.store.items import PollSummary, record_failure
 
 log = logging.getLogger(__name__)
 

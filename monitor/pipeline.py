@@ -1,5 +1,5 @@
 """One poll of one source, top-down: fetch → parse → sanity check → store (upsert, versions,
-changes, match, outbox) in one transaction. Delivery runs separately (``monitor.dispatcher``).
+changes, match, outbox) in one transaction. Delivery runs separately (``monitor.delivery.dispatcher``).
 
 A failure at any step is recorded on that source and returned as a value; it never escapes
 to stop the other sources.
@@ -26,14 +26,14 @@ from monitor.config import AppConfig, config_hash
 from monitor.db import Database
 from monitor.errors import AuthError, BudgetExceeded, FetchError, InsanityError, MonitorError, ParseError
 from monitor.fetch import DEFAULT_MAX_BYTES, CacheEntry, Fetcher, PollClient, public_url
-from monitor.health import check_silence
-from monitor.lease import Claim, LeaseKeeper, release_many
+from monitor.store.health import check_silence
+from monitor.store.lease import Claim, LeaseKeeper, release_many
 from monitor.models import HttpCache, Source
 from monitor.redact import redact
 from monitor.sanity import sanity_check
 from monitor.sources import SOURCE_KINDS, BaseSource, FetchState, SourceConfig
 from monitor.sources.base import Fetched, Hashed
-from monitor.store import (PollSummary, begin_writing, chunks, record_deferred, record_failure, record_unchanged,
+from monitor.store.items import (PollSummary, begin_writing, chunks, record_deferred, record_failure, record_unchanged,
                            record_unchanged_many, store_poll)
 
 log = logging.getLogger(__name__)

@@ -36,12 +36,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from monitor.diff import ChangeSpec
+from monitor.changes.diff import ChangeSpec
 from monitor.errors import ConfigError, QueryError
-from monitor.matching import CompiledWatchlist
+from monitor.changes.match import CompiledWatchlist
 from monitor.models import Change, Item, Poll, Watchlist, utcnow
-from monitor.query import MatchDoc, compile_query
-from monitor.store import match_doc
+from monitor.changes.query import MatchDoc, compile_query
+from monitor.store.items import match_doc
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 IDENTITY = re.compile(r"^[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)+$")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from alerts.webhook import new_secret
 from monitor.db import Database
-from monitor.dispatcher import Dispatcher, DispatchStats
+from monitor.delivery.dispatcher import Dispatcher, DispatchStats
 from monitor.models import Change, Delivery, Item, Source, Subscription, Watchlist, utcnow
 
 T0 = dt.datetime(2026, 2, 2, 15, 0, tzinfo=dt.timezone.utc)
@@ -50,7 +50,7 @@ def seed_watchlist(db: Database, name: str = "bivens", target: str = "slack:http
 
 def seed_changes(db: Database, subscription_id: int, *specs: dict[str, str | None], poll: str = "p1",
                  now: dt.datetime | None = None) -> list[int]:
-    """One change per spec, queued for the subscription the way monitor.outbox does it."""
+    """One change per spec, queued for the subscription the way monitor.outbox.enqueue does it."""
     now = now or utcnow()
     ids = []
     with db.session() as s:

@@ -123,7 +123,7 @@ class Cluster:
         return proc
 
     def registered(self) -> set[int]:
-        """pids of the workers that announced themselves (see monitor.queue.describe_worker)."""
+        """pids of the workers that announced themselves (see monitor.drivers.workers.describe_worker)."""
         with self.engine.connect() as conn:
             rows = conn.execute(text("SELECT value FROM settings WHERE key LIKE 'worker:%'")).scalars()
             return {int(json.loads(v)["pid"]) for v in rows}

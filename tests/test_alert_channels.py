@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from alerts.base import Message, channel_for_target
-from monitor.dispatcher import RETRY_SCHEDULE
+from monitor.delivery.dispatcher import RETRY_SCHEDULE
 from monitor.errors import ConfigError
 from monitor.models import Delivery, DeliveryAttempt, utcnow
 from tests.alerting import FIELD_EDIT, NEW_OPINION, STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist, subscription

@@ -15,7 +15,7 @@ from monitor.config import load_config
 from monitor.db import Database
 from monitor.fetch import Fetcher
 from monitor.models import Item, Source
-from monitor.service import run_once
+from monitor.drivers.service import run_once
 from tests.fakes.feed_server import Answer, FeedServer
 
 EXAMPLES = Path(__file__).parent / "examples"

@@ -17,7 +17,7 @@ import uvicorn
 from sqlalchemy import func, select
 
 from monitor.db import Database
-from monitor.dispatcher import Dispatcher
+from monitor.delivery.dispatcher import Dispatcher
 from monitor.models import Change, Delivery, Item, WebhookEvent
 from monitor.web import MAX_BODY, create_app
 from monitor.web.courtlistener import WEBHOOK_SOURCE, process_pending, store_event

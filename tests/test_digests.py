@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from monitor.digest import claim_digests
+from monitor.delivery.digest import claim_digests
 from monitor.models import Delivery, Digest, Watchlist
 from tests.alerting import FIELD_EDIT, NEW_OPINION, STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist
 from tests.conftest import run_cli

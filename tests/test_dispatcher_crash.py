@@ -13,12 +13,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from monitor.dispatcher import LEASE
+from monitor.delivery.dispatcher import LEASE
 from monitor.models import Subscription, utcnow
 from tests.alerting import STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist, subscription
 from tests.fakes.webhook_receiver import WebhookReceiver
 
-RUN_DISPATCHER = ("import asyncio, sys; from monitor.db import Database; from monitor.dispatcher import Dispatcher; "
+RUN_DISPATCHER = ("import asyncio, sys; from monitor.db import Database; from monitor.delivery.dispatcher import Dispatcher; "
                   "asyncio.run(Dispatcher(Database(sys.argv[1])).run_once())")
 
 

@@ -22,7 +22,7 @@ from monitor.fetch import WEB, Fetcher, PollClient
 from monitor.models import BudgetSpend, Delivery, Item, Poll, Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
 from monitor.sources import SOURCE_KINDS
-from monitor.store import PollSummary
+from monitor.store.items import PollSummary
 from tests.fakes.fault_server import FaultServer, Reply
 from tests.fakes.feed_server import FeedServer
 from tests.test_pipeline import count, rss

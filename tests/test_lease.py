@@ -11,10 +11,10 @@ from sqlalchemy import select
 from monitor.config import load_config
 from monitor.db import Database
 from monitor.fetch import Fetcher
-from monitor.lease import LeaseKeeper, acquire, due_when_free, release, renew
+from monitor.store.lease import LeaseKeeper, acquire, due_when_free, release, renew
 from monitor.models import Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
-from monitor.service import run_once
+from monitor.drivers.service import run_once
 from tests.fakes.feed_server import FeedServer
 from tests.test_pipeline import rss
 

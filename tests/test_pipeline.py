@@ -18,9 +18,9 @@ from monitor.db import Database
 from monitor.fetch import Fetcher
 from monitor.models import Change, Delivery, Item, ItemVersion, Poll, Source, Subscription, Watchlist
 from monitor.pipeline import Pipeline, sync_sources
-from monitor.service import run_once
+from monitor.drivers.service import run_once
 from monitor.sources.base import ItemRecord
-from monitor.store import PollSummary, store_poll
+from monitor.store.items import PollSummary, store_poll
 from tests.conftest import run_cli
 from tests.fakes.feed_server import Answer, FeedServer
 from tests.fakes.slack_server import SlackServer

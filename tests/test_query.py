@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import QueryError
-from monitor.query import MatchDoc, compile_query, parse_query
+from monitor.changes.query import MatchDoc, compile_query, parse_query
 
 
 def doc(title: str = "", summary: str = "", text: str = "", **fields: str) -> MatchDoc:

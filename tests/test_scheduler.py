@@ -16,7 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from monitor.config import load_config
 from monitor.models import Source, utcnow
 from monitor.pipeline import sync_sources
-from monitor.service import Service
+from monitor.drivers.service import Service
 from tests.conftest import run_cli
 from tests.fakes.feed_server import FeedServer
 from tests.test_pipeline import rss

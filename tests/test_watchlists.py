@@ -16,7 +16,7 @@ from monitor import watchlists as wl
 from monitor.config import load_config
 from monitor.db import Database
 from monitor.models import Change, Delivery, Subscription, Watchlist, utcnow
-from monitor.service import run_once
+from monitor.drivers.service import run_once
 from monitor.sources import SOURCE_KINDS
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.records_source import RecordsSource

@@ -8,7 +8,7 @@ import sys
 # The young generation is collected every 10,000 allocations, not 700: the imports below make
 # ~300,000 long-lived objects (the collector ran 240 times over them, ~0.05 s of each start),
 # and a poll makes thousands of short-lived ones. Start-up objects are then frozen out of the
-# collector's scans by monitor.service.settle_heap.
+# collector's scans by monitor.drivers.service.settle_heap.
 gc.set_threshold(10_000, 10, 10)
 
 import typer  # noqa: E402

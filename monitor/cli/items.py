@@ -65,7 +65,7 @@ def items_search(
     Example: monitor items search 'kind:opinion cites:"596 U.S. 482"' --json
     """
     from monitor import watchlists as wl
-    from monitor.query import compile_query
+    from monitor.changes.query import compile_query
 
     matcher = compile_query(query)
     database = open_db(db)

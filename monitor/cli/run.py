@@ -26,7 +26,7 @@ def init(db: DbOpt = None) -> None:
         console.print(f"database is up to date (revision {after})")
     else:
         console.print(f"database upgraded from {before or 'empty'} to revision {after}")
-    from monitor.queue import ensure_queue_schema  # procrastinate loads only where it is used
+    from monitor.drivers.workers import ensure_queue_schema  # procrastinate loads only where it is used
 
     if database.is_postgres and ensure_queue_schema(database):
         console.print("job queue schema (procrastinate) applied, for `monitor worker`")
@@ -52,7 +52,7 @@ def run_cmd(
 
     Example: monitor run --once --config sources.yaml
     """
-    from monitor.service import Service, run_pass, settle_heap  # the scheduler and HTTP stack load only to run
+    from monitor.drivers.service import Service, run_pass, settle_heap  # the scheduler and HTTP stack load only to run
 
     setup_logging(verbose)
     cfg = open_config(config)
@@ -100,7 +100,7 @@ def reload(config: ConfigOpt = None) -> None:
     import os
     import signal
 
-    from monitor.service import pid_file_path
+    from monitor.drivers.service import pid_file_path
 
     cfg = open_config(config)  # a bad file stops here with its line number; the service keeps the old one
     pid_file = pid_file_path(cfg.path)

@@ -90,7 +90,7 @@ def status(db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """
     from sqlalchemy import select
 
-    from monitor.health import source_health
+    from monitor.store.health import source_health
     from monitor.models import Source, utcnow
 
     database = open_db(db)

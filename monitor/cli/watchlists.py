@@ -43,7 +43,7 @@ def _spec(base: dict[str, Any], **changes: Any) -> wl.WatchlistSpec:
     from pydantic import ValidationError
 
     from monitor import watchlists as wl
-    from monitor.query import compile_query
+    from monitor.changes.query import compile_query
 
     if changes.get("query") is not None:
         compile_query(changes["query"])  # a QueryError shows the query with a caret

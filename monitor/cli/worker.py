@@ -28,13 +28,13 @@ if TYPE_CHECKING:  # procrastinate loads only when a worker or the cluster statu
 
     from monitor.config import AppConfig
     from monitor.db import Database
-    from monitor.queue import ClusterSettings, ClusterStatus
+    from monitor.drivers.workers import ClusterSettings, ClusterStatus
 
 SHUTDOWN_GRACE = 30.0
 
 
 def parse_queues(text: str) -> list[str]:
-    from monitor.queue import QUEUES
+    from monitor.drivers.workers import QUEUES
 
     names = [q.strip() for q in text.split(",") if q.strip()]
     unknown = sorted(set(names) - set(QUEUES))
@@ -61,13 +61,13 @@ def worker_cmd(
     Example: monitor worker --concurrency 8 --queues polls,deliveries
     """
     from monitor.db import Database
-    from monitor.queue import (
+    from monitor.drivers.workers import (
         ClusterSettings,
         ensure_queue_schema,
         require_postgres,
         sync_sources_once,
     )
-    from monitor.service import settle_heap
+    from monitor.drivers.service import settle_heap
 
     names = parse_queues(queues)
     setup_logging(verbose)
@@ -89,12 +89,12 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
     from procrastinate.worker import Worker
 
     from alerts.http import channel_client
-    from monitor.dispatcher import Dispatcher
+    from monitor.delivery.dispatcher import Dispatcher
     from monitor.fetch import Fetcher
     from monitor.models import utcnow
     from monitor.pipeline import Pipeline
-    from monitor.queue import Runtime, build_app, forget_workers
-    from monitor.service import Service
+    from monitor.drivers.workers import Runtime, build_app, forget_workers
+    from monitor.drivers.service import Service
 
     queue_app = build_app(db, settings)
     async with Fetcher() as fetcher, queue_app.open_async(), channel_client() as client:
@@ -123,7 +123,7 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
 
 async def _announce(worker: Worker, db: Database, info: dict[str, Any]) -> int:
     """Record who this worker is (host, pid, queues) once procrastinate has given it an id."""
-    from monitor.queue import describe_worker
+    from monitor.drivers.workers import describe_worker
 
     while worker.worker_id is None:
         await asyncio.sleep(0.05)
@@ -158,7 +158,7 @@ def cluster_section(database: Database) -> None:
     """Print the cluster section when the database runs a job queue (for ``monitor status``)."""
     if not database.is_postgres:  # no job queue on SQLite
         return
-    from monitor.queue import cluster_status
+    from monitor.drivers.workers import cluster_status
 
     status = cluster_status(database)
     if status is not None:
@@ -173,7 +173,7 @@ def workers_cmd(db: DbOpt = None, json_out: JsonOpt = False) -> None:
     Example: monitor workers --json
     """
     from monitor.db import Database
-    from monitor.queue import cluster_status, require_postgres
+    from monitor.drivers.workers import cluster_status, require_postgres
 
     database = Database(db)
     require_postgres(database, "monitor workers")

@@ -27,9 +27,9 @@ from sqlalchemy import select
 from alerts.base import channel_for_target
 from monitor.config import load_config
 from monitor.db import Database
-from monitor.digest import preview_message
+from monitor.delivery.digest import preview_message
 from monitor.models import Subscription, Watchlist, utcnow
-from monitor.service import run_once
+from monitor.drivers.service import run_once
 from monitor.watchlists import apply, parse_file, starter_text
 
 SAMPLES = resources.files("monitor.demo") / "samples"

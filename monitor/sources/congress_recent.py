@@ -6,7 +6,7 @@ poll (``pagination.next`` links the rest). Auth as ``congress_bill``: ``X-Api-Ke
 ``CONGRESS_API_KEY``. Incremental: the watermark is the newest ``updateDate`` seen, the next
 poll asks from there; the first poll looks back ``lookback_days``.
 Only bills whose title passes ``filter`` (the watchlist query language, via
-``monitor.query.compile_query``) are stored: the list has every bill of the Congress.
+``monitor.changes.query.compile_query``) are stored: the list has every bill of the Congress.
 Quirks: ``updateDate`` is a date in some answers and a timestamp in others; some bills have
 an empty ``title`` until the CRS titles them.
 """
@@ -23,7 +23,7 @@ from monitor.errors import ParseError
 from monitor.fetch import PollClient
 from monitor.normalise.federal import congress_gov_url, display_title
 from monitor.normalise.identity import federal_identity
-from monitor.query import MatchDoc, compile_query
+from monitor.changes.query import MatchDoc, compile_query
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
 from monitor.sources.shape import integer, load_json, object_list, optional, text
 

@@ -42,7 +42,7 @@ from monitor.models import Source, WebhookEvent, utcnow
 from monitor.sanity import sanity_check
 from monitor.sources.base import ItemRecord
 from monitor.sources.courtlistener import docket_record, entry_record, opinion_record, snake_docket
-from monitor.store import store_poll
+from monitor.store.items import store_poll
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from alerts.base import MessageChange
 from monitor.db import Database
-from monitor.dispatcher import message_change
+from monitor.delivery.dispatcher import message_change
 from monitor.models import Delivery, Source, Subscription, Watchlist
 
 FEED_ENTRIES = 50

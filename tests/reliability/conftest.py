@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 import monitor.cores
-import monitor.service
+import monitor.drivers.service
 from monitor.fetch import Fetcher
 from tests.fakes.socket_faults import Blackhole, FaultServer
 
@@ -25,7 +25,7 @@ QUICK = {"timeout": 0.8, "connect_timeout": 0.5, "retries": 1, "retry_base": 0.0
 def quick_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
     quick = functools.partial(Fetcher, **QUICK)
     monkeypatch.setattr(monitor.cores, "Fetcher", quick)
-    monkeypatch.setattr(monitor.service, "Fetcher", quick)
+    monkeypatch.setattr(monitor.drivers.service, "Fetcher", quick)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from monitor.config import load_config
 from monitor.db import Database
 from monitor.models import Change, Item, ItemVersion, Source
-from monitor.service import RunResult, run_once
+from monitor.drivers.service import RunResult, run_once
 
 
 def rss(*entries: tuple[str, str] | tuple[str, str, str], title: str = "Opinions") -> str:

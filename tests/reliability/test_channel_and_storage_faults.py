@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, select, text
 
 import alerts.http
 from alerts.webhook import new_secret
-from monitor.dispatcher import Dispatcher
+from monitor.delivery.dispatcher import Dispatcher
 from monitor.models import Delivery, Subscription, Watchlist, utcnow
 from tests.fakes import socket_faults as fs
 from tests.fakes.socket_faults import FaultServer

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from monitor.config import load_config
 from monitor.errors import ConfigError, InsanityError, ParseError, QueryError
-from monitor.query import compile_query
+from monitor.changes.query import compile_query
 from tests.conftest import realdata
 from tests.reliability.test_bad_input import parse
 
@@ -142,7 +142,7 @@ def test_config_loader_on_random_text(text: str) -> None:
                                                           "court:", "*", ":", "-", "~", "title:\"x\""]),
                                         max_size=20).map(" ".join))
 def test_query_compiler_only_raises_query_error(query: str) -> None:
-    from monitor.query import MatchDoc
+    from monitor.changes.query import MatchDoc
 
     try:
         matcher = compile_query(query)

@@ -32,7 +32,7 @@ from sqlalchemy import select, update
 
 from monitor.config import load_config
 from monitor.models import Change, Delivery, Item, Source, Subscription, Watchlist, utcnow
-from monitor.service import run_once
+from monitor.drivers.service import run_once
 from tests.conftest import ROOT
 from tests.reliability.helpers import assert_versions_consistent, rss, write_sources
 
@@ -43,7 +43,7 @@ CHILD = """
 import asyncio, sys
 from monitor.config import load_config
 from monitor.db import Database
-from monitor.service import run_once
+from monitor.drivers.service import run_once
 db = Database(sys.argv[1]); config = load_config(sys.argv[2])
 print("ready", flush=True)
 while True:

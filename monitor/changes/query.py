@@ -97,7 +97,7 @@ class MatchDoc:
         if scope not in self._words:
             if scope == "title":
                 source = self.title
-            elif scope == "brief":  # what muted patterns look at (monitor.matching)
+            elif scope == "brief":  # what muted patterns look at (monitor.changes.match)
                 source = "\n".join(p for p in (self.title, self.summary, self.status_action) if p)
             else:
                 source = self.body()

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from monitor.config import parse_duration
 from monitor.db import Database
 from monitor.models import Source, utcnow
-from monitor.store import chunks
+from monitor.store.items import chunks
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -19,7 +19,7 @@ from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from monitor.config import parse_duration
-from monitor.dispatcher import queue_admin_notice
+from monitor.delivery.dispatcher import queue_admin_notice
 from monitor.models import Source, utcnow
 from monitor.sources import SourceConfig
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from alerts.base import Message
 from monitor.db import Database
-from monitor.dispatcher import build_message
+from monitor.delivery.dispatcher import build_message
 from monitor.errors import ConfigError
 from monitor.models import Delivery, Digest, Subscription, Watchlist, utcnow
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
-from monitor.matching import CompiledWatchlist
+from monitor.changes.match import CompiledWatchlist
 
 
 class Recipient(NamedTuple):

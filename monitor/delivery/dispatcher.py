@@ -50,7 +50,7 @@ GIVE_UP_AFTER = dt.timedelta(days=3)
 LEASE = dt.timedelta(minutes=5)
 MAX_CHANGES_PER_MESSAGE = 25
 MAX_CHANGES_PER_DIGEST = 100
-DISPATCHED_KINDS = ("alert", "admin", "digest")  # digest rows wait as 'queued' until monitor.digest claims a day
+DISPATCHED_KINDS = ("alert", "admin", "digest")  # digest rows wait as 'queued' until monitor.delivery.digest claims a day
 ADMIN_ENV = "MONITOR_ADMIN_TARGET"
 PUBLIC_URL_ENV = "MONITOR_PUBLIC_URL"
 # Crash tests: the dispatcher stops dead at this named point (claimed|sent|recorded) so a test

@@ -18,13 +18,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeEngine
 from sqlalchemy.orm import Session
 
-from monitor.diff import diff
+from monitor.changes.diff import diff
 from monitor.fetch import CacheEntry
-from monitor.matching import CompiledWatchlist
+from monitor.changes.match import CompiledWatchlist
 from monitor.models import (Change, Delivery, HttpCache, Item, ItemVersion, JSONText, Poll, Source, Subscription,
                             Watchlist, utcnow)
-from monitor.outbox import Recipient, deliveries
-from monitor.query import MatchDoc
+from monitor.outbox.enqueue import Recipient, deliveries
+from monitor.changes.query import MatchDoc
 from monitor.sources.base import Hashed, ItemRecord
 
 CHUNK = 500

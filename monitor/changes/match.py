@@ -14,11 +14,11 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from monitor.diff import ChangeSpec
+from monitor.changes.diff import ChangeSpec
 from monitor.models import Watchlist
 from monitor.normalise.statuses import moves_on_ladder
 from monitor.errors import QueryError
-from monitor.query import Matcher, MatchDoc, Nothing, compile_query, words
+from monitor.changes.query import Matcher, MatchDoc, Nothing, compile_query, words
 
 log = logging.getLogger(__name__)
 

@@ -28,14 +28,14 @@ from alerts.http import channel_client
 from monitor.config import AppConfig, config_hash, cron_trigger, load_config, parse_duration
 from monitor.cores import Share, default_processes, poll_on_cores, poll_share
 from monitor.db import Database
-from monitor.digest import claim_digests
-from monitor.dispatcher import Dispatcher, DispatchStats
+from monitor.delivery.digest import claim_digests
+from monitor.delivery.dispatcher import Dispatcher, DispatchStats
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
 from monitor.models import Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
 from monitor.sources import SourceConfig
-from monitor.store import PollSummary
+from monitor.store.items import PollSummary
 
 if TYPE_CHECKING:  # APScheduler loads for the long-running service only, not for ``run --once``
     from apscheduler.schedulers.asyncio import AsyncIOScheduler

@@ -12,7 +12,7 @@ Three tasks, no home-made cluster:
   is the source id; the worker reads the source's config (and secrets) from its own
   sources.yaml and environment.
 - **poll** (queue ``polls``): ``Pipeline.poll`` under the source's row lease
-  (``monitor.lease``), the guard that holds even when the queue's lock is gone.
+  (``monitor.store.lease``), the guard that holds even when the queue's lock is gone.
 - **deliver** (periodic, queue ``deliveries``; a poll that queued alerts defers one at once):
   ``Dispatcher.run_once``. The queue is at-least-once; the delivery ledger's conditional
   claim keeps each alert to one send.
@@ -43,12 +43,12 @@ from sqlalchemy.engine import make_url
 
 from monitor.config import AppConfig, parse_duration
 from monitor.db import Database
-from monitor.dispatcher import Dispatcher
+from monitor.delivery.dispatcher import Dispatcher
 from monitor.errors import ConfigError
-from monitor.lease import due_when_free
+from monitor.store.lease import due_when_free
 from monitor.models import Setting, Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
-from monitor.service import first_run_time
+from monitor.drivers.service import first_run_time
 
 log = logging.getLogger(__name__)
 

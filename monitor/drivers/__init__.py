@@ -1,0 +1,1 @@
+"""The run drivers: the one-process service (APScheduler, ``run --once``) and the PostgreSQL workers."""

@@ -1,0 +1,1 @@
+"""The outbox: rows queued in the poll's transaction for the dispatcher to deliver."""
