@@ -35,8 +35,7 @@ class AppriseChannel:
 
     @classmethod
     def validate(cls, address: str) -> str:
-        import apprise  # imported on use: it costs half a second at every CLI start
-
+        apprise = _apprise()
         if apprise.Apprise.instantiate(address) is None:
             raise ConfigError(f"apprise does not recognise {redact(address)!r} (see https://github.com/caronc/apprise/wiki)")
         return address
@@ -59,8 +58,10 @@ class AppriseChannel:
         return {"title": message.subject(), "body": "\n".join(lines) or "No news today."}
 
     async def send(self, client: httpx.AsyncClient, rendered: Rendered) -> str:
-        import apprise
-
+        try:
+            apprise = _apprise()
+        except ConfigError as exc:  # held, not failed: the operator installs the extra and it goes out
+            raise DeliveryError(str(exc), permanent=False) from exc
         service = apprise.Apprise.instantiate(self.url)
         if service is None:
             raise DeliveryError("apprise does not recognise this URL", permanent=True)
@@ -84,3 +85,13 @@ async def _refuse_private_host(service: Any) -> None:
         return  # not a network name (some services keep a token there) or DNS is down: Apprise decides
     except BlockedAddress as exc:
         raise DeliveryError(f"refused: {exc}", permanent=True) from None
+
+
+def _apprise() -> Any:
+    """The apprise module: an optional extra, imported on use (it costs half a second to import)."""
+    try:
+        import apprise
+    except ImportError as exc:
+        raise ConfigError("the apprise channel needs the apprise extra: "
+                          "pip install 'remedy-monitor[apprise]'") from exc
+    return apprise
