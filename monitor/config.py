@@ -298,8 +298,12 @@ def _sources(name: str, locate: _Locator, entries: list[Any], source_lines: list
         if isinstance(url, str) and not _is_http_url(url):
             raise ConfigError(f"{name}:{locate.line(index, 'url')}: {label}: field 'url': "
                               f"{url!r} is not an http(s) URL with a host")
-        sources.append(config)
-        lines[sid] = line
+        for expanded in config.expand():
+            if expanded.id in lines:
+                raise ConfigError(f"{name}:{line}: {label}: duplicate id {expanded.id!r} "
+                                  f"(first defined on line {lines[expanded.id]})")
+            sources.append(expanded)
+            lines[expanded.id] = line
     return sources, lines
 
 

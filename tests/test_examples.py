@@ -21,7 +21,7 @@ from monitor.sanity import sanity_check
 from monitor.sources import SOURCE_KINDS, Fetched, Page
 
 EXAMPLES = Path(__file__).parent / "examples"
-SKIP_SUFFIXES = (".expected.json", ".config.yaml")
+SKIP_SUFFIXES = (".expected.json", ".config.yaml", ".md")  # .md: a provenance note
 
 
 def cases() -> list[tuple[str, Path]]:

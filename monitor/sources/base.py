@@ -42,6 +42,10 @@ class SourceConfig(BaseModel):
     max_bytes: int | None = None
     title: str | None = None
 
+    def expand(self) -> list[SourceConfig]:
+        """The sources this entry stands for: itself, or (``govinfo_courts``) one per court."""
+        return [self]
+
 
 @dataclass(frozen=True)
 class Page:

@@ -1,0 +1,180 @@
+"""``govinfo_courts``: every federal court's opinions through GovInfo's USCOURTS RSS feeds, no key.
+
+Source: ``{base_url}/uscourts-<court>.xml``, one feed per court holding its 100 most recently
+published opinion packages (not sorted by date). GovInfo sends ``Last-Modified``, so a poll of
+an unchanged feed is one conditional GET answered 304.
+
+Config: ``courts: all`` (the courts of appeals and the district courts; ``bankruptcy: true``
+adds the bankruptcy courts) or ``courts: [ca9, ca5, txsd]``. The court list is GovInfo's own
+OPML of judicial feeds (usgpo/rss ``opml/judicial-publications.opml``): 13 courts of appeals,
+63 district courts, 63 bankruptcy courts and the Court of International Trade. A court GovInfo
+added after that list (e.g. ``nysd``) can still be named explicitly. ``courts: all`` becomes
+one source per court when sources.yaml is loaded (``<id>.<court>``), so each court has its
+own schedule, health and conditional-request state, and one court's outage fails only itself.
+
+Format: RSS 2.0; each item's ``guid`` is the package id (``USCOURTS-ca9-24-01234``), ``link``
+its details page, ``title`` the case name (sometimes after the docket number), ``pubDate`` when
+GovInfo published it, ``description`` HTML linking the PDF. The docket number comes from the
+package id: ``USCOURTS-nysd-1_22-cv-01461`` -> ``1:22-cv-01461``, ``USCOURTS-ca9-24-01234`` ->
+``24-01234``. The identity is ``<court>/<docket number>`` as CourtListener and PACER write it:
+appellate numbers without GovInfo's zero padding (``ca9/24-1234``, PACER's ``20-4482``), and
+GovInfo's ``ca13`` (the Federal Circuit) as CourtListener's ``cafc``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from monitor.fetch import PollClient
+from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
+from monitor.sources.feedparse import FeedEntry, local_date, parse_feed, plain_text
+
+RSS = "https://www.govinfo.gov/rss"
+DETAILS = "https://www.govinfo.gov/app/details"
+CONTENT = "https://www.govinfo.gov/content/pkg"
+
+APPELLATE: tuple[str, ...] = (
+    "ca1", "ca2", "ca3", "ca4", "ca5", "ca6", "ca7", "ca8", "ca9", "ca10", "ca11", "cadc", "ca13")
+DISTRICT: tuple[str, ...] = (
+    "alnd", "alsd", "almd", "akd", "azd", "ared", "caed", "cand", "casd", "cod", "ctd", "dcd", "flsd", "flnd",
+    "gamd", "gud", "hid", "idd", "ilnd", "insd", "iand", "ksd", "kyed", "kywd", "laed", "lamd", "med", "mdd",
+    "mad", "mied", "miwd", "mnd", "moed", "mowd", "mtd", "ned", "nhd", "njd", "nmd", "nyed", "nynd", "ncmd",
+    "ndd", "ohnd", "ohsd", "oked", "ord", "paed", "pamd", "pawd", "prd", "rid", "tned", "tnwd", "tnmd", "txnd",
+    "txsd", "txwd", "utd", "vid", "waed", "wvnd", "wyd")
+BANKRUPTCY: tuple[str, ...] = (
+    "almb", "alnb", "alsb", "areb", "arwb", "azb", "caeb", "canb", "cacb", "dcb", "deb", "flsb", "flmb", "ganb",
+    "gamb", "hib", "ilnb", "ilsb", "ilcb", "insb", "ianb", "kywb", "laeb", "lawb", "meb", "mdb", "mab", "miwb",
+    "msnb", "moeb", "mowb", "neb", "nvb", "nhb", "njb", "nmb", "nyeb", "nysb", "nceb", "ncwb", "ndb", "ohnb",
+    "oknb", "okwb", "orb", "paeb", "pamb", "pawb", "prb", "rib", "scb", "sdb", "tneb", "tnmb", "txsb", "txwb",
+    "vawb", "waeb", "wawb", "wvnb", "wieb", "wiwb", "wyb")
+NATIONAL: tuple[str, ...] = ("cit",)
+KNOWN: frozenset[str] = frozenset(APPELLATE + DISTRICT + BANKRUPTCY + NATIONAL)
+
+# GovInfo court code -> CourtListener's, where they differ.
+COURTLISTENER_ID: dict[str, str] = {"ca13": "cafc"}
+
+_COURT_CODE = re.compile(r"^[a-z]{2,4}\d{0,2}$")
+_PACKAGE = re.compile(r"USCOURTS-(?P<court>[a-z0-9]+)-(?P<case>[0-9A-Za-z_.-]+)(?=$|[/?#])")
+_DISTRICT_CASE = re.compile(r"^(?P<office>\d+)_(?P<year>\d{2})-(?P<type>[a-z]{1,4})-(?P<number>\d+)$")
+_APPELLATE_CASE = re.compile(r"^(?P<year>\d{2})-(?P<number>\d+)$")
+_PDF_LINK = re.compile(r"""href=["']([^"']+\.pdf)["']""", re.IGNORECASE)
+
+
+class GovInfoCourtsConfig(SourceConfig):
+    kind: Literal["govinfo_courts"] = "govinfo_courts"
+    courts: Literal["all"] | list[str] = Field(min_length=1)
+    bankruptcy: bool = False  # with ``courts: all``: the bankruptcy courts too
+    base_url: str = RSS
+
+    @field_validator("courts")
+    @classmethod
+    def _courts(cls, value: Literal["all"] | list[str]) -> Literal["all"] | list[str]:
+        if value == "all":
+            return value
+        courts = [c.strip().lower() for c in value]
+        bad = [c for c in courts if not _COURT_CODE.match(c)]
+        if bad:
+            raise ValueError(f"{', '.join(map(repr, bad))} is not a GovInfo court code "
+                             "(e.g. ca9, cadc, txsd, nysb; or 'all')")
+        return list(dict.fromkeys(courts))
+
+    def court_list(self) -> list[str]:
+        if self.courts != "all":
+            return list(self.courts)
+        return list(APPELLATE + DISTRICT + (BANKRUPTCY if self.bankruptcy else ()))
+
+    def expand(self) -> list[SourceConfig]:
+        """One source per court (``<id>.<court>``); a one-court entry stays as it is."""
+        courts = self.court_list()
+        if len(courts) == 1 and self.courts != "all":
+            return [self]
+        return [self.model_copy(update={"id": f"{self.id}.{court}", "courts": [court],
+                                        "title": f"{self.title or 'GovInfo'} — {court}"}) for court in courts]
+
+
+def docket_number(case: str) -> str:
+    """The package id's case part as the court writes it: ``1_22-cv-01461`` -> ``1:22-cv-01461``."""
+    return case.replace("_", ":", 1) if _DISTRICT_CASE.match(case) else case
+
+
+def identity_docket(case: str) -> str:
+    """The docket number CourtListener and PACER use: appellate ``24-01234`` -> ``24-1234``."""
+    appellate = _APPELLATE_CASE.match(case)
+    if appellate:
+        return f"{appellate.group('year')}-{int(appellate.group('number'))}"
+    return docket_number(case)
+
+
+def package_of(entry: FeedEntry) -> tuple[str, str, str] | None:
+    """(package id, court, case part) from the guid, else the link; None when neither names one."""
+    for value in (entry.id, entry.link):
+        match = _PACKAGE.search(value or "")
+        if match:
+            return match.group(0), match.group("court").lower(), match.group("case")
+    return None
+
+
+class GovInfoCourtsSource(BaseSource):
+    kind: ClassVar[str] = "govinfo_courts"
+    Config: ClassVar[type[SourceConfig]] = GovInfoCourtsConfig
+    config: GovInfoCourtsConfig
+
+    def url(self, court: str) -> str:
+        return f"{self.config.base_url.rstrip('/')}/uscourts-{court}.xml"
+
+    async def fetch(self, client: PollClient, state: FetchState) -> Fetched:
+        pages = []
+        for court in self.config.court_list():
+            response = await client.get(self.url(court))
+            if not response.unchanged:
+                pages.append(Page(response.url, response.body, response.content_type, label=court))
+        return Fetched(pages=tuple(pages), unchanged=not pages)
+
+    def parse(self, fetched: Fetched) -> list[ItemRecord]:
+        records = []
+        for page in fetched.pages:
+            for entry in parse_feed(page.body).entries:
+                package = package_of(entry)
+                if package is None:
+                    continue  # not an opinion package (GovInfo feeds carry nothing else)
+                package_id, court, case = package
+                records.append(self._record(entry, package_id, COURTLISTENER_ID.get(court, court), case))
+        return records
+
+    def _record(self, entry: FeedEntry, package_id: str, court: str, case: str) -> ItemRecord:
+        from monitor.normalise.casenames import harmonize  # its regexes compile on the first parse
+
+        docket = docket_number(case)
+        title = plain_text(entry.title)
+        for prefix in (docket, case, case.replace("_", "-")):  # "24-01234 - Doe v. Smith"
+            if title.startswith(prefix):
+                title = title[len(prefix):].lstrip(" -–:")
+                break
+        name = harmonize(title) or docket
+        pdf = _PDF_LINK.search(entry.summary or entry.content or "")
+        published = entry.published
+        return ItemRecord(
+            key=f"govinfo:{package_id}",
+            kind="opinion",
+            title=name,
+            url=f"{DETAILS}/{package_id}",
+            identity=f"{court}/{identity_docket(case)}",
+            jurisdiction="us",
+            court=court,
+            status="decided",
+            status_action=plain_text(entry.title) or None,
+            status_date=local_date(published, "America/New_York") if published else None,
+            published_at=published,
+            summary=plain_text(entry.summary) or None,
+            data={
+                "case_name": name,
+                "docket_number": docket,
+                "package_id": package_id,
+                "download_url": pdf.group(1) if pdf else f"{CONTENT}/{package_id}/pdf/{package_id}-0.pdf",
+                "details_url": f"{DETAILS}/{package_id}",
+                "categories": list(entry.categories),
+            },
+        )

@@ -1,0 +1,98 @@
+"""GovInfo USCOURTS feeds: the court list, one source per court, docket numbers and identities."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_config
+from monitor.errors import ConfigError
+from monitor.sources import Fetched, Page
+from monitor.sources.govinfo_courts import (
+    APPELLATE,
+    BANKRUPTCY,
+    DISTRICT,
+    GovInfoCourtsConfig,
+    GovInfoCourtsSource,
+    docket_number,
+    identity_docket,
+)
+from monitor.sources.pacer_rss import PacerRssConfig, PacerRssSource
+from tests.conftest import realdata
+
+EXAMPLES = Path(__file__).parent / "examples" / "govinfo_courts"
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "sources.yaml"
+    path.write_text(body)
+    return path
+
+
+def test_courts_all_is_one_source_per_appellate_and_district_court(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "sources:\n  - {id: courts, kind: govinfo_courts, courts: all}\n"))
+    ids = [s.id for s in config.sources]
+    assert len(ids) == 13 + 63 and "courts.ca9" in ids and "courts.txsd" in ids
+    assert not {f"courts.{c}" for c in BANKRUPTCY} & set(ids)
+    with_bankruptcy = load_config(write(
+        tmp_path, "sources:\n  - {id: courts, kind: govinfo_courts, courts: all, bankruptcy: true}\n"))
+    assert len(with_bankruptcy.sources) == 13 + 63 + 63 and "courts.nysb" in {s.id for s in with_bankruptcy.sources}
+
+
+def test_the_court_list_is_govinfos_own_opml() -> None:
+    opml = realdata("govinfo", "rss_opml", "judicial-publications.opml").read_text()
+    for court in APPELLATE + DISTRICT:
+        assert f"https://www.govinfo.gov/rss/uscourts-{court}.xml" in opml
+
+
+def test_a_listed_court_stays_one_source_and_a_clash_is_refused(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "sources:\n  - {id: ninth, kind: govinfo_courts, courts: [ca9]}\n"))
+    assert [s.id for s in config.sources] == ["ninth"]
+    with pytest.raises(ConfigError, match="duplicate id 'c.ca9'"):
+        load_config(write(tmp_path, "sources:\n  - {id: c.ca9, kind: rss, url: 'https://x.test/'}\n"
+                                    "  - {id: c, kind: govinfo_courts, courts: [ca9, ca5]}\n"))
+    with pytest.raises(ConfigError, match="not a GovInfo court code"):
+        load_config(write(tmp_path, "sources:\n  - {id: c, kind: govinfo_courts, courts: ['9th circuit']}\n"))
+
+
+@pytest.mark.parametrize(("case", "docket", "identity"), [
+    ("1_22-cv-01461", "1:22-cv-01461", "1:22-cv-01461"),
+    ("24-01234", "24-01234", "24-1234"),
+    ("17-30484", "17-30484", "17-30484"),
+    ("1_01-bk-13984", "1:01-bk-13984", "1:01-bk-13984"),
+])
+def test_docket_numbers_from_package_ids(case: str, docket: str, identity: str) -> None:
+    assert docket_number(case) == docket
+    assert identity_docket(case) == identity
+
+
+def test_an_opinion_shares_its_identity_with_the_pacer_entries_of_its_case() -> None:
+    """PACER's appellate feed writes 20-4482 where GovInfo's package id says 20-04482."""
+    pacer = PacerRssSource(PacerRssConfig(id="p", kind="pacer_rss", court="ca4", url="https://ecf.ca4.uscourts.gov/rss"))
+    pacer_ids = {r.identity for r in pacer.parse(Fetched(pages=(Page(
+        "x", realdata("pacer_rss", "juriscraper", "ca4_1.xml").read_bytes()),)))}
+    assert "ca4/20-4482" in pacer_ids
+    feed = (b'<rss version="2.0"><channel><title>t</title><item><title>United States v. Doe</title>'
+            b'<guid>USCOURTS-ca4-20-04482</guid><link>https://www.govinfo.gov/app/details/USCOURTS-ca4-20-04482</link>'
+            b'<pubDate>Wed, 30 Sep 2026 21:51:04 GMT</pubDate></item></channel></rss>')
+    source = GovInfoCourtsSource(GovInfoCourtsConfig(id="g", courts=["ca4"]))
+    [record] = source.parse(Fetched(pages=(Page("x", feed, label="ca4"),)))
+    assert record.identity == "ca4/20-4482" and record.data["docket_number"] == "20-04482"
+
+
+def test_federal_circuit_is_named_as_courtlistener_names_it() -> None:
+    feed = (b'<rss version="2.0"><channel><title>t</title><item><title>Acme v. Widget</title>'
+            b'<guid>USCOURTS-ca13-24-01046</guid></item></channel></rss>')
+    [record] = GovInfoCourtsSource(GovInfoCourtsConfig(id="g", courts=["ca13"])).parse(
+        Fetched(pages=(Page("x", feed, label="ca13"),)))
+    assert (record.court, record.identity) == ("cafc", "cafc/24-1046")
+
+
+def test_example_items_link_the_pdf_and_the_details_page() -> None:
+    items = json.loads((EXAMPLES / "ca9.expected.json").read_text())
+    bivens = items[0]
+    assert bivens["title"] == "Rosa Hernandez-Lopez v. Kristi Noem"
+    assert bivens["url"] == "https://www.govinfo.gov/app/details/USCOURTS-ca9-25-00412"
+    assert bivens["data"]["download_url"].endswith("/USCOURTS-ca9-25-00412/pdf/USCOURTS-ca9-25-00412-0.pdf")
