@@ -56,8 +56,26 @@ def harmonize(name: str) -> str:
     return tidy(text)
 
 
-_SMALL_WORDS = frozenset(["a", "an", "and", "as", "at", "but", "by", "en", "for", "if", "in", "is", "of", "on", "or", "the", "to", "v", "v.", "via", "vs", "vs."])
+_SMALL_WORDS = frozenset(["a", "an", "and", "as", "at", "but", "by", "en", "for", "if", "in", "is", "of", "on", "or",
+                          "the", "to", "v", "v.", "via", "vs", "vs.", "re", "re:", "ex", "rel.", "d/b/a"])
 _ROMAN = re.compile(r"^[IVXLC]+$")
+# Capitals a court keeps in a caption: agencies and company forms. Words without a vowel
+# (LLC, DHS, NLRB) are kept too, except the few abbreviations written in title case.
+ACRONYMS = frozenset([
+    "ACLU", "ATF", "BIA", "CIA", "DEA", "DOJ", "EEOC", "EPA", "FAA", "FBI", "FCC", "FDA", "FDIC", "FEMA", "FTC",
+    "HUD", "ICE", "IRS", "ITC", "NAACP", "NASA", "NOAA", "OSHA", "SEC", "USA", "USCIS", "USPS", "AT&T",
+])
+_TITLE_CASE_ABBREVIATIONS = frozenset(["MR", "MRS", "MS", "DR", "ST", "JR", "SR", "CH", "BHD", "LTD"])
+_ALL_CAPS_VERSUS = re.compile(r"\sV(?:S)?\.?\s")
+
+
+def _acronym(word: str) -> bool:
+    """ICE, LLC, H&M: kept in capitals. ``CTR.`` and ``INS.`` end in a period: abbreviated words."""
+    bare = word.strip(",;:()'\"")
+    if bare.rstrip(".") in ACRONYMS or re.fullmatch(r"[A-Z]{1,3}&[A-Z]{1,3}", bare):
+        return True
+    return (len(bare) > 1 and bare.isalpha() and bare.isupper() and not re.search("[AEIOUY]", bare)
+            and bare not in _TITLE_CASE_ABBREVIATIONS)
 
 
 def _title_word(word: str, first: bool) -> str:
@@ -68,6 +86,10 @@ def _title_word(word: str, first: bool) -> str:
         return word.upper()
     if _ROMAN.match(word.rstrip(",.")) and len(word.rstrip(",.")) > 1:
         return word
+    if _acronym(word):
+        return word
+    if re.fullmatch(r"MC[A-Z]{2,}\W*", word):  # MCDONALD -> McDonald
+        return "Mc" + word[2] + word[3:].lower()
     return "-".join(
         "/".join(re.sub(r"^([^A-Za-z]*)([a-z])", lambda m: m.group(1) + m.group(2).upper(), piece.lower())
                  for piece in part.split("/"))
@@ -82,3 +104,19 @@ def titlecase(name: str) -> str:
     """
     words = name.split()
     return " ".join(w if any(c.islower() for c in w) else _title_word(w, i == 0) for i, w in enumerate(words))
+
+
+def case_name(raw: str) -> str:
+    """A caption as the court writes it in its opinions, from whatever a feed or API sent.
+
+    Why one function: every court item (any kind, any flavour, a generic feed too) must give
+    the same name for the same case, so alerts read alike and identities line up. A caption
+    sent in capitals (``USA V. JONATHAN ANDERSON``) is harmonised and title-cased
+    (``United States v. Jonathan Anderson``), keeping acronyms (ICE, DHS, LLC, FBI, U.S.);
+    a caption in mixed case is only harmonised.
+    """
+    text = " ".join(html.unescape(raw).split())
+    letters = _VERSUS.sub(" ", _LOWER_V.sub(" ", f" {text} "))  # cafc writes "FILLER v. US"
+    if any(c.isalpha() for c in letters) and not any(c.islower() for c in letters):
+        return titlecase(harmonize(_ALL_CAPS_VERSUS.sub(" v. ", f" {text} ").strip()))
+    return harmonize(text)

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from monitor.errors import ParseError
+from monitor.normalise.casenames import case_name as court_case_name
 from monitor.sources.base import ItemRecord
 from monitor.sources.shape import integer, object_list, optional, require, text
 
@@ -104,7 +105,7 @@ def opinion_record(result: dict[str, Any], where: str = "CourtListener result") 
     return ItemRecord(
         key=f"cl:cluster:{cluster_id}",
         kind="opinion",
-        title=case_name.strip(),
+        title=court_case_name(case_name) or case_name.strip(),
         url=absolute(result.get("absolute_url")),
         identity=identity(court, result.get("docketNumber")),
         court=court,
@@ -113,6 +114,7 @@ def opinion_record(result: dict[str, Any], where: str = "CourtListener result") 
         status_date=to_date(result.get("dateFiled")),
         summary=(result.get("syllabus") or None),
         data={
+            "raw_title": case_name,
             "court_name": result.get("court"),
             "docket_id": result.get("docket_id"),
             "docket_number": result.get("docketNumber"),
@@ -149,7 +151,7 @@ def docket_record(docket: dict[str, Any], where: str = "CourtListener docket") -
     return ItemRecord(
         key=f"cl:docket:{docket_id}",
         kind="docket",
-        title=case_name.strip(),
+        title=court_case_name(case_name) or case_name.strip(),
         url=absolute(docket.get("absolute_url")) or f"{SITE}/docket/{docket_id}/",
         identity=identity(court, docket.get("docket_number")),
         court=court,
@@ -158,6 +160,7 @@ def docket_record(docket: dict[str, Any], where: str = "CourtListener docket") -
         status_action=field,
         status_date=when,
         data={
+            "raw_title": case_name,
             "docket_number": docket.get("docket_number"),
             "date_filed": docket.get("date_filed"),
             "date_terminated": docket.get("date_terminated"),

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationInfo, field_validator
 
 from monitor.fetch import PollClient
+from monitor.normalise.casenames import case_name
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
 from monitor.sources.feedparse import FeedEntry, Timezone, local_date, parse_feed, plain_text
 
@@ -74,6 +75,7 @@ class DocketEntry:
     court: str
     docket_number: str
     case_name: str
+    raw_title: str
     pacer_case_id: str | None
     date_filed: dt.datetime
     document_number: str | None
@@ -130,8 +132,6 @@ def pacer_case_id(link: str) -> str | None:
 
 def read_entry(court: str, entry: FeedEntry) -> DocketEntry | None:
     """One RSS item -> a docket entry, or None when the title names no case."""
-    from monitor.normalise.casenames import harmonize  # its regexes compile on the first parse, not at start-up
-
     number = docket_number(court, entry.title)
     if number is None or entry.published is None:
         return None
@@ -160,7 +160,8 @@ def read_entry(court: str, entry: FeedEntry) -> DocketEntry | None:
     return DocketEntry(
         court=court,
         docket_number=number,
-        case_name=harmonize(name) if name else "Unknown Case Title",
+        case_name=case_name(name) if name else "Unknown Case Title",
+        raw_title=entry.title,
         pacer_case_id=None if is_appellate(court) else pacer_case_id(entry.link),
         date_filed=entry.published,
         document_number=doc_number,
@@ -230,6 +231,7 @@ class PacerRssSource(BaseSource):
         short = " ".join(entry.short_description.split())
         data: dict[str, Any] = {
             "case_name": entry.case_name,
+            "raw_title": entry.raw_title,
             "docket_number": entry.docket_number,
             "pacer_case_id": entry.pacer_case_id,
             "pacer_case_ids": [entry.pacer_case_id] if entry.pacer_case_id else [],

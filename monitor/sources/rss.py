@@ -17,10 +17,20 @@ into an opinion (kind ``opinion``, status ``decided``, the precedential status a
 - ``ca7``: 7th Cir. opinions RSS; everything is in the description: ``FinalOpinion in case#
   21-2913 <case name> (cv) {<judge>} [uploaded: …]``; pubDate wrapped in newlines with
   CST/CDT zone names; the guid is not a URL. All are published opinions.
+- ``ca9``: 9th Cir. opinions (``/decisions/opinions/index.xml``) and memoranda feeds (Hugo):
+  title = the caption in capitals, link = the PDF named by the docket number, pubDate a bare
+  ``12/30/2022``; memoranda are unpublished.
+- ``cadc``: D.C. Cir. opinions RSS (``10-1004 | ATK Launch Systems, Inc. v. EPA``) and
+  judgments RSS (``Judgment in Case 19-5333, <case name>``, unpublished); the link is the PDF.
 - ``ca10``: 10th Cir. "Daily Decisions" (Drupal): ``Docket#: 24-2057 - Date Issued: … -
   Published Opinion``; dc:creator names the lower court; the link is the PDF.
 - ``cafc``: Fed. Cir. WordPress feed: title ``20-1046: CAPTION [OPINION], Precedential``,
   caption in capitals (title-cased here), the PDF is the first link in content:encoded.
+
+Every court item's caption goes through ``monitor.normalise.casenames.case_name`` (a generic
+feed's too, when ``item_kind`` is ``opinion`` or ``docket``); the title as sent is kept in
+``data["raw_title"]``. The other circuits (ca1-ca6, ca8, ca11) publish their opinions as HTML
+pages or through GovInfo, not as RSS we found a sample of.
 
 Entries without a guid/id fall back to their link, then to a hash of title+date, so a feed that
 never set ids still gets stable keys; an entry that drops out of a feed is not a deletion.
@@ -39,6 +49,7 @@ from urllib.parse import urljoin
 from pydantic import model_validator
 
 from monitor.fetch import PollClient
+from monitor.normalise.casenames import case_name
 from monitor.sources.base import (
     BaseSource,
     Fetched,
@@ -49,7 +60,7 @@ from monitor.sources.base import (
 )
 from monitor.sources.feedparse import FeedEntry, Timezone, local_date, parse_feed, plain_text
 
-Flavor = Literal["generic", "courtlistener", "ca7", "ca10", "cafc"]
+Flavor = Literal["generic", "courtlistener", "ca7", "ca9", "ca10", "cadc", "cafc"]
 
 
 class RssConfig(SourceConfig):
@@ -77,6 +88,8 @@ class RssConfig(SourceConfig):
 FLAVOR_DEFAULTS: dict[str, dict[str, str]] = {
     "courtlistener": {"timezone": "America/Los_Angeles"},
     "ca7": {"court": "ca7", "timezone": "America/Chicago"},
+    "ca9": {"court": "ca9", "timezone": "UTC"},  # pubDate is a bare date (12/30/2022): read as sent
+    "cadc": {"court": "cadc", "timezone": "America/New_York"},
     "ca10": {"court": "ca10", "timezone": "America/Denver"},
     "cafc": {"court": "cafc", "timezone": "America/New_York"},
 }
@@ -134,6 +147,28 @@ def _ca7(entry: FeedEntry) -> Opinion:
     )
 
 
+def _ca9(entry: FeedEntry) -> Opinion:
+    return Opinion(
+        case_name=entry.title,
+        docket_number=entry.link.rsplit("/", 1)[-1].removesuffix(".pdf") or None,
+        download_url=entry.link,
+        precedential_status="Unpublished" if "/memoranda/" in entry.link else "Published",
+    )
+
+
+_CADC_TITLE = re.compile(r"^(?:(?P<docket>[\w-]+) \| |Judgment in Case (?P<judgment>[\w-]+), )(?P<name>.+)$")
+
+
+def _cadc(entry: FeedEntry) -> Opinion:
+    match = _CADC_TITLE.match(entry.title)
+    return Opinion(
+        case_name=match.group("name") if match else entry.title,
+        docket_number=(match.group("docket") or match.group("judgment")) if match else None,
+        download_url=entry.link,
+        precedential_status="Unpublished" if "/judgments." in entry.link else "Published",
+    )
+
+
 def _ca10(entry: FeedEntry) -> Opinion:
     text = plain_text(entry.summary)
     docket = re.search(r"Docket#:\s*(\S+)", text)
@@ -147,23 +182,23 @@ def _ca10(entry: FeedEntry) -> Opinion:
 
 
 def _cafc(entry: FeedEntry) -> Opinion:
-    from monitor.normalise.casenames import harmonize, titlecase
-
     head = entry.title.split(" [")[0]
     docket, _, caption = head.partition(": ")
     href = re.search(r"""<a\s[^>]*href=["']([^"']+)["']""", entry.content or entry.summary)
     lowered = entry.title.lower()
     status = "Unpublished" if "nonprecedential" in lowered else "Published" if "precedential" in lowered else None
     return Opinion(
-        case_name=titlecase(harmonize(caption or entry.title)),
+        case_name=caption or entry.title,
         docket_number=docket.strip() if caption else None,
         download_url=urljoin("https://cafc.uscourts.gov/", href.group(1)) if href else entry.link,
         precedential_status=status,
     )
 
 
+COURT_KINDS = ("opinion", "docket")  # items whose title is a case caption
+
 FLAVORS: dict[str, Callable[[FeedEntry], Opinion]] = {
-    "courtlistener": _courtlistener, "ca7": _ca7, "ca10": _ca10, "cafc": _cafc,
+    "courtlistener": _courtlistener, "ca7": _ca7, "ca9": _ca9, "ca10": _ca10, "cadc": _cadc, "cafc": _cafc,
 }
 
 
@@ -185,7 +220,15 @@ class RssSource(BaseSource):
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
         read = FLAVORS.get(self.config.flavor)
-        return [self._court_item(e, read(e)) if read else self._base(e) for e in parse_feed(fetched.body).entries]
+        return [self._court_item(e, read(e)) if read else self._generic(e) for e in parse_feed(fetched.body).entries]
+
+    def _generic(self, entry: FeedEntry) -> ItemRecord:
+        """An entry of a feed without a flavour; one about a case still gets the court's spelling."""
+        record = self._base(entry)
+        if record.kind in COURT_KINDS and entry.title:
+            record.title = case_name(entry.title) or record.title
+            record.data.update({"case_name": record.title, "raw_title": entry.title})
+        return record
 
     def _base(self, entry: FeedEntry) -> ItemRecord:
         published = entry.published.astimezone(dt.UTC) if entry.published else None
@@ -205,10 +248,8 @@ class RssSource(BaseSource):
         )
 
     def _court_item(self, entry: FeedEntry, opinion: Opinion) -> ItemRecord:
-        from monitor.normalise.casenames import harmonize  # its regexes compile on the first parse, not at start-up
-
         record = self._base(entry)
-        name = harmonize(opinion.case_name) or record.title
+        name = case_name(opinion.case_name) or record.title
         court = self.config.court
         record.url = opinion.download_url or record.url
         record.identity = f"{court}/{opinion.docket_number}" if court and opinion.docket_number else None
@@ -221,6 +262,7 @@ class RssSource(BaseSource):
             record.status = "filed"
         record.data.update({
             "case_name": name,
+            "raw_title": entry.title or None,
             "docket_number": opinion.docket_number,
             "precedential_status": opinion.precedential_status,
             "download_url": opinion.download_url,
