@@ -14,6 +14,7 @@ SOURCE_KINDS: KindRegistry[type[BaseSource]] = KindRegistry({
     "congress_bill": "monitor.sources.congress_bill:CongressBillSource",
     "congress_recent": "monitor.sources.congress_recent:CongressRecentSource",
     "govinfo_billstatus": "monitor.sources.govinfo_billstatus:GovInfoBillStatusSource",
+    "govinfo_bill_feed": "monitor.sources.govinfo_bill_feed:GovInfoBillFeedSource",
     "govinfo_courts": "monitor.sources.govinfo_courts:GovInfoCourtsSource",
     "openstates": "monitor.sources.openstates:OpenStatesSource",
     "legiscan": "monitor.sources.legiscan:LegiScanSource",
