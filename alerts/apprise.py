@@ -47,11 +47,19 @@ class AppriseChannel:
         for change in message.changes[:MAX_LINES]:
             lines.append(f"• {change.headline()}" + (f"\n  {change.url}" if change.url else ""))
             evidence = [f"source {change.source_id}"]
-            if change.status_action or change.raw_status:
-                evidence.append(f"action “{change.status_action or change.raw_status}”")
+            action, raw = change.action_text(), change.raw_code()
+            if action:
+                evidence.append(f"action “{action}”")
+            if raw:
+                evidence.append(f"raw status {raw}")
+            if change.corroboration:
+                evidence.append(change.corroboration)
             if change.rule:
                 evidence.append(f"rule {change.rule}")
             lines.append("  " + " · ".join(evidence))
+            when = change.when(message.timezone)
+            if when:
+                lines.append(f"  {when}")
         more = message.total - min(len(message.changes), MAX_LINES)
         if more > 0:
             lines.append(f"…and {more} more")

@@ -17,8 +17,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.errors import ConfigError
+from monitor.normalise.meanings import describe_raw, is_code
 
 if TYPE_CHECKING:  # only the protocol's signature names it; the CLI imports this module without httpx
     import httpx
@@ -47,6 +49,21 @@ def status_label(status: str | None) -> str:
     return STATUS_LABELS.get(status, status.replace("_", " ").capitalize())
 
 
+def day_text(day: dt.date) -> str:
+    """``Nov 24, 2026``: a date as a reader writes it, the same in every locale and channel."""
+    return f"{day:%b} {day.day}, {day.year}"
+
+
+def moment_text(moment: dt.datetime, timezone: str | None = None) -> str:
+    """``2026-02-02 10:00 EST``: a time in the subscriber's zone (UTC when none or unknown)."""
+    try:
+        zone = ZoneInfo(timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
 @dataclass(frozen=True)
 class MessageChange:
     """One change as an alert shows it, with its evidence."""
@@ -65,10 +82,13 @@ class MessageChange:
     new: str | None = None
     raw_status: str | None = None
     status_action: str | None = None
+    status_date: dt.date | None = None  # the day the action happened, as the provider dates it
     detected_at: dt.datetime | None = None
     rule: str | None = None
     watchlist: str | None = None  # digests mix watchlists; alerts carry one
     summary: str | None = None  # feed-supplied, possibly HTML: channels sanitise before showing it
+    # which providers reported this move: "Confirmed by congress-gov" or "Reported by govinfo only"
+    corroboration: str | None = None
 
     def headline(self) -> str:
         """One line saying what happened, the same in every channel."""
@@ -77,6 +97,35 @@ class MessageChange:
         if self.type == "status":
             return f"{self.title}: {status_label(self.old)} → {status_label(self.new)}"
         return f"{self.title}: {self.field} changed"
+
+    def happened(self) -> str | None:
+        """``Reported by committee on Nov 24, 2026``: the status this change is about, on the
+        action's own date (not the day we noticed it); None without a status or a date."""
+        status = self.new if self.type == "status" else self.status
+        if self.type == "field" or not status or self.status_date is None:
+            return None
+        return f"{status_label(status)} on {day_text(self.status_date)}"
+
+    def action_text(self) -> str | None:
+        """The action that set the status, else the raw status when it is words, not a code."""
+        if self.status_action:
+            return self.status_action
+        return self.raw_status if self.raw_status and not is_code(self.raw_status) else None
+
+    def raw_code(self) -> str | None:
+        """The raw status when it adds to the action text, a code always with its meaning
+        (``14000 — Reported to Senate``), never bare."""
+        if not self.raw_status or self.raw_status == self.action_text():
+            return None
+        return describe_raw(self.raw_status)
+
+    def detected(self, timezone: str | None = None) -> str | None:
+        return f"Detected {moment_text(self.detected_at, timezone)}" if self.detected_at else None
+
+    def when(self, timezone: str | None = None) -> str | None:
+        """The action's date beside the detection time, for one evidence line."""
+        parts = [p for p in (self.happened(), self.detected(timezone)) if p]
+        return " · ".join(parts) or None
 
     def section(self) -> int:
         """Order inside a digest: status moves first, then new items, then other changes."""
@@ -95,6 +144,7 @@ class Message:
     text: str | None = None  # admin notices
     event_id: str = ""  # stable across retries: the receiver's idempotency key
     created_at: dt.datetime | None = None
+    timezone: str | None = None  # the subscriber's IANA zone: times are shown in it
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

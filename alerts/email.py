@@ -138,7 +138,7 @@ def render_email(message: Message) -> dict[str, str]:
     subject = message.subject()
     heading = subject.split("] ", 1)[-1] if message.kind == "digest" else (message.watchlist_title or message.watchlist)
     context = {"subject": subject, "heading": heading, "groups": groups(message), "more": message.more,
-               "unsubscribe_url": message.unsubscribe_url}
+               "unsubscribe_url": message.unsubscribe_url, "timezone": message.timezone}
     html = _env().get_template("email.html.j2").render(context)
     return {"subject": subject, "text": _env().get_template("email.txt.j2").render(context),
             "html": css_inline.inline(html)}

@@ -29,7 +29,7 @@ def _link(url: str | None, text: str) -> str:
     return f"<{url}|{safe}>" if url else safe
 
 
-def _change_blocks(change: MessageChange) -> list[dict[str, Any]]:
+def _change_blocks(change: MessageChange, timezone: str | None) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     section: dict[str, Any] = {
         "type": "section",
@@ -56,14 +56,18 @@ def _change_blocks(change: MessageChange) -> list[dict[str, Any]]:
         }
     blocks.append(section)
     evidence = [f"Source: {_link(change.source_url, change.source_id)}"]
-    if change.status_action or change.raw_status:
-        evidence.append(f"Action: “{(change.status_action or change.raw_status or '')[:200]}”")
-    if change.status_action and change.raw_status and change.raw_status != change.status_action:
-        evidence.append(f"Raw status: “{change.raw_status[:100]}”")
+    action, raw = change.action_text(), change.raw_code()
+    if action:
+        evidence.append(f"Action: “{action[:200]}”")
+    if raw:
+        evidence.append(f"Raw status: {raw[:200]}")
+    if change.corroboration:
+        evidence.append(change.corroboration)
     if change.rule:
         evidence.append(f"Rule: {change.rule}")
-    if change.detected_at:
-        evidence.append(f"Detected {change.detected_at:%Y-%m-%d %H:%M} UTC")
+    when = change.when(timezone)
+    if when:
+        evidence.append(when)
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(evidence)}]})
     return blocks
 
@@ -90,7 +94,7 @@ class SlackChannel:
             {"type": "header", "text": {"type": "plain_text", "text": f"{header} — {count}"[:150]}},
         ]
         for change in message.changes[:MAX_CHANGES]:
-            blocks.extend(_change_blocks(change))
+            blocks.extend(_change_blocks(change, message.timezone))
         more = message.total - min(len(message.changes), MAX_CHANGES)
         if more > 0:
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"…and {more} more"}]})

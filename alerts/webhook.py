@@ -30,6 +30,7 @@ from alerts.base import Message, MessageChange, Rendered
 from alerts.http import post
 from monitor.errors import ConfigError, DeliveryError
 from monitor.fetch import parse_retry_after
+from monitor.normalise.meanings import meaning
 from monitor.urls import check_target_url
 
 SECRET_PREFIX = "whsec_"
@@ -61,12 +62,17 @@ def verify(secret: str, headers: dict[str, str], body: str) -> bool:
 
 
 def change_payload(change: MessageChange) -> dict[str, Any]:
+    """One change for machines: dates as ISO values, and the same words a person reads
+    (``happened``, ``raw_status_meaning``) so a receiver never has to know provider codes."""
     return {
         "type": change.type, "item": change.item_key, "identity": change.identity, "title": change.title,
         "url": change.url, "kind": change.kind, "status": change.status, "field": change.field,
         "old": change.old, "new": change.new,
+        "status_date": change.status_date.isoformat() if change.status_date else None,
+        "happened": change.happened(),
         "evidence": {"source": change.source_id, "source_url": change.source_url, "raw_status": change.raw_status,
-                     "action": change.status_action, "rule": change.rule,
+                     "raw_status_meaning": meaning(change.raw_status), "action": change.status_action,
+                     "corroboration": change.corroboration, "rule": change.rule,
                      "detected_at": change.detected_at.isoformat() if change.detected_at else None},
     }
 

@@ -225,6 +225,7 @@ class Change(Base):
     detected_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
     item: Mapped[Item] = relationship()
+    version: Mapped[ItemVersion | None] = relationship()  # the item as this change left it
 
 
 class Watchlist(Base):

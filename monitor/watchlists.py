@@ -36,11 +36,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from alerts.base import day_text, status_label
 from monitor.changes.diff import ChangeSpec
 from monitor.errors import ConfigError, QueryError
 from monitor.changes.match import CompiledWatchlist
 from monitor.models import Change, Item, Poll, Watchlist, utcnow
 from monitor.changes.query import MatchDoc, compile_query
+from monitor.normalise.meanings import meaning
 from monitor.store.items import match_doc
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
@@ -263,6 +265,11 @@ def preview(session: Session, spec: WatchlistSpec, *, days: int = 30, limit: int
     return result
 
 
+def happened(status: str | None, day: dt.date | None) -> str | None:
+    """``Reported by committee on Nov 24, 2026``: a status on the action's own date."""
+    return f"{status_label(status)} on {day_text(day)}" if status and day else None
+
+
 def board(session: Session, watchlist: Watchlist, *, limit: int = 10) -> dict[str, Any]:
     """The remedy board: each pinned identity as every source reports it, then the latest matches."""
     pinned = []
@@ -271,7 +278,8 @@ def board(session: Session, watchlist: Watchlist, *, limit: int = 10) -> dict[st
                                .order_by(Item.source_id, Item.key))
         pinned.append({"identity": identity, "sources": [{
             "source": i.source_id, "key": i.key, "title": i.title, "status": i.status, "raw_status": i.raw_status,
-            "status_action": i.status_action, "status_date": i.status_date,
+            "raw_status_meaning": meaning(i.raw_status), "status_action": i.status_action,
+            "status_date": i.status_date, "happened": happened(i.status, i.status_date),
             "status_changed_at": i.status_changed_at, "url": i.url} for i in rows]})
     latest = matching_items(session, CompiledWatchlist.compile(watchlist), limit=limit)
     return WatchlistSpec.of(watchlist).data() | {

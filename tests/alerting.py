@@ -17,16 +17,21 @@ T0 = dt.datetime(2026, 2, 2, 15, 0, tzinfo=dt.timezone.utc)
 
 STATUS_MOVE = dict(identity="us/119/s/3470", title="S. 3470 — Bivens Act of 2026", kind="bill",
                    url="https://www.congress.gov/bill/119th-congress/senate-bill/3470",
-                   status="reported", raw_status="Committee on the Judiciary. Reported by Senator Durbin with an amendment.",
+                   status="reported", raw_status="14000", status_date="2026-01-29",
+                   status_action="Committee on the Judiciary. Reported by Senator Durbin with an amendment.",
                    type="status", old="in_committee", new="reported")
 NEW_OPINION = dict(identity=None, title="Doe v. Immigration Officer Smith (Bivens claim allowed)", kind="opinion",
                    url="https://www.ca9.uscourts.gov/opinions/2026/doe-v-smith.pdf", status="published",
-                   raw_status="Opinion filed", type="new", old=None, new=None,
+                   raw_status="Opinion filed", status_date="2026-02-02", type="new", old=None, new=None,
                    summary="<p>Panel holds <b>Bivens</b> remedy available.</p><script>alert(1)</script>"
                            "<a href='javascript:alert(1)'>x</a>")
 FIELD_EDIT = dict(identity=None, title="Roe v. Doe", kind="opinion", url="https://example.org/roe", status="published",
                   raw_status="Opinion amended", type="field", old="first summary", new="amended summary",
                   field="summary")
+
+
+def day(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
 
 
 def seed_watchlist(db: Database, name: str = "bivens", target: str = "slack:http://127.0.0.1:1/x", *,
@@ -60,6 +65,7 @@ def seed_changes(db: Database, subscription_id: int, *specs: dict[str, str | Non
             key = f"ca9:{spec['title']}:{n}:{utcnow().timestamp()}"
             item = Item(key=key, source_id="ca9", kind=spec["kind"], identity=spec["identity"], title=spec["title"],
                         url=spec["url"], status=spec["status"], raw_status=spec["raw_status"],
+                        status_action=spec.get("status_action"), status_date=day(spec.get("status_date")),
                         summary=spec.get("summary"), content_hash="x")
             s.add(item)
             s.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -51,7 +52,12 @@ def test_tokyo_and_los_angeles_get_their_digest_at_their_own_hour_once(db, smtp:
     assert claim_digests(db, dt.datetime(2026, 3, 1, 22, 30, tzinfo=UTC)) == [f"digest:s{tokyo}:2026-03-02"]
     dispatch(db)
     assert [str(m["To"]) for m in smtp.messages] == ["maria@example.org", "kenji@example.org"]
-    assert "S. 3470" in smtp.messages[1].get_body(("plain",)).get_content()
+    tokyo_text = smtp.messages[1].get_body(("plain",)).get_content()
+    assert "S. 3470" in tokyo_text
+    # times in each subscriber's own zone, beside the day the action happened
+    assert re.search(r"When: Reported by committee on Jan 29, 2026 · Detected \d{4}-\d\d-\d\d \d\d:\d\d JST", tokyo_text)
+    assert re.search(r"Detected \d{4}-\d\d-\d\d \d\d:\d\d P[SD]T",
+                     smtp.messages[0].get_body(("plain",)).get_content())
 
     # A restart, and every half hour after: nothing more that day.
     for minute in range(0, 180, 30):

@@ -91,7 +91,11 @@ def test_atom_feed_lists_the_watchlist_alerts_with_evidence(db, web, slack: Slac
     assert titles == ["New opinion: Doe v. Immigration Officer Smith (Bivens claim allowed)",
                       "S. 3470 — Bivens Act of 2026: In committee → Reported by committee"]
     assert entries[1].find(f"{ATOM}link").get("href") == STATUS_MOVE["url"]
-    assert "Reported by Senator Durbin" in entries[1].findtext(f"{ATOM}summary")
+    summary = entries[1].findtext(f"{ATOM}summary")
+    assert "Reported by Senator Durbin" in summary
+    # the day it happened in words, and the provider's code with its meaning, never bare
+    assert "Reported by committee on Jan 29, 2026 · Detected " in summary
+    assert "Raw status: 14000 — Reported to Senate" in summary
 
 
 def test_alerts_cli_lists_shows_and_retries(db, cli_env, slack: SlackServer) -> None:

@@ -213,8 +213,10 @@ def test_remedy_board_shows_each_source_view_of_a_pinned_identity(db, feeds, sla
     add_watchlist(db, slack, query="kind:bill", pinned=["us/119/s/3470", "ca/20252026/sb/747"])
     with db.session() as s:
         board = wl.board(s, wl.get(s, "remedy"))
-    views = {row["source"]: (row["status"], row["status_action"]) for row in board["pinned_status"][0]["sources"]}
-    assert views == {"congress": ("introduced", "Introduced in Senate"),
-                     "govinfo": ("in_committee", "Read twice and referred to the Committee on the Judiciary.")}
+    views = {row["source"]: (row["status"], row["status_action"], row["happened"])
+             for row in board["pinned_status"][0]["sources"]}
+    assert views == {"congress": ("introduced", "Introduced in Senate", "Introduced on Dec 15, 2025"),
+                     "govinfo": ("in_committee", "Read twice and referred to the Committee on the Judiciary.",
+                                 "In committee on Dec 15, 2025")}
     assert board["pinned_status"][1] == {"identity": "ca/20252026/sb/747", "sources": []}
     assert {i["key"] for i in board["latest"]} == {"congress:119:s:3470", "govinfo:BILLSTATUS-119s3470"}

@@ -179,15 +179,19 @@ def watchlist_show(name: NameArg,
     console.print(f"alerts: new={'on' if data['on_new'] else 'off'} status={data['on_status']} "
                   f"fields={'on' if data['on_field'] else 'off'}; muted: {', '.join(data['muted']) or '—'}; "
                   f"{_state(data)}; {data['subscriptions']} subscription(s)", markup=False)
+    from monitor.normalise.meanings import describe_raw
+
     rows = []
     for pin in data["pinned_status"]:
         if not pin["sources"]:
-            rows.append([pin["identity"], "—", "not seen yet", "", ""])
+            rows.append([pin["identity"], "—", "not seen yet", "", "", ""])
         for s in pin["sources"]:
-            rows.append([pin["identity"], s["source"], s["status"] or "—", s["status_changed_at"],
-                         (s["status_action"] or s["raw_status"] or "")[:100]])
+            raw = s["raw_status"] if s["raw_status"] != s["status_action"] else None
+            rows.append([pin["identity"], s["source"], s["happened"] or s["status"] or "—", s["status_changed_at"],
+                         (s["status_action"] or "")[:100], (describe_raw(raw) or "")[:60]])
     if rows:
-        print_table(["identity", "source", "status", "last moved", "moved by"], rows, title="pinned")
+        print_table(["identity", "source", "status (action date)", "detected", "moved by", "raw status"], rows,
+                    title="pinned")
     print_table(["last changed", "kind", "status", "title", "key"],
                 [[i["last_changed"], i["kind"], i["status"], i["title"][:80], i["key"]] for i in data["latest"]],
                 title="latest matching items")

@@ -123,12 +123,18 @@ def claim_group(session: Session, group_key: str, owner: str, now: dt.datetime) 
 
 
 def message_change(delivery: Delivery, change: Change, item: Item, source: Source | None) -> MessageChange:
+    """The change as an alert shows it: status, action and action date as of the version the
+    change wrote (a later poll may have moved the item on since)."""
     subscription = delivery.subscription
+    at = change.version.snapshot if change.version is not None else {}
+    status_date = at.get("status_date") if at else item.status_date
     return MessageChange(
         type=change.type, item_key=item.key, title=item.title, url=item.url, kind=item.kind,
         source_id=item.source_id, source_url=source.url if source else None, identity=item.identity,
-        status=item.status, field=change.field, old=change.old, new=change.new, raw_status=item.raw_status,
-        status_action=item.status_action, detected_at=change.detected_at, rule=delivery.rule,
+        status=at.get("status", item.status), field=change.field, old=change.old, new=change.new,
+        raw_status=at.get("raw_status", item.raw_status), status_action=at.get("status_action", item.status_action),
+        status_date=dt.date.fromisoformat(status_date) if isinstance(status_date, str) else status_date,
+        detected_at=change.detected_at, rule=delivery.rule,
         watchlist=subscription.watchlist.name if subscription else None, summary=item.summary,
     )
 
@@ -176,7 +182,7 @@ def build_message(session: Session, deliveries: list[Delivery]) -> tuple[Message
     return Message(
         watchlist=watchlist.name, watchlist_title=watchlist.title, changes=tuple(changes), total=len(with_change),
         kind=first.kind, event_id=f"rm_{first.group_key}_{first.id}".replace(":", "_"), created_at=first.created_at,
-        extra=extra,
+        timezone=main.timezone, extra=extra,
     ), subscriptions
 
 

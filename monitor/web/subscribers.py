@@ -102,10 +102,17 @@ def atom_feed(watchlist: Watchlist, changes: list[MessageChange], base_url: str)
         if change.url and change.url.startswith(("http://", "https://")):
             sub(entry, "link", rel="alternate", href=change.url)
         evidence = [f"Source: {change.source_id}" + (f" ({change.source_url})" if change.source_url else "")]
-        if change.status_action or change.raw_status:
-            evidence.append(f"Action: “{change.status_action or change.raw_status}”")
+        action, raw, when = change.action_text(), change.raw_code(), change.when()
+        if action:
+            evidence.append(f"Action: “{action}”")
+        if raw:
+            evidence.append(f"Raw status: {raw}")
+        if change.corroboration:
+            evidence.append(change.corroboration)
         if change.rule:
             evidence.append(f"Rule: {change.rule}")
+        if when:
+            evidence.append(when)
         sub(entry, "summary", "\n".join([change.headline(), *evidence]))
     return bytes(ET.tostring(feed, encoding="utf-8", xml_declaration=True))
 

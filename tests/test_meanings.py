@@ -1,0 +1,32 @@
+"""A raw status code never reaches a reader bare: every code the crosswalks map has its words."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.normalise import crosswalks, meanings
+
+
+@pytest.mark.parametrize("table", ["CONGRESS_ACTION_CODES", "BILLSTATUS_ACTION_TYPES", "OPENSTATES_CLASSIFICATIONS",
+                                   "LEGISCAN_STATUS", "LEGISCAN_PROGRESS"])
+def test_every_crosswalk_code_has_a_meaning(table: str) -> None:
+    mapped = set(getattr(crosswalks, table))
+    described = set(getattr(meanings, table))
+    assert mapped - described == set(), f"{table}: codes without words in monitor/normalise/meanings.py"
+
+
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("14000", "14000 — Reported to Senate"),
+    ("E30000", "E30000 — Signed by President"),
+    ("H11100", "H11100 — Referred to the Committee"),
+    ("progress:2", "progress:2 — Engrossed (passed the chamber of origin)"),
+    ("executive-signature", "executive-signature — Signed by the executive"),
+    ("IntroReferral", "IntroReferral — Introduction or referral to committee"),
+    # a code we have no words for says so rather than standing alone
+    ("H38800", "H38800 — a provider code this monitor has no meaning for"),
+    # words are shown as they are
+    ("Order on Motion to Dismiss", "Order on Motion to Dismiss"),
+    ("Published", "Published"),
+])
+def test_raw_statuses_as_a_reader_sees_them(raw: str, shown: str) -> None:
+    assert meanings.describe_raw(raw) == shown
