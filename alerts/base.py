@@ -206,7 +206,7 @@ def mask_target(target: str) -> str:
 
     kind, sep, address = target.partition(":")
     if "://" in address:
-        return f"{kind}{sep}{mask_url(address)}"
+        return f"{kind}{sep}{mask_url(address, secret_path=True)}"
     if "://" in target:
-        return mask_url(target)
+        return mask_url(target, secret_path=True)
     return target

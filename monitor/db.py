@@ -13,11 +13,12 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import ConfigError
@@ -83,13 +84,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for PostgreSQL and in-memory SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
 def make_engine(url: str | None = None) -> Engine:
     url = database_url(url)
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000}, json_serializer=dump_json)
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, json_serializer=dump_json)
+    path = sqlite_path(url)
+    if path is not None and not path.parent.is_dir():
+        raise ConfigError(f"the database directory {path.parent} does not exist (database URL {url})")
+    try:
+        if path is not None or url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000}, json_serializer=dump_json)
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, json_serializer=dump_json)
+    except (NoSuchModuleError, ImportError):
+        raise ConfigError(f"unsupported database URL scheme {make_url(url).drivername!r} (expected sqlite:///FILE "
+                          "or postgresql+psycopg://user@host/db)") from None
 
 
 class Database:
@@ -99,6 +115,11 @@ class Database:
         self.url = database_url(url)
         self.engine = make_engine(self.url)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def display_url(self) -> str:
+        """The URL without its password, for messages."""
+        return make_url(self.url).render_as_string(hide_password=True)
 
     @property
     def is_postgres(self) -> bool:

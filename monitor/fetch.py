@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 from urllib.request import getproxies
 from urllib.robotparser import RobotFileParser
 
@@ -31,6 +31,7 @@ import httpx
 from monitor import __version__
 from monitor.errors import AuthError, BudgetExceeded, FetchError
 from monitor.netguard import refuse_private_redirect
+from monitor.redact import public_url
 from monitor.streams import AsyncioTransport
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 MAX_REDIRECTS = 5
 WEB = "web"  # the provider of generic kinds (rss, html): budgeted per host unless a provider claims it
-SECRET_PARAMS = frozenset({"key", "api_key", "apikey", "token", "access_token"})
 
 
 USER_AGENT_TOKEN = "remedy-monitor"  # the product token robots.txt groups are matched against
@@ -57,15 +57,6 @@ def user_agent() -> str:
 def ssl_context() -> ssl.SSLContext:
     """One CA bundle load per process (a quarter of a second of CPU), shared by every client."""
     return ssl.create_default_context(cafile=certifi.where())
-
-
-def public_url(url: str) -> str:
-    """The URL with secret query parameters masked: safe to store and to log."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    query = [(k, "***" if k.lower() in SECRET_PARAMS else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="*[]")))
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -1,8 +1,14 @@
 """Keeping secrets out of logs and output: masking helpers and a logging filter.
 
-httpx logs full request URLs at INFO, Slack webhook URLs are bearer secrets, and some
-providers (LegiScan) take the key in the query string. Everything that prints goes through
-``mask_url``/``redact``; the ``RedactingFilter`` catches what slips through.
+What is secret: API keys and tokens (environment values, credential-looking query parameters,
+``Authorization`` headers), passwords and user names in a URL's user-info, the paths of webhook
+hosts whose path *is* the credential (Slack, Discord, Teams, …) and path segments that look like
+random tokens. What is not: hosts, ordinary paths (``/feed/court/ca9/``, ``/rss.xml``) and the
+rest of a message, so an operator can still see which URL failed and why.
+
+``public_url`` is for what is stored and sent (evidence, Atom, emails): the secret parts are
+removed. ``mask_url``/``redact`` are for what is printed and logged: they show ``***`` where a
+secret was. The ``RedactingFilter`` catches what slips through into logs.
 """
 
 from __future__ import annotations
@@ -10,34 +16,85 @@ from __future__ import annotations
 import logging
 import os
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _SECRET_ENV = ("COURTLISTENER_TOKEN", "CONGRESS_API_KEY", "GOVINFO_API_KEY", "OPENSTATES_API_KEY",
                "LEGISCAN_API_KEY", "MONITOR_SMTP_URL", "MONITOR_ADMIN_TARGET", "MONITOR_HOOK_SECRET")
-_URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<rest>[^\s\"'<>]+)", re.I)
-_QUERY_SECRET = re.compile(r"(?i)\b((?:api_?key|apikey|key|token|access_token|secret)=)[^&\s\"']+")
-_AUTH_HEADER = re.compile(r"(?i)(authorization:\s*(?:token|bearer)\s+|x-api-key:\s*)\S+")
+_URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<rest>[^\s\"'<>]+)", re.IGNORECASE)
+_AUTH_HEADER = re.compile(r"(?i)(authorization:\s*(?:token|bearer|basic)\s+|x-api-key:\s*)\S+")
+
+# A query parameter is a credential when its name, lower-cased without "-", "_" and ".", ends
+# with one of these (api_key, X-Api-Key, auth_token, access_token, X-Amz-Signature, sig, …).
+_SECRET_NAME_ENDINGS = ("key", "token", "secret", "password", "passwd", "pwd", "sig", "signature",
+                        "auth", "credential", "credentials")
+_SECRET_NAMES = frozenset({"pass", "session", "sessionid", "jwt"})
+_PARAM = re.compile(r"(?i)(?<![\w-])([a-z][\w.-]*)=([^&\s\"'<>]+)")
+
+# Hosts whose webhook URL path is the credential: everything after the first segment is masked.
+_SECRET_PATH_HOSTS = ("hooks.slack.com", "discord.com", "discordapp.com", "hooks.zapier.com",
+                      "api.telegram.org", "maker.ifttt.com", "webhook.office.com", "outlook.office.com",
+                      "chat.googleapis.com")
+# A path segment of 20+ characters mixing upper and lower case and digits reads as a token.
+_TOKEN_SEGMENT = re.compile(r"^(?=.*\d)(?=.*[a-z])(?=.*[A-Z])[A-Za-z0-9_~%-]{20,}$")
 
 
-def mask_url(url: str) -> str:
-    """Scheme, host and the first path segment; the rest (tokens, webhook ids) becomes ***."""
+def is_secret_param(name: str) -> bool:
+    """True for a query parameter name that carries a credential."""
+    plain = re.sub(r"[-_.]", "", name.lower())
+    return plain in _SECRET_NAMES or plain.endswith(_SECRET_NAME_ENDINGS)
+
+
+def _secret_path_host(host: str) -> bool:
+    return any(host == h or host.endswith("." + h) for h in _SECRET_PATH_HOSTS)
+
+
+def _masked_path(host: str, path: str, *, secret_path: bool = False) -> str:
+    segments = path.split("/")
+    named = [s for s in segments if s]
+    if secret_path or _secret_path_host(host) or (len(named) >= 4 and named[0] == "services"):  # Slack's shape
+        return f"/{named[0]}/***" if len(named) > 1 else ("/***" if named else path)
+    return "/".join("***" if _TOKEN_SEGMENT.match(s) else s for s in segments)
+
+
+def _netloc(host: str, port: int | None, *, had_userinfo: bool, mask: bool) -> str:
+    if ":" in host:  # IPv6 literal: keep the brackets so the URL still parses
+        host = f"[{host}]"
+    if port:
+        host = f"{host}:{port}"
+    return f"***@{host}" if had_userinfo and mask else host
+
+
+def mask_url(url: str, *, secret_path: bool = False) -> str:
+    """The URL to print or log: user-info, credential parameters, secret webhook paths and
+    token-like segments become ***; host, ordinary path and other parameters stay.
+    ``secret_path`` is for a subscription's target, whose whole path may be its credential."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
         return "***"
     host = parts.hostname or ""
-    if ":" in host:  # IPv6 literal: keep the brackets so the masked URL still parses
-        host = f"[{host}]"
-    if port:
-        host = f"{host}:{port}"
-    segments = [s for s in parts.path.split("/") if s]
-    shown = f"{parts.scheme}://{host}"
-    if len(segments) > 1:
-        shown += f"/{segments[0]}"
-    if segments or parts.query or parts.username:
-        shown += "/***"
-    return shown
+    netloc = _netloc(host, port, had_userinfo="@" in parts.netloc, mask=True)
+    query = "&".join(f"{k}=***" if is_secret_param(k) else (f"{k}={v}" if v or "=" in pair else k)
+                     for pair in parts.query.split("&") if pair
+                     for k, _, v in [pair.partition("=")])
+    shown = f"{parts.scheme}://{netloc}{_masked_path(host, parts.path, secret_path=secret_path)}"
+    return f"{shown}?{query}" if query else shown
+
+
+def public_url(url: str) -> str:
+    """The URL to store, show to subscribers and send: user-info and every credential-looking
+    query parameter removed (the fetcher keeps the full URL from sources.yaml)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    if "@" not in parts.netloc and not any(is_secret_param(k) for k, _ in parse_qsl(parts.query, keep_blank_values=True)):
+        return url
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_secret_param(k)]
+    netloc = _netloc(parts.hostname or "", port, had_userinfo=False, mask=False)
+    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="*[]:/,")))
 
 
 def known_secrets() -> list[str]:
@@ -46,13 +103,18 @@ def known_secrets() -> list[str]:
     return sorted({v for v in values if len(v) >= 6}, key=len, reverse=True)
 
 
+def _mask_param(match: re.Match[str]) -> str:
+    return f"{match.group(1)}=***" if is_secret_param(match.group(1)) else match.group(0)
+
+
 def redact(text: str) -> str:
-    """Mask URLs past their host, key=... query values, auth headers and known secret values."""
+    """Mask secrets in free text: known secret values, auth headers, credential parameters and
+    the secret parts of URLs (see ``mask_url``)."""
     for secret in known_secrets():
         text = text.replace(secret, "***")
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + "***", text)
-    text = _QUERY_SECRET.sub(lambda m: m.group(1) + "***", text)
-    return _URL.sub(lambda m: mask_url(m.group(0)), text)
+    text = _URL.sub(lambda m: mask_url(m.group(0)), text)
+    return _PARAM.sub(_mask_param, text)
 
 
 class RedactingFilter(logging.Filter):

@@ -47,7 +47,7 @@ def alerts_list(
 
     from monitor.models import Delivery
 
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         query = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
         if failed:
@@ -72,7 +72,7 @@ def alerts_show(delivery_id: Annotated[int, typer.Argument(help="The delivery id
 
     from monitor.models import Delivery, DeliveryAttempt
 
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         delivery = session.get(Delivery, delivery_id)
         if delivery is None:
@@ -148,7 +148,7 @@ def digest_preview(
 
     if (subscription is None) == (email is None):
         fail("give --subscription ID or --email ADDR")
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         query = select(Subscription).where(Subscription.mode == "digest")
         query = query.where(Subscription.id == subscription) if subscription is not None else \

@@ -46,20 +46,32 @@ err_console = LazyConsole(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"error: {message}", markup=False)
+    """One line on stderr, secrets masked (a provider's error may echo its key), and exit."""
+    from monitor.redact import redact
+
+    err_console.print(f"error: {redact(message)}", markup=False)
     raise typer.Exit(code)
 
 
 _opened: list[Database] = []
 
 
-def open_db(db_url: str | None) -> Database:
-    from monitor.db import Database
+NO_DATABASE = "no Remedy Monitor database here; run `monitor init`"
 
-    db = Database(db_url)
-    _opened.append(db)
-    db.ensure_schema()
-    return db
+
+def open_db(db_url: str | None, *, create: bool = True) -> Database:
+    """The command's database, its schema brought up to date. ``create=False`` is for commands
+    that only read: they never create a database or its tables where they are pointed (a wrong
+    ``--db`` or directory is an error, not a new empty ``monitor.db``)."""
+    from monitor.db import Database, sqlite_path
+
+    database = Database(db_url)
+    _opened.append(database)
+    path = sqlite_path(database.url)
+    if not create and ((path is not None and not path.exists()) or database.stored_revision() is None):
+        fail(f"{NO_DATABASE} ({database.display_url})")
+    database.ensure_schema()
+    return database
 
 
 def close_databases() -> None:

@@ -44,7 +44,7 @@ def items_list(
 
     from monitor.models import Item
 
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         query = select(Item).order_by(Item.last_changed.desc(), Item.id.desc()).limit(limit)
         if source:
@@ -68,7 +68,7 @@ def items_search(
     from monitor.changes.query import compile_query
 
     matcher = compile_query(query)
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         items = []
         for item, doc in wl.iter_items(session):
@@ -91,7 +91,7 @@ def items_show(key: Annotated[str, typer.Argument(help="The item key, as `items 
     from monitor.models import Change, Item
     from monitor.views import change_json, item_json, version_json
 
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         item = session.scalar(select(Item).where(Item.key == key))
         if item is None:
@@ -131,7 +131,7 @@ def changes_list(
     from monitor.views import change_json
 
     after = parse_since(since)
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         query = select(Change).join(Item).order_by(Change.id.desc()).limit(limit)
         if after is not None:

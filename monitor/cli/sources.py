@@ -93,7 +93,7 @@ def status(db: DbOpt = None, json_out: JsonOpt = False) -> None:
     from monitor.store.health import source_health
     from monitor.models import Source, utcnow
 
-    database = open_db(db)
+    database = open_db(db, create=False)
     today = utcnow().date()
     with database.session() as session:
         rows = [source_health(s, today) for s in session.scalars(select(Source).order_by(Source.id))]

@@ -160,7 +160,7 @@ def subscriptions_list(
     from monitor import watchlists as wl
     from monitor.models import Subscription, Watchlist
 
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         query = select(Subscription).join(Watchlist).order_by(Subscription.id)
         if watchlist:

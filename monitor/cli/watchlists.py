@@ -130,7 +130,7 @@ def watchlist_list(db: DbOpt = None, json_out: JsonOpt = False) -> None:
     from monitor import watchlists as wl
     from monitor.models import Watchlist
 
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         rows = list(session.scalars(select(Watchlist).order_by(Watchlist.name)))
         data = [wl.WatchlistSpec.of(w).data() | {"subscriptions": len(w.subscriptions)} for w in rows]
@@ -166,7 +166,7 @@ def watchlist_show(name: NameArg,
     """
     from monitor import watchlists as wl
 
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         data = wl.board(session, wl.get(session, name), limit=limit)
     if json_out:
@@ -337,7 +337,7 @@ def watchlist_preview(
 
     if (name is None) == (query is None):
         raise typer.BadParameter("give a watchlist NAME or --query, not both")
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         spec = (wl.WatchlistSpec.of(wl.get(session, name)) if name else _spec({"name": "preview"}, query=query))
         result = wl.preview(session, spec, days=days, limit=limit)
@@ -402,7 +402,7 @@ def watchlist_export(
     from monitor import watchlists as wl
     from monitor.models import Watchlist
 
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         rows = [wl.get(session, name)] if name else list(session.scalars(select(Watchlist).order_by(Watchlist.id)))
         text = wl.dump([wl.WatchlistSpec.of(w) for w in rows])

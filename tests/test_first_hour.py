@@ -1,0 +1,100 @@
+"""Issue 18, "the first hour": what a new user and an operator did, through the command line.
+
+Each test repeats what the user did (the command, the environment, the mistake) and checks what
+they would see: the exit code, the one line that explains, and what ended up in the database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.redact import mask_url, public_url, redact
+from tests.conftest import run_cli
+
+# ---- read-only commands never create a database -----------------------------------------------
+
+READ_ONLY = [["items", "list"], ["items", "show", "x"], ["changes", "list"], ["alerts", "list"], ["status"],
+             ["watchlist", "list"], ["subscriptions", "list"], ["items", "search", "bivens"]]
+
+
+@pytest.mark.parametrize("args", READ_ONLY, ids=lambda a: "-".join(a[:2]))
+def test_read_only_command_in_a_wrong_place_creates_nothing(args: list[str], cli_env: dict[str, str],
+                                                            tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.db"
+    result = run_cli([*args, "--db", f"sqlite:///{elsewhere}"], cli_env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: no Remedy Monitor database here; run `monitor init` (sqlite:///{elsewhere})"]
+    assert not elsewhere.exists()
+
+
+def test_read_only_command_on_another_applications_database_leaves_it_alone(cli_env: dict[str, str],
+                                                                            tmp_path: Path) -> None:
+    import sqlite3
+
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+    result = run_cli(["items", "list", "--db", f"sqlite:///{other}"], cli_env, cwd=tmp_path)
+    assert result.returncode == 1 and "run `monitor init`" in result.stderr
+    with sqlite3.connect(other) as conn:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    assert tables == ["notes"]
+
+
+@pytest.mark.parametrize("args", [["items", "list"], ["init"], ["watchlist", "add", "x", "--query", "x"]])
+def test_database_in_a_missing_directory_is_one_line(args: list[str], cli_env: dict[str, str],
+                                                     tmp_path: Path) -> None:
+    result = run_cli([*args, "--db", f"sqlite:///{tmp_path}/no/such/dir/monitor.db"], cli_env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: the database directory {tmp_path}/no/such/dir does not exist "
+        f"(database URL sqlite:///{tmp_path}/no/such/dir/monitor.db)"]
+
+
+def test_init_then_read_only_commands_work(cli_env: dict[str, str], tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/fresh.db"
+    assert run_cli(["init", "--db", url], cli_env, cwd=tmp_path).returncode == 0
+    result = run_cli(["items", "list", "--db", url, "--json"], cli_env, cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.strip() == "[]"
+
+
+# ---- masking hides secrets, not paths ---------------------------------------------------------
+
+def test_masking_keeps_paths_and_example_urls() -> None:
+    assert redact("HTTP 404 from http://127.0.0.1:18080/feeds/ca9.xml") == "HTTP 404 from http://127.0.0.1:18080/feeds/ca9.xml"
+    assert redact("see https://sqlalche.me/e/20/e3q8") == "see https://sqlalche.me/e/20/e3q8"
+    assert redact("e.g. smtp://mail.example.org:587") == "e.g. smtp://mail.example.org:587"
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    ("slack https://hooks.slack.com/services/T0/B0/SECRETPART1 failed", "SECRETPART1"),
+    ("https://discord.com/api/webhooks/123/SECRETPART2", "SECRETPART2"),
+    ("GET https://api.legiscan.com/?key=SECRETPART3&op=getBill", "SECRETPART3"),
+    ("https://h.example.org/feed?auth_token=SECRETPART4&q=bivens", "SECRETPART4"),
+    ("https://h.example.org/feed?api-key=SECRETPART5", "SECRETPART5"),
+    ("https://h.example.org/feed?sig=SECRETPART6", "SECRETPART6"),
+    ("https://h.example.org/feed?password=SECRETPART7", "SECRETPART7"),
+    ("postgresql+psycopg://monitor:SECRETPART8@db/monitor", "SECRETPART8"),
+    ("https://h.example.org/hooks/a1B2c3D4e5F6g7H8i9J0kL", "a1B2c3D4e5F6g7H8i9J0kL"),
+    ("Authorization: Token SECRETPART9", "SECRETPART9"),
+])
+def test_masking_hides_secrets(text: str, secret: str) -> None:
+    assert secret not in redact(text)
+
+
+def test_public_url_drops_credentials_and_keeps_the_rest() -> None:
+    assert public_url("http://ana:pw@h.example.org/feed.xml?q=bivens&auth_token=t&sig=s") == \
+        "http://h.example.org/feed.xml?q=bivens"
+    assert public_url("https://www.oig.dhs.gov/rss.xml") == "https://www.oig.dhs.gov/rss.xml"
+    assert mask_url("http://ana:pw@h.example.org/f?q=x&token=t") == "http://***@h.example.org/f?q=x&token=***"
+
+
+def test_connect_error_shows_the_url_and_the_cause(cli_env: dict[str, str], tmp_path: Path) -> None:
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        "sources:\n  - id: gone\n    kind: rss\n    url: http://127.0.0.1:9/feeds/gone.xml\n")
+    result = run_cli(["run", "--once"], cli_env, cwd=tmp_path)
+    assert "http://127.0.0.1:9/feeds/gone.xml" in result.stdout + result.stderr
+    assert "***" not in result.stdout
