@@ -49,9 +49,9 @@ def test_database_in_a_missing_directory_is_one_line(args: list[str], cli_env: d
                                                      tmp_path: Path) -> None:
     result = run_cli([*args, "--db", f"sqlite:///{tmp_path}/no/such/dir/monitor.db"], cli_env, cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [
-        f"error: the database directory {tmp_path}/no/such/dir does not exist "
-        f"(database URL sqlite:///{tmp_path}/no/such/dir/monitor.db)"]
+    expected = (f"error: the database directory {tmp_path}/no/such/dir does not exist "
+                f"(database URL sqlite:///{tmp_path}/no/such/dir/monitor.db)")
+    assert result.stderr.strip().splitlines() == [expected]
 
 
 def test_init_then_read_only_commands_work(cli_env: dict[str, str], tmp_path: Path) -> None:

@@ -230,7 +230,11 @@ class Service:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
-        self.pid_file.write_text(f"{os.getpid()}\n")
+        try:
+            self.pid_file.write_text(f"{os.getpid()}\n")
+        except OSError as exc:
+            raise ConfigError(f"cannot write the pid file {self.pid_file} ({exc.strerror}); "
+                              "set MONITOR_PID_FILE to a writable path") from None
         async with Fetcher() as fetcher:
             self.pipeline = Pipeline(self.db, self.config, fetcher)
             dispatcher = Dispatcher(self.db)
