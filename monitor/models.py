@@ -245,6 +245,7 @@ class Watchlist(Base):
     muted: Mapped[list[Any]] = mapped_column(default=list)
     snooze_until: Mapped[dt.datetime | None]
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    follow_matches: Mapped[bool] = mapped_column(Boolean, default=True)  # a matching new bill is followed
     feed_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -371,3 +372,20 @@ class Setting(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class FollowedBill(Base):
+    """A bill a discovery feed found and a watchlist matched: polled from then on (monitor.follow)."""
+
+    __tablename__ = "followed_bills"
+    __table_args__ = (UniqueConstraint("watchlist_id", "identity"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    watchlist_id: Mapped[int] = mapped_column(ForeignKey("watchlists.id", ondelete="CASCADE"), index=True)
+    identity: Mapped[str] = mapped_column(String(200), index=True)  # us/119/hr/1234, il/104/hb/1312
+    label: Mapped[str] = mapped_column(String(60))  # H.R. 1234
+    title: Mapped[str] = mapped_column(Text, default="")
+    found_by: Mapped[str] = mapped_column(String(200))  # the discovery source's id
+    item_key: Mapped[str] = mapped_column(String(500))  # the item that matched
+    why: Mapped[str] = mapped_column(String(200))  # the watchlist's reason: "query", "pinned …"
+    followed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

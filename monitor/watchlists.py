@@ -13,6 +13,7 @@ watchlists can live in version control::
       on_new: true
       on_status: ladder                  # ladder | any | off
       on_field: false
+      follow_matches: true               # a new bill a discovery feed finds and this matches is followed
       paused: false
       snooze_until: null                 # ISO date-time
 
@@ -39,8 +40,9 @@ from sqlalchemy.orm import Session
 from alerts.base import day_text, status_label
 from monitor.changes.diff import ChangeSpec
 from monitor.errors import ConfigError, QueryError
+from monitor.follow import notice
 from monitor.changes.match import CompiledWatchlist
-from monitor.models import Change, Item, Poll, Watchlist, utcnow
+from monitor.models import Change, FollowedBill, Item, Poll, Watchlist, utcnow
 from monitor.changes.query import MatchDoc, compile_query
 from monitor.normalise.meanings import meaning
 from monitor.store.items import match_doc
@@ -50,7 +52,7 @@ IDENTITY = re.compile(r"^[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)+$")
 ALERTS_PER_DAY_WARNING = 30
 STARTER = "starter_watchlists.yaml"
 FIELDS = ("name", "title", "description", "query", "pinned", "muted", "on_new", "on_status", "on_field",
-          "paused", "snooze_until")
+          "follow_matches", "paused", "snooze_until")
 
 
 def check_identity(text: str) -> str:
@@ -75,6 +77,7 @@ class WatchlistSpec(BaseModel):
     on_new: bool = True
     on_status: Literal["ladder", "any", "off"] = "ladder"
     on_field: bool = False
+    follow_matches: bool = True
     paused: bool = False
     snooze_until: dt.datetime | None = None
 
@@ -271,7 +274,8 @@ def happened(status: str | None, day: dt.date | None) -> str | None:
 
 
 def board(session: Session, watchlist: Watchlist, *, limit: int = 10) -> dict[str, Any]:
-    """The remedy board: each pinned identity as every source reports it, then the latest matches."""
+    """The remedy board: each pinned identity as every source reports it, the bills followed because
+    they matched (tracked like pins, with the notice that says why), then the latest matches."""
     pinned = []
     for identity in watchlist.pinned or []:
         rows = session.scalars(select(Item).where(func.lower(Item.identity) == identity.lower())
@@ -281,9 +285,19 @@ def board(session: Session, watchlist: Watchlist, *, limit: int = 10) -> dict[st
             "raw_status_meaning": meaning(i.raw_status), "status_action": i.status_action,
             "status_date": i.status_date, "happened": happened(i.status, i.status_date),
             "status_changed_at": i.status_changed_at, "url": i.url} for i in rows]})
+    following = []
+    for row in session.scalars(select(FollowedBill).where(FollowedBill.watchlist_id == watchlist.id)
+                               .order_by(FollowedBill.followed_at, FollowedBill.id)):
+        items = session.scalars(select(Item).where(func.lower(Item.identity) == row.identity)
+                                .order_by(Item.last_changed.desc()))
+        status = next((i for i in items if i.status), None)
+        following.append({"identity": row.identity, "label": row.label, "title": row.title,
+                          "notice": notice(row.label, watchlist.name), "why": row.why, "found_by": row.found_by,
+                          "followed_at": row.followed_at, "status": status.status if status else None,
+                          "status_source": status.source_id if status else None})
     latest = matching_items(session, CompiledWatchlist.compile(watchlist), limit=limit)
     return WatchlistSpec.of(watchlist).data() | {
-        "subscriptions": len(watchlist.subscriptions), "pinned_status": pinned,
+        "subscriptions": len(watchlist.subscriptions), "pinned_status": pinned, "following": following,
         "latest": [{"key": i.key, "source": i.source_id, "kind": i.kind, "identity": i.identity, "title": i.title,
                     "status": i.status, "last_changed": i.last_changed, "url": i.url} for i in latest],
     }

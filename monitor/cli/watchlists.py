@@ -35,6 +35,9 @@ OnStatusOpt = Annotated[str | None, typer.Option("--on-status", help="Status cha
                                                  "forward), any, off.", show_default=False)]
 OnFieldOpt = Annotated[bool | None, typer.Option("--on-field/--no-on-field", help="Alert on any other field "
                                                  "change.", show_default=False)]
+FollowOpt = Annotated[bool | None, typer.Option("--follow-matches/--no-follow-matches", help="Follow a new bill "
+                                                "a discovery feed finds and this matches (poll its status).",
+                                                show_default=False)]
 DaysOpt = Annotated[int, typer.Option("--days", min=1, max=3650, help="How many days of stored items to use.")]
 
 
@@ -83,13 +86,13 @@ def _save(database: Database, spec: wl.WatchlistSpec, *, create: bool) -> None:
 @watchlist_app.command("add")
 def watchlist_add(name: NameArg, query: QueryOpt = None, title: TitleOpt = None, description: DescriptionOpt = None,
                   pin: PinOpt = None, mute: MuteOpt = None, on_new: OnNewOpt = None, on_status: OnStatusOpt = None,
-                  on_field: OnFieldOpt = None, db: DbOpt = None) -> None:
+                  on_field: OnFieldOpt = None, follow_matches: FollowOpt = None, db: DbOpt = None) -> None:
     """Create a watchlist; warns when its query would send more than 30 alerts a day.
 
     Example: monitor watchlist add bivens --query 'bivens OR cites:"596 U.S. 482"' --pin us/119/s/3187
     """
     spec = _spec({"name": name}, query=query, title=title, description=description, pinned=pin, muted=mute,
-                 on_new=on_new, on_status=on_status, on_field=on_field)
+                 on_new=on_new, on_status=on_status, on_field=on_field, follow_matches=follow_matches)
     database = open_db(db)
     _save(database, spec, create=True)
     console.print(f"watchlist {name} created", markup=False)
@@ -101,8 +104,8 @@ def watchlist_edit(name: NameArg, query: QueryOpt = None, title: TitleOpt = None
                    description: DescriptionOpt = None, mute: MuteOpt = None,
                    clear_muted: Annotated[bool, typer.Option("--clear-muted", help="Remove every muted phrase.")] = False,
                    on_new: OnNewOpt = None, on_status: OnStatusOpt = None, on_field: OnFieldOpt = None,
-                   db: DbOpt = None) -> None:
-    """Change a watchlist's query, title, description, alert rules or muted phrases (--mute replaces them).
+                   follow_matches: FollowOpt = None, db: DbOpt = None) -> None:
+    """Change a watchlist's query, title, description, alert rules, following or muted phrases (--mute replaces them).
 
     Example: monitor watchlist edit bivens --query 'bivens ice' --on-status any --mute 'notice of appearance'
     """
@@ -112,7 +115,8 @@ def watchlist_edit(name: NameArg, query: QueryOpt = None, title: TitleOpt = None
     with database.session() as session:
         current = wl.WatchlistSpec.of(wl.get(session, name)).model_dump()
     spec = _spec(current, query=query, title=title, description=description,
-                 muted=[] if clear_muted else mute, on_new=on_new, on_status=on_status, on_field=on_field)
+                 muted=[] if clear_muted else mute, on_new=on_new, on_status=on_status, on_field=on_field,
+                 follow_matches=follow_matches)
     _save(database, spec, create=False)
     console.print(f"watchlist {name} updated", markup=False)
     if query is not None:
@@ -178,6 +182,7 @@ def watchlist_show(name: NameArg,
             console.print(f"{label}: {data[label]}", markup=False)
     console.print(f"alerts: new={'on' if data['on_new'] else 'off'} status={data['on_status']} "
                   f"fields={'on' if data['on_field'] else 'off'}; muted: {', '.join(data['muted']) or '—'}; "
+                  f"follow matches={'on' if data['follow_matches'] else 'off'}; "
                   f"{_state(data)}; {data['subscriptions']} subscription(s)", markup=False)
     from monitor.normalise.meanings import describe_raw
 
@@ -192,6 +197,10 @@ def watchlist_show(name: NameArg,
     if rows:
         print_table(["identity", "source", "status (action date)", "detected", "moved by", "raw status"], rows,
                     title="pinned")
+    if data["following"]:
+        print_table(["bill", "status", "since", "why", "title"],
+                    [[f["label"], f["status"] or "not polled yet", f["followed_at"], f["notice"], f["title"][:60]]
+                     for f in data["following"]], title="followed (tracked because they matched)")
     print_table(["last changed", "kind", "status", "title", "key"],
                 [[i["last_changed"], i["kind"], i["status"], i["title"][:80], i["key"]] for i in data["latest"]],
                 title="latest matching items")
