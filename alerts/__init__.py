@@ -1,19 +1,31 @@
-"""Alert channels, one module each, behind the ``Channel`` protocol in ``alerts.base``.
-
-A channel's module is imported the first time a target of its kind is used, so a run that
-delivers nothing, or only to Slack, never loads Apprise or the email stack.
-"""
+"""Alert channels, one module each, behind the ``Channel`` protocol in ``alerts.base``; the
+registry ``kind`` -> class, and the lookup of a subscription target's channel."""
 
 from __future__ import annotations
 
-from alerts.base import Channel, Message, MessageChange, Rendered, channel_for_target, split_target
-from monitor.registry import KindRegistry
+from alerts.apprise import AppriseChannel
+from alerts.base import Channel, Message, MessageChange, Rendered, mask_target, split_target
+from alerts.email import EmailChannel
+from alerts.slack import SlackChannel
+from alerts.webhook import WebhookChannel
+from monitor.errors import ConfigError
 
-CHANNEL_KINDS: KindRegistry[type[Channel]] = KindRegistry({
-    "slack": "alerts.slack:SlackChannel",
-    "email": "alerts.email:EmailChannel",
-    "webhook": "alerts.webhook:WebhookChannel",
-    "apprise": "alerts.apprise:AppriseChannel",
-})
+CHANNEL_KINDS: dict[str, type[Channel]] = {
+    "slack": SlackChannel,
+    "email": EmailChannel,
+    "webhook": WebhookChannel,
+    "apprise": AppriseChannel,
+}
 
-__all__ = ["CHANNEL_KINDS", "Channel", "Message", "MessageChange", "Rendered", "channel_for_target", "split_target"]
+
+def channel_for_target(target: str, *, secret: str | None = None) -> Channel:
+    """The channel a ``kind:address`` target is delivered through."""
+    kind, address = split_target(target)
+    cls = CHANNEL_KINDS.get(kind)
+    if cls is None:
+        raise ConfigError(f"unknown channel {kind!r} (expected one of: {', '.join(sorted(CHANNEL_KINDS))})")
+    return cls(address, secret=secret)
+
+
+__all__ = ["CHANNEL_KINDS", "Channel", "Message", "MessageChange", "Rendered", "channel_for_target", "mask_target",
+           "split_target"]

@@ -190,16 +190,6 @@ def split_target(target: str) -> tuple[str, str]:
     return channel.lower(), address
 
 
-def channel_for_target(target: str, *, secret: str | None = None) -> Channel:
-    from alerts import CHANNEL_KINDS
-
-    kind, address = split_target(target)
-    cls = CHANNEL_KINDS.get(kind)
-    if cls is None:
-        raise ConfigError(f"unknown channel {kind!r} (expected one of: {', '.join(sorted(CHANNEL_KINDS))})")
-    return cls(address, secret=secret)
-
-
 def mask_target(target: str) -> str:
     """A target safe to print: webhook URLs keep scheme, host and a hint of the path."""
     from monitor.redact import mask_url

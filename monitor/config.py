@@ -256,7 +256,7 @@ def _top_level(name: str, text: str) -> tuple[Defaults, dict[str, ProviderLimits
     if not isinstance(raw_sources, list) or not isinstance(sources_node, yaml.SequenceNode):
         raise ConfigError(f"{name}:{_line(sources_key)}: 'sources' must be a list of sources")
 
-    return defaults, providers, _detached(raw_sources), [_line(node) for node in sources_node.value]
+    return defaults, providers, raw_sources, [_line(node) for node in sources_node.value]
 
 
 def _sources(name: str, locate: _Locator, entries: list[Any], source_lines: list[int]
@@ -325,14 +325,3 @@ class _Locator:
         key, value = _key_node(node, field_name) if isinstance(node, yaml.MappingNode) else (None, None)
         return _line(value or key or node)
 
-
-def _detached(value: Any) -> Any:
-    """A copy with strings of its own: the parsed strings sit among the tree's nodes, and as long
-    as they live, the tree's memory cannot be given back."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
-    if isinstance(value, dict):
-        return {_detached(k): _detached(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_detached(v) for v in value]
-    return value

@@ -9,23 +9,23 @@ through ``importlib.resources``, not the working directory.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import ConfigError
 from monitor.models import dump_json
-
-if TYPE_CHECKING:  # alembic is imported only when the schema is checked (CLI start-up time)
-    from alembic.config import Config as AlembicConfig
 
 DEFAULT_DB = "sqlite:///monitor.db"
 SQLITE_BUSY_MS = 30_000
@@ -41,32 +41,9 @@ def database_url(explicit: str | None = None) -> str:
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     try:
         make_url(url)
-    except Exception:
+    except (ArgumentError, ValueError):
         raise ConfigError("the database URL is malformed (expected e.g. sqlite:///monitor.db or postgresql+psycopg://user@host/db)") from None
     return url
-
-
-_REVISION_LINE = re.compile(r"^(down_revision|revision)\b[^=\n]*=\s*(.+)$", re.M)
-_PLAIN = re.compile(r"""^(None|'\w+'|"\w+")$""")
-
-
-def migration_head() -> str | None:
-    """The newest migration, read from the files' ``revision``/``down_revision`` lines without
-    Alembic (which costs ~0.4 s to import). None when the history is not one plain line of
-    revisions (a merge, say): then the caller asks Alembic."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in files("migrations").joinpath("versions").iterdir():
-        if not path.name.endswith(".py") or path.name.startswith("__"):
-            continue
-        found = dict((name, value.strip()) for name, value in _REVISION_LINE.findall(path.read_text()))
-        if set(found) != {"revision", "down_revision"} or not all(_PLAIN.match(v) for v in found.values()):
-            return None
-        revisions.add(found["revision"].strip("'\""))
-        if found["down_revision"] != "None":
-            parents.add(found["down_revision"].strip("'\""))
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
 
 
 def include_name(name: str | None, type_: str, parent_names: dict[str, str | None]) -> bool:
@@ -131,47 +108,26 @@ class Database:
             yield session
 
     def alembic_config(self) -> AlembicConfig:
-        from alembic.config import Config as AlembicConfig
-
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(files("migrations")))
         cfg.attributes["engine"] = self.engine
         return cfg
 
     def current_revision(self) -> str | None:
-        from alembic.runtime.migration import MigrationContext
-
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
     def head_revision(self) -> str | None:
-        from alembic.script import ScriptDirectory
-
         return ScriptDirectory.from_config(self.alembic_config()).get_current_head()
 
     def upgrade(self) -> tuple[str | None, str | None]:
         """Upgrade to the latest migration; returns (before, after) revisions."""
-        from alembic import command
-
         before = self.current_revision()
         command.upgrade(self.alembic_config(), "head")
         return before, self.current_revision()
 
-    def stored_revision(self) -> str | None:
-        """The revision in ``alembic_version`` by plain SQL (None when there is no such table)."""
-        try:
-            with self.engine.connect() as conn:
-                rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-        except DBAPIError:
-            return None
-        return rows[0] if len(rows) == 1 else None
-
     def ensure_schema(self) -> None:
-        """Upgrade a database that is behind. A current one costs one query: Alembic loads only
-        when the revisions differ or cannot be read plainly."""
-        head = migration_head()
-        if head is not None and self.stored_revision() == head:
-            return
+        """Upgrade a database that is behind; a current one is left as it is."""
         if self.current_revision() != self.head_revision():
             self.upgrade()
 

@@ -20,9 +20,8 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
-from urllib.request import getproxies
 from urllib.robotparser import RobotFileParser
 
 import certifi
@@ -32,7 +31,6 @@ from monitor import __version__
 from monitor.errors import AuthError, BudgetExceeded, FetchError
 from monitor.netguard import refuse_private_redirect
 from monitor.redact import public_url
-from monitor.streams import AsyncioTransport
 
 if TYPE_CHECKING:
     from monitor.budget import Budgets
@@ -127,24 +125,20 @@ class Fetcher:
             budgets = Budgets(None)
         self.budgets = budgets
         self._robots: dict[str, tuple[float, RobotFileParser | bool]] = {}
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=20)
-        # httpx reads proxies from the environment only when it builds its own transport
-        transport = None if getproxies() else AsyncioTransport(ssl_context=ssl_context(), limits=limits)
         self.client = httpx.AsyncClient(
             headers={"User-Agent": user_agent(), "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            transport=transport,
             verify=ssl_context(),
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,
-            limits=limits,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
             event_hooks={"response": [refuse_private_redirect]},
         )
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def __aenter__(self) -> Fetcher:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
@@ -31,7 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class JSONText(str):
@@ -53,34 +52,15 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
-
-    def bind_processor(self, dialect: Dialect) -> Callable[[dt.datetime | None], Any] | None:
-        """On SQLite, the text SQLAlchemy's DATETIME writes, made in one step and remembered for
-        the last value: a poll binds the same ``now`` several times per row, 50,000 rows a cold cycle."""
-        if dialect.name != "sqlite":
-            return super().bind_processor(dialect)
-        last: tuple[dt.datetime | None, str | None] = (None, None)
-
-        def process(value: dt.datetime | None) -> str | None:
-            nonlocal last
-            if value is None:
-                return None
-            seen = last  # read once: another thread may replace it
-            if value is not seen[0]:
-                utc = value.astimezone(dt.timezone.utc).replace(tzinfo=None) if value.tzinfo else value
-                seen = last = (value, utc.isoformat(" ", "microseconds"))
-            return seen[1]
-
-        return process
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
     def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
 
 class Base(DeclarativeBase):

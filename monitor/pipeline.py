@@ -31,7 +31,8 @@ from monitor.store.lease import Claim, LeaseKeeper, release_many
 from monitor.models import HttpCache, Source
 from monitor.redact import redact
 from monitor.sanity import sanity_check
-from monitor.sources import SOURCE_KINDS, BaseSource, FetchState, SourceConfig
+from monitor.sources import SOURCE_KINDS, FetchState, SourceConfig
+from monitor.sources import Source as SourceKind
 from monitor.sources.base import Fetched, Hashed
 from monitor.store.items import (PollSummary, begin_writing, chunks, record_deferred, record_failure, record_unchanged,
                            record_unchanged_many, store_poll)
@@ -47,11 +48,11 @@ POOL_AFTER = 16  # big bodies parsed in process before the worker pool starts: s
 PARSE_WORKERS = int(os.environ.get("MONITOR_PARSE_WORKERS") or os.cpu_count() or 1)
 
 
-def build_source(config: SourceConfig) -> BaseSource:
+def build_source(config: SourceConfig) -> SourceKind:
     return SOURCE_KINDS[config.kind](config)
 
 
-def missing_env(source: BaseSource) -> list[str]:
+def missing_env(source: SourceKind) -> list[str]:
     return [name for name in source.required_env if not os.environ.get(name)]
 
 
@@ -83,7 +84,7 @@ def sync_sources(db: Database, config: AppConfig) -> None:
                 [{f"_{k}": v for k, v in row.items()} for row in changed])
 
 
-def auth_fingerprint(config: SourceConfig, source: BaseSource) -> str:
+def auth_fingerprint(config: SourceConfig, source: SourceKind) -> str:
     """What a 401/403 was about: the source's config and its keys. A change to either lifts the block."""
     keys = "\0".join(os.environ.get(name, "") for name in source.required_env)
     return hashlib.sha256(f"{config_hash(config)}\0{keys}".encode()).hexdigest()
@@ -128,7 +129,7 @@ class Pipeline:
     async def run_db(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.writer, fn)
 
-    async def _parse(self, source: BaseSource, fetched: Fetched) -> list[Hashed]:
+    async def _parse(self, source: SourceKind, fetched: Fetched) -> list[Hashed]:
         """Parse in a worker process when the body is big enough to repay the pickling and there
         are enough of them to repay starting the pool (a run where 1% of feeds changed has not)."""
         size = sum(len(p.body) for p in fetched.pages)
@@ -384,7 +385,7 @@ def _describe(exc: Exception) -> str:
     return f"{prefix}: {exc}"
 
 
-def parse_checked(source: BaseSource, fetched: Fetched) -> list[Hashed]:
+def parse_checked(source: SourceKind, fetched: Fetched) -> list[Hashed]:
     """Parse, sanity-check, snapshot and hash: everything before the store that needs no database,
     in one call so a parse worker does all of it."""
     records = source.parse(fetched)

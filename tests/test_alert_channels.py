@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from alerts.base import Message, channel_for_target
+from alerts import channel_for_target
+from alerts.base import Message
 from monitor.delivery.dispatcher import RETRY_SCHEDULE
 from monitor.errors import ConfigError
 from monitor.models import Delivery, DeliveryAttempt, utcnow

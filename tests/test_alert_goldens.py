@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from alerts import CHANNEL_KINDS
-from alerts.base import Message, MessageChange, channel_for_target
+from alerts import CHANNEL_KINDS, channel_for_target
+from alerts.base import Message, MessageChange
 from tests.alerting import FIELD_EDIT, NEW_OPINION, STATUS_MOVE, T0, day
 
 EXAMPLES = Path(__file__).parent / "examples" / "alerts"

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 
-# The young generation is collected every 10,000 allocations, not 700: the imports below make
-# ~300,000 long-lived objects (the collector ran 240 times over them, ~0.05 s of each start),
-# and a poll makes thousands of short-lived ones. Start-up objects are then frozen out of the
-# collector's scans by monitor.drivers.service.settle_heap.
-gc.set_threshold(10_000, 10, 10)
+import typer
 
-import typer  # noqa: E402
-
-from monitor.errors import MonitorError  # noqa: E402
+from monitor.cli.common import close_databases, err_console
+from monitor.errors import MonitorError
+from monitor.redact import redact
+from monitor.safety import require_safe_expat
 
 app = typer.Typer(
     name="monitor",
@@ -25,15 +21,14 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-from monitor.cli import alerts, demo, items, run, sources, subscriptions, watchlists, worker  # noqa: E402  (register commands)
+# the sub-command modules register themselves on ``app``, so they are imported after it
+from monitor.cli import alerts, demo, items, run, sources, subscriptions, watchlists, worker
 
-__all__ = ["app", "main", "alerts", "demo", "items", "run", "sources", "subscriptions", "watchlists", "worker"]
+__all__ = ["alerts", "app", "demo", "items", "main", "run", "sources", "subscriptions", "watchlists", "worker"]
 
 
 def main() -> None:
     """Entry point: MonitorErrors become one line and exit 1; Click keeps exit 2 for usage errors."""
-    from monitor.cli.common import close_databases
-
     try:
         _run()
     finally:
@@ -41,10 +36,6 @@ def main() -> None:
 
 
 def _run() -> None:
-    from monitor.cli.common import err_console
-    from monitor.redact import redact
-    from monitor.safety import require_safe_expat
-
     try:
         require_safe_expat()
         code = app(standalone_mode=False)
@@ -62,7 +53,7 @@ def _run() -> None:
     except typer.TyperException as exc:  # Click's usage errors, as vendored by typer: one line, exit 2
         ctx = getattr(exc, "ctx", None)
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        err_console.print(f"error: {redact(exc.format_message())}{hint}", markup=False)  # type: ignore[attr-defined]
+        err_console.print(f"error: {redact(exc.format_message())}{hint}", markup=False)
         sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
         err_console.print(f"error: internal error: {type(exc).__name__}: {redact(str(exc))}", markup=False)

@@ -142,7 +142,7 @@ def digest_preview(
     """
     from sqlalchemy import select
 
-    from alerts.base import channel_for_target, mask_target
+    from alerts import channel_for_target, mask_target
     from monitor.delivery.digest import preview_message, zone
     from monitor.models import Subscription, utcnow
 

@@ -68,7 +68,7 @@ def open_db(db_url: str | None, *, create: bool = True) -> Database:
     database = Database(db_url)
     _opened.append(database)
     path = sqlite_path(database.url)
-    if not create and ((path is not None and not path.exists()) or database.stored_revision() is None):
+    if not create and ((path is not None and not path.exists()) or database.current_revision() is None):
         fail(f"{NO_DATABASE} ({database.display_url})")
     database.ensure_schema()
     return database

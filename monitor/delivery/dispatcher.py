@@ -34,7 +34,8 @@ import httpx
 from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
-from alerts.base import Message, MessageChange, channel_for_target, mask_target
+from alerts import channel_for_target
+from alerts.base import Message, MessageChange, mask_target
 from alerts.http import channel_client
 from alerts.slack import MAX_CHANGES as SLACK_MAX_CHANGES
 from monitor.db import Database

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from alerts.base import channel_for_target
+from alerts import channel_for_target
 from monitor.config import load_config
 from monitor.db import Database
 from monitor.delivery.digest import preview_message

@@ -1,29 +1,44 @@
-"""The registry of source kinds: ``kind`` name -> class. Add a kind by adding a module and a line.
-
-A kind's module is imported the first time the kind is looked up, so a start-up loads only the
-kinds sources.yaml names (eleven kinds' models and parsers cost a quarter of a second to import).
-"""
+"""The registry of source kinds: ``kind`` name -> class. Add a kind by adding a module and a line."""
 
 from __future__ import annotations
 
-from monitor.registry import KindRegistry
-from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, Source, SourceConfig
+from monitor.sources.base import (
+    BaseSource,
+    Fetched,
+    FetchState,
+    ItemRecord,
+    Page,
+    Source,
+    SourceConfig,
+)
+from monitor.sources.congress_bill import CongressBillSource
+from monitor.sources.congress_recent import CongressRecentSource
+from monitor.sources.courtlistener_docket import CourtListenerDocketSource
+from monitor.sources.courtlistener_search import CourtListenerSearchSource
+from monitor.sources.federal_register import FederalRegisterSource
+from monitor.sources.govinfo_bill_feed import GovInfoBillFeedSource
+from monitor.sources.govinfo_billstatus import GovInfoBillStatusSource
+from monitor.sources.govinfo_courts import GovInfoCourtsSource
+from monitor.sources.html import HtmlSource
+from monitor.sources.legiscan import LegiScanSource
+from monitor.sources.openstates import OpenStatesSource
+from monitor.sources.pacer_rss import PacerRssSource
+from monitor.sources.rss import RssSource
 
-SOURCE_KINDS: KindRegistry[type[BaseSource]] = KindRegistry({
-    "rss": "monitor.sources.rss:RssSource",
-    "congress_bill": "monitor.sources.congress_bill:CongressBillSource",
-    "congress_recent": "monitor.sources.congress_recent:CongressRecentSource",
-    "govinfo_billstatus": "monitor.sources.govinfo_billstatus:GovInfoBillStatusSource",
-    "govinfo_bill_feed": "monitor.sources.govinfo_bill_feed:GovInfoBillFeedSource",
-    "govinfo_courts": "monitor.sources.govinfo_courts:GovInfoCourtsSource",
-    "openstates": "monitor.sources.openstates:OpenStatesSource",
-    "legiscan": "monitor.sources.legiscan:LegiScanSource",
-    "pacer_rss": "monitor.sources.pacer_rss:PacerRssSource",
-    "courtlistener_search": "monitor.sources.courtlistener_search:CourtListenerSearchSource",
-    "courtlistener_docket": "monitor.sources.courtlistener_docket:CourtListenerDocketSource",
-    "federal_register": "monitor.sources.federal_register:FederalRegisterSource",
-    "html": "monitor.sources.html:HtmlSource",
-})
+SOURCE_KINDS: dict[str, type[Source]] = {
+    "rss": RssSource,
+    "congress_bill": CongressBillSource,
+    "congress_recent": CongressRecentSource,
+    "govinfo_billstatus": GovInfoBillStatusSource,
+    "govinfo_bill_feed": GovInfoBillFeedSource,
+    "govinfo_courts": GovInfoCourtsSource,
+    "openstates": OpenStatesSource,
+    "legiscan": LegiScanSource,
+    "pacer_rss": PacerRssSource,
+    "courtlistener_search": CourtListenerSearchSource,
+    "courtlistener_docket": CourtListenerDocketSource,
+    "federal_register": FederalRegisterSource,
+    "html": HtmlSource,
+}
 
-__all__ = ["SOURCE_KINDS", "BaseSource", "Fetched", "FetchState", "ItemRecord", "KindRegistry", "Page", "Source",
-           "SourceConfig"]
+__all__ = ["SOURCE_KINDS", "BaseSource", "FetchState", "Fetched", "ItemRecord", "Page", "Source", "SourceConfig"]

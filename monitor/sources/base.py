@@ -156,7 +156,11 @@ class Source(Protocol):
     Config: ClassVar[type[SourceConfig]]
     provider: ClassVar[str]  # whose quota a request spends: "courtlistener", "congress", ...
     required_env: ClassVar[tuple[str, ...]]  # API keys; missing -> skipped with one warning
-    config: SourceConfig
+
+    @property
+    def config(self) -> SourceConfig: ...  # read-only here, so a kind may narrow it to its own Config
+
+    def __init__(self, config: SourceConfig) -> None: ...
 
     async def fetch(self, client: PollClient, state: FetchState) -> Fetched: ...
 
