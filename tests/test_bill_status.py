@@ -27,7 +27,11 @@ CONGRESS_EXPECTED = {
     "14000": ("reported", None), "14500": ("reported", None), "14900": ("reported", None),
     "17000": ("passed_one_chamber", "upper"), "18000": ("failed", None), "28000": ("sent_to_executive", None),
     "31000": ("vetoed", None), "36000": ("enacted", None), "E20000": ("sent_to_executive", None),
-    "E30000": ("enacted", None), "E40000": ("enacted", None), "B00100": None,
+    "E30000": None, "E40000": ("enacted", None), "B00100": None,
+    "5500": ("reported", None), "19500": None, "20500": None, "21000": None, "23000": None,
+    "29000": ("enacted", None), "29100": ("enacted", None), "30000": ("vetoed", None), "32000": ("vetoed", "lower"),
+    "33000": ("vetoed", None), "34000": ("vetoed", "upper"), "35000": ("vetoed", None), "39000": ("enacted", None),
+    "44000": ("enacted", None), "H41610": None,
     "H11100": ("in_committee", None), "H11200": ("in_committee", None), "H12100": ("reported", None),
     "H12200": ("reported", None), "H12300": ("reported", None), "H12410": ("reported", None),
     "H14000": None, "H15000": None, "H17000": None, "H1L210": None, "H1L220": None, "H25200": None,
@@ -44,13 +48,13 @@ OPENSTATES_EXPECTED = {
     "committee-passage": "reported", "committee-passage-favorable": "reported",
     "committee-passage-unfavorable": "reported", "committee-failure": "failed",
     "executive-receipt": "sent_to_executive", "executive-signature": "enacted", "executive-veto": "vetoed",
-    "became-law": "enacted", "veto-override-failure": "vetoed", "referral": "in_committee",
+    "became-law": "enacted", "veto-override-failure": "vetoed", "veto-override-passage": "vetoed", "referral": "in_committee",
     "referral-committee": "in_committee",
 }
 OPENSTATES_NEUTRAL = {
     "reading-2", "reading-3", "substitution", "amendment-introduction", "amendment-passage", "amendment-withdrawal",
     "amendment-failure", "amendment-amendment", "amendment-deferral", "executive-veto-line-item",
-    "veto-override-passage", "deferral", "receipt",
+    "deferral", "receipt",
 }
 LEGISCAN_STATUS_EXPECTED = {0: "introduced", 1: "introduced", 2: "passed_one_chamber", 3: "passed_both",
                             4: "enacted", 5: "vetoed", 6: "failed"}
@@ -124,7 +128,21 @@ def test_ladder_ends_hold_until_a_higher_rung() -> None:
     assert climb(failed + [(Action(day(3), "Introduced again"), cw.INTRODUCED)]).status == "failed"
     vetoed = [(Action(day(1), "Presented"), cw.TO_EXECUTIVE), (Action(day(2), "Vetoed by President"), cw.VETOED)]
     assert climb(vetoed).status == "vetoed"
-    assert climb(vetoed + [(Action(day(3), "Became Public Law"), cw.ENACTED)]).status == "enacted"
+    # A law or signature without an override (the veto restated under another code) lifts nothing.
+    assert climb(vetoed + [(Action(day(2), "Signed by President"), cw.ENACTED)]).status == "vetoed"
+    assert climb(vetoed + [(Action(day(3), "Became Public Law"), cw.ENACTED)]).status == "vetoed"
+    # One chamber's override leaves the bill vetoed; both chambers enact it, a law then follows.
+    house = (Action(day(4), "Passed House over veto"), cw.OVERRIDE_LOWER)
+    one = climb(vetoed + [house])
+    assert (one.status, one.date, one.overrides) == ("vetoed", day(2), ("lower",))
+    both = climb(vetoed + [house, (Action(day(5), "Passed Senate over veto"), cw.OVERRIDE_UPPER)])
+    assert (both.status, both.action, both.date) == ("enacted", "Passed Senate over veto", day(5))
+    assert climb(vetoed + [house, (Action(day(6), "Became Public Law"), cw.ENACTED)]).status == "enacted"
+    assert climb(vetoed + [(Action(day(3), "Override"), cw.OVERRIDDEN)]).status == "enacted"
+    # A failure is lifted by a higher rung on a later day only.
+    same_day = failed + [(Action(day(2), "Passed House"), cw.PASSED_LOWER)]
+    assert climb(same_day).status == "failed"
+    assert climb(failed + [(Action(day(5), "Passed House"), cw.PASSED_LOWER)]).status == "passed_one_chamber"
     assert climb([(Action(day(1), "Held at the desk"), None)]).status is None
 
 

@@ -26,11 +26,18 @@ Chamber = Literal["lower", "upper"]
 
 @dataclass(frozen=True)
 class Step:
-    """What one action proves: a rung or end of the ladder; ``passage`` counts a chamber's vote."""
+    """What one action proves: a rung or end of the ladder; ``passage`` counts a chamber's vote.
+
+    ``override`` is one chamber's vote to override a veto: two of them (one per chamber) lift
+    the veto to ``enacted``. ``overridden`` says the veto itself was overridden (LegiScan's
+    event 7, the Library of Congress's "Public Law enacted over veto").
+    """
 
     status: str
     chamber: Chamber | None = None  # fixed by the code itself (8000 = House); else the action's chamber
     passage: bool = False
+    override: bool = False
+    overridden: bool = False
 
 
 INTRODUCED = Step("introduced")
@@ -45,55 +52,83 @@ ENACTED = Step("enacted")
 VETOED = Step("vetoed")
 FAILED = Step("failed")
 WITHDRAWN = Step("withdrawn")
+OVERRIDE = Step("vetoed", override=True)  # one chamber voted to override; the chamber is the action's
+OVERRIDE_LOWER = Step("vetoed", chamber="lower", override=True)
+OVERRIDE_UPPER = Step("vetoed", chamber="upper", override=True)
+OVERRIDDEN = Step("enacted", overridden=True)
 
 # congress.gov API and BILLSTATUS <actionCode>: Library of Congress codes (numeric, E…) and
-# House floor codes (H…). House floor vote results (H37100, H37300) say "Passed" or "Failed"
-# only in their text; the LOC 8000/9000 action recorded beside them decides.
+# House floor codes (H…). Audited row by row against the Library of Congress action-code list
+# (the numeric series; the BILLSTATUS user guide section 3 lists the ones it has seen) and a
+# real document carrying the code; "RD:" is ../shared/realdata, "GPO:" usgpo/bill-status
+# samples/ (tests/peers/usgpo_billstatus keeps the public-domain ones the tests read).
+# House floor vote results (H37100, H37300) say "Passed" or "Failed" only in their text;
+# the LOC 8000/9000 action recorded beside them decides.
 CONGRESS_ACTION_CODES: dict[str, Step | None] = {
-    "Intro-H": INTRODUCED,
-    "1000": INTRODUCED,          # Introduced in House
-    "1025": INTRODUCED,          # Submitted in House
-    "2000": IN_COMMITTEE,        # Referred to House committee
-    "3000": IN_COMMITTEE,        # Referred to House subcommittee
-    "5000": REPORTED,            # Reported to House
-    "8000": PASSED_LOWER,        # Passed/agreed to in House
-    "9000": FAILED,              # Failed of passage/not agreed to in House
-    "10000": INTRODUCED,         # Introduced in Senate
-    "11000": IN_COMMITTEE,       # Referred to Senate committee
-    "13100": IN_COMMITTEE,       # Senate committee/subcommittee hearings
-    "13200": IN_COMMITTEE,       # Senate committee/subcommittee markups
-    "14000": REPORTED,           # Reported to Senate
-    "14500": REPORTED,           # Senate committee discharged: out of committee without a report
-    "14900": REPORTED,           # Senate committee report filed after reporting
-    "17000": PASSED_UPPER,       # Passed/agreed to in Senate
-    "18000": FAILED,             # Failed of passage/not agreed to in Senate
-    "28000": TO_EXECUTIVE,       # Presented to President
-    "31000": VETOED,             # Vetoed by President
-    "36000": ENACTED,            # Became Public Law
-    "E20000": TO_EXECUTIVE,      # Presented to President
-    "E30000": ENACTED,           # Signed by President
-    "E40000": ENACTED,           # Became Public Law No: …
-    "B00100": None,              # Sponsor introductory remarks on measure
-    "H11100": IN_COMMITTEE,      # Referred to the Committee
-    "H11200": IN_COMMITTEE,      # Sequential committee referral
-    "H12100": REPORTED,          # Committee report of an original measure
-    "H12200": REPORTED,          # Committee reported
-    "H12300": REPORTED,          # Committee discharged
-    "H12410": REPORTED,          # Union Calendar assignment (follows a report)
-    "H14000": None,              # Received in the House (a Senate bill: its passage is coded 17000)
-    "H15000": None,              # Held at the desk
-    "H17000": None,              # Motion to Discharge Committee (a motion, not a discharge)
-    "H1L210": None,              # Rule provides for consideration of
-    "H1L220": None,              # Rule passed/agreed in House
-    "H25200": None,              # Conference report filed
-    "H30000": None,              # Consideration by House
-    "H35000": None,              # Previous question ordered
-    "H37100": None,              # On passage: result is in the text; 8000/9000 decides
-    "H37300": None,              # Final passage under suspension: result is in the text
-    "H38310": None,              # Motion to reconsider results
-    "H8D000": None,              # Debate
-    "H81000": None,              # Point of order against a motion
+    "Intro-H": INTRODUCED,       # RD: BILLSTATUS-116hr5240 "Introduced in House"
+    "1000": INTRODUCED,          # Introduced in House; RD: BILLSTATUS-116hr5240
+    "1025": INTRODUCED,          # Submitted in House; no real example found
+    "2000": IN_COMMITTEE,        # Referred to House committee; no real example found (H11100 is used)
+    "3000": IN_COMMITTEE,        # Referred to House subcommittee; no real example found
+    "5000": REPORTED,            # Reported to House; GPO: actions-committees/116hr3055
+    "5500": REPORTED,            # House committee discharged; GPO: amendment-votes/114hr5278
+    "8000": PASSED_LOWER,        # Passed/agreed to in House; RD: bill_117_hr_21_actions
+    "9000": FAILED,              # Failed of passage/not agreed to in House; no real example found
+    "10000": INTRODUCED,         # Introduced in Senate; RD: formatChange_current_BILLSTATUS-117s35
+    "11000": IN_COMMITTEE,       # Referred to Senate committee; no real example found (Senate referrals carry no code)
+    "13100": IN_COMMITTEE,       # Senate committee/subcommittee hearings; no real example found
+    "13200": IN_COMMITTEE,       # Senate committee/subcommittee markups; no real example found
+    "14000": REPORTED,           # Reported to Senate; GPO: actions-committees/116s832
+    "14500": REPORTED,           # Senate committee discharged: out without a report; RD: formatChange_current_BILLSTATUS-117s35
+    "14900": REPORTED,           # Senate committee report filed after reporting; GPO: legacy/114hr1531
+    "17000": PASSED_UPPER,       # Passed/agreed to in Senate; RD: formatChange_current_BILLSTATUS-117s35
+    "18000": FAILED,             # Failed of passage/not agreed to in Senate; no real example found
+    "19500": None,               # Resolving differences -- House actions (text decides); GPO: 116hr3055
+    "20500": None,               # Resolving differences -- Senate actions (text decides); GPO: 116hr3055
+    "21000": None,               # Conference report agreed to in House: both chambers already passed; GPO: legacy/114hr22
+    "23000": None,               # Conference report agreed to in Senate; GPO: legacy/114hr22
+    "28000": TO_EXECUTIVE,       # Presented to President; RD: textVersions_DEV-BILLSTATUS-115s3509
+    "29000": ENACTED,            # Signed by President; no real example found (E30000/36000 are used)
+    "29100": ENACTED,            # Sent to Archivist unsigned (ten-day rule); no real example found
+    "30000": VETOED,             # Pocket vetoed by President; no real example found
+    "31000": VETOED,             # Vetoed by President; GPO: legacy/114hr3762, legacy/114sjres8
+    "32000": OVERRIDE_LOWER,     # Passed House over veto; no real example found
+    "33000": VETOED,             # Failed of passage in House over veto; no real example found
+    "34000": OVERRIDE_UPPER,     # Passed Senate over veto; no real example found
+    "35000": VETOED,             # Failed of passage in Senate over veto; no real example found
+    "36000": ENACTED,            # Became Public Law (also on "Signed by President."); GPO: legacy/114s1300
+    "39000": OVERRIDDEN,         # Public Law enacted over veto; no real example found
+    "44000": OVERRIDDEN,         # Private Law enacted over veto; no real example found
+    "E20000": TO_EXECUTIVE,      # Presented to President; RD: textVersions_DEV-BILLSTATUS-115s3509
+    "E30000": None,              # Signed OR vetoed by President: read by text; GPO: legacy/114s1300, legacy/114sjres8
+    "E40000": ENACTED,           # Became Public Law No: …; GPO: formatChange/future/117hr2471
+    "B00100": None,              # Sponsor introductory remarks on measure; GPO: actions-committees/116hr5183
+    "H11100": IN_COMMITTEE,      # Referred to the Committee; RD: BILLSTATUS-116hr5240
+    "H11200": IN_COMMITTEE,      # Sequential committee referral; no real example found
+    "H12100": REPORTED,          # Committee report of an original measure; GPO: 116hr3055
+    "H12200": REPORTED,          # Committee reported; GPO: amendment-votes/114hr5278
+    "H12300": REPORTED,          # Committee discharged; GPO: amendment-votes/114hr5278
+    "H12410": REPORTED,          # Union Calendar assignment (follows a report); GPO: 116hr3055
+    "H14000": None,              # Received in the House (a Senate bill: its passage is coded 17000); RD: 117s35
+    "H15000": None,              # Held at the desk; RD: formatChange_current_BILLSTATUS-117s35
+    "H17000": None,              # Motion to Discharge Committee (a motion, not a discharge); no real example found
+    "H1L210": None,              # Rule provides for consideration of; GPO: 116hr3055
+    "H1L220": None,              # Rule passed/agreed in House; GPO: 116hr3055
+    "H25200": None,              # Conference report filed; GPO: legacy/114hr22
+    "H30000": None,              # Consideration by House; RD: bill_117_hr_21_actions
+    "H35000": None,              # Previous question ordered; GPO: 116hr3055
+    "H37100": None,              # On passage: result in the text; 8000/9000 decides; RD: textVersions_DEV-BILLSTATUS-115s3509
+    "H37300": None,              # Final passage under suspension: result in the text; RD: bill_117_hr_21_actions
+    "H38310": None,              # Motion to reconsider results; RD: bill_117_hr_21_actions
+    "H41610": None,              # House agrees/concurs in Senate amendment (text decides); GPO: 116hr3055
+    "H8D000": None,              # Debate; RD: bill_117_hr_21_actions
+    "H81000": None,              # Point of order against a motion; no real example found
 }
+
+# Codes that carry more than one meaning: what the action proves is read from its words.
+# E30000 is "Signed by President." or "Vetoed by President." (legacy BILLSTATUS); the
+# resolving-differences codes are a chamber agreeing (a passage) or disagreeing (nothing).
+CONGRESS_CODES_READ_BY_TEXT: frozenset[str] = frozenset({"E30000", "19500", "20500", "H41610"})
 
 # BILLSTATUS / congress.gov action <type>, used only for actions without an actionCode (the
 # Senate's own actions carry none). ``<type>+committee`` is the entry for an action that names
@@ -156,7 +191,7 @@ OPENSTATES_CLASSIFICATIONS: dict[str, Step | None] = {
     "executive-veto": VETOED,
     "executive-veto-line-item": None,  # part of the bill still becomes law
     "became-law": ENACTED,
-    "veto-override-passage": None,     # one chamber's override; "became-law" follows
+    "veto-override-passage": OVERRIDE,  # one chamber's override vote: both lift the veto
     "veto-override-failure": VETOED,
     "deferral": None,
     "receipt": None,                   # received by the second chamber: passage is its own action
@@ -183,7 +218,7 @@ LEGISCAN_PROGRESS: dict[int, Step] = {
     4: ENACTED,         # Passed
     5: VETOED,          # Vetoed
     6: FAILED,          # Failed
-    7: ENACTED,         # Override: the veto was overridden
+    7: OVERRIDDEN,      # Override: the veto was overridden
     8: ENACTED,         # Chaptered
     9: IN_COMMITTEE,    # Refer: referred to committee
     10: REPORTED,       # Report Pass

@@ -1,9 +1,15 @@
 """Federal bill actions, as congress.gov and BILLSTATUS both describe them, onto the ladder.
 
 Both providers list the same actions newest first, each with a date, an optional time, a
-``type`` and, for House floor and Library of Congress actions, an ``actionCode``. The code
-decides through ``CONGRESS_ACTION_CODES``; an action without one (the Senate's own) falls back
-to ``BILLSTATUS_ACTION_TYPES``.
+``type`` and, for House floor and Library of Congress actions, an ``actionCode``. What an
+action proves, in this order:
+1. a veto, a pocket veto or an override vote is read from the words whatever the code (the
+   House's ``E30000`` carries "Vetoed by President." as well as "Signed by President.");
+2. a code whose meaning the text decides (``CONGRESS_CODES_READ_BY_TEXT``) or a legacy
+   ``Placeholder Text for …`` type: the words (``monitor.normalise.actiontext``);
+3. any other known code: ``CONGRESS_ACTION_CODES``;
+4. the ``type`` (``BILLSTATUS_ACTION_TYPES``), where it can mean one thing only;
+5. otherwise the words (the Senate's own actions carry no code).
 """
 
 from __future__ import annotations
@@ -15,7 +21,13 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from monitor.normalise.crosswalks import BILLSTATUS_ACTION_TYPES, CONGRESS_ACTION_CODES, Step
+from monitor.normalise.actiontext import text_step
+from monitor.normalise.crosswalks import (
+    BILLSTATUS_ACTION_TYPES,
+    CONGRESS_ACTION_CODES,
+    CONGRESS_CODES_READ_BY_TEXT,
+    Step,
+)
 from monitor.normalise.identity import federal_identity, parse_federal_bill
 from monitor.normalise.ladder import Action, Derived, climb
 from monitor.sources.base import ItemRecord, SourceConfig
@@ -41,12 +53,18 @@ class FederalAction:
     committee: bool = False  # the action names a committee
 
 
-def federal_step(code: str | None, action_type: str | None, committee: bool = False) -> Step | None:
+def federal_step(code: str | None, action_type: str | None, text: str, committee: bool = False) -> Step | None:
+    """What one action proves (see the module docstring for the order of the rules)."""
+    meaning = text_step(text)
+    if meaning is not None and meaning.status == "vetoed":
+        return meaning
+    if code in CONGRESS_CODES_READ_BY_TEXT or (action_type or "").startswith("Placeholder Text for"):
+        return meaning
     if code and code in CONGRESS_ACTION_CODES:
         return CONGRESS_ACTION_CODES[code]
-    if committee and f"{action_type}+committee" in BILLSTATUS_ACTION_TYPES:
-        return BILLSTATUS_ACTION_TYPES[f"{action_type}+committee"]
-    return BILLSTATUS_ACTION_TYPES.get(action_type or "")
+    typed = f"{action_type}+committee" if committee and f"{action_type}+committee" in BILLSTATUS_ACTION_TYPES \
+        else action_type or ""
+    return BILLSTATUS_ACTION_TYPES.get(typed) or meaning
 
 
 def derive(actions: Sequence[FederalAction]) -> Derived:
@@ -55,7 +73,7 @@ def derive(actions: Sequence[FederalAction]) -> Derived:
     for index, a in enumerate(actions):
         action = Action(dt.date.fromisoformat(a.date[:10]), a.text, a.code or a.type,
                         order=(a.time or "", -index))
-        events.append((action, federal_step(a.code, a.type, a.committee)))
+        events.append((action, federal_step(a.code, a.type, a.text, a.committee)))
     return climb(events)
 
 

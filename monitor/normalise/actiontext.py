@@ -1,0 +1,83 @@
+"""What an action's text says it proves, for actions whose code cannot say (or that have none).
+
+Why text: one provider code can carry different meanings. In legacy BILLSTATUS the House's
+``E30000`` is "Signed by President." on one bill and "Vetoed by President." on another, and the
+legacy ``type`` of such actions is only "Placeholder Text for E30000". A list row (congress.gov's
+``latestAction``, a LegiScan search row, an Open States search row) has nothing but the text.
+The rules follow the wording Congress and the state legislatures use, as unitedstates/congress
+(bill_info.parse_bill_action) reads it; the first rule that matches decides, so the specific
+(a pocket veto, an override) comes before the general (a veto, a passage).
+"""
+
+from __future__ import annotations
+
+import re
+
+from monitor.normalise.crosswalks import (
+    ENACTED,
+    FAILED,
+    IN_COMMITTEE,
+    INTRODUCED,
+    OVERRIDE,
+    OVERRIDE_LOWER,
+    OVERRIDE_UPPER,
+    PASSED,
+    PASSED_LOWER,
+    PASSED_UPPER,
+    REPORTED,
+    TO_EXECUTIVE,
+    VETOED,
+    WITHDRAWN,
+    Step,
+)
+
+_EXECUTIVE = r"(?:the )?(?:president|governor)"
+_HOUSE = r"(?:house|assembly)"
+RULES: tuple[tuple[re.Pattern[str], Step | None], ...] = tuple((re.compile(p, re.IGNORECASE), s) for p, s in (
+    # Veto messages, motions about them and failed override votes change nothing: still vetoed.
+    (r"^(?!.*\bvetoed by\b).*\bveto message\b|\bmotion to (?:table|postpone|refer)\b.*\bveto\b", None),
+    ((r"over (?:the )?(?:president's |governor's )?veto.*\b(?:failed|not agreed|rejected|sustained)\b"
+     r"|failed of passage in (?:house|senate) over veto|\bveto sustained\b"
+     r"|objections of the president to the contrary notwithstanding.{0,3}\s*failed"), VETOED),
+    (r"\bpocket vetoed?\b", VETOED),
+    (r"passed senate over (?:the )?veto|senate (?:voted to )?overr(?:ode|idden)|veto overridden in (?:the )?senate",
+     OVERRIDE_UPPER),
+    ((r"passed house over (?:the )?veto|house (?:voted to )?overr(?:ode|idden)|veto overridden in (?:the )?house"
+     r"|two-thirds of the members present having voted in the affirmative"
+     r"|objections of the president to the contrary notwithstanding.{0,3}\s*passed"), OVERRIDE_LOWER),
+    (r"\bveto (?:was )?overridden\b|\boverride (?:passed|agreed)", OVERRIDE),
+    (r"\bvetoed\b|^veto\b", VETOED),
+    ((rf"\bbecame (?:public |private )?law\b|^(?:public|private) law\b|\bsigned by {_EXECUTIVE}|\bapproved by {_EXECUTIVE}"
+     rf"|\bbecame law without (?:the )?(?:president's |governor's )?signature|\bsent to archivist\b.*\bunsigned"
+     r"|\bchaptered\b|^chapter \d+|^public act\b"), ENACTED),
+    (rf"\b(?:presented|sent|delivered|transmitted) to {_EXECUTIVE}", TO_EXECUTIVE),
+    (r"\bwithdrawn by (?:the )?sponsor|^withdrawn\b|\bwithdrawn from further consideration", WITHDRAWN),
+    # Failed votes on the measure itself (a failed motion to recommit or to table is not one).
+    ((r"\bfailed of passage\b|^(?:on passage|on motion to suspend the rules and (?:pass|agree to)[^.]*?),?"
+     r"(?: as amended)?,? failed\b|^(?:resolution )?disagreed to in (?:the )?(?:house|senate)"
+     r"|^(?:third reading )?failed\b"), FAILED),
+    # Passage, with its chamber where the words say it.
+    ((r"^passed/agreed to in house|^passed house\b|^on passage,? passed\b|^on (?:motion to suspend the rules and )?"
+     r"(?:pass|agree to|agreeing to) the (?:bill|resolution|joint resolution)[^.]*?,? (?:agreed to|passed)\b"
+     r"|house agreed to senate amendment|^on motion that the house (?:suspend the rules and )?(?:agree|concur)"
+     r"[^.]*? agreed to\b|^measure passed house\b"), PASSED_LOWER),
+    ((r"^passed/agreed to in senate|^passed senate\b|^resolution agreed to in senate"
+     r"|^(?:received|introduced|submitted) in the senate,? (?:[^.]*?, )?and (?:passed|agreed to)"
+     r"|^senate (?:agreed to|concurred in) (?:the )?house amendment|^measure passed senate\b"), PASSED_UPPER),
+    (rf"^passed (?:the )?{_HOUSE}\b|^third reading passed\b|^read third time\.? passed\b|^passed\b", PASSED),
+    # Committee stages.
+    ((r"\breported (?:to|by|with|without|favorably|original measure)|\breported an original measure"
+     r"|\bordered to be reported\b|\bcommittee (?:on [^.]*\. )?discharged\b|\bdischarged (?:from|by)\b"
+     r"|placed on the union calendar|\bdo pass\b"), REPORTED),
+    (r"\breferred to\b|\bre-?referred\b", IN_COMMITTEE),
+    (r"^introduced\b|^(?:pre-?)?filed\b|^submitted in the (?:house|senate)\b|^first reading\b", INTRODUCED),
+))
+
+
+def text_step(text: str | None) -> Step | None:
+    """The step an action's words prove, or None when they prove none (a debate, a rule, a motion)."""
+    words = " ".join((text or "").split())
+    for pattern, step in RULES:
+        if pattern.search(words):
+            return step
+    return None
