@@ -98,3 +98,43 @@ def test_connect_error_shows_the_url_and_the_cause(cli_env: dict[str, str], tmp_
     result = run_cli(["run", "--once"], cli_env, cwd=tmp_path)
     assert "http://127.0.0.1:9/feeds/gone.xml" in result.stdout + result.stderr
     assert "***" not in result.stdout
+
+
+# ---- run --once during a total outage ----------------------------------------------------------
+
+OUTAGE = """\
+providers:
+  local: {hosts: [127.0.0.1], per_minute: 3}
+sources:
+  - id: down-a
+    kind: rss
+    url: http://127.0.0.1:9/a.xml
+  - id: down-b
+    kind: rss
+    url: http://127.0.0.1:9/b.xml
+"""
+
+
+def test_run_once_during_a_total_outage_fails_every_time(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """Failed connections spend the provider's budget; the next pass is all "deferred". A cron
+    job must see a failure both times, and the output must say what was not polled."""
+    Path(cli_env["MONITOR_CONFIG"]).write_text(OUTAGE)
+    first = run_cli(["run", "--once"], cli_env, cwd=tmp_path)
+    assert first.returncode == 1, first.stdout + first.stderr
+    second = run_cli(["run", "--once"], cli_env, cwd=tmp_path)
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert "NOT POLLED, deferred" in second.stdout
+    assert "not polled: down-a, down-b" in second.stdout
+    assert "0 seen" not in second.stdout
+    assert "no source was polled successfully" in second.stderr
+
+
+def test_run_once_wording_for_one_item(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    from tests.reliability.helpers import rss
+
+    feeds.set("/one.xml", rss(("a1", "Only entry")))
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        f"sources:\n  - id: one\n    kind: rss\n    url: {feeds.url('/one.xml')}\n")
+    result = run_cli(["run", "--once"], cli_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "one: baseline: 1 item stored" in result.stdout

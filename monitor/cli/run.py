@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from monitor.cli import app
 from monitor.cli.common import ConfigOpt, DbOpt, JsonOpt, console, fail, open_config, open_db, print_json, setup_logging
+
+if TYPE_CHECKING:
+    from monitor.db import Database
+    from monitor.store.items import PollSummary
 
 
 @app.command()
@@ -46,7 +50,8 @@ def run_cmd(
     """Poll sources, store every version, detect changes and deliver alerts.
 
     With --once: one pass over every enabled source, then deliver pending alerts and exit
-    (exit 1 if every source failed). Many sources are polled on every core: forked processes
+    (exit 1 when no source was polled: each failed, or was deferred by a budget that failed
+    attempts spent). Many sources are polled on every core: forked processes
     share them, and a provider's connection limit is divided between the processes that share
     it. Without --once: the long-running service; stop with Ctrl-C.
 
@@ -69,24 +74,58 @@ def run_cmd(
                            "failed": result.dispatch.failed},
         })
     else:
-        lines = []
-        for p in result.polls:
-            if p.outcome == "skipped":
-                line = f"{p.source_id}: skipped ({p.error})"
-            elif p.outcome == "failed":
-                line = f"{p.source_id}: FAILED: {p.error}"
-            elif p.baseline:
-                line = f"{p.source_id}: baseline: {p.seen} items stored, no alerts on a first poll"
-            else:
-                line = f"{p.source_id}: {p.seen} seen, {p.new} new, {p.changed} changed, {p.alerts} alerts queued"
-                if p.outcome == "unchanged" and not p.seen:
-                    line = f"{p.source_id}: unchanged"
-            lines.append(line)
+        lines = [_poll_line(p) for p in result.polls]
         d = result.dispatch
         lines.append(f"deliveries: {d.sent} sent, {d.retried} to retry, {d.failed} failed")
+        not_polled = [p for p in result.polls if p.outcome in ("failed", "deferred")]
+        if not_polled:
+            lines.append(f"not polled: {', '.join(p.source_id for p in not_polled)}")
         sys.stdout.write("\n".join(lines) + "\n")  # plain text, one write: rich costs ~0.2 ms a line
-    if result.all_failed:
+    if _outage(database, result.polls):
+        sys.stderr.write("error: no source was polled successfully: nothing is being watched "
+                         "(see `monitor status`)\n")
         raise typer.Exit(1)
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 item', '3 items'."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _poll_line(p: PollSummary) -> str:
+    if p.outcome == "skipped":
+        return f"{p.source_id}: skipped: {p.error}"
+    if p.outcome == "failed":
+        return f"{p.source_id}: FAILED: {p.error}"
+    if p.outcome == "deferred":
+        return f"{p.source_id}: NOT POLLED, deferred: {p.error}"
+    if p.baseline:
+        return f"{p.source_id}: baseline: {plural(p.seen, 'item')} stored, no alerts on a first poll"
+    if p.outcome == "unchanged" and not p.seen:
+        return f"{p.source_id}: unchanged"
+    return (f"{p.source_id}: {p.seen} seen, {p.new} new, {p.changed} changed, "
+            f"{plural(p.alerts, 'alert')} queued")
+
+
+def _outage(database: Database, polls: list[PollSummary]) -> bool:
+    """A pass where no source was polled and some failed or were deferred while not healthy:
+    deferred after failed attempts spent the budget (in this pass or before), or never polled
+    at all. A cron job must not read that as success."""
+    from sqlalchemy import or_, select
+
+    from monitor.models import Source
+
+    if any(p.outcome in ("changed", "unchanged") for p in polls):
+        return False
+    if any(p.outcome == "failed" or (p.outcome == "deferred" and p.requests) for p in polls):
+        return True
+    deferred = [p.source_id for p in polls if p.outcome == "deferred"]
+    if not deferred:
+        return False
+    with database.session() as session:
+        unhealthy = session.scalars(select(Source.id).where(
+            Source.id.in_(deferred), or_(Source.consecutive_failures > 0, Source.last_success_at.is_(None))))
+        return any(True for _ in unhealthy)
 
 
 @app.command()
