@@ -319,3 +319,53 @@ def test_bad_bill_sources_are_reported_with_file_and_line(tmp_path, entry: str, 
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert str(caught.value) == message
+
+
+# ---- list rows: a status from the latest action alone ------------------------------------------
+
+@pytest.mark.parametrize(("text", "status"), [
+    ("Became Public Law No: 118-34.", "enacted"),
+    ("Vetoed by President.", "vetoed"),
+    ("Pocket Vetoed by President.", "vetoed"),
+    ("Presented to President.", "sent_to_executive"),
+    ("Referred to the House Committee on the Judiciary.", "in_committee"),
+    ("Placed on the Union Calendar, Calendar No. 222.", "reported"),
+    ("Passed/agreed to in Senate: Passed Senate without amendment by Unanimous Consent.", "passed_one_chamber"),
+    ("Failed of passage in Senate by Yea-Nay Vote. 45 - 55.", "failed"),
+    # Words that prove nothing: a listed bill has at least been introduced.
+    ("Held at the desk.", "introduced"),
+    ("Motion to reconsider laid on the table Agreed to without objection.", "introduced"),
+])
+def test_latest_action_status(text: str, status: str) -> None:
+    from monitor.normalise.actiontext import latest_action_status
+
+    derived = latest_action_status(text, "2026-02-03")
+    assert (derived.status, derived.action, derived.date) == (status, text, dt.date(2026, 2, 3))
+
+
+@pytest.mark.parametrize("name", ["bill_117.json", "bill_117_hr.json"])
+def test_every_congress_gov_list_row_gets_a_status_marked_latest_action_only(name: str) -> None:
+    body = realdata("congress_gov", name).read_bytes()
+    cls = SOURCE_KINDS["congress_recent"]
+    source = cls(cls.Config(id="r", kind="congress_recent", congress=117, filter="act OR to OR the OR resolution"))
+    records = source.parse(Fetched(pages=(Page("file://x", body, label="page1"),)))
+    rows = {f"us/117/{b['type'].lower()}/{b['number']}": b for b in json.loads(body)["bills"]}
+    assert records
+    for record in records:
+        latest = rows[record.identity]["latestAction"]
+        assert record.status in ("in_committee", "introduced") and record.data["status_basis"] == "latest_action"
+        assert (record.status_action, record.status_date.isoformat()) == (latest["text"], latest["actionDate"])
+        if latest["text"].startswith("Referred to"):
+            assert record.status == "in_committee"
+
+
+def test_an_open_states_row_without_actions_gets_its_status_from_the_latest_action() -> None:
+    from monitor.sources.openstates import bill_record
+
+    row = {"id": "ocd-bill/x", "session": "104th", "identifier": "HB 1312", "title": "Remedies",
+           "jurisdiction": {"id": "ocd-jurisdiction/country:us/state:il/government"},
+           "latest_action_description": "Public Act . . . . . . . . . 104-0012", "latest_action_date": "2026-06-30"}
+    record = bill_record(row)
+    assert (record.status, record.status_date, record.data["status_basis"]) == ("enacted", dt.date(2026, 6, 30), "latest_action")
+    full = bill_record({**row, "actions": [{"date": "2026-01-10", "description": "Filed", "classification": ["filing"]}]})
+    assert (full.status, full.data["status_basis"]) == ("introduced", "actions")

@@ -11,6 +11,7 @@ The rules follow the wording Congress and the state legislatures use, as uniteds
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from monitor.normalise.crosswalks import (
@@ -30,6 +31,12 @@ from monitor.normalise.crosswalks import (
     WITHDRAWN,
     Step,
 )
+from monitor.normalise.ladder import Action, Derived, climb
+
+# ``data["status_basis"]`` of a bill item: its whole action history, or only the latest action
+# a list row carries (a bill followed in full replaces the latter under the same identity).
+FULL_HISTORY = "actions"
+LATEST_ONLY = "latest_action"
 
 _EXECUTIVE = r"(?:the )?(?:president|governor)"
 _HOUSE = r"(?:house|assembly)"
@@ -81,3 +88,18 @@ def text_step(text: str | None) -> Step | None:
         if pattern.search(words):
             return step
     return None
+
+
+def latest_action_status(text: str | None, date: str | None) -> Derived:
+    """A list row's status from its latest action alone (congress.gov's ``latestAction``, an
+    Open States row without actions): the same text rules, one action, no history to climb.
+
+    A listed bill has at least been introduced, so words that prove nothing ("Held at the
+    desk.", "Motion to reconsider laid on the table") give ``introduced`` with that action.
+    """
+    try:
+        day = dt.date.fromisoformat((date or "")[:10])
+    except ValueError:
+        return Derived(None, None, None, None, None)
+    action = Action(day, text or "", "latest action")
+    return climb([(action, text_step(text) or INTRODUCED)])

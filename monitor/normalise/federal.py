@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from monitor.normalise.actiontext import text_step
+from monitor.normalise.actiontext import FULL_HISTORY, text_step
 from monitor.normalise.crosswalks import (
     BILLSTATUS_ACTION_TYPES,
     CONGRESS_ACTION_CODES,
@@ -117,5 +117,5 @@ def federal_record(kind: str, bill: dict[str, Any], derived: Derived, data: dict
         status_action=derived.action,
         status_date=derived.date,
         summary=bill["latest_action"]["text"],
-        data=data,
+        data={**data, "status_basis": FULL_HISTORY},
     )

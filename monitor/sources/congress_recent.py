@@ -7,6 +7,9 @@ poll (``pagination.next`` links the rest). Auth as ``congress_bill``: ``X-Api-Ke
 poll asks from there; the first poll looks back ``lookback_days``.
 Only bills whose title passes ``filter`` (the watchlist query language, via
 ``monitor.changes.query.compile_query``) are stored: the list has every bill of the Congress.
+Status: a list row has only its ``latestAction``; its status is what that action's words prove
+(``monitor.normalise.actiontext``), marked ``data["status_basis"] = "latest_action"``, so a
+bill followed in full (congress_bill, govinfo_billstatus: ``"actions"``) supersedes it.
 Quirks: ``updateDate`` is a date in some answers and a timestamp in others; some bills have
 an empty ``title`` until the CRS titles them.
 """
@@ -19,11 +22,12 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from monitor.changes.query import MatchDoc, compile_query
 from monitor.errors import ParseError
 from monitor.fetch import PollClient
+from monitor.normalise.actiontext import LATEST_ONLY, latest_action_status
 from monitor.normalise.federal import congress_gov_url, display_title
 from monitor.normalise.identity import federal_identity
-from monitor.changes.query import MatchDoc, compile_query
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
 from monitor.sources.shape import integer, load_json, object_list, optional, text
 
@@ -97,12 +101,16 @@ class CongressRecentSource(BaseSource):
                 latest = optional(bill, "latestAction", where, dict) or {}
                 if key in records or not matches(MatchDoc(key=key, kind="bill", source=self.config.id, title=title)):
                     continue
+                derived = latest_action_status(latest.get("text"), latest.get("actionDate"))
                 records[key] = ItemRecord(
                     key=key, kind="bill", title=display_title(kind, number, title),
                     url=congress_gov_url(congress, kind, number),
                     identity=federal_identity(congress, kind, number), jurisdiction="us",
                     summary=latest.get("text"),
+                    status=derived.status, raw_status=derived.raw_status, status_action=derived.action,
+                    status_date=derived.date,
                     data={"congress": congress, "type": kind, "number": number, "update_date": bill.get("updateDate"),
+                          "status_basis": LATEST_ONLY,
                           "origin_chamber": bill.get("originChamber"),
                           "latest_action": {"date": latest.get("actionDate"), "text": latest.get("text")}},
                 )

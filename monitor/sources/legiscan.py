@@ -24,10 +24,12 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from monitor.errors import AuthError, FetchError, ParseError
-from monitor.fetch import PollClient, public_url
+from monitor.fetch import PollClient
+from monitor.normalise.actiontext import FULL_HISTORY
 from monitor.normalise.crosswalks import LEGISCAN_PROGRESS, Step
 from monitor.normalise.identity import split_bill_number, state_identity
 from monitor.normalise.ladder import Action, climb
+from monitor.redact import public_url
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
 from monitor.sources.shape import as_object, integer, load_json, object_list, optional, text
 
@@ -109,7 +111,8 @@ def bill_record(bill: dict[str, Any], where: str = "bill") -> ItemRecord:
     derived = climb(_progress(bill, where))
     history = object_list(optional(bill, "history", where, list) or [], f"{where}: history")
     on_day = [h for h in history if derived.date and h.get("date") == derived.date.isoformat()]
-    setter = ([h for h in on_day if h.get("importance") == 1] or on_day or [None])[-1]
+    candidates = [h for h in on_day if h.get("importance") == 1] or on_day
+    setter = candidates[-1] if candidates else None
     latest = history[-1] if history else {}
     return ItemRecord(
         key=f"legiscan:{bill_id}",
@@ -124,7 +127,7 @@ def bill_record(bill: dict[str, Any], where: str = "bill") -> ItemRecord:
         status_date=derived.date,
         summary=bill.get("description") or None,
         data={
-            "bill_id": bill_id, "change_hash": bill.get("change_hash"),
+            "bill_id": bill_id, "change_hash": bill.get("change_hash"), "status_basis": FULL_HISTORY,
             "session": session.get("session_name"), "status": bill.get("status"), "status_date": bill.get("status_date"),
             "committee": (bill.get("committee") or {}).get("name") if isinstance(bill.get("committee"), dict) else None,
             "sponsors": [s.get("name") for s in object_list(optional(bill, "sponsors", where, list) or [],

@@ -24,6 +24,7 @@ from pydantic import Field
 
 from monitor.errors import ParseError
 from monitor.fetch import PollClient
+from monitor.normalise.actiontext import FULL_HISTORY, LATEST_ONLY, latest_action_status
 from monitor.normalise.crosswalks import OPENSTATES_CLASSIFICATIONS, Chamber, Step
 from monitor.normalise.identity import state_identity
 from monitor.normalise.ladder import Action, climb
@@ -74,7 +75,11 @@ def bill_record(bill: dict[str, Any], where: str = "bill") -> ItemRecord:
                             f"{where}: jurisdiction"))
     identity = state_identity(state, session, identifier)
     actions = object_list(optional(bill, "actions", where, list) or [], f"{where}: actions")
-    derived = climb([e for i, a in enumerate(actions) for e in steps(a, f"{where}: actions[{i}]")])
+    if actions:
+        derived, basis = climb([e for i, a in enumerate(actions) for e in steps(a, f"{where}: actions[{i}]")]), FULL_HISTORY
+    else:  # a search row without ``include=actions``: its latest action is all there is
+        derived = latest_action_status(bill.get("latest_action_description"), bill.get("latest_action_date"))
+        basis = LATEST_ONLY
     return ItemRecord(
         key=f"openstates:{bill_id}",
         kind="bill",
@@ -88,7 +93,7 @@ def bill_record(bill: dict[str, Any], where: str = "bill") -> ItemRecord:
         status_date=derived.date,
         summary=bill.get("latest_action_description") or None,
         data={
-            "session": session, "identifier": identifier,
+            "session": session, "identifier": identifier, "status_basis": basis,
             "chamber": (bill.get("from_organization") or {}).get("classification"),
             "updated_at": bill.get("updated_at"),
             "latest_action": {"date": bill.get("latest_action_date"), "text": bill.get("latest_action_description")},
