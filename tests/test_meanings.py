@@ -17,7 +17,7 @@ def test_every_crosswalk_code_has_a_meaning(table: str) -> None:
 
 @pytest.mark.parametrize(("raw", "shown"), [
     ("14000", "14000 — Reported to Senate"),
-    ("E30000", "E30000 — Signed by President"),
+    ("E30000", "E30000 — Action by the President: signed or vetoed (the action's words say which)"),
     ("H11100", "H11100 — Referred to the Committee"),
     ("progress:2", "progress:2 — Engrossed (passed the chamber of origin)"),
     ("executive-signature", "executive-signature — Signed by the executive"),

@@ -101,5 +101,5 @@ def latest_action_status(text: str | None, date: str | None) -> Derived:
         day = dt.date.fromisoformat((date or "")[:10])
     except ValueError:
         return Derived(None, None, None, None, None)
-    action = Action(day, text or "", "latest action")
+    action = Action(day, text or "")
     return climb([(action, text_step(text) or INTRODUCED)])
