@@ -173,13 +173,20 @@ def _is_http_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in url)
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
-    """Read and validate the whole file; raise ConfigError with ``file:line: …`` on the first problem."""
+def load_config(path: str | os.PathLike[str] | None = None, *, check_budget: bool = True) -> AppConfig:
+    """Read and validate the whole file; raise ConfigError with ``file:line: …`` on the first problem.
+
+    ``check_budget=False`` leaves out the planned-requests check, for the commands that show it."""
     path = config_path(path)
     text = _read_text(path)
     defaults, providers, entries, source_lines = _top_level(path.name, text)  # the node tree is gone on return
     sources, lines = _sources(path.name, _Locator(text), entries, source_lines)
-    return AppConfig(path=path, defaults=defaults, sources=sources, providers=providers, lines=lines)
+    config = AppConfig(path=path, defaults=defaults, sources=sources, providers=providers, lines=lines)
+    if check_budget:
+        from monitor.plan import check  # the plan needs the whole config (and the budgets, which import this module)
+
+        check(config)
+    return config
 
 
 def _read_text(path: Path) -> str:

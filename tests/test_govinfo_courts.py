@@ -47,6 +47,13 @@ def test_the_court_list_is_govinfos_own_opml() -> None:
         assert f"https://www.govinfo.gov/rss/uscourts-{court}.xml" in opml
 
 
+def test_groups_spell_out_their_courts(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "sources:\n  - {id: c, kind: govinfo_courts, courts: [appellate, cit, ca9]}\n"))
+    assert [s.id for s in config.sources] == [f"c.{court}" for court in (*APPELLATE, "cit")]
+    bankruptcy = load_config(write(tmp_path, "sources:\n  - {id: b, kind: govinfo_courts, courts: [bankruptcy]}\n"))
+    assert len(bankruptcy.sources) == len(BANKRUPTCY) == 63
+
+
 def test_a_listed_court_stays_one_source_and_a_clash_is_refused(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "sources:\n  - {id: ninth, kind: govinfo_courts, courts: [ca9]}\n"))
     assert [s.id for s in config.sources] == ["ninth"]

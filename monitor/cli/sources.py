@@ -110,3 +110,147 @@ def status(db: DbOpt = None, json_out: JsonOpt = False) -> None:
         cluster_section(database)
     if any(r.failing for r in rows):
         raise typer.Exit(1)
+
+
+@sources_app.command("budget")
+def sources_budget(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
+    """Each provider's planned requests a day for the enabled sources, against its published limit.
+
+    Exits 1 when a provider would be asked for more than its limit (config validation refuses such a
+    config; this command shows by how much).
+
+    Example: monitor sources budget
+    """
+    from monitor.config import load_config
+    from monitor.plan import plan
+
+    plans = plan(load_config(config, check_budget=False))
+    if json_out:
+        print_json([{"provider": p.provider, "per_day": round(p.per_day, 1), "limit_per_day": p.limit_per_day,
+                     "limit": p.limit, "sources": len(p.sources), "over": p.over} for p in plans])
+    else:
+        print_table(["provider", "requests/day", "limit/day", "published limit", "sources", ""],
+                    [[p.provider, f"{p.per_day:,.0f}", f"{p.limit_per_day:,.0f}" if p.limit_per_day else "—",
+                      p.limit, len(p.sources), "OVER" if p.over else "ok"] for p in plans],
+                    title="planned requests per day (each source's worst case)")
+    if any(p.over for p in plans):
+        raise typer.Exit(1)
+
+
+# The one-line fix for each key a source kind needs: where to get it (free) and which variable to set.
+KEY_FIXES: dict[str, str] = {
+    "CONGRESS_API_KEY": "a free api.data.gov key from https://api.congress.gov/sign-up/ "
+                        "(or https://api.data.gov/signup/), then export CONGRESS_API_KEY=…",
+    "OPENSTATES_API_KEY": "a free Open States key: sign up at https://open.pluralpolicy.com/accounts/signup/, "
+                          "copy it from https://open.pluralpolicy.com/accounts/profile/, then export "
+                          "OPENSTATES_API_KEY=…",
+    "LEGISCAN_API_KEY": "a free LegiScan key: register at https://legiscan.com/user/register, request the key "
+                        "at https://legiscan.com/legiscan, then export LEGISCAN_API_KEY=…",
+    "COURTLISTENER_TOKEN": "a free CourtListener token: sign up at https://www.courtlistener.com/sign-in/register/, "
+                           "copy it from https://www.courtlistener.com/profile/api/, then export COURTLISTENER_TOKEN=…",
+}
+DELIVERY_FIXES: tuple[tuple[str, str, str], ...] = (
+    ("MONITOR_SMTP_URL", "email alerts and digests",
+     "export MONITOR_SMTP_URL=smtp://user:pass@host:587?starttls=1 (and MONITOR_MAIL_FROM)"),
+    ("MONITOR_ADMIN_TARGET", "admin notices (a failing source, a disabled subscription)",
+     "export MONITOR_ADMIN_TARGET=slack:https://hooks.slack.com/services/… or email:you@example.org"),
+    ("MONITOR_PUBLIC_URL", "unsubscribe links and watchlist feeds in alerts",
+     "export MONITOR_PUBLIC_URL=https://monitor.example.org"),
+)
+
+
+@app.command()
+def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """What works now, what is skipped and why, and the one-line fix for each missing piece.
+
+    Exits 0 when everything configured can run (sources that need a key you have not set are
+    skipped by design, each with its fix); 1 for an invalid sources.yaml, a provider planned over
+    its limit, or email subscriptions without an SMTP server.
+
+    Example: monitor doctor
+    """
+    import os
+    from collections import Counter
+
+    from monitor.config import load_config
+    from monitor.plan import plan
+    from monitor.sources import SOURCE_KINDS
+
+    problems = 0
+    try:
+        cfg = load_config(config, check_budget=False)
+    except MonitorError as exc:
+        fail(f"sources.yaml: {exc}")
+    enabled = cfg.enabled_sources()
+    missing: dict[str, list[str]] = {}
+    runnable: Counter[str] = Counter()
+    for source in enabled:
+        needs = [name for name in SOURCE_KINDS[source.kind].required_env if not os.environ.get(name)]
+        for name in needs:
+            missing.setdefault(name, []).append(source.id)
+        if not needs:
+            runnable[source.kind] += 1
+    disabled = len(cfg.sources) - len(enabled)
+    console.print(f"[bold]Sources[/] ({cfg.path}): {sum(runnable.values())} of {len(enabled)} enabled sources "
+                  f"can run now{f', {disabled} disabled' if disabled else ''}", highlight=False)
+    console.print("  works now: " + (", ".join(f"{n} {k}" for k, n in runnable.most_common()) or "nothing"),
+                  markup=False)
+    for name, ids in sorted(missing.items()):
+        console.print(f"  skipped: {len(ids)} source(s) need {name} ({_few(ids)}); fix: {KEY_FIXES.get(name, f'set {name}')}",
+                      markup=False)
+    over = [p for p in plan(cfg) if p.over]
+    for p in over:
+        problems += 1
+        console.print(f"  problem: {p.provider} planned at {p.per_day:,.0f} requests a day, over its limit of "
+                      f"{p.limit_per_day:,.0f}; fix: lengthen intervals (see `monitor sources budget`)", markup=False)
+    if not over:
+        console.print("  budgets: every provider within its published limit (`monitor sources budget`)", markup=False)
+
+    console.print("[bold]Delivery[/]", highlight=False)
+    channels = _subscription_channels(db)
+    for name, purpose, fix in DELIVERY_FIXES:
+        if os.environ.get(name):
+            console.print(f"  {name}: set ({purpose})", markup=False)
+        elif name == "MONITOR_SMTP_URL" and channels and channels.get("email"):
+            problems += 1
+            console.print(f"  problem: {channels['email']} email subscription(s) but no {name}; fix: {fix}",
+                          markup=False)
+        else:
+            console.print(f"  {name}: not set, so no {purpose}; fix: {fix}", markup=False)
+    if channels is None:
+        console.print("  database: none yet; `monitor run --once` (or `monitor init`) creates it", markup=False)
+    else:
+        console.print("  subscriptions: " + (", ".join(f"{n} {c}" for c, n in sorted(channels.items()))
+                                             or "none yet; fix: monitor watchlist import --starter, then "
+                                                "monitor subscribe <watchlist> <target>"), markup=False)
+    console.print("everything configured can run" if not problems else f"{problems} problem(s) to fix",
+                  markup=False)
+    if problems:
+        raise typer.Exit(1)
+
+
+def _few(ids: list[str], shown: int = 3) -> str:
+    return ", ".join(ids[:shown]) + (f", … {len(ids) - shown} more" if len(ids) > shown else "")
+
+
+def _subscription_channels(db_url: str | None) -> dict[str, int] | None:
+    """Subscriptions per channel (``email``, ``slack``, …), or None when there is no database yet."""
+    from sqlalchemy import select
+
+    from monitor.db import Database, sqlite_path
+    from monitor.models import Subscription
+
+    database = Database(db_url)
+    try:
+        path = sqlite_path(database.url)
+        if (path is not None and not path.exists()) or database.stored_revision() is None:
+            return None
+        with database.session() as session:
+            targets = session.scalars(select(Subscription.target)).all()
+    finally:
+        database.dispose()
+    counts: dict[str, int] = {}
+    for target in targets:
+        channel = target.split(":", 1)[0]
+        counts[channel] = counts.get(channel, 0) + 1
+    return counts

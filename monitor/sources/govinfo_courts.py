@@ -5,7 +5,8 @@ published opinion packages (not sorted by date). GovInfo sends ``Last-Modified``
 an unchanged feed is one conditional GET answered 304.
 
 Config: ``courts: all`` (the courts of appeals and the district courts; ``bankruptcy: true``
-adds the bankruptcy courts) or ``courts: [ca9, ca5, txsd]``. The court list is GovInfo's own
+adds the bankruptcy courts) or a list of courts and groups: ``courts: [ca9, ca5, txsd]``,
+``courts: [appellate]``, ``courts: [district, cit]``, ``courts: [bankruptcy]``. The court list is GovInfo's own
 OPML of judicial feeds (usgpo/rss ``opml/judicial-publications.opml``): 13 courts of appeals,
 63 district courts, 63 bankruptcy courts and the Court of International Trade. A court GovInfo
 added after that list (e.g. ``nysd``) can still be named explicitly. ``courts: all`` becomes
@@ -51,7 +52,7 @@ BANKRUPTCY: tuple[str, ...] = (
     "oknb", "okwb", "orb", "paeb", "pamb", "pawb", "prb", "rib", "scb", "sdb", "tneb", "tnmb", "txsb", "txwb",
     "vawb", "waeb", "wawb", "wvnb", "wieb", "wiwb", "wyb")
 NATIONAL: tuple[str, ...] = ("cit",)
-KNOWN: frozenset[str] = frozenset(APPELLATE + DISTRICT + BANKRUPTCY + NATIONAL)
+GROUPS: dict[str, tuple[str, ...]] = {"appellate": APPELLATE, "district": DISTRICT, "bankruptcy": BANKRUPTCY}
 
 # GovInfo court code -> CourtListener's, where they differ.
 COURTLISTENER_ID: dict[str, str] = {"ca13": "cafc"}
@@ -75,21 +76,22 @@ class GovInfoCourtsConfig(SourceConfig):
         if value == "all":
             return value
         courts = [c.strip().lower() for c in value]
-        bad = [c for c in courts if not _COURT_CODE.match(c)]
+        bad = [c for c in courts if c not in GROUPS and not _COURT_CODE.match(c)]
         if bad:
             raise ValueError(f"{', '.join(map(repr, bad))} is not a GovInfo court code "
-                             "(e.g. ca9, cadc, txsd, nysb; or 'all')")
+                             "(e.g. ca9, cadc, txsd, nysb; a group: appellate, district, bankruptcy; or 'all')")
         return list(dict.fromkeys(courts))
 
     def court_list(self) -> list[str]:
-        if self.courts != "all":
-            return list(self.courts)
-        return list(APPELLATE + DISTRICT + (BANKRUPTCY if self.bankruptcy else ()))
+        """The court codes, groups spelt out, in order, each once."""
+        if self.courts == "all":
+            return list(APPELLATE + DISTRICT + (BANKRUPTCY if self.bankruptcy else ()))
+        return list(dict.fromkeys(court for name in self.courts for court in GROUPS.get(name, (name,))))
 
     def expand(self) -> list[SourceConfig]:
         """One source per court (``<id>.<court>``); a one-court entry stays as it is."""
         courts = self.court_list()
-        if len(courts) == 1 and self.courts != "all":
+        if courts == self.courts and len(courts) == 1:
             return [self]
         return [self.model_copy(update={"id": f"{self.id}.{court}", "courts": [court],
                                         "title": f"{self.title or 'GovInfo'} — {court}"}) for court in courts]

@@ -1,0 +1,94 @@
+"""`monitor sources budget`, the budget check in config validation, and `monitor doctor`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_config
+from monitor.errors import ConfigError
+from monitor.plan import plan
+from tests.conftest import ROOT, run_cli
+
+NO_KEYS = ("CONGRESS_API_KEY", "OPENSTATES_API_KEY", "LEGISCAN_API_KEY", "COURTLISTENER_TOKEN", "MONITOR_SMTP_URL",
+           "MONITOR_ADMIN_TARGET", "MONITOR_PUBLIC_URL")
+TOO_MUCH = """\
+sources:
+  - id: cl-a
+    kind: rss
+    url: https://www.courtlistener.com/feed/search/?q=bivens
+    flavor: courtlistener
+    interval: 10m
+"""
+
+
+@pytest.fixture
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in cli_env.items() if k not in NO_KEYS}
+
+
+def test_the_shipped_config_fits_every_published_limit() -> None:
+    plans = {p.provider: p for p in plan(load_config(ROOT / "sources.yaml"))}
+    assert not any(p.over for p in plans.values())
+    # five search feeds every 3h, the Supreme Court feed every 2h, two keyed searches (2 requests) every 3h
+    assert plans["courtlistener"].per_day == 5 * 8 + 12 + 2 * 2 * 8 <= 125
+
+
+def test_a_config_over_a_hard_limit_is_refused_with_one_line(tmp_path: Path, env: dict[str, str]) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(TOO_MUCH)
+    with pytest.raises(ConfigError, match=r"provider 'courtlistener' would get about 144 requests a day .* over its "
+                                          r"limit of 125"):
+        load_config(path)
+    result = run_cli(["run", "--once", "--config", str(path)], env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "over its limit of 125" in result.stderr.strip().splitlines()[-1]
+    budget = run_cli(["sources", "budget", "--config", str(path), "--json"], env)
+    assert budget.returncode == 1
+    [row] = json.loads(budget.stdout)
+    assert (row["provider"], row["per_day"], row["limit_per_day"], row["over"]) == ("courtlistener", 144.0, 125, True)
+
+
+def test_budget_lists_each_provider_of_the_shipped_config(env: dict[str, str]) -> None:
+    result = run_cli(["sources", "budget", "--config", str(ROOT / "sources.yaml"), "--json"], env)
+    assert result.returncode == 0, result.stderr
+    rows = {r["provider"]: r for r in json.loads(result.stdout)}
+    assert rows["web:www.govinfo.gov"]["sources"] == 13 + 63 + 63 + 1
+    assert rows["openstates"]["limit_per_day"] == 250 and not rows["openstates"]["over"]
+
+
+def test_doctor_tells_a_new_user_what_runs_and_what_to_do(env: dict[str, str]) -> None:
+    result = run_cli(["doctor", "--config", str(ROOT / "sources.yaml")], env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "150 of 165 enabled sources can run now" in out
+    for key, page in (("CONGRESS_API_KEY", "https://api.congress.gov/sign-up/"),
+                      ("OPENSTATES_API_KEY", "https://open.pluralpolicy.com/accounts/signup/"),
+                      ("LEGISCAN_API_KEY", "https://legiscan.com/user/register"),
+                      ("COURTLISTENER_TOKEN", "https://www.courtlistener.com/sign-in/register/")):
+        [line] = [line for line in out.splitlines() if line.strip().startswith("skipped:") and key in line]
+        assert page in line and f"export {key}=" in line
+    for name in ("MONITOR_SMTP_URL", "MONITOR_ADMIN_TARGET", "MONITOR_PUBLIC_URL"):
+        assert f"{name}: not set" in out
+    assert out.strip().splitlines()[-1] == "everything configured can run"
+    assert len(out.splitlines()) <= 24  # one screen
+
+
+def test_doctor_fails_for_email_subscriptions_without_smtp(env: dict[str, str], tmp_path: Path) -> None:
+    assert run_cli(["watchlist", "add", "bivens", "--query", "bivens"], env).returncode == 0
+    assert run_cli(["subscribe", "bivens", "email:someone@example.org"], env).returncode == 0
+    result = run_cli(["doctor", "--config", str(ROOT / "sources.yaml")], env)
+    assert result.returncode == 1
+    assert "problem: 1 email subscription(s) but no MONITOR_SMTP_URL" in result.stdout
+    fixed = run_cli(["doctor", "--config", str(ROOT / "sources.yaml")],
+                    env | {"MONITOR_SMTP_URL": "smtp://mail.example.org:587?starttls=1"})
+    assert fixed.returncode == 0, fixed.stdout
+
+
+def test_doctor_reports_a_broken_config_in_one_line(env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text("sources:\n  - {id: x, kind: rsss}\n")
+    result = run_cli(["doctor", "--config", str(path)], env)
+    assert result.returncode == 1 and "unknown kind 'rsss'" in result.stderr and "Traceback" not in result.stderr
