@@ -243,7 +243,7 @@ def _subscription_channels(db_url: str | None) -> dict[str, int] | None:
     database = Database(db_url)
     try:
         path = sqlite_path(database.url)
-        if (path is not None and not path.exists()) or database.stored_revision() is None:
+        if (path is not None and not path.exists()) or database.current_revision() is None:
             return None
         with database.session() as session:
             targets = session.scalars(select(Subscription.target)).all()
