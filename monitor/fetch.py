@@ -18,7 +18,8 @@ import os
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 MAX_REDIRECTS = 5
+ACCEPT_ENCODING = "gzip, deflate"  # the codings _Inflater decodes; we ask for nothing else
+DECODE_STEP = 256 * 1024  # decoded bytes per zlib call
 WEB = "web"  # the provider of generic kinds (rss, html): budgeted per host unless a provider claims it
 
 
@@ -126,7 +129,7 @@ class Fetcher:
         self.budgets = budgets
         self._robots: dict[str, tuple[float, RobotFileParser | bool]] = {}
         self.client = httpx.AsyncClient(
-            headers={"User-Agent": user_agent(), "Accept-Encoding": "gzip, deflate"},
+            headers={"User-Agent": user_agent(), "Accept-Encoding": ACCEPT_ENCODING},
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             verify=ssl_context(),
             follow_redirects=True,
@@ -222,23 +225,97 @@ class Fetcher:
                 if declared and declared.isdigit() and int(declared) > max_bytes:
                     raise FetchError(f"body of {declared} bytes from {shown} exceeds the {max_bytes}-byte cap",
                                      retryable=False, status=status)
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise FetchError(f"body from {shown} exceeds the {max_bytes}-byte cap",
-                                         retryable=False, status=status)
-                    chunks.append(chunk)
-                return status, response.headers, b"".join(chunks), str(response.url)
+                body = await _read_capped(response, max_bytes, shown)
+                return status, response.headers, body, str(response.url)
         except httpx.TooManyRedirects:
             raise FetchError(f"more than {MAX_REDIRECTS} redirects from {shown}", retryable=False) from None
         except httpx.TimeoutException as exc:
             raise FetchError(f"timeout ({type(exc).__name__}) fetching {shown}", retryable=True) from None
         except httpx.TransportError as exc:
             raise FetchError(f"network error fetching {shown}: {type(exc).__name__}", retryable=True) from None
-        except httpx.DecodingError:
-            raise FetchError(f"undecodable body from {shown}", retryable=False) from None
+
+
+class _Inflater:
+    """One gzip or deflate layer, decoded at most ``room`` bytes at a time.
+
+    httpx decodes each network chunk whole before the caller can count it, so a 64 KiB chunk
+    of a gzip bomb becomes 64 MiB at once, and two stacked layers multiply again. Here zlib's
+    ``max_length`` stops the output at what the size cap still allows; the input it has not
+    used yet waits in ``unconsumed_tail``.
+    """
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self.zlib = zlib.decompressobj(16 + zlib.MAX_WBITS if coding == "gzip" else zlib.MAX_WBITS)
+        self.started = False
+
+    def decode(self, data: bytes, room: int) -> Iterator[bytes]:
+        """The decoded pieces of ``data``, together no longer than the ``room`` left (> 0), each
+        at most ``DECODE_STEP``: a piece past the cap is never larger than that."""
+        while data and not self.zlib.eof:
+            step = min(room, DECODE_STEP)
+            try:
+                piece = self.zlib.decompress(data, step)
+            except zlib.error:
+                if self.coding != "deflate" or self.started:
+                    raise
+                # "deflate" sent as a bare deflate stream without the zlib header (common)
+                self.zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                piece = self.zlib.decompress(data, step)
+            self.started = True
+            data = self.zlib.unconsumed_tail
+            room -= len(piece)
+            yield piece
+            if room <= 0:
+                return
+
+    def finish(self) -> bytes:
+        """What zlib still holds (at most its 32 KiB window); a stream cut short is an error."""
+        if not self.zlib.eof:
+            raise zlib.error("the compressed body ends before its end marker")
+        return self.zlib.flush()
+
+
+def _inflater(content_encoding: str, shown: str) -> _Inflater | None:
+    """The decoder a Content-Encoding header asks for; stacked or unasked-for codings are refused."""
+    codings = [c.strip().lower() for c in content_encoding.split(",")]
+    codings = ["gzip" if c == "x-gzip" else c for c in codings if c and c != "identity"]
+    if not codings:
+        return None
+    if len(codings) > 1:
+        raise FetchError(f"{shown} sent stacked content encodings ({', '.join(codings)}); refused, as a "
+                         f"decompression bomb would be", retryable=False)
+    if codings[0] not in ("gzip", "deflate"):
+        raise FetchError(f"{shown} sent content encoding {codings[0]!r}, which we did not ask for", retryable=False)
+    return _Inflater(codings[0])
+
+
+async def _read_capped(response: httpx.Response, max_bytes: int, shown: str) -> bytes:
+    """The decoded body, refused as soon as it (or what came over the wire) passes ``max_bytes``;
+    nothing past the cap is ever decoded or kept."""
+    inflater = _inflater(response.headers.get("content-encoding", ""), shown)
+    too_big = FetchError(f"body from {shown} exceeds the {max_bytes}-byte cap", retryable=False,
+                         status=response.status_code)
+    chunks: list[bytes] = []
+    size = received = 0
+    try:
+        async for raw in response.aiter_raw():
+            received += len(raw)
+            if received > max_bytes:
+                raise too_big
+            pieces = [raw] if inflater is None else inflater.decode(raw, max_bytes - size + 1)
+            for piece in pieces:
+                size += len(piece)
+                if size > max_bytes:
+                    raise too_big
+                chunks.append(piece)
+        if inflater is not None:
+            chunks.append(inflater.finish())
+            if size + len(chunks[-1]) > max_bytes:
+                raise too_big
+    except zlib.error as exc:
+        raise FetchError(f"undecodable body from {shown}: {exc}", retryable=False) from None
+    return b"".join(chunks)
 
 
 @dataclass

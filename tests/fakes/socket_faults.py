@@ -17,6 +17,7 @@ import gzip
 import socket
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -95,6 +96,17 @@ def gzip_bomb(inflated: int = 64 * 1024 * 1024) -> Fault:
     def send(conn: socket.socket) -> None:
         conn.sendall(http_head(200, {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip",
                                      "Content-Length": str(len(blob)), "Connection": "close"}) + blob)
+    return send
+
+
+def encoded(body: bytes, encodings: list[str]) -> Fault:
+    """``body`` compressed once per name in ``encodings`` (gzip or deflate), declared in that order."""
+    for name in encodings:
+        body = gzip.compress(body) if name == "gzip" else zlib.compress(body)
+
+    def send(conn: socket.socket) -> None:
+        conn.sendall(http_head(200, {"Content-Type": "application/rss+xml", "Content-Encoding": ", ".join(encodings),
+                                     "Content-Length": str(len(body)), "Connection": "close"}) + body)
     return send
 
 

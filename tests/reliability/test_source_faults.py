@@ -8,17 +8,22 @@ from ``FaultServer`` (raw sockets), polled together by ``run_once``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import gzip
+import tracemalloc
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 
 import monitor.cores
-from monitor.fetch import Fetcher
+from monitor.errors import FetchError
+from monitor.fetch import Fetcher, PollClient
 from tests.fakes import socket_faults as fs
-from tests.fakes.socket_faults import Blackhole, FaultServer
 from tests.fakes.feed_server import FeedServer
+from tests.fakes.socket_faults import Blackhole, FaultServer
 from tests.reliability.conftest import QUICK
 from tests.reliability.helpers import health, item_keys, poll, rss, write_sources
 
@@ -100,6 +105,11 @@ FAILURES: dict[str, tuple[Callable[[Env], str], str]] = {
     "tls_bytes_on_plain_http": (lambda e: e.fault(fs.raw(fs.TLS_GARBAGE)), "network error"),
     "garbage_status_line": (lambda e: e.fault(fs.raw(b"SSH-2.0-OpenSSH_9.6\r\n")), "network error"),
     "gzip_bomb": (_gzip_bomb, "exceeds the 20971520-byte cap"),
+    "stacked_gzip_gzip": (lambda e: e.fault(fs.encoded(BODY, ["gzip", "gzip"])), "stacked content encodings"),
+    "stacked_deflate_gzip": (lambda e: e.fault(fs.encoded(BODY, ["deflate", "gzip"])), "stacked content encodings"),
+    "encoding_not_asked_for": (lambda e: e.fault(fs.respond(200, BODY, {"Content-Encoding": "br"})), "'br'"),
+    "gzip_cut_short": (lambda e: e.fault(fs.respond(200, gzip.compress(BODY)[:-12], {"Content-Encoding": "gzip"})),
+                       "undecodable body"),
     "endless_body": (_endless, "exceeds the 20971520-byte cap"),
     "declared_huge_content_length": (lambda e: e.fault(fs.respond(200, b"", {"Content-Length": str(5 * 1024 ** 3)})), "exceeds the 20971520-byte cap"),
     "redirect_loop": (_redirect_loop, "redirects"),
@@ -176,11 +186,37 @@ def test_endless_body_is_abandoned_at_the_cap_not_buffered(env: Env, db, tmp_pat
     assert env.faults.endless_sent and max(env.faults.endless_sent) < 40 * 1024 * 1024
 
 
+def test_a_gzip_bomb_is_decoded_no_further_than_the_cap(env: Env) -> None:
+    """Each network chunk of a gzip bomb (64 KiB that inflate to 64 MiB) is decoded only as far as
+    the cap allows, so the fetch's peak allocation stays near the cap, not near the bomb."""
+    cap = 1024 * 1024
+    url = env.fault(fs.gzip_bomb())
+
+    async def fetch() -> None:
+        async with Fetcher(**QUICK) as fetcher:
+            await PollClient(fetcher, "bad", max_bytes=cap).get(url)
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(FetchError, match=f"exceeds the {cap}-byte cap"):
+            asyncio.run(fetch())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * cap, f"peak allocation {peak} bytes for a {cap}-byte cap"
+
+
 # Faults the service should ride out: the poll succeeds and the items are stored.
 def _transient_500(env: Env) -> str:
     answers = iter([fs.respond(500, b"blip"), fs.respond(200, BODY)])
     env.faults.set("/bad.xml", lambda conn: next(answers, fs.respond(200, BODY))(conn))
     return env.faults.url("/bad.xml")
+
+
+def _bare_deflate(body: bytes) -> bytes:
+    """A deflate stream without the zlib header, as some servers send for "deflate"."""
+    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return packer.compress(body) + packer.flush()
 
 
 LATIN1 = ('<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><title>T</title>'
@@ -195,6 +231,10 @@ TOLERATED: dict[str, tuple[Callable[[Env], str], set[str], str | None]] = {
     "header_charset_contradicts_body": (lambda e: e.fault(fs.respond(200, LATIN1.encode("latin-1"), {"Content-Type": "application/rss+xml; charset=utf-8"})), {"rss:bad:c1"}, "Décision Hernández"),
     "declared_utf8_but_latin1_bytes": (lambda e: e.fault(fs.respond(200, UTF8_DECL_LATIN1.encode("latin-1"))), {"rss:bad:c1"}, "Hern"),
     "unknown_charset_label": (lambda e: e.fault(fs.respond(200, BODY, {"Content-Type": "application/rss+xml; charset=x-klingon"})), {"rss:bad:b1", "rss:bad:b2"}, None),
+    "gzip": (lambda e: e.fault(fs.encoded(BODY, ["gzip"])), {"rss:bad:b1", "rss:bad:b2"}, None),
+    "deflate_zlib_stream": (lambda e: e.fault(fs.encoded(BODY, ["deflate"])), {"rss:bad:b1", "rss:bad:b2"}, None),
+    "deflate_bare_stream": (lambda e: e.fault(fs.respond(200, _bare_deflate(BODY), {"Content-Encoding": "deflate"})),
+                            {"rss:bad:b1", "rss:bad:b2"}, None),
     "feed_broken_after_two_items": (lambda e: e.fault(fs.respond(200, BODY[:-30] + b"<item><guid>b3</guid><title>cut")), {"rss:bad:b1", "rss:bad:b2", "rss:bad:b3"}, None),
 }
 
