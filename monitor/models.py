@@ -260,8 +260,10 @@ class Subscription(Base):
 class Delivery(Base):
     """The outbox: one row per change x subscription, written with the change itself.
 
-    ``group_key`` bundles the rows that go out as one message (one poll, one subscription);
-    ``idempotency_key`` makes a second enqueue of the same pair impossible.
+    ``group_key`` bundles the rows that belong in one message (one poll, one subscription);
+    ``idempotency_key`` makes a second enqueue of the same pair impossible. ``message_id`` is set
+    once, when the dispatcher first builds the message that carries the row: every retry sends
+    the rows of that id, under that id (the webhook-id / Message-ID), and nothing else.
     """
 
     __tablename__ = "deliveries"
@@ -274,9 +276,10 @@ class Delivery(Base):
     subscription_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[str] = mapped_column(String(10), default="alert")  # alert|digest|admin
+    kind: Mapped[str] = mapped_column(String(10), default="alert")  # outbox.enqueue.DeliveryKind
     rule: Mapped[str | None] = mapped_column(String(300))  # "<watchlist>: <rule that fired>"
-    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed|held
+    state: Mapped[str] = mapped_column(String(10), default="pending")  # outbox.enqueue.DeliveryState
+    message_id: Mapped[str | None] = mapped_column(String(64), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     lease_owner: Mapped[str | None] = mapped_column(String(100))

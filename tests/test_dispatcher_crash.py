@@ -1,25 +1,25 @@
-"""SIGKILL the dispatcher at each named point: between send and record at most one duplicate
-(with the same webhook-id), anywhere else none."""
+"""Kill ``monitor run --once`` at each named fail point of a delivery, then run it again.
+
+Between send and record at most one duplicate, with the same webhook-id and the same content;
+anywhere else none. The killed process's claim is taken back at once (its pid is gone), not
+after the lease; a claim by a process on another host waits for its lease.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from monitor.delivery.dispatcher import LEASE
-from monitor.models import Subscription, utcnow
+from monitor.models import Delivery, Subscription, utcnow
 from tests.alerting import STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist, subscription
+from tests.conftest import run_cli
 from tests.fakes.webhook_receiver import WebhookReceiver
-
-RUN_DISPATCHER = ("import asyncio, sys; from monitor.db import Database; from monitor.delivery.dispatcher import Dispatcher; "
-                  "asyncio.run(Dispatcher(Database(sys.argv[1])).run_once())")
 
 
 @pytest.fixture
@@ -32,28 +32,37 @@ def receiver(db) -> Iterator[tuple[WebhookReceiver, int]]:
     server.close()
 
 
-@pytest.mark.parametrize(("point", "posts"), [("claimed", 1), ("sent", 2), ("recorded", 1)])
-def test_sigkill_at_each_point(db, db_url, cli_env, receiver, tmp_path, point, posts) -> None:
+def deliver(env: dict[str, str], failpoint: str | None = None) -> int:
+    """``monitor run --once`` over no sources (it only delivers); its exit code."""
+    Path(env["MONITOR_CONFIG"]).write_text("sources: []\n")
+    if failpoint:
+        env = env | {"MONITOR_FAILPOINTS": f"{failpoint}=kill"}
+    return run_cli(["run", "--once"], env).returncode
+
+
+@pytest.mark.parametrize(("point", "posts"), [("dispatch.after-claim", 1), ("dispatch.after-send", 2),
+                                              ("dispatch.after-record", 1)])
+def test_kill_at_each_fail_point(db, cli_env, receiver, point, posts) -> None:
     server, sub = receiver
     seed_changes(db, sub, STATUS_MOVE)
-    marker = tmp_path / "paused"
-    env = cli_env | {"MONITOR_DISPATCH_PAUSE_AT": point, "MONITOR_DISPATCH_PAUSE_AT_FILE": str(marker)}
-    proc = subprocess.Popen([sys.executable, "-c", RUN_DISPATCHER, db_url], env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert proc.poll() is None, "dispatcher exited before reaching its pause point"
-            assert time.monotonic() < deadline, "dispatcher never reached its pause point"
-            time.sleep(0.05)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-    # While the dead dispatcher's lease runs, nobody else touches its rows.
-    assert dispatch(db).messages == 0
-    # After the lease: the survivor finishes the job.
-    dispatch(db, utcnow() + LEASE + dt.timedelta(seconds=1))
+    assert deliver(cli_env, point) == -signal.SIGKILL
+    # The dead process's claim is taken back by the next run on this host, without waiting.
+    assert deliver(cli_env) == 0
     assert len(server.requests) == posts
     assert len({r.headers["webhook-id"] for r in server.requests}) == 1
+    assert len({r.json()["data"]["changes"][0]["title"] for r in server.requests}) == 1
     assert len(server.unique) == 1 and all(r.valid for r in server.requests)
+    assert [d.state for d in deliveries(db)] == ["sent"]
+
+
+def test_claim_of_another_host_waits_for_its_lease(db, receiver) -> None:
+    server, sub = receiver
+    seed_changes(db, sub, STATUS_MOVE)
+    now = utcnow()
+    with db.session() as s:
+        s.execute(update(Delivery).values(state="sending", message_id="rm_elsewhere",
+                                          lease_owner="other-host:4242:99:cafe", lease_until=now + LEASE))
+    assert dispatch(db, now).messages == 0  # its owner may be alive: nobody else touches the rows
+    dispatch(db, now + LEASE + dt.timedelta(seconds=1))
+    assert [r.headers["webhook-id"] for r in server.requests] == ["rm_elsewhere"]
     assert [d.state for d in deliveries(db)] == ["sent"]

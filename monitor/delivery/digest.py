@@ -30,6 +30,7 @@ from monitor.db import Database
 from monitor.delivery.dispatcher import build_message
 from monitor.errors import ConfigError
 from monitor.models import Delivery, Digest, Subscription, Watchlist, utcnow
+from monitor.outbox.enqueue import DeliveryKind, GroupKey
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def held(watchlist: Watchlist, now: dt.datetime) -> bool:
 
 
 def group_key(subscription_ids: list[int], day: dt.date) -> str:
-    return f"digest:s{min(subscription_ids)}:{day.isoformat()}"
+    return str(GroupKey(DeliveryKind.DIGEST, day.isoformat(), min(subscription_ids)))
 
 
 def due_subscriptions(session: Session, now: dt.datetime) -> dict[tuple[str, dt.date], list[Subscription]]:

@@ -1,20 +1,26 @@
-"""The notify pipeline: claim → group → render → send → record.
+"""The notify pipeline: reclaim → build → claim → render → send → record, one message at a time.
 
-- **claim**: a conditional UPDATE (``state='pending' AND next_attempt_at <= now``) moves a
-  group's rows to ``sending`` under this dispatcher's lease; ``rowcount`` says whether we won,
-  on SQLite and PostgreSQL alike, so two dispatchers never send one delivery. An expired lease
-  (a dispatcher that died) puts the rows back to ``pending``.
-- **group**: the rows of one poll for one subscription are one group; the alert groups of one
-  subscription claimed in the same pass travel together, up to ``MERGE_UP_TO`` changes a
-  message (what every channel shows in full), so ten feeds changing at once make one message,
-  not ten paced a second apart. Each row is still recorded on its own (sent only after the
-  channel's confirmation; a failed message retries all its rows).
+- **reclaim**: rows a dispatcher claimed and never settled go back to ``pending``: at once when
+  their owner was a process on this host that is gone (``LeaseOwner``: host, pid and the pid's
+  start time, so a reused pid is not mistaken for the owner), else when the lease runs out.
+- **build**: due rows that are in no message yet become messages, and each message's id and rows
+  are committed before anything is sent: the rows of one poll for one subscription are one
+  group, and the alert groups of one subscription due together travel together, up to
+  ``MERGE_UP_TO`` changes a message (what every channel shows in full), so ten feeds changing at
+  once make one message, not ten paced a second apart. From then on the message is fixed: a
+  retry sends exactly those rows under the same id (the webhook-id, the email's Message-ID);
+  changes that arrive later go into a new message.
+- **claim**: a conditional UPDATE (``state='pending' AND next_attempt_at <= now``) moves one
+  message's rows to ``sending`` under this dispatcher's lease; ``rowcount`` says whether we won,
+  on SQLite and PostgreSQL alike, so two dispatchers never send one message.
 - **render** is pure (the channel's ``render``); **send** is the only I/O.
-- **record**: rows become ``sent`` only after the channel confirmed. Between send and record
-  lies the one window where a crash can cause a duplicate; the message's ``event_id`` stays
-  the same across retries so receivers can drop it.
-- retries follow ``RETRY_SCHEDULE`` with jitter and honour Retry-After; a permanent error
-  fails the rows, disables the subscription and tells the admin target once.
+- **record**: right after each send, in its own transaction, the rows become ``sent`` (only
+  after the channel confirmed), ``pending`` again (retry) or ``failed``. The one window where a
+  crash causes a duplicate is one message's send and that commit; the duplicate carries the
+  same id, so a receiver that de-duplicates on it drops it.
+- retries follow ``RETRY_SCHEDULE`` with jitter and honour a receiver's Retry-After up to
+  ``MAX_RETRY_AFTER``; after ``GIVE_UP_AFTER`` the rows fail. A permanent error fails the rows,
+  disables the subscription and tells the admin target once.
 """
 
 from __future__ import annotations
@@ -24,14 +30,15 @@ import datetime as dt
 import logging
 import os
 import random
-import time
+import socket
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
 from functools import partial
+from typing import Any
 
 import httpx
-from sqlalchemy import and_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from alerts import channel_for_target
@@ -40,42 +47,53 @@ from alerts.http import channel_client
 from alerts.slack import MAX_CHANGES as SLACK_MAX_CHANGES
 from monitor.db import Database
 from monitor.errors import ConfigError, DeliveryError
-from monitor.models import Change, Delivery, DeliveryAttempt, Digest, Item, Source, Subscription, utcnow
+from monitor.failpoints import failpoint
+from monitor.models import (
+    Change,
+    Delivery,
+    DeliveryAttempt,
+    Digest,
+    Item,
+    Source,
+    Subscription,
+    utcnow,
+)
+from monitor.outbox.enqueue import DeliveryKind, DeliveryState, GroupKey
 from monitor.redact import redact
 
 log = logging.getLogger(__name__)
 
 RETRY_SCHEDULE = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600)  # then every 12 h
 RETRY_EVERY = 12 * 3600
+MAX_RETRY_AFTER = 24 * 3600  # a longer Retry-After counts as a day (as for sources)
 GIVE_UP_AFTER = dt.timedelta(days=3)
-LEASE = dt.timedelta(minutes=5)
+LEASE = dt.timedelta(minutes=5)  # for an owner on another host; a dead one here is taken at once
 MAX_CHANGES_PER_MESSAGE = 25
 MAX_CHANGES_PER_DIGEST = 100
-DISPATCHED_KINDS = ("alert", "admin", "digest")  # digest rows wait as 'queued' until monitor.delivery.digest claims a day
+GROUPS_PER_PASS = 100
+MESSAGES_PER_PASS = 200
+# digest rows wait as 'queued' until monitor.delivery.digest claims a day
+DISPATCHED_KINDS = (DeliveryKind.ALERT, DeliveryKind.DIGEST, DeliveryKind.ADMIN)
 ADMIN_ENV = "MONITOR_ADMIN_TARGET"
 PUBLIC_URL_ENV = "MONITOR_PUBLIC_URL"
-# Crash tests: the dispatcher stops dead at this named point (claimed|sent|recorded) so a test
-# can SIGKILL it there. Unset in normal operation.
-PAUSE_ENV = "MONITOR_DISPATCH_PAUSE_AT"
-
-
-def checkpoint(name: str) -> None:
-    if os.environ.get(PAUSE_ENV) != name:
-        return
-    marker = os.environ.get(PAUSE_ENV + "_FILE")
-    if marker:
-        with open(marker, "w") as handle:
-            handle.write(name)
-    time.sleep(3600)
+HOST = socket.gethostname()[:40]
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:
     """Seconds until the next try after ``attempts`` failed ones: the receiver's Retry-After
-    when it gave one, else the schedule with ±10% jitter."""
+    (at most ``MAX_RETRY_AFTER``) when it gave one, else the schedule with ±10% jitter."""
     if retry_after is not None:
-        return retry_after + random.uniform(0, 0.25)
+        return min(retry_after, MAX_RETRY_AFTER) + random.uniform(0, 0.25)
     base = RETRY_SCHEDULE[attempts - 1] if attempts <= len(RETRY_SCHEDULE) else RETRY_EVERY
     return base * random.uniform(0.9, 1.1)
+
+
+class Outcome(StrEnum):
+    """What one try of a message came to; stored in ``delivery_attempts.outcome``."""
+
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
 
 
 @dataclass
@@ -87,43 +105,160 @@ class DispatchStats:
     errors: list[str] = field(default_factory=list)
 
 
-def release_expired_leases(session: Session, now: dt.datetime) -> int:
-    result = session.execute(
-        update(Delivery)
-        .where(Delivery.state == "sending", Delivery.lease_until < now)
-        .values(state="pending", lease_owner=None, lease_until=None)
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks since boot) of a process, from Linux's /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[0], fields[19]
+
+
+@dataclass(frozen=True)
+class LeaseOwner:
+    """Who claimed a row: a process (host, pid, the pid's start time) and one dispatcher in it.
+
+    Stored as ``host:pid:start:tag`` in ``lease_owner``; read back only to ask ``alive()``.
+    """
+
+    host: str
+    pid: int
+    start: str
+    tag: str
+
+    @classmethod
+    def mine(cls) -> LeaseOwner:
+        pid = os.getpid()
+        stat = _proc_stat(pid)
+        return cls(HOST, pid, stat[1] if stat else "-", uuid.uuid4().hex[:8])
+
+    @classmethod
+    def from_text(cls, text: str) -> LeaseOwner | None:
+        host, _, rest = text.partition(":")
+        pid, _, rest = rest.partition(":")
+        start, _, tag = rest.partition(":")
+        return cls(host, int(pid), start, tag) if pid.isdigit() and tag else None
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid}:{self.start}:{self.tag}"
+
+    def alive(self) -> bool:
+        """False only when the owner is known dead: a process of this host that is gone, a zombie,
+        or a pid that now belongs to a process started later. Another host's owner counts as alive
+        (its lease decides)."""
+        if self.host != HOST:
+            return True
+        stat = _proc_stat(self.pid)
+        if stat is not None:
+            state, start = stat
+            return state not in ("Z", "X") and (self.start == "-" or start == self.start)
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # someone else's process: alive
+            return True
+        return True
+
+
+def reclaim(session: Session, now: dt.datetime) -> int:
+    """Unsettled rows of a dispatcher known dead, or whose lease ran out, become due again; they
+    keep their message, so the retry sends the same one."""
+    owners = session.scalars(
+        select(Delivery.lease_owner)
+        .where(Delivery.state == DeliveryState.SENDING, Delivery.lease_owner.is_not(None))
+        .distinct()
     )
-    return result.rowcount or 0
+    dead = [
+        text for text in owners if (owner := LeaseOwner.from_text(text or "")) and not owner.alive()
+    ]
+    return len(
+        session.scalars(
+            update(Delivery)
+            .where(
+                Delivery.state == DeliveryState.SENDING,
+                or_(Delivery.lease_until < now, Delivery.lease_owner.in_(dead)),
+            )
+            .values(state=DeliveryState.PENDING, lease_owner=None, lease_until=None)
+            .returning(Delivery.id)
+        ).all()
+    )
 
 
-def due_groups(session: Session, now: dt.datetime, limit: int = 100) -> list[str]:
-    rows = session.execute(
+def _due() -> Any:
+    return (Delivery.state == DeliveryState.PENDING) & Delivery.kind.in_(DISPATCHED_KINDS)
+
+
+def build_messages(session: Session, now: dt.datetime) -> int:
+    """Give due rows that are in no message yet their message: ids assigned and committed
+    before any send, so a message's content never changes after this. Returns how many."""
+    unbuilt = _due() & (Delivery.next_attempt_at <= now) & Delivery.message_id.is_(None)
+    keys = (
         select(Delivery.group_key)
-        .where(Delivery.state == "pending", Delivery.next_attempt_at <= now,
-               Delivery.kind.in_(DISPATCHED_KINDS))
+        .where(unbuilt)
         .group_by(Delivery.group_key)
-        .order_by(Delivery.group_key)
-        .limit(limit)
+        .order_by(func.min(Delivery.id))
+        .limit(GROUPS_PER_PASS)
     )
-    return [r[0] for r in rows]
+    groups: dict[str, list[Delivery]] = {}
+    for row in session.scalars(
+        select(Delivery)
+        .where(unbuilt, Delivery.group_key.in_(keys.scalar_subquery()))
+        .order_by(Delivery.id)
+    ):
+        groups.setdefault(row.group_key, []).append(row)
+    built = 0
+    for batch in sent_together(list(groups.values())):
+        for rows in pack(batch):
+            message_id = f"rm_{uuid.uuid4().hex}"
+            session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id.in_([r.id for r in rows]),
+                    Delivery.message_id.is_(None),
+                    Delivery.state == DeliveryState.PENDING,
+                )
+                .values(message_id=message_id)
+            )
+            built += 1
+    return built
 
 
-def claim_group(session: Session, group_key: str, owner: str, now: dt.datetime) -> list[Delivery]:
-    """Take the group's due rows under our lease; an empty list means another dispatcher won."""
-    result = session.execute(
+def due_messages(session: Session, now: dt.datetime) -> list[str]:
+    """Ids of the messages due now, oldest first."""
+    rows = session.scalars(
+        select(Delivery.message_id)
+        .where(_due(), Delivery.next_attempt_at <= now, Delivery.message_id.is_not(None))
+        .group_by(Delivery.message_id)
+        .order_by(func.min(Delivery.id))
+        .limit(MESSAGES_PER_PASS)
+    )
+    return [message_id for message_id in rows if message_id]
+
+
+def claim_message(
+    session: Session, message_id: str, owner: str, now: dt.datetime
+) -> list[Delivery]:
+    """Take one message's rows under our lease; an empty list means another dispatcher won."""
+    won = session.scalars(
         update(Delivery)
-        .where(Delivery.group_key == group_key, Delivery.state == "pending", Delivery.next_attempt_at <= now)
-        .values(state="sending", lease_owner=owner, lease_until=now + LEASE)
-    )
-    if not result.rowcount:
+        .where(
+            Delivery.message_id == message_id,
+            Delivery.state == DeliveryState.PENDING,
+            Delivery.next_attempt_at <= now,
+        )
+        .values(state=DeliveryState.SENDING, lease_owner=owner, lease_until=now + LEASE)
+        .returning(Delivery.id)
+    ).all()
+    if not won:
         return []
-    return list(session.scalars(
-        select(Delivery).where(Delivery.group_key == group_key, Delivery.state == "sending",
-                               Delivery.lease_owner == owner).order_by(Delivery.id)
-    ))
+    return list(session.scalars(select(Delivery).where(Delivery.id.in_(won)).order_by(Delivery.id)))
 
 
-def message_change(delivery: Delivery, change: Change, item: Item, source: Source | None) -> MessageChange:
+def message_change(
+    delivery: Delivery, change: Change, item: Item, source: Source | None
+) -> MessageChange:
     """The change as an alert shows it: status, action and action date as of the version the
     change wrote (a later poll may have moved the item on since)."""
     subscription = delivery.subscription
@@ -133,7 +268,8 @@ def message_change(delivery: Delivery, change: Change, item: Item, source: Sourc
         type=change.type, item_key=item.key, title=item.title, url=item.url, kind=item.kind,
         source_id=item.source_id, source_url=source.url if source else None, identity=item.identity,
         status=at.get("status", item.status), field=change.field, old=change.old, new=change.new,
-        raw_status=at.get("raw_status", item.raw_status), status_action=at.get("status_action", item.status_action),
+        raw_status=at.get("raw_status", item.raw_status),
+        status_action=at.get("status_action", item.status_action),
         status_date=dt.date.fromisoformat(status_date) if isinstance(status_date, str) else status_date,
         detected_at=change.detected_at, rule=delivery.rule,
         watchlist=subscription.watchlist.name if subscription else None, summary=item.summary,
@@ -148,73 +284,126 @@ def unsubscribe_url(subscription: Subscription) -> str | None:
     return f"{base}/unsubscribe/{subscription.unsubscribe_token}"
 
 
-def build_message(session: Session, deliveries: list[Delivery]) -> tuple[Message, list[Subscription]]:
-    """The message for one claimed group, capped at MAX_CHANGES_PER_MESSAGE with "and N more".
+def build_message(
+    session: Session, deliveries: list[Delivery]
+) -> tuple[Message, list[Subscription]]:
+    """The message for one message's rows, capped at MAX_CHANGES_PER_MESSAGE with "and N more".
 
-    Pure reads: nothing here sends or writes. A digest group may span several subscriptions of
-    one target (one email a day, not one per watchlist); its rows carry the digest date.
+    Pure reads: nothing here sends or writes. A digest may span several subscriptions of one
+    target (one email a day, not one per watchlist); its rows carry the digest date.
     """
     first = deliveries[0]
-    if first.kind == "admin":
+    event_id = first.message_id or ""
+    if first.kind == DeliveryKind.ADMIN:
         payload = first.payload or {}
-        return Message(watchlist="admin", kind="admin", text=str(payload.get("text", "")),
-                       event_id=first.idempotency_key, total=1), []
-    subscriptions = sorted({d.subscription for d in deliveries if d.subscription is not None}, key=lambda s: s.id)
+        return Message(
+            watchlist="admin",
+            kind="admin",
+            text=str(payload.get("text", "")),
+            event_id=event_id,
+            total=1,
+        ), []
+    subscriptions = sorted(
+        {d.subscription for d in deliveries if d.subscription is not None}, key=lambda s: s.id
+    )
     with_change = [(d, d.change) for d in deliveries if d.change is not None]
     cap = MAX_CHANGES_PER_MESSAGE
-    if first.kind == "digest":
+    if first.kind == DeliveryKind.DIGEST:
         cap = MAX_CHANGES_PER_DIGEST
-        with_change.sort(key=lambda p: (p[0].subscription_id or 0, p[1].type != "status", p[1].type != "new", p[0].id))
-    changes = [message_change(delivery, change, change.item, session.get(Source, change.item.source_id))
-               for delivery, change in with_change[:cap]]
+        with_change.sort(
+            key=lambda p: (
+                p[0].subscription_id or 0,
+                p[1].type != "status",
+                p[1].type != "new",
+                p[0].id,
+            )
+        )
+    changes = [
+        message_change(delivery, change, change.item, session.get(Source, change.item.source_id))
+        for delivery, change in with_change[:cap]
+    ]
     main = subscriptions[0]
     link = unsubscribe_url(main)
     extra: dict[str, Any] = {
         "unsubscribe_url": link,
         "unsubscribe_urls": {s.watchlist.name: unsubscribe_url(s) for s in subscriptions},
-        "watchlist_titles": {s.watchlist.name: s.watchlist.title or s.watchlist.name for s in subscriptions},
+        "watchlist_titles": {
+            s.watchlist.name: s.watchlist.title or s.watchlist.name for s in subscriptions
+        },
     }
-    if first.kind == "digest":
+    if first.kind == DeliveryKind.DIGEST:
         extra["date"] = str((first.payload or {}).get("date", ""))
         if len(subscriptions) > 1:
             # One link for the whole digest: it unsubscribes every digest of this target.
             extra["unsubscribe_url"] = f"{link}?all=1" if link else None
     watchlist = main.watchlist
     return Message(
-        watchlist=watchlist.name, watchlist_title=watchlist.title, changes=tuple(changes), total=len(with_change),
-        kind=first.kind, event_id=f"rm_{first.group_key}_{first.id}".replace(":", "_"), created_at=first.created_at,
-        timezone=main.timezone, extra=extra,
+        watchlist=watchlist.name,
+        watchlist_title=watchlist.title,
+        changes=tuple(changes),
+        total=len(with_change),
+        kind=first.kind,
+        event_id=event_id,
+        created_at=min(d.created_at for d in deliveries),
+        timezone=main.timezone,
+        extra=extra,
     ), subscriptions
 
 
-def queue_admin_notice(session: Session, text: str, key: str, now: dt.datetime | None = None) -> bool:
-    """Queue one admin notice under an idempotency ``key`` (one per incident); False if already queued."""
-    if session.scalar(select(Delivery.id).where(Delivery.idempotency_key == f"admin:{key}")) is not None:
+def queue_admin_notice(
+    session: Session, text: str, key: str, now: dt.datetime | None = None
+) -> bool:
+    """Queue one admin notice under an idempotency ``key`` (one per incident); False if it was."""
+    if (
+        session.scalar(select(Delivery.id).where(Delivery.idempotency_key == f"admin:{key}"))
+        is not None
+    ):
         return False
     now = now or utcnow()
-    session.add(Delivery(idempotency_key=f"admin:{key}", group_key=f"admin:{key}", kind="admin", state="pending",
-                         payload={"text": text}, next_attempt_at=now, created_at=now))
+    session.add(
+        Delivery(
+            idempotency_key=f"admin:{key}",
+            group_key=str(GroupKey(DeliveryKind.ADMIN, key)),
+            kind=DeliveryKind.ADMIN,
+            state=DeliveryState.PENDING,
+            payload={"text": text},
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
     return True
 
 
-def mark_digest(session: Session, group_key: str, outcome: str) -> None:
-    """A digest group ``digest:s<id>:<date>`` settles the day's ``digests`` rows of its subscriptions."""
-    ids = {d for d in session.scalars(select(Delivery.subscription_id).where(Delivery.group_key == group_key))}
-    day = dt.date.fromisoformat(group_key.rsplit(":", 1)[1])
-    session.execute(update(Digest).where(Digest.subscription_id.in_(ids), Digest.digest_date == day)
-                    .values(state=outcome))
+def mark_digest(session: Session, delivery_ids: list[int], outcome: str) -> None:
+    """Settle the ``digests`` rows of the subscriptions and day these digest rows were sent for."""
+    rows = session.execute(
+        select(Delivery.subscription_id, Delivery.payload).where(Delivery.id.in_(delivery_ids))
+    )
+    for subscription_id, payload in rows:
+        day = (payload or {}).get("date")
+        if subscription_id is not None and day:
+            session.execute(
+                update(Digest)
+                .where(
+                    Digest.subscription_id == subscription_id,
+                    Digest.digest_date == dt.date.fromisoformat(str(day)),
+                )
+                .values(state=outcome)
+            )
 
 
 MERGE_UP_TO = SLACK_MAX_CHANGES  # changes per merged message: what every channel shows in full
 
 
-def sent_together(group_keys: list[str]) -> list[list[str]]:
-    """Due groups in the order they go out: the alert groups of one subscription (``p<poll>:s<id>``)
-    together, admin and digest groups each on their own."""
-    batches: dict[str, list[str]] = {}
-    for key in group_keys:
-        alone = key.startswith(("admin:", "digest:"))
-        batches.setdefault(key if alone else key.rsplit(":", 1)[1], []).append(key)
+def sent_together(groups: list[list[Delivery]]) -> list[list[list[Delivery]]]:
+    """Due groups in the order they go out: the alert groups of one subscription together, digest
+    and admin groups each on their own."""
+    batches: dict[tuple[str, int | str | None], list[list[Delivery]]] = {}
+    for rows in groups:
+        first = rows[0]
+        alone = first.kind != DeliveryKind.ALERT
+        batch = (first.kind, first.group_key if alone else first.subscription_id)
+        batches.setdefault(batch, []).append(rows)
     return list(batches.values())
 
 
@@ -224,7 +413,12 @@ def pack(groups: list[list[Delivery]], limit: int = MERGE_UP_TO) -> list[list[De
     packs: list[list[Delivery]] = []
     for rows in groups:
         last = packs[-1] if packs else None
-        if last is not None and rows[0].kind == "alert" and last[0].kind == "alert" and len(last) + len(rows) <= limit:
+        if (
+            last is not None
+            and rows[0].kind == DeliveryKind.ALERT
+            and last[0].kind == DeliveryKind.ALERT
+            and len(last) + len(rows) <= limit
+        ):
             last.extend(rows)
         else:
             packs.append(list(rows))
@@ -235,7 +429,8 @@ def pack(groups: list[list[Delivery]], limit: int = MERGE_UP_TO) -> list[list[De
 class Outgoing:
     """One message ready to send and the outbox rows it settles."""
 
-    group_key: str
+    message_id: str
+    kind: DeliveryKind
     ids: list[int]
     message: Message
     subscription_ids: list[int]
@@ -249,9 +444,9 @@ class Outgoing:
 class Dispatcher:
     """Delivers due outbox rows. Safe to run in several processes at once."""
 
-    def __init__(self, db: Database, *, owner: str | None = None, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, db: Database, *, client: httpx.AsyncClient | None = None) -> None:
         self.db = db
-        self.owner = owner or f"dispatcher-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.owner = str(LeaseOwner.mine())
         self._client = client
         self._last_send: dict[str, float] = {}
 
@@ -261,48 +456,63 @@ class Dispatcher:
         try:
             now = now or utcnow()
             with self.db.session() as session:
-                release_expired_leases(session, now)
-                groups = due_groups(session, now)
-            for group_keys in sent_together(groups):
-                await self._deliver_groups(client, group_keys, stats, now)
+                reclaim(session, now)
+            with self.db.session() as session:
+                build_messages(session, now)
+            with self.db.session() as session:
+                due = due_messages(session, now)
+            for message_id in due:
+                await self._deliver(client, message_id, stats, now)
         finally:
             if self._client is None:
                 await client.aclose()
         return stats
 
-    async def _deliver_groups(self, client: httpx.AsyncClient, group_keys: list[str], stats: DispatchStats,
-                              now: dt.datetime) -> None:
+    async def _deliver(
+        self, client: httpx.AsyncClient, message_id: str, stats: DispatchStats, now: dt.datetime
+    ) -> None:
+        """Claim, send and record one message, each step committed before the next."""
         with self.db.session() as session:
-            claimed = [rows for key in group_keys if (rows := claim_group(session, key, self.owner, now))]
-            outgoing = [self._prepare(session, rows) for rows in pack(claimed)]
-        if not outgoing:
+            claimed = claim_message(session, message_id, self.owner, now)
+            out = self._prepare(session, message_id, claimed) if claimed else None
+        if out is None:
             return
-        checkpoint("claimed")
-        for out in outgoing:
-            await self._send(client, out, stats)
+        failpoint("dispatch.after-claim")
+        await self._send(client, out, stats)
+        failpoint("dispatch.after-record")
 
     @staticmethod
-    def _prepare(session: Session, claimed: list[Delivery]) -> Outgoing:
+    def _prepare(session: Session, message_id: str, claimed: list[Delivery]) -> Outgoing:
         message, subscriptions = build_message(session, claimed)
         off = next((s for s in subscriptions if not s.enabled), None)
         main = subscriptions[0] if subscriptions else None
         return Outgoing(
-            group_key=claimed[0].group_key, ids=[d.id for d in claimed], message=message,
+            message_id=message_id,
+            kind=DeliveryKind(claimed[0].kind),
+            ids=[d.id for d in claimed],
+            message=message,
             subscription_ids=[s.id for s in subscriptions],
-            target=main.target if main else os.environ.get(ADMIN_ENV, ""), secret=main.secret if main else None,
+            target=main.target if main else os.environ.get(ADMIN_ENV, ""),
+            secret=main.secret if main else None,
             disabled=None if off is None else (off.disabled_reason or "by an operator"),
-            attempts=max(d.attempts for d in claimed) + 1, created=min(d.created_at for d in claimed))
+            attempts=max(d.attempts for d in claimed) + 1,
+            created=min(d.created_at for d in claimed),
+        )
 
     async def _send(self, client: httpx.AsyncClient, out: Outgoing, stats: DispatchStats) -> None:
         stats.messages += 1
         target = out.target
-        record = partial(self._record, out.ids, out.subscription_ids, group_key=out.group_key,
-                         attempts=out.attempts, stats=stats)
+        record = partial(self._record, out, stats=stats)
         if not target:
-            record(outcome="failed", answer=f"no target: set {ADMIN_ENV}", permanent=True, notify=False)
+            record(
+                outcome=Outcome.FAILED,
+                answer=f"no target: set {ADMIN_ENV}",
+                permanent=True,
+                notify=False,
+            )
             return
         if out.disabled is not None:  # unsubscribed or disabled after these rows were queued
-            record(outcome="failed", answer=f"subscription disabled: {out.disabled}")
+            record(outcome=Outcome.FAILED, answer=f"subscription disabled: {out.disabled}")
             return
         try:
             channel = channel_for_target(target, secret=out.secret)
@@ -310,26 +520,42 @@ class Dispatcher:
             await self._pace(target)
             answer = await channel.send(client, rendered)
         except ConfigError as exc:
-            record(outcome="failed", answer=redact(str(exc)), permanent=True, target=target)
+            record(outcome=Outcome.FAILED, answer=redact(str(exc)), permanent=True, target=target)
             return
         except DeliveryError as exc:
             reason = redact(exc.reason)
             gave_up = utcnow() - out.created > GIVE_UP_AFTER
             if exc.permanent or gave_up:
-                reason = reason if exc.permanent else f"gave up after {GIVE_UP_AFTER.days} days: {reason}"
-                record(outcome="failed", answer=reason, permanent=True, target=target, status=exc.status)
+                reason = (
+                    reason
+                    if exc.permanent
+                    else f"gave up after {GIVE_UP_AFTER.days} days: {reason}"
+                )
+                record(
+                    outcome=Outcome.FAILED,
+                    answer=reason,
+                    permanent=True,
+                    target=target,
+                    status=exc.status,
+                )
             else:
-                record(outcome="retry", answer=reason, retry_in=retry_delay(out.attempts, exc.retry_after),
-                       status=exc.status)
+                record(
+                    outcome=Outcome.RETRY,
+                    answer=reason,
+                    retry_in=retry_delay(out.attempts, exc.retry_after),
+                    status=exc.status,
+                )
             return
         except Exception as exc:  # a channel bug must not stop the other deliveries
-            log.exception("delivery group %s: unexpected error", out.group_key)
-            record(outcome="retry", answer=redact(f"internal error: {type(exc).__name__}"),
-                   retry_in=retry_delay(out.attempts))
+            log.exception("message %s: unexpected error", out.message_id)
+            record(
+                outcome=Outcome.RETRY,
+                answer=redact(f"internal error: {type(exc).__name__}"),
+                retry_in=retry_delay(out.attempts),
+            )
             return
-        checkpoint("sent")
-        record(outcome="sent", answer=redact(answer))
-        checkpoint("recorded")
+        failpoint("dispatch.after-send")
+        record(outcome=Outcome.SENT, answer=redact(answer))
 
     async def _pace(self, target: str) -> None:
         """At most one message per second per target (Slack's posting limit)."""
@@ -341,38 +567,77 @@ class Dispatcher:
                 await asyncio.sleep(wait)
         self._last_send[target] = loop.time()
 
-    def _record(self, ids: list[int], subscription_ids: list[int], *, group_key: str, outcome: str, answer: str,
-                attempts: int, stats: DispatchStats, permanent: bool = False, retry_in: float = 0.0,
-                target: str = "", status: int | None = None, notify: bool = True) -> None:
+    def _record(
+        self,
+        out: Outgoing,
+        *,
+        outcome: Outcome,
+        answer: str,
+        stats: DispatchStats,
+        permanent: bool = False,
+        retry_in: float = 0.0,
+        target: str = "",
+        status: int | None = None,
+        notify: bool = True,
+    ) -> None:
+        """Settle one message's rows in one commit."""
         now = utcnow()
-        mine = and_(Delivery.id.in_(ids), Delivery.lease_owner == self.owner, Delivery.state == "sending")
+        ids = out.ids
+        mine = (
+            Delivery.id.in_(ids)
+            & (Delivery.lease_owner == self.owner)
+            & (Delivery.state == DeliveryState.SENDING)
+        )
         with self.db.session() as session:
-            if outcome == "sent":
-                values: dict[str, object] = {"state": "sent", "sent_at": now, "last_error": None}
+            if outcome is Outcome.SENT:
+                values: dict[str, object] = {
+                    "state": DeliveryState.SENT,
+                    "sent_at": now,
+                    "last_error": None,
+                }
                 stats.sent += len(ids)
-            elif outcome == "retry":
-                values = {"state": "pending", "next_attempt_at": now + dt.timedelta(seconds=retry_in),
-                          "last_error": answer}
+            elif outcome is Outcome.RETRY:
+                values = {
+                    "state": DeliveryState.PENDING,
+                    "next_attempt_at": now + dt.timedelta(seconds=retry_in),
+                    "last_error": answer,
+                }
                 stats.retried += len(ids)
             else:
-                values = {"state": "failed", "last_error": answer}
+                values = {"state": DeliveryState.FAILED, "last_error": answer}
                 stats.failed += len(ids)
                 stats.errors.append(answer)
-            session.execute(update(Delivery).where(mine).values(
-                attempts=attempts, lease_owner=None, lease_until=None, **values))
+            session.execute(
+                update(Delivery)
+                .where(mine)
+                .values(attempts=out.attempts, lease_owner=None, lease_until=None, **values)
+            )
             for delivery_id in ids:
-                session.add(DeliveryAttempt(delivery_id=delivery_id, at=now, outcome=outcome, status_code=status,
-                                            response=answer[:500]))
-            if group_key.startswith("digest:") and outcome != "retry":
-                mark_digest(session, group_key, outcome)
+                session.add(
+                    DeliveryAttempt(
+                        delivery_id=delivery_id,
+                        at=now,
+                        outcome=outcome,
+                        status_code=status,
+                        response=answer[:500],
+                    )
+                )
+            if out.kind is DeliveryKind.DIGEST and outcome is not Outcome.RETRY:
+                mark_digest(session, ids, outcome)
             if permanent:
-                for subscription_id in subscription_ids:
+                for subscription_id in out.subscription_ids:
                     self._disable(session, subscription_id, answer, target, notify, now)
-        log.info("delivery %s: %s (%s)", ids, outcome, answer)
+        log.info("message %s (deliveries %s): %s (%s)", out.message_id, ids, outcome, answer)
 
     @staticmethod
-    def _disable(session: Session, subscription_id: int, answer: str, target: str, notify: bool,
-                 now: dt.datetime) -> None:
+    def _disable(
+        session: Session,
+        subscription_id: int,
+        answer: str,
+        target: str,
+        notify: bool,
+        now: dt.datetime,
+    ) -> None:
         sub = session.get(Subscription, subscription_id)
         if sub is None or not sub.enabled:
             return
@@ -383,10 +648,15 @@ class Dispatcher:
                 session,
                 f"Subscription {sub.id} ({mask_target(target or sub.target)}) on watchlist "
                 f"'{sub.watchlist.name}' was disabled: {answer}",
-                key=f"sub-disabled:{sub.id}:{now:%Y%m%d%H%M%S}", now=now)
+                key=f"sub-disabled:{sub.id}:{now:%Y%m%d%H%M%S}",
+                now=now,
+            )
 
     def next_due(self) -> dt.datetime | None:
         with self.db.session() as session:
-            return session.scalar(select(Delivery.next_attempt_at).where(
-                Delivery.state == "pending", Delivery.kind.in_(DISPATCHED_KINDS)
-            ).order_by(Delivery.next_attempt_at).limit(1))
+            return session.scalar(
+                select(Delivery.next_attempt_at)
+                .where(_due())
+                .order_by(Delivery.next_attempt_at)
+                .limit(1)
+            )

@@ -1,4 +1,4 @@
-"""Enqueue: turn a change that fired a watchlist rule into outbox rows, inside the poll's transaction.
+"""Enqueue: a change that fired a watchlist rule becomes outbox rows, in the poll's transaction.
 
 One row per change x subscription, keyed ``<change>:<subscription>`` under a UNIQUE constraint,
 so the same pair can never be queued twice. Immediate subscriptions get ``alert`` rows grouped
@@ -10,9 +10,51 @@ only: its changes stay in history and reach the first digest after the snooze.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import NamedTuple
 
 from monitor.changes.match import CompiledWatchlist
+
+
+class DeliveryKind(StrEnum):
+    """What an outbox row is; stored as its text."""
+
+    ALERT = "alert"
+    DIGEST = "digest"
+    ADMIN = "admin"
+
+
+class DeliveryState(StrEnum):
+    """Where an outbox row is; stored as its text.
+
+    ``queued`` (a digest row waiting for its day) → ``pending`` (due at ``next_attempt_at``) →
+    ``sending`` (claimed by one dispatcher) → ``sent`` | ``failed``, or ``pending`` again to retry.
+    """
+
+    QUEUED = "queued"
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class GroupKey:
+    """The rows that belong in one message: one poll's alerts for one subscription, one digest
+    day of a target, or one admin notice. Stored as text (``str(key)``) and never parsed back:
+    the dispatcher reads kind, subscription and day from the rows' own columns."""
+
+    kind: DeliveryKind
+    scope: str = ""  # the poll ("p12"), the digest's local day, or the admin notice's key
+    subscription_id: int | None = None
+
+    def __str__(self) -> str:
+        if self.kind is DeliveryKind.ALERT:
+            return f"{self.scope}:s{self.subscription_id}"
+        if self.kind is DeliveryKind.DIGEST:
+            return f"digest:s{self.subscription_id}" + (f":{self.scope}" if self.scope else "")
+        return f"admin:{self.scope}"
 
 
 class Recipient(NamedTuple):
@@ -22,20 +64,37 @@ class Recipient(NamedTuple):
     mode: str  # immediate|digest
 
 
-def deliveries(change_id: int, watchlist: CompiledWatchlist, recipients: list[Recipient], rule: str, *,
-               group: str, now: dt.datetime) -> list[dict[str, object]]:
-    """The ``deliveries`` rows for one change; the caller inserts a poll's rows in one statement."""
+def deliveries(
+    change_id: int,
+    watchlist: CompiledWatchlist,
+    recipients: list[Recipient],
+    rule: str,
+    *,
+    group: str,
+    now: dt.datetime,
+) -> list[dict[str, object]]:
+    """The ``deliveries`` rows for one change (``group`` names its poll); the caller inserts a
+    poll's rows in one statement."""
     rows: list[dict[str, object]] = []
     for recipient in recipients:
         if recipient.mode == "digest":
-            kind, state, group_key = "digest", "queued", f"digest:s{recipient.id}"
+            kind, state, scope = DeliveryKind.DIGEST, DeliveryState.QUEUED, ""
         elif watchlist.snoozed(now):
             continue
         else:
-            kind, state, group_key = "alert", "pending", f"{group}:s{recipient.id}"
-        rows.append({
-            "idempotency_key": f"{change_id}:{recipient.id}", "group_key": group_key, "change_id": change_id,
-            "subscription_id": recipient.id, "kind": kind, "rule": f"{watchlist.name}: {rule}", "state": state,
-            "attempts": 0, "next_attempt_at": now, "created_at": now,
-        })
+            kind, state, scope = DeliveryKind.ALERT, DeliveryState.PENDING, group
+        rows.append(
+            {
+                "idempotency_key": f"{change_id}:{recipient.id}",
+                "group_key": str(GroupKey(kind, scope, recipient.id)),
+                "change_id": change_id,
+                "subscription_id": recipient.id,
+                "kind": kind.value,
+                "rule": f"{watchlist.name}: {rule}",
+                "state": state.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
     return rows

@@ -2,7 +2,9 @@
 
 It recomputes the Standard Webhooks signature on its own (not with ``alerts.webhook``), keeps
 every request, and keeps one delivery per ``webhook-id`` in ``unique`` (the receiver-side
-dedup the spec recommends). ``queue(status, body, headers)`` scripts the next answers.
+dedup the spec recommends). ``queue(status, body, headers)`` scripts the next answers; in a
+queued body ``{path}`` stands for the request's path (a receiver or proxy that echoes it).
+``delay`` seconds pass between reading a request and answering it (a slow receiver).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,7 +32,7 @@ class Received:
 
 
 class WebhookReceiver:
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, *, delay: float = 0.0) -> None:
         self.key = base64.b64decode(secret.removeprefix("whsec_"))
         self.requests: list[Received] = []
         self.unique: dict[str, Received] = {}
@@ -46,6 +49,8 @@ class WebhookReceiver:
                 record = Received(headers, body, valid)
                 receiver.requests.append(record)
                 status, text, extra = receiver.answers.popleft() if receiver.answers else (200, "", {})
+                text = text.replace("{path}", self.path)
+                time.sleep(delay)
                 if status < 300 and valid:
                     receiver.unique.setdefault(headers.get("webhook-id", ""), record)
                 if not valid:
@@ -56,7 +61,10 @@ class WebhookReceiver:
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.wfile.write(payload)
+                except ConnectionError:  # the sender died waiting (the kill tests)
+                    pass
 
             def log_message(self, *args: Any) -> None:
                 pass

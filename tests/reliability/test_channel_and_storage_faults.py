@@ -12,6 +12,7 @@ import datetime as dt
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,11 +21,14 @@ from sqlalchemy import create_engine, select, text
 import alerts.http
 from alerts.webhook import new_secret
 from monitor.delivery.dispatcher import Dispatcher
-from monitor.models import Delivery, Subscription, Watchlist, utcnow
+from monitor.models import Delivery, Source, Subscription, Watchlist, utcnow
+from tests.alerting import STATUS_MOVE, seed_changes
+from tests.conftest import run_cli
 from tests.fakes import socket_faults as fs
 from tests.fakes.socket_faults import FaultServer
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_server import SlackServer
+from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.reliability.helpers import assert_versions_consistent, item_keys, poll, rss, write_sources
 
 
@@ -251,3 +255,43 @@ def test_sqlite_locked_by_another_process_waits_then_completes(db, feeds, tmp_pa
     assert result.polls[0].outcome == "changed", result.polls
     assert item_keys(db) == {"rss:a:a1", "rss:a:a2"}
     assert_versions_consistent(db)
+
+
+def deliver_only(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``monitor run --once`` with no sources: one delivery pass."""
+    Path(env["MONITOR_CONFIG"]).write_text("sources: []\n")
+    return run_cli(["run", "--once"], env)
+
+
+@pytest.mark.parametrize("retry_after", ["99999999999999", "3000000000", "Fri, 01 Jan 2121 00:00:00 GMT"])
+def test_a_huge_retry_after_waits_a_day_at_most_and_other_receivers_still_get_theirs(
+        db, cli_env, retry_after):
+    secret_a, secret_b = new_secret(), new_secret()
+    greedy, plain = WebhookReceiver(secret_a), WebhookReceiver(secret_b)
+    try:
+        sub_a, sub_b = subscribe_all(db, "webhook:" + greedy.url(), "webhook:" + plain.url())
+        with db.session() as s:
+            s.get(Subscription, sub_a).secret, s.get(Subscription, sub_b).secret = secret_a, secret_b
+            s.add(Source(id="ca9", kind="rss", url="https://www.ca9.uscourts.gov/opinions/rss"))
+        for sub in (sub_a, sub_b):
+            seed_changes(db, sub, STATUS_MOVE)
+        greedy.queue(429, "slow down", {"Retry-After": retry_after})
+        result = deliver_only(cli_env)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+        assert len(plain.unique) == 1  # the pass went on to the next receiver
+        row = deliveries_by_subscription(db)[sub_a]
+        assert row.state == "pending" and row.last_error.startswith("429")
+        assert row.next_attempt_at <= utcnow() + dt.timedelta(days=1, minutes=1)
+
+        # Three days on, a receiver still saying "later" makes the alert fail (the 3-day give-up).
+        with db.session() as s:
+            s.get(Delivery, row.id).created_at = utcnow() - dt.timedelta(days=3, minutes=1)
+            s.get(Delivery, row.id).next_attempt_at = utcnow()
+        greedy.queue(429, "slow down", {"Retry-After": retry_after})
+        assert deliver_only(cli_env).returncode == 0
+        row = deliveries_by_subscription(db)[sub_a]
+        assert row.state == "failed" and row.last_error.startswith("gave up after 3 days: 429")
+    finally:
+        greedy.close()
+        plain.close()

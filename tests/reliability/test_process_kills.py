@@ -21,6 +21,7 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -30,10 +31,13 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from alerts.webhook import new_secret
+
 from monitor.config import load_config
 from monitor.models import Change, Delivery, Item, Source, Subscription, Watchlist, utcnow
 from monitor.drivers.service import run_once
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
+from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.reliability.helpers import assert_versions_consistent, rss, write_sources
 
 KILLS = 12
@@ -116,11 +120,10 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(db, db_ur
         stop.set()
         churner.join()
 
-    # The clean run: a killed process's delivery and poll leases have expired by the time anyone
-    # looks again (a killed poller's source is skipped until then: tests/test_lease.py).
+    # The clean run: a killed process's poll leases have expired by the time anyone looks again
+    # (a killed poller's source is skipped until then: tests/test_lease.py); its claimed
+    # deliveries are taken back at once, since its pid is gone.
     with db.session() as s:
-        s.execute(update(Delivery).where(Delivery.state == "sending").values(
-            state="pending", lease_until=None, next_attempt_at=utcnow() - dt.timedelta(seconds=1)))
         s.execute(update(Source).values(lease_owner=None, lease_until=None))
     asyncio.run(run_once(db, load_config(config), wait_limit=30))
 
@@ -149,3 +152,100 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(db, db_ur
         f"{repeated_changes} changes repeated for {KILLS} kills"
     print(f"kills={KILLS} items={len(stored)} alerts={sum(alerted.values())} messages={len(messages)} "
           f"repeated_changes={repeated_changes}")
+
+
+def webhook_watch(db, receiver_factory) -> tuple[WebhookReceiver, int]:
+    """A watchlist for "case" and a webhook subscription to a receiver built for its secret."""
+    secret = new_secret()
+    receiver = receiver_factory(secret)
+    with db.session() as s:
+        watchlist = Watchlist(name="cases", query="case")
+        s.add(watchlist)
+        s.flush()
+        sub = Subscription(watchlist_id=watchlist.id, channel="webhook", target="webhook:" + receiver.url(),
+                           secret=secret)
+        s.add(sub)
+        s.flush()
+        return receiver, sub.id
+
+
+def titles(received) -> list[str]:
+    return [c["title"] for c in received.json()["data"]["changes"]]
+
+
+def changes(received) -> list[tuple[str, ...]]:
+    """The changes a webhook message carries, each as (item, type, field, old, new)."""
+    return sorted(tuple(str(c[k]) for k in ("item", "type", "field", "old", "new"))
+                  for c in received.json()["data"]["changes"])
+
+
+def test_a_retry_resends_the_same_message_and_later_changes_go_in_a_new_one(db, cli_env, feeds):
+    config = write_sources(Path(cli_env["MONITOR_CONFIG"]), {"one": feeds.url("/one.xml")})
+    feeds.set("/one.xml", rss(("c1", "Case 1")))
+    assert run_cli(["run", "--once"], cli_env).returncode == 0  # baseline
+    receiver, _sub = webhook_watch(db, WebhookReceiver)
+    try:
+        feeds.set("/one.xml", rss(("c3", "Case 3"), ("c2", "Case 2"), ("c1", "Case 1")))
+        killed = run_cli(["run", "--once"], cli_env | {"MONITOR_FAILPOINTS": "dispatch.after-send=kill"})
+        assert killed.returncode == -signal.SIGKILL
+        feeds.set("/one.xml", rss(("c5", "Case 5"), ("c4", "Case 4"), ("c3", "Case 3"), ("c2", "Case 2"),
+                                  ("c1", "Case 1")))
+        assert run_cli(["run", "--once"], cli_env).returncode == 0, config.read_text()
+    finally:
+        receiver.close()
+    first, again, new = receiver.requests
+    assert first.headers["webhook-id"] == again.headers["webhook-id"] != new.headers["webhook-id"]
+    assert sorted(titles(first)) == sorted(titles(again)) == ["Case 2", "Case 3"]
+    assert sorted(titles(new)) == ["Case 4", "Case 5"]
+    # What a receiver that de-duplicates on webhook-id keeps: every change, once.
+    assert sorted(t for r in receiver.unique.values() for t in titles(r)) == [f"Case {n}" for n in range(2, 6)]
+    with db.session() as s:
+        assert {d.state for d in s.scalars(select(Delivery))} == {"sent"}
+
+
+def test_kill_loop_with_a_slow_receiver_delivers_every_change(db, db_url, feeds, tmp_path):
+    """kill -9 at random moments while a 0.5 s receiver answers: every change arrives, a
+    duplicate only ever repeats one whole message under its own id, at most one per kill."""
+    kills = int(os.environ.get("KILL_LOOP_KILLS", "4"))
+    rng = random.Random(int(os.environ.get("KILL_SEED", "16")))
+    config = write_sources(tmp_path / "sources.yaml", {n: feeds.url(f"/{n}.xml") for n in FEEDS})
+    changing = ChangingFeeds(feeds)
+    asyncio.run(run_once(db, load_config(config), wait_limit=1))  # baseline
+    receiver, _sub = webhook_watch(db, lambda secret: WebhookReceiver(secret, delay=0.5))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env.update(PYTHONPATH=str(ROOT), MONITOR_ALLOW_PRIVATE_URLS="1")
+    try:
+        for _ in range(kills):
+            changing.publish()
+            child = subprocess.Popen([sys.executable, "-c", CHILD, db_url, str(config)], env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            assert child.stdout.readline().strip() == "ready"
+            posted = len(receiver.requests)
+            deadline = time.monotonic() + 10
+            while len(receiver.requests) == posted and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0, 0.6))  # inside the 0.5 s answer, or just after it
+            child.kill()
+            child.communicate()
+        with db.session() as s:  # a killed poller's source lease (not a delivery's) waits its term
+            s.execute(update(Source).values(lease_owner=None, lease_until=None))
+        asyncio.run(run_once(db, load_config(config), wait_limit=30))
+    finally:
+        receiver.close()
+
+    with db.session() as s:
+        states = Counter(d.state for d in s.scalars(select(Delivery)))
+        alerted = sorted(tuple(str(v) for v in row) for row in s.execute(
+            select(Item.key, Change.type, Change.field, Change.old, Change.new)
+            .join(Change, Change.item_id == Item.id).join(Delivery, Delivery.change_id == Change.id)))
+    assert set(states) == {"sent"}, states
+    bodies: dict[str, list[list[tuple[str, ...]]]] = {}
+    for r in receiver.requests:
+        bodies.setdefault(r.headers["webhook-id"], []).append(changes(r))
+    assert all(b == same[0] for same in bodies.values() for b in same), "a message changed under its id"
+    kept = Counter(c for r in receiver.unique.values() for c in changes(r))
+    assert sorted(kept) == alerted and set(kept.values()) == {1}
+    duplicates = len(receiver.requests) - len(bodies)
+    assert duplicates <= kills
+    print(f"kills={kills} messages={len(bodies)} posts={len(receiver.requests)} duplicate_posts={duplicates} "
+          f"alerts={sum(kept.values())} duplicates_after_dedup=0")
