@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 _SECRET_ENV = ("COURTLISTENER_TOKEN", "CONGRESS_API_KEY", "GOVINFO_API_KEY", "OPENSTATES_API_KEY",
                "LEGISCAN_API_KEY", "MONITOR_SMTP_URL", "MONITOR_ADMIN_TARGET", "MONITOR_HOOK_SECRET")
@@ -115,6 +115,40 @@ def redact(text: str) -> str:
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + "***", text)
     text = _URL.sub(lambda m: mask_url(m.group(0)), text)
     return _PARAM.sub(_mask_param, text)
+
+
+def _target_url(target: str) -> str:
+    """``slack:https://…`` / ``webhook:https://…`` -> the URL; a bare URL stays as it is."""
+    kind, sep, rest = target.partition(":")
+    return rest if sep and kind.isalpha() and not rest.startswith("//") else target
+
+
+def target_secrets(target: str) -> list[str]:
+    """The parts of a delivery target that are its credential, longest first: the whole URL, its
+    path and query, and each path segment ``mask_url(..., secret_path=True)`` hides (all after
+    the first, or the only one), also percent-encoded."""
+    url = _target_url(target)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return [url]
+    named = [s for s in parts.path.split("/") if s]
+    hidden = named[1:] if len(named) > 1 else named
+    found = {url, parts.path + (f"?{parts.query}" if parts.query else ""), "/".join(hidden), *hidden}
+    found |= {v for _, v in parse_qsl(parts.query)}
+    found |= {quote(s, safe="") for s in list(found)}
+    return sorted({s for s in found if len(s) >= 6}, key=len, reverse=True)
+
+
+def redact_for_target(text: str, target: str) -> str:
+    """``redact``, and first the secret parts of the target the text came back from: a receiver or
+    proxy that echoes the request's path or URL must not put its credential into errors or logs."""
+    url = _target_url(target)
+    if "://" in url:
+        text = text.replace(url, mask_url(url, secret_path=True))
+    for secret in target_secrets(target):
+        text = text.replace(secret, "***")
+    return redact(text)
 
 
 class RedactingFilter(logging.Filter):
