@@ -20,7 +20,15 @@ from monitor.fetch import PollClient, Response
 from monitor.normalise.federal import FederalAction, FederalBillsConfig, derive, federal_record
 from monitor.normalise.identity import parse_federal_bill
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
-from monitor.sources.shape import as_object, integer, load_json, object_list, optional, text
+from monitor.sources.congress_gov import (
+    ActionsPage,
+    BillAction,
+    BillDetail,
+    CommitteesPage,
+    PagedAnswer,
+    TitlesPage,
+)
+from monitor.sources.payload import Model, load_json, read
 
 API = "https://api.congress.gov/v3"
 MAX_ACTION_PAGES = 5
@@ -43,28 +51,21 @@ def slug_path(bill: str) -> str:
     return f"{kind}/{number}"
 
 
-def _json(page: Page) -> dict[str, Any]:
-    where = page.label or page.url
+def _json(page: Page) -> Any:
     try:
-        data = load_json(page.body, where)
+        return load_json(page.body, page.label or page.url)
     except ParseError as exc:
         raise ParseError(f"{exc}; was format=json sent?") from None
-    return as_object(data, where)
 
 
-def _list(page: Page, key: str) -> list[dict[str, Any]]:
-    """The ``actions``/``titles``/``committees`` list of a part page; a page without it is a shape
-    change, never "no actions" (that would move the bill's status backwards)."""
-    data = _json(page)
-    if key not in data:
-        raise ParseError(f"{page.label}: no {key!r} list")
-    return object_list(data[key], f"{page.label}: {key}")
+def _part(page: Page, model: type[Model]) -> Model:
+    """A part page (``actions``/``titles``/``committees``) read as its model."""
+    return read(model, _json(page), page.label or page.url)
 
 
 def _next_page(body: bytes, label: str) -> str | None:
-    pagination = optional(_json(Page("", body, label=label)), "pagination", label, dict) or {}
-    following = optional(pagination, "next", f"{label}: pagination", str)
-    return following or None
+    pagination = _part(Page("", body, label=label), PagedAnswer).pagination
+    return pagination.next if pagination and pagination.next else None
 
 
 class CongressBillSource(BaseSource):
@@ -113,35 +114,34 @@ class CongressBillSource(BaseSource):
             if not page.label.endswith(".bill"):
                 continue
             slug = page.label.removesuffix(".bill")
-            data = _json(page).get("bill")
-            if not isinstance(data, dict):
+            data = _json(page)
+            if not isinstance(data, dict) or not isinstance(data.get("bill"), dict):
                 raise ParseError(f"{slug}.bill: no 'bill' object")
-            actions = [a for p in fetched.pages if p.label.startswith(f"{slug}.actions") for a in _list(p, "actions")]
-            records.append(self.record(data, actions, fetched.page(f"{slug}.titles"), fetched.page(f"{slug}.committees")))
+            bill = read(BillDetail, data["bill"], f"{page.label}: bill")
+            actions = [a for p in fetched.pages if p.label.startswith(f"{slug}.actions")
+                       for a in _part(p, ActionsPage).actions]
+            records.append(self.record(bill, actions, fetched.page(f"{slug}.titles"), fetched.page(f"{slug}.committees")))
         return records
 
-    def record(self, bill: dict[str, Any], actions: list[dict[str, Any]], titles: Page | None,
+    def record(self, bill: BillDetail, actions: list[BillAction], titles: Page | None,
                committees: Page | None) -> ItemRecord:
-        derived = derive([FederalAction(text(a, "actionDate", "actions"), optional(a, "text", "actions", str) or "",
-                                        a.get("actionCode"), a.get("type"), a.get("actionTime"),
-                                        bool(a.get("committees"))) for a in actions])
-        latest = optional(bill, "latestAction", "bill", dict) or {}
-        parts = {name: optional(bill, name, "bill", dict) or {} for name in ("cosponsors", "policyArea")}
+        derived = derive([FederalAction(a.actionDate, a.text or "", a.actionCode, a.type, a.actionTime,
+                                        bool(a.committees)) for a in actions])
+        latest = bill.latestAction
         data: dict[str, Any] = {
-            "congress": integer(bill, "congress", "bill"), "type": text(bill, "type", "bill").lower(),
-            "number": integer(bill, "number", "bill"),
-            "introduced": bill.get("introducedDate"), "update_date": bill.get("updateDate"),
-            "sponsors": [s.get("fullName") for s in object_list(bill.get("sponsors", []), "bill: sponsors")],
-            "cosponsors": parts["cosponsors"].get("count"),
-            "policy_area": parts["policyArea"].get("name"),
-            "latest_action": {"date": latest.get("actionDate"), "text": latest.get("text")},
+            "congress": bill.congress, "type": bill.type.lower(), "number": bill.number,
+            "introduced": bill.introducedDate, "update_date": bill.updateDate,
+            "sponsors": [s.fullName for s in bill.sponsors or []],
+            "cosponsors": bill.cosponsors.count if bill.cosponsors else None,
+            "policy_area": bill.policyArea.name if bill.policyArea else None,
+            "latest_action": {"date": latest.actionDate if latest else None, "text": latest.text if latest else None},
             "actions": len(actions),
-            "laws": [law.get("number") for law in object_list(bill.get("laws", []), "bill: laws")],
+            "laws": [law.number for law in bill.laws or []],
         }
         if titles is not None:
-            data["titles"] = sorted({t["title"] for t in _list(titles, "titles") if t.get("title")})
+            data["titles"] = sorted({t.title for t in _part(titles, TitlesPage).titles if t.title})
         if committees is not None:
-            data["committees"] = sorted({c["name"] for c in _list(committees, "committees") if c.get("name")})
-        fields = {**bill, **{k: data[k] for k in ("congress", "type", "number")},
-                  "title": text(bill, "title", "bill"), "latest_action": data["latest_action"]}
+            data["committees"] = sorted({c.name for c in _part(committees, CommitteesPage).committees if c.name})
+        fields = {**{k: data[k] for k in ("congress", "type", "number")}, "title": bill.title,
+                  "latest_action": data["latest_action"]}
         return federal_record(self.kind, fields, derived, data)

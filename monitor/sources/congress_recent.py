@@ -29,7 +29,8 @@ from monitor.normalise.actiontext import LATEST_ONLY, latest_action_status
 from monitor.normalise.federal import congress_gov_url, display_title
 from monitor.normalise.identity import federal_identity
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
-from monitor.sources.shape import integer, load_json, object_list, optional, text
+from monitor.sources.congress_gov import BillList
+from monitor.sources.payload import load_json, read
 
 API = "https://api.congress.gov/v3"
 
@@ -49,7 +50,7 @@ def _timestamp(value: str, where: str = "updateDate") -> dt.datetime:
     try:
         if len(value) == 10:
             return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+        return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
     except ValueError:
         raise ParseError(f"{where}: 'updateDate' {value!r} is not a date") from None
 
@@ -78,12 +79,10 @@ class CongressRecentSource(BaseSource):
             response = await client.get(url, params=params, headers=headers, conditional=False)
             pages.append(Page(response.url, response.body, response.content_type, f"page{n}"))
             data = _load(pages[-1])
-            for i, bill in enumerate(data["bills"]):
-                stamp = optional(bill, "updateDate", f"page{n}: bills[{i}]", str)
-                if stamp:
-                    newest = max(newest, _iso(_timestamp(stamp, f"page{n}: bills[{i}]")))
-            pagination = optional(data, "pagination", f"page{n}", dict) or {}
-            url, params = optional(pagination, "next", f"page{n}: pagination", str), None
+            for i, bill in enumerate(data.bills):
+                if bill.updateDate:
+                    newest = max(newest, _iso(_timestamp(bill.updateDate, f"page{n}: bills[{i}]")))
+            url, params = data.pagination.next if data.pagination else None, None
             if not url:
                 break
         return Fetched(pages=tuple(pages), watermark=newest)
@@ -92,13 +91,11 @@ class CongressRecentSource(BaseSource):
         matches = compile_query(self.config.filter)
         records: dict[str, ItemRecord] = {}
         for page in fetched.pages:
-            for i, bill in enumerate(_load(page)["bills"]):
-                where = f"{page.label}: bills[{i}]"
-                congress, number = integer(bill, "congress", where), integer(bill, "number", where)
-                kind = text(bill, "type", where).lower()
+            for bill in _load(page).bills:
+                congress, number, kind = bill.congress, bill.number, bill.type.lower()
                 key = f"congress_recent:{self.config.id}:{congress}:{kind}:{number}"
-                title = optional(bill, "title", where, str) or ""  # empty until the CRS titles the bill
-                latest = optional(bill, "latestAction", where, dict) or {}
+                title = bill.title or ""  # empty until the CRS titles the bill
+                latest = bill.latestAction.model_dump() if bill.latestAction else {}
                 if key in records or not matches(MatchDoc(key=key, kind="bill", source=self.config.id, title=title)):
                     continue
                 derived = latest_action_status(latest.get("text"), latest.get("actionDate"))
@@ -109,15 +106,15 @@ class CongressRecentSource(BaseSource):
                     summary=latest.get("text"),
                     status=derived.status, raw_status=derived.raw_status, status_action=derived.action,
                     status_date=derived.date,
-                    data={"congress": congress, "type": kind, "number": number, "update_date": bill.get("updateDate"),
+                    data={"congress": congress, "type": kind, "number": number, "update_date": bill.updateDate,
                           "status_basis": LATEST_ONLY,
-                          "origin_chamber": bill.get("originChamber"),
+                          "origin_chamber": bill.originChamber,
                           "latest_action": {"date": latest.get("actionDate"), "text": latest.get("text")}},
                 )
         return list(records.values())
 
 
-def _load(page: Page) -> dict[str, Any]:
+def _load(page: Page) -> BillList:
     """A list page; one without ``bills`` is a shape change, not "nothing new" (an empty
     answer still carries ``"bills": []``)."""
     try:
@@ -126,5 +123,4 @@ def _load(page: Page) -> dict[str, Any]:
         raise ParseError(f"{exc}; was format=json sent?") from None
     if not isinstance(data, dict) or "bills" not in data:
         raise ParseError(f"{page.label}: no 'bills' list")
-    object_list(data["bills"], f"{page.label}: bills")
-    return data
+    return read(BillList, data, page.label)

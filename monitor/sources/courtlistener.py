@@ -23,7 +23,7 @@ from typing import Any
 from monitor.errors import ParseError
 from monitor.normalise.casenames import case_name as court_case_name
 from monitor.sources.base import ItemRecord
-from monitor.sources.shape import integer, object_list, optional, require, text
+from monitor.sources.payload import Payload, Text, Whole, read
 
 SITE = "https://www.courtlistener.com"
 TOKEN_ENV = "COURTLISTENER_TOKEN"
@@ -92,33 +92,52 @@ def precedential(status: str | None) -> str | None:
     return PRECEDENTIAL_V4.get(status.strip().lower(), status.strip())
 
 
-def opinion_record(result: dict[str, Any], where: str = "CourtListener result") -> ItemRecord:
+class SearchOpinion(Payload):
+    download_url: str | None = None
+
+
+class OpinionResult(Payload):
+    """A ``type=o`` search result (v4), or a v3 one in a version-1 webhook: the fields read here."""
+
+    cluster_id: Whole
+    caseName: Text
+    court_id: str | None = None
+    court: str | None = None
+    opinions: list[SearchOpinion] | None = None
+    citation: list[str] | None = None
+    download_url: str | None = None  # v3: one flat opinion per result
+    status: str | None = None
+    absolute_url: str | None = None
+    dateFiled: str | None = None
+    syllabus: str | None = None
+    docket_id: int | None = None
+    docketNumber: str | None = None
+
+
+def opinion_record(row: dict[str, Any], where: str = "CourtListener result") -> ItemRecord:
     """An opinion cluster from a type=o search result (v4, or v3 in version-1 webhooks)."""
-    cluster_id, case_name = integer(result, "cluster_id", where), text(result, "caseName", where)
-    court = optional(result, "court_id", where, str)
-    opinions = object_list(optional(result, "opinions", where, list) or [], f"{where}: opinions")
-    citations = optional(result, "citation", where, list) or []
-    downloads = [o.get("download_url") for o in opinions if o.get("download_url")]
-    if not downloads and result.get("download_url"):  # v3: one flat opinion per result
-        downloads = [result["download_url"]]
-    status = precedential(result.get("status"))
+    result = read(OpinionResult, row, where)
+    downloads = [o.download_url for o in result.opinions or [] if o.download_url]
+    if not downloads and result.download_url:
+        downloads = [result.download_url]
+    status = precedential(result.status)
     return ItemRecord(
-        key=f"cl:cluster:{cluster_id}",
+        key=f"cl:cluster:{result.cluster_id}",
         kind="opinion",
-        title=court_case_name(case_name) or case_name.strip(),
-        url=absolute(result.get("absolute_url")),
-        identity=identity(court, result.get("docketNumber")),
-        court=court,
+        title=court_case_name(result.caseName) or result.caseName.strip(),
+        url=absolute(result.absolute_url),
+        identity=identity(result.court_id, result.docketNumber),
+        court=result.court_id,
         status="decided",
         raw_status=status,
-        status_date=to_date(result.get("dateFiled")),
-        summary=(result.get("syllabus") or None),
+        status_date=to_date(result.dateFiled),
+        summary=result.syllabus or None,
         data={
-            "raw_title": case_name,
-            "court_name": result.get("court"),
-            "docket_id": result.get("docket_id"),
-            "docket_number": result.get("docketNumber"),
-            "citations": list(citations),
+            "raw_title": result.caseName,
+            "court_name": result.court,
+            "docket_id": result.docket_id,
+            "docket_number": result.docketNumber,
+            "citations": list(result.citation or []),
             "precedential_status": status,
             "download_urls": downloads,
         },
@@ -143,30 +162,44 @@ def snake_docket(result: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def docket_record(docket: dict[str, Any], where: str = "CourtListener docket") -> ItemRecord:
+class Docket(Payload):
+    """A docket from the docket API (snake_case), or a type=r search result after ``snake_docket``."""
+
+    id: Whole
+    case_name: Text
+    court_id: str | None = None
+    docket_number: str | None = None
+    absolute_url: str | None = None
+    date_filed: str | None = None
+    date_terminated: str | None = None
+    nature_of_suit: str | None = None
+    cause: str | None = None
+    assigned_to_str: str | None = None
+
+
+def docket_record(row: dict[str, Any], where: str = "CourtListener docket") -> ItemRecord:
     """A docket from the docket API (snake_case) or a type=r search result (after ``snake_docket``)."""
-    docket_id, case_name = integer(docket, "id", where), text(docket, "case_name", where)
-    status, field, when = docket_status(docket)
-    court = optional(docket, "court_id", where, str)
+    docket = read(Docket, row, where)
+    status, field, when = docket_status(row)
     return ItemRecord(
-        key=f"cl:docket:{docket_id}",
+        key=f"cl:docket:{docket.id}",
         kind="docket",
-        title=court_case_name(case_name) or case_name.strip(),
-        url=absolute(docket.get("absolute_url")) or f"{SITE}/docket/{docket_id}/",
-        identity=identity(court, docket.get("docket_number")),
-        court=court,
+        title=court_case_name(docket.case_name) or docket.case_name.strip(),
+        url=absolute(docket.absolute_url) or f"{SITE}/docket/{docket.id}/",
+        identity=identity(docket.court_id, docket.docket_number),
+        court=docket.court_id,
         status=status,
         raw_status="open" if status == "pending" else status,
         status_action=field,
         status_date=when,
         data={
-            "raw_title": case_name,
-            "docket_number": docket.get("docket_number"),
-            "date_filed": docket.get("date_filed"),
-            "date_terminated": docket.get("date_terminated"),
-            "nature_of_suit": docket.get("nature_of_suit") or None,
-            "cause": docket.get("cause") or None,
-            "assigned_to": docket.get("assigned_to_str") or None,
+            "raw_title": docket.case_name,
+            "docket_number": docket.docket_number,
+            "date_filed": docket.date_filed,
+            "date_terminated": docket.date_terminated,
+            "nature_of_suit": docket.nature_of_suit or None,
+            "cause": docket.cause or None,
+            "assigned_to": docket.assigned_to_str or None,
         },
     )
 
@@ -181,34 +214,54 @@ def docket_id_of(value: Any) -> int:
     return int(match.group(1))
 
 
-def entry_record(entry: dict[str, Any], *, court: str | None = None, url: str | None = None,
+class RecapDocument(Payload):
+    document_number: str | None = None
+    attachment_number: int | None = None
+    description: str | None = None
+    is_available: bool | None = None
+    page_count: int | None = None
+    absolute_url: str | None = None
+
+
+class DocketEntry(Payload):
+    """A docket entry from the docket-entries API, a docket-alert webhook or the docket feed."""
+
+    id: Text
+    docket: Text | Whole  # an id (webhooks) or a v4 hyperlink
+    entry_number: Whole | None = None
+    description: str | None = None
+    date_filed: str | None = None
+    recap_documents: list[RecapDocument] | None = None
+
+
+def entry_record(row: dict[str, Any], *, court: str | None = None, url: str | None = None,
                  where: str = "CourtListener docket entry") -> ItemRecord:
     """A docket entry from the docket-entries API, a docket-alert webhook or the docket feed.
 
     Unnumbered (minute) entries are keyed by their CourtListener id.
     """
-    require(entry, "id", where)
-    docket_id = docket_id_of(require(entry, "docket", where))
-    number = optional(entry, "entry_number", where, int)
-    description = _TAGS.sub("", str(entry.get("description") or "")).strip()
-    documents = object_list(optional(entry, "recap_documents", where, list) or [], f"{where}: recap_documents")
+    entry = read(DocketEntry, row, where)
+    docket_id = docket_id_of(entry.docket)
+    number = entry.entry_number
+    description = _TAGS.sub("", entry.description or "").strip()
+    documents = entry.recap_documents or []
     if not description and documents:
-        description = str(documents[0].get("description") or "").strip()
+        description = (documents[0].description or "").strip()
     label = f"Entry {number}" if number is not None else "Minute entry"
-    first_doc = next((d.get("absolute_url") for d in documents if d.get("absolute_url")), None)
+    first_doc = next((d.absolute_url for d in documents if d.absolute_url), None)
     return ItemRecord(
-        key=f"cl:docket:{docket_id}:entry:{number if number is not None else 'id' + str(entry['id'])}",
+        key=f"cl:docket:{docket_id}:entry:{number if number is not None else 'id' + entry.id}",
         kind="entry",
         title=f"{label}: {description[:200]}" if description else label,
         url=url or absolute(first_doc) or f"{SITE}/docket/{docket_id}/",
         court=court,
-        status_date=to_date(entry.get("date_filed")),
+        status_date=to_date(entry.date_filed),
         text=description or None,
         data={
             "docket_id": docket_id,
             "entry_number": number,
-            "documents": [{"number": d.get("document_number"), "attachment": d.get("attachment_number"),
-                           "description": d.get("description"), "available": d.get("is_available"),
-                           "page_count": d.get("page_count")} for d in documents],
+            "documents": [{"number": d.document_number, "attachment": d.attachment_number,
+                           "description": d.description, "available": d.is_available,
+                           "page_count": d.page_count} for d in documents],
         },
     )

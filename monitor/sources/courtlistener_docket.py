@@ -39,7 +39,7 @@ from monitor.sources.courtlistener import (
     entry_record,
     token_headers,
 )
-from monitor.sources.shape import as_object, load_json, object_list
+from monitor.sources.payload import Payload, json_type, load_json, read
 
 # The feed's entry links end in ``#entry-<number>``, or ``#minute-entry-<pk>`` for unnumbered
 # minute entries; titles read "Entry #140 in <case>" (cl/opinion_page/feeds.py, DocketFeed).
@@ -62,13 +62,21 @@ def _json(page: Page) -> Any:
     return load_json(page.body, f"CourtListener answer from {page.url}")
 
 
-def _entries(page: Page) -> dict[str, Any]:
+class EntriesPage(Payload):
+    """A docket-entries page: entries (each read by ``entry_record``) and the cursor link."""
+
+    results: list[dict[str, Any]]
+    next: str | None = None
+
+
+def _entries(page: Page) -> EntriesPage:
     """A docket-entries page: an object whose ``results`` is a list of objects."""
-    data = as_object(_json(page), f"docket-entries answer from {page.url}")
+    data = _json(page)
+    if not isinstance(data, dict):
+        raise ParseError(f"docket-entries answer from {page.url}: expected an object, got {json_type(data)}")
     if not isinstance(data.get("results"), list):
         raise ParseError(f"docket-entries answer from {page.url} has no 'results' list")
-    object_list(data["results"], f"{page.label}: results")
-    return data
+    return read(EntriesPage, data, page.label)
 
 
 class CourtListenerDocketSource(BaseSource):
@@ -95,12 +103,12 @@ class CourtListenerDocketSource(BaseSource):
             page = Page(response.url, response.body, response.content_type, label=f"entries{len(pages)}")
             pages.append(page)
             data = _entries(page)
-            modified = [_utc(e.get("date_modified")) for e in data["results"]]
+            modified = [_utc(e.get("date_modified")) for e in data.results]
             if modified and (newest is None or max(modified) > newest):
                 newest = max(modified)
             if state.watermark is None or not modified or min(modified) <= state.watermark:
                 break  # the rest was stored by an earlier poll
-            url, params = data.get("next"), None
+            url, params = data.next, None
         return Fetched(pages=tuple(pages), watermark=newest)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
@@ -110,13 +118,15 @@ class CourtListenerDocketSource(BaseSource):
         docket_page = fetched.page("docket")
         if docket_page is None:
             raise ParseError("courtlistener_docket: neither a docket nor a feed was fetched")
-        docket = as_object(_json(docket_page), f"docket answer from {docket_page.url}")
+        docket = _json(docket_page)
+        if not isinstance(docket, dict):
+            raise ParseError(f"docket answer from {docket_page.url}: expected an object, got {json_type(docket)}")
         records = [docket_record(docket, "docket")]
         seen = {records[0].key}
         for page in fetched.pages:
             if not page.label.startswith("entries"):
                 continue
-            for i, entry in enumerate(_entries(page)["results"]):
+            for i, entry in enumerate(_entries(page).results):
                 record = entry_record(entry, court=docket.get("court_id"), where=f"{page.label}: results[{i}]")
                 if record.key not in seen:
                     seen.add(record.key)

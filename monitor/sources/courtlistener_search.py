@@ -35,7 +35,7 @@ from monitor.sources.courtlistener import (
     to_date,
     token_headers,
 )
-from monitor.sources.shape import load_json, object_list
+from monitor.sources.payload import Payload, load_json, read
 
 SEARCH_PATH = "/api/rest/v4/search/"
 
@@ -50,14 +50,20 @@ class CourtListenerSearchConfig(SourceConfig):
     base_url: str = SITE
 
 
-def page_results(body: bytes, url: str) -> dict[str, Any]:
+class SearchPage(Payload):
+    """A v4 search page: results (each read by its record builder) and the cursor link."""
+
+    results: list[dict[str, Any]]
+    next: str | None = None
+
+
+def page_results(body: bytes, url: str) -> SearchPage:
     """A search page whose ``results`` is a list of objects, or a ParseError naming what is not."""
     where = f"CourtListener search answer from {url}"
     data = load_json(body, where)
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
         raise ParseError(f"{where} has no 'results' list")
-    object_list(data["results"], "results")
-    return data
+    return read(SearchPage, data, "")
 
 
 def newest_filed(results: list[dict[str, Any]]) -> str | None:
@@ -89,20 +95,20 @@ class CourtListenerSearchSource(BaseSource):
             response = await client.get(url, params=params, headers=token_headers(), conditional=False)
             data = page_results(response.body, url)
             pages.append(Page(response.url, response.body, response.content_type, label=f"page{len(pages) + 1}"))
-            page_newest = newest_filed(data["results"])
+            page_newest = newest_filed(data.results)
             if page_newest and (newest is None or page_newest > newest):
                 newest = page_newest
-            oldest = min((d.isoformat() for d in (to_date(r.get("dateFiled")) for r in data["results"]) if d),
+            oldest = min((d.isoformat() for d in (to_date(r.get("dateFiled")) for r in data.results) if d),
                          default=None)
             if watermark is None or oldest is None or oldest < watermark:
                 break  # reached what is already stored
-            url, params = data.get("next"), None  # ``next`` carries the cursor and the query
+            url, params = data.next, None  # ``next`` carries the cursor and the query
         return Fetched(pages=tuple(pages), watermark=newest)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
         records: dict[str, ItemRecord] = {}
         for page in fetched.pages:
-            for i, result in enumerate(page_results(page.body, page.url)["results"]):
+            for i, result in enumerate(page_results(page.body, page.url).results):
                 where = f"{page.label or 'page'}: results[{i}]"
                 record = (opinion_record(result, where) if self.config.type == "o"
                           else docket_record(snake_docket(result), where))

@@ -23,7 +23,7 @@ from pydantic import Field
 from monitor.errors import ParseError
 from monitor.fetch import PollClient
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
-from monitor.sources.shape import load_json, object_list, optional, text
+from monitor.sources.payload import Payload, Text, load_json, read
 
 SITE = "https://www.federalregister.gov"
 DOCUMENTS_PATH = "/api/v1/documents.json"
@@ -39,7 +39,31 @@ class FederalRegisterConfig(SourceConfig):
     base_url: str = SITE
 
 
-def _load(page: Page) -> dict[str, Any]:
+class Agency(Payload):
+    name: str | None = None
+    raw_name: str | None = None
+
+
+class Document(Payload):
+    """One ``results[]`` entry of ``/api/v1/documents.json``, the fields read here."""
+
+    document_number: Text
+    title: Text
+    publication_date: Text
+    type: str | None = None
+    abstract: str | None = None
+    html_url: str | None = None
+    pdf_url: str | None = None
+    citation: str | None = None
+    agencies: list[Agency] | None = None
+
+
+class DocumentsPage(Payload):
+    results: list[dict[str, Any]]
+    next_page_url: str | None = None
+
+
+def _load(page: Page) -> DocumentsPage:
     where = f"Federal Register answer from {page.url}"
     data = load_json(page.body, where)
     if not isinstance(data, dict):
@@ -49,9 +73,8 @@ def _load(page: Page) -> dict[str, Any]:
     if "results" not in data:  # an empty result set has no "results" key, but says count 0
         if data.get("count") != 0:
             raise ParseError(f"{where} has neither 'results' nor 'count': 0")
-        data["results"] = []
-    object_list(data["results"], f"{page.label}: results")
-    return data
+        data = {**data, "results": []}
+    return read(DocumentsPage, data, page.label)
 
 
 class FederalRegisterSource(BaseSource):
@@ -80,49 +103,48 @@ class FederalRegisterSource(BaseSource):
             page = Page(response.url, response.body, response.content_type, label=f"page{len(pages) + 1}")
             pages.append(page)
             data = _load(page)
-            dates = [_published(r, f"{page.label}: results[{i}]").isoformat() for i, r in enumerate(data["results"])]
+            dates = [_published(read(Document, r, f"{page.label}: results[{i}]"), f"{page.label}: results[{i}]").isoformat()
+                     for i, r in enumerate(data.results)]
             if dates and (newest is None or max(dates) > newest):
                 newest = max(dates)
-            url = data.get("next_page_url")
+            url = data.next_page_url
         return Fetched(pages=tuple(pages), watermark=newest)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
         records: dict[str, ItemRecord] = {}
         for page in fetched.pages:
-            for i, doc in enumerate(_load(page)["results"]):
+            for i, doc in enumerate(_load(page).results):
                 record = document_record(doc, f"{page.label}: results[{i}]")
                 records.setdefault(record.key, record)
         return list(records.values())
 
 
-def _published(doc: dict[str, Any], where: str) -> dt.date:
-    value = text(doc, "publication_date", where)
+def _published(doc: Document, where: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
+        return dt.date.fromisoformat(doc.publication_date)
     except ValueError:
-        raise ParseError(f"{where}: 'publication_date' {value!r} is not a date") from None
+        raise ParseError(f"{where}: 'publication_date' {doc.publication_date!r} is not a date") from None
 
 
-def document_record(doc: dict[str, Any], where: str = "document") -> ItemRecord:
-    number, title = text(doc, "document_number", where).strip(), text(doc, "title", where)
-    published = _published(doc, where)
-    listed = object_list(optional(doc, "agencies", where, list) or [], f"{where}: agencies")
-    agencies = [a.get("name") or a.get("raw_name") for a in listed]
+def document_record(row: dict[str, Any], where: str = "document") -> ItemRecord:
+    doc = read(Document, row, where)
+    number = doc.document_number.strip()
+    agencies = [a.name or a.raw_name for a in doc.agencies or []]
     return ItemRecord(
         key=f"fr:{number}",
         kind="document",
-        title=title.strip(),
-        url=doc.get("html_url") or f"{SITE}/d/{number}",
+        title=doc.title.strip(),
+        url=doc.html_url or f"{SITE}/d/{number}",
         identity=f"fr/{number}",
         jurisdiction="us",
         status="published",
-        raw_status=doc.get("type"),
-        status_date=published,
-        summary=(optional(doc, "abstract", where, str) or "").strip() or None,
+        raw_status=doc.type,
+        status_date=_published(doc, where),
+        summary=(doc.abstract or "").strip() or None,
         data={
-            "type": doc.get("type"),
+            "type": doc.type,
             "agencies": list(dict.fromkeys(a for a in agencies if a)),  # a department is often listed twice
-            "pdf_url": doc.get("pdf_url"),
-            "citation": doc.get("citation"),
+            "pdf_url": doc.pdf_url,
+            "citation": doc.citation,
         },
     )

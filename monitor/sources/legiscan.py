@@ -31,7 +31,7 @@ from monitor.normalise.identity import split_bill_number, state_identity
 from monitor.normalise.ladder import Action, climb
 from monitor.redact import public_url
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
-from monitor.sources.shape import as_object, integer, load_json, object_list, optional, text
+from monitor.sources.payload import Payload, Text, Whole, load_json, read
 
 API = "https://api.legiscan.com/"
 
@@ -76,64 +76,112 @@ def _envelope(body: bytes, what: str) -> dict[str, Any]:
     return data
 
 
-def listed_hashes(data: dict[str, Any]) -> list[dict[str, Any]]:
+class ListedRow(Payload):
+    """A getMasterListRaw / getSearchRaw row."""
+
+    bill_id: Whole
+    change_hash: Text
+    number: str | None = None
+
+
+class ProgressEvent(Payload):
+    date: Text
+    event: Whole
+
+
+class HistoryStep(Payload):
+    date: str | None = None
+    action: str | None = None
+    importance: int | None = None
+
+
+class Session(Payload):
+    session_name: str | None = None
+    year_start: int | None = None
+
+
+class Committee(Payload):
+    name: str | None = None
+
+
+class Sponsor(Payload):
+    name: str | None = None
+
+
+class LegiScanBill(Payload):
+    """getBill's ``bill`` (the same object as a weekly dataset's), the fields read here."""
+
+    bill_id: Whole
+    bill_number: Text
+    state: Text
+    change_hash: str | None = None
+    title: str | None = None
+    description: str | None = None
+    url: str | None = None
+    state_link: str | None = None
+    status: int | None = None
+    status_date: str | None = None
+    session: Session | None = None
+    committee: Committee | list[Committee] | None = None  # ``[]`` when no committee holds the bill
+    progress: list[ProgressEvent] | None = None
+    history: list[HistoryStep] | None = None
+    sponsors: list[Sponsor] | None = None
+
+
+def listed_hashes(data: dict[str, Any]) -> list[ListedRow]:
     """The ``{bill_id, number?, change_hash}`` rows of a getMasterListRaw or getSearchRaw answer."""
-    if "masterlist" in data:
-        rows = [row for key, row in as_object(data["masterlist"], "list: masterlist").items() if key != "session"]
-    elif "searchresult" in data:
-        result = as_object(data["searchresult"], "list: searchresult")
+    if isinstance(data.get("masterlist"), dict):
+        rows = [row for key, row in data["masterlist"].items() if key != "session"]
+    elif isinstance(data.get("searchresult"), dict):
+        result = data["searchresult"]
         rows = result["results"] if isinstance(result.get("results"), list) else \
             [row for key, row in result.items() if key != "summary"]
     else:
-        raise ParseError("LegiScan list: neither 'masterlist' nor 'searchresult'")
-    for i, row in enumerate(object_list(rows, "list: rows")):
-        integer(row, "bill_id", f"list: rows[{i}]")
-        text(row, "change_hash", f"list: rows[{i}]")
-    return rows
+        raise ParseError("LegiScan list: neither a 'masterlist' nor a 'searchresult' object")
+    return [read(ListedRow, row, f"list: rows[{i}]") for i, row in enumerate(rows)]
 
 
-def _progress(bill: dict[str, Any], where: str) -> list[tuple[Action, Step | None]]:
+def _progress(bill: LegiScanBill, where: str) -> list[tuple[Action, Step | None]]:
     events = []
-    for i, step in enumerate(object_list(optional(bill, "progress", where, list) or [], f"{where}: progress")):
-        at, event = f"{where}: progress[{i}]", integer(step, "event", f"{where}: progress[{i}]")
+    for i, step in enumerate(bill.progress or []):
         try:
-            day = dt.date.fromisoformat(text(step, "date", at))
+            day = dt.date.fromisoformat(step.date)
         except ValueError:
-            raise ParseError(f"{at}: 'date' {step['date']!r} is not a date") from None
-        events.append((Action(day, "", f"progress:{event}", order=(i,)), LEGISCAN_PROGRESS.get(event)))
+            raise ParseError(f"{where}: progress[{i}]: 'date' {step.date!r} is not a date") from None
+        events.append((Action(day, "", f"progress:{step.event}", order=(i,)), LEGISCAN_PROGRESS.get(step.event)))
     return events
 
 
-def bill_record(bill: dict[str, Any], where: str = "bill") -> ItemRecord:
-    bill_id, number = integer(bill, "bill_id", where), text(bill, "bill_number", where)
-    state = text(bill, "state", where).lower()
-    session = optional(bill, "session", where, dict) or {}
+def bill_record(row: dict[str, Any], where: str = "bill") -> ItemRecord:
+    bill = read(LegiScanBill, row, where)
+    state = bill.state.lower()
+    session = bill.session or Session()
     derived = climb(_progress(bill, where))
-    history = object_list(optional(bill, "history", where, list) or [], f"{where}: history")
-    on_day = [h for h in history if derived.date and h.get("date") == derived.date.isoformat()]
-    candidates = [h for h in on_day if h.get("importance") == 1] or on_day
+    history = bill.history or []
+    on_day = [h for h in history if derived.date and h.date == derived.date.isoformat()]
+    candidates = [h for h in on_day if h.importance == 1] or on_day
     setter = candidates[-1] if candidates else None
-    latest = history[-1] if history else {}
+    latest = history[-1] if history else HistoryStep()
+    committee = bill.committee if isinstance(bill.committee, Committee) else None
     return ItemRecord(
-        key=f"legiscan:{bill_id}",
+        key=f"legiscan:{bill.bill_id}",
         kind="bill",
-        title=f"{number}: {optional(bill, 'title', where, str) or bill.get('description') or ''}".strip(),
-        url=bill.get("url") or bill.get("state_link"),
-        identity=state_identity(state, f"{session.get('session_name', '')} {session.get('year_start', '')}", number),
+        title=f"{bill.bill_number}: {bill.title or bill.description or ''}".strip(),
+        url=bill.url or bill.state_link,
+        identity=state_identity(state, f"{session.session_name or ''} {session.year_start or ''}", bill.bill_number),
         jurisdiction=state,
         status=derived.status,
         raw_status=derived.raw_status,
-        status_action=setter.get("action") if setter else None,
+        status_action=setter.action if setter else None,
         status_date=derived.date,
-        summary=bill.get("description") or None,
+        summary=bill.description or None,
         data={
-            "bill_id": bill_id, "change_hash": bill.get("change_hash"), "status_basis": FULL_HISTORY,
-            "session": session.get("session_name"), "status": bill.get("status"), "status_date": bill.get("status_date"),
-            "committee": (bill.get("committee") or {}).get("name") if isinstance(bill.get("committee"), dict) else None,
-            "sponsors": [s.get("name") for s in object_list(optional(bill, "sponsors", where, list) or [],
-                                                            f"{where}: sponsors")],
-            "latest_action": {"date": latest.get("date"), "text": latest.get("action")},
-            "state_link": bill.get("state_link"),
+            "bill_id": bill.bill_id, "change_hash": bill.change_hash, "status_basis": FULL_HISTORY,
+            "session": session.session_name, "status": bill.status, "status_date": bill.status_date,
+            "committee": committee.name if committee else None,
+            "sponsors": [s.name for s in bill.sponsors or []],
+            "latest_action": {"date": latest.date, "text": latest.action},
+            "state_link": bill.state_link,
         },
     )
 
@@ -156,19 +204,19 @@ class LegiScanSource(BaseSource):
             where = {"id": c.session_id} if c.session_id else {"state": c.state.upper()}
             listing, data = await self._get(client, "list", op="getMasterListRaw", **where)
             wanted = {split_bill_number(b) for b in c.bills}
-            rows = [r for r in listed_hashes(data) if r.get("number") and split_bill_number(str(r["number"])) in wanted]
+            rows = [r for r in listed_hashes(data) if r.number and split_bill_number(r.number) in wanted]
         else:
             listing, data = await self._get(client, "list", op="getSearchRaw", state=c.state.upper(), query=c.query)
             rows = listed_hashes(data)
         known: dict[str, str] = json.loads(state.watermark) if state.watermark else {}
-        changed = [r for r in rows if known.get(str(r["bill_id"])) != r.get("change_hash")][: c.max_bills]
+        changed = [r for r in rows if known.get(str(r.bill_id)) != r.change_hash][: c.max_bills]
         if not changed:
             return Fetched(unchanged=True)
         pages = [listing]
         for row in changed:
-            page, _ = await self._get(client, f"bill{row['bill_id']}", op="getBill", id=row["bill_id"])
+            page, _ = await self._get(client, f"bill{row.bill_id}", op="getBill", id=row.bill_id)
             pages.append(page)
-            known[str(row["bill_id"])] = str(row["change_hash"])
+            known[str(row.bill_id)] = row.change_hash
         return Fetched(pages=tuple(pages), watermark=json.dumps(known, sort_keys=True, separators=(",", ":")))
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:

@@ -29,7 +29,7 @@ from monitor.normalise.crosswalks import OPENSTATES_CLASSIFICATIONS, Chamber, St
 from monitor.normalise.identity import state_identity
 from monitor.normalise.ladder import Action, climb
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
-from monitor.sources.shape import as_object, load_json, object_list, optional, require, text
+from monitor.sources.payload import Payload, Text, load_json, read
 
 API = "https://v3.openstates.org"
 CHAMBERS: dict[str, Chamber] = {"upper": "upper", "lower": "lower"}
@@ -54,63 +54,100 @@ def state_code(jurisdiction_id: str) -> str:
     raise ParseError(f"not a state jurisdiction: {jurisdiction_id!r}")
 
 
-def steps(action: dict[str, Any], where: str = "action") -> list[tuple[Action, Step | None]]:
+class Organization(Payload):
+    classification: str | None = None
+
+
+class Jurisdiction(Payload):
+    id: Text
+
+
+class OpenStatesAction(Payload):
+    date: Text
+    description: str | None = None
+    classification: list[str] | None = None
+    organization: Organization | None = None
+    order: int = 0
+
+
+class OpenStatesBill(Payload):
+    """A Bill of openstates/api-v3 ``api/schemas.py``, the fields read here."""
+
+    id: Text
+    session: Text
+    identifier: Text
+    title: Text
+    jurisdiction: Jurisdiction
+    actions: list[OpenStatesAction] | None = None
+    openstates_url: str | None = None
+    from_organization: Organization | None = None
+    updated_at: str | None = None
+    latest_action_date: str | None = None
+    latest_action_description: str | None = None
+    latest_passage_date: str | None = None
+    subject: list[str] | None = None
+
+
+class ListPagination(Payload):
+    max_page: int | None = None
+
+
+class OpenStatesPage(Payload):
+    results: list[dict[str, Any]]
+    pagination: ListPagination
+
+
+def steps(action: OpenStatesAction, where: str = "action") -> list[tuple[Action, Step | None]]:
     """One Open States action → one ladder event per classification it carries."""
-    chamber = CHAMBERS.get((optional(action, "organization", where, dict) or {}).get("classification", ""))
-    date = text(action, "date", where)
+    chamber = CHAMBERS.get(action.organization.classification or "") if action.organization else None
     try:
-        day = dt.date.fromisoformat(date[:10])
+        day = dt.date.fromisoformat(action.date[:10])
     except ValueError:
-        raise ParseError(f"{where}: 'date' {date!r} is not a date") from None
-    description = optional(action, "description", where, str) or ""
-    classes = optional(action, "classification", where, list) or []
-    return [(Action(day, description, c, chamber, (action.get("order", 0), i)), OPENSTATES_CLASSIFICATIONS.get(c))
-            for i, c in enumerate(classes)]
+        raise ParseError(f"{where}: 'date' {action.date!r} is not a date") from None
+    return [(Action(day, action.description or "", c, chamber, (action.order, i)), OPENSTATES_CLASSIFICATIONS.get(c))
+            for i, c in enumerate(action.classification or [])]
 
 
-def bill_record(bill: dict[str, Any], where: str = "bill") -> ItemRecord:
-    bill_id, session, identifier = (text(bill, name, where) for name in ("id", "session", "identifier"))
-    title = text(bill, "title", where)
-    state = state_code(text(as_object(require(bill, "jurisdiction", where), f"{where}: jurisdiction"), "id",
-                            f"{where}: jurisdiction"))
-    identity = state_identity(state, session, identifier)
-    actions = object_list(optional(bill, "actions", where, list) or [], f"{where}: actions")
+def bill_record(row: dict[str, Any], where: str = "bill") -> ItemRecord:
+    bill = read(OpenStatesBill, row, where)
+    state = state_code(bill.jurisdiction.id)
+    identity = state_identity(state, bill.session, bill.identifier)
+    actions = bill.actions or []
     if actions:
-        derived, basis = climb([e for i, a in enumerate(actions) for e in steps(a, f"{where}: actions[{i}]")]), FULL_HISTORY
+        derived = climb([e for i, a in enumerate(actions) for e in steps(a, f"{where}: actions[{i}]")])
+        basis = FULL_HISTORY
     else:  # a search row without ``include=actions``: its latest action is all there is
-        derived = latest_action_status(bill.get("latest_action_description"), bill.get("latest_action_date"))
+        derived = latest_action_status(bill.latest_action_description, bill.latest_action_date)
         basis = LATEST_ONLY
     return ItemRecord(
-        key=f"openstates:{bill_id}",
+        key=f"openstates:{bill.id}",
         kind="bill",
-        title=f"{identifier}: {title}",
-        url=bill.get("openstates_url"),
+        title=f"{bill.identifier}: {bill.title}",
+        url=bill.openstates_url,
         identity=identity,
         jurisdiction=state,
         status=derived.status,
         raw_status=derived.raw_status,
         status_action=derived.action,
         status_date=derived.date,
-        summary=bill.get("latest_action_description") or None,
+        summary=bill.latest_action_description or None,
         data={
-            "session": session, "identifier": identifier, "status_basis": basis,
-            "chamber": (bill.get("from_organization") or {}).get("classification"),
-            "updated_at": bill.get("updated_at"),
-            "latest_action": {"date": bill.get("latest_action_date"), "text": bill.get("latest_action_description")},
-            "latest_passage_date": bill.get("latest_passage_date") or None,
+            "session": bill.session, "identifier": bill.identifier, "status_basis": basis,
+            "chamber": bill.from_organization.classification if bill.from_organization else None,
+            "updated_at": bill.updated_at,
+            "latest_action": {"date": bill.latest_action_date, "text": bill.latest_action_description},
+            "latest_passage_date": bill.latest_passage_date or None,
             "actions": len(actions),
-            "subjects": bill.get("subject") or [],
+            "subjects": bill.subject or [],
         },
     )
 
 
-def _load(page: Page) -> dict[str, Any]:
+def _load(page: Page) -> OpenStatesPage:
     data = load_json(page.body, page.label)
     if not isinstance(data, dict) or not isinstance(data.get("results"), list) or "pagination" not in data:
         raise ParseError(f"{page.label}: not an Open States list (no 'results' and 'pagination')")
-    object_list(data["results"], f"{page.label}: results")
-    as_object(data["pagination"], f"{page.label}: pagination")
-    return data
+    return read(OpenStatesPage, data, page.label)
 
 
 class OpenStatesSource(BaseSource):
@@ -139,18 +176,18 @@ class OpenStatesSource(BaseSource):
                                         conditional=False)
             pages.append(Page(response.url, response.body, response.content_type, f"page{n}"))
             data = _load(pages[-1])
-            for i, bill in enumerate(data["results"]):
-                stamp = optional(bill, "updated_at", f"page{n}: results[{i}]", str)
+            for i, row in enumerate(data.results):
+                stamp = read(OpenStatesBill, row, f"page{n}: results[{i}]").updated_at
                 if stamp and (newest is None or stamp > newest):
                     newest = stamp
-            if n >= (optional(data["pagination"], "max_page", f"page{n}: pagination", int) or 1):
+            if n >= (data.pagination.max_page or 1):
                 break
         return Fetched(pages=tuple(pages), watermark=newest)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
         records = {}
         for page in fetched.pages:
-            for i, bill in enumerate(_load(page)["results"]):
+            for i, bill in enumerate(_load(page).results):
                 record = bill_record(bill, f"{page.label}: results[{i}]")
                 records[record.key] = record
         return list(records.values())

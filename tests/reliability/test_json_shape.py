@@ -89,7 +89,7 @@ APIS: dict[str, Api] = {
         target="/api/rest/v4/docket-entries/", record=("results", 0), env="COURTLISTENER_TOKEN",
         fields={
             "missing_id": ((), "docket", DROP, "entries1: results[0]: 'docket' is missing"),
-            "string_for_number": ((), "entry_number", "one forty", "'entry_number' is a string, expected a number"),
+            "string_for_number": ((), "entry_number", "one forty", "results[0]: 'entry_number' is 'one forty', expected a number"),
             "string_for_list": ((), "recap_documents", "none", "'recap_documents' is a string, expected a list"),
             "null_date": ((), "date_modified", None, "date_modified None is not ISO 8601"),
         },
@@ -133,7 +133,7 @@ APIS: dict[str, Api] = {
         fields={
             "missing_id": ((), "id", DROP, "page1: results[0]: 'id' is missing"),
             "null_title": ((), "title", None, "page1: results[0]: 'title' is null"),
-            "string_for_object": ((), "jurisdiction", "il", "jurisdiction: expected an object, got a string"),
+            "string_for_object": ((), "jurisdiction", "il", "results[0]: 'jurisdiction' is a string, expected an object"),
             "null_action_date": (("actions", 0), "date", None, "results[0]: actions[0]: 'date' is null"),
         },
         container={k: "not an Open States list" for k in ("top_level_list", "extra_nesting", "empty_object")}
