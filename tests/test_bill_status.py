@@ -369,3 +369,32 @@ def test_an_open_states_row_without_actions_gets_its_status_from_the_latest_acti
     assert (record.status, record.status_date, record.data["status_basis"]) == ("enacted", dt.date(2026, 6, 30), "latest_action")
     full = bill_record({**row, "actions": [{"date": "2026-01-10", "description": "Filed", "classification": ["filing"]}]})
     assert (full.status, full.data["status_basis"]) == ("introduced", "actions")
+
+
+# ---- vetoes through the federal action path (codes and words together) ------------------------
+
+def federal(*actions: tuple[str, str, str | None]) -> str | None:
+    """Actions oldest first as (date, text, code); the providers list them newest first."""
+    from monitor.normalise.federal import FederalAction, derive
+
+    return derive([FederalAction(d, t, c, None) for d, t, c in reversed(actions)]).status
+
+
+PRESENTED = [("2026-03-01", "Passed/agreed to in House", "8000"), ("2026-03-05", "Passed/agreed to in Senate", "17000"),
+             ("2026-03-06", "Presented to President.", "E20000")]
+
+
+def test_federal_veto_pocket_veto_and_overrides() -> None:
+    vetoed = PRESENTED + [("2026-03-16", "Vetoed by President.", "E30000"), ("2026-03-16", "Vetoed by President.", "31000")]
+    assert federal(*vetoed) == "vetoed"
+    assert federal(*PRESENTED, ("2026-03-16", "Signed by President.", "E30000")) == "enacted"
+    assert federal(*PRESENTED, ("2026-12-20", "Pocket Vetoed by President.", None)) == "vetoed"
+    house = ("2026-04-01", "Passed House over veto: Two-thirds of the Members present having voted in the affirmative "
+             "the bill is passed, Passed by the Yeas and Nays: (2/3 required): 300 - 120 (Roll no. 100).", "32000")
+    assert federal(*vetoed, house) == "vetoed"  # one chamber only
+    senate = ("2026-04-02", "Passed Senate over veto by Yea-Nay Vote. 70 - 28. Record Vote Number: 90.", "34000")
+    assert federal(*vetoed, house, senate) == "enacted"
+    assert federal(*vetoed, house, senate, ("2026-04-03", "Became Public Law No: 119-99.", "E40000")) == "enacted"
+    failed = ("2026-04-01", "On passage, the objections of the President to the contrary notwithstanding Failed by "
+              "the Yeas and Nays: (2/3 required): 200 - 220 (Roll no. 101).", "H37100")
+    assert federal(*vetoed, failed) == "vetoed"
