@@ -389,12 +389,12 @@ def test_federal_veto_pocket_veto_and_overrides() -> None:
     assert federal(*vetoed) == "vetoed"
     assert federal(*PRESENTED, ("2026-03-16", "Signed by President.", "E30000")) == "enacted"
     assert federal(*PRESENTED, ("2026-12-20", "Pocket Vetoed by President.", None)) == "vetoed"
-    house = ("2026-04-01", "Passed House over veto: Two-thirds of the Members present having voted in the affirmative "
-             "the bill is passed, Passed by the Yeas and Nays: (2/3 required): 300 - 120 (Roll no. 100).", "32000")
+    house = ("2026-04-01", ("Passed House over veto: Two-thirds of the Members present having voted in the affirmative "
+             "the bill is passed, Passed by the Yeas and Nays: (2/3 required): 300 - 120 (Roll no. 100)."), "32000")
     assert federal(*vetoed, house) == "vetoed"  # one chamber only
     senate = ("2026-04-02", "Passed Senate over veto by Yea-Nay Vote. 70 - 28. Record Vote Number: 90.", "34000")
     assert federal(*vetoed, house, senate) == "enacted"
     assert federal(*vetoed, house, senate, ("2026-04-03", "Became Public Law No: 119-99.", "E40000")) == "enacted"
-    failed = ("2026-04-01", "On passage, the objections of the President to the contrary notwithstanding Failed by "
-              "the Yeas and Nays: (2/3 required): 200 - 220 (Roll no. 101).", "H37100")
+    failed = ("2026-04-01", ("On passage, the objections of the President to the contrary notwithstanding Failed by "
+              "the Yeas and Nays: (2/3 required): 200 - 220 (Roll no. 101)."), "H37100")
     assert federal(*vetoed, failed) == "vetoed"
