@@ -7,6 +7,11 @@ Open States and LegiScan searches) see every new bill; when one matches a watchl
 pass on the bill is polled like a configured one: its BILLSTATUS file (and congress.gov when
 ``CONGRESS_API_KEY`` is set) on the discovery source's ``follow_interval``.
 
+A state bill found by an Open States or LegiScan search is recorded and shown the same way, but
+gets no source of its own: the search that found it asks for the recently updated bills that
+match, newest first, with their actions, so a followed bill's moves come back through it (and a
+second source would return the very same provider records).
+
 Two hooks, both small:
 - ``after_poll(session, config, records)`` runs in the poll's own transaction, so a follow is
   recorded exactly when the items that caused it are;
@@ -33,8 +38,19 @@ from monitor.store.items import match_doc
 
 log = logging.getLogger(__name__)
 
-DISCOVERY_KINDS: frozenset[str] = frozenset({"govinfo_bill_feed"})
 FOLLOWED_PREFIX = "follow."
+
+
+def discovers(config: SourceConfig) -> bool:
+    """A source that finds bills by topic, not by number: GovInfo's bill feeds, and the Open
+    States (``q``) and LegiScan (``query``) searches that name no bills."""
+    if config.kind == "govinfo_bill_feed":
+        return True
+    if config.kind == "openstates":
+        return bool(getattr(config, "q", None)) and not getattr(config, "identifiers", None)
+    if config.kind == "legiscan":
+        return bool(getattr(config, "query", None)) and not getattr(config, "bills", None)
+    return False
 
 
 def notice(label: str, watchlist: str) -> str:
@@ -47,7 +63,7 @@ def after_poll(session: Session, config: SourceConfig, records: Sequence[ItemRec
     Returns the notices ("now following H.R. 1234 (matched watchlist 'qualified-immunity')"),
     which are also logged. A bill the watchlist already pins is not followed: it is tracked.
     """
-    if config.kind not in DISCOVERY_KINDS:
+    if not discovers(config):
         return []
     bills = [r for r in records if r.kind == "bill" and r.identity]
     if not bills:
@@ -67,7 +83,7 @@ def after_poll(session: Session, config: SourceConfig, records: Sequence[ItemRec
             why = watchlist.why_matched(doc)
             if why is None or watchlist.is_muted(doc):
                 continue
-            label = str(record.data.get("label") or identity)
+            label = str(record.data.get("label") or record.data.get("identifier") or identity)
             session.add(FollowedBill(watchlist_id=watchlist.id, identity=identity, label=label,
                                      title=record.title, found_by=config.id, item_key=record.key, why=why))
             known.add((watchlist.id, identity))
@@ -93,7 +109,7 @@ def followed_sources(session: Session, config: AppConfig) -> list[SourceConfig]:
         parts = identity.split("/")
         feed = feeds.get(found_by)
         if identity in seen or parts[0] != "us" or feed is None or not feed.enabled:
-            continue  # state bills: followed through their own provider (not yet); a removed feed: no schedule
+            continue  # a state bill stays with the search that found it (see the module docstring)
         seen.add(identity)
         congress = int(parts[1])
         if _federal_key(congress, label) in configured:

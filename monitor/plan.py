@@ -29,7 +29,8 @@ PER_POLL: dict[str, Callable[[Any], int]] = {
     "congress_recent": lambda c: 2,  # at most 2 pages of 250
     "courtlistener_search": lambda c: 2,  # a search and, rarely, its next page
     "courtlistener_docket": lambda c: 2,  # the docket and its entries
-    "legiscan": lambda c: 1 + len(c.bills),  # the master list, then getBill for each changed bill
+    "legiscan": lambda c: 1 + (len(c.bills) if c.bills else c.max_bills),  # the list, then getBill per changed bill
+    "openstates": lambda c: c.max_pages,
 }
 
 # Where each provider publishes its limit, for the table and the doctor.

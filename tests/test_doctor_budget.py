@@ -63,7 +63,7 @@ def test_doctor_tells_a_new_user_what_runs_and_what_to_do(env: dict[str, str]) -
     result = run_cli(["doctor", "--config", str(ROOT / "sources.yaml")], env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "150 of 165 enabled sources can run now" in out
+    assert "150 of 185 enabled sources can run now" in out
     for key, page in (("CONGRESS_API_KEY", "https://api.congress.gov/sign-up/"),
                       ("OPENSTATES_API_KEY", "https://open.pluralpolicy.com/accounts/signup/"),
                       ("LEGISCAN_API_KEY", "https://legiscan.com/user/register"),

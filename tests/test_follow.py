@@ -82,3 +82,19 @@ def test_followed_bills_become_sources_on_the_feeds_schedule(db: Database, tmp_p
     assert isinstance(first, BillStatusConfig)
     assert (first.bills, first.congress, first.base_url, first.interval) == (
         ["H.R. 10660"], 119, "http://127.0.0.1:1/bulk", "3h")
+
+
+def test_a_state_search_follows_what_it_finds_and_a_named_bill_source_does_not(db: Database) -> None:
+    from monitor.sources.openstates import OpenStatesConfig, OpenStatesSource
+
+    add(db, "state-private-rights", 'kind:bill NOT jurisdiction:us ("bivens act" OR "federal officer")')
+    page = (EXAMPLES.parent / "openstates" / "il_hb1312" / "page1.json").read_bytes()
+    search = OpenStatesConfig(id="openstates-search-il", jurisdiction="il", q='"federal officer" OR Bivens')
+    named = OpenStatesConfig(id="openstates-il", jurisdiction="il", identifiers=["HB 1312"])
+    records = OpenStatesSource(search).parse(Fetched(pages=(Page("x", page, label="page1"),)))
+    with db.session() as session:
+        assert follow.after_poll(session, named, records) == []
+        assert follow.after_poll(session, search, records) == [
+            "now following HB 1312 (matched watchlist 'state-private-rights')"]
+        board = wl.board(session, wl.get(session, "state-private-rights"))
+    assert [f["identity"] for f in board["following"]] == ["il/104/hb/1312"]
