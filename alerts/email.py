@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -83,6 +84,9 @@ def tls_context(config: SmtpConfig) -> ssl.SSLContext:
 def mail_from() -> Address:
     name, addr = parseaddr(os.environ.get("MONITOR_MAIL_FROM", "Remedy Monitor <monitor@localhost>"))
     return Address(one_line(name), addr_spec=check_address(addr))
+
+
+FULL_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.IGNORECASE)
 
 
 def check_address(address: str) -> str:
@@ -150,7 +154,7 @@ def build_mime(rendered: Rendered, sender: Address) -> EmailMessage:
     mime["From"] = sender
     mime["To"] = rendered["to"]
     mime["Date"] = formatdate(localtime=False)
-    mime["Message-ID"] = f"<{rendered['id']}@remedy-monitor>"  # the same on a retry: clients fold duplicates
+    mime["Message-ID"] = f"<{rendered['id']}@{sender.domain}>"  # the same on a retry: clients fold duplicates
     if rendered.get("unsubscribe_url"):
         mime["List-Unsubscribe"] = f"<{rendered['unsubscribe_url']}>"
         mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
@@ -184,7 +188,17 @@ class EmailChannel:
 
     @classmethod
     def validate(cls, address: str) -> str:
-        return check_address(address)
+        """A full address, and an installation that can send it and unsubscribe from it: both
+        are checked now, so a missing setting is never found by a failed first delivery."""
+        addr = check_address(address)
+        domain = addr.rpartition("@")[2]
+        if not FULL_DOMAIN.match(domain):
+            raise ConfigError(f"{address!r}: {domain!r} is not a full domain name (e.g. someone@example.org)")
+        smtp_config()
+        if not os.environ.get("MONITOR_PUBLIC_URL"):
+            raise ConfigError("email needs MONITOR_PUBLIC_URL (the service's public base URL, e.g. "
+                              "https://monitor.example.org): every email carries a one-click unsubscribe link")
+        return addr
 
     def render(self, message: Message) -> Rendered:
         return {"id": message.event_id, "to": self.address, "unsubscribe_url": message.unsubscribe_url,

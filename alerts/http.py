@@ -35,7 +35,7 @@ def channel_client() -> httpx.AsyncClient:
 async def post(client: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Response:
     """POST without following redirects, within ``SEND_DEADLINE``; every way of not getting an
     answer becomes a ``DeliveryError`` that names the target only masked."""
-    target = mask_url(url)
+    target = mask_url(url, secret_path=True)  # a webhook URL's path may be its credential
     try:
         async with asyncio.timeout(SEND_DEADLINE):
             return await client.post(url, follow_redirects=False, **kwargs)

@@ -138,3 +138,70 @@ def test_run_once_wording_for_one_item(cli_env: dict[str, str], feeds, tmp_path:
     result = run_cli(["run", "--once"], cli_env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "one: baseline: 1 item stored" in result.stdout
+
+
+# ---- email and admin settings: refused at subscribe time, never a disabled subscriber ----------
+
+def _watchlist(cli_env: dict[str, str], tmp_path: Path) -> None:
+    assert run_cli(["watchlist", "add", "bivens", "--query", "bivens"], cli_env, cwd=tmp_path).returncode == 0
+
+
+def _subscriptions(cli_env: dict[str, str], tmp_path: Path) -> list[dict[str, object]]:
+    import json
+
+    listed = run_cli(["subscriptions", "list", "--json"], cli_env, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    return list(json.loads(listed.stdout))
+
+
+@pytest.mark.parametrize(("env", "target", "expected"), [
+    ({"MONITOR_PUBLIC_URL": "https://monitor.example.org"}, "email:ana@example.org", "email needs MONITOR_SMTP_URL"),
+    ({"MONITOR_SMTP_URL": "smtp://127.0.0.1:25"}, "email:ana@example.org", "email needs MONITOR_PUBLIC_URL"),
+    ({"MONITOR_SMTP_URL": "smtp://127.0.0.1:25", "MONITOR_PUBLIC_URL": "https://m.example.org"}, "email:ana@example",
+     "'example' is not a full domain name"),
+], ids=["no-smtp", "no-public-url", "no-tld"])
+def test_email_subscription_is_refused_when_it_could_not_work(env: dict[str, str], target: str, expected: str,
+                                                              cli_env: dict[str, str], tmp_path: Path) -> None:
+    _watchlist(cli_env, tmp_path)
+    result = run_cli(["subscribe", "bivens", target], cli_env | env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert expected in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert _subscriptions(cli_env, tmp_path) == []
+
+
+def test_a_lost_smtp_setting_holds_alerts_and_keeps_the_subscriber(cli_env: dict[str, str], feeds,
+                                                                    tmp_path: Path) -> None:
+    """The operator subscribed an address, then restarted without MONITOR_SMTP_URL: the alert is
+    held (to retry), the subscription stays enabled, and nothing counts as failed."""
+    from tests.reliability.helpers import rss
+
+    feeds.set("/f.xml", rss(("a1", "Other")))
+    Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+    _watchlist(cli_env, tmp_path)
+    mail = {"MONITOR_SMTP_URL": "smtp://127.0.0.1:9", "MONITOR_PUBLIC_URL": "https://monitor.example.org"}
+    assert run_cli(["subscribe", "bivens", "email:ana@example.org"], cli_env | mail, cwd=tmp_path).returncode == 0
+    feeds.set("/f.xml", rss(("a2", "A Bivens claim"), ("a1", "Other")))
+    result = run_cli(["run", "--once"], cli_env | {"MONITOR_PUBLIC_URL": "https://monitor.example.org"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "deliveries: 0 sent," in result.stdout and ", 0 failed" in result.stdout
+    [sub] = _subscriptions(cli_env, tmp_path)
+    assert sub["enabled"] is True and sub["disabled_reason"] is None
+    import json
+
+    [alert] = json.loads(run_cli(["alerts", "list", "--json"], cli_env, cwd=tmp_path).stdout)
+    assert alert["state"] == "pending"
+    assert alert["last_error"].startswith("held until the operator fixes it: email needs MONITOR_SMTP_URL")
+
+
+def test_no_admin_target_is_not_a_failed_delivery(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """A fresh install without MONITOR_ADMIN_TARGET and a source that keeps failing: the incident's
+    admin notice is logged, not recorded as a failed delivery."""
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        "defaults:\n  alert_after_failures: 1\nsources:\n  - id: down\n    kind: rss\n    url: http://127.0.0.1:9/x.xml\n")
+    result = run_cli(["run", "--once"], cli_env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "deliveries: 0 sent, 0 to retry, 0 failed" in result.stdout
+    assert "admin notice (set MONITOR_ADMIN_TARGET to receive these)" in result.stderr
+    failed = run_cli(["alerts", "list", "--failed", "--json"], cli_env, cwd=tmp_path)
+    assert failed.returncode == 0 and failed.stdout.strip() == "[]"

@@ -353,7 +353,13 @@ def build_message(
 def queue_admin_notice(
     session: Session, text: str, key: str, now: dt.datetime | None = None
 ) -> bool:
-    """Queue one admin notice under an idempotency ``key`` (one per incident); False if it was."""
+    """Queue one admin notice under an idempotency ``key`` (one per incident); False if it was.
+
+    Without ``MONITOR_ADMIN_TARGET`` there is nowhere to send it: the notice is logged as a
+    warning and not queued, so it never counts as a failed delivery."""
+    if not os.environ.get(ADMIN_ENV):
+        log.warning("admin notice (set %s to receive these): %s", ADMIN_ENV, text)
+        return False
     if (
         session.scalar(select(Delivery.id).where(Delivery.idempotency_key == f"admin:{key}"))
         is not None
@@ -519,8 +525,9 @@ class Dispatcher:
             rendered = channel.render(out.message)
             await self._pace(target)
             answer = await channel.send(client, rendered)
-        except ConfigError as exc:
-            record(outcome=Outcome.FAILED, answer=redact(str(exc)), permanent=True, target=target)
+        except ConfigError as exc:  # an operator setting is missing or wrong: held, the subscriber keeps it
+            record(outcome=Outcome.RETRY, answer=redact(f"held until the operator fixes it: {exc}"),
+                   retry_in=retry_delay(out.attempts))
             return
         except DeliveryError as exc:
             reason = redact(exc.reason)
