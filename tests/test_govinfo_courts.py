@@ -103,3 +103,21 @@ def test_example_items_link_the_pdf_and_the_details_page() -> None:
     assert bivens["title"] == "Rosa Hernandez-Lopez v. Kristi Noem"
     assert bivens["url"] == "https://www.govinfo.gov/app/details/USCOURTS-ca9-25-00412"
     assert bivens["data"]["download_url"].endswith("/USCOURTS-ca9-25-00412/pdf/USCOURTS-ca9-25-00412-0.pdf")
+
+
+def test_each_opinion_of_a_case_is_its_own_item_and_a_repeat_is_one() -> None:
+    """A case's package gains a granule per opinion: the second opinion is news, a repeat is not."""
+    def item(guid: str, pdf: str, date: str) -> str:
+        return (f"<item><title>Doe v. Noem</title><guid>{guid}</guid><pubDate>{date}</pubDate>"
+                f'<description><![CDATA[<a href="https://www.govinfo.gov/content/pkg/USCOURTS-ca9-24-01234/pdf/'
+                f'{pdf}.pdf">PDF</a>]]></description></item>')
+    feed = ('<rss version="2.0"><channel><title>t</title>'
+            + item("USCOURTS-ca9-24-01234", "USCOURTS-ca9-24-01234-0", "Mon, 01 Jun 2026 10:00:00 GMT")
+            + item("USCOURTS-ca9-24-01234-1", "USCOURTS-ca9-24-01234-1", "Wed, 30 Sep 2026 10:00:00 GMT")
+            + item("USCOURTS-ca9-24-01234", "USCOURTS-ca9-24-01234-0", "Tue, 02 Jun 2026 10:00:00 GMT")
+            + "</channel></rss>").encode()
+    records = GovInfoCourtsSource(GovInfoCourtsConfig(id="g", courts=["ca9"])).parse(
+        Fetched(pages=(Page("x", feed, label="ca9"),)))
+    assert sorted((r.key, r.status_date.isoformat() if r.status_date else None) for r in records) == [
+        ("govinfo:USCOURTS-ca9-24-01234-0", "2026-06-02"), ("govinfo:USCOURTS-ca9-24-01234-1", "2026-09-30")]
+    assert {r.identity for r in records} == {"ca9/24-1234"}

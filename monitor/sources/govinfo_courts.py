@@ -15,7 +15,9 @@ own schedule, health and conditional-request state, and one court's outage fails
 
 Format: RSS 2.0; each item's ``guid`` is the package id (``USCOURTS-ca9-24-01234``), ``link``
 its details page, ``title`` the case name (sometimes after the docket number), ``pubDate`` when
-GovInfo published it, ``description`` HTML linking the PDF. The docket number comes from the
+GovInfo published it, ``description`` HTML linking the PDF. A case is one package; each opinion
+in it is a granule (``…-0``, ``…-1``), so an item is keyed by the granule the entry's guid, link or
+PDF names (else the package): a second opinion in a known case is a new item. The docket number comes from the
 package id: ``USCOURTS-nysd-1_22-cv-01461`` -> ``1:22-cv-01461``, ``USCOURTS-ca9-24-01234`` ->
 ``24-01234``. The identity is ``<court>/<docket number>`` as CourtListener and PACER write it:
 appellate numbers without GovInfo's zero padding (``ca9/24-1234``, PACER's ``20-4482``), and
@@ -62,6 +64,7 @@ _PACKAGE = re.compile(r"USCOURTS-(?P<court>[a-z0-9]+)-(?P<case>[0-9A-Za-z_.-]+)(
 _DISTRICT_CASE = re.compile(r"^(?P<office>\d+)_(?P<year>\d{2})-(?P<type>[a-z]{1,4})-(?P<number>\d+)$")
 _APPELLATE_CASE = re.compile(r"^(?P<year>\d{2})-(?P<number>\d+)$")
 _PDF_LINK = re.compile(r"""href=["']([^"']+\.pdf)["']""", re.IGNORECASE)
+_GRANULE = re.compile(r"^(?P<case>\d+_\d{2}-[a-z]{1,4}-\d+|\d{2}-\d+)-(?P<n>\d{1,3})$")
 
 
 class GovInfoCourtsConfig(SourceConfig):
@@ -111,11 +114,25 @@ def identity_docket(case: str) -> str:
 
 
 def package_of(entry: FeedEntry) -> tuple[str, str, str] | None:
-    """(package id, court, case part) from the guid, else the link; None when neither names one."""
+    """(package id, court, case part) from the guid, else the link; None when neither names one.
+    A granule id (``USCOURTS-ca9-24-01234-1``, one opinion of the case) names its package."""
     for value in (entry.id, entry.link):
         match = _PACKAGE.search(value or "")
         if match:
-            return match.group(0), match.group("court").lower(), match.group("case")
+            court, case = match.group("court").lower(), match.group("case")
+            granule = _GRANULE.match(case)
+            case = granule.group("case") if granule else case
+            return f"USCOURTS-{match.group('court')}-{case}", court, case
+    return None
+
+
+def granule_of(entry: FeedEntry, package_id: str) -> str | None:
+    """The opinion (granule) an entry announces, when its guid, link or PDF link says: a case's
+    package gains a granule for each new opinion, and each one is news."""
+    for value in (entry.id, entry.link, *(_PDF_LINK.findall(entry.summary or entry.content or ""))):
+        for part in re.split(r"[/?#]", value or ""):
+            if part.startswith(package_id + "-") and part[len(package_id) + 1:].removesuffix(".pdf").isdigit():
+                return part.removesuffix(".pdf")
     return None
 
 
@@ -136,18 +153,21 @@ class GovInfoCourtsSource(BaseSource):
         return Fetched(pages=tuple(pages), unchanged=not pages)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
-        records = []
+        records: dict[str, ItemRecord] = {}
         for page in fetched.pages:
             for entry in parse_feed(page.body).entries:
                 package = package_of(entry)
                 if package is None:
                     continue  # not an opinion package (GovInfo feeds carry nothing else)
                 package_id, court, case = package
-                records.append(self._record(entry, package_id, COURTLISTENER_ID.get(court, court), case))
-        return records
+                record = self._record(entry, package_id, COURTLISTENER_ID.get(court, court), case)
+                seen = records.get(record.key)
+                if seen is None or (record.published_at and seen.published_at and record.published_at > seen.published_at):
+                    records[record.key] = record  # listed twice: the latest publication (the feed is not sorted)
+        return list(records.values())
 
     def _record(self, entry: FeedEntry, package_id: str, court: str, case: str) -> ItemRecord:
-        from monitor.normalise.casenames import harmonize  # its regexes compile on the first parse
+        from monitor.normalise.casenames import case_name  # its regexes compile on the first parse
 
         docket = docket_number(case)
         title = plain_text(entry.title)
@@ -155,11 +175,12 @@ class GovInfoCourtsSource(BaseSource):
             if title.startswith(prefix):
                 title = title[len(prefix):].lstrip(" -–:")
                 break
-        name = harmonize(title) or docket
+        name = case_name(title) or docket
         pdf = _PDF_LINK.search(entry.summary or entry.content or "")
+        granule = granule_of(entry, package_id)
         published = entry.published
         return ItemRecord(
-            key=f"govinfo:{package_id}",
+            key=f"govinfo:{granule or package_id}",
             kind="opinion",
             title=name,
             url=f"{DETAILS}/{package_id}",
@@ -175,6 +196,8 @@ class GovInfoCourtsSource(BaseSource):
                 "case_name": name,
                 "docket_number": docket,
                 "package_id": package_id,
+                "granule_id": granule,
+                "raw_title": plain_text(entry.title),
                 "download_url": pdf.group(1) if pdf else f"{CONTENT}/{package_id}/pdf/{package_id}-0.pdf",
                 "details_url": f"{DETAILS}/{package_id}",
                 "categories": list(entry.categories),
