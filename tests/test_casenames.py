@@ -36,35 +36,53 @@ OURS_ON_PURPOSE = {
     "In Re: James Rodriguez v. State Farm Mut. Auto. Ins. Co.": "In re: James Rodriguez v. State Farm Mut. Auto. Ins. Co.",
     "Unicolors, Inc. v. H&M Hennes & Mauritz, Lp": "Unicolors, Inc. v. H&M Hennes & Mauritz, LP",
 }
-FEEDS = {"ca9_opinions": "ca9", "ca9_memoranda": "ca9", "cadc_opinions": "cadc", "cadc_judgments": "cadc"}
+FEEDS = {
+    "ca9_opinions": "ca9",
+    "ca9_memoranda": "ca9",
+    "cadc_opinions": "cadc",
+    "cadc_judgments": "cadc",
+}
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("USA V. JONATHAN ANDERSON", "United States v. Jonathan Anderson"),
-    ("CARA JONES, ET AL V. GOOGLE LLC, ET AL", "Cara Jones v. Google LLC"),
-    ("U.S.A. V. MARIA LOPEZ", "United States v. Maria Lopez"),
-    ("JANE DOE V. ICE, ET AL", "Jane Doe v. ICE"),
-    ("A.B. V. DHS", "A.B. v. DHS"),
-    ("NEW YORK TIMES CO. V. FBI", "New York Times Co. v. FBI"),
-    ("JOHN ROE V. U.S. DEP'T OF STATE", "John Roe v. U.S. Dep't of State"),
-    ("UNITED STATES EX REL. JONES V. ACME CORP.", "United States ex rel. Jones v. Acme Corp."),
-    ("MARK BAX V. DOCTORS MED. CTR. OF MODESTO", "Mark Bax v. Doctors Med. Ctr. of Modesto"),
-    ("SMITH V. MCDONALD", "Smith v. McDonald"),
-    ("IN RE: SEALED CASE", "In re: Sealed Case"),
-    ("ERIC DODGE V. EVERGREEN SCHOOL DISTRICT #114, ET AL", "Eric Dodge v. Evergreen School District 114"),
-    # Mixed case is the court's own: harmonised (vs., et al., USA), never re-cased.
-    ("USA v. Russel Washington", "United States v. Russel Washington"),
-    ("Thomas Gust vs. USA", "Thomas Gust v. United States"),
-    ("Ryan Bundy v. Jefferson B. Session, III, et al.", "Ryan Bundy v. Jefferson B. Session, III"),
-    ("eBay Inc. v. MercExchange, L.L.C.", "eBay Inc. v. MercExchange, L.L.C."),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("USA V. JONATHAN ANDERSON", "United States v. Jonathan Anderson"),
+        ("CARA JONES, ET AL V. GOOGLE LLC, ET AL", "Cara Jones v. Google LLC"),
+        ("U.S.A. V. MARIA LOPEZ", "United States v. Maria Lopez"),
+        ("JANE DOE V. ICE, ET AL", "Jane Doe v. ICE"),
+        ("A.B. V. DHS", "A.B. v. DHS"),
+        ("NEW YORK TIMES CO. V. FBI", "New York Times Co. v. FBI"),
+        ("JOHN ROE V. U.S. DEP'T OF STATE", "John Roe v. U.S. Dep't of State"),
+        ("UNITED STATES EX REL. JONES V. ACME CORP.", "United States ex rel. Jones v. Acme Corp."),
+        ("MARK BAX V. DOCTORS MED. CTR. OF MODESTO", "Mark Bax v. Doctors Med. Ctr. of Modesto"),
+        ("SMITH V. MCDONALD", "Smith v. McDonald"),
+        ("IN RE: SEALED CASE", "In re: Sealed Case"),
+        (
+            "ERIC DODGE V. EVERGREEN SCHOOL DISTRICT #114, ET AL",
+            "Eric Dodge v. Evergreen School District 114",
+        ),
+        # Mixed case is the court's own: harmonised (vs., et al., USA), never re-cased.
+        ("USA v. Russel Washington", "United States v. Russel Washington"),
+        ("Thomas Gust vs. USA", "Thomas Gust v. United States"),
+        (
+            "Ryan Bundy v. Jefferson B. Session, III, et al.",
+            "Ryan Bundy v. Jefferson B. Session, III",
+        ),
+        ("eBay Inc. v. MercExchange, L.L.C.", "eBay Inc. v. MercExchange, L.L.C."),
+    ],
+)
 def test_case_name(raw: str, expected: str) -> None:
     assert case_name(raw) == expected
 
 
 def parse(stem: str, flavor: str, item_kind: str | None = None) -> list:
-    config = RssConfig(id="feed", url="https://court.example/rss", flavor=flavor, item_kind=item_kind)
-    return RssSource(config).parse(Fetched(pages=(Page("file://feed", (EXAMPLES / f"{stem}.xml").read_bytes()),)))
+    config = RssConfig(
+        id="feed", url="https://court.example/rss", flavor=flavor, item_kind=item_kind
+    )
+    return RssSource(config).parse(
+        Fetched(pages=(Page("file://feed", (EXAMPLES / f"{stem}.xml").read_bytes()),))
+    )
 
 
 @pytest.mark.parametrize("stem", sorted(FEEDS))
@@ -75,10 +93,15 @@ def test_appellate_feed_matches_juriscraper(stem: str) -> None:
     assert len(records) == len(expected)
     for case in expected:
         record = records[case["download_urls"]]
-        assert record.data["case_name"] == OURS_ON_PURPOSE.get(case["case_names"], case["case_names"])
+        assert record.data["case_name"] == OURS_ON_PURPOSE.get(
+            case["case_names"], case["case_names"]
+        )
         assert record.title == record.data["case_name"]
-        assert (record.status_date.isoformat(), record.data["docket_number"], record.raw_status) == (
-            case["case_dates"], case["docket_numbers"], case["precedential_statuses"])
+        assert (
+            record.status_date.isoformat(),
+            record.data["docket_number"],
+            record.raw_status,
+        ) == (case["case_dates"], case["docket_numbers"], case["precedential_statuses"])
         assert record.identity == f"{court}/{case['docket_numbers']}" and record.court == court
         assert record.data["raw_title"]  # as sent, beside the normalised title
 
@@ -89,11 +112,16 @@ def test_a_generic_feed_of_opinions_gets_the_same_names_and_keeps_the_raw_title(
     assert {r.url: r.title for r in generic} == flavoured
     anderson = next(r for r in generic if r.data["raw_title"] == "USA V. JONATHAN ANDERSON")
     assert anderson.title == anderson.data["case_name"] == "United States v. Jonathan Anderson"
-    jones = next(r for r in generic if r.data["raw_title"] == "CARA JONES, ET AL V. GOOGLE LLC, ET AL")
+    jones = next(
+        r for r in generic if r.data["raw_title"] == "CARA JONES, ET AL V. GOOGLE LLC, ET AL"
+    )
     assert jones.title == "Cara Jones v. Google LLC"
 
 
 def test_a_generic_feed_of_articles_keeps_its_titles() -> None:
     records = parse("ca9_opinions", "generic")
-    assert records[0].kind == "article" and records[0].title == "IDANIA PEREZ-PORTILLO, ET AL V. MERRICK GARLAND"
+    assert (
+        records[0].kind == "article"
+        and records[0].title == "IDANIA PEREZ-PORTILLO, ET AL V. MERRICK GARLAND"
+    )
     assert "raw_title" not in records[0].data

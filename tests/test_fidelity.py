@@ -9,5 +9,7 @@ from tests.fidelity import BEGIN, END, table
 def test_readme_fidelity_table_is_current() -> None:
     realdata("govinfo")
     readme = (ROOT / "README.md").read_text()
-    shown = readme[readme.index(BEGIN) + len(BEGIN):readme.index(END)].strip()
-    assert shown == table(), "README.md's fidelity table is stale: run python -m tests.fidelity --write"
+    shown = readme[readme.index(BEGIN) + len(BEGIN) : readme.index(END)].strip()
+    assert shown == table(), (
+        "README.md's fidelity table is stale: run python -m tests.fidelity --write"
+    )

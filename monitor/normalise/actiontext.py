@@ -40,49 +40,113 @@ LATEST_ONLY = "latest_action"
 
 _EXECUTIVE = r"(?:the )?(?:president|governor)"
 _HOUSE = r"(?:house|assembly)"
-RULES: tuple[tuple[re.Pattern[str], Step | None], ...] = tuple((re.compile(p, re.IGNORECASE), s) for p, s in (
-    # Veto messages, motions about them and failed override votes change nothing: still vetoed.
-    (r"^(?!.*\bvetoed by\b).*\bveto message\b|\bmotion to (?:table|postpone|refer)\b.*\bveto\b", None),
-    ((r"over (?:the )?(?:president's |governor's )?veto.*\b(?:failed|not agreed|rejected|sustained)\b"
-     r"|failed of passage in (?:house|senate) over veto|\bveto sustained\b"
-     r"|objections of the president to the contrary notwithstanding.{0,3}\s*failed"), VETOED),
-    (r"\bpocket vetoed?\b", VETOED),
-    (r"passed senate over (?:the )?veto|senate (?:voted to )?overr(?:ode|idden)|veto overridden in (?:the )?senate",
-     OVERRIDE_UPPER),
-    ((r"passed house over (?:the )?veto|house (?:voted to )?overr(?:ode|idden)|veto overridden in (?:the )?house"
-     r"|two-thirds of the members present having voted in the affirmative"
-     r"|objections of the president to the contrary notwithstanding.{0,3}\s*passed"), OVERRIDE_LOWER),
-    (r"\bveto (?:was )?overridden\b|\boverride (?:passed|agreed)", OVERRIDE),
-    (r"\bvetoed\b|^veto\b", VETOED),
-    ((rf"\bbecame (?:public |private )?law\b|^(?:public|private) law\b|\bsigned by {_EXECUTIVE}|\bapproved by {_EXECUTIVE}"
-     rf"|\bbecame law without (?:the )?(?:president's |governor's )?signature|\bsent to archivist\b.*\bunsigned"
-     r"|\bchaptered\b|^chapter \d+|^public act\b"), ENACTED),
-    (rf"\b(?:presented|sent|delivered|transmitted) to {_EXECUTIVE}", TO_EXECUTIVE),
-    (r"\bwithdrawn by (?:the )?sponsor|^withdrawn\b|\bwithdrawn from further consideration", WITHDRAWN),
+_OBJECTIONS = r"objections of the president to the contrary notwithstanding.{0,3}\s*"
+
+# (alternative wordings, the step they prove); the first rule with a matching wording decides.
+_RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
+    # Veto messages and motions about them change nothing: the bill stays vetoed.
+    ((
+        r"^(?!.*\bvetoed by\b).*\bveto message\b",
+        r"\bmotion to (?:table|postpone|refer)\b.*\bveto\b",
+    ), None),
+    # A failed override vote: still vetoed.
+    ((
+        r"over (?:the )?(?:president's |governor's )?veto.*\b(?:failed|not agreed|rejected)",
+        r"failed of passage in (?:house|senate) over veto",
+        r"\bveto sustained\b",
+        _OBJECTIONS + "failed",
+    ), VETOED),
+    ((r"\bpocket vetoed?\b",), VETOED),
+    ((
+        r"passed senate over (?:the )?veto",
+        r"senate (?:voted to )?overr(?:ode|idden)",
+        r"veto overridden in (?:the )?senate",
+    ), OVERRIDE_UPPER),
+    ((
+        r"passed house over (?:the )?veto",
+        r"house (?:voted to )?overr(?:ode|idden)",
+        r"veto overridden in (?:the )?house",
+        r"two-thirds of the members present having voted in the affirmative",
+        _OBJECTIONS + "passed",
+    ), OVERRIDE_LOWER),
+    ((r"\bveto (?:was )?overridden\b", r"\boverride (?:passed|agreed)"), OVERRIDE),
+    ((r"\bvetoed\b", r"^veto\b"), VETOED),
+    ((
+        r"\bbecame (?:public |private )?law\b",
+        r"^(?:public|private) law\b",
+        rf"\bsigned by {_EXECUTIVE}",
+        rf"\bapproved by {_EXECUTIVE}",
+        r"\bbecame law without (?:the )?(?:president's |governor's )?signature",
+        r"\bsent to archivist\b.*\bunsigned",
+        r"\bchaptered\b",
+        r"^chapter \d+",
+        r"^public act\b",
+    ), ENACTED),
+    ((rf"\b(?:presented|sent|delivered|transmitted) to {_EXECUTIVE}",), TO_EXECUTIVE),
+    ((
+        r"\bwithdrawn by (?:the )?sponsor",
+        r"^withdrawn\b",
+        r"\bwithdrawn from further consideration",
+    ), WITHDRAWN),
     # Failed votes on the measure itself (a failed motion to recommit or to table is not one).
-    ((r"\bfailed of passage\b|^(?:on passage|on motion to suspend the rules and (?:pass|agree to)[^.]*?),?"
-     r"(?: as amended)?,? failed\b|^(?:resolution )?disagreed to in (?:the )?(?:house|senate)"
-     r"|^(?:third reading )?failed\b"), FAILED),
+    ((
+        r"\bfailed of passage\b",
+        (r"^(?:on passage|on motion to suspend the rules and (?:pass|agree to)[^.]*?),?"
+         r"(?: as amended)?,? failed\b"),
+        r"^(?:resolution )?disagreed to in (?:the )?(?:house|senate)",
+        r"^(?:third reading )?failed\b",
+    ), FAILED),
     # Passage, with its chamber where the words say it.
-    ((r"^passed/agreed to in house|^passed house\b|^on passage,? passed\b|^on (?:motion to suspend the rules and )?"
-     r"(?:pass|agree to|agreeing to) the (?:bill|resolution|joint resolution)[^.]*?,? (?:agreed to|passed)\b"
-     r"|house agreed to senate amendment|^on motion that the house (?:suspend the rules and )?(?:agree|concur)"
-     r"[^.]*? agreed to\b|^measure passed house\b"), PASSED_LOWER),
-    ((r"^passed/agreed to in senate|^passed senate\b|^resolution agreed to in senate"
-     r"|^(?:received|introduced|submitted) in the senate,? (?:[^.]*?, )?and (?:passed|agreed to)"
-     r"|^senate (?:agreed to|concurred in) (?:the )?house amendment|^measure passed senate\b"), PASSED_UPPER),
-    (rf"^passed (?:the )?{_HOUSE}\b|^third reading passed\b|^read third time\.? passed\b|^passed\b", PASSED),
+    ((
+        r"^passed/agreed to in house",
+        r"^passed house\b",
+        r"^on passage,? passed\b",
+        (r"^on (?:motion to suspend the rules and )?(?:pass|agree to|agreeing to) the "
+         r"(?:bill|resolution|joint resolution)[^.]*?,? (?:agreed to|passed)\b"),
+        r"house agreed to senate amendment",
+        r"^on motion that the house (?:suspend the rules and )?(?:agree|concur)[^.]*? agreed to\b",
+        r"^measure passed house\b",
+    ), PASSED_LOWER),
+    ((
+        r"^passed/agreed to in senate",
+        r"^passed senate\b",
+        r"^resolution agreed to in senate",
+        r"^(?:received|introduced|submitted) in the senate,? (?:[^.]*?, )?and (?:passed|agreed to)",
+        r"^senate (?:agreed to|concurred in) (?:the )?house amendment",
+        r"^measure passed senate\b",
+    ), PASSED_UPPER),
+    ((
+        rf"^passed (?:the )?{_HOUSE}\b",
+        r"^third reading passed\b",
+        r"^read third time\.? passed\b",
+        r"^passed\b",
+    ), PASSED),
     # Committee stages.
-    ((r"\breported (?:to|by|with|without|favorably|original measure)|\breported an original measure"
-     r"|\bordered to be reported\b|\bcommittee (?:on [^.]*\. )?discharged\b|\bdischarged (?:from|by)\b"
-     r"|placed on the union calendar|\bdo pass\b"), REPORTED),
-    (r"\breferred to\b|\bre-?referred\b", IN_COMMITTEE),
-    (r"^introduced\b|^(?:pre-?)?filed\b|^submitted in the (?:house|senate)\b|^first reading\b", INTRODUCED),
-))
+    ((
+        r"\breported (?:to|by|with|without|favorably|original measure)",
+        r"\breported an original measure",
+        r"\bordered to be reported\b",
+        r"\bcommittee (?:on [^.]*\. )?discharged\b",
+        r"\bdischarged (?:from|by)\b",
+        r"placed on the union calendar",
+        r"\bdo pass\b",
+    ), REPORTED),
+    ((r"\breferred to\b", r"\bre-?referred\b"), IN_COMMITTEE),
+    ((
+        r"^introduced\b",
+        r"^(?:pre-?)?filed\b",
+        r"^submitted in the (?:house|senate)\b",
+        r"^first reading\b",
+    ), INTRODUCED),
+)
+RULES: tuple[tuple[re.Pattern[str], Step | None], ...] = tuple(
+    (re.compile("|".join(f"(?:{w})" for w in wordings), re.IGNORECASE), step)
+    for wordings, step in _RULES
+)
 
 
 def text_step(text: str | None) -> Step | None:
-    """The step an action's words prove, or None when they prove none (a debate, a rule, a motion)."""
+    """The step an action's words prove; None when they prove none (a debate, a rule, a motion)."""
     words = " ".join((text or "").split())
     for pattern, step in RULES:
         if pattern.search(words):

@@ -134,37 +134,40 @@ CONGRESS_CODES_READ_BY_TEXT: frozenset[str] = frozenset({"E30000", "19500", "205
 # Senate's own actions carry none). ``<type>+committee`` is the entry for an action that names
 # a committee (its ``committees`` list is not empty).
 BILLSTATUS_ACTION_TYPES: dict[str, Step | None] = {
-    "IntroReferral": INTRODUCED,       # "Introduced in Senate", with no committee named
-    "IntroReferral+committee": IN_COMMITTEE,  # "Read twice and referred to the Committee on …": names its committee
-    "Introduced in House": INTRODUCED,
-    "Introduced in Senate": INTRODUCED,
-    "Committee": IN_COMMITTEE,
-    "Committee Actions": IN_COMMITTEE,
-    "Discharge": REPORTED,
-    "Calendars": REPORTED,
-    "BecameLaw": ENACTED,
-    "Floor": None,                     # passage or failure: only the code or text says which
-    "Chamber Actions": None,
-    "Chamber Consideration Actions": None,
-    "House Actions": None,
-    "Senate Actions": None,
-    "President": None,                 # presented, signed or vetoed: the code says which
-    "Actions by the President": None,
-    "Actions Related to President": None,
-    "Actions Related to Veto": None,
-    "Veto": None,
-    "ResolvingDifferences": None,
-    "Conference Actions": None,
-    "Amending Actions": None,
-    "ForwardY-N": None,
-    "Procedural": None,
-    "Significant Actions": None,
-    "NotUsed": None,
-    "Unknown": None,
-    "VARIES": None,
+    # "Introduced in Senate" (no committee named) / "Read twice and referred to the Committee on …"
+    "IntroReferral": INTRODUCED,  # e.g. RD: BILLSTATUS-116hr5240
+    "IntroReferral+committee": IN_COMMITTEE,  # e.g. RD: BILLSTATUS-116hr5240
+    "Introduced in House": INTRODUCED,  # e.g. RD: legacy_BILLSTATUS-114hjres45
+    "Introduced in Senate": INTRODUCED,  # e.g. GPO: legacy/114s1300
+    "Committee": IN_COMMITTEE,  # e.g. RD: formatChange_current_BILLSTATUS-117s35
+    "Committee Actions": IN_COMMITTEE,  # no real example found
+    "Discharge": REPORTED,  # e.g. RD: formatChange_current_BILLSTATUS-117s35
+    "Calendars": REPORTED,  # e.g. GPO: 116hr3055
+    "BecameLaw": ENACTED,  # e.g. GPO: 116hr3055
+    "Floor": None,  # passage or failure: the code or text says which; e.g. RD: bill_117_hr_21_actions
+    "Chamber Actions": None,  # no real example found
+    "Chamber Consideration Actions": None,  # no real example found
+    "House Actions": None,  # no real example found
+    "Senate Actions": None,  # no real example found
+    "President": None,                 # presented, signed or vetoed: the code says which; e.g. RD: textVersions_DEV-BILLSTATUS-115s3509
+    "Actions by the President": None,  # no real example found
+    "Actions Related to President": None,  # no real example found
+    "Actions Related to Veto": None,  # no real example found
+    "Veto": None,  # e.g. GPO: legacy/114hr3762
+    "ResolvingDifferences": None,  # e.g. GPO: 116hr3055
+    "Conference Actions": None,  # no real example found
+    "Amending Actions": None,  # no real example found
+    "ForwardY-N": None,  # no real example found
+    "Procedural": None,  # no real example found
+    "Significant Actions": None,  # no real example found
+    "NotUsed": None,  # e.g. GPO: 116hr3055
+    "Unknown": None,  # no real example found
+    "VARIES": None,  # no real example found
 }
 
-# Open States bill action classifications (openstates-core data/common.py).
+# Open States bill action classifications (openstates-core data/common.py). No real Open States
+# v3 answer is public (../shared/realdata lists the gap): every row below is from the
+# vocabulary alone, with no real example found; tests/examples/openstates is hand-built.
 OPENSTATES_CLASSIFICATIONS: dict[str, Step | None] = {
     "filing": INTRODUCED,
     "introduction": INTRODUCED,
@@ -199,7 +202,9 @@ OPENSTATES_CLASSIFICATIONS: dict[str, Step | None] = {
     "referral-committee": IN_COMMITTEE,
 }
 
-# LegiScan ``status`` (the bill's current status code).
+# LegiScan ``status`` (the bill's current status code). Real example: RD legiscan/
+# dataset_bill_AK_HB1_2011 (status 2, progress events 1, 9, 2); the other codes have no real
+# example found.
 LEGISCAN_STATUS: dict[int, Step] = {
     0: INTRODUCED,      # N/A: pre-filed or pre-introduction
     1: INTRODUCED,      # Introduced

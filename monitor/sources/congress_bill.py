@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 
 from monitor.errors import ParseError
 from monitor.fetch import PollClient, Response
-from monitor.normalise.federal import FederalAction, FederalBillsConfig, derive, federal_record
+from monitor.normalise.federal import FederalAction, derive
 from monitor.normalise.identity import parse_federal_bill
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
 from monitor.sources.congress_gov import (
@@ -28,6 +28,7 @@ from monitor.sources.congress_gov import (
     PagedAnswer,
     TitlesPage,
 )
+from monitor.sources.federal_bills import FederalBillsConfig, federal_record
 from monitor.sources.payload import Model, load_json, read
 
 API = "https://api.congress.gov/v3"

@@ -19,9 +19,10 @@ from pydantic import Field
 
 from monitor.errors import ParseError
 from monitor.fetch import PollClient
-from monitor.normalise.federal import FederalAction, FederalBillsConfig, derive, federal_record
+from monitor.normalise.federal import FederalAction, derive
 from monitor.normalise.identity import parse_federal_bill
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
+from monitor.sources.federal_bills import FederalBillsConfig, federal_record
 
 BULK = "https://www.govinfo.gov/bulkdata/BILLSTATUS"
 

@@ -19,8 +19,15 @@ from pydantic_core import ErrorDetails
 
 from monitor.errors import ParseError
 
-_NAMES: dict[type, str] = {dict: "an object", list: "a list", str: "a string", int: "a number",
-                           float: "a number", bool: "a boolean", type(None): "null"}
+_NAMES: dict[type, str] = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}
 
 
 class Payload(BaseModel):
@@ -34,7 +41,7 @@ class Payload(BaseModel):
 
 
 def _whole(value: Any) -> Any:
-    """A boolean is not a count, whatever Python thinks; digit strings are (congress.gov's ``number``)."""
+    """A boolean is not a count, whatever Python thinks; digit strings are (congress.gov's)."""
     if isinstance(value, bool):
         raise ValueError("a boolean")  # noqa: TRY004 -- pydantic reports ValueError, not TypeError
     return value
@@ -93,10 +100,17 @@ def describe(error: ErrorDetails, where: str) -> str:
     elif kind == "string_too_short" and value == "":
         problem = f"{key!r} is empty"
     elif kind in ("dict_type", "model_type", "model_attributes_type"):
-        problem = f"{key!r} is {json_type(value)}, expected an object" if key else \
-            f"expected an object, got {json_type(value)}"
+        problem = (
+            f"{key!r} is {json_type(value)}, expected an object"
+            if key
+            else f"expected an object, got {json_type(value)}"
+        )
     elif kind == "list_type":
-        problem = f"{key!r} is {json_type(value)}, expected a list" if key else f"expected a list, got {json_type(value)}"
+        problem = (
+            f"{key!r} is {json_type(value)}, expected a list"
+            if key
+            else f"expected a list, got {json_type(value)}"
+        )
     elif kind == "string_type":
         problem = f"{key!r} is {json_type(value)}, expected a string"
     elif kind.startswith(("int_", "value_error")) or kind == "int_type":
