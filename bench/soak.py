@@ -38,7 +38,7 @@ from monitor.fetch import Fetcher  # noqa: E402
 from monitor.models import Delivery, Item, ItemVersion, Subscription, Watchlist, utcnow  # noqa: E402
 from monitor.drivers.service import run_once  # noqa: E402
 from tests.fakes import socket_faults as fs  # noqa: E402
-from tests.fakes.slack_server import SlackServer  # noqa: E402
+from tests.fakes.http_server import HttpServer, slack_ok  # noqa: E402
 
 GROUPS = 20  # one watchlist and Slack target per group, so per-target pacing does not dominate
 FAULT_RATE = 0.3
@@ -116,15 +116,7 @@ def main() -> None:
     server = fs.FaultServer()
     for sid in feeds.entries:
         server.set(f"/{sid}.xml", lambda conn, sid=sid: feeds.fault_for(sid)(conn))
-    slack = SlackServer()
-    refused: set[int] = set()
-
-    class Answers(type(slack.answers)):  # remembers which posts Slack refused
-        def popleft(self):  # type: ignore[no-untyped-def]
-            refused.add(len(slack.requests) - 1)
-            return super().popleft()
-
-    slack.answers = Answers()
+    slack = HttpServer(fallback=slack_ok)
     config_path = workdir / "sources.yaml"
     config_path.write_text("sources:\n" + "".join(
         f"  - {{id: {sid}, kind: rss, url: '{server.url(f'/{sid}.xml')}'}}\n" for sid in feeds.entries))
@@ -150,7 +142,7 @@ def main() -> None:
 
     # Catch-up: faults end, leases and retry waits are over; the service should converge.
     feeds.faults_on = False
-    slack.answers.clear()  # Slack's bad minute is over too
+    slack.queued.clear()  # Slack's bad minute is over too
     with db.session() as s:
         s.execute(update(Delivery).where(Delivery.state.in_(("pending", "sending"))).values(
             state="pending", lease_until=None, next_attempt_at=utcnow() - dt.timedelta(seconds=1)))
@@ -162,8 +154,9 @@ def main() -> None:
         stored = {i.key: i.title for i in s.scalars(select(Item))}
         versions = s.scalar(select(func.count()).select_from(ItemVersion))
         states = Counter(d.state for d in s.scalars(select(Delivery).where(Delivery.kind == "alert")))
-    texts = [json.loads(r.body)["text"] for r in slack.requests]
-    ok_texts = [t for i, t in enumerate(texts) if i not in refused]  # the posts Slack accepted
+    texts = [r.json()["text"] for r in slack.requests]
+    ok_texts = [r.json()["text"] for r in slack.requests if r.status == 200]  # the posts Slack accepted
+    refused = len(texts) - len(ok_texts)
     report = {
         "sources": args.sources, "minutes": args.minutes, "rounds": rounds,
         "answers_served": dict(feeds.served),
@@ -172,7 +165,7 @@ def main() -> None:
         "items_stale": sum(1 for k, t in exposed.items() if stored.get(k) not in (None, t)),
         "versions_stored": versions,
         "alert_deliveries": dict(states),
-        "slack_posts": len(texts), "slack_refused_posts": len(refused), "slack_repeated_accepted_posts": len(ok_texts) - len(set(ok_texts)),
+        "slack_posts": len(texts), "slack_refused_posts": refused, "slack_repeated_accepted_posts": len(ok_texts) - len(set(ok_texts)),
         "rss_kb_by_round": rss_by_round, "rss_kb_end": rss_end,
         "note": "RSS is the whole soak process: the fault server, the Slack fake (it keeps every post) "
                 "and the growing feeds live in it too",

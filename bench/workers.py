@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from monitor.db import Database, database_url
 from monitor.models import Item
 from tests.cluster import Cluster, TimedFeeds, cluster_env, wait_for, write_sources
-from tests.fakes.feed_server import Answer
+from tests.fakes.http_server import Reply, Request
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -47,9 +47,9 @@ class ChangingFeeds(TimedFeeds):
         self.new_items = new_items
         self.served = 0
 
-    def _answer(self, full: str, route: str) -> Answer | None:
-        answer = super()._answer(full, route)
-        if answer is None or route not in self.changing:
+    def answer(self, request: Request) -> Reply:
+        answer = super().answer(request)  # the timing and holds of TimedFeeds
+        if request.route not in self.changing:
             return answer
         with self.guard:
             self.served += 1
@@ -57,8 +57,8 @@ class ChangingFeeds(TimedFeeds):
         date = email.utils.formatdate(usegmt=True)
         items = "".join(f"<item><title>Entry {n}-{k}</title><link>http://example.org/{n}/{k}</link>"
                         f"<guid>entry-{n}-{k}</guid><pubDate>{date}</pubDate></item>" for k in range(self.new_items))
-        return Answer(f'<?xml version="1.0"?><rss version="2.0"><channel><title>c</title><link>http://example.org/'
-                      f"</link><description>d</description>{items}</channel></rss>".encode(), headers=answer.headers)
+        return Reply(200, f'<?xml version="1.0"?><rss version="2.0"><channel><title>c</title><link>http://example.org/'
+                          f"</link><description>d</description>{items}</channel></rss>", {"Content-Type": "application/xml"})
 
 
 def cpu_seconds(pids: list[int]) -> dict[int, float]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from tests.fakes.feed_server import Answer, FeedServer
+from tests.fakes.http_server import HttpServer, Reply, Request
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,8 +28,8 @@ def rss_one(title: str) -> str:
             f"<guid>{title}</guid></item></channel></rss>")
 
 
-class TimedFeeds(FeedServer):
-    """A FeedServer that also keeps each path's request times, notices two requests of one
+class TimedFeeds(HttpServer):
+    """An HttpServer that also keeps each path's request times, notices two requests of one
     path in flight at once, counts the most requests in flight on all paths together (``peak``),
     and can hold a path's answers until released (a hung provider) or slow every answer down
     (``delay`` seconds, so concurrent requests overlap)."""
@@ -44,7 +44,8 @@ class TimedFeeds(FeedServer):
         self.delay = 0.0
         self.peak = 0
 
-    def _answer(self, full: str, route: str) -> Answer | None:
+    def answer(self, request: Request) -> Reply:
+        route = request.route
         with self.guard:
             self.times[route].append(time.time())
             self.in_flight[route] += 1
@@ -56,7 +57,7 @@ class TimedFeeds(FeedServer):
             gate = self.gates.get(route)
             if gate is not None:
                 gate.wait(120)
-            return super()._answer(full, route)
+            return super().answer(request)
         finally:
             with self.guard:
                 self.in_flight[route] -= 1
@@ -72,7 +73,7 @@ class TimedFeeds(FeedServer):
             return sum(len(t) for t in self.times.values())
 
 
-def write_sources(path: Path, feeds: FeedServer, count: int, *, interval: str, jitter: str,
+def write_sources(path: Path, feeds: HttpServer, count: int, *, interval: str, jitter: str,
                   providers: str = "") -> list[str]:
     """Publish ``count`` one-item feeds (with ETags, so repeat polls are 304s) and list them;
     ``providers`` is a sources.yaml ``providers:`` block."""

@@ -8,22 +8,27 @@ is a failure.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from monitor.cli import main
 from monitor.db import Database, database_url
+from monitor.failpoints import ENV as FAILPOINTS
 from monitor.models import Base
-from tests.fakes.feed_server import FeedServer
-from tests.fakes.slack_server import SlackServer
+from tests.fakes.http_server import SLACK_HOOK, HttpServer, slack_ok
 from tests.fakes.tls import Certificates, make_certificates
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +72,7 @@ def test_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         admin.dispose()
         if os.environ.get("CI"):
             raise
@@ -107,8 +112,10 @@ def db(db_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackServer]:
-    server = SlackServer()
+def slack() -> Iterator[HttpServer]:
+    """Slack's incoming webhook: 200 ``ok`` to every post unless the test queues other answers
+    (429 with Retry-After, 400 ``invalid_payload``, 403, 404 ``no_service``, 410 ...)."""
+    server = HttpServer(home=SLACK_HOOK, fallback=slack_ok)
     yield server
     server.close()
 
@@ -121,16 +128,89 @@ def cli_env(db_url: str, tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def run_cli(args: list[str], env: dict[str, str], *, cwd: Path | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the real ``monitor`` entry point in a new process."""
+@dataclass(frozen=True)
+class CliResult:
+    """What a user sees of one command: the shape of ``subprocess.CompletedProcess``."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@contextmanager
+def fresh_logging() -> Iterator[None]:
+    """The logging a new process starts with: no root handlers, so the command's own
+    ``logging.basicConfig`` takes effect and writes to this call's stderr. Afterwards every
+    logger's level and the root's handlers and filters are as they were: calls never accumulate."""
+    root = logging.getLogger()
+    loggers = [root, *(lg for lg in root.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
+    levels = [(logger, logger.level, logger.disabled) for logger in loggers]
+    handlers, filters = root.handlers[:], root.filters[:]
+    for handler in handlers:
+        root.removeHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+            handler.close()
+        for added in root.filters[:]:
+            root.removeFilter(added)
+        for logger, level, disabled in levels:
+            logger.setLevel(level)
+            logger.disabled = disabled
+        for handler in handlers:
+            root.addHandler(handler)
+        for kept in filters:
+            root.addFilter(kept)
+
+
+@contextmanager
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """Exactly ``env`` as the environment, and afterwards the old one back (including anything
+    the command set itself: the demo sets variables)."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_cli(args: list[str], env: dict[str, str], *, cwd: Path | None = None) -> CliResult:
+    """Run ``monitor ARGS`` in this process through the real entry point (``monitor.cli.main``:
+    same parsing, exit codes and one-line errors as the console script) with exactly ``env`` as
+    the environment, and nothing left behind (``main`` closes the databases it opened).
+    What only a process of its own shows (signals, kills, the service) uses ``run_cli_process``."""
+    if any(point.partition("=")[2].strip() in ("", "kill") for point in env.get(FAILPOINTS, "").split(";") if point):
+        raise ValueError(f"{FAILPOINTS} kills the process at a fail point: use run_cli_process")
+    saved_cwd = Path.cwd()
+    try:
+        with environment(env), CliRunner().isolation() as (stdout, stderr, _), fresh_logging():
+            if cwd is not None:
+                os.chdir(cwd)
+            code = main(args)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            return CliResult(args, code, stdout.getvalue().decode(), stderr.getvalue().decode())
+    finally:
+        os.chdir(saved_cwd)
+
+
+def run_cli_process(args: list[str], env: dict[str, str], *, cwd: Path | None = None,
+                    timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m monitor ARGS`` as a new process: for what only a process shows (its
+    exit on a signal, a kill, an installed entry point)."""
     return subprocess.run([sys.executable, "-m", "monitor", *args], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, check=False)
 
 
 @pytest.fixture
-def feeds() -> Iterator[FeedServer]:
-    server = FeedServer()
+def feeds() -> Iterator[HttpServer]:
+    server = HttpServer()
     yield server
     server.close()
 

@@ -15,9 +15,8 @@ from monitor.delivery.dispatcher import RETRY_SCHEDULE
 from monitor.errors import ConfigError
 from monitor.models import Delivery, DeliveryAttempt, utcnow
 from tests.alerting import FIELD_EDIT, NEW_OPINION, STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist, subscription
-from tests.fakes.slack_server import SlackServer
+from tests.fakes.http_server import HttpServer, SignedWebhooks, slack_ok, webhook_receiver
 from tests.fakes.smtp_server import Mailbox, smtp_server
-from tests.fakes.webhook_receiver import WebhookReceiver
 
 
 def admin_notices(db) -> list[Delivery]:
@@ -26,7 +25,7 @@ def admin_notices(db) -> list[Delivery]:
 
 # --- Slack -----------------------------------------------------------------------------------
 
-def test_slack_message_shows_all_the_evidence(db, slack: SlackServer) -> None:
+def test_slack_message_shows_all_the_evidence(db, slack: HttpServer) -> None:
     sub = seed_watchlist(db, target="slack:" + slack.url())
     seed_changes(db, sub, STATUS_MOVE)
     assert dispatch(db).sent == 1
@@ -41,7 +40,7 @@ def test_slack_message_shows_all_the_evidence(db, slack: SlackServer) -> None:
     assert "In committee → Reported by committee" in body["text"]  # plain-text fallback
 
 
-def test_slack_group_of_forty_is_one_message_with_and_n_more(db, slack: SlackServer) -> None:
+def test_slack_group_of_forty_is_one_message_with_and_n_more(db, slack: HttpServer) -> None:
     sub = seed_watchlist(db, target="slack:" + slack.url())
     seed_changes(db, sub, *[dict(NEW_OPINION, title=f"Opinion {n}") for n in range(40)])
     stats = dispatch(db)
@@ -51,7 +50,7 @@ def test_slack_group_of_forty_is_one_message_with_and_n_more(db, slack: SlackSer
     assert "…and 30 more" in body["text"] and len(body["blocks"]) < 50
 
 
-def test_one_subscriptions_alerts_from_many_polls_go_as_few_messages(db, slack: SlackServer) -> None:
+def test_one_subscriptions_alerts_from_many_polls_go_as_few_messages(db, slack: HttpServer) -> None:
     """Twelve feeds gaining an entry at once make two messages (ten shown in full, then two), not twelve."""
     sub = seed_watchlist(db, target="slack:" + slack.url())
     for n in range(12):
@@ -68,7 +67,7 @@ def test_one_subscriptions_alerts_from_many_polls_go_as_few_messages(db, slack: 
     assert (stats.messages, stats.sent) == (1, 10) and {d.state for d in deliveries(db)} == {"sent"}
 
 
-def test_slack_429_waits_for_retry_after_then_sends(db, slack: SlackServer) -> None:
+def test_slack_429_waits_for_retry_after_then_sends(db, slack: HttpServer) -> None:
     sub = seed_watchlist(db, target="slack:" + slack.url())
     seed_changes(db, sub, STATUS_MOVE)
     slack.queue(429, "rate_limited", {"Retry-After": "30"})
@@ -81,7 +80,7 @@ def test_slack_429_waits_for_retry_after_then_sends(db, slack: SlackServer) -> N
     assert len(slack.requests) == 2 and deliveries(db)[0].state == "sent"
 
 
-def test_slack_5xx_follows_the_retry_schedule(db, slack: SlackServer) -> None:
+def test_slack_5xx_follows_the_retry_schedule(db, slack: HttpServer) -> None:
     sub = seed_watchlist(db, target="slack:" + slack.url())
     seed_changes(db, sub, STATUS_MOVE)
     slack.queue(500, "rollup_error")
@@ -94,9 +93,9 @@ def test_slack_5xx_follows_the_retry_schedule(db, slack: SlackServer) -> None:
 
 
 @pytest.mark.parametrize(("status", "body"), [(404, "channel_not_found"), (410, "channel_is_archived")])
-def test_slack_gone_channel_fails_disables_and_tells_the_admin_once(db, slack: SlackServer, status, body,
+def test_slack_gone_channel_fails_disables_and_tells_the_admin_once(db, slack: HttpServer, status, body,
                                                                     monkeypatch) -> None:
-    admin = SlackServer()
+    admin = HttpServer(fallback=slack_ok)
     try:
         monkeypatch.setenv("MONITOR_ADMIN_TARGET", "slack:" + admin.url("/services/ADMIN"))
         sub = seed_watchlist(db, target="slack:" + slack.url())
@@ -119,27 +118,27 @@ def test_slack_gone_channel_fails_disables_and_tells_the_admin_once(db, slack: S
 # --- Signed webhooks ---------------------------------------------------------------------------
 
 @pytest.fixture
-def receiver(db) -> Iterator[tuple[WebhookReceiver, int]]:
+def receiver(db) -> Iterator[tuple[HttpServer, SignedWebhooks, int]]:
     sub = seed_watchlist(db, target="webhook:http://127.0.0.1:9/placeholder")
     secret = subscription(db, sub).secret
     assert secret and secret.startswith("whsec_")
-    server = WebhookReceiver(secret)
+    server, hooks = webhook_receiver(secret)
     with db.session() as s:
         from monitor.models import Subscription
         s.get(Subscription, sub).target = "webhook:" + server.url()
-    yield server, sub
+    yield server, hooks, sub
     server.close()
 
 
 def test_webhook_is_signed_and_keeps_its_id_across_retries(db, receiver) -> None:
-    server, sub = receiver
+    server, hooks, sub = receiver
     seed_changes(db, sub, STATUS_MOVE, NEW_OPINION)
     server.queue(503, "busy")
     dispatch(db)
     dispatch(db, utcnow() + dt.timedelta(seconds=10))
-    assert [r.valid for r in server.requests] == [True, True]
+    assert [hooks.valid(r) for r in server.requests] == [True, True]
     ids = {r.headers["webhook-id"] for r in server.requests}
-    assert len(ids) == 1 and len(server.unique) == 1
+    assert len(ids) == 1 and len(hooks.unique) == 1
     event = server.requests[1].json()
     assert event["type"] == "alert.created" and len(event["data"]["changes"]) == 2
     move = event["data"]["changes"][0]
@@ -150,7 +149,7 @@ def test_webhook_is_signed_and_keeps_its_id_across_retries(db, receiver) -> None
 
 
 def test_webhook_410_disables_the_subscription(db, receiver) -> None:
-    server, sub = receiver
+    server, _, sub = receiver
     seed_changes(db, sub, STATUS_MOVE)
     server.queue(410, "gone")
     assert dispatch(db).failed == 1
@@ -158,7 +157,7 @@ def test_webhook_410_disables_the_subscription(db, receiver) -> None:
 
 
 def test_webhook_redirect_is_a_failure_and_not_followed(db, receiver) -> None:
-    server, sub = receiver
+    server, _, sub = receiver
     seed_changes(db, sub, STATUS_MOVE)
     server.queue(301, "", {"Location": "http://127.0.0.1:9/elsewhere"})
     stats = dispatch(db)
@@ -238,7 +237,7 @@ def test_email_headers_cannot_be_injected(db, smtp: Mailbox) -> None:
 
 # --- Apprise --------------------------------------------------------------------------------------
 
-def test_apprise_delivers_through_the_library_and_retries_on_failure(db, slack: SlackServer) -> None:
+def test_apprise_delivers_through_the_library_and_retries_on_failure(db, slack: HttpServer) -> None:
     # Apprise's generic json:// notifier posts to our local server.
     sub = seed_watchlist(db, target=f"apprise:json://127.0.0.1:{slack.port}/notify")
     seed_changes(db, sub, STATUS_MOVE)
@@ -254,7 +253,7 @@ def test_unknown_apprise_url_is_refused() -> None:
         channel_for_target("apprise:nosuchscheme://x").validate("nosuchscheme://x")
 
 
-def test_no_channel_error_leaks_a_webhook_url(db, slack: SlackServer) -> None:
+def test_no_channel_error_leaks_a_webhook_url(db, slack: HttpServer) -> None:
     sub = seed_watchlist(db, target="slack:" + slack.url())
     seed_changes(db, sub, STATUS_MOVE)
     slack.queue(400, "invalid_payload " + slack.url())

@@ -16,7 +16,7 @@ from monitor.db import Database
 from monitor.fetch import Fetcher
 from monitor.models import Item, Source
 from monitor.drivers.service import run_once
-from tests.fakes.feed_server import Answer, FeedServer
+from tests.fakes.http_server import HttpServer, Reply
 
 EXAMPLES = Path(__file__).parent / "examples"
 KEY = "test-key-5f2a9c81d3e4"
@@ -40,7 +40,7 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Fetcher, "__init__", lambda self, **kw: original(self, **{**kw, "retry_base": 0.01}))
 
 
-def serve_congress(feeds: FeedServer) -> None:
+def serve_congress(feeds: HttpServer) -> None:
     for f in (EXAMPLES / "congress_bill" / "s3470").iterdir():
         part = f.stem.split(".")[1]
         feeds.set("/v3/bill/119/s/3470" + ("" if part == "bill" else f"/{part}"), f.read_bytes(),
@@ -122,9 +122,9 @@ def test_congress_recent_follows_pagination_filters_and_keeps_a_watermark(db, fe
     assert "fromDateTime=2026-04-21T00%3A00%3A00Z" in feeds.requests[2].path
 
 
-def openstates_page(bills: list[dict], page: int, max_page: int) -> Answer:
+def openstates_page(bills: list[dict], page: int, max_page: int) -> Reply:
     body = {"results": bills, "pagination": {"per_page": 1, "page": page, "max_page": max_page, "total_items": max_page}}
-    return Answer(json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    return Reply(200, json.dumps(body), {"Content-Type": "application/json"})
 
 
 def test_openstates_pages_auth_header_and_status(db, feeds, tmp_path, monkeypatch):
@@ -163,7 +163,7 @@ def test_openstates_refusals(db, feeds, tmp_path, monkeypatch, status, body):
         assert polls["os-md"].error.startswith("auth:")
 
 
-def legiscan_paths(feeds: FeedServer, hashes: dict[int, str]) -> None:
+def legiscan_paths(feeds: HttpServer, hashes: dict[int, str]) -> None:
     masterlist = {"session": {"session_id": 2203, "session_name": "2026 Regular Session"}}
     masterlist |= {str(i): {"bill_id": bid, "number": f"HB{350 + i + 1}", "change_hash": h}
                    for i, (bid, h) in enumerate(hashes.items())}

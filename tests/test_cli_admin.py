@@ -1,18 +1,15 @@
-"""The admin CLI end to end through the real entry point: the main flow in new processes
-(``run_cli``), the remaining commands and the table of errors in-process through
-``monitor.cli.main`` itself (same parsing, same exit codes, a fraction of the start-up cost)."""
+"""The admin CLI end to end through the real entry point (``run_cli``: ``monitor.cli.main`` in
+this process, with the same parsing, exit codes and error lines as the console script)."""
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
-from monitor.cli import main
 from tests.conftest import run_cli
 from tests.test_pipeline import rss, write_config
 
@@ -26,18 +23,12 @@ def ok(args: list[str], env: dict[str, str]) -> str:
 
 
 @pytest.fixture
-def cli(cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    for name, value in cli_env.items():
-        monkeypatch.setenv(name, value)
-
+def cli(cli_env: dict[str, str]) -> Cli:
     def call(*args: str, code: int = 0) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["monitor", *args])
-        with pytest.raises(SystemExit) as exit_:
-            main()
-        out = capsys.readouterr()
-        assert exit_.value.code == code, (args, out.err)
-        assert "Traceback" not in out.err
-        return exit_.value.code, out.out, out.err
+        result = run_cli(list(args), cli_env)
+        assert result.returncode == code, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        return result.returncode, result.stdout, result.stderr
 
     return call
 

@@ -20,8 +20,8 @@ from monitor.cores import plan_shares
 from monitor.db import Database
 from monitor.errors import BudgetExceeded
 from monitor.models import Item, Source
-from tests.conftest import run_cli
-from tests.fakes.feed_server import FeedServer
+from tests.conftest import run_cli, run_cli_process
+from tests.fakes.http_server import HttpServer
 from tests.test_pipeline import CountingFeeds, rss
 
 
@@ -33,7 +33,7 @@ def write_sources(path: Path, sources: list[dict[str, object]], providers: dict[
     return path
 
 
-def rss_sources(feeds: FeedServer, count: int, prefix: str = "f") -> list[dict[str, object]]:
+def rss_sources(feeds: HttpServer, count: int, prefix: str = "f") -> list[dict[str, object]]:
     for i in range(count):
         feeds.set(f"/{prefix}{i}.xml", rss((f"{prefix}{i}-a", f"Opinion {i}: Bivens claim")))
     return [{"id": f"{prefix}{i}", "kind": "rss", "url": feeds.url(f"/{prefix}{i}.xml")} for i in range(count)]
@@ -79,7 +79,7 @@ def test_two_processes_poll_every_source_once_and_keep_the_hosts_limit(db, tmp_p
     try:
         write_sources(Path(cli_env["MONITOR_CONFIG"]), rss_sources(feeds, 120))
 
-        first = run_cli(["run", "--once", "--processes", "2", "--json"], cli_env)
+        first = run_cli_process(["run", "--once", "--processes", "2", "--json"], cli_env)
         assert first.returncode == 0, first.stderr
         assert "polling 120 sources in 2 processes" in first.stderr
         polls = json.loads(first.stdout)["sources"]
@@ -89,7 +89,7 @@ def test_two_processes_poll_every_source_once_and_keep_the_hosts_limit(db, tmp_p
         assert feeds.peak <= 4  # the default limit for one host, shared by both processes
         assert count(db, Item) == 120
 
-        second = run_cli(["run", "--once", "--processes", "2", "--json"], cli_env)
+        second = run_cli_process(["run", "--once", "--processes", "2", "--json"], cli_env)
         assert second.returncode == 0, second.stderr
         assert {p["outcome"] for p in json.loads(second.stdout)["sources"]} == {"unchanged"}
         assert all(feeds.counts[f"/f{i}.xml"] == 2 for i in range(120))
@@ -102,16 +102,16 @@ def test_two_processes_poll_every_source_once_and_keep_the_hosts_limit(db, tmp_p
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to choose two processes")
 def test_first_polls_stay_in_one_process_on_sqlite_and_later_passes_use_every_core(db, tmp_path, cli_env):
-    feeds = FeedServer()
+    feeds = HttpServer()
     try:
         write_sources(Path(cli_env["MONITOR_CONFIG"]), rss_sources(feeds, 120))
 
-        first = run_cli(["run", "--once"], cli_env)
+        first = run_cli_process(["run", "--once"], cli_env)
         assert first.returncode == 0, first.stderr
         # SQLite has one writer, and first polls store every item; PostgreSQL takes writers side by side
         assert ("polling 120 sources in 2 processes" in first.stderr) == db.is_postgres
 
-        second = run_cli(["run", "--once"], cli_env)
+        second = run_cli_process(["run", "--once"], cli_env)
         assert second.returncode == 0, second.stderr
         assert "polling 120 sources in 2 processes" in second.stderr
         assert "f119: unchanged" in second.stdout
@@ -120,7 +120,7 @@ def test_first_polls_stay_in_one_process_on_sqlite_and_later_passes_use_every_co
 
 
 def test_retry_after_from_a_shared_host_stops_both_processes(db, tmp_path, cli_env):
-    feeds = FeedServer()
+    feeds = HttpServer()
     try:
         sources = rss_sources(feeds, 120)
         for i in range(120):
@@ -128,7 +128,7 @@ def test_retry_after_from_a_shared_host_stops_both_processes(db, tmp_path, cli_e
                       content_type="text/plain")
         write_sources(Path(cli_env["MONITOR_CONFIG"]), sources)
 
-        result = run_cli(["run", "--once", "--processes", "2", "--json"], cli_env)
+        result = run_cli_process(["run", "--once", "--processes", "2", "--json"], cli_env)
 
         polls = json.loads(result.stdout)["sources"]
         assert len(polls) == 120 and {p["outcome"] for p in polls} == {"deferred"}
@@ -150,13 +150,12 @@ def _die(share):
 
 monitor.cores._poll_in_worker = _die
 from monitor.cli import main
-sys.argv = ["monitor", *sys.argv[1:]]
-main()
+sys.exit(main(sys.argv[1:]))
 """
 
 
 def test_a_worker_that_dies_loses_only_its_own_share(db, tmp_path, cli_env):
-    feeds = FeedServer()
+    feeds = HttpServer()
     try:
         write_sources(Path(cli_env["MONITOR_CONFIG"]), rss_sources(feeds, 120))
         result = subprocess.run([sys.executable, "-c", CRASHING_WORKER, "run", "--once", "--processes", "2",
@@ -171,7 +170,7 @@ def test_a_worker_that_dies_loses_only_its_own_share(db, tmp_path, cli_env):
         assert count(db, Item) == 60
         assert sum(feeds.counts.values()) == 60  # the dead worker never sent its share's requests
 
-        again = run_cli(["run", "--once", "--json"], cli_env)  # the next pass picks them up
+        again = run_cli_process(["run", "--once", "--json"], cli_env)  # the next pass picks them up
         outcomes = {p["source_id"]: p["outcome"] for p in json.loads(again.stdout)["sources"]}
         assert {outcomes[p["source_id"]] for p in failed} == {"changed"}
         assert count(db, Item) == 120

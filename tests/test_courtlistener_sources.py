@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from monitor.models import Change, Item, Source
-from tests.fakes.feed_server import FeedServer
+from tests.fakes.http_server import HttpServer
 from tests.test_pipeline import count, poll
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -33,7 +33,7 @@ def search_page(results: list[dict[str, Any]], next_url: str | None = None) -> s
     return json.dumps({"count": 500, "next": next_url, "previous": None, "results": results})
 
 
-def write_search(tmp_path: Path, feeds: FeedServer, **extra: Any) -> Path:
+def write_search(tmp_path: Path, feeds: HttpServer, **extra: Any) -> Path:
     lines = ["sources:", "  - id: cl-bivens", "    kind: courtlistener_search", "    query: Bivens",
              f"    base_url: {feeds.base}"] + [f"    {k}: {v}" for k, v in extra.items()]
     path = tmp_path / "sources.yaml"
@@ -142,7 +142,7 @@ ENTRIES = "/api/rest/v4/docket-entries/"
 FEED = "/docket/4214664/feed/"
 
 
-def write_docket(tmp_path: Path, feeds: FeedServer) -> Path:
+def write_docket(tmp_path: Path, feeds: HttpServer) -> Path:
     path = tmp_path / "sources.yaml"
     path.write_text("sources:\n  - id: nvlsp\n    kind: courtlistener_docket\n    docket_id: 4214664\n"
                     f"    court: dcd\n    docket_number: '1:16-cv-00745'\n    base_url: {feeds.base}\n")

@@ -22,7 +22,7 @@ from monitor.models import Change, Delivery, Item, WebhookEvent
 from monitor.web import MAX_BODY, create_app
 from monitor.web.courtlistener import WEBHOOK_SOURCE, process_pending, store_event
 from tests.conftest import realdata
-from tests.fakes.slack_server import SlackServer
+from tests.fakes.http_server import HttpServer
 from tests.test_pipeline import count, subscribe
 from tests.test_service import free_port, wait_for
 
@@ -83,7 +83,7 @@ def item_keys(db: Database) -> list[str]:
         return sorted(s.scalars(select(Item.key)))
 
 
-def test_search_alert_is_stored_once_processed_and_alerts_its_watchlist(db, hooks, slack: SlackServer):
+def test_search_alert_is_stored_once_processed_and_alerts_its_watchlist(db, hooks, slack: HttpServer):
     subscribe(db, slack, query="obergefell")
     key = str(uuid.uuid4())
     first = hooks.post(body(*SEARCH_V2), key=key)

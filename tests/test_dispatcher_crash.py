@@ -18,32 +18,32 @@ from sqlalchemy import update
 from monitor.delivery.dispatcher import LEASE
 from monitor.models import Delivery, Subscription, utcnow
 from tests.alerting import STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist, subscription
-from tests.conftest import run_cli
-from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.conftest import run_cli, run_cli_process
+from tests.fakes.http_server import HttpServer, SignedWebhooks, webhook_receiver
 
 
 @pytest.fixture
-def receiver(db) -> Iterator[tuple[WebhookReceiver, int]]:
+def receiver(db) -> Iterator[tuple[HttpServer, SignedWebhooks, int]]:
     sub = seed_watchlist(db, target="webhook:http://127.0.0.1:9/placeholder")
-    server = WebhookReceiver(subscription(db, sub).secret or "")
+    server, hooks = webhook_receiver(subscription(db, sub).secret or "")
     with db.session() as s:
         s.get(Subscription, sub).target = "webhook:" + server.url()
-    yield server, sub
+    yield server, hooks, sub
     server.close()
 
 
 def deliver(env: dict[str, str], failpoint: str | None = None) -> int:
     """``monitor run --once`` over no sources (it only delivers); its exit code."""
     Path(env["MONITOR_CONFIG"]).write_text("sources: []\n")
-    if failpoint:
-        env = env | {"MONITOR_FAILPOINTS": f"{failpoint}=kill"}
+    if failpoint:  # the process kills itself there: a process of its own
+        return run_cli_process(["run", "--once"], env | {"MONITOR_FAILPOINTS": f"{failpoint}=kill"}).returncode
     return run_cli(["run", "--once"], env).returncode
 
 
 @pytest.mark.parametrize(("point", "posts"), [("dispatch.after-claim", 1), ("dispatch.after-send", 2),
                                               ("dispatch.after-record", 1)])
 def test_kill_at_each_fail_point(db, cli_env, receiver, point, posts) -> None:
-    server, sub = receiver
+    server, hooks, sub = receiver
     seed_changes(db, sub, STATUS_MOVE)
     assert deliver(cli_env, point) == -signal.SIGKILL
     # The dead process's claim is taken back by the next run on this host, without waiting.
@@ -51,12 +51,12 @@ def test_kill_at_each_fail_point(db, cli_env, receiver, point, posts) -> None:
     assert len(server.requests) == posts
     assert len({r.headers["webhook-id"] for r in server.requests}) == 1
     assert len({r.json()["data"]["changes"][0]["title"] for r in server.requests}) == 1
-    assert len(server.unique) == 1 and all(r.valid for r in server.requests)
+    assert len(hooks.unique) == 1 and all(hooks.valid(r) for r in server.requests)
     assert [d.state for d in deliveries(db)] == ["sent"]
 
 
 def test_claim_of_another_host_waits_for_its_lease(db, receiver) -> None:
-    server, sub = receiver
+    server, _, sub = receiver
     seed_changes(db, sub, STATUS_MOVE)
     now = utcnow()
     with db.session() as s:

@@ -11,7 +11,7 @@ from urllib.parse import unquote_plus
 from sqlalchemy import select
 
 from monitor.models import Item, Source
-from tests.fakes.feed_server import FeedServer
+from tests.fakes.http_server import HttpServer
 from tests.test_pipeline import poll
 
 EXAMPLES = Path(__file__).parent / "examples" / "federal_register"
@@ -35,7 +35,7 @@ def page(docs: list[dict[str, Any]], next_url: str | None = None, total_pages: i
     return json.dumps(body)
 
 
-def write_config(tmp_path: Path, feeds: FeedServer) -> Path:
+def write_config(tmp_path: Path, feeds: HttpServer) -> Path:
     path = tmp_path / "sources.yaml"
     path.write_text("sources:\n  - id: fr-dhs\n    kind: federal_register\n    term: immigration enforcement\n"
                     "    agencies: [homeland-security-department]\n    max_pages: 2\n"

@@ -8,7 +8,6 @@ import datetime as dt
 import email.utils
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,18 +22,10 @@ from monitor.models import BudgetSpend, Delivery, Item, Poll, Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
 from monitor.sources import SOURCE_KINDS
 from monitor.store.items import PollSummary
-from tests.fakes.fault_server import FaultServer, Reply
-from tests.fakes.feed_server import FeedServer
+from tests.fakes.http_server import HttpServer, Reply, Request
 from tests.test_pipeline import count, rss
 
 FEED = rss(("a1", "Bivens remedy denied"), ("a2", "Second opinion")).encode()
-
-
-@pytest.fixture
-def faults() -> Iterator[FaultServer]:
-    server = FaultServer()
-    yield server
-    server.close()
 
 
 def config(tmp_path: Path, sources: dict[str, str], extra: str = "") -> AppConfig:
@@ -69,7 +60,7 @@ def source(db: Database, sid: str) -> Source:
         return row
 
 
-def test_etag_round_trip_and_304_is_unchanged(db, feeds: FeedServer, tmp_path):
+def test_etag_round_trip_and_304_is_unchanged(db, feeds: HttpServer, tmp_path):
     feeds.set("/a.xml", FEED, etag=True)
     cfg = config(tmp_path, {"a": feeds.url("/a.xml")})
     assert poll(db, cfg)["a"].new == 2
@@ -83,17 +74,17 @@ def test_etag_round_trip_and_304_is_unchanged(db, feeds: FeedServer, tmp_path):
     assert (row.polls_total, row.polls_unchanged, row.requests_today) == (2, 1, 2)
 
 
-def test_last_modified_round_trip(db, faults: FaultServer, tmp_path):
+def test_last_modified_round_trip(db, feeds: HttpServer, tmp_path):
     stamp = "Mon, 02 Feb 2026 10:00:00 GMT"
-    faults.route("/lm.xml", lambda h: Reply(304) if h.get("if-modified-since") == stamp
-                 else Reply(200, FEED, {"Last-Modified": stamp}))
-    cfg = config(tmp_path, {"lm": faults.url("/lm.xml")})
+    feeds.route("/lm.xml", lambda r: Reply(304) if r.headers.get("if-modified-since") == stamp
+                else Reply(200, FEED, {"Last-Modified": stamp}))
+    cfg = config(tmp_path, {"lm": feeds.url("/lm.xml")})
     assert poll(db, cfg)["lm"].new == 2
     assert poll(db, cfg)["lm"].outcome == "unchanged"
-    assert faults.headers_seen["/lm.xml"][1]["if-modified-since"] == stamp
+    assert feeds.requests[1].headers["if-modified-since"] == stamp
 
 
-def test_identical_body_without_validators_writes_nothing(db, feeds: FeedServer, tmp_path):
+def test_identical_body_without_validators_writes_nothing(db, feeds: HttpServer, tmp_path):
     feeds.set("/a.xml", FEED)  # no ETag, no Last-Modified: never assume 304 support
     cfg = config(tmp_path, {"a": feeds.url("/a.xml")})
     poll(db, cfg)
@@ -107,40 +98,40 @@ def test_identical_body_without_validators_writes_nothing(db, feeds: FeedServer,
     assert count(db, Poll) == polls_before
 
 
-def test_5xx_is_retried_with_backoff_then_succeeds(db, faults: FaultServer, tmp_path):
-    faults.sequence("/f.xml", [Reply(502), Reply(500), Reply(200, FEED)])
-    cfg = config(tmp_path, {"f": faults.url("/f.xml")})
+def test_5xx_is_retried_with_backoff_then_succeeds(db, feeds: HttpServer, tmp_path):
+    feeds.sequence("/f.xml", [Reply(502), Reply(500), Reply(200, FEED)])
+    cfg = config(tmp_path, {"f": feeds.url("/f.xml")})
     assert poll(db, cfg)["f"].new == 2
-    assert faults.counts["/f.xml"] == 3
+    assert feeds.counts["/f.xml"] == 3
 
 
-def test_retry_after_seconds_is_waited_out(db, faults: FaultServer, tmp_path):
-    faults.sequence("/r.xml", [Reply(429, headers={"Retry-After": "1"}), Reply(200, FEED)])
-    cfg = config(tmp_path, {"r": faults.url("/r.xml")})
+def test_retry_after_seconds_is_waited_out(db, feeds: HttpServer, tmp_path):
+    feeds.sequence("/r.xml", [Reply(429, headers={"Retry-After": "1"}), Reply(200, FEED)])
+    cfg = config(tmp_path, {"r": feeds.url("/r.xml")})
     started = time.monotonic()
     assert poll(db, cfg)["r"].new == 2
     assert time.monotonic() - started >= 1.0
-    assert faults.counts["/r.xml"] == 2
+    assert feeds.counts["/r.xml"] == 2
 
 
-def test_retry_after_date_blocks_the_whole_provider_across_restarts(db, faults: FaultServer, tmp_path):
+def test_retry_after_date_blocks_the_whole_provider_across_restarts(db, feeds: HttpServer, tmp_path):
     later = email.utils.format_datetime(utcnow() + dt.timedelta(hours=2), usegmt=True)
-    faults.always("/one.xml", Reply(503, headers={"Retry-After": later}))
-    faults.always("/two.xml", Reply(200, FEED))
+    feeds.set("/one.xml", b"", status=503, headers={"Retry-After": later})
+    feeds.set("/two.xml", FEED)
     providers = "providers:\n  local:\n    hosts: [127.0.0.1]\n    concurrency: 1\n    per_day: 100"
-    cfg = config(tmp_path, {"one": faults.url("/one.xml")}, providers)
+    cfg = config(tmp_path, {"one": feeds.url("/one.xml")}, providers)
     assert poll(db, cfg)["one"].outcome == "deferred"
-    assert faults.counts["/one.xml"] == 1  # a 2-hour wait is not slept through, and not retried
+    assert feeds.counts["/one.xml"] == 1  # a 2-hour wait is not slept through, and not retried
     # a new process, another source of the same provider: nothing is sent
-    cfg = config(tmp_path, {"two": faults.url("/two.xml")}, providers)
+    cfg = config(tmp_path, {"two": feeds.url("/two.xml")}, providers)
     result = poll(db, cfg)["two"]
     assert result.outcome == "deferred" and "Retry-After" in (result.error or "")
-    assert faults.counts["/two.xml"] == 0
+    assert feeds.counts["/two.xml"] == 0
     row = source(db, "two")
     assert row.last_outcome == "deferred" and row.consecutive_failures == 0
 
 
-def test_daily_budget_survives_a_restart_and_defers_instead_of_sending(db, feeds: FeedServer, tmp_path, cli_env):
+def test_daily_budget_survives_a_restart_and_defers_instead_of_sending(db, feeds: HttpServer, tmp_path, cli_env):
     for sid in "abc":
         feeds.set(f"/{sid}.xml", FEED)
     providers = "providers:\n  local:\n    hosts: [127.0.0.1]\n    concurrency: 1\n    per_day: 2"
@@ -155,7 +146,7 @@ def test_daily_budget_survives_a_restart_and_defers_instead_of_sending(db, feeds
         assert s.scalar(select(func.sum(BudgetSpend.spent)).where(BudgetSpend.window == "day")) == 2
 
 
-def test_a_deferred_source_is_due_again_when_its_budget_reopens(db, feeds: FeedServer, tmp_path):
+def test_a_deferred_source_is_due_again_when_its_budget_reopens(db, feeds: HttpServer, tmp_path):
     for sid in "ab":
         feeds.set(f"/{sid}.xml", FEED)
     providers = "defaults:\n  interval: 1h\nproviders:\n  local:\n    hosts: [127.0.0.1]\n    per_minute: 1"
@@ -202,78 +193,87 @@ def test_every_api_kind_spends_its_own_providers_published_quota():
     assert budgets.limits_for("federal_register").per_minute == 60
 
 
-def test_oversized_streaming_body_is_aborted(db, faults: FaultServer, tmp_path):
-    faults.always("/big.xml", Reply(200, endless=True))
+def test_oversized_streaming_body_is_aborted(db, feeds: HttpServer, tmp_path):
+    feeds.route("/big.xml", lambda _: Reply(200, endless=True))
     path = tmp_path / "sources.yaml"
-    path.write_text(f"sources:\n  - id: big\n    kind: rss\n    url: {faults.url('/big.xml')}\n    max_bytes: 1000000\n")
+    path.write_text(f"sources:\n  - id: big\n    kind: rss\n    url: {feeds.url('/big.xml')}\n    max_bytes: 1000000\n")
     result = poll(db, load_config(path))["big"]
     assert result.outcome == "failed" and "exceeds the 1000000-byte cap" in (result.error or "")
-    assert faults.counts["/big.xml"] == 1  # not retried
+    assert feeds.counts["/big.xml"] == 1  # not retried
 
 
-def test_redirect_loop_is_stopped(db, feeds: FeedServer, tmp_path):
+def test_redirect_loop_is_stopped(db, feeds: HttpServer, tmp_path):
     feeds.set("/loop", b"", status=302, headers={"Location": "/loop"})
     result = poll(db, config(tmp_path, {"loop": feeds.url("/loop")}))["loop"]
     assert result.outcome == "failed" and "more than 5 redirects" in (result.error or "")
     assert feeds.counts["/loop"] == 6
 
 
-def test_401_is_reported_once_and_not_polled_again_until_the_config_changes(db, faults, tmp_path, caplog):
-    faults.always("/k.xml", Reply(401))
-    cfg = config(tmp_path, {"k": faults.url("/k.xml")})
+def test_401_is_reported_once_and_not_polled_again_until_the_config_changes(db, feeds, tmp_path, caplog):
+    feeds.set("/k.xml", b"", status=401)
+    cfg = config(tmp_path, {"k": feeds.url("/k.xml")})
     results = [poll(db, cfg)["k"] for _ in range(3)]
     assert [r.outcome for r in results] == ["failed", "skipped", "skipped"]
-    assert faults.counts["/k.xml"] == 1
+    assert feeds.counts["/k.xml"] == 1
     assert len([r for r in caplog.records if "401" in r.getMessage() and r.levelname == "ERROR"]) == 1
     assert "HTTP 401" in (source(db, "k").last_error or "")
-    changed = config(tmp_path, {"k": faults.url("/k.xml?fixed=1")})
+    changed = config(tmp_path, {"k": feeds.url("/k.xml?fixed=1")})
     assert poll(db, changed)["k"].outcome == "failed"
-    assert faults.counts["/k.xml"] == 2
+    assert feeds.counts["/k.xml"] == 2
 
 
-def test_two_overlapping_triggers_run_one_poll(db, faults: FaultServer, tmp_path):
-    faults.always("/slow.xml", Reply(200, FEED, delay=0.5))
-    cfg = config(tmp_path, {"slow": faults.url("/slow.xml")})
+def test_two_overlapping_triggers_run_one_poll(db, feeds: HttpServer, tmp_path):
+    answer = threading.Event()  # the first poll's request is held until the second trigger is over
+
+    def held(_request: Request) -> Reply:
+        answer.wait(30)
+        return Reply(200, FEED)
+
+    feeds.route("/slow.xml", held)
+    cfg = config(tmp_path, {"slow": feeds.url("/slow.xml")})
     sync_sources(db, cfg)
 
     async def go() -> list[PollSummary]:
         async with Fetcher() as fetcher:
             pipeline = Pipeline(db, cfg, fetcher)
             try:
-                return list(await asyncio.gather(pipeline.poll(cfg.sources[0]), pipeline.poll(cfg.sources[0])))
+                polls = [asyncio.create_task(pipeline.poll(cfg.sources[0])) for _ in range(2)]
+                await asyncio.wait(polls, return_when=asyncio.FIRST_COMPLETED)
+                answer.set()
+                return list(await asyncio.gather(*polls))
             finally:
                 pipeline.close()
 
     outcomes = sorted(p.outcome for p in asyncio.run(go()))
     assert outcomes == ["changed", "skipped"]
-    assert faults.counts["/slow.xml"] == 1
+    assert feeds.counts["/slow.xml"] == 1
 
 
-def test_robots_txt_rfc9309(faults: FaultServer):
-    faults.always("/robots.txt", Reply(200, b"User-agent: *\nDisallow: /private\n"))
-    faults.always("/private/page", Reply(200, b"secret"))
-    faults.always("/public/page", Reply(200, b"hello"))
+def test_robots_txt_rfc9309(feeds: HttpServer):
+    feeds.set("/robots.txt", "User-agent: *\nDisallow: /private\n", content_type="text/plain")
+    feeds.set("/private/page", "secret", content_type="text/plain")
+    feeds.set("/public/page", "hello", content_type="text/plain")
 
     async def go() -> None:
         async with Fetcher(retry_base=0.01) as fetcher:
             client = PollClient(fetcher, "html-src")
-            assert (await client.get(faults.url("/public/page"), robots=True)).body == b"hello"
+            assert (await client.get(feeds.url("/public/page"), robots=True)).body == b"hello"
             with pytest.raises(FetchError, match="robots.txt"):
-                await client.get(faults.url("/private/page"), robots=True)
-            assert (await client.get(faults.url("/private/page"))).body == b"secret"  # only when asked
-            assert faults.counts["/robots.txt"] == 1  # cached
-            faults.always("/robots.txt", Reply(404))
+                await client.get(feeds.url("/private/page"), robots=True)
+            assert (await client.get(feeds.url("/private/page"))).body == b"secret"  # only when asked
+            assert feeds.counts["/robots.txt"] == 1  # cached
+            feeds.set("/robots.txt", b"", status=404)
             fetcher._robots.clear()
-            assert await fetcher.robots_allowed(faults.url("/private/page"))  # 4xx: allowed
-            faults.always("/robots.txt", Reply(500))
+            assert await fetcher.robots_allowed(feeds.url("/private/page"))  # 4xx: allowed
+            feeds.set("/robots.txt", b"", status=500)
             fetcher._robots.clear()
-            assert not await fetcher.robots_allowed(faults.url("/public/page"))  # 5xx: disallowed
+            assert not await fetcher.robots_allowed(feeds.url("/public/page"))  # 5xx: disallowed
 
     asyncio.run(go())
-    assert faults.counts["/private/page"] == 1
+    assert feeds.counts["/private/page"] == 1
 
 
-def test_fetches_go_through_the_environments_proxy_unless_no_proxy_says_otherwise(feeds: FeedServer,
+def test_fetches_go_through_the_environments_proxy_unless_no_proxy_says_otherwise(feeds: HttpServer,
                                                                                     monkeypatch):
     feeds.set("/p.xml", FEED)  # the feed server stands in for the proxy: it answers by path
     monkeypatch.setenv("HTTP_PROXY", feeds.base)
@@ -289,9 +289,9 @@ def test_fetches_go_through_the_environments_proxy_unless_no_proxy_says_otherwis
         asyncio.run(fetch("http://feeds.example.invalid/p.xml"))
 
 
-def test_silent_source_raises_one_alert_and_one_recovery(db, faults: FaultServer, tmp_path):
-    faults.always("/s.xml", Reply(500))
-    cfg = config(tmp_path, {"s": faults.url("/s.xml")}, "defaults:\n  alert_after_failures: 2")
+def test_silent_source_raises_one_alert_and_one_recovery(db, feeds: HttpServer, tmp_path):
+    feeds.set("/s.xml", b"", status=500)
+    cfg = config(tmp_path, {"s": feeds.url("/s.xml")}, "defaults:\n  alert_after_failures: 2")
 
     def admin() -> list[str]:
         with db.session() as s:
@@ -302,14 +302,14 @@ def test_silent_source_raises_one_alert_and_one_recovery(db, faults: FaultServer
         poll(db, cfg, retries=0)
     assert len(admin()) == 1 and "Source 's' is silent: failed 2 times in a row" in admin()[0]
     assert source(db, "s").incident_open
-    faults.always("/s.xml", Reply(200, FEED))
+    feeds.set("/s.xml", FEED)
     poll(db, cfg)
     poll(db, cfg)
     assert len(admin()) == 2 and "has recovered" in admin()[1]
     assert not source(db, "s").incident_open
 
 
-def test_no_items_for_longer_than_expected_is_silent(db, feeds: FeedServer, tmp_path):
+def test_no_items_for_longer_than_expected_is_silent(db, feeds: HttpServer, tmp_path):
     feeds.set("/q.xml", FEED, etag=True)
     path = tmp_path / "sources.yaml"
     path.write_text(f"sources:\n  - id: q\n    kind: rss\n    url: {feeds.url('/q.xml')}\n"

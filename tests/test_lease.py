@@ -15,7 +15,7 @@ from monitor.store.lease import LeaseKeeper, acquire, due_when_free, release, re
 from monitor.models import Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
 from monitor.drivers.service import run_once
-from tests.fakes.feed_server import FeedServer
+from tests.fakes.http_server import HttpServer
 from tests.test_pipeline import rss
 
 
@@ -76,7 +76,7 @@ def test_keeper_renews_while_polling_and_releases_after(db: Database) -> None:
     assert lease_of(db) == (None, None)
 
 
-def test_a_leased_source_is_skipped_not_polled(db: Database, feeds: FeedServer, tmp_path: Path) -> None:
+def test_a_leased_source_is_skipped_not_polled(db: Database, feeds: HttpServer, tmp_path: Path) -> None:
     feeds.set("/a.xml", rss(("a1", "One")))
     config = tmp_path / "sources.yaml"
     config.write_text(f"sources:\n  - id: a\n    kind: rss\n    url: {feeds.url('/a.xml')}\n")

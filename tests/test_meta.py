@@ -9,7 +9,7 @@ from typing import Any
 import typer.main
 
 from monitor.cli import app
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli_process
 
 
 def commands(group: Any, prefix: str = "monitor") -> list[tuple[str, Any]]:
@@ -42,7 +42,7 @@ def test_every_command_has_an_example_and_a_readme_row():
 def test_help_lists_every_command(cli_env):
     """`monitor --help`, run as a user runs it, lists every command README documents: the command
     modules import what they need only when a command runs, so registration must not depend on it."""
-    result = run_cli(["--help"], cli_env)
+    result = run_cli_process(["--help"], cli_env)
     assert result.returncode == 0, result.stderr
     listed = {name for name in re.findall(r"^│ (\S+)", result.stdout, re.MULTILINE) if not name.startswith("-")}
     assert listed == set(re.findall(r"`monitor ([a-z-]+)", cli_reference()))

@@ -12,13 +12,13 @@ from monitor.config import load_config
 from monitor.errors import ConfigError
 from monitor.models import Change, Item
 from tests.conftest import realdata
-from tests.fakes.feed_server import FeedServer
+from tests.fakes.http_server import HttpServer
 from tests.test_pipeline import count, poll, subscribe
 
 ROUTE = "/cgi-bin/rss_outside.pl"
 
 
-def write_config(path: Path, feeds: FeedServer) -> Path:
+def write_config(path: Path, feeds: HttpServer) -> Path:
     # A local URL has no ecf.<court> host, so the court is named.
     path.write_text(f"sources:\n  - id: ca10-pacer\n    kind: pacer_rss\n    url: {feeds.url(ROUTE)}\n"
                     "    court: ca10\n    timezone: America/Denver\n")

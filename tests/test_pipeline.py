@@ -22,8 +22,7 @@ from monitor.drivers.service import run_once
 from monitor.sources.base import ItemRecord
 from monitor.store.items import PollSummary, store_poll
 from tests.conftest import run_cli
-from tests.fakes.feed_server import Answer, FeedServer
-from tests.fakes.slack_server import SlackServer
+from tests.fakes.http_server import HttpServer, Reply, Request
 
 
 def rss(*entries: tuple[str, str] | tuple[str, str, str]) -> str:
@@ -36,7 +35,7 @@ def rss(*entries: tuple[str, str] | tuple[str, str, str]) -> str:
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Opinions</title>{items}</channel></rss>'
 
 
-def write_config(path: Path, feeds: FeedServer, *ids: str, extra: str = "") -> Path:
+def write_config(path: Path, feeds: HttpServer, *ids: str, extra: str = "") -> Path:
     lines = ["sources:"]
     for sid in ids:
         lines += [f"  - id: {sid}", "    kind: rss", f"    url: {feeds.url('/' + sid + '.xml')}"]
@@ -46,7 +45,7 @@ def write_config(path: Path, feeds: FeedServer, *ids: str, extra: str = "") -> P
     return path
 
 
-def subscribe(db: Database, slack: SlackServer, query: str = "bivens") -> int:
+def subscribe(db: Database, slack: HttpServer, query: str = "bivens") -> int:
     with db.session() as s:
         wl = Watchlist(name="bivens", query=query)
         s.add(wl)
@@ -216,7 +215,7 @@ def test_run_once_exits_nonzero_only_when_every_source_failed(feeds, tmp_path, c
     assert run_cli(["run", "--once"], cli_env).returncode == 0
 
 
-class CountingFeeds(FeedServer):
+class CountingFeeds(HttpServer):
     """Counts the requests in flight at once; each answer takes a moment, so polls overlap."""
 
     def __init__(self) -> None:
@@ -224,13 +223,13 @@ class CountingFeeds(FeedServer):
         self.guard = threading.Lock()
         self.in_flight = self.peak = 0
 
-    def _answer(self, full: str, route: str) -> Answer | None:
+    def answer(self, request: Request) -> Reply:
         with self.guard:
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
         try:
             time.sleep(0.02)
-            return super()._answer(full, route)
+            return super().answer(request)
         finally:
             with self.guard:
                 self.in_flight -= 1

@@ -18,7 +18,7 @@ from monitor.models import Source, utcnow
 from monitor.pipeline import sync_sources
 from monitor.drivers.service import Service
 from tests.conftest import run_cli
-from tests.fakes.feed_server import FeedServer
+from tests.fakes.http_server import HttpServer
 from tests.test_pipeline import rss
 from tests.test_service import wait_for
 
@@ -46,7 +46,7 @@ def test_next_run_comes_from_the_stored_last_poll(db, tmp_path):
     assert "cron" in str(jobs["poll:nightly"].trigger)
 
 
-def test_sighup_and_reload_apply_a_good_config_and_keep_the_old_one_on_a_bad_one(feeds: FeedServer, cli_env,
+def test_sighup_and_reload_apply_a_good_config_and_keep_the_old_one_on_a_bad_one(feeds: HttpServer, cli_env,
                                                                                  tmp_path):
     feeds.set("/a.xml", FEED)
     feeds.set("/b.xml", FEED)
@@ -84,7 +84,7 @@ def test_sighup_and_reload_apply_a_good_config_and_keep_the_old_one_on_a_bad_one
     assert {s["id"]: s["enabled"] for s in status} == {"a": False, "b": True}
 
 
-def test_secrets_never_reach_the_logs(feeds: FeedServer, cli_env):
+def test_secrets_never_reach_the_logs(feeds: HttpServer, cli_env):
     key = "sekrit-key-0123456789"
     feeds.set("/k.xml", b"", status=500)
     Path(cli_env["MONITOR_CONFIG"]).write_text(
@@ -101,7 +101,7 @@ def test_secrets_never_reach_the_logs(feeds: FeedServer, cli_env):
     assert json.loads(status.stdout)[0]["failing"] is True
 
 
-def test_status_shows_deferred_polls_and_requests_today(feeds: FeedServer, cli_env):
+def test_status_shows_deferred_polls_and_requests_today(feeds: HttpServer, cli_env):
     feeds.set("/a.xml", FEED)
     feeds.set("/b.xml", FEED)
     Path(cli_env["MONITOR_CONFIG"]).write_text(

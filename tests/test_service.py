@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.fakes.feed_server import FeedServer
+from tests.conftest import run_cli
+from tests.fakes.http_server import HttpServer
 from tests.test_pipeline import rss
 
 
@@ -31,7 +32,7 @@ def wait_for(predicate, timeout: float = 30.0) -> bool:
     return False
 
 
-def test_service_polls_serves_healthz_and_stops_on_sigterm(feeds: FeedServer, cli_env, tmp_path):
+def test_service_polls_serves_healthz_and_stops_on_sigterm(feeds: HttpServer, cli_env, tmp_path):
     feeds.set("/a.xml", rss(("a1", "One")))
     Path(cli_env["MONITOR_CONFIG"]).write_text(
         "defaults:\n  interval: 1h\n  jitter: 1s\nsources:\n"
@@ -56,6 +57,5 @@ def test_service_polls_serves_healthz_and_stops_on_sigterm(feeds: FeedServer, cl
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    items = subprocess.run([sys.executable, "-m", "monitor", "items", "list", "--json"], env=cli_env,
-                           capture_output=True, text=True)
+    items = run_cli(["items", "list", "--json"], cli_env)
     assert [i["key"] for i in json.loads(items.stdout)] == ["rss:a:a1"]

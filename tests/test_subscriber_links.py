@@ -18,7 +18,7 @@ from monitor.models import Watchlist
 from monitor.web import create_app
 from tests.alerting import NEW_OPINION, STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist, subscription
 from tests.conftest import run_cli
-from tests.fakes.slack_server import SlackServer
+from tests.fakes.http_server import HttpServer
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -65,7 +65,7 @@ def test_unsubscribe_all_covers_every_digest_of_that_address(db, web) -> None:
     assert [subscription(db, s).enabled for s in (first, second, other)] == [False, False, True]
 
 
-def test_rows_queued_before_an_unsubscribe_are_not_sent(db, web, slack: SlackServer) -> None:
+def test_rows_queued_before_an_unsubscribe_are_not_sent(db, web, slack: HttpServer) -> None:
     sub = seed_watchlist(db, target="slack:" + slack.url())
     seed_changes(db, sub, STATUS_MOVE)
     web.post(f"/unsubscribe/{subscription(db, sub).unsubscribe_token}")
@@ -73,7 +73,7 @@ def test_rows_queued_before_an_unsubscribe_are_not_sent(db, web, slack: SlackSer
     assert slack.requests == [] and deliveries(db)[0].state == "failed"
 
 
-def test_atom_feed_lists_the_watchlist_alerts_with_evidence(db, web, slack: SlackServer) -> None:
+def test_atom_feed_lists_the_watchlist_alerts_with_evidence(db, web, slack: HttpServer) -> None:
     sub = seed_watchlist(db, target="slack:" + slack.url(), title="Bivens claims against ICE officers")
     seed_changes(db, sub, STATUS_MOVE, NEW_OPINION)
     with db.session() as s:
@@ -98,7 +98,7 @@ def test_atom_feed_lists_the_watchlist_alerts_with_evidence(db, web, slack: Slac
     assert "Raw status: 14000 — Reported to Senate" in summary
 
 
-def test_alerts_cli_lists_shows_and_retries(db, cli_env, slack: SlackServer) -> None:
+def test_alerts_cli_lists_shows_and_retries(db, cli_env, slack: HttpServer) -> None:
     sub = seed_watchlist(db, target="slack:" + slack.url())
     seed_changes(db, sub, STATUS_MOVE)
     slack.queue(404, "channel_not_found")

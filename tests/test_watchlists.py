@@ -18,9 +18,8 @@ from monitor.db import Database
 from monitor.models import Change, Delivery, Subscription, Watchlist, utcnow
 from monitor.drivers.service import run_once
 from monitor.sources import SOURCE_KINDS
-from tests.fakes.feed_server import FeedServer
+from tests.fakes.http_server import HttpServer
 from tests.fakes.records_source import RecordsSource
-from tests.fakes.slack_server import SlackServer
 
 S3470 = {"key": "congress:119:s:3470", "kind": "bill", "identity": "us/119/s/3470", "jurisdiction": "us",
          "title": "Accountability for Federal Law Enforcement Act", "status": "introduced",
@@ -40,7 +39,7 @@ def records_kind(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(SOURCE_KINDS, "records", RecordsSource)
 
 
-def setup(db: Database, feeds: FeedServer, tmp_path: Path, items: list[dict[str, Any]]) -> Path:
+def setup(db: Database, feeds: HttpServer, tmp_path: Path, items: list[dict[str, Any]]) -> Path:
     feeds.set("/records.json", json.dumps(items), content_type="application/json")
     config = tmp_path / "sources.yaml"
     config.write_text(f"sources:\n  - id: records\n    kind: records\n    url: {feeds.url('/records.json')}\n")
@@ -52,7 +51,7 @@ def poll(db: Database, config: Path) -> Any:
     return asyncio.run(run_once(db, load_config(config), wait_limit=3))
 
 
-def add_watchlist(db: Database, slack: SlackServer, mode: str = "immediate", **fields: Any) -> int:
+def add_watchlist(db: Database, slack: HttpServer, mode: str = "immediate", **fields: Any) -> int:
     spec = wl.WatchlistSpec.model_validate({"name": "remedy"} | fields)
     with db.session() as s:
         wl.apply(s, spec)

@@ -45,8 +45,7 @@ from tests.cluster import (
     write_sources,
 )
 from tests.conftest import ROOT, run_cli
-from tests.fakes.feed_server import FeedServer
-from tests.fakes.slack_server import SlackServer
+from tests.fakes.http_server import HttpServer
 from tests.test_pipeline import subscribe
 
 TUNABLES = {"MONITOR_DISPATCH_EVERY": "1s", "MONITOR_DELIVER_EVERY": "1s", "MONITOR_WORKER_HEARTBEAT": "1s",
@@ -69,7 +68,7 @@ def timed_feeds() -> TimedFeeds:
     server.close()
 
 
-def publish_bivens(feeds: FeedServer, route: str, name: str) -> None:
+def publish_bivens(feeds: HttpServer, route: str, name: str) -> None:
     """A new entry the ``bivens`` watchlist matches, so exactly one alert is due."""
     body = rss_one(name).replace("</channel>", f"<item><title>Bivens claim {name}</title>"
                                  f"<link>http://example.org/{name}/b</link><guid>{name}-b</guid></item></channel>")
@@ -81,7 +80,7 @@ def baselines_done(db: Database) -> int:
         return len(s.scalars(select(Source.id).where(Source.baseline_done.is_(True))).all())
 
 
-def sent_once(db: Database, slack: SlackServer, names: list[str]) -> None:
+def sent_once(db: Database, slack: HttpServer, names: list[str]) -> None:
     """Every matched change was sent, each in exactly one message (alerts that fall due together
     for one subscription may share a message)."""
     def delivered() -> list[str]:
@@ -207,7 +206,7 @@ def test_docker_compose_runs_workers_the_way_this_code_reads_them(monkeypatch: p
 
 @pytest.mark.slow
 def test_three_workers_share_300_sources_while_workers_come_and_go(
-        pg_url: str, timed_feeds: TimedFeeds, slack: SlackServer, tmp_path: Path) -> None:
+        pg_url: str, timed_feeds: TimedFeeds, slack: HttpServer, tmp_path: Path) -> None:
     interval = 10.0
     config = tmp_path / "sources.yaml"
     routes = write_sources(config, timed_feeds, 300, interval="10s", jitter="10s")
@@ -248,7 +247,7 @@ def test_three_workers_share_300_sources_while_workers_come_and_go(
 
 @pytest.mark.slow
 def test_sigkill_mid_poll_the_source_comes_back_after_the_lease(
-        pg_url: str, timed_feeds: TimedFeeds, slack: SlackServer, tmp_path: Path, cli_env: dict[str, str]) -> None:
+        pg_url: str, timed_feeds: TimedFeeds, slack: HttpServer, tmp_path: Path, cli_env: dict[str, str]) -> None:
     config = tmp_path / "sources.yaml"
     routes = write_sources(config, timed_feeds, 30, interval="4s", jitter="4s")
     slow = routes[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Sequence
 
 import typer
 
@@ -27,34 +27,38 @@ from monitor.cli import alerts, demo, items, run, sources, subscriptions, watchl
 __all__ = ["alerts", "app", "demo", "items", "main", "run", "sources", "subscriptions", "watchlists", "worker"]
 
 
-def main() -> None:
-    """Entry point: MonitorErrors become one line and exit 1; Click keeps exit 2 for usage errors."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: MonitorErrors become one line and exit 1; Click keeps exit 2 for usage errors.
+
+    Returns the exit code (the console script and ``python -m monitor`` exit with it), so tests
+    can run a command in-process with an argv and get the same code and stderr as a user.
+    """
     try:
-        _run()
+        return _run(argv)
     finally:
         close_databases()
 
 
-def _run() -> None:
+def _run(argv: Sequence[str] | None) -> int:
     try:
         require_safe_expat()
-        code = app(standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
+        code = app(args=argv, prog_name="monitor", standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except MonitorError as exc:
         message = exc.pretty() if hasattr(exc, "pretty") else str(exc)
         err_console.print(f"error: {redact(message)}", markup=False)
-        sys.exit(1)
+        return 1
     except KeyboardInterrupt:
-        sys.exit(130)
+        return 130
     except typer.Abort:
-        sys.exit(1)
+        return 1
     except typer.TyperException as exc:  # Click's usage errors, as vendored by typer: one line, exit 2
         ctx = getattr(exc, "ctx", None)
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         err_console.print(f"error: {redact(exc.format_message())}{hint}", markup=False)
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
         err_console.print(f"error: internal error: {type(exc).__name__}: {redact(str(exc))}", markup=False)
-        sys.exit(1)
+        return 1

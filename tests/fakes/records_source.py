@@ -2,7 +2,7 @@
 
 The real bill and docket kinds (congress, openstates, courtlistener) live in their own modules;
 watchlist behaviour (pins, status moves, muted entries) only needs items with an identity and a
-status, served over real HTTP by FeedServer and run through the real pipeline.
+status, served over real HTTP by HttpServer and run through the real pipeline.
 """
 
 from __future__ import annotations

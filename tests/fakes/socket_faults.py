@@ -1,6 +1,6 @@
 """A real socket server that misbehaves on purpose, one fault per path.
 
-``FeedServer`` speaks well-formed HTTP; the faults a monitoring service meets in the wild
+``http_server.HttpServer`` speaks well-formed HTTP; the faults a monitoring service meets in the wild
 (connections reset mid-body, bodies that never end, a TLS handshake on a plain port, a
 gzip bomb) need raw sockets, so this server reads the request head itself and hands the
 connection to the fault named for that path. ``heal(path, body)`` turns a path back into a

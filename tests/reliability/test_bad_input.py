@@ -7,9 +7,7 @@ and delivery targets (only Slack hosts for ``slack:``, no private addresses).
 
 from __future__ import annotations
 
-import gc
-import sys
-import warnings
+import os
 
 import pytest
 from sqlalchemy import select
@@ -20,6 +18,7 @@ from monitor.safety import expat_problem, require_safe_expat
 from monitor.sanity import sanity_check
 from monitor.sources import Fetched, Page
 from monitor.sources.rss import RssConfig, RssSource
+from tests.conftest import run_cli
 from tests.reliability.helpers import count, item_keys, poll, rss, write_sources
 
 SOURCE = RssSource(RssConfig(id="fuzz", url="https://example.org/feed.xml"))
@@ -212,17 +211,9 @@ def test_this_interpreter_has_a_safe_expat() -> None:
 
 # ---- the command line -------------------------------------------------------------------------
 
-def run_main(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
-    from monitor.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["monitor", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-    with warnings.catch_warnings():  # the CLI leaves its pool to process exit; collect it here
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
-    out, err = capsys.readouterr()
-    return info.value.code or 0, out, err
+def run_main(args: list[str]) -> tuple[int, str, str]:
+    result = run_cli(args, dict(os.environ))
+    return result.returncode, result.stdout, result.stderr
 
 
 CLI_USAGE = {
@@ -245,18 +236,18 @@ CLI_USER = {
 
 
 @pytest.mark.parametrize("name", list(CLI_USAGE))
-def test_cli_usage_error_exits_2_without_traceback(name, monkeypatch, capsys, db_url) -> None:
+def test_cli_usage_error_exits_2_without_traceback(name, monkeypatch, db_url) -> None:
     monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
-    code, out, err = run_main(CLI_USAGE[name], monkeypatch, capsys)
+    code, out, err = run_main(CLI_USAGE[name])
     assert code == 2, (out, err)
     assert "Traceback" not in err + out and len(err.strip().splitlines()) == 1 and err.startswith("error: ")
 
 
 @pytest.mark.parametrize("name", list(CLI_USER))
-def test_cli_user_error_exits_1_with_one_line(name, monkeypatch, capsys, db_url) -> None:
+def test_cli_user_error_exits_1_with_one_line(name, monkeypatch, db_url) -> None:
     args, expected = CLI_USER[name]
     monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
-    code, out, err = run_main(args, monkeypatch, capsys)
+    code, out, err = run_main(args)
     assert code in (1, 2), (out, err)
     assert expected in err and "Traceback" not in err + out
     assert len([line for line in err.splitlines() if line.startswith("error")]) <= 1
@@ -281,7 +272,7 @@ BAD_TARGETS = {
 
 
 @pytest.mark.parametrize("name", list(BAD_TARGETS))
-def test_bad_target_is_refused_and_nothing_is_stored(name, monkeypatch, capsys, db_url) -> None:
+def test_bad_target_is_refused_and_nothing_is_stored(name, monkeypatch, db_url) -> None:
     from monitor.db import Database
     from monitor.models import Subscription, Watchlist
 
@@ -290,7 +281,7 @@ def test_bad_target_is_refused_and_nothing_is_stored(name, monkeypatch, capsys, 
     database = Database(db_url)
     with database.session() as s:
         s.add(Watchlist(name="bivens", query="bivens"))
-    code, out, err = run_main(["subscribe", "bivens", BAD_TARGETS[name]], monkeypatch, capsys)
+    code, out, err = run_main(["subscribe", "bivens", BAD_TARGETS[name]])
     assert code in (1, 2) and "Traceback" not in err
     assert "XXSECRET" not in err
     with database.session() as s:

@@ -26,9 +26,7 @@ from tests.alerting import STATUS_MOVE, seed_changes
 from tests.conftest import run_cli
 from tests.fakes import socket_faults as fs
 from tests.fakes.socket_faults import FaultServer
-from tests.fakes.feed_server import FeedServer
-from tests.fakes.slack_server import SlackServer
-from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.fakes.http_server import HttpServer, webhook_receiver
 from tests.reliability.helpers import assert_versions_consistent, item_keys, poll, rss, write_sources
 
 
@@ -77,7 +75,7 @@ def dispatch_later(db, hours: float = 25) -> None:
     asyncio.run(Dispatcher(db).run_once())
 
 
-def seed_then_change(db, feeds: FeedServer, tmp_path) -> object:
+def seed_then_change(db, feeds: HttpServer, tmp_path) -> object:
     feeds.set("/opinions.xml", rss(("a1", "Other")))
     config = write_sources(tmp_path / "sources.yaml", {"opinions": feeds.url("/opinions.xml")})
     poll(db, config)
@@ -94,7 +92,7 @@ RETRYABLE = {
 
 
 @pytest.mark.parametrize("name", list(RETRYABLE))
-def test_slack_retryable_failure_is_retried_and_sent_once(name, db, feeds, slack: SlackServer, tmp_path):
+def test_slack_retryable_failure_is_retried_and_sent_once(name, db, feeds, slack: HttpServer, tmp_path):
     config = seed_then_change(db, feeds, tmp_path)
     subscribe(db, "slack:" + slack.url())
     slack.queue(*RETRYABLE[name])
@@ -169,7 +167,7 @@ def drip_answer(hung_up: list[int], every: float = 0.2) -> fs.Fault:
 @pytest.mark.parametrize("fault", ["never_answers", "drips"])
 @pytest.mark.parametrize("channel", ["slack", "webhook"])
 def test_hung_receiver_times_out_is_retried_and_does_not_hold_up_other_targets(
-        channel, fault, db, feeds, faults: FaultServer, slack: SlackServer, tmp_path, monkeypatch):
+        channel, fault, db, feeds, faults: FaultServer, slack: HttpServer, tmp_path, monkeypatch):
     """A receiver that accepts the connection and never answers, or drips its answer: the
     delivery is not marked sent, it is retried later, and a delivery to another target goes out
     in the same dispatch pass once the channel's timeout has cut the hung one off."""
@@ -267,7 +265,7 @@ def deliver_only(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def test_a_huge_retry_after_waits_a_day_at_most_and_other_receivers_still_get_theirs(
         db, cli_env, retry_after):
     secret_a, secret_b = new_secret(), new_secret()
-    greedy, plain = WebhookReceiver(secret_a), WebhookReceiver(secret_b)
+    (greedy, _), (plain, plain_hooks) = webhook_receiver(secret_a), webhook_receiver(secret_b)
     try:
         sub_a, sub_b = subscribe_all(db, "webhook:" + greedy.url(), "webhook:" + plain.url())
         with db.session() as s:
@@ -279,7 +277,7 @@ def test_a_huge_retry_after_waits_a_day_at_most_and_other_receivers_still_get_th
         result = deliver_only(cli_env)
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
-        assert len(plain.unique) == 1  # the pass went on to the next receiver
+        assert len(plain_hooks.unique) == 1  # the pass went on to the next receiver
         row = deliveries_by_subscription(db)[sub_a]
         assert row.state == "pending" and row.last_error.startswith("429")
         assert row.next_attempt_at <= utcnow() + dt.timedelta(days=1, minutes=1)

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from monitor.models import Change, Item, ItemVersion
 from tests.conftest import realdata
 from tests.fakes import socket_faults as fs
-from tests.fakes.feed_server import FeedServer
+from tests.fakes.http_server import HttpServer
 from tests.fakes.socket_faults import FaultServer
 from tests.reliability.helpers import health, item_keys, poll, rss
 
@@ -227,9 +227,9 @@ def stored_from(db, source_id: str) -> tuple[int, int, int]:
 
 
 @pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[FaultServer, FeedServer]]:
-    """One fault server and one feed server for the module: a FeedServer takes half a second to stop."""
-    faults, feeds = FaultServer(), FeedServer()
+def servers() -> Iterator[tuple[FaultServer, HttpServer]]:
+    """One fault server and one feed server for the module: a HttpServer takes half a second to stop."""
+    faults, feeds = FaultServer(), HttpServer()
     yield faults, feeds
     faults.close()
     feeds.close()
@@ -237,7 +237,7 @@ def servers() -> Iterator[tuple[FaultServer, FeedServer]]:
 
 @pytest.mark.parametrize("kind", list(APIS))
 def test_json_shape_change_fails_clearly_stores_nothing_and_recovers(
-        kind: str, servers: tuple[FaultServer, FeedServer], db, tmp_path, monkeypatch) -> None:
+        kind: str, servers: tuple[FaultServer, HttpServer], db, tmp_path, monkeypatch) -> None:
     """Every mutation of this kind's answer in turn, one poll each, then the healthy answer."""
     api, (faults, feeds) = APIS[kind], servers
     for name in ("COURTLISTENER_TOKEN", "CONGRESS_API_KEY", "OPENSTATES_API_KEY", "LEGISCAN_API_KEY"):

@@ -13,7 +13,7 @@ import pytest
 import monitor.netguard as netguard
 from monitor.models import Delivery, Subscription
 from monitor.netguard import BlockedAddress, guarded_client, resolve_public
-from tests.fakes.slack_server import SlackServer
+from tests.fakes.http_server import HttpServer
 from tests.fakes.socket_faults import respond
 from tests.reliability.helpers import poll
 from tests.reliability.test_channel_and_storage_faults import alert_delivery, seed_then_change, subscribe_all
@@ -54,7 +54,7 @@ async def _post(url: str) -> httpx.Response:
         return await client.post(url, json={"text": "hi"})
 
 
-def test_guarded_client_refuses_loopback_before_connecting(strict, slack: SlackServer) -> None:
+def test_guarded_client_refuses_loopback_before_connecting(strict, slack: HttpServer) -> None:
     with pytest.raises(BlockedAddress):
         asyncio.run(_post(slack.url()))
     with pytest.raises(BlockedAddress):
@@ -62,7 +62,7 @@ def test_guarded_client_refuses_loopback_before_connecting(strict, slack: SlackS
     assert slack.requests == []
 
 
-def test_connection_goes_to_the_checked_address_not_a_second_lookup(monkeypatch, slack: SlackServer) -> None:
+def test_connection_goes_to_the_checked_address_not_a_second_lookup(monkeypatch, slack: HttpServer) -> None:
     """DNS rebinding: ``rebind.test`` resolves nowhere, so the request can only arrive if the
     transport connected to the address the guard returned; the Host header keeps the name."""
     monkeypatch.setenv("MONITOR_ALLOW_PRIVATE_URLS", "1")
@@ -75,7 +75,7 @@ def test_connection_goes_to_the_checked_address_not_a_second_lookup(monkeypatch,
     monkeypatch.setattr(netguard, "resolve_public", fake_resolve)
     response = asyncio.run(_post(f"http://rebind.test:{slack.port}/services/T/B/X"))
     assert response.status_code == 200 and checked == ["rebind.test"]
-    assert slack.requests[0].headers["Host"] == f"rebind.test:{slack.port}"
+    assert slack.requests[0].headers["host"] == f"rebind.test:{slack.port}"
 
 
 def test_guarded_client_does_not_follow_redirects(monkeypatch, faults) -> None:
@@ -158,7 +158,7 @@ def test_slack_name_that_resolves_to_a_private_address_at_send_time_is_refused(a
     assert asked == ["hooks.slack.com"]
 
 
-def test_delivery_connects_to_the_address_it_checked_not_a_second_answer(monkeypatch, db, feeds, slack: SlackServer,
+def test_delivery_connects_to_the_address_it_checked_not_a_second_answer(monkeypatch, db, feeds, slack: HttpServer,
                                                                          tmp_path) -> None:
     """DNS rebinding through alert delivery: the first answer is the local Slack fake, every later
     one a private address elsewhere. The message arrives, with the name in Host, after one lookup."""
@@ -166,4 +166,4 @@ def test_delivery_connects_to_the_address_it_checked_not_a_second_answer(monkeyp
     asked = _fake_dns(monkeypatch, {"rebind.test": [["127.0.0.1"], ["10.255.255.1"]]})
     delivery, _ = _deliver(db, feeds, tmp_path, f"slack:http://rebind.test:{slack.port}/services/T/B/X")
     assert delivery.state == "sent" and asked == ["rebind.test"]
-    assert slack.requests[0].headers["Host"] == f"rebind.test:{slack.port}"
+    assert slack.requests[0].headers["host"] == f"rebind.test:{slack.port}"

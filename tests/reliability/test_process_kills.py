@@ -36,8 +36,8 @@ from alerts.webhook import new_secret
 from monitor.config import load_config
 from monitor.models import Change, Delivery, Item, Source, Subscription, Watchlist, utcnow
 from monitor.drivers.service import run_once
-from tests.conftest import ROOT, run_cli
-from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.conftest import ROOT, run_cli, run_cli_process
+from tests.fakes.http_server import HttpServer, SignedWebhooks, webhook_receiver
 from tests.reliability.helpers import assert_versions_consistent, rss, write_sources
 
 KILLS = 12
@@ -154,10 +154,10 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(db, db_ur
           f"repeated_changes={repeated_changes}")
 
 
-def webhook_watch(db, receiver_factory) -> tuple[WebhookReceiver, int]:
-    """A watchlist for "case" and a webhook subscription to a receiver built for its secret."""
+def webhook_watch(db, delay: float = 0.0) -> tuple[HttpServer, SignedWebhooks, int]:
+    """A watchlist for "case" and a webhook subscription to a receiver that checks its secret."""
     secret = new_secret()
-    receiver = receiver_factory(secret)
+    receiver, hooks = webhook_receiver(secret, delay=delay)
     with db.session() as s:
         watchlist = Watchlist(name="cases", query="case")
         s.add(watchlist)
@@ -166,7 +166,7 @@ def webhook_watch(db, receiver_factory) -> tuple[WebhookReceiver, int]:
                            secret=secret)
         s.add(sub)
         s.flush()
-        return receiver, sub.id
+        return receiver, hooks, sub.id
 
 
 def titles(received) -> list[str]:
@@ -183,10 +183,10 @@ def test_a_retry_resends_the_same_message_and_later_changes_go_in_a_new_one(db, 
     config = write_sources(Path(cli_env["MONITOR_CONFIG"]), {"one": feeds.url("/one.xml")})
     feeds.set("/one.xml", rss(("c1", "Case 1")))
     assert run_cli(["run", "--once"], cli_env).returncode == 0  # baseline
-    receiver, _sub = webhook_watch(db, WebhookReceiver)
+    receiver, hooks, _sub = webhook_watch(db)
     try:
         feeds.set("/one.xml", rss(("c3", "Case 3"), ("c2", "Case 2"), ("c1", "Case 1")))
-        killed = run_cli(["run", "--once"], cli_env | {"MONITOR_FAILPOINTS": "dispatch.after-send=kill"})
+        killed = run_cli_process(["run", "--once"], cli_env | {"MONITOR_FAILPOINTS": "dispatch.after-send=kill"})
         assert killed.returncode == -signal.SIGKILL
         feeds.set("/one.xml", rss(("c5", "Case 5"), ("c4", "Case 4"), ("c3", "Case 3"), ("c2", "Case 2"),
                                   ("c1", "Case 1")))
@@ -198,7 +198,7 @@ def test_a_retry_resends_the_same_message_and_later_changes_go_in_a_new_one(db, 
     assert sorted(titles(first)) == sorted(titles(again)) == ["Case 2", "Case 3"]
     assert sorted(titles(new)) == ["Case 4", "Case 5"]
     # What a receiver that de-duplicates on webhook-id keeps: every change, once.
-    assert sorted(t for r in receiver.unique.values() for t in titles(r)) == [f"Case {n}" for n in range(2, 6)]
+    assert sorted(t for r in hooks.unique.values() for t in titles(r)) == [f"Case {n}" for n in range(2, 6)]
     with db.session() as s:
         assert {d.state for d in s.scalars(select(Delivery))} == {"sent"}
 
@@ -211,7 +211,7 @@ def test_kill_loop_with_a_slow_receiver_delivers_every_change(db, db_url, feeds,
     config = write_sources(tmp_path / "sources.yaml", {n: feeds.url(f"/{n}.xml") for n in FEEDS})
     changing = ChangingFeeds(feeds)
     asyncio.run(run_once(db, load_config(config), wait_limit=1))  # baseline
-    receiver, _sub = webhook_watch(db, lambda secret: WebhookReceiver(secret, delay=0.5))
+    receiver, hooks, _sub = webhook_watch(db, delay=0.5)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     env.update(PYTHONPATH=str(ROOT), MONITOR_ALLOW_PRIVATE_URLS="1")
     try:
@@ -243,7 +243,7 @@ def test_kill_loop_with_a_slow_receiver_delivers_every_change(db, db_url, feeds,
     for r in receiver.requests:
         bodies.setdefault(r.headers["webhook-id"], []).append(changes(r))
     assert all(b == same[0] for same in bodies.values() for b in same), "a message changed under its id"
-    kept = Counter(c for r in receiver.unique.values() for c in changes(r))
+    kept = Counter(c for r in hooks.unique.values() for c in changes(r))
     assert sorted(kept) == alerted and set(kept.values()) == {1}
     duplicates = len(receiver.requests) - len(bodies)
     assert duplicates <= kills

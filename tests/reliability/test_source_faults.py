@@ -2,7 +2,7 @@
 shows a clear error in its health (what ``monitor status`` prints), nothing already stored is
 lost, and the next poll after the fault ends succeeds by itself.
 
-Each fault is a named case; the healthy sources come from ``FeedServer`` and the faulty one
+Each fault is a named case; the healthy sources come from ``HttpServer`` and the faulty one
 from ``FaultServer`` (raw sockets), polled together by ``run_once``.
 """
 
@@ -22,7 +22,7 @@ import monitor.cores
 from monitor.errors import FetchError
 from monitor.fetch import Fetcher, PollClient
 from tests.fakes import socket_faults as fs
-from tests.fakes.feed_server import FeedServer
+from tests.fakes.http_server import HttpServer
 from tests.fakes.socket_faults import Blackhole, FaultServer
 from tests.reliability.conftest import QUICK
 from tests.reliability.helpers import health, item_keys, poll, rss, write_sources
@@ -34,7 +34,7 @@ BODY = rss(("b1", "Bad source one"), ("b2", "Bad source two")).encode()
 class Env:
     faults: FaultServer
     blackhole: Blackhole
-    feeds: FeedServer
+    feeds: HttpServer
     monkeypatch: pytest.MonkeyPatch
 
     def fault(self, fault: fs.Fault) -> str:
@@ -125,7 +125,7 @@ FAILURES: dict[str, tuple[Callable[[Env], str], str]] = {
 
 
 @pytest.fixture
-def env(faults: FaultServer, blackhole: Blackhole, feeds: FeedServer, monkeypatch: pytest.MonkeyPatch) -> Env:
+def env(faults: FaultServer, blackhole: Blackhole, feeds: HttpServer, monkeypatch: pytest.MonkeyPatch) -> Env:
     return Env(faults, blackhole, feeds, monkeypatch)
 
 
