@@ -125,3 +125,11 @@ def test_a_generic_feed_of_articles_keeps_its_titles() -> None:
         and records[0].title == "IDANIA PEREZ-PORTILLO, ET AL V. MERRICK GARLAND"
     )
     assert "raw_title" not in records[0].data
+
+
+def test_a_generic_feed_from_a_court_host_gets_case_names_without_any_setting() -> None:
+    config = RssConfig(id="ca9", url="https://www.ca9.uscourts.gov/decisions/opinions/index.xml")
+    body = (EXAMPLES / "ca9_opinions.xml").read_bytes()
+    records = RssSource(config).parse(Fetched(pages=(Page("file://feed", body),)))
+    anderson = next(r for r in records if r.data.get("raw_title") == "USA V. JONATHAN ANDERSON")
+    assert (anderson.kind, anderson.title) == ("article", "United States v. Jonathan Anderson")

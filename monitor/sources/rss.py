@@ -28,7 +28,8 @@ into an opinion (kind ``opinion``, status ``decided``, the precedential status a
   caption in capitals (title-cased here), the PDF is the first link in content:encoded.
 
 Every court item's caption goes through ``monitor.normalise.casenames.case_name`` (a generic
-feed's too, when ``item_kind`` is ``opinion`` or ``docket``); the title as sent is kept in
+feed's too, when it names a ``court``, its ``item_kind`` is ``opinion`` or ``docket``, or it is a
+court's own feed on ``*.uscourts.gov`` or supremecourt.gov); the title as sent is kept in
 ``data["raw_title"]``. The other circuits (ca1-ca6, ca8, ca11) publish their opinions as HTML
 pages or through GovInfo, not as RSS we found a sample of.
 
@@ -44,7 +45,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from pydantic import model_validator
 
@@ -61,6 +62,13 @@ from monitor.sources.base import (
 from monitor.sources.feedparse import FeedEntry, Timezone, local_date, parse_feed, plain_text
 
 Flavor = Literal["generic", "courtlistener", "ca7", "ca9", "ca10", "cadc", "cafc"]
+
+
+COURT_KINDS = ("opinion", "docket")  # items whose title is a case caption
+# A court's own host: ca9.uscourts.gov, media.cadc.uscourts.gov, ecf.nysd.uscourts.gov (not the
+# judiciary's news site www.uscourts.gov), supremecourt.gov.
+_COURT_HOST = re.compile(r"(?:^|\.)(?:(?:ca\d{1,2}|cadc|cafc|cit|jpml|[a-z]{2}[a-z]?[db])\.uscourts\.gov"
+                         r"|supremecourt\.gov)$")
 
 
 class RssConfig(SourceConfig):
@@ -83,6 +91,13 @@ class RssConfig(SourceConfig):
             docket_feed = self.flavor == "courtlistener" and "/docket/" in self.url
             self.item_kind = "article" if self.flavor == "generic" else "entry" if docket_feed else "opinion"
         return self
+
+    @property
+    def about_cases(self) -> bool:
+        """Whether entry titles are case captions: a court is named, the items are opinions or
+        dockets, or the feed is a court's own (``*.uscourts.gov``, supremecourt.gov)."""
+        host = urlsplit(self.url).hostname or ""
+        return bool(self.court) or self.item_kind in COURT_KINDS or bool(_COURT_HOST.search(host))
 
 
 FLAVOR_DEFAULTS: dict[str, dict[str, str]] = {
@@ -195,7 +210,6 @@ def _cafc(entry: FeedEntry) -> Opinion:
     )
 
 
-COURT_KINDS = ("opinion", "docket")  # items whose title is a case caption
 
 FLAVORS: dict[str, Callable[[FeedEntry], Opinion]] = {
     "courtlistener": _courtlistener, "ca7": _ca7, "ca9": _ca9, "ca10": _ca10, "cadc": _cadc, "cafc": _cafc,
@@ -225,7 +239,7 @@ class RssSource(BaseSource):
     def _generic(self, entry: FeedEntry) -> ItemRecord:
         """An entry of a feed without a flavour; one about a case still gets the court's spelling."""
         record = self._base(entry)
-        if record.kind in COURT_KINDS and entry.title:
+        if self.config.about_cases and entry.title:
             record.title = case_name(entry.title) or record.title
             record.data.update({"case_name": record.title, "raw_title": entry.title})
         return record
