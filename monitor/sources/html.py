@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from monitor.errors import ParseError
 from monitor.fetch import PollClient
+from monitor.normalise.casenames import case_name
 from monitor.sources.base import (
     BaseSource,
     Fetched,
@@ -151,6 +152,9 @@ class HtmlSource(BaseSource):
             url = urljoin(cfg.url, values["url"]) if values.get("url") else None
             item_id = values.get("id") or url or title
             when = parse_date(values.get("date"), cfg.date_formats)
+            if cfg.court or cfg.item_kind in ("opinion", "docket"):  # a caption: the court's spelling
+                extra = {**extra, "raw_title": title}
+                title = case_name(title) or title
             template_values = {**extra, **values, "id": item_id}
             record = ItemRecord(
                 key=f"html:{cfg.id}:{item_id}",
