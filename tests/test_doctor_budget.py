@@ -76,14 +76,15 @@ def test_doctor_tells_a_new_user_what_runs_and_what_to_do(env: dict[str, str]) -
     assert len(out.splitlines()) <= 24  # one screen
 
 
-def test_doctor_fails_for_email_subscriptions_without_smtp(env: dict[str, str], tmp_path: Path) -> None:
+def test_doctor_fails_for_email_subscriptions_without_smtp_or_public_url(env: dict[str, str], tmp_path: Path) -> None:
     assert run_cli(["watchlist", "add", "bivens", "--query", "bivens"], env).returncode == 0
-    assert run_cli(["subscribe", "bivens", "email:someone@example.org"], env).returncode == 0
-    result = run_cli(["doctor", "--config", str(ROOT / "sources.yaml")], env)
+    smtp = {"MONITOR_SMTP_URL": "smtp://mail.example.org:587?starttls=1", "MONITOR_PUBLIC_URL": "https://m.example.org"}
+    assert run_cli(["subscribe", "bivens", "email:someone@example.org"], env | smtp).returncode == 0
+    result = run_cli(["doctor", "--config", str(ROOT / "sources.yaml")], env)  # the variables lost since
     assert result.returncode == 1
     assert "problem: 1 email subscription(s) but no MONITOR_SMTP_URL" in result.stdout
-    fixed = run_cli(["doctor", "--config", str(ROOT / "sources.yaml")],
-                    env | {"MONITOR_SMTP_URL": "smtp://mail.example.org:587?starttls=1"})
+    assert "problem: 1 email subscription(s) but no MONITOR_PUBLIC_URL" in result.stdout
+    fixed = run_cli(["doctor", "--config", str(ROOT / "sources.yaml")], env | smtp)
     assert fixed.returncode == 0, fixed.stdout
 
 

@@ -14,6 +14,7 @@ from monitor.cli.worker import cluster_section
 from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
+    from monitor.db import Database
     from monitor.sources import ItemRecord
 
 sources_app = typer.Typer(help="Configured sources.", no_args_is_help=True)
@@ -113,8 +114,9 @@ def status(db: DbOpt = None, json_out: JsonOpt = False) -> None:
 
 
 @sources_app.command("budget")
-def sources_budget(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
-    """Each provider's planned requests a day for the enabled sources, against its published limit.
+def sources_budget(config: ConfigOpt = None, db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Each provider's planned requests a day for the enabled sources (and the bills followed so
+    far, when there is a database), against its published limit.
 
     Exits 1 when a provider would be asked for more than its limit (config validation refuses such a
     config; this command shows by how much).
@@ -122,9 +124,16 @@ def sources_budget(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
     Example: monitor sources budget
     """
     from monitor.config import load_config
+    from monitor.follow import with_followed
     from monitor.plan import plan
 
-    plans = plan(load_config(config, check_budget=False))
+    cfg = load_config(config, check_budget=False)
+    database = _existing_database(db)
+    if database is not None:
+        with database.session() as session:
+            cfg = with_followed(cfg, session)
+        database.dispose()
+    plans = plan(cfg)
     if json_out:
         print_json([{"provider": p.provider, "per_day": round(p.per_day, 1), "limit_per_day": p.limit_per_day,
                      "limit": p.limit, "sources": len(p.sources), "over": p.over} for p in plans])
@@ -149,6 +158,7 @@ KEY_FIXES: dict[str, str] = {
     "COURTLISTENER_TOKEN": "a free CourtListener token: sign up at https://www.courtlistener.com/sign-in/register/, "
                            "copy it from https://www.courtlistener.com/profile/api/, then export COURTLISTENER_TOKEN=…",
 }
+EMAIL_NEEDS = frozenset({"MONITOR_SMTP_URL", "MONITOR_PUBLIC_URL"})  # a mail server; the unsubscribe link
 DELIVERY_FIXES: tuple[tuple[str, str, str], ...] = (
     ("MONITOR_SMTP_URL", "email alerts and digests",
      "export MONITOR_SMTP_URL=smtp://user:pass@host:587?starttls=1 (and MONITOR_MAIL_FROM)"),
@@ -165,7 +175,7 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
 
     Exits 0 when everything configured can run (sources that need a key you have not set are
     skipped by design, each with its fix); 1 for an invalid sources.yaml, a provider planned over
-    its limit, or email subscriptions without an SMTP server.
+    its limit, or email subscriptions without an SMTP server or the public URL their links need.
 
     Example: monitor doctor
     """
@@ -211,7 +221,7 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
     for name, purpose, fix in DELIVERY_FIXES:
         if os.environ.get(name):
             console.print(f"  {name}: set ({purpose})", markup=False)
-        elif name == "MONITOR_SMTP_URL" and channels and channels.get("email"):
+        elif name in EMAIL_NEEDS and channels and channels.get("email"):
             problems += 1
             console.print(f"  problem: {channels['email']} email subscription(s) but no {name}; fix: {fix}",
                           markup=False)
@@ -233,18 +243,28 @@ def _few(ids: list[str], shown: int = 3) -> str:
     return ", ".join(ids[:shown]) + (f", … {len(ids) - shown} more" if len(ids) > shown else "")
 
 
+def _existing_database(db_url: str | None) -> Database | None:
+    """The database if one exists there, never creating one (these commands only read)."""
+    from monitor.db import Database, sqlite_path
+
+    database = Database(db_url)
+    path = sqlite_path(database.url)
+    if (path is not None and not path.exists()) or database.current_revision() is None:
+        database.dispose()
+        return None
+    return database
+
+
 def _subscription_channels(db_url: str | None) -> dict[str, int] | None:
     """Subscriptions per channel (``email``, ``slack``, …), or None when there is no database yet."""
     from sqlalchemy import select
 
-    from monitor.db import Database, sqlite_path
     from monitor.models import Subscription
 
-    database = Database(db_url)
+    database = _existing_database(db_url)
+    if database is None:
+        return None
     try:
-        path = sqlite_path(database.url)
-        if (path is not None and not path.exists()) or database.current_revision() is None:
-            return None
         with database.session() as session:
             targets = session.scalars(select(Subscription.target)).all()
     finally:
