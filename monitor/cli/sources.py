@@ -190,7 +190,7 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
     try:
         cfg = load_config(config, check_budget=False)
     except MonitorError as exc:
-        fail(f"sources.yaml: {exc}")
+        fail(str(exc))
     enabled = cfg.enabled_sources()
     missing: dict[str, list[str]] = {}
     runnable: Counter[str] = Counter()
