@@ -32,8 +32,8 @@ def env(cli_env: dict[str, str]) -> dict[str, str]:
 def test_the_shipped_config_fits_every_published_limit() -> None:
     plans = {p.provider: p for p in plan(load_config(ROOT / "sources.yaml"))}
     assert not any(p.over for p in plans.values())
-    # five search feeds every 3h, the Supreme Court feed every 2h, two keyed searches (2 requests) every 3h
-    assert plans["courtlistener"].per_day == 5 * 8 + 12 + 2 * 2 * 8 <= 125
+    # four search feeds every 3h, the Supreme Court feed every 2h, two keyed searches (2 requests) every 3h
+    assert plans["courtlistener"].per_day == 4 * 8 + 12 + 2 * 2 * 8 <= 125
 
 
 def test_a_config_over_a_hard_limit_is_refused_with_one_line(tmp_path: Path, env: dict[str, str]) -> None:
@@ -63,7 +63,7 @@ def test_doctor_tells_a_new_user_what_runs_and_what_to_do(env: dict[str, str]) -
     result = run_cli(["doctor", "--config", str(ROOT / "sources.yaml")], env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "150 of 185 enabled sources can run now" in out
+    assert "149 of 184 enabled sources can run now" in out
     for key, page in (("CONGRESS_API_KEY", "https://api.congress.gov/sign-up/"),
                       ("OPENSTATES_API_KEY", "https://open.pluralpolicy.com/accounts/signup/"),
                       ("LEGISCAN_API_KEY", "https://legiscan.com/user/register"),
