@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.normalise.actiontext import latest_action_status
-from monitor.normalise.crosswalks import LEGISCAN_STATUS
+from monitor.normalise.actiontext import latest_action_status, text_step
+from monitor.normalise.crosswalks import LEGISCAN_STATUS, OPENSTATES_CLASSIFICATIONS
 from monitor.sources import SOURCE_KINDS, Fetched, Page
 from monitor.sources.base import ItemRecord
 from tests.conftest import REALDATA, ROOT
@@ -107,6 +107,17 @@ def peer_lines() -> Row:
     )
 
 
+def openstates_wordings() -> Row:
+    from tests.test_conformance_status import OPENSTATES_WORDINGS
+
+    agree = 0
+    for wording, classification in OPENSTATES_WORDINGS:
+        ours, step = text_step(wording), OPENSTATES_CLASSIFICATIONS[classification]
+        agree += (ours.status if ours else None) == (step.status if step else None)
+    return Row("Open States scrapers' action wordings", f"{len(OPENSTATES_WORDINGS)} wordings",
+               "the rung of their classification", agree, len(OPENSTATES_WORDINGS))
+
+
 def legiscan() -> Row:
     paths = sorted(REALDATA.glob("legiscan/dataset_bill_*.json"))
     agree = 0
@@ -191,6 +202,7 @@ def table() -> str:
         billstatus,
         govtrack_bills,
         peer_lines,
+        openstates_wordings,
         legiscan,
         congress_gov_lists,
         court_names,

@@ -486,3 +486,52 @@ def test_openstates_override_classifications() -> None:
     assert (
         climb(vetoed + [act(5, "became-law")]).status == "vetoed"
     )  # a law with no override: not believed
+
+
+# Open States' scrapers classify state action text (openstates-scrapers, e.g. the Wisconsin,
+# South Carolina and Montana categorizers): (their wording, their classification). Our text
+# rules (used for rows that carry no classification) against the rung that classification
+# proves in our crosswalk. Where we differ on purpose: wording -> (our status, why).
+OPENSTATES_WORDINGS = [
+    ("Report vetoed by the Governor", "executive-veto"),
+    ("Report approved by the Governor on April 5, 2024", "executive-signature"),
+    ("Report approved by the Governor with partial veto", "executive-veto-line-item"),
+    ("Read first time and referred to committee on Judiciary", "referral-committee"),
+    ("Read a third time and passed", "passage"),
+    ("Presented to the Governor on March 1, 2024", "executive-receipt"),
+    ("Introduced by Representatives Smith and Jones", "introduction"),
+    ("Signed by Governor", "executive-signature"),
+    ("Vetoed by Governor", "executive-veto"),
+    ("Defeated", "failure"),
+    ("Prefiled", "filing"),
+    ("Referred to Committee", "referral-committee"),
+    ("Rereferred to Committee", "referral-committee"),
+    ("Committee Report--Bill Passed", "committee-passage"),
+    ("Died in Standing Committee", "committee-failure"),
+    ("Certain items vetoed", "executive-veto-line-item"),
+    ("Introduced and adopted", "passage"),
+    ("Rejected", "failure"),
+    ("Adopted", "passage"),
+    ("Passed over veto", "veto-override-passage"),
+    ("Read third time", "passage"),
+    ("Assigned to Judiciary Committee in House", "referral-committee"),
+    ("Passed by House", "passage"),
+]
+OPENSTATES_DIFFERENCES = {
+    "Report approved by the Governor with partial veto": (
+        "enacted", ("approved with a line-item veto: the bill is signed and becomes law without the "
+        "struck items; the classification alone (line-item veto) proves no rung")),
+    "Read third time": (
+        None, ("in most states a third reading is not a passage vote; South Carolina's scraper "
+        "reads it so for its own wording only")),
+}
+
+
+@pytest.mark.parametrize(("wording", "classification"), OPENSTATES_WORDINGS,
+                         ids=[w for w, _ in OPENSTATES_WORDINGS])
+def test_openstates_wordings(wording: str, classification: str) -> None:
+    ours = text_step(wording)
+    step = cw.OPENSTATES_CLASSIFICATIONS[classification]
+    theirs = step.status if step else None
+    expected, why = OPENSTATES_DIFFERENCES.get(wording, (theirs, ""))
+    assert (ours.status if ours else None) == expected and (expected != theirs) == bool(why)

@@ -57,6 +57,9 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
         _OBJECTIONS + "failed",
     ), VETOED),
     ((r"\bpocket vetoed?\b",), VETOED),
+    # A line-item (partial) veto strikes items; the bill itself is signed and becomes law.
+    ((rf"\bapproved by {_EXECUTIVE}.* with (?:a )?partial veto",), ENACTED),
+    ((r"\bline[- ]item veto", r"\bpartial veto\b", r"\bitems? vetoed\b"), None),
     ((
         r"passed senate over (?:the )?veto",
         r"senate (?:voted to )?overr(?:ode|idden)",
@@ -69,7 +72,8 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
         r"two-thirds of the members present having voted in the affirmative",
         _OBJECTIONS + "passed",
     ), OVERRIDE_LOWER),
-    ((r"\bveto (?:was )?overridden\b", r"\boverride (?:passed|agreed)"), OVERRIDE),
+    ((r"\bveto (?:was )?overridden\b", r"\boverride (?:passed|agreed)",
+      r"\bpassed over (?:the )?(?:president's |governor's )?veto"), OVERRIDE),
     ((r"\bvetoed\b", r"^veto\b"), VETOED),
     ((
         r"\bbecame (?:public |private )?law\b",
@@ -95,6 +99,8 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
          r"(?: as amended)?,? failed\b"),
         r"^(?:resolution )?disagreed to in (?:the )?(?:house|senate)",
         r"^(?:third reading )?failed\b",
+        r"^(?:defeated|rejected)\b",
+        r"\bdied in (?:standing )?committee\b",
     ), FAILED),
     # Passage, with its chamber where the words say it.
     ((
@@ -119,6 +125,8 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
         rf"^passed (?:the )?{_HOUSE}\b",
         r"^third reading passed\b",
         r"^read third time\.? passed\b",
+        r"\bthird time and passed\b",
+        r"^(?:introduced,? (?:and )?)?adopted\b",
         r"^passed\b",
     ), PASSED),
     # Committee stages.
@@ -130,8 +138,15 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
         r"\bdischarged (?:from|by)\b",
         r"placed on the union calendar",
         r"\bdo pass\b",
+        r"\bcommittee (?:report|executive action)--(?:bill passed|resolution adopted)",
+        r"\breported out of committee\b",
     ), REPORTED),
-    ((r"\breferred to\b", r"\bre-?referred\b"), IN_COMMITTEE),
+    ((
+        r"\breferred to\b",
+        r"\bre-?referred\b",
+        r"\b(?:re)?committed to\b",
+        r"\bassigned to\b.*\bcommittee\b",
+    ), IN_COMMITTEE),
     ((
         r"^introduced\b",
         r"^(?:pre-?)?filed\b",
