@@ -45,6 +45,8 @@ async def post(client: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Resp
         raise DeliveryError(f"refused: {exc}") from None
     except BlockedAddress as exc:
         raise DeliveryError(f"refused: {exc}", permanent=True) from None
+    except httpx.InvalidURL as exc:  # e.g. 0177.0.0.1: retrying will not make it a URL
+        raise DeliveryError(f"refused: {target} is not a URL httpx can send to: {exc}", permanent=True) from None
     except httpx.TimeoutException as exc:
         raise DeliveryError(f"timeout posting to {target}: {type(exc).__name__}") from None
     except httpx.HTTPError as exc:

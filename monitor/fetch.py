@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
+from urllib.request import getproxies
 from urllib.robotparser import RobotFileParser
 
 import certifi
@@ -30,7 +31,7 @@ import httpx
 
 from monitor import __version__
 from monitor.errors import AuthError, BudgetExceeded, FetchError
-from monitor.netguard import refuse_private_redirect
+from monitor.netguard import BlockedAddress, GuardedTransport, Unresolvable, check_request
 from monitor.redact import public_url
 
 if TYPE_CHECKING:
@@ -128,14 +129,19 @@ class Fetcher:
             budgets = Budgets(None)
         self.budgets = budgets
         self._robots: dict[str, tuple[float, RobotFileParser | bool]] = {}
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=20)
+        # Every hop goes to the address monitor.netguard checked. Through a proxy from the
+        # environment, httpx builds the proxy's transports and the name is checked per hop.
+        proxied = bool(getproxies())
         self.client = httpx.AsyncClient(
             headers={"User-Agent": user_agent(), "Accept-Encoding": ACCEPT_ENCODING},
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            transport=None if proxied else GuardedTransport(verify=ssl_context(), limits=limits),
             verify=ssl_context(),
+            limits=limits,
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
-            event_hooks={"response": [refuse_private_redirect]},
+            event_hooks={"request": [check_request] if proxied else []},
         )
 
     async def aclose(self) -> None:
@@ -227,6 +233,12 @@ class Fetcher:
                                      retryable=False, status=status)
                 body = await _read_capped(response, max_bytes, shown)
                 return status, response.headers, body, str(response.url)
+        except Unresolvable as exc:
+            raise FetchError(f"{shown}: {exc}", retryable=True) from None
+        except BlockedAddress as exc:
+            raise FetchError(f"{shown}: refused: {exc}", retryable=False) from None
+        except httpx.InvalidURL as exc:  # e.g. a redirect to 0177.0.0.1
+            raise FetchError(f"{shown}: refused: not a URL httpx can fetch: {exc}", retryable=False) from None
         except httpx.TooManyRedirects:
             raise FetchError(f"more than {MAX_REDIRECTS} redirects from {shown}", retryable=False) from None
         except httpx.TimeoutException as exc:

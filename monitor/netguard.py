@@ -7,9 +7,12 @@ the connection goes to the address that was checked (the Host header and TLS SNI
 name). Every hop of a redirect passes through the transport again, so redirects are
 re-checked. ``MONITOR_ALLOW_PRIVATE_URLS=1`` is the only way around it.
 
-- ``GuardedTransport``: an httpx transport for channels that post to user-supplied URLs.
-- ``refuse_private_redirect``: an httpx response hook for source fetches, whose first URL
-  comes from the operator's sources.yaml but whose redirects come from the remote server.
+- ``GuardedTransport``: the httpx transport of every client that reaches a URL from outside the
+  code: source fetches (their URLs come from sources.yaml, their redirects from the remote
+  server) and channel posts (their targets from subscribers).
+- ``check_request``: a request hook for source fetches through a proxy named in the
+  environment. The proxy makes the connection, so the address cannot be pinned here; the name
+  is still checked, and pinning is the proxy's part.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from typing import Any
 
 import httpx
 
-from monitor.errors import ConfigError, FetchError
+from monitor.errors import ConfigError
 from monitor.redact import mask_url
-from monitor.urls import private_urls_allowed
+from monitor.urls import address_allowed
 
 HINT = "(set MONITOR_ALLOW_PRIVATE_URLS=1 to allow)"
 
@@ -37,21 +40,12 @@ class Unresolvable(BlockedAddress):
     """A name that does not resolve (now): refused like a private one, but a DNS failure may pass."""
 
 
-def is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
 def check_addresses(host: str, addresses: list[str]) -> str:
-    """The address to connect to, if every one the host resolved to is public."""
+    """The address to connect to, if every one the host resolved to is allowed (``address_allowed``)."""
     if not addresses:
         raise Unresolvable(f"{host}: the name does not resolve")
-    if private_urls_allowed():
-        return addresses[0]
     for address in addresses:
-        if not is_public(address):
+        if not address_allowed(address):
             raise BlockedAddress(f"{host}: resolves to a private or reserved address {HINT}")
     return addresses[0]
 
@@ -92,16 +86,8 @@ def guarded_client(*, verify: ssl.SSLContext | bool = True, **kwargs: Any) -> ht
     return httpx.AsyncClient(transport=GuardedTransport(verify=verify), follow_redirects=False, **kwargs)
 
 
-async def refuse_private_redirect(response: httpx.Response) -> None:
-    """Response hook: a redirect to a non-http(s) URL, or to a private address, ends the fetch."""
-    if not response.has_redirect_location:
-        return
-    target = response.url.join(response.headers["location"])
-    if target.scheme not in ("http", "https"):
-        raise FetchError(f"redirect from {mask_url(str(response.url))} to a non-http(s) URL refused", retryable=False)
-    port = target.port or (443 if target.scheme == "https" else 80)
-    try:
-        await resolve_public(target.host, port)
-    except BlockedAddress:
-        raise FetchError(f"redirect from {mask_url(str(response.url))} to a private or reserved address "
-                         f"refused {HINT}", retryable=False) from None
+async def check_request(request: httpx.Request) -> None:
+    """Request hook: refuse a non-http(s) URL, or a host that resolves to a private address."""
+    if request.url.scheme not in ("http", "https"):
+        raise BlockedAddress(f"{mask_url(str(request.url))}: only http(s) URLs are allowed")
+    await resolve_public(request.url.host, request.url.port or (443 if request.url.scheme == "https" else 80))

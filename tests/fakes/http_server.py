@@ -72,10 +72,11 @@ def slack_ok(_request: Request) -> Reply:
 class HttpServer:
     """A threaded HTTP/1.1 server on a free loopback port. ``home`` is the path ``url()`` gives
     by default; ``fallback`` answers paths without a route; ``tls`` serves HTTPS with this
-    context; ``idle_timeout`` closes a kept-alive connection idle this long, as real servers do."""
+    context; ``idle_timeout`` closes a kept-alive connection idle this long, as real servers do;
+    ``host``: any loopback address (tests of the address guard allow only one)."""
 
     def __init__(self, *, home: str = "/", fallback: Handler = not_found, tls: ssl.SSLContext | None = None,
-                 idle_timeout: float | None = None) -> None:
+                 idle_timeout: float | None = None, host: str = "127.0.0.1") -> None:
         self.home = home
         self.fallback = fallback
         self.routes: dict[str, Handler] = {}
@@ -84,7 +85,7 @@ class HttpServer:
         self.counts: Counter[str] = Counter()
         self.connections: set[tuple[str, int]] = set()  # client (address, port) pairs seen
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class(idle_timeout))
+        self.httpd = ThreadingHTTPServer((host, 0), self._handler_class(idle_timeout))
         self.httpd.daemon_threads = True
         if tls is not None:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
@@ -190,7 +191,7 @@ class HttpServer:
 
     @property
     def base(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}"
+        return f"{self.scheme}://{self.httpd.server_address[0]}:{self.port}"
 
     def url(self, path: str | None = None) -> str:
         return self.base + (self.home if path is None else path)

@@ -142,18 +142,19 @@ class FaultServer:
     faults: dict[str, Fault] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     endless_sent: list[int] = field(default_factory=list)
+    host: str = "127.0.0.1"  # any loopback address: tests of the address guard allow only one
 
     def __post_init__(self) -> None:
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((self.host, 0))
         self.sock.listen(1024)
         self.closed = False
         threading.Thread(target=self._serve, daemon=True).start()
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        return f"http://{self.host}:{self.sock.getsockname()[1]}"
 
     def url(self, path: str) -> str:
         return self.base + path

@@ -13,7 +13,7 @@ import functools
 import gzip
 import tracemalloc
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -44,7 +44,7 @@ class Env:
 
 def _redirect_to(target: str) -> Callable[[Env], str]:
     def setup(env: Env) -> str:
-        env.monkeypatch.delenv("MONITOR_ALLOW_PRIVATE_URLS", raising=False)
+        env.monkeypatch.setenv("MONITOR_ALLOW_PRIVATE_URLS", ENV_HOST)  # the test's servers, nothing else
         return env.fault(fs.respond(302, b"", {"Location": target}))
     return setup
 
@@ -116,7 +116,7 @@ FAILURES: dict[str, tuple[Callable[[Env], str], str]] = {
     "redirect_to_metadata_address": (_redirect_to("http://169.254.169.254/latest/meta-data/"), "private or reserved address"),
     "redirect_to_private_network": (_redirect_to("http://10.0.0.1/feed.xml"), "private or reserved address"),
     "redirect_to_loopback_name": (_redirect_to("http://localhost:9/feed.xml"), "private or reserved address"),
-    "redirect_to_non_http_scheme": (_redirect_to("file:///etc/passwd"), "to a non-http(s) URL refused"),
+    "redirect_to_non_http_scheme": (_redirect_to("file:///etc/passwd"), "only http(s) URLs are allowed"),
     "empty_200": (lambda e: e.fault(fs.respond(200, b"")), "parse: not an RSS/Atom feed"),
     "html_error_page_as_200": (lambda e: e.fault(fs.respond(200, HTML_PAGE, {"Content-Type": "text/html"})), "parse:"),
     "json_instead_of_feed": (lambda e: e.fault(fs.respond(200, b'{"error": "moved"}', {"Content-Type": "application/json"})), "parse:"),
@@ -124,9 +124,15 @@ FAILURES: dict[str, tuple[Callable[[Env], str], str]] = {
 }
 
 
+ENV_HOST = "127.0.0.2"  # not 127.0.0.1, so a redirect to localhost is a redirect elsewhere
+
+
 @pytest.fixture
-def env(faults: FaultServer, blackhole: Blackhole, feeds: HttpServer, monkeypatch: pytest.MonkeyPatch) -> Env:
-    return Env(faults, blackhole, feeds, monkeypatch)
+def env(blackhole: Blackhole, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    faults, feeds = FaultServer(host=ENV_HOST), HttpServer(host=ENV_HOST)
+    yield Env(faults, blackhole, feeds, monkeypatch)
+    faults.close()
+    feeds.close()
 
 
 DEFERRING = {"http_503_long_retry_after", "http_503_retry_after_date", "http_429"}
