@@ -93,3 +93,11 @@ def test_doctor_reports_a_broken_config_in_one_line(env: dict[str, str], tmp_pat
     path.write_text("sources:\n  - {id: x, kind: rsss}\n")
     result = run_cli(["doctor", "--config", str(path)], env)
     assert result.returncode == 1 and "unknown kind 'rsss'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_cron_source_counts_its_firings(tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text("sources:\n  - {id: weekdays, kind: rss, url: 'https://www.courtlistener.com/feed/court/ca9/',"
+                    " flavor: courtlistener, cron: '0 9,17 * * 1-5'}\n")
+    [entry] = plan(load_config(path))
+    assert entry.provider == "courtlistener" and entry.per_day == 2 * 5 / 7
