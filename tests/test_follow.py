@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from monitor import follow
@@ -66,7 +67,8 @@ def test_only_discovery_sources_follow_and_a_watchlist_can_say_no(db: Database) 
         assert session.scalars(select(FollowedBill)).all() == []
 
 
-def test_followed_bills_become_sources_on_the_feeds_schedule(db: Database, tmp_path: Path) -> None:
+def test_followed_bills_become_sources_on_the_feeds_schedule(db: Database, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "sources.yaml"
     path.write_text(CONFIG)
     config = load_config(path)
@@ -82,6 +84,12 @@ def test_followed_bills_become_sources_on_the_feeds_schedule(db: Database, tmp_p
     assert isinstance(first, BillStatusConfig)
     assert (first.bills, first.congress, first.base_url, first.interval) == (
         ["H.R. 10660"], 119, "http://127.0.0.1:1/bulk", "3h")
+    monkeypatch.setenv("CONGRESS_API_KEY", "k")  # with a key, congress.gov's record of each too
+    with db.session() as session:
+        keyed = follow.with_followed(config, session).sources[len(config.sources):]
+    assert [(s.id, s.kind) for s in keyed] == [
+        ("follow.us-119-hr-10660", "govinfo_billstatus"), ("follow.us-119-hr-10660.congress", "congress_bill"),
+        ("follow.us-119-hjres-45", "govinfo_billstatus"), ("follow.us-119-hjres-45.congress", "congress_bill")]
 
 
 def test_a_state_search_follows_what_it_finds_and_a_named_bill_source_does_not(db: Database) -> None:
