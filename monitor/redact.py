@@ -112,6 +112,8 @@ def redact(text: str) -> str:
     the secret parts of URLs (see ``mask_url``)."""
     for secret in known_secrets():
         text = text.replace(secret, "***")
+    for target in sorted(_TARGETS):
+        text = _scrub_target(text, target)
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + "***", text)
     text = _URL.sub(lambda m: mask_url(m.group(0)), text)
     return _PARAM.sub(_mask_param, text)
@@ -140,15 +142,28 @@ def target_secrets(target: str) -> list[str]:
     return sorted({s for s in found if len(s) >= 6}, key=len, reverse=True)
 
 
-def redact_for_target(text: str, target: str) -> str:
-    """``redact``, and first the secret parts of the target the text came back from: a receiver or
-    proxy that echoes the request's path or URL must not put its credential into errors or logs."""
+def _scrub_target(text: str, target: str) -> str:
     url = _target_url(target)
     if "://" in url:
         text = text.replace(url, mask_url(url, secret_path=True))
     for secret in target_secrets(target):
         text = text.replace(secret, "***")
-    return redact(text)
+    return text
+
+
+_TARGETS: set[str] = set()  # delivery targets this process posts to (see ``remember_target``)
+
+
+def remember_target(target: str) -> None:
+    """Scrub this delivery target's secret parts from every later ``redact`` (so from every log
+    line too): httpx logs the URL it posts to, and a plain webhook's path looks ordinary."""
+    _TARGETS.add(target)
+
+
+def redact_for_target(text: str, target: str) -> str:
+    """``redact``, and first the secret parts of the target the text came back from: a receiver or
+    proxy that echoes the request's path or URL must not put its credential into errors or logs."""
+    return redact(_scrub_target(text, target))
 
 
 class RedactingFilter(logging.Filter):
