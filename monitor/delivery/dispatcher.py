@@ -59,7 +59,7 @@ from monitor.models import (
     utcnow,
 )
 from monitor.outbox.enqueue import DeliveryKind, DeliveryState, GroupKey
-from monitor.redact import redact
+from monitor.redact import redact_for_target, remember_target
 
 log = logging.getLogger(__name__)
 
@@ -520,17 +520,19 @@ class Dispatcher:
         if out.disabled is not None:  # unsubscribed or disabled after these rows were queued
             record(outcome=Outcome.FAILED, answer=f"subscription disabled: {out.disabled}")
             return
+        remember_target(target)
         try:
             channel = channel_for_target(target, secret=out.secret)
             rendered = channel.render(out.message)
             await self._pace(target)
             answer = await channel.send(client, rendered)
         except ConfigError as exc:  # an operator setting is missing or wrong: held, the subscriber keeps it
-            record(outcome=Outcome.RETRY, answer=redact(f"held until the operator fixes it: {exc}"),
+            held = f"held until the operator fixes it: {exc}"
+            record(outcome=Outcome.RETRY, answer=redact_for_target(held, target),
                    retry_in=retry_delay(out.attempts))
             return
         except DeliveryError as exc:
-            reason = redact(exc.reason)
+            reason = redact_for_target(exc.reason, target)
             gave_up = utcnow() - out.created > GIVE_UP_AFTER
             if exc.permanent or gave_up:
                 reason = (
@@ -557,12 +559,12 @@ class Dispatcher:
             log.exception("message %s: unexpected error", out.message_id)
             record(
                 outcome=Outcome.RETRY,
-                answer=redact(f"internal error: {type(exc).__name__}"),
+                answer=f"internal error: {type(exc).__name__}",
                 retry_in=retry_delay(out.attempts),
             )
             return
         failpoint("dispatch.after-send")
-        record(outcome=Outcome.SENT, answer=redact(answer))
+        record(outcome=Outcome.SENT, answer=redact_for_target(answer, target))
 
     async def _pace(self, target: str) -> None:
         """At most one message per second per target (Slack's posting limit)."""

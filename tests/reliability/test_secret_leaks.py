@@ -8,12 +8,14 @@ text column the database keeps is grepped for each secret.
 
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 
 from sqlalchemy import inspect, select, text
 
 from monitor.db import Database
 from tests.conftest import run_cli
+from tests.fakes.http_server import HttpServer, Reply, Request
 from tests.reliability.helpers import rss
 
 SECRETS = {
@@ -79,5 +81,57 @@ def test_no_secret_in_any_output_log_or_stored_error(feeds, slack, cli_env, db_u
         blob = "\n".join(stored)
         for canary in CANARIES:
             assert canary not in blob, f"a secret is stored in the database: {canary}"
+    finally:
+        database.dispose()
+
+
+ECHO_CANARY = "ECHOCANARY"
+
+
+def test_a_receiver_that_echoes_its_path_leaks_no_target_secret(feeds, cli_env, db_url) -> None:
+    """Slack, webhook and admin targets whose receiver (or a proxy before it) answers with the
+    request's path: nothing of those paths in stored errors and answers, disabled reasons, the
+    admin notice, INFO logs or `alerts list/show`."""
+    # Whichever target posts first gets a 500 (retried), the second a 410 (disabled, admin told),
+    # the admin notice and every retry a 500: every answer names the path it was posted to.
+    statuses = deque([500, 410])
+
+    def answer(request: Request) -> Reply:
+        path = request.path
+        return Reply(statuses.popleft() if statuses else 500,
+                     f"no route for {path} (see https://proxy.example.org{path})")
+
+    echo = HttpServer(fallback=answer)
+    try:
+        env = cli_env | {"MONITOR_ADMIN_TARGET": "slack:" + echo.url(f"/services/TADM/BADM/admin{ECHO_CANARY}1")}
+        Path(env["MONITOR_CONFIG"]).write_text(f"sources:\n  - {{id: good, kind: rss, url: '{feeds.url('/good.xml')}'}}\n")
+        feeds.set("/good.xml", rss(("a1", "Other")))
+        outputs = [run_cli(["run", "--once"], env),
+                   run_cli(["watchlist", "add", "bivens", "--query", "bivens"], env),
+                   run_cli(["subscribe", "bivens", "webhook:" + echo.url(f"/hooks/remedy/wh{ECHO_CANARY}2")], env),
+                   run_cli(["subscribe", "bivens", "slack:" + echo.url(f"/services/T1/B1/slack{ECHO_CANARY}3")], env)]
+        feeds.set("/good.xml", rss(("a2", "Bivens news"), ("a1", "Other")))
+        outputs += [run_cli(["run", "--once", "--verbose"], env), run_cli(["run", "--once", "--verbose"], env)]
+        assert len({r.path for r in echo.requests}) == 3, [r.path for r in echo.requests]
+        outputs += [run_cli(["alerts", "list"], env), run_cli(["alerts", "list", "--json"], env)]
+        outputs += [run_cli(["alerts", "show", str(n)], env) for n in range(1, 4)]
+    finally:
+        echo.close()
+    assert all(r.returncode == 0 for r in outputs[:4]), [r.stderr for r in outputs]
+    for result in outputs:
+        for stream in (result.stdout, result.stderr):
+            assert ECHO_CANARY not in stream, f"{result.args[3:]} printed a target's path: {stream[:2000]}"
+    database = Database(db_url)
+    try:
+        stored = []
+        with database.engine.connect() as conn:
+            for table in inspect(conn).get_table_names():
+                for row in conn.execute(text(f'SELECT * FROM "{table}"')).mappings():
+                    stored += [repr(v) for k, v in row.items() if (table, k) != ("subscriptions", "target")]
+            reasons = [r for r, in conn.execute(text("SELECT disabled_reason FROM subscriptions")) if r]
+            errors = [e for e, in conn.execute(text("SELECT last_error FROM deliveries")) if e]
+        assert reasons and len(errors) == 3, "the failing scenarios never ran"
+        assert all("no route for" in e for e in errors + reasons)  # the receiver's words stay
+        assert ECHO_CANARY not in "\n".join(stored), "a target's path is stored"
     finally:
         database.dispose()
