@@ -91,7 +91,8 @@ def decode_feed(body: bytes) -> str:
     PACER declares ISO-8859-1 but some courts paste UTF-8 into it; a byte string that decodes
     as UTF-8 is almost never really Latin-1. Otherwise the declared charset is read as its
     superset (ISO-8859-1 as cp1252, as browsers do, so 0x96 is a dash, not a control char),
-    and bytes that still do not decode become U+FFFD instead of sinking the feed.
+    and bytes that still do not decode become U+FFFD instead of sinking the feed. A declared
+    codec that cannot decode a document with replacements (``idna``) is a ``ParseError``.
     """
     if body.startswith(b"\xef\xbb\xbf"):
         body = body[3:]
@@ -105,8 +106,10 @@ def decode_feed(body: bytes) -> str:
         encoding = "cp1252"
     try:
         return body.decode(encoding, errors="replace")
-    except LookupError:
+    except LookupError:  # a label no codec has: read it as the web does
         return body.decode("cp1252", errors="replace")
+    except UnicodeError as exc:  # a codec that cannot read a document at all: idna, punycode, "undefined"
+        raise ParseError(f"the feed declares encoding {encoding!r}, which cannot decode it: {exc}") from None
 
 
 def _named_entity(match: re.Match[str]) -> str:

@@ -73,6 +73,9 @@ MALFORMED: dict[str, bytes] = {
     "control_chars": item("<guid>x</guid><title>\x01\x02\x1b[31mred</title>"),
     "declared_utf16_is_utf8": b'<?xml version="1.0" encoding="utf-16"?>' + item("<guid>x</guid><title>t</title>")[21:],
     "unknown_encoding": b'<?xml version="1.0" encoding="x-unknown-9"?>' + item("<guid>x</guid><title>t</title>")[21:],
+    **{f"declared_{codec}_invalid_bytes": f'<?xml version="1.0" encoding="{codec}"?>'.encode()
+       + item("<guid>x</guid><title>t</title>")[21:].replace(b"<title>t", b"<title>t\xff\xfe")
+       for codec in ("idna", "undefined", "punycode")},
     "deeply_nested": item("<guid>d</guid><title>t</title>" + "<x>" * 50_000 + "</x>" * 50_000),
     "deeply_nested_unclosed": item("<guid>d</guid>" + "<x>" * 30_000),
     "huge_attribute": item('<guid>h</guid><title a="' + "v" * 1_000_000 + '">t</title>'),

@@ -79,6 +79,12 @@ def _gzip_bomb(env: Env) -> str:
     return env.fault(fs.gzip_bomb())
 
 
+def _declaring(encoding: str) -> bytes:
+    """BODY declaring ``encoding``, with bytes that are not UTF-8 in a title."""
+    return BODY.replace(b'<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{encoding}"?>'.encode()).replace(
+        b"Bad source one", b"Bad source \xff\xfe one")
+
+
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>Maintenance</title></head><body><p>Down for maintenance</p></body></html>"
 
 # name -> (set the fault up, a fragment the recorded error must contain)
@@ -120,6 +126,8 @@ FAILURES: dict[str, tuple[Callable[[Env], str], str]] = {
     "empty_200": (lambda e: e.fault(fs.respond(200, b"")), "parse: not an RSS/Atom feed"),
     "html_error_page_as_200": (lambda e: e.fault(fs.respond(200, HTML_PAGE, {"Content-Type": "text/html"})), "parse:"),
     "json_instead_of_feed": (lambda e: e.fault(fs.respond(200, b'{"error": "moved"}', {"Content-Type": "application/json"})), "parse:"),
+    "declared_idna_invalid_bytes": (lambda e: e.fault(fs.respond(200, _declaring("idna"))), "parse: the feed declares encoding 'idna'"),
+    "declared_undefined_invalid_bytes": (lambda e: e.fault(fs.respond(200, _declaring("undefined"))), "parse: the feed declares encoding 'undefined'"),
     "binary_garbage": (lambda e: e.fault(fs.respond(200, bytes(range(256)) * 4, {"Content-Type": "application/octet-stream"})), "parse:"),
 }
 
