@@ -30,8 +30,14 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10,000 sourc
 _DURATION = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
 
 
+MAX_DURATION_DAYS = 3650  # ten years: longer is a typo, and would overflow a date
+MAX_CONFIG_BYTES = 16 * 1024 * 1024  # 10,000 sources are ~2 MB; /dev/zero is not a config
+MAX_NESTING = 64  # sources.yaml nests a handful of levels
+MAX_NODES = 2_000_000  # after aliases are expanded: an alias bomb stops here, not at 60 s of CPU
+
+
 def parse_duration(text: str) -> int:
-    """``15m`` -> 900 seconds; accepts d, h, m, s in that order (``1h30m``)."""
+    """``15m`` -> 900 seconds; accepts d, h, m, s in that order (``1h30m``), at most ten years."""
     match = _DURATION.match(str(text))
     if not match or not any(match.groups()):
         raise ValueError(f"invalid duration {text!r} (expected e.g. 30s, 15m, 1h, 1d, 1h30m)")
@@ -39,6 +45,8 @@ def parse_duration(text: str) -> int:
     total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
     if total <= 0:
         raise ValueError(f"duration {text!r} must be positive")
+    if total > MAX_DURATION_DAYS * 86400:
+        raise ValueError(f"duration {text!r} is longer than {MAX_DURATION_DAYS} days")
     return total
 
 
@@ -51,10 +59,13 @@ def cron_trigger(text: str, jitter: int | None = None) -> Any:
     from apscheduler.triggers.cron import CronTrigger
 
     try:
-        return CronTrigger(minute=fields[0], hour=fields[1], day=fields[2], month=fields[3], day_of_week=fields[4],
-                           timezone=dt.timezone.utc, jitter=jitter)
+        trigger = CronTrigger(minute=fields[0], hour=fields[1], day=fields[2], month=fields[3],
+                              day_of_week=fields[4], timezone=dt.UTC, jitter=jitter)
     except ValueError as exc:
         raise ValueError(f"invalid cron {text!r}: {exc}") from None
+    if trigger.get_next_fire_time(None, dt.datetime.now(dt.UTC)) is None:
+        raise ValueError(f"cron {text!r} never fires (no such date)")
+    return trigger
 
 
 class Defaults(BaseModel):
@@ -122,9 +133,39 @@ def _compose_and_construct(text: str, loader_class: type[Any]) -> tuple[yaml.Nod
     loader = loader_class(text)
     try:
         root = loader.get_single_node()
+        if root is not None:
+            _check_size(root)
         return root, None if root is None else loader.construct_document(root)
     finally:
         loader.dispose()
+
+
+def _check_size(root: yaml.Node) -> None:
+    """Refuse a tree nested deeper than ``MAX_NESTING`` or that aliases would expand past
+    ``MAX_NODES``, before anything is built from it. Iterative, and each shared node is sized
+    once, so the check itself costs one pass over the composed tree."""
+    size: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        if depth > MAX_NESTING:
+            raise yaml.YAMLError(f"nested more than {MAX_NESTING} levels deep", node.start_mark)
+        children = _children(node)
+        if done:
+            size[id(node)] = 1 + sum(size[id(child)] for child in children)
+            if size[id(node)] > MAX_NODES:
+                raise yaml.YAMLError(f"aliases expand to more than {MAX_NODES:,} values", node.start_mark)
+        elif id(node) not in size:
+            stack.append((node, depth, True))
+            stack.extend((child, depth + 1, False) for child in children if id(child) not in size)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def _line(node: yaml.Node | None) -> int:
@@ -191,11 +232,14 @@ def load_config(path: str | os.PathLike[str] | None = None, *, check_budget: boo
 
 def _read_text(path: Path) -> str:
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as file:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"{path}: configuration file not found (set --config or MONITOR_CONFIG)") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024 // 1024} MB: not a sources.yaml")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -211,11 +255,25 @@ def _parse(name: str, text: str) -> tuple[yaml.Node | None, Any]:
             # libyaml's messages differ from PyYAML's; re-read with the pure loader so every
             # platform reports a broken file with the same words.
             return _compose_and_construct(text, yaml.SafeLoader)
+    except RecursionError:  # the composer recursed before the tree could be checked
+        raise ConfigError(f"{name}:{_deep_line(text)}: invalid YAML: nested more than {MAX_NESTING} levels deep") from None
     except yaml.YAMLError as exc:
+        if len(exc.args) == 2 and isinstance(exc.args[1], yaml.Mark):  # raised by _check_size
+            raise ConfigError(f"{name}:{exc.args[1].line + 1}: invalid YAML: {exc.args[0]}") from None
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else text.count("\n", 0, getattr(exc, "position", 0)) + 1
         problem = (getattr(exc, "problem", None) or str(exc)).splitlines()[0]
         raise ConfigError(f"{name}:{line}: invalid YAML: {problem}") from None
+
+
+def _deep_line(text: str) -> int:
+    """The line where flow brackets first nest deeper than ``MAX_NESTING`` (1 if they never do)."""
+    depth = 0
+    for position, char in enumerate(text):
+        depth += (char in "[{") - (char in "]}")
+        if depth > MAX_NESTING:
+            return text.count("\n", 0, position) + 1
+    return 1
 
 
 def _top_level(name: str, text: str) -> tuple[Defaults, dict[str, ProviderLimits], list[Any], list[int]]:
@@ -281,7 +339,7 @@ def _sources(name: str, locate: _Locator, entries: list[Any], source_lines: list
         kind = entry.get("kind")
         if kind is None:
             raise ConfigError(f"{name}:{line}: {label}: missing 'kind' (expected one of: {kinds})")
-        if kind not in SOURCE_KINDS:
+        if not isinstance(kind, str) or kind not in SOURCE_KINDS:
             raise ConfigError(f"{name}:{locate.line(index, 'kind')}: {label}: unknown kind {str(kind)!r} "
                               f"(expected one of: {kinds})")
         if sid in lines:

@@ -72,7 +72,11 @@ class QueryError(MonitorError):
         """The message with its column, then the query and a caret under that column."""
         if not self.query:
             return str(self)
-        return f"{self} (column {self.column})\n  {self.query}\n  {' ' * max(self.column - 1, 0)}^"
+        start = max(self.column - 40, 0)  # a long query shows the 80 characters around the column
+        shown = self.query[start:start + 80]
+        prefix, suffix = ("…" if start else ""), ("…" if start + 80 < len(self.query) else "")
+        caret = " " * (len(prefix) + max(self.column - 1 - start, 0))
+        return f"{self} (column {self.column})\n  {prefix}{shown}{suffix}\n  {caret}^"
 
 
 class DeliveryError(MonitorError):

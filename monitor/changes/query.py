@@ -45,7 +45,8 @@ from monitor.normalise.statuses import ALL_STATUSES
 ITEM_KINDS = ("article", "bill", "docket", "document", "entry", "opinion")
 EXACT_FIELDS = ("kind", "status", "source", "jurisdiction", "court", "identity")
 FIELDS = (*EXACT_FIELDS, "title", "cites")
-OPERATORS = ("AND", "OR", "NOT")
+OPERATORS = ("AND", "OR", "NOT")  # in any case: `and`, `Or`
+MAX_DEPTH = 100
 MIN_PREFIX = 2
 _WORD = re.compile(r"[^\W_]+")
 _SPECIAL = set(' \t\r\n()":|')
@@ -327,8 +328,8 @@ def tokenize(query: str) -> list[Token]:
                         continue
                     break
                 tokens.append(Token("FIELD", text, start + 1, tuple(values)))
-            elif text in OPERATORS:
-                tokens.append(Token("OP", text, start + 1))
+            elif text.upper() in OPERATORS:  # `bivens or ftca` means what it says
+                tokens.append(Token("OP", text.upper(), start + 1))
             else:
                 tokens.append(Token("WORD", text, start + 1))
     tokens.append(Token("EOF", "", n + 1))
@@ -344,6 +345,12 @@ class Parser:
         self.query = query
         self.tokens = tokenize(query)
         self.pos = 0
+        self.depth = 0  # open parentheses and NOTs: bounded, so no query can exhaust the stack
+
+    def deeper(self, token: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"nested more than {MAX_DEPTH} levels deep", token)
 
     def error(self, message: str, token: Token | None = None) -> QueryError:
         token = token or self.peek()
@@ -391,20 +398,23 @@ class Parser:
 
     def unary(self) -> Node:
         if self.at_op("NOT"):
-            self.advance()
-            return Not(self.unary())
+            self.deeper(self.advance())
+            node: Node = Not(self.unary())
+            self.depth -= 1
+            return node
         return self.primary()
 
     def primary(self) -> Node:
         token = self.peek()
         if token.type == "LPAREN":
-            self.advance()
+            self.deeper(self.advance())
             if self.peek().type == "RPAREN":
                 raise self.error("empty parentheses: expected a term, phrase or field")
             node = self.or_expr()
             if self.peek().type != "RPAREN":
                 raise self.error(f"missing ')' for the '(' at column {token.column}")
             self.advance()
+            self.depth -= 1
             return node
         if token.type == "FIELD":
             return self.field()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 
 import typer
@@ -52,6 +54,9 @@ def _run(argv: Sequence[str] | None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `monitor … | head -1`: the reader left; what was done is committed
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 1
     except typer.Abort:
         return 1
     except typer.TyperException as exc:  # Click's usage errors, as vendored by typer: one line, exit 2

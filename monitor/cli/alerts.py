@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from monitor.cli import app
-from monitor.cli.common import DbOpt, JsonOpt, console, fail, open_db, print_json, print_table
+from monitor.cli.common import MAX_ID, MAX_ROWS, DbOpt, JsonOpt, console, fail, open_db, print_json, print_table
 
 if TYPE_CHECKING:
     from monitor.models import Delivery
@@ -36,7 +36,7 @@ def _row(d: Delivery) -> dict[str, Any]:
 @alerts_app.command("list")
 def alerts_list(
     failed: Annotated[bool, typer.Option("--failed", help="Only deliveries that failed for good.")] = False,
-    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="How many, newest first.")] = 50,
     db: DbOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """List deliveries, newest first.
@@ -62,7 +62,7 @@ def alerts_list(
 
 
 @alerts_app.command("show")
-def alerts_show(delivery_id: Annotated[int, typer.Argument(help="The delivery id from `monitor alerts list`.")],
+def alerts_show(delivery_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The delivery id from `monitor alerts list`.")],
                 db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """One delivery with every attempt and the receiver's answer.
 
@@ -93,7 +93,7 @@ def alerts_show(delivery_id: Annotated[int, typer.Argument(help="The delivery id
 
 @alerts_app.command("retry")
 def alerts_retry(
-    delivery_id: Annotated[int | None, typer.Argument(help="The failed delivery to send again.")] = None,
+    delivery_id: Annotated[int | None, typer.Argument(min=1, max=MAX_ID, help="The failed delivery to send again.")] = None,
     all_failed: Annotated[bool, typer.Option("--all-failed", help="Retry every failed delivery.")] = False,
     db: DbOpt = None,
 ) -> None:

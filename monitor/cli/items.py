@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from monitor.cli import app
-from monitor.cli.common import DbOpt, JsonOpt, console, fail, open_db, parse_since, print_json, print_table
+from monitor.cli.common import MAX_ROWS, DbOpt, JsonOpt, console, fail, open_db, parse_since, print_json, print_table
 
 if TYPE_CHECKING:
     from monitor.models import Item
@@ -32,7 +32,7 @@ def _print_items(items: list[Item], json_out: bool) -> None:
 @items_app.command("list")
 def items_list(
     source: Annotated[str | None, typer.Option("--source", "-s", help="Only items of this source id.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many, newest change first.")] = 100,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="At most this many, newest change first.")] = 100,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -56,7 +56,7 @@ def items_list(
 @items_app.command("search")
 def items_search(
     query: Annotated[str, typer.Argument(help="A query, as in watchlists (see README: Query language).")],
-    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest change first.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="At most this many, newest change first.")] = 50,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -117,7 +117,7 @@ def items_show(key: Annotated[str, typer.Argument(help="The item key, as `items 
 def changes_list(
     since: Annotated[str | None, typer.Option("--since", help="Only changes detected at or after this ISO date/time.")] = None,
     source: Annotated[str | None, typer.Option("--source", "-s", help="Only changes of this source id.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 200,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="At most this many, newest first.")] = 200,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from monitor.cli import app
-from monitor.cli.common import ConfigOpt, DbOpt, JsonOpt, console, fail, open_config, open_db, print_json, print_table
+from monitor.cli.common import MAX_ROWS, ConfigOpt, DbOpt, JsonOpt, console, fail, open_config, open_db, print_json, print_table
 from monitor.cli.worker import cluster_section
 from monitor.errors import MonitorError
 
@@ -59,7 +59,7 @@ async def _test_fetch(config_id: str, config: ConfigOpt) -> list[ItemRecord]:
 @sources_app.command("check")
 def sources_check(
     source_id: Annotated[str, typer.Argument(help="The source id in sources.yaml.")],
-    limit: Annotated[int, typer.Option(min=1, help="How many of the parsed items to print.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="How many of the parsed items to print.")] = 20,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
 ) -> None:

@@ -16,7 +16,16 @@ import typer
 
 from alerts.base import mask_target, split_target
 from monitor.cli import app
-from monitor.cli.common import DbOpt, JsonOpt, console, fail, open_db, print_json, print_table
+from monitor.cli.common import (
+    MAX_ID,
+    DbOpt,
+    JsonOpt,
+    console,
+    fail,
+    open_db,
+    print_json,
+    print_table,
+)
 from monitor.errors import ConfigError
 
 subscriptions_app = typer.Typer(help="Who hears about which watchlist.", no_args_is_help=True)
@@ -99,9 +108,11 @@ def subscribe(
         session.add(sub)
         session.flush()
         how = f"daily digest at {sub.digest_at} {sub.timezone}" if digest else "immediate"
-        console.print(f"subscription {sub.id}: {mask_target(target)} → {name} ({how})", markup=False)
-        if signing:
-            console.print(f"signing secret (shown once; verify webhook-signature with it): {signing}", markup=False)
+        shown = f"subscription {sub.id}: {mask_target(target)} → {name} ({how})"
+    # committed before anything is printed: `monitor subscribe … | head -1` keeps the subscription
+    console.print(shown, markup=False)
+    if signing:
+        console.print(f"signing secret (shown once; verify webhook-signature with it): {signing}", markup=False)
 
 
 @app.command()
@@ -122,7 +133,7 @@ def unsubscribe(
     database = open_db(db)
     with database.session() as session:
         if what.isdigit() and target is None:
-            sub = session.get(Subscription, int(what))
+            sub = session.get(Subscription, int(what)) if int(what) <= MAX_ID else None
             if sub is None:
                 fail(f"no subscription {what} (see `monitor subscriptions list`)")
         else:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from monitor.cli import app
-from monitor.cli.common import DbOpt, JsonOpt, console, err_console, fail, open_db, print_json, print_table
+from monitor.cli.common import MAX_ROWS, DbOpt, JsonOpt, console, err_console, fail, open_db, print_json, print_table
 from monitor.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ def _state(data: dict[str, Any]) -> str:
 
 @watchlist_app.command("show")
 def watchlist_show(name: NameArg,
-                   limit: Annotated[int, typer.Option(min=1, help="How many latest matching items.")] = 10,
+                   limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="How many latest matching items.")] = 10,
                    db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """The remedy board: each pinned identity's status as every source reports it, then the latest matches.
 
@@ -262,8 +262,9 @@ def parse_until(text: str, now: dt.datetime) -> dt.datetime:
 
     try:
         return now + dt.timedelta(seconds=parse_duration(text))
-    except ValueError:
-        pass
+    except ValueError as exc:
+        if "longer than" in str(exc):
+            raise typer.BadParameter(str(exc)) from None
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
@@ -335,7 +336,7 @@ def watchlist_preview(
     name: Annotated[str | None, typer.Argument(help="Preview this watchlist (or give --query).",
                                                show_default=False)] = None,
     query: QueryOpt = None, days: DaysOpt = 30,
-    limit: Annotated[int, typer.Option(min=1, help="How many hits to list.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="How many hits to list.")] = 20,
     db: DbOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Run a query over the stored items of the last days: the hits and the alerts a day it would send.

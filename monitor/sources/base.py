@@ -39,7 +39,7 @@ class SourceConfig(BaseModel):
     cron: str | None = None
     alert_on_first_poll: bool = False
     expect_items_within: str | None = None  # "14d": silent-source check
-    max_bytes: int | None = None
+    max_bytes: int | None = Field(default=None, gt=0)  # the body cap, bytes
     title: str | None = None
 
     def expand(self) -> list[SourceConfig]:

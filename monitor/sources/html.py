@@ -19,7 +19,7 @@ import re
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urljoin
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from monitor.errors import ParseError
 from monitor.fetch import PollClient
@@ -55,8 +55,27 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def check_selector(selector: str) -> str:
+    """A field selector (``css`` or ``css@attr``) whose CSS compiles: a typo is a config error
+    at load time, not a parse failure on every poll."""
+    import soupsieve
+
+    css = selector.partition("@")[0]
+    if css.strip():
+        try:
+            soupsieve.compile(css)
+        except soupsieve.SelectorSyntaxError as exc:
+            raise ValueError(f"invalid CSS selector {css!r}: {str(exc).splitlines()[0]}") from None
+    return selector
+
+
 class HtmlFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _selectors(cls, value: str | None) -> str | None:
+        return None if value is None else check_selector(value)
 
     id: str | None = None
     title: str
@@ -78,6 +97,18 @@ class HtmlConfig(SourceConfig):
     court: str | None = None
     jurisdiction: str | None = None
     identity: str | None = None  # a template over the fields, e.g. "scotus/{id}"
+
+    @field_validator("item")
+    @classmethod
+    def _item_selector(cls, value: str) -> str:
+        return check_selector(value)
+
+    @field_validator("extra")
+    @classmethod
+    def _extra_selectors(cls, value: dict[str, str]) -> dict[str, str]:
+        for selector in value.values():
+            check_selector(selector)
+        return value
 
     @model_validator(mode="before")
     @classmethod

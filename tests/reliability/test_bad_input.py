@@ -300,3 +300,118 @@ def test_bad_target_is_refused_and_nothing_is_stored(name, monkeypatch, db_url) 
     with database.session() as s:
         assert s.scalars(select(Subscription)).all() == []
     database.dispose()
+
+
+# ---- sources.yaml that once crashed or hung (issue 16 item 13) ----------------------------------
+
+def _alias_bomb() -> str:
+    """~300 bytes whose aliases would expand to 9^9 (387 million) values."""
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for i in range(1, 9):
+        prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
+        lines.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
+    return "\n".join(lines) + "\nsources: []\n"
+
+
+ONE_SOURCE = "sources:\n  - id: a\n    kind: rss\n    url: https://example.org/feed.xml\n"
+BAD_CONFIGS = {
+    "kind_is_a_list": ("sources:\n  - id: a\n    kind: [rss]\n    url: https://example.org/f\n",
+                       "sources.yaml:3: source 'a': unknown kind"),
+    "kind_is_a_mapping": ("sources:\n  - id: a\n    kind: {rss: 1}\n    url: https://example.org/f\n",
+                          "sources.yaml:3: source 'a': unknown kind"),
+    "nested_20000_deep": (ONE_SOURCE + "    title: " + "[" * 20_000 + "]" * 20_000 + "\n",
+                          "sources.yaml:5: invalid YAML: nested more than 64 levels deep"),
+    "alias_bomb": (_alias_bomb(), "invalid YAML: aliases expand to more than 2,000,000 values"),
+    "huge_interval": (ONE_SOURCE + "    interval: 99999999999999999999d\n",
+                      "sources.yaml:5: source 'a': duration '99999999999999999999d' is longer than 3650 days"),
+    "huge_jitter": ("defaults:\n  jitter: 999999999999d\n" + ONE_SOURCE,
+                    "sources.yaml:2: defaults: field 'jitter': duration '999999999999d' is longer than 3650 days"),
+    "max_bytes_negative": (ONE_SOURCE + "    max_bytes: -1\n", "sources.yaml:5: source 'a': field 'max_bytes'"),
+    "max_bytes_zero": (ONE_SOURCE + "    max_bytes: 0\n", "sources.yaml:5: source 'a': field 'max_bytes'"),
+    "cron_never_fires": (ONE_SOURCE + "    cron: '0 0 31 2 *'\n",
+                         "sources.yaml:5: source 'a': cron '0 0 31 2 *' never fires (no such date)"),
+    "invalid_css_selector": (("sources:\n  - id: a\n    kind: html\n    url: https://example.org/p\n"
+                              "    item: 'div[[['\n    fields: {title: a}\n"),
+                             "sources.yaml:5: source 'a': field 'item': invalid CSS selector 'div[[['"),
+    "invalid_css_in_fields": (("sources:\n  - id: a\n    kind: html\n    url: https://example.org/p\n"
+                               "    item: div\n    fields: {title: 'a:::b'}\n"), "invalid CSS selector 'a:::b'"),
+}
+
+
+@pytest.mark.parametrize("command", [["sources", "list"], ["run", "--once"]])
+@pytest.mark.parametrize("name", list(BAD_CONFIGS))
+def test_bad_sources_yaml_is_one_line_with_its_line(name, command, tmp_path, monkeypatch, capsys, db_url) -> None:
+    text, expected = BAD_CONFIGS[name]
+    path = tmp_path / "sources.yaml"
+    path.write_text(text)
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    code, out, err = run_main([*command, "--config", str(path)], monkeypatch, capsys)
+    assert code == 1, (out, err)
+    assert err.strip().splitlines() == [err.strip()] and expected in err, err
+    assert "Traceback" not in err + out and "internal error" not in err
+
+
+def test_config_from_an_endless_file_is_a_bounded_read(monkeypatch, capsys, db_url) -> None:
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    code, _, err = run_main(["sources", "list", "--config", "/dev/zero"], monkeypatch, capsys)
+    assert code == 1 and err.strip() == "error: /dev/zero: larger than 16 MB: not a sources.yaml"
+
+
+# ---- the command line (issue 16 item 14) --------------------------------------------------------
+
+HUGE = str(10**20)
+CLI_HOSTILE = {
+    "query_5000_nested_parens": (["items", "search", "(" * 5000 + "x" + ")" * 5000], 1,
+                                 "nested more than 100 levels deep"),
+    "query_5000_nots": (["items", "search", "NOT " * 5000 + "x"], 1, "nested more than 100 levels deep"),
+    "snooze_99999999999d": (["watchlist", "snooze", "bivens", "99999999999d"], 2,
+                            "duration '99999999999d' is longer than 3650 days"),
+    "limit_10e20": (["items", "list", "--limit", HUGE], 2, "'--limit'"),
+    "alerts_show_10e20": (["alerts", "show", HUGE], 2, "delivery_id"),
+    "alerts_retry_10e20": (["alerts", "retry", HUGE], 2, "delivery_id"),
+    "unsubscribe_10e20": (["unsubscribe", HUGE], 1, f"no subscription {HUGE}"),
+    "db_in_missing_dir": (["items", "list", "--db", "sqlite:////nonexistent/dir/monitor.db"], 1,
+                          "the database directory /nonexistent/dir does not exist"),
+    "db_unknown_dialect": (["items", "list", "--db", "frobdb://host/db"], 1,
+                           "unsupported database URL scheme 'frobdb'"),
+}
+
+
+@pytest.mark.parametrize("name", list(CLI_HOSTILE))
+def test_hostile_cli_input_is_one_clear_line(name, monkeypatch, capsys, db_url) -> None:
+    from monitor.db import Database
+    from monitor.models import Watchlist
+
+    args, expected_code, expected = CLI_HOSTILE[name]
+    monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
+    database = Database(db_url)
+    with database.session() as s:
+        s.add(Watchlist(name="bivens", query="bivens"))
+    database.dispose()
+    code, out, err = run_main(args, monkeypatch, capsys)
+    assert code == expected_code, (out, err)
+    assert expected in err and "Traceback" not in err + out and "internal error" not in err
+    assert len([line for line in err.splitlines() if line.startswith("error")]) == 1
+    assert len(err.splitlines()) <= 3 and all(len(line) < 200 for line in err.splitlines())
+
+
+def test_subscribe_piped_into_head_keeps_the_subscription(cli_env, tmp_path) -> None:
+    """`monitor subscribe … | head -1`: the reader is gone before the output is written (a pipe
+    whose reading end is already closed, so every write fails as it would after `head` exits);
+    the subscription must be stored all the same, and no traceback shown."""
+    import os
+    import subprocess
+
+    from tests.conftest import run_cli
+
+    assert run_cli(["watchlist", "add", "bivens", "--query", "bivens"], cli_env).returncode == 0
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        piped = subprocess.run([sys.executable, "-m", "monitor", "subscribe", "bivens", "webhook:http://127.0.0.1:9/hook"],
+                               env=cli_env, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+    finally:
+        os.close(write_end)
+    assert piped.returncode == 1 and piped.stderr == ""  # the output was lost, and says so by its exit
+    listed = run_cli(["subscriptions", "list", "--json"], cli_env)
+    assert '"watchlist": "bivens"' in listed.stdout
