@@ -345,7 +345,7 @@ def test_bad_sources_yaml_is_one_line_with_its_line(name, command, tmp_path, mon
     path = tmp_path / "sources.yaml"
     path.write_text(text)
     monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
-    code, out, err = run_main([*command, "--config", str(path)], monkeypatch, capsys)
+    code, out, err = run_main([*command, "--config", str(path)])
     assert code == 1, (out, err)
     assert err.strip().splitlines() == [err.strip()] and expected in err, err
     assert "Traceback" not in err + out and "internal error" not in err
@@ -353,7 +353,7 @@ def test_bad_sources_yaml_is_one_line_with_its_line(name, command, tmp_path, mon
 
 def test_config_from_an_endless_file_is_a_bounded_read(monkeypatch, capsys, db_url) -> None:
     monkeypatch.setenv("MONITOR_DATABASE_URL", db_url)
-    code, _, err = run_main(["sources", "list", "--config", "/dev/zero"], monkeypatch, capsys)
+    code, _, err = run_main(["sources", "list", "--config", "/dev/zero"])
     assert code == 1 and err.strip() == "error: /dev/zero: larger than 16 MB: not a sources.yaml"
 
 
@@ -388,7 +388,7 @@ def test_hostile_cli_input_is_one_clear_line(name, monkeypatch, capsys, db_url) 
     with database.session() as s:
         s.add(Watchlist(name="bivens", query="bivens"))
     database.dispose()
-    code, out, err = run_main(args, monkeypatch, capsys)
+    code, out, err = run_main(args)
     assert code == expected_code, (out, err)
     assert expected in err and "Traceback" not in err + out and "internal error" not in err
     assert len([line for line in err.splitlines() if line.startswith("error")]) == 1
@@ -399,8 +399,8 @@ def test_subscribe_piped_into_head_keeps_the_subscription(cli_env, tmp_path) -> 
     """`monitor subscribe … | head -1`: the reader is gone before the output is written (a pipe
     whose reading end is already closed, so every write fails as it would after `head` exits);
     the subscription must be stored all the same, and no traceback shown."""
-    import os
     import subprocess
+    import sys
 
     from tests.conftest import run_cli
 
