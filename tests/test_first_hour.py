@@ -205,3 +205,48 @@ def test_no_admin_target_is_not_a_failed_delivery(cli_env: dict[str, str], tmp_p
     assert "admin notice (set MONITOR_ADMIN_TARGET to receive these)" in result.stderr
     failed = run_cli(["alerts", "list", "--failed", "--json"], cli_env, cwd=tmp_path)
     assert failed.returncode == 0 and failed.stdout.strip() == "[]"
+
+
+# ---- help, version and the small mistakes -------------------------------------------------------
+
+def test_version(cli_env: dict[str, str]) -> None:
+    from monitor import __version__
+
+    result = run_cli(["--version"], cli_env)
+    assert result.returncode == 0 and result.stdout.strip() == f"remedy-monitor {__version__}"
+
+
+@pytest.mark.parametrize("command", [["run"], ["items", "list"], ["watchlist", "add"], ["subscribe"], ["worker"],
+                                     ["alerts", "list"], ["watchlist", "preview"]])
+def test_help_shows_plain_metavars(command: list[str], cli_env: dict[str, str]) -> None:
+    result = run_cli([*command, "--help"], cli_env)
+    assert result.returncode == 0
+    options = result.stdout.split("Options:", 1)[1]
+    for placeholder in ("<bool>", "<str>", "<int>", "<list[str]>", "<int range>", "<path>"):
+        assert placeholder not in options, (placeholder, options)
+
+
+def test_watchlist_remove_without_a_terminal_says_pass_yes(cli_env: dict[str, str], tmp_path: Path) -> None:
+    _watchlist(cli_env, tmp_path)
+    result = run_cli(["watchlist", "remove", "bivens"], cli_env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: not removed: confirm with `monitor watchlist remove bivens --yes` (no terminal to ask on)")
+    assert run_cli(["watchlist", "remove", "bivens", "--yes"], cli_env, cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    ("https://hooks.slack.com/services/T000/B000/XXXX",
+     "error: a target names its channel: slack:https://hooks.slack.com/services/***"),
+    ("https://receiver.example.org/hook", "error: a target names its channel: webhook:https://receiver.example.org/***"),
+    ("slack:hooks.slack.com/services/T000/B000/XXXX",
+     "error: slack: needs a full URL with https://, e.g. slack:https://hooks.slack.com/services/"),
+])
+def test_a_target_without_its_prefix_or_scheme_says_what_to_write(target: str, expected: str,
+                                                                  cli_env: dict[str, str], tmp_path: Path) -> None:
+    _watchlist(cli_env, tmp_path)
+    result = run_cli(["subscribe", "bivens", target], cli_env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith(expected) and len(result.stderr.strip().splitlines()) == 1
+    assert "XXXX" not in result.stderr
+    assert _subscriptions(cli_env, tmp_path) == []

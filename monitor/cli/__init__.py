@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 
@@ -13,7 +14,7 @@ from monitor.errors import MonitorError
 from monitor.redact import redact
 from monitor.safety import require_safe_expat
 
-app = typer.Typer(
+app = typer.Typer(rich_markup_mode=None, 
     name="monitor",
     help="Remedy Monitor: watch courts and legislatures for changes to remedies against federal "
          "immigration officers, keep every version, and alert exactly once.",
@@ -22,6 +23,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from monitor import __version__
+
+        typer.echo(f"remedy-monitor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """The options every command shares are on the commands; this one answers --version."""
+
 
 # the sub-command modules register themselves on ``app``, so they are imported after it
 from monitor.cli import alerts, demo, items, run, sources, subscriptions, watchlists, worker

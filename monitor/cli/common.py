@@ -20,8 +20,8 @@ if TYPE_CHECKING:  # the commands import what they use when they run: `monitor -
     from monitor.config import AppConfig
     from monitor.db import Database
 
-DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL (default: MONITOR_DATABASE_URL or sqlite:///monitor.db).", show_default=False)]
-ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", help="Path to sources.yaml (default: MONITOR_CONFIG or ./sources.yaml).", show_default=False)]
+DbOpt = Annotated[str | None, typer.Option("--db", metavar="URL", help="Database URL (default: MONITOR_DATABASE_URL or sqlite:///monitor.db).", show_default=False)]
+ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", metavar="FILE", help="Path to sources.yaml (default: MONITOR_CONFIG or ./sources.yaml).", show_default=False)]
 MAX_ROWS = 1_000_000  # a --limit above this is a typo (and 10^20 would overflow the database's integer)
 MAX_ID = 2**63 - 1  # the largest id either database stores
 

@@ -7,14 +7,24 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from monitor.cli import app
-from monitor.cli.common import MAX_ROWS, DbOpt, JsonOpt, console, fail, open_db, parse_since, print_json, print_table
+from monitor.cli.common import (
+    MAX_ROWS,
+    DbOpt,
+    JsonOpt,
+    console,
+    fail,
+    open_db,
+    parse_since,
+    print_json,
+    print_table,
+)
 
 if TYPE_CHECKING:
     from monitor.models import Item
 
-items_app = typer.Typer(help="Stored items (bills, opinions, dockets, documents) and their history.",
+items_app = typer.Typer(rich_markup_mode=None, help="Stored items (bills, opinions, dockets, documents) and their history.",
                         no_args_is_help=True)
-changes_app = typer.Typer(help="Detected changes.", no_args_is_help=True)
+changes_app = typer.Typer(rich_markup_mode=None, help="Detected changes.", no_args_is_help=True)
 app.add_typer(items_app, name="items")
 app.add_typer(changes_app, name="changes")
 
@@ -31,8 +41,8 @@ def _print_items(items: list[Item], json_out: bool) -> None:
 
 @items_app.command("list")
 def items_list(
-    source: Annotated[str | None, typer.Option("--source", "-s", help="Only items of this source id.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="At most this many, newest change first.")] = 100,
+    source: Annotated[str | None, typer.Option("--source", "-s", metavar="ID", help="Only items of this source id.")] = None,
+    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS, help="At most this many, newest change first.")] = 100,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -55,8 +65,8 @@ def items_list(
 
 @items_app.command("search")
 def items_search(
-    query: Annotated[str, typer.Argument(help="A query, as in watchlists (see README: Query language).")],
-    limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="At most this many, newest change first.")] = 50,
+    query: Annotated[str, typer.Argument(metavar="QUERY", help="A query, as in watchlists (see README: Query language).")],
+    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS, help="At most this many, newest change first.")] = 50,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -80,7 +90,7 @@ def items_search(
 
 
 @items_app.command("show")
-def items_show(key: Annotated[str, typer.Argument(help="The item key, as `items list` prints it.")],
+def items_show(key: Annotated[str, typer.Argument(metavar="KEY", help="The item key, as `items list` prints it.")],
                db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """Show one item with every stored version and every detected change.
 
@@ -115,9 +125,9 @@ def items_show(key: Annotated[str, typer.Argument(help="The item key, as `items 
 
 @changes_app.command("list")
 def changes_list(
-    since: Annotated[str | None, typer.Option("--since", help="Only changes detected at or after this ISO date/time.")] = None,
-    source: Annotated[str | None, typer.Option("--source", "-s", help="Only changes of this source id.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="At most this many, newest first.")] = 200,
+    since: Annotated[str | None, typer.Option("--since", metavar="DATE", help="Only changes detected at or after this ISO date/time.")] = None,
+    source: Annotated[str | None, typer.Option("--source", "-s", metavar="ID", help="Only changes of this source id.")] = None,
+    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS, help="At most this many, newest first.")] = 200,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:

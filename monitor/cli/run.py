@@ -9,7 +9,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from monitor.cli import app
-from monitor.cli.common import ConfigOpt, DbOpt, JsonOpt, console, fail, open_config, open_db, print_json, setup_logging
+from monitor.cli.common import (
+    ConfigOpt,
+    DbOpt,
+    JsonOpt,
+    console,
+    fail,
+    open_config,
+    open_db,
+    print_json,
+    setup_logging,
+)
 
 if TYPE_CHECKING:
     from monitor.db import Database
@@ -30,7 +40,9 @@ def init(db: DbOpt = None) -> None:
         console.print(f"database is up to date (revision {after})")
     else:
         console.print(f"database upgraded from {before or 'empty'} to revision {after}")
-    from monitor.drivers.workers import ensure_queue_schema  # procrastinate loads only where it is used
+    from monitor.drivers.workers import (
+        ensure_queue_schema,  # procrastinate loads only where it is used
+    )
 
     if database.is_postgres and ensure_queue_schema(database):
         console.print("job queue schema (procrastinate) applied, for `monitor worker`")
@@ -39,12 +51,12 @@ def init(db: DbOpt = None) -> None:
 @app.command("run")
 def run_cmd(
     once: Annotated[bool, typer.Option("--once", help="Poll every enabled source once, deliver, and exit.")] = False,
-    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only these source ids (with --once).")] = None,
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", metavar="ID", help="Only these source ids (with --once).")] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
-    http: Annotated[str | None, typer.Option("--http", envvar="MONITOR_HTTP", help="Serve the HTTP endpoints on HOST:PORT (e.g. 127.0.0.1:8080).", show_default=False)] = None,
-    processes: Annotated[int | None, typer.Option("--processes", "-p", min=1, envvar="MONITOR_PROCESSES", help="With --once: poll in this many processes (default: one per core, at most 4, while each gets 50 sources).", show_default=False)] = None,
+    http: Annotated[str | None, typer.Option("--http", metavar="HOST:PORT", envvar="MONITOR_HTTP", help="Serve the HTTP endpoints on HOST:PORT (e.g. 127.0.0.1:8080).", show_default=False)] = None,
+    processes: Annotated[int | None, typer.Option("--processes", "-p", metavar="N", min=1, envvar="MONITOR_PROCESSES", help="With --once: poll in this many processes (default: one per core, at most 4, while each gets 50 sources).", show_default=False)] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Poll sources, store every version, detect changes and deliver alerts.
@@ -57,7 +69,11 @@ def run_cmd(
 
     Example: monitor run --once --config sources.yaml
     """
-    from monitor.drivers.service import Service, run_pass, settle_heap  # the scheduler and HTTP stack load only to run
+    from monitor.drivers.service import (  # the scheduler and HTTP stack load only to run
+        Service,
+        run_pass,
+        settle_heap,
+    )
 
     setup_logging(verbose)
     cfg = open_config(config)

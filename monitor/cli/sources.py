@@ -9,7 +9,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from monitor.cli import app
-from monitor.cli.common import MAX_ROWS, ConfigOpt, DbOpt, JsonOpt, console, fail, open_config, open_db, print_json, print_table
+from monitor.cli.common import (
+    MAX_ROWS,
+    ConfigOpt,
+    DbOpt,
+    JsonOpt,
+    console,
+    fail,
+    open_config,
+    open_db,
+    print_json,
+    print_table,
+)
 from monitor.cli.worker import cluster_section
 from monitor.errors import MonitorError
 
@@ -17,7 +28,7 @@ if TYPE_CHECKING:
     from monitor.db import Database
     from monitor.sources import ItemRecord
 
-sources_app = typer.Typer(help="Configured sources.", no_args_is_help=True)
+sources_app = typer.Typer(rich_markup_mode=None, help="Configured sources.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 
 
@@ -58,8 +69,8 @@ async def _test_fetch(config_id: str, config: ConfigOpt) -> list[ItemRecord]:
 
 @sources_app.command("check")
 def sources_check(
-    source_id: Annotated[str, typer.Argument(help="The source id in sources.yaml.")],
-    limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="How many of the parsed items to print.")] = 20,
+    source_id: Annotated[str, typer.Argument(metavar="SOURCE_ID", help="The source id in sources.yaml.")],
+    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS, help="How many of the parsed items to print.")] = 20,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -91,8 +102,8 @@ def status(db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """
     from sqlalchemy import select
 
-    from monitor.store.health import source_health
     from monitor.models import Source, utcnow
+    from monitor.store.health import source_health
 
     database = open_db(db, create=False)
     today = utcnow().date()

@@ -28,7 +28,7 @@ from monitor.cli.common import (
 )
 from monitor.errors import ConfigError
 
-subscriptions_app = typer.Typer(help="Who hears about which watchlist.", no_args_is_help=True)
+subscriptions_app = typer.Typer(rich_markup_mode=None, help="Who hears about which watchlist.", no_args_is_help=True)
 app.add_typer(subscriptions_app, name="subscriptions")
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -39,11 +39,19 @@ def check_target(target: str) -> tuple[str, str]:
     """(channel, normalised target), or a ConfigError saying what is wrong with it."""
     from alerts import CHANNEL_KINDS
 
+    if target.startswith(("http://", "https://")):  # a bare URL: say which prefix it needs
+        slack = "hooks.slack.com" in target
+        raise ConfigError(f"a target names its channel: {'slack' if slack else 'webhook'}:{mask_target(target)}"
+                          f" (targets look like {TARGET_EXAMPLES})")
     kind, address = split_target(target)
     cls = CHANNEL_KINDS.get(kind)
     if cls is None:
         raise ConfigError(f"channel {kind!r} is not available in this installation "
                           f"(available: {', '.join(sorted(CHANNEL_KINDS))})")
+    if "://" not in address and kind in ("slack", "webhook"):
+        raise ConfigError(f"{kind}: needs a full URL with https://, e.g. {kind}:https://{address.lstrip('/')}"
+                          if "/" in address or "." in address else
+                          f"{kind}: needs a URL, e.g. {TARGET_EXAMPLES}")
     return kind, f"{kind}:{cls.validate(address)}"
 
 
@@ -65,13 +73,13 @@ def _check_tz(value: str | None) -> str | None:
 
 @app.command()
 def subscribe(
-    name: Annotated[str, typer.Argument(help="The watchlist name.")],
-    target: Annotated[str, typer.Argument(help=f"Where to send: {TARGET_EXAMPLES}")],
-    digest: Annotated[str | None, typer.Option("--digest", help="Send a digest instead of immediate alerts: daily.",
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The watchlist name.")],
+    target: Annotated[str, typer.Argument(metavar="TARGET", help=f"Where to send: {TARGET_EXAMPLES}")],
+    digest: Annotated[str | None, typer.Option("--digest", metavar="daily", help="Send a digest instead of immediate alerts: daily.",
                                                show_default=False)] = None,
-    at: Annotated[str | None, typer.Option("--at", callback=_check_at, help="Digest time, HH:MM local "
+    at: Annotated[str | None, typer.Option("--at", metavar="HH:MM", callback=_check_at, help="Digest time, HH:MM local "
                                            "(default 07:30).", show_default=False)] = None,
-    tz: Annotated[str | None, typer.Option("--tz", callback=_check_tz, help="Digest time zone, IANA name "
+    tz: Annotated[str | None, typer.Option("--tz", metavar="ZONE", callback=_check_tz, help="Digest time zone, IANA name "
                                            "(default UTC).", show_default=False)] = None,
     immediate: Annotated[bool, typer.Option("--immediate", help="Alert on every change as it is found "
                                             "(the default).")] = False,
@@ -117,8 +125,8 @@ def subscribe(
 
 @app.command()
 def unsubscribe(
-    what: Annotated[str, typer.Argument(help="A subscription id, or a watchlist name (then give TARGET).")],
-    target: Annotated[str | None, typer.Argument(help="The target, with a watchlist name.", show_default=False)] = None,
+    what: Annotated[str, typer.Argument(metavar="WHAT", help="A subscription id, or a watchlist name (then give TARGET).")],
+    target: Annotated[str | None, typer.Argument(metavar="TARGET", help="The target, with a watchlist name.", show_default=False)] = None,
     db: DbOpt = None,
 ) -> None:
     """Remove a subscription by its id, or by watchlist name and target.
@@ -158,7 +166,7 @@ def _normalised(target: str) -> str:
 
 @subscriptions_app.command("list")
 def subscriptions_list(
-    watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help="Only this watchlist's.",
+    watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", metavar="NAME", help="Only this watchlist's.",
                                                   show_default=False)] = None,
     db: DbOpt = None, json_out: JsonOpt = False,
 ) -> None:

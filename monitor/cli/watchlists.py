@@ -3,42 +3,53 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from monitor.cli import app
-from monitor.cli.common import MAX_ROWS, DbOpt, JsonOpt, console, err_console, fail, open_db, print_json, print_table
+from monitor.cli.common import (
+    MAX_ROWS,
+    DbOpt,
+    JsonOpt,
+    console,
+    err_console,
+    fail,
+    open_db,
+    print_json,
+    print_table,
+)
 from monitor.errors import ConfigError
 
 if TYPE_CHECKING:
     from monitor import watchlists as wl
     from monitor.db import Database
 
-watchlist_app = typer.Typer(help="Watchlists: the remedies you track, what they follow and how loudly.",
+watchlist_app = typer.Typer(rich_markup_mode=None, help="Watchlists: the remedies you track, what they follow and how loudly.",
                             no_args_is_help=True)
 app.add_typer(watchlist_app, name="watchlist")
 
-NameArg = Annotated[str, typer.Argument(help="The watchlist's name (a slug).", show_default=False)]
-QueryOpt = Annotated[str | None, typer.Option("--query", "-q", help="What to match (see README: Query language).",
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The watchlist's name (a slug).", show_default=False)]
+QueryOpt = Annotated[str | None, typer.Option("--query", "-q", metavar="QUERY", help="What to match (see README: Query language).",
                                               show_default=False)]
-TitleOpt = Annotated[str | None, typer.Option(help="A human title.", show_default=False)]
-DescriptionOpt = Annotated[str | None, typer.Option(help="What this remedy is about.", show_default=False)]
-PinOpt = Annotated[list[str] | None, typer.Option("--pin", help="Follow this identity whatever its text says "
+TitleOpt = Annotated[str | None, typer.Option(metavar="TEXT", help="A human title.", show_default=False)]
+DescriptionOpt = Annotated[str | None, typer.Option(metavar="TEXT", help="What this remedy is about.", show_default=False)]
+PinOpt = Annotated[list[str] | None, typer.Option("--pin", metavar="IDENTITY", help="Follow this identity whatever its text says "
                                                   "(repeatable), e.g. us/119/s/3470.", show_default=False)]
-MuteOpt = Annotated[list[str] | None, typer.Option("--mute", help="Keep entries with this phrase quiet "
+MuteOpt = Annotated[list[str] | None, typer.Option("--mute", metavar="TEXT", help="Keep entries with this phrase quiet "
                                                    "(repeatable), e.g. 'pro hac vice'.", show_default=False)]
 OnNewOpt = Annotated[bool | None, typer.Option("--on-new/--no-on-new", help="Alert on new matching items.",
                                                show_default=False)]
-OnStatusOpt = Annotated[str | None, typer.Option("--on-status", help="Status changes that alert: ladder (moves "
+OnStatusOpt = Annotated[str | None, typer.Option("--on-status", metavar="ladder|any|off", help="Status changes that alert: ladder (moves "
                                                  "forward), any, off.", show_default=False)]
 OnFieldOpt = Annotated[bool | None, typer.Option("--on-field/--no-on-field", help="Alert on any other field "
                                                  "change.", show_default=False)]
 FollowOpt = Annotated[bool | None, typer.Option("--follow-matches/--no-follow-matches", help="Follow a new bill "
                                                 "a discovery feed finds and this matches (poll its status).",
                                                 show_default=False)]
-DaysOpt = Annotated[int, typer.Option("--days", min=1, max=3650, help="How many days of stored items to use.")]
+DaysOpt = Annotated[int, typer.Option("--days", metavar="N", min=1, max=3650, help="How many days of stored items to use.")]
 
 
 def _spec(base: dict[str, Any], **changes: Any) -> wl.WatchlistSpec:
@@ -162,7 +173,7 @@ def _state(data: dict[str, Any]) -> str:
 
 @watchlist_app.command("show")
 def watchlist_show(name: NameArg,
-                   limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="How many latest matching items.")] = 10,
+                   limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS, help="How many latest matching items.")] = 10,
                    db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """The remedy board: each pinned identity's status as every source reports it, then the latest matches.
 
@@ -220,6 +231,8 @@ def watchlist_remove(name: NameArg,
     with database.session() as session:
         watchlist = wl.get(session, name)
         count = len(watchlist.subscriptions)
+        if not yes and not sys.stdin.isatty():
+            fail(f"not removed: confirm with `monitor watchlist remove {name} --yes` (no terminal to ask on)")
         if not yes and not typer.confirm(f"remove watchlist {name} and its {count} subscription(s)?"):
             fail("not removed")
         session.delete(watchlist)
@@ -274,7 +287,7 @@ def parse_until(text: str, now: dt.datetime) -> dt.datetime:
 
 @watchlist_app.command("snooze")
 def watchlist_snooze(name: NameArg,
-                     until: Annotated[str, typer.Argument(help="A duration (7d, 12h) or an ISO date/time (UTC).")],
+                     until: Annotated[str, typer.Argument(metavar="UNTIL", help="A duration (7d, 12h) or an ISO date/time (UTC).")],
                      db: DbOpt = None) -> None:
     """No immediate alerts until a date; changes stay in history and reach the first digest after it.
 
@@ -292,7 +305,7 @@ def watchlist_snooze(name: NameArg,
 
 @watchlist_app.command("pin")
 def watchlist_pin(name: NameArg,
-                  identities: Annotated[list[str], typer.Argument(help="Identities, e.g. us/119/s/3470.")],
+                  identities: Annotated[list[str], typer.Argument(metavar="IDENTITIES", help="Identities, e.g. us/119/s/3470.")],
                   db: DbOpt = None) -> None:
     """Follow identities (bills, cases) whatever their text says.
 
@@ -311,7 +324,7 @@ def watchlist_pin(name: NameArg,
 
 @watchlist_app.command("unpin")
 def watchlist_unpin(name: NameArg,
-                    identities: Annotated[list[str], typer.Argument(help="Identities to stop following.")],
+                    identities: Annotated[list[str], typer.Argument(metavar="IDENTITIES", help="Identities to stop following.")],
                     db: DbOpt = None) -> None:
     """Stop following identities.
 
@@ -333,10 +346,10 @@ def watchlist_unpin(name: NameArg,
 
 @watchlist_app.command("preview")
 def watchlist_preview(
-    name: Annotated[str | None, typer.Argument(help="Preview this watchlist (or give --query).",
+    name: Annotated[str | None, typer.Argument(metavar="NAME", help="Preview this watchlist (or give --query).",
                                                show_default=False)] = None,
     query: QueryOpt = None, days: DaysOpt = 30,
-    limit: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="How many hits to list.")] = 20,
+    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS, help="How many hits to list.")] = 20,
     db: DbOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Run a query over the stored items of the last days: the hits and the alerts a day it would send.
@@ -371,7 +384,7 @@ def watchlist_preview(
 
 @watchlist_app.command("import")
 def watchlist_import(
-    file: Annotated[Path | None, typer.Argument(help="A YAML file as `export` writes it.", show_default=False,
+    file: Annotated[Path | None, typer.Argument(metavar="FILE", help="A YAML file as `export` writes it.", show_default=False,
                                                 dir_okay=False)] = None,
     starter: Annotated[bool, typer.Option("--starter", help="Load the shipped starter set (Bivens, qualified "
                                           "immunity, FTCA, ...).")] = False,
@@ -398,8 +411,8 @@ def watchlist_import(
 
 @watchlist_app.command("export")
 def watchlist_export(
-    name: Annotated[str | None, typer.Argument(help="Only this watchlist (default: all).", show_default=False)] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.",
+    name: Annotated[str | None, typer.Argument(metavar="NAME", help="Only this watchlist (default: all).", show_default=False)] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write to this file instead of stdout.",
                                                 show_default=False, dir_okay=False)] = None,
     db: DbOpt = None,
 ) -> None:

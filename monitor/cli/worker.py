@@ -45,11 +45,11 @@ def parse_queues(text: str) -> list[str]:
 
 @app.command("worker")
 def worker_cmd(
-    concurrency: Annotated[int, typer.Option("--concurrency", "-n", min=1, help="Jobs this worker runs at once.")] = 4,
-    queues: Annotated[str, typer.Option("--queues", "-q", help="Comma-separated queues to serve: polls, deliveries.")] = "polls,deliveries",
+    concurrency: Annotated[int, typer.Option("--concurrency", "-n", metavar="N", min=1, help="Jobs this worker runs at once.")] = 4,
+    queues: Annotated[str, typer.Option("--queues", "-q", metavar="QUEUES", help="Comma-separated queues to serve: polls, deliveries.")] = "polls,deliveries",
     db: DbOpt = None,
     config: ConfigOpt = None,
-    http: Annotated[str | None, typer.Option("--http", envvar="MONITOR_HTTP", help="Also serve the HTTP endpoints on HOST:PORT.", show_default=False)] = None,
+    http: Annotated[str | None, typer.Option("--http", metavar="HOST:PORT", envvar="MONITOR_HTTP", help="Also serve the HTTP endpoints on HOST:PORT.", show_default=False)] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Run one worker of a PostgreSQL deployment; start as many as you like, on any machines.
@@ -107,6 +107,9 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
         info = {"host": socket.gethostname(), "pid": os.getpid(), "queues": queues, "concurrency": concurrency,
                 "started_at": utcnow().isoformat()}
         announce = asyncio.create_task(_announce(worker, db, info))
+        logging.getLogger(__name__).info(
+            "worker monitor-%d started: queues %s, concurrency %d, %d sources%s", os.getpid(),
+            ",".join(queues), concurrency, len(config.enabled_sources()), f", HTTP on {http}" if http else "")
         service = Service(db, config, http=http)
         http_task = asyncio.create_task(service.serve_http()) if http else None
         try:
