@@ -250,3 +250,67 @@ def test_a_target_without_its_prefix_or_scheme_says_what_to_write(target: str, e
     assert result.stderr.startswith(expected) and len(result.stderr.strip().splitlines()) == 1
     assert "XXXX" not in result.stderr
     assert _subscriptions(cli_env, tmp_path) == []
+
+
+# ---- what an operator expects: /metrics and JSON logs ------------------------------------------
+
+def test_metrics_endpoint_of_the_running_service(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    """After a pass with one good and one dead source, the running service's /metrics says so in
+    the Prometheus text format: polls by outcome, failures in a row, items, changes, deliveries
+    by state, the queue's depth and the last success per source."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.reliability.helpers import rss
+    from tests.test_image import free_port
+
+    feeds.set("/ok.xml", rss(("a1", "One"), ("a2", "Two")))
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        f"sources:\n  - id: ok\n    kind: rss\n    url: {feeds.url('/ok.xml')}\n"
+        "  - id: down\n    kind: rss\n    url: http://127.0.0.1:9/x.xml\n")
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+    port = free_port()
+    service = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--http", f"127.0.0.1:{port}"],
+                               env=cli_env | {"MONITOR_PID_FILE": str(tmp_path / "monitor.pid")}, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        text = None
+        deadline = time.monotonic() + 60
+        while text is None and service.poll() is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                    content_type = response.headers["Content-Type"]
+                    text = response.read().decode()
+            except OSError:
+                time.sleep(0.2)  # not listening yet
+    finally:
+        service.send_signal(signal.SIGTERM)
+        service.communicate(timeout=60)
+    assert text is not None and content_type.startswith("text/plain; version=0.0.4")
+    samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+               for line in text.splitlines() if line and not line.startswith("#")}
+    assert samples['remedy_polls_total{source="down",outcome="failed"}'] >= 1
+    assert samples['remedy_source_consecutive_failures{source="down"}'] >= 1
+    assert samples['remedy_source_consecutive_failures{source="ok"}'] == 0
+    assert samples['remedy_items{source="ok"}'] == 2
+    assert 'remedy_source_last_success_timestamp_seconds{source="ok"}' in samples
+    assert 'remedy_source_last_success_timestamp_seconds{source="down"}' not in samples
+    assert samples["remedy_delivery_queue_depth"] == 0
+    assert "# TYPE remedy_changes_total counter" in text and "# TYPE remedy_deliveries gauge" in text
+    json.dumps(samples)  # every value is a plain number
+
+
+def test_log_format_json(cli_env: dict[str, str], tmp_path: Path) -> None:
+    import json
+
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        "sources:\n  - id: down\n    kind: rss\n    url: http://127.0.0.1:9/x.xml?token=SECRETVALUE1\n")
+    result = run_cli(["run", "--once", "--log-format", "json"], cli_env, cwd=tmp_path)
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert lines and all({"time", "level", "logger", "message"} <= set(entry) for entry in lines)
+    assert any(entry["level"] in ("WARNING", "ERROR") and "down" in entry["message"] for entry in lines)
+    assert "SECRETVALUE1" not in result.stderr + result.stdout

@@ -89,11 +89,33 @@ def open_config(path: str | None) -> AppConfig:
     return load_config(path)
 
 
-def setup_logging(verbose: bool = False) -> None:
+LogFormatOpt = Annotated[str, typer.Option("--log-format", metavar="text|json", envvar="MONITOR_LOG_FORMAT",
+                                           help="Log lines as text, or as one JSON object per line.")]
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (time, level, logger, message, exception) for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            from monitor.redact import redact
+
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(verbose: bool = False, log_format: str = "text") -> None:
     from monitor.redact import install_log_redaction
 
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter(f"--log-format {log_format!r}: expected text or json")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     logging.getLogger("httpx").setLevel(logging.INFO if verbose else logging.WARNING)  # URLs redacted below
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -18,6 +18,7 @@ from monitor.cli.common import (
     open_config,
     open_db,
     print_json,
+    LogFormatOpt,
     setup_logging,
 )
 
@@ -58,6 +59,7 @@ def run_cmd(
     http: Annotated[str | None, typer.Option("--http", metavar="HOST:PORT", envvar="MONITOR_HTTP", help="Serve the HTTP endpoints on HOST:PORT (e.g. 127.0.0.1:8080).", show_default=False)] = None,
     processes: Annotated[int | None, typer.Option("--processes", "-p", metavar="N", min=1, envvar="MONITOR_PROCESSES", help="With --once: poll in this many processes (default: one per core, at most 4, while each gets 50 sources).", show_default=False)] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    log_format: LogFormatOpt = "text",
 ) -> None:
     """Poll sources, store every version, detect changes and deliver alerts.
 
@@ -75,7 +77,7 @@ def run_cmd(
         settle_heap,
     )
 
-    setup_logging(verbose)
+    setup_logging(verbose, log_format)
     cfg = open_config(config)
     database = open_db(db)
     settle_heap()

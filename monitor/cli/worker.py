@@ -19,6 +19,7 @@ from monitor.cli.common import (
     open_config,
     print_json,
     print_table,
+    LogFormatOpt,
     setup_logging,
 )
 from monitor.errors import ConfigError
@@ -51,6 +52,7 @@ def worker_cmd(
     config: ConfigOpt = None,
     http: Annotated[str | None, typer.Option("--http", metavar="HOST:PORT", envvar="MONITOR_HTTP", help="Also serve the HTTP endpoints on HOST:PORT.", show_default=False)] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    log_format: LogFormatOpt = "text",
 ) -> None:
     """Run one worker of a PostgreSQL deployment; start as many as you like, on any machines.
 
@@ -70,7 +72,7 @@ def worker_cmd(
     from monitor.drivers.service import settle_heap
 
     names = parse_queues(queues)
-    setup_logging(verbose)
+    setup_logging(verbose, log_format)
     if not verbose:  # one line per job start and end drowns what matters
         logging.getLogger("procrastinate").setLevel(logging.WARNING)
     database = Database(db)

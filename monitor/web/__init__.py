@@ -15,7 +15,8 @@ from starlette.routing import BaseRoute
 from monitor.config import AppConfig
 from monitor.db import Database
 
-ROUTE_MODULES: tuple[str, ...] = ("monitor.web.health", "monitor.web.courtlistener", "monitor.web.subscribers")
+ROUTE_MODULES: tuple[str, ...] = ("monitor.web.health", "monitor.web.metrics", "monitor.web.courtlistener",
+                                  "monitor.web.subscribers")
 MAX_BODY = 1024 * 1024  # request bodies above this are refused with 413
 
 

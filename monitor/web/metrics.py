@@ -1,0 +1,89 @@
+"""GET /metrics: the service's state in the Prometheus text format, for the monitoring a user
+already runs (scrape it beside /healthz).
+
+Every value is read from the database when scraped, so every process of a deployment (one
+``monitor run``, or N workers) reports the same numbers, and a restart loses none of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import BaseRoute, Route
+
+from monitor.db import Database
+from monitor.models import Change, Delivery, Item, Poll, Source
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+QUEUED_STATES = ("pending", "sending", "queued")
+
+
+@dataclass
+class Metric:
+    """One metric family: its samples as (labels, value)."""
+
+    name: str
+    kind: str  # counter | gauge
+    help: str
+    samples: list[tuple[dict[str, str], float]] = field(default_factory=list)
+
+    def lines(self) -> Iterable[str]:
+        yield f"# HELP {self.name} {self.help}"
+        yield f"# TYPE {self.name} {self.kind}"
+        for labels, value in self.samples:
+            shown = ",".join(f'{key}="{_escape(text)}"' for key, text in labels.items())
+            yield f"{self.name}{{{shown}}} {value:g}" if shown else f"{self.name} {value:g}"
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def collect(session: Session) -> list[Metric]:
+    """Polls and their outcomes, failures in a row, items, changes, deliveries by state, the
+    delivery queue's depth and each source's last success."""
+    polls = Metric("remedy_polls_total", "counter", "Polls by source and outcome.")
+    for source_id, outcome, count in session.execute(
+            select(Poll.source_id, Poll.outcome, func.count()).group_by(Poll.source_id, Poll.outcome)):
+        polls.samples.append(({"source": source_id, "outcome": outcome}, count))
+    failing = Metric("remedy_source_consecutive_failures", "gauge", "Failed polls in a row, by source.")
+    last_success = Metric("remedy_source_last_success_timestamp_seconds", "gauge",
+                          "Unix time of the source's last successful poll.")
+    for source in session.scalars(select(Source).where(Source.enabled).order_by(Source.id)):
+        failing.samples.append(({"source": source.id}, source.consecutive_failures))
+        if source.last_success_at is not None:
+            last_success.samples.append(({"source": source.id}, source.last_success_at.timestamp()))
+    items = Metric("remedy_items", "gauge", "Stored items by source.")
+    for source_id, count in session.execute(select(Item.source_id, func.count()).group_by(Item.source_id)):
+        items.samples.append(({"source": source_id}, count))
+    changes = Metric("remedy_changes_total", "counter", "Detected changes by type.")
+    for change_type, count in session.execute(select(Change.type, func.count()).group_by(Change.type)):
+        changes.samples.append(({"type": change_type}, count))
+    deliveries = Metric("remedy_deliveries", "gauge", "Deliveries (alerts, digests, admin notices) by state.")
+    depth = 0
+    for state, count in session.execute(select(Delivery.state, func.count()).group_by(Delivery.state)):
+        deliveries.samples.append(({"state": str(state)}, count))
+        depth += count if str(state) in QUEUED_STATES else 0
+    queue = Metric("remedy_delivery_queue_depth", "gauge", "Deliveries waiting to be sent or retried.",
+                   [({}, depth)])
+    return [polls, failing, last_success, items, changes, deliveries, queue]
+
+
+def render(db: Database) -> str:
+    with db.session() as session:
+        return "".join(line + "\n" for metric in collect(session) for line in metric.lines())
+
+
+async def metrics(request: Request) -> PlainTextResponse:
+    text = await run_in_threadpool(render, request.app.state.db)
+    return PlainTextResponse(text, media_type=CONTENT_TYPE)
+
+
+def routes() -> list[BaseRoute]:
+    return [Route("/metrics", metrics, methods=["GET"])]
