@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from collections.abc import Sequence
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
 
 import typer
 
@@ -58,10 +59,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         close_databases()
 
 
+@functools.cache
+def command() -> Callable[..., Any]:
+    """The Click command typer builds from ``app``: once per process, not on every ``main`` call
+    (reading every command's signature costs about 25 ms; tests call ``main`` hundreds of times)."""
+    return typer.main.get_command(app)
+
+
 def _run(argv: Sequence[str] | None) -> int:
     try:
         require_safe_expat()
-        code = app(args=argv, prog_name="monitor", standalone_mode=False)
+        code = command()(args=argv, prog_name="monitor", standalone_mode=False)
         return code if isinstance(code, int) else 0
     except typer.Exit as exc:
         return exc.exit_code
