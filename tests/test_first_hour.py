@@ -314,3 +314,76 @@ def test_log_format_json(cli_env: dict[str, str], tmp_path: Path) -> None:
     assert lines and all({"time", "level", "logger", "message"} <= set(entry) for entry in lines)
     assert any(entry["level"] in ("WARNING", "ERROR") and "down" in entry["message"] for entry in lines)
     assert "SECRETVALUE1" not in result.stderr + result.stdout
+
+
+# ---- finding items: filters, identities, no silent cap --------------------------------------------
+
+BILLS_AND_ENTRIES = """<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+<item><guid>e1</guid><title>Entry one</title><link>https://example.org/e1</link></item>
+<item><guid>e2</guid><title>Entry two</title><link>https://example.org/e2</link></item>
+<item><guid>e3</guid><title>Bivens entry three</title><link>https://example.org/e3</link></item>
+</channel></rss>"""
+
+
+def _seed_feed(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    feeds.set("/e.xml", BILLS_AND_ENTRIES)
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        f"sources:\n  - id: entries\n    kind: rss\n    url: {feeds.url('/e.xml')}\n    item_kind: entry\n")
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+
+
+def test_items_list_says_how_many_it_did_not_show(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    _seed_feed(cli_env, feeds, tmp_path)
+    result = run_cli(["items", "list", "--limit", "2"], cli_env, cwd=tmp_path)
+    assert result.returncode == 0
+    assert "showing 2 of 3 items" in result.stderr
+    full = run_cli(["items", "list"], cli_env, cwd=tmp_path)
+    assert "showing" not in full.stderr
+
+
+def test_items_list_filters(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    import json
+
+    _seed_feed(cli_env, feeds, tmp_path)
+    assert run_cli(["watchlist", "add", "bivens", "--query", "bivens"], cli_env, cwd=tmp_path).returncode == 0
+
+    def titles(*args: str) -> list[str]:
+        result = run_cli(["items", "list", "--json", *args], cli_env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return sorted(entry["title"] for entry in json.loads(result.stdout))
+
+    assert titles("--kind", "entry") == ["Bivens entry three", "Entry one", "Entry two"]
+    assert titles("--kind", "bill") == []
+    assert titles("--watchlist", "bivens") == ["Bivens entry three"]
+    assert titles("--since", "2000-01-01") == ["Bivens entry three", "Entry one", "Entry two"]
+    assert titles("--since", "2999-01-01") == []
+    assert titles("--status", "decided") == []
+    assert titles("--identity", "nowhere/*") == []
+
+
+def test_items_list_unknown_source_is_an_error(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    _seed_feed(cli_env, feeds, tmp_path)
+    result = run_cli(["items", "list", "--source", "nope"], cli_env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: no source 'nope' (see `monitor sources list` or `monitor status`)"
+
+
+def test_items_show_by_identity(cli_env: dict[str, str], db, tmp_path: Path) -> None:
+    """`items show us/119/s/3470` finds the bill; two providers' items of one bill are both named."""
+    from monitor.models import Item, Source
+
+    with db.session() as session:
+        session.add_all([Source(id="congress", kind="congress_bill"), Source(id="openstates", kind="openstates")])
+        session.flush()
+        session.add_all([
+            Item(key="congress:us/119/s/3470", source_id="congress", kind="bill", identity="us/119/s/3470",
+                 title="Bivens Act of 2025", status="in_committee", content_hash="a"),
+            Item(key="openstates:x", source_id="openstates", kind="bill", identity="us/119/s/3470",
+                 title="Bivens Act of 2025", status="introduced", content_hash="b"),
+        ])
+    result = run_cli(["items", "show", "us/119/s/3470"], cli_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "identity: us/119/s/3470" in result.stdout and "also under us/119/s/3470:" in result.stdout
+    assert "openstates:x" in result.stdout or "congress:us/119/s/3470" in result.stdout
+    missing = run_cli(["items", "show", "us/119/s/9999"], cli_env, cwd=tmp_path)
+    assert missing.returncode == 1 and "no item with key or identity 'us/119/s/9999'" in missing.stderr

@@ -12,6 +12,7 @@ from monitor.cli.common import (
     DbOpt,
     JsonOpt,
     console,
+    err_console,
     fail,
     open_db,
     parse_since,
@@ -42,25 +43,61 @@ def _print_items(items: list[Item], json_out: bool) -> None:
 @items_app.command("list")
 def items_list(
     source: Annotated[str | None, typer.Option("--source", "-s", metavar="ID", help="Only items of this source id.")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", "-k", metavar="KIND",
+                                             help="Only this kind: bill, opinion, docket, entry, document, article.")] = None,
+    status: Annotated[str | None, typer.Option("--status", metavar="STATUS",
+                                               help="Only this normalised status (e.g. in_committee, decided).")] = None,
+    identity: Annotated[str | None, typer.Option("--identity", "-i", metavar="IDENTITY",
+                                                 help="Only this identity (us/119/s/3470), or a prefix ending in * (ca9/*).")] = None,
+    watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", metavar="NAME",
+                                                  help="Only items this watchlist matches (query or pin).")] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="DATE", help="Only items changed at or after this ISO date/time.")] = None,
     limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS, help="At most this many, newest change first.")] = 100,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """List stored items, most recently changed first.
+    """List stored items, most recently changed first; says how many more there are.
 
-    Example: monitor items list --source dhs-oig --json
+    Example: monitor items list --kind bill --status in_committee --since 2026-01-01
     """
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
-    from monitor.models import Item
+    from monitor import watchlists as wl
+    from monitor.changes.match import CompiledWatchlist
+    from monitor.models import Item, Source
+    from monitor.watchlists import check_identity
 
+    after = parse_since(since)
     database = open_db(db, create=False)
     with database.session() as session:
-        query = select(Item).order_by(Item.last_changed.desc(), Item.id.desc()).limit(limit)
+        conditions = []
         if source:
-            query = query.where(Item.source_id == source)
-        items = list(session.scalars(query))
+            if session.get(Source, source) is None:
+                fail(f"no source {source!r} (see `monitor sources list` or `monitor status`)")
+            conditions.append(Item.source_id == source)
+        if kind:
+            conditions.append(Item.kind == kind.lower())
+        if status:
+            conditions.append(Item.status == status.lower())
+        if identity:
+            if identity.endswith("*"):
+                conditions.append(Item.identity.startswith(identity.rstrip("*").strip().lower(), autoescape=True))
+            else:
+                conditions.append(Item.identity == check_identity(identity))
+        if after is not None:
+            conditions.append(Item.last_changed >= after)
+        if watchlist:
+            compiled = CompiledWatchlist.compile(wl.get(session, watchlist))
+            matched = [item for item, doc in wl.iter_items(session, *conditions) if compiled.why_matched(doc)]
+            total, items = len(matched), matched[:limit]
+        else:
+            total = session.scalar(select(func.count()).select_from(Item).where(*conditions)) or 0
+            items = list(session.scalars(select(Item).where(*conditions)
+                                         .order_by(Item.last_changed.desc(), Item.id.desc()).limit(limit)))
         _print_items(items, json_out)
+    if total > len(items):
+        err_console.print(f"showing {len(items)} of {total} items (use --limit, or narrow with --kind, "
+                          "--status, --identity, --watchlist, --since)", markup=False)
 
 
 @items_app.command("search")
@@ -90,11 +127,15 @@ def items_search(
 
 
 @items_app.command("show")
-def items_show(key: Annotated[str, typer.Argument(metavar="KEY", help="The item key, as `items list` prints it.")],
+def items_show(key: Annotated[str, typer.Argument(metavar="KEY", help="The item key as `items list` prints it, or an "
+                                                  "identity (us/119/s/3470).")],
                db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """Show one item with every stored version and every detected change.
 
-    Example: monitor items show 'rss:dhs-oig:https://www.oig.dhs.gov/node/1234'
+    An identity shared by several items (one bill from congress.gov and Open States) shows the
+    one changed last and names the others.
+
+    Example: monitor items show us/119/s/3470
     """
     from sqlalchemy import select
 
@@ -104,14 +145,23 @@ def items_show(key: Annotated[str, typer.Argument(metavar="KEY", help="The item 
     database = open_db(db, create=False)
     with database.session() as session:
         item = session.scalar(select(Item).where(Item.key == key))
+        others: list[Item] = []
+        if item is None:  # an identity: the item changed last, and the other providers' keys
+            same = list(session.scalars(select(Item).where(Item.identity == key.strip().lower())
+                                        .order_by(Item.last_changed.desc(), Item.id.desc())))
+            item, others = (same[0], same[1:]) if same else (None, [])
         if item is None:
-            fail(f"no item with key {key!r} (see `monitor items list`)")
+            fail(f"no item with key or identity {key!r} (see `monitor items list`)")
         changes = list(session.scalars(select(Change).where(Change.item_id == item.id).order_by(Change.id)))
         data = item_json(item) | {"summary": item.summary, "versions": [version_json(v) for v in item.versions],
                                   "changes": [change_json(c) for c in changes]}
+        if others:
+            data["same_identity"] = [other.key for other in others]
         if json_out:
             print_json(data)
             return
+        if others:
+            console.print(f"also under {item.identity}: {', '.join(o.key for o in others)}", markup=False)
         for name in ("key", "source", "kind", "identity", "title", "url", "status", "raw_status",
                      "status_action", "status_date", "first_seen", "last_changed"):
             if data[name] is not None:
