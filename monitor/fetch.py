@@ -110,7 +110,7 @@ class Fetcher:
     """Process-wide HTTP client with budgets, bounded retries, a streaming size cap and robots.txt.
 
     Errors (``monitor.errors``): ``FetchError`` (``retryable`` says whether waiting may help),
-    ``AuthError`` for 401/403 (never retried), and ``monitor.budget.BudgetExceeded`` when a
+    ``AuthError`` for a 401/403 to a request with an API key (never retried), and ``monitor.budget.BudgetExceeded`` when a
     request would overspend its provider: that request is never sent.
     """
 
@@ -157,10 +157,12 @@ class Fetcher:
         return self.budgets.provider_for(declared, urlsplit(url).hostname)
 
     async def get(self, url: str, *, headers: Mapping[str, str] | None = None,
-                  max_bytes: int = DEFAULT_MAX_BYTES, provider: str = WEB,
+                  max_bytes: int = DEFAULT_MAX_BYTES, provider: str = WEB, keyed: bool = False,
                   on_send: Callable[[], None] | None = None) -> tuple[int, httpx.Headers, bytes, str]:
         """GET with budget, retries on network errors and 5xx, and Retry-After honoured provider-wide.
 
+        ``keyed``: the request carries an API key, so a 401/403 is an ``AuthError`` about that
+        key; without one, a 401/403 is a firewall's or a server's passing mood, retried like a 5xx.
         ``on_send`` is called for every request actually sent (retries included, deferrals not).
         """
         provider = self.provider_for(provider, url)
@@ -171,7 +173,7 @@ class Fetcher:
                 on_send()
             try:
                 async with asyncio.timeout(self.total_timeout):
-                    return await self._get_once(url, headers=headers, max_bytes=max_bytes)
+                    return await self._get_once(url, headers=headers, max_bytes=max_bytes, keyed=keyed)
             except TimeoutError:
                 exc: FetchError = FetchError(f"timeout: no complete answer within {self.total_timeout:.0f}s from "
                                              f"{public_url(url)}", retryable=True)
@@ -202,9 +204,7 @@ class Fetcher:
                                                provider=provider)
                 rules = RobotFileParser()
                 rules.parse(body.decode("utf-8", "replace").splitlines())
-            except AuthError:
-                rules = True  # 401/403 are 4xx: "unavailable", so everything is allowed
-            except FetchError as exc:
+            except FetchError as exc:  # 4xx (401/403 too) is "unavailable": everything is allowed
                 rules = exc.status is not None and 400 <= exc.status < 500
             cached = (time.monotonic() + ROBOTS_TTL, rules)
             self._robots[origin] = cached
@@ -214,14 +214,14 @@ class Fetcher:
         return rules.can_fetch(USER_AGENT_TOKEN, url)
 
     async def _get_once(self, url: str, *, headers: Mapping[str, str] | None,
-                        max_bytes: int) -> tuple[int, httpx.Headers, bytes, str]:
+                        max_bytes: int, keyed: bool) -> tuple[int, httpx.Headers, bytes, str]:
         shown = public_url(url)
         try:
             async with self.client.stream("GET", url, headers=headers) as response:
                 status = response.status_code
-                if status in (401, 403):
+                if status in (401, 403) and keyed:
                     raise AuthError(f"HTTP {status} from {shown}: the API key is missing or wrong", status=status)
-                if status in (429, 503) or status >= 500:
+                if status in (401, 403, 429, 503) or status >= 500:
                     retry_after = parse_retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
                     raise FetchError(f"HTTP {status} from {shown}", retryable=True, status=status,
                                      retry_after=retry_after)
@@ -330,6 +330,14 @@ async def _read_capped(response: httpx.Response, max_bytes: int, shown: str) -> 
     return b"".join(chunks)
 
 
+def carries_key(url: str, headers: Mapping[str, str]) -> bool:
+    """Whether a request sends a credential: an Authorization header, a header named for a key
+    or token (``X-Api-Key``), or one in the URL (what ``public_url`` strips)."""
+    names = [name.lower() for name in headers]
+    return ("authorization" in names or any("key" in name or "token" in name for name in names)
+            or public_url(url) != url)
+
+
 @dataclass
 class PollClient:
     """The HTTP view one poll of one source gets: conditional GETs and validator bookkeeping."""
@@ -365,7 +373,8 @@ class PollClient:
         if known and known.last_modified:
             send["If-Modified-Since"] = known.last_modified
         status, resp_headers, body, final_url = await self.fetcher.get(full, headers=send, max_bytes=self.max_bytes,
-                                                                      provider=self.provider, on_send=self._sent)
+                                                                      provider=self.provider, keyed=carries_key(full, send),
+                                                                      on_send=self._sent)
         if status == 304 and known:
             return Response(final_url, status, resp_headers, b"", unchanged=True)
         if status == 304:

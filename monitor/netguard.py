@@ -87,7 +87,11 @@ def guarded_client(*, verify: ssl.SSLContext | bool = True, **kwargs: Any) -> ht
 
 
 async def check_request(request: httpx.Request) -> None:
-    """Request hook: refuse a non-http(s) URL, or a host that resolves to a private address."""
+    """Request hook: refuse a non-http(s) URL, or a host that resolves to a private address. A
+    name that does not resolve here is left to the proxy (split DNS is why proxies exist)."""
     if request.url.scheme not in ("http", "https"):
         raise BlockedAddress(f"{mask_url(str(request.url))}: only http(s) URLs are allowed")
-    await resolve_public(request.url.host, request.url.port or (443 if request.url.scheme == "https" else 80))
+    try:
+        await resolve_public(request.url.host, request.url.port or (443 if request.url.scheme == "https" else 80))
+    except Unresolvable:
+        return

@@ -132,12 +132,14 @@ def test_retry_after_date_blocks_the_whole_provider_across_restarts(db, feeds: H
 
 
 def test_daily_budget_survives_a_restart_and_defers_instead_of_sending(db, feeds: HttpServer, tmp_path, cli_env):
-    for sid in "abc":
+    for sid in "ab":
         feeds.set(f"/{sid}.xml", FEED)
-    providers = "providers:\n  local:\n    hosts: [127.0.0.1]\n    concurrency: 1\n    per_day: 2"
-    cfg = config(tmp_path, {sid: feeds.url(f"/{sid}.xml") for sid in "abc"}, providers)
+    # daily polls of two sources fit the day's two requests (a plan over the limit is refused at load)
+    providers = ("defaults:\n  interval: 1d\nproviders:\n  local:\n    hosts: [127.0.0.1]\n    concurrency: 1\n"
+                 "    per_day: 2")
+    cfg = config(tmp_path, {sid: feeds.url(f"/{sid}.xml") for sid in "ab"}, providers)
     first = poll(db, cfg)
-    assert sorted(p.outcome for p in first.values()) == ["changed", "changed", "deferred"]
+    assert sorted(p.outcome for p in first.values()) == ["changed", "changed"]
     assert len(feeds.requests) == 2
     second = poll(db, cfg)  # a restart: new client, budgets read back from the database
     assert all(p.outcome == "deferred" for p in second.values())
@@ -209,17 +211,35 @@ def test_redirect_loop_is_stopped(db, feeds: HttpServer, tmp_path):
     assert feeds.counts["/loop"] == 6
 
 
-def test_401_is_reported_once_and_not_polled_again_until_the_config_changes(db, feeds, tmp_path, caplog):
+def test_401_to_a_keyless_feed_is_an_ordinary_failure_polled_again(db, feeds, tmp_path):
+    """No key was sent, so a 401 says nothing about a key: retried with backoff within the poll,
+    and the next pass asks again."""
     feeds.set("/k.xml", b"", status=401)
     cfg = config(tmp_path, {"k": feeds.url("/k.xml")})
-    results = [poll(db, cfg)["k"] for _ in range(3)]
+    results = [poll(db, cfg, retries=1)["k"] for _ in range(2)]
+    assert [r.outcome for r in results] == ["failed", "failed"] and feeds.counts["/k.xml"] == 4
+    assert source(db, "k").consecutive_failures == 2 and "fetch: HTTP 401" in (source(db, "k").last_error or "")
+
+
+def test_401_to_a_keyed_request_is_reported_once_and_not_polled_again_until_the_config_changes(
+        db, feeds, tmp_path, caplog, monkeypatch):
+    monkeypatch.setenv("CONGRESS_API_KEY", "k-123")
+    feeds.set("/v3/bill/117", b"", status=401)
+    path = tmp_path / "sources.yaml"
+
+    def write(congress: int) -> AppConfig:
+        path.write_text(f"sources:\n  - id: k\n    kind: congress_recent\n    congress: {congress}\n"
+                        f"    filter: more\n    base_url: {feeds.url('/v3')}\n")
+        return load_config(path)
+
+    results = [poll(db, write(117))["k"] for _ in range(3)]
     assert [r.outcome for r in results] == ["failed", "skipped", "skipped"]
-    assert feeds.counts["/k.xml"] == 1
+    assert feeds.counts["/v3/bill/117"] == 1
     assert len([r for r in caplog.records if "401" in r.getMessage() and r.levelname == "ERROR"]) == 1
-    assert "HTTP 401" in (source(db, "k").last_error or "")
-    changed = config(tmp_path, {"k": feeds.url("/k.xml?fixed=1")})
-    assert poll(db, changed)["k"].outcome == "failed"
-    assert feeds.counts["/k.xml"] == 2
+    assert "auth: HTTP 401" in (source(db, "k").last_error or "")
+    feeds.set("/v3/bill/118", b"", status=401)
+    assert poll(db, write(118))["k"].outcome == "failed"
+    assert feeds.counts["/v3/bill/118"] == 1
 
 
 def test_two_overlapping_triggers_run_one_poll(db, feeds: HttpServer, tmp_path):
@@ -289,7 +309,8 @@ def test_fetches_go_through_the_environments_proxy_unless_no_proxy_says_otherwis
         asyncio.run(fetch("http://feeds.example.invalid/p.xml"))
 
 
-def test_silent_source_raises_one_alert_and_one_recovery(db, feeds: HttpServer, tmp_path):
+def test_silent_source_raises_one_alert_and_one_recovery(db, feeds: HttpServer, tmp_path, monkeypatch):
+    monkeypatch.setenv("MONITOR_ADMIN_TARGET", "slack:https://hooks.slack.com/services/T/B/ADMIN")
     feeds.set("/s.xml", b"", status=500)
     cfg = config(tmp_path, {"s": feeds.url("/s.xml")}, "defaults:\n  alert_after_failures: 2")
 
@@ -309,7 +330,8 @@ def test_silent_source_raises_one_alert_and_one_recovery(db, feeds: HttpServer, 
     assert not source(db, "s").incident_open
 
 
-def test_no_items_for_longer_than_expected_is_silent(db, feeds: HttpServer, tmp_path):
+def test_no_items_for_longer_than_expected_is_silent(db, feeds: HttpServer, tmp_path, monkeypatch):
+    monkeypatch.setenv("MONITOR_ADMIN_TARGET", "slack:https://hooks.slack.com/services/T/B/ADMIN")
     feeds.set("/q.xml", FEED, etag=True)
     path = tmp_path / "sources.yaml"
     path.write_text(f"sources:\n  - id: q\n    kind: rss\n    url: {feeds.url('/q.xml')}\n"

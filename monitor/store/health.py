@@ -27,12 +27,17 @@ from monitor.sources import SourceConfig
 _c = Source.__table__.c
 # What the check reads, as one prepared Core statement: it runs after every poll.
 _SILENCE_STATE = select(_c.consecutive_failures, _c.last_error, _c.last_success_at, _c.last_change_at,
-                        _c.created_at, _c.incident_open, _c.incident_reason).where(_c.id == bindparam("sid"))
+                        _c.created_at, _c.incident_open, _c.incident_reason,
+                        _c.auth_blocked).where(_c.id == bindparam("sid"))
 
 
-def silence_reason(row: Source | Row[Any], config: SourceConfig, *, failures_threshold: int,
+def silence_reason(row: Source | Row[*tuple[Any, ...]], config: SourceConfig, *, failures_threshold: int,
                    now: dt.datetime) -> str | None:
-    """Why the source counts as silent now, or None when it is healthy."""
+    """Why the source counts as silent now, or None when it is healthy. A refused API key is
+    silent at once: the source is not polled again until its key or config changes."""
+    if row.auth_blocked is not None:
+        return (f"the provider refused its API key ({row.last_error or 'HTTP 401/403'}); not polled again "
+                "until the key or the source's config changes")
     if row.consecutive_failures >= failures_threshold:
         return f"failed {row.consecutive_failures} times in a row; last error: {row.last_error or 'unknown'}"
     if config.expect_items_within and row.last_success_at is not None:

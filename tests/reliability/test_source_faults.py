@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import select
 
 import monitor.cores
 from monitor.errors import FetchError
 from monitor.fetch import Fetcher, PollClient
+from monitor.models import Delivery
 from tests.fakes import socket_faults as fs
 from tests.fakes.http_server import HttpServer
 from tests.fakes.socket_faults import Blackhole, FaultServer
@@ -98,8 +100,9 @@ FAILURES: dict[str, tuple[Callable[[Env], str], str]] = {
     "http_429_no_retry_after": (lambda e: e.fault(fs.respond(429, b"slow down")), "HTTP 429"),
     "http_404": (lambda e: e.fault(fs.respond(404, b"gone")), "HTTP 404"),
     "http_410": (lambda e: e.fault(fs.respond(410, b"gone for good")), "HTTP 410"),
-    "http_401": (lambda e: e.fault(fs.respond(401, b"who are you")), "auth: HTTP 401"),
-    "http_403": (lambda e: e.fault(fs.respond(403, b"forbidden")), "auth: HTTP 403"),
+    # rss sends no key: a 401/403 is a server's or firewall's passing refusal, not a verdict on a key
+    "http_401": (lambda e: e.fault(fs.respond(401, b"who are you")), "fetch: HTTP 401"),
+    "http_403": (lambda e: e.fault(fs.respond(403, b"forbidden")), "fetch: HTTP 403"),
     "connect_timeout": (lambda e: e.blackhole.url(), "ConnectTimeout"),
     "connection_refused": (_closed_port, "ConnectError"),
     "no_answer_after_request": (lambda e: e.fault(fs.hang_before_headers(5)), "ReadTimeout"),
@@ -144,7 +147,6 @@ def env(blackhole: Blackhole, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
 
 
 DEFERRING = {"http_503_long_retry_after", "http_503_retry_after_date", "http_429"}
-AUTH = {"http_401", "http_403"}
 
 
 @pytest.mark.parametrize("name", list(FAILURES))
@@ -180,12 +182,48 @@ def test_source_fault_is_isolated_recorded_and_recovers(name: str, env: Env, db,
     env.monkeypatch.setenv("MONITOR_ALLOW_PRIVATE_URLS", "1")
     env.faults.heal("/bad.xml", rss(("b3", "Bad source three"), ("b1", "Bad source one"), ("b2", "Bad source two")))
     result = poll(db, write_sources(config, healthy))
-    if name in AUTH:  # a refused key is not retried until the source's config (or key) changes
-        assert {p.source_id: p.outcome for p in result.polls}["bad"] == "skipped"
-        return
     assert {p.source_id: p.outcome for p in result.polls}["bad"] == "changed"
     assert health(db, "bad") == {"last_error": None, "consecutive_failures": 0, "last_outcome": "changed"}
     assert "rss:bad:b3" in item_keys(db, "bad")
+
+
+def admin_notices(db) -> list[str]:
+    with db.session() as s:
+        return [d.payload["text"] for d in s.scalars(select(Delivery).where(Delivery.kind == "admin"))]
+
+
+def test_keyless_feed_refused_403_three_times_opens_an_incident_and_recovers(env: Env, db, tmp_path) -> None:
+    """A court site's firewall answering 403 to a feed that sends no key: each poll is an ordinary
+    failure (retried within the poll), the third in a row opens an incident with one admin notice,
+    and the next good answer is polled and closes it. Nothing holds the source back."""
+    env.monkeypatch.setenv("MONITOR_ADMIN_TARGET", "slack:https://hooks.slack.com/services/T/B/ADMIN")
+    config = write_sources(tmp_path / "sources.yaml", {"court": env.fault(fs.respond(403, b"Access denied"))})
+    for attempt in range(1, 4):
+        assert poll(db, config).polls[0].outcome == "failed"
+        assert health(db, "court")["consecutive_failures"] == attempt
+    assert env.faults.counts["/bad.xml"] == 3 * (1 + QUICK["retries"])  # retried with backoff, never blocked
+    assert [t for t in admin_notices(db) if "is silent" in t and "HTTP 403" in t] != []
+    env.faults.heal("/bad.xml", BODY)
+    assert poll(db, config).polls[0].outcome == "changed"
+    assert health(db, "court")["consecutive_failures"] == 0
+    assert any("has recovered" in t for t in admin_notices(db))
+
+
+def test_keyed_source_refused_403_is_held_with_an_incident_and_an_admin_notice(env: Env, db, tmp_path) -> None:
+    """A 403 to a request with an API key is about the key: one request (no retry), the source
+    held until its key or config changes, and the admin told at once, not after three passes."""
+    env.monkeypatch.setenv("CONGRESS_API_KEY", "k-123")
+    env.monkeypatch.setenv("MONITOR_ADMIN_TARGET", "slack:https://hooks.slack.com/services/T/B/ADMIN")
+    env.faults.set("/v3/bill/117", fs.respond(403, b'{"error": "API_KEY_INVALID"}', {"Content-Type": "application/json"}))
+    config = tmp_path / "sources.yaml"
+    config.write_text("sources:\n  - id: bills\n    kind: congress_recent\n    congress: 117\n    filter: more\n"
+                      f"    base_url: {env.faults.url('/v3')}\n")
+    assert poll(db, config).polls[0].outcome == "failed"
+    assert "auth: HTTP 403" in health(db, "bills")["last_error"] and env.faults.counts["/v3/bill/117"] == 1
+    notices = admin_notices(db)
+    assert len(notices) == 1 and "refused its API key" in notices[0] and "k-123" not in notices[0]
+    assert poll(db, config).polls[0].outcome == "skipped" and env.faults.counts["/v3/bill/117"] == 1
+    assert len(admin_notices(db)) == 1
 
 
 def test_endless_body_is_abandoned_at_the_cap_not_buffered(env: Env, db, tmp_path) -> None:
