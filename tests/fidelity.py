@@ -1,5 +1,6 @@
-"""The README's fidelity table, computed: per provider, the real documents read and how many we
-agree with the provider's own status, or with a peer's derivation where the provider has none.
+"""The README's fidelity table, computed: per provider, what was compared (real documents read in
+place from ../shared/realdata, or facts about a peer's documents written out in our tests) and how
+many we agree with the provider's own status, or with a peer's derivation where it has none.
 
 Run ``python -m tests.fidelity`` to print it, ``python -m tests.fidelity --write`` to put it in
 README.md between its markers; tests/test_fidelity.py fails when the README's copy is stale.
@@ -19,7 +20,6 @@ from monitor.sources import SOURCE_KINDS, Fetched, Page
 from monitor.sources.base import ItemRecord
 from tests.conftest import REALDATA, ROOT
 
-PEERS = ROOT / "tests" / "peers"
 BEGIN, END = "<!-- fidelity:begin -->", "<!-- fidelity:end -->"
 
 # Statuses read by hand from each BILLSTATUS document's actions (no provider status exists).
@@ -29,9 +29,6 @@ BILLSTATUS_READ = {
     "formatChange_future_BILLSTATUS-117s35.xml": "passed_one_chamber",
     "legacy_BILLSTATUS-114hjres45.xml": "in_committee",
     "textVersions_DEV-BILLSTATUS-115s3509.xml": "sent_to_executive",
-    "BILLSTATUS-114sjres8.xml": "vetoed",
-    "BILLSTATUS-114hr3762.xml": "vetoed",
-    "BILLSTATUS-114s1300.xml": "enacted",
 }
 
 
@@ -51,9 +48,7 @@ def _parse(kind: str, body: bytes, label: str = "", **config: object) -> list[It
 
 
 def billstatus() -> Row:
-    paths = sorted(REALDATA.glob("govinfo/billstatus/*.xml")) + sorted(
-        (PEERS / "usgpo_billstatus").glob("*.xml")
-    )
+    paths = sorted(REALDATA.glob("govinfo/billstatus/*.xml"))
     agree = sum(
         _parse("govinfo_billstatus", p.read_bytes(), congress=114, bills=["s1"])[0].status
         == BILLSTATUS_READ[p.name]
@@ -61,7 +56,7 @@ def billstatus() -> Row:
     )
     return Row(
         "GovInfo BILLSTATUS",
-        f"{len(paths)} bills (3 legacy vetoed/signed)",
+        f"{len(paths)} real bills (none vetoed: the veto paths are hand-built fixtures)",
         "the document read by hand",
         agree,
         len(paths),
@@ -69,24 +64,26 @@ def billstatus() -> Row:
 
 
 def govtrack_bills() -> list[Row]:
-    from tests.test_conformance_status import FIXTURES, fixture_rows, govtrack
+    from tests.test_conformance_status import GOVTRACK_BILLS, govtrack
 
-    finals = [fixture_rows(p) for p in FIXTURES]
-    actions = [(s, ours) for _, _, rows in finals for s, _, ours in rows]
+    states = [(theirs, ours) for rows in GOVTRACK_BILLS.values() for _, _, theirs, ours in rows
+              if theirs is not None]
+    finals = [[(theirs, ours) for _, _, theirs, ours in rows if theirs is not None][-1]
+              for rows in GOVTRACK_BILLS.values()]
     return [
         Row(
             "THOMAS action text (unitedstates/congress fixtures)",
-            f"{len(finals)} bills",
+            f"facts: {len(finals)} bills' actions, written out in our tests",
             "GovTrack's final state",
-            sum(ours == govtrack(final) for final, ours, _ in finals),
+            sum(ours == govtrack(theirs) for theirs, ours in finals),
             len(finals),
         ),
         Row(
             "THOMAS action text (unitedstates/congress fixtures)",
-            f"{len(actions)} status-changing actions",
+            f"facts: {len(states)} actions GovTrack gave a state",
             "GovTrack's state after each",
-            sum(ours == govtrack(s) for s, ours in actions),
-            len(actions),
+            sum(ours == govtrack(theirs) for theirs, ours in states),
+            len(states),
         ),
     ]
 
@@ -100,7 +97,7 @@ def peer_lines() -> Row:
     )
     return Row(
         "unitedstates/congress action-line tests",
-        f"{len(PEER_CASES)} lines",
+        f"facts: {len(PEER_CASES)} action lines",
         "their parse_bill_action state",
         agree,
         len(PEER_CASES),
@@ -114,7 +111,7 @@ def openstates_wordings() -> Row:
     for wording, classification in OPENSTATES_WORDINGS:
         ours, step = text_step(wording), OPENSTATES_CLASSIFICATIONS[classification]
         agree += (ours.status if ours else None) == (step.status if step else None)
-    return Row("Open States scrapers' action wordings", f"{len(OPENSTATES_WORDINGS)} wordings",
+    return Row("Open States scrapers' action wordings", f"facts: {len(OPENSTATES_WORDINGS)} wordings",
                "the rung of their classification", agree, len(OPENSTATES_WORDINGS))
 
 
@@ -132,7 +129,8 @@ def legiscan() -> Row:
         )
         agree += record.status == LEGISCAN_STATUS[bill["status"]].status
     return Row(
-        "LegiScan", f"{len(paths)} bill objects", "LegiScan's own status code", agree, len(paths)
+        "LegiScan", f"{len(paths)} real bill objects", "LegiScan's own status code", agree,
+        len(paths)
     )
 
 
@@ -147,7 +145,7 @@ def congress_gov_lists() -> Row:
             agree += latest_action_status(latest["text"], latest["actionDate"]).status == expected
     return Row(
         "congress.gov bill lists (latestAction only)",
-        f"{rows} rows",
+        f"{rows} rows of real list answers",
         "the latest action read by hand",
         agree,
         rows,
@@ -155,44 +153,36 @@ def congress_gov_lists() -> Row:
 
 
 def court_names() -> list[Row]:
+    from tests.test_casenames import JURISCRAPER_NAMES, feed_of, parse_body
     from tests.test_conformance_courts import JURISCRAPER_BUGS, OPINION_FEEDS, opinions
 
-    feeds = [
-        (REALDATA / "court_opinion_feeds" / f"{stem}.xml", court)
-        for stem, court in OPINION_FEEDS.items()
-    ]
-    feeds += [
-        (ROOT / "tests" / "examples" / "rss" / f"{stem}.xml", stem.split("_")[0])
-        for stem in ("ca9_opinions", "ca9_memoranda", "cadc_opinions", "cadc_judgments")
-    ]
     total = exact = folded = 0
-    for path, court in feeds:
-        compare = (
-            path.with_suffix(".compare.json")
-            if path.parent.name == "court_opinion_feeds"
-            else PEERS / "juriscraper" / f"{path.stem}.compare.json"
-        )
+    for stem, court in OPINION_FEEDS.items():
+        path = REALDATA / "court_opinion_feeds" / f"{stem}.xml"
         by_url = {r.url: r for r in opinions(court, path.read_bytes())}
-        for case in json.loads(compare.read_text()):
+        for case in json.loads(path.with_suffix(".compare.json").read_text()):
             name = JURISCRAPER_BUGS.get(case["case_names"], case["case_names"])
             ours = by_url[case["download_urls"]].data["case_name"]
             total += 1
             exact += ours == name
             folded += ours.casefold() == name.casefold()
+    real = f"{len(OPINION_FEEDS)} real feeds, {total} opinions"
+    facts = sum(
+        parse_body(feed_of([title]), court)[0].data["case_name"] == theirs
+        for court, title, theirs in JURISCRAPER_NAMES
+    )
     return [
+        Row("Court opinion RSS (ca7, ca10, cafc)", real, "juriscraper's case name, exactly",
+            exact, total),
+        Row("Court opinion RSS (ca7, ca10, cafc)", real, "juriscraper's case name, ignoring case",
+            folded, total),
         Row(
-            "Court opinion RSS (ca7, ca9, ca10, cadc, cafc)",
-            f"{len(feeds)} feeds, {total} opinions",
+            "Court opinion RSS (ca9, cadc)",
+            f"facts: {len(JURISCRAPER_NAMES)} captions (every difference, and the shapes that "
+            "matter)",
             "juriscraper's case name, exactly",
-            exact,
-            total,
-        ),
-        Row(
-            "Court opinion RSS (ca7, ca9, ca10, cadc, cafc)",
-            f"{len(feeds)} feeds, {total} opinions",
-            "juriscraper's case name, ignoring case",
-            folded,
-            total,
+            facts,
+            len(JURISCRAPER_NAMES),
         ),
     ]
 
@@ -212,7 +202,7 @@ def table() -> str:
         built = build()
         rows += built if isinstance(built, list) else [built]
     lines = [
-        "| provider / documents | real documents | compared with | agree |",
+        "| provider / documents | what was compared | compared with | agree |",
         "|---|---|---|---|",
     ]
     lines += [

@@ -61,7 +61,8 @@ OVERRIDDEN = Step("enacted", overridden=True)
 # House floor codes (H…). Audited row by row against the Library of Congress action-code list
 # (the numeric series; the BILLSTATUS user guide section 3 lists the ones it has seen) and a
 # real document carrying the code; "RD:" is ../shared/realdata, "GPO:" usgpo/bill-status
-# samples/ (tests/peers/usgpo_billstatus keeps the public-domain ones the tests read).
+# samples/ (read in a fetched snapshot; the tests read them in place with MONITOR_PEERS, and
+# hand-built veto documents of the same shape in tests/examples/govinfo_billstatus).
 # House floor vote results (H37100, H37300) say "Passed" or "Failed" only in their text;
 # the LOC 8000/9000 action recorded beside them decides.
 CONGRESS_ACTION_CODES: dict[str, Step | None] = {
