@@ -98,7 +98,9 @@ def reset_queue(db_url: str) -> None:
     engine.dispose()
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.2) -> bool:
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, step: float = 0.05) -> bool:
+    """Poll for what another process does (a worker, the service, a background task): there is
+    no event to wait on across a process boundary. Within a process, wait on an event instead."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -11,15 +11,19 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -206,6 +210,25 @@ def run_cli_process(args: list[str], env: dict[str, str], *, cwd: Path | None = 
     exit on a signal, a kill, an installed entry point)."""
     return subprocess.run([sys.executable, "-m", "monitor", *args], env=env, cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, check=False)
+
+
+@contextmanager
+def serve_asgi(app: Any) -> Iterator[str]:
+    """Serve an ASGI app (the service's web app) with uvicorn in a thread; yields its base URL.
+    The socket listens before uvicorn starts, so a client can connect at once (the kernel queues
+    the connection): nothing polls for start-up."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
 
 
 @pytest.fixture

@@ -6,14 +6,12 @@ import asyncio
 import json
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
 from monitor.db import Database
@@ -21,10 +19,11 @@ from monitor.delivery.dispatcher import Dispatcher
 from monitor.models import Change, Delivery, Item, WebhookEvent
 from monitor.web import MAX_BODY, create_app
 from monitor.web.courtlistener import WEBHOOK_SOURCE, process_pending, store_event
-from tests.conftest import realdata
+from tests.cluster import wait_for
+from tests.conftest import realdata, serve_asgi
 from tests.fakes.http_server import HttpServer
 from tests.test_pipeline import count, subscribe
-from tests.test_service import free_port, wait_for
+from tests.test_service import free_port
 
 SECRET = "s3cret-path-token"
 
@@ -41,16 +40,11 @@ DOCKET_V2 = ("docket_alert_webhook_dummy.json.tmpl", 2)
 
 
 class HookServer:
-    def __init__(self, db: Database) -> None:
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(create_app(db), host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        assert wait_for(lambda: self.server.started, timeout=15), "uvicorn did not start"
+    def __init__(self, base: str) -> None:
+        self.base = base
 
     def url(self, path: str = f"/hooks/courtlistener/{SECRET}") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return self.base + path
 
     def post(self, content: bytes, *, key: str | None = None, path: str | None = None,
              headers: dict[str, str] | None = None) -> httpx.Response:
@@ -59,17 +53,12 @@ class HookServer:
             sent["Idempotency-Key"] = key
         return httpx.post(self.url(path) if path else self.url(), content=content, headers=sent, timeout=10)
 
-    def close(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
 
 @pytest.fixture
 def hooks(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[HookServer]:
     monkeypatch.setenv("MONITOR_HOOK_SECRET", SECRET)
-    server = HookServer(db)
-    yield server
-    server.close()
+    with serve_asgi(create_app(db)) as base:
+        yield HookServer(base)
 
 
 def processed(db: Database, n: int) -> bool:

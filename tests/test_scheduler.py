@@ -17,10 +17,10 @@ from monitor.config import load_config
 from monitor.models import Source, utcnow
 from monitor.pipeline import sync_sources
 from monitor.drivers.service import Service
+from tests.cluster import wait_for
 from tests.conftest import run_cli
 from tests.fakes.http_server import HttpServer
 from tests.test_pipeline import rss
-from tests.test_service import wait_for
 
 FEED = rss(("a1", "One"))
 

@@ -7,11 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
+from tests.cluster import wait_for
 from tests.conftest import run_cli
 from tests.fakes.http_server import HttpServer
 from tests.test_pipeline import rss
@@ -21,15 +21,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_service_polls_serves_healthz_and_stops_on_sigterm(feeds: HttpServer, cli_env, tmp_path):

@@ -5,19 +5,15 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from monitor.models import Watchlist
 from monitor.web import create_app
 from tests.alerting import NEW_OPINION, STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist, subscription
-from tests.conftest import run_cli
+from tests.conftest import run_cli, serve_asgi
 from tests.fakes.http_server import HttpServer
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -26,19 +22,8 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 @pytest.fixture
 def web(db) -> Iterator[httpx.Client]:
     """The service's Starlette app served by uvicorn on a local port, with a plain HTTP client."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+    with serve_asgi(create_app(db)) as base, httpx.Client(base_url=base) as client:
         yield client
-    server.should_exit = True
-    thread.join(10)
 
 
 def test_one_click_unsubscribe_needs_the_right_token_and_no_cookies(db, web) -> None:

@@ -78,6 +78,7 @@ class HttpServer:
     def __init__(self, *, home: str = "/", fallback: Handler = not_found, tls: ssl.SSLContext | None = None,
                  idle_timeout: float | None = None, host: str = "127.0.0.1") -> None:
         self.home = home
+        self.host = host
         self.fallback = fallback
         self.routes: dict[str, Handler] = {}
         self.queued: deque[Reply] = deque()
@@ -85,6 +86,7 @@ class HttpServer:
         self.counts: Counter[str] = Counter()
         self.connections: set[tuple[str, int]] = set()  # client (address, port) pairs seen
         self.lock = threading.Lock()
+        self.arrived = threading.Condition(self.lock)  # notified on every request
         self.httpd = ThreadingHTTPServer((host, 0), self._handler_class(idle_timeout))
         self.httpd.daemon_threads = True
         if tls is not None:
@@ -104,10 +106,11 @@ class HttpServer:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 request = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
                                   body, self.client_address)
-                with server.lock:
+                with server.arrived:
                     server.connections.add(self.client_address)
                     server.requests.append(request)
                     server.counts[request.route] += 1
+                    server.arrived.notify_all()
                 reply = server.answer(request)
                 request.status = reply.status
                 self.send(reply)
@@ -152,6 +155,11 @@ class HttpServer:
         handler = self.routes.get(request.path) or self.routes.get(request.route) or self.fallback
         return handler(request)
 
+    def wait_requests(self, count: int, timeout: float = 10.0) -> bool:
+        """Wait until ``count`` requests in all have arrived (or ``timeout`` passed): an event, no polling."""
+        with self.arrived:
+            return self.arrived.wait_for(lambda: len(self.requests) >= count, timeout)
+
     def route(self, path: str, handler: Handler) -> None:
         """Answer ``path`` with ``handler``; ``/api?op=x`` answers only that exact target."""
         self.routes[path] = handler
@@ -191,7 +199,7 @@ class HttpServer:
 
     @property
     def base(self) -> str:
-        return f"{self.scheme}://{self.httpd.server_address[0]}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def url(self, path: str | None = None) -> str:
         return self.base + (self.home if path is None else path)

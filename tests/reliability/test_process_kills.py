@@ -108,10 +108,7 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(db, db_ur
             if len(killed_at) % 2:  # at a random moment
                 time.sleep(rng.uniform(0.05, 1.5))
             else:  # just after Slack received a message: inside the send/record window
-                posted = len(slack.requests)
-                deadline = time.monotonic() + 3
-                while len(slack.requests) == posted and time.monotonic() < deadline:
-                    time.sleep(0.005)
+                slack.wait_requests(len(slack.requests) + 1, timeout=3)
                 time.sleep(rng.uniform(0, 0.05))
             child.kill()
             child.communicate()
@@ -220,10 +217,7 @@ def test_kill_loop_with_a_slow_receiver_delivers_every_change(db, db_url, feeds,
             child = subprocess.Popen([sys.executable, "-c", CHILD, db_url, str(config)], env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             assert child.stdout.readline().strip() == "ready"
-            posted = len(receiver.requests)
-            deadline = time.monotonic() + 10
-            while len(receiver.requests) == posted and time.monotonic() < deadline:
-                time.sleep(0.01)
+            receiver.wait_requests(len(receiver.requests) + 1, timeout=10)
             time.sleep(rng.uniform(0, 0.6))  # inside the 0.5 s answer, or just after it
             child.kill()
             child.communicate()
