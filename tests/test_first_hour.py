@@ -227,12 +227,12 @@ def test_help_shows_plain_metavars(command: list[str], cli_env: dict[str, str]) 
 
 
 def test_watchlist_remove_without_a_terminal_says_pass_yes(cli_env: dict[str, str], tmp_path: Path) -> None:
-    _watchlist(cli_env, tmp_path)
-    result = run_cli(["watchlist", "remove", "bivens"], cli_env, cwd=tmp_path)
+    assert run_cli(["watchlist", "add", "ftca", "--query", "ftca"], cli_env, cwd=tmp_path).returncode == 0
+    result = run_cli(["watchlist", "remove", "ftca"], cli_env, cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "error: not removed: confirm with `monitor watchlist remove bivens --yes` (no terminal to ask on)")
-    assert run_cli(["watchlist", "remove", "bivens", "--yes"], cli_env, cwd=tmp_path).returncode == 0
+        "error: not removed: confirm with `monitor watchlist remove ftca --yes` (no terminal to ask on)")
+    assert run_cli(["watchlist", "remove", "ftca", "--yes"], cli_env, cwd=tmp_path).returncode == 0
 
 
 @pytest.mark.parametrize(("target", "expected"), [
@@ -387,3 +387,43 @@ def test_items_show_by_identity(cli_env: dict[str, str], db, tmp_path: Path) -> 
     assert "openstates:x" in result.stdout or "congress:us/119/s/3470" in result.stdout
     missing = run_cli(["items", "show", "us/119/s/9999"], cli_env, cwd=tmp_path)
     assert missing.returncode == 1 and "no item with key or identity 'us/119/s/9999'" in missing.stderr
+
+
+# ---- tables that stay readable piped or in a narrow terminal --------------------------------------
+
+LONG_TITLE = "A very long opinion title about Bivens remedies against federal immigration officers " * 3
+
+
+def _seed_long(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    feeds.set("/l.xml", f"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+<item><guid>l1</guid><title>{LONG_TITLE}</title><link>https://example.org/l1</link></item></channel></rss>""")
+    Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: long\n    kind: rss\n    url: {feeds.url('/l.xml')}\n")
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+
+
+def test_piped_table_is_one_line_per_row(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    _seed_long(cli_env, feeds, tmp_path)
+    result = run_cli(["items", "list"], cli_env, cwd=tmp_path)
+    lines = result.stdout.splitlines()
+    assert lines[0].split("\t") == ["key", "kind", "status", "title", "last changed"]
+    [row] = [line.split("\t") for line in lines[1:]]
+    assert row[0].startswith("rss:long:") and row[3].endswith("…") and len(row[3]) == 80
+
+
+@pytest.mark.skipif(not __import__("shutil").which("script"), reason="needs script(1) for a pseudo-terminal")
+def test_narrow_terminal_cuts_cells_with_an_ellipsis(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    """In a 60-column terminal the table fits: rows are cut with "…", not wrapped to a few characters."""
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    _seed_long(cli_env, feeds, tmp_path)
+    command = f"stty cols 60; {shlex.quote(sys.executable)} -m monitor items list"
+    shown = subprocess.run(["script", "-qec", command, "/dev/null"], env=cli_env | {"COLUMNS": "60", "TERM": "xterm"},
+                           cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    screen = [re.sub(r"\x1b\[[0-9;]*m", "", line).rstrip("\r") for line in shown.stdout.splitlines()]
+    body = screen[screen.index(next(line for line in screen if line.startswith("┡"))) + 1:-1]
+    assert len(body) == 1 and "…" in body[0], screen  # the one item is one line
+    assert all(len(line) <= 60 for line in screen), screen

@@ -132,14 +132,29 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, default=_default, indent=2, ensure_ascii=False) + "\n")
 
 
+def cut(text: str | None, width: int) -> str:
+    """``text`` in at most ``width`` characters, ending in "…" when it was cut."""
+    text = text or ""
+    return text if len(text) <= width else text[:width - 1].rstrip() + "…"
+
+
 def print_table(columns: list[str], rows: list[list[Any]], *, title: str | None = None) -> None:
+    """A table on a terminal (columns cut with "…" to fit its width, never wrapped to a few
+    characters a line); tab-separated lines with a header when piped, for grep, cut and awk."""
+    cells = [["" if v is None else (v.strftime("%Y-%m-%d %H:%M") if isinstance(v, dt.datetime) else str(v))
+              for v in row] for row in rows]
+    if not console.is_terminal:
+        lines = ([f"# {title}"] if title else []) + ["\t".join(columns)]
+        lines += ["\t".join(" ".join(cell.split()) for cell in row) for row in cells]
+        sys.stdout.write("\n".join(lines) + "\n")
+        return
     from rich.table import Table
 
     table = Table(title=title, show_lines=False)
     for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*["" if v is None else (v.strftime("%Y-%m-%d %H:%M") if isinstance(v, dt.datetime) else str(v)) for v in row])
+        table.add_column(column, overflow="ellipsis", no_wrap=True)
+    for row in cells:
+        table.add_row(*row)
     console.print(table)
 
 

@@ -12,6 +12,7 @@ from monitor.cli.common import (
     DbOpt,
     JsonOpt,
     console,
+    cut,
     err_console,
     fail,
     open_db,
@@ -37,7 +38,7 @@ def _print_items(items: list[Item], json_out: bool) -> None:
         print_json([item_json(i) for i in items])
         return
     print_table(["key", "kind", "status", "title", "last changed"],
-                [[i.key, i.kind, i.status, i.title[:80], i.last_changed] for i in items])
+                [[i.key, i.kind, i.status, cut(i.title, 80), i.last_changed] for i in items])
 
 
 @items_app.command("list")
@@ -169,8 +170,15 @@ def items_show(key: Annotated[str, typer.Argument(metavar="KEY", help="The item 
         print_table(["version", "created", "hash"],
                     [[v.version, v.created_at, v.content_hash[:12]] for v in item.versions], title="versions")
         print_table(["id", "type", "field", "old", "new", "detected"],
-                    [[c.id, c.type, c.field, (c.old or "")[:60], (c.new or "")[:60], c.detected_at] for c in changes],
+                    [[c.id, c.type, c.field, cut(c.old, 60), cut(c.new, 60), c.detected_at] for c in changes],
                     title="changes")
+
+
+def _old_new(old: str | None, new: str | None) -> str:
+    """"old → new" for a change of value; just the value for a new item (no empty "→")."""
+    if not old:
+        return cut(new, 80)
+    return f"{cut(old, 40)} → {cut(new, 40)}"
 
 
 @changes_app.command("list")
@@ -202,6 +210,6 @@ def changes_list(
         if json_out:
             print_json([change_json(c) for c in changes])
             return
-        print_table(["id", "item", "type", "field", "old → new", "detected"],
-                    [[c.id, c.item.key, c.type, c.field, f"{(c.old or '')[:40]} → {(c.new or '')[:40]}", c.detected_at]
+        print_table(["id", "item", "type", "field", "value (old → new)", "detected"],
+                    [[c.id, c.item.key, c.type, c.field, _old_new(c.old, c.new), c.detected_at]
                      for c in changes])

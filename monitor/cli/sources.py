@@ -15,6 +15,7 @@ from monitor.cli.common import (
     DbOpt,
     JsonOpt,
     console,
+    cut,
     fail,
     open_config,
     open_db,
@@ -86,7 +87,7 @@ def sources_check(
         print_json({"source": source_id, "items": len(records), "records": [r.snapshot() for r in records[:limit]]})
         return
     print_table(["key", "kind", "identity", "status", "title"],
-                [[r.key, r.kind, r.identity, r.status, r.title[:80]] for r in records[:limit]],
+                [[r.key, r.kind, r.identity, r.status, cut(r.title, 80)] for r in records[:limit]],
                 title=f"{source_id}: {len(records)} item(s) parsed, nothing stored")
     if len(records) > limit:
         console.print(f"… and {len(records) - limit} more", markup=False)

@@ -15,6 +15,7 @@ from monitor.cli.common import (
     DbOpt,
     JsonOpt,
     console,
+    cut,
     err_console,
     fail,
     open_db,
@@ -204,16 +205,16 @@ def watchlist_show(name: NameArg,
         for s in pin["sources"]:
             raw = s["raw_status"] if s["raw_status"] != s["status_action"] else None
             rows.append([pin["identity"], s["source"], s["happened"] or s["status"] or "—", s["status_changed_at"],
-                         (s["status_action"] or "")[:100], (describe_raw(raw) or "")[:60]])
+                         cut(s["status_action"], 100), cut(describe_raw(raw), 60)])
     if rows:
         print_table(["identity", "source", "status (action date)", "detected", "moved by", "raw status"], rows,
                     title="pinned")
     if data["following"]:
         print_table(["bill", "status", "since", "why", "title"],
-                    [[f["label"], f["status"] or "not polled yet", f["followed_at"], f["notice"], f["title"][:60]]
+                    [[f["label"], f["status"] or "not polled yet", f["followed_at"], f["notice"], cut(f["title"], 60)]
                      for f in data["following"]], title="followed (tracked because they matched)")
     print_table(["last changed", "kind", "status", "title", "key"],
-                [[i["last_changed"], i["kind"], i["status"], i["title"][:80], i["key"]] for i in data["latest"]],
+                [[i["last_changed"], i["kind"], i["status"], cut(i["title"], 80), i["key"]] for i in data["latest"]],
                 title="latest matching items")
 
 
@@ -373,7 +374,7 @@ def watchlist_preview(
         print_json(data)
         return
     print_table(["last changed", "kind", "status", "title", "key"],
-                [[h["last_changed"], h["kind"], h["status"], h["title"][:80], h["key"]] for h in hits],
+                [[h["last_changed"], h["kind"], h["status"], cut(h["title"], 80), h["key"]] for h in hits],
                 title=f"{result.hits} hit(s) in the last {days} days")
     console.print(f"estimated alerts: {result.alerts} over {result.covered_days:.1f} day(s) ≈ "
                   f"{result.per_day:.1f} a day", markup=False)
