@@ -82,7 +82,9 @@ def run_cmd(
     database = open_db(db)
     settle_heap()
     if not once:
-        asyncio.run(Service(database, cfg, http=http).run())
+        from monitor.web import listen
+
+        asyncio.run(Service(database, cfg, http=listen(http) if http else None).run())
         return
     result = run_pass(database, cfg, source_ids=source or None, processes=processes)
     if json_out:

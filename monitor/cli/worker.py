@@ -83,11 +83,14 @@ def worker_cmd(
     ensure_queue_schema(database)
     sync_sources_once(database, cfg)
     settle_heap()
-    asyncio.run(run_worker(database, cfg, settings, queues=names, concurrency=concurrency, http=http))
+    from monitor.web import listen
+
+    listener = listen(http) if http else None
+    asyncio.run(run_worker(database, cfg, settings, queues=names, concurrency=concurrency, http=listener))
 
 
 async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings, *, queues: list[str],
-                     concurrency: int, http: str | None = None) -> None:
+                     concurrency: int, http: socket.socket | None = None) -> None:
     from procrastinate.worker import Worker
 
     from alerts.http import channel_client

@@ -18,6 +18,7 @@ import logging
 import os
 import random
 import signal
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -137,10 +138,10 @@ def source_trigger(config: AppConfig, source: SourceConfig) -> BaseTrigger:
 class Service:
     """The long-running monitor: scheduler, pipeline and dispatcher in one event loop."""
 
-    def __init__(self, db: Database, config: AppConfig, *, http: str | None = None) -> None:
+    def __init__(self, db: Database, config: AppConfig, *, http: socket.socket | None = None) -> None:
         self.db = db
         self.config = config
-        self.http = http
+        self.http = http  # the bound socket of --http (monitor.web.listen)
         self.pid_file = pid_file_path(config.path)
         self.stopping = asyncio.Event()
         self.scheduler: AsyncIOScheduler | None = None
@@ -151,15 +152,14 @@ class Service:
         """Serve the HTTP endpoints until stopping; uvicorn's own signal handling stays off."""
         import uvicorn
 
-        from monitor.web import create_app, parse_listen
+        from monitor.web import create_app
         from monitor.web.courtlistener import process_pending
 
-        host, port = parse_listen(self.http or "")
         await asyncio.to_thread(process_pending, self.db)  # pushed events a restart left unprocessed
-        server = uvicorn.Server(uvicorn.Config(create_app(self.db, self.config), host=host, port=port,
-                                               log_level="warning", lifespan="off"))
+        server = uvicorn.Server(uvicorn.Config(create_app(self.db, self.config), log_level="warning",
+                                               lifespan="off"))
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=[self.http] if self.http else None))
         await self.stopping.wait()
         server.should_exit = True
         await task

@@ -139,6 +139,9 @@ async def receive(request: Request) -> JSONResponse:
         event_type, version = validate(body)
     except (ValueError, BadEvent) as exc:
         return JSONResponse({"error": f"not a CourtListener webhook event: {exc}"}, status_code=400)
+    except RecursionError:  # nesting deeper than the parser goes: no event is shaped like that
+        return JSONResponse({"error": "not a CourtListener webhook event: JSON nested too deeply"},
+                            status_code=400)
 
     db: Database = request.app.state.db
     stored = await asyncio.to_thread(store_event, db, key, event_type, version, body)

@@ -1,8 +1,9 @@
 """Subscriber links: one-click unsubscribe (RFC 8058) and a per-watchlist Atom feed.
 
-- ``GET /unsubscribe/<token>`` shows a confirmation page with a button; ``POST`` (what mail
-  clients send for ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``) disables the
-  subscription. No cookies, no login: the token is the capability. ``?all=1`` (the link in a
+- ``GET /unsubscribe/<token>`` shows a confirmation page with a button; only ``POST`` (the
+  button, or what mail clients send for ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``)
+  disables the subscription. ``HEAD`` (Starlette answers it through the GET route), mail
+  scanners and link previewers change nothing. No cookies, no login: the token is the capability. ``?all=1`` (the link in a
   combined digest) disables every digest subscription of the same target.
 - ``GET /feeds/<watchlist>.atom?token=…``: the watchlist's latest alerts for feed readers.
 
@@ -59,7 +60,7 @@ async def unsubscribe(request: Request) -> Response:
         sub = session.get(Subscription, sub_id)
         assert sub is not None
         name = sub.watchlist.title or sub.watchlist.name
-        if request.method == "GET":
+        if request.method != "POST":  # GET, and HEAD through the GET route: read-only
             action = f"/unsubscribe/{token}" + ("?all=1" if every else "")
             what = "all your digests" if every else f"alerts for “{escape(name)}”"
             return _page("Unsubscribe", f"<h1>Unsubscribe</h1><p>Stop {what}?</p>"
@@ -121,6 +122,8 @@ async def watchlist_feed(request: Request) -> Response:
     db: Database = request.app.state.db
     name = request.path_params["name"]
     token = request.query_params.get("token", "")
+    if "\x00" in name:  # no watchlist has one, and PostgreSQL refuses NUL in a text parameter
+        return Response("unknown feed or wrong token\n", status_code=404, media_type="text/plain")
     with db.session() as session:
         watchlist = session.scalar(select(Watchlist).where(Watchlist.name == name))
         stored = (watchlist.feed_token or "") if watchlist else ""
