@@ -17,9 +17,10 @@ from sqlalchemy import update
 
 from monitor.delivery.dispatcher import LEASE
 from monitor.models import Delivery, Subscription, utcnow
-from tests.alerting import STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist, subscription
+from tests.alerting import FIELD_EDIT, NEW_OPINION, STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist, subscription
 from tests.conftest import run_cli, run_cli_process
 from tests.fakes.http_server import HttpServer, SignedWebhooks, webhook_receiver
+from tests.fakes.smtp_server import Mailbox, smtp_server
 
 
 @pytest.fixture
@@ -66,3 +67,22 @@ def test_claim_of_another_host_waits_for_its_lease(db, receiver) -> None:
     dispatch(db, now + LEASE + dt.timedelta(seconds=1))
     assert [r.headers["webhook-id"] for r in server.requests] == ["rm_elsewhere"]
     assert [d.state for d in deliveries(db)] == ["sent"]
+
+
+def test_an_email_resent_after_a_kill_keeps_its_message_id_and_changes(db, cli_env) -> None:
+    sub = seed_watchlist(db, target="email:ana@example.org")
+    seed_changes(db, sub, STATUS_MOVE, NEW_OPINION)
+    mailbox = Mailbox()
+    with smtp_server(mailbox) as port:
+        env = cli_env | {"MONITOR_SMTP_URL": f"smtp://127.0.0.1:{port}",
+                         "MONITOR_MAIL_FROM": "Remedy Monitor <alerts@example.org>",
+                         "MONITOR_PUBLIC_URL": "https://monitor.example.org"}
+        assert deliver(env, "dispatch.after-send") == -signal.SIGKILL
+        seed_changes(db, sub, FIELD_EDIT, poll="p2")  # arrives before the retry: a new message
+        assert deliver(env) == 0
+    first, again, new = mailbox.messages
+    assert first["Message-ID"] == again["Message-ID"] != new["Message-ID"]
+    assert first["Subject"] == again["Subject"] == "[Bivens remedies] 2 changes"
+    assert first.get_body(("plain",)).get_content() == again.get_body(("plain",)).get_content()
+    assert "Roe v. Doe" in new["Subject"]
+    assert [d.state for d in deliveries(db)] == ["sent"] * 3
