@@ -234,9 +234,17 @@ class Preview:
     alerts: int = 0
     latest: list[Item] = field(default_factory=list)
 
+    dated: list[dt.datetime] = field(default_factory=list)  # when each hit happened, by its own date
+
     @property
     def per_day(self) -> float:
-        return self.alerts / max(self.covered_days, 1.0)
+        """Alerts a day from the changes stored over the window; on a fresh install (first polls
+        are baselines: no changes yet) the hits' own dates say how often such items appear."""
+        from_changes = self.alerts / max(self.covered_days, 1.0)
+        if not self.dated:
+            return from_changes
+        span = (max(self.dated) - min(self.dated)).total_seconds() / 86400
+        return max(from_changes, len(self.dated) / max(span, 1.0))
 
     @property
     def too_many(self) -> bool:
@@ -259,6 +267,10 @@ def preview(session: Session, spec: WatchlistSpec, *, days: int = 30, limit: int
             result.hits += 1
             if len(result.latest) < limit:
                 result.latest.append(item)
+            happened_at = item.published_at or (dt.datetime.combine(item.status_date, dt.time(), dt.UTC)
+                                                if item.status_date else None)
+            if happened_at is not None and happened_at >= since:
+                result.dated.append(happened_at)
     changes = select(Change).where(Change.detected_at >= since).order_by(Change.id)
     for change in session.scalars(changes.execution_options(yield_per=500)):
         doc = docs.get(change.item_id) or match_doc(change.item, change.item.source_id)

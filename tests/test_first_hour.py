@@ -427,3 +427,85 @@ def test_narrow_terminal_cuts_cells_with_an_ellipsis(cli_env: dict[str, str], fe
     body = screen[screen.index(next(line for line in screen if line.startswith("┡"))) + 1:-1]
     assert len(body) == 1 and "…" in body[0], screen  # the one item is one line
     assert all(len(line) <= 60 for line in screen), screen
+
+
+# ---- watchlists on a fresh install --------------------------------------------------------------
+
+def _todays_feed(count: int) -> str:
+    from email.utils import format_datetime
+
+    from monitor.models import utcnow
+
+    today = format_datetime(utcnow().replace(microsecond=0), usegmt=True)
+    items = "".join(f"<item><guid>p{n}</guid><title>Docket entry {n}: notice of appearance</title>"
+                    f"<link>https://example.org/p{n}</link><pubDate>{today}</pubDate></item>" for n in range(count))
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>PACER</title>{items}</channel></rss>'
+
+
+def test_noisy_watchlist_is_flagged_on_a_fresh_install(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    """The first poll is a baseline (no changes), yet 40 matching entries dated today mean about
+    40 alerts a day: the preview says so and `watchlist add` warns."""
+    import json
+
+    feeds.set("/pacer.xml", _todays_feed(40))
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        f"sources:\n  - id: pacer\n    kind: rss\n    url: {feeds.url('/pacer.xml')}\n    item_kind: entry\n")
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+    preview = json.loads(run_cli(["watchlist", "preview", "--query", "kind:entry", "--json"], cli_env,
+                                 cwd=tmp_path).stdout)
+    assert preview["hits"] == 40 and preview["too_many"] is True and preview["alerts_per_day"] >= 30
+    added = run_cli(["watchlist", "add", "entries", "--query", "kind:entry"], cli_env, cwd=tmp_path)
+    assert added.returncode == 0 and "would send about 40 alerts a day" in added.stderr
+    quiet = run_cli(["watchlist", "add", "one", "--query", '"entry 7"'], cli_env, cwd=tmp_path)
+    assert "warning" not in quiet.stderr
+
+
+def test_watchlist_without_a_query_is_refused(cli_env: dict[str, str], tmp_path: Path) -> None:
+    result = run_cli(["watchlist", "add", "foo"], cli_env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: watchlist foo would match nothing: give --query (e.g. --query 'foo') or --pin IDENTITY")
+    assert run_cli(["watchlist", "add", "pins", "--pin", "us/119/s/3470"], cli_env, cwd=tmp_path).returncode == 0
+
+
+def test_watchlist_feed_shows_the_atom_url_that_works(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """`watchlist feed` prints the feed's URL with its token; the running service serves it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    from tests.test_image import free_port
+
+    Path(cli_env["MONITOR_CONFIG"]).write_text("sources: []\n")
+    _watchlist(cli_env, tmp_path)
+    port = free_port()
+    env = cli_env | {"MONITOR_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    shown = run_cli(["watchlist", "feed", "bivens"], env, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    url = shown.stdout.strip()
+    assert url.startswith(f"http://127.0.0.1:{port}/feeds/bivens.atom?token=")
+    service = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--http", f"127.0.0.1:{port}"],
+                               env=env | {"MONITOR_PID_FILE": str(tmp_path / "monitor.pid")}, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        body = None
+        deadline = time.monotonic() + 60
+        while body is None and service.poll() is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    body = response.read().decode()
+            except urllib.error.HTTPError:
+                raise
+            except OSError:
+                time.sleep(0.2)  # not listening yet
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(url.rsplit("=", 1)[0] + "=wrong", timeout=5)
+    finally:
+        service.send_signal(signal.SIGTERM)
+        service.communicate(timeout=60)
+    assert body is not None and "<feed" in body
+    without = run_cli(["watchlist", "feed", "bivens"], cli_env, cwd=tmp_path)
+    assert without.stdout.startswith("/feeds/bivens.atom?token=") and "MONITOR_PUBLIC_URL" in without.stderr

@@ -77,8 +77,8 @@ def _warn_if_noisy(database: Database, spec: wl.WatchlistSpec) -> None:
         result = wl.preview(session, spec, days=30)
     if result.too_many:
         err_console.print(
-            f"warning: over {max(result.covered_days, 1):.0f} day(s) of stored history this watchlist would have "
-            f"sent about {result.per_day:.0f} alerts a day (more than {wl.ALERTS_PER_DAY_WARNING}); consider narrowing the "
+            f"warning: this watchlist would send about {result.per_day:.0f} alerts a day (more than "
+            f"{wl.ALERTS_PER_DAY_WARNING}), judging by the stored items it matches; consider narrowing the "
             "query (see `monitor watchlist preview`)", markup=False)
 
 
@@ -105,10 +105,46 @@ def watchlist_add(name: NameArg, query: QueryOpt = None, title: TitleOpt = None,
     """
     spec = _spec({"name": name}, query=query, title=title, description=description, pinned=pin, muted=mute,
                  on_new=on_new, on_status=on_status, on_field=on_field, follow_matches=follow_matches)
+    if not spec.query.strip() and not spec.pinned:
+        fail(f"watchlist {name} would match nothing: give --query (e.g. --query '{name}') or --pin IDENTITY")
     database = open_db(db)
     _save(database, spec, create=True)
     console.print(f"watchlist {name} created", markup=False)
     _warn_if_noisy(database, spec)
+
+
+@watchlist_app.command("feed")
+def watchlist_feed(name: NameArg, db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Show the URL of a watchlist's Atom feed, with its token (for a feed reader).
+
+    The feed is served by `monitor run --http` (or a `monitor worker --http`); the URL starts
+    with MONITOR_PUBLIC_URL. Anyone with the URL can read the feed: share it like a password.
+
+    Example: monitor watchlist feed bivens
+    """
+    import os
+    import secrets
+    from urllib.parse import quote
+
+    from monitor import watchlists as wl
+
+    database = open_db(db)
+    with database.session() as session:
+        watchlist = wl.get(session, name)
+        if not watchlist.feed_token:  # a watchlist from before feed tokens
+            watchlist.feed_token = secrets.token_urlsafe(24)
+        token = watchlist.feed_token
+    base = os.environ.get("MONITOR_PUBLIC_URL", "").rstrip("/")
+    path = f"/feeds/{quote(name)}.atom?token={token}"
+    if json_out:
+        print_json({"watchlist": name, "url": f"{base}{path}" if base else None, "path": path, "token": token})
+        return
+    if base:
+        console.print(f"{base}{path}", markup=False, soft_wrap=True)
+    else:
+        console.print(path, markup=False, soft_wrap=True)
+        err_console.print("note: set MONITOR_PUBLIC_URL (e.g. https://monitor.example.org) to get the full URL; "
+                          "the path above is served by `monitor run --http HOST:PORT`", markup=False)
 
 
 @watchlist_app.command("edit")
@@ -376,8 +412,9 @@ def watchlist_preview(
     print_table(["last changed", "kind", "status", "title", "key"],
                 [[h["last_changed"], h["kind"], h["status"], cut(h["title"], 80), h["key"]] for h in hits],
                 title=f"{result.hits} hit(s) in the last {days} days")
-    console.print(f"estimated alerts: {result.alerts} over {result.covered_days:.1f} day(s) ≈ "
-                  f"{result.per_day:.1f} a day", markup=False)
+    console.print(f"estimated alerts: ≈ {result.per_day:.1f} a day ({result.alerts} from the changes of the "
+                  f"last {result.covered_days:.1f} day(s); {len(result.dated)} matching items dated in the last "
+                  f"{result.days} days)", markup=False)
     if result.too_many:
         err_console.print(f"warning: more than {wl.ALERTS_PER_DAY_WARNING} alerts a day; consider narrowing the query",
                           markup=False)
