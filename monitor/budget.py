@@ -9,7 +9,10 @@ processes can never both take the last request. A request that does not fit is n
 the poll is *deferred* and says until when.
 
 A 429/503 ``Retry-After`` blocks the whole provider (``blocked_until`` on a row with
-window ``block``), because a quota is per key, not per URL.
+window ``block``), because a quota is per key, not per URL; its polls are deferred, for a day
+at most. A generic host (``web:<host>``) has no quota, only a site's mood: it is held an hour at
+most, and the feed whose request got the 429 fails (``monitor status`` shows it failing) while
+its neighbours on that host are deferred as "blocked".
 
 Defaults follow each provider's published quota; ``providers:`` in sources.yaml overrides.
 Hosts not claimed by a provider are budgeted per host as ``web:<host>`` with modest
@@ -39,7 +42,9 @@ WINDOWS: dict[str, dt.timedelta] = {
     "minute": dt.timedelta(minutes=1), "hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1),
 }
 BLOCK_WINDOW = "block"
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+ASKED_TO_WAIT = "the server asked us to wait (Retry-After)"
+BLOCKED = f"blocked: {ASKED_TO_WAIT}"
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 # Published quotas (free tiers). CourtListener: 5/min, 50/h, 125/day; api.data.gov keys
@@ -94,7 +99,7 @@ def reserve(session: Session, provider: str, limits: ProviderLimits, now: dt.dat
     """Spend ``n`` requests in every limited window or raise BudgetExceeded (caller rolls back)."""
     until = blocked_until(session, provider, now)
     if until is not None:
-        raise BudgetExceeded(provider, "the provider asked us to wait (Retry-After)", until)
+        raise BudgetExceeded(provider, BLOCKED, until)
     for window, length in WINDOWS.items():
         limit = getattr(limits, f"per_{window}")
         if limit is None:
@@ -135,6 +140,7 @@ class Grant:
 
 BLOCK_FOLLOW_EVERY = 0.2  # seconds: how late a process sharing a provider may learn of another's Retry-After
 MAX_BLOCK_SECONDS = 24 * 3600  # a Retry-After date in 2099 is a server bug, not a reason to stop for good
+MAX_WEB_BLOCK_SECONDS = 3600  # a generic host: one feed's 429 holds its neighbours an hour at most
 
 
 class Budgets:
@@ -152,6 +158,7 @@ class Budgets:
         self.concurrency = concurrency or {}  # this process's part of a provider shared with others (monitor.cores)
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._blocked: dict[str, dt.datetime] = self._load_blocks()  # Retry-After still in force
+        self._block_reasons: dict[str, str] = {}  # what caused a block this process saw
         self.configure(configured or {})
 
     def _load_blocks(self) -> dict[str, dt.datetime]:
@@ -209,7 +216,7 @@ class Budgets:
         try:
             until = self._blocked.get(provider)
             if until is not None and until > utcnow():
-                raise BudgetExceeded(provider, "the provider asked us to wait (Retry-After)", until)
+                raise BudgetExceeded(provider, self._block_reasons.get(provider, BLOCKED), until)
             if self.db is not None and has_rate_limit(limits):
                 await self._run(lambda: self._reserve(provider, limits))
         except BaseException:
@@ -222,10 +229,13 @@ class Budgets:
         with self.db.session() as session:
             reserve(session, provider, limits, utcnow())
 
-    async def block(self, provider: str, seconds: float) -> dt.datetime:
-        """Retry-After: hold every request to ``provider`` for ``seconds`` (at most a day; persisted)."""
-        until = utcnow() + dt.timedelta(seconds=min(seconds, MAX_BLOCK_SECONDS))
+    async def block(self, provider: str, seconds: float, cause: str = ASKED_TO_WAIT) -> dt.datetime:
+        """Retry-After: hold every request to ``provider`` for ``seconds`` (capped; persisted);
+        ``cause`` (which answer asked) is the reason the held polls are deferred with."""
+        cap = MAX_WEB_BLOCK_SECONDS if provider.startswith(f"{WEB}:") else MAX_BLOCK_SECONDS
+        until = utcnow() + dt.timedelta(seconds=min(seconds, cap))
         self._hold(provider, until)
+        self._block_reasons[provider] = f"blocked: {cause}"
         if self.db is not None:
             db = self.db
 

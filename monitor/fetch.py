@@ -109,7 +109,8 @@ ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309: parse at least 500 KiB
 class Fetcher:
     """Process-wide HTTP client with budgets, bounded retries, a streaming size cap and robots.txt.
 
-    Errors (``monitor.errors``): ``FetchError`` (``retryable`` says whether waiting may help),
+    Errors (``monitor.errors``): ``FetchError`` (``retryable`` says whether waiting may help; a
+    generic host's Retry-After longer than ``max_retry_wait`` holds the host and fails the request),
     ``AuthError`` for a 401/403 to a request with an API key (never retried), and ``monitor.budget.BudgetExceeded`` when a
     request would overspend its provider: that request is never sent.
     """
@@ -183,9 +184,12 @@ class Fetcher:
                 grant.release()
             attempt += 1
             if exc.retry_after is not None:
-                until = await self.budgets.block(provider, exc.retry_after)
+                until = await self.budgets.block(provider, exc.retry_after, f"{exc} asked us to wait")
                 if exc.retry_after > self.max_retry_wait or attempt > self.retries:
-                    raise BudgetExceeded(provider, f"{exc} asked us to wait", until) from None
+                    if provider.startswith(f"{WEB}:"):  # a site's refusal of this feed: a failure of its own
+                        raise FetchError(f"{exc} asked us to wait {exc.retry_after:.0f} s; {provider} is held until "
+                                         f"{until:%Y-%m-%d %H:%M:%S} UTC", retryable=False, status=exc.status) from None
+                    raise BudgetExceeded(provider, f"{exc} asked us to wait", until) from None  # a quota: deferred
                 await asyncio.sleep(exc.retry_after + random.uniform(0, self.retry_base / 2))
                 continue
             if not exc.retryable or attempt > self.retries:

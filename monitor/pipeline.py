@@ -389,5 +389,5 @@ def parse_checked(source: SourceKind, fetched: Fetched) -> list[Hashed]:
     """Parse, sanity-check, snapshot and hash: everything before the store that needs no database,
     in one call so a parse worker does all of it."""
     records = source.parse(fetched)
-    sanity_check(records)
+    sanity_check(records, source_id=source.config.id)
     return [Hashed.of(r) for r in records]

@@ -1,22 +1,30 @@
 """The check after every parse: a scraper that silently broke becomes a clear source error.
 
-Juriscraper's lesson: a parser that returns garbage (no titles, dates in 2099, every key the
-same) is worse than one that fails loudly, because nobody notices.
+Juriscraper's lesson: a parser that returns garbage (no titles, every key the same) is worse
+than one that fails loudly, because nobody notices. A date that cannot be right (before 1789,
+or more than two days ahead) is different: it is one wrong field of one item, often a typo on
+the court's side, and failing the whole feed for it would hide every other new entry. That
+date is taken out of the item (kept under ``data["impossible_dates"]`` so it can be seen) and
+the poll's log says so; the item itself is stored and can alert.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from monitor.errors import InsanityError
 from monitor.sources.base import ItemRecord
+
+log = logging.getLogger(__name__)
 
 EARLIEST = dt.date(1789, 1, 1)
 FUTURE_SLACK = dt.timedelta(days=2)
 
 
-def sanity_check(records: list[ItemRecord], *, today: dt.date | None = None) -> None:
-    today = today or dt.datetime.now(dt.timezone.utc).date()
+def sanity_check(records: list[ItemRecord], *, source_id: str = "", today: dt.date | None = None) -> None:
+    """Raise InsanityError for a poll that cannot be right; clear (and log) impossible dates."""
+    today = today or dt.datetime.now(dt.UTC).date()
     seen: set[str] = set()
     for record in records:
         if not record.key or not record.kind or not record.title:
@@ -29,5 +37,10 @@ def sanity_check(records: list[ItemRecord], *, today: dt.date | None = None) -> 
             if value is None:
                 continue
             day = value.date() if isinstance(value, dt.datetime) else value
-            if day < EARLIEST or day > today + FUTURE_SLACK:
-                raise InsanityError(f"item {record.key!r} has an impossible {name} {day.isoformat()}")
+            if EARLIEST <= day <= today + FUTURE_SLACK:
+                continue
+            setattr(record, name, None)
+            record.data = {**record.data, "impossible_dates": {**record.data.get("impossible_dates", {}),
+                                                               name: value.isoformat()}}
+            log.warning("source %s: item %r has an impossible %s %s; stored without it", source_id or "?",
+                        record.key, name, day.isoformat())

@@ -9,7 +9,10 @@ from ``FaultServer`` (raw sockets), polled together by ``run_once``.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
+import json
+import os
 import gzip
 import tracemalloc
 import zlib
@@ -22,7 +25,8 @@ from sqlalchemy import select
 import monitor.cores
 from monitor.errors import FetchError
 from monitor.fetch import Fetcher, PollClient
-from monitor.models import Delivery
+from monitor.models import Delivery, Item, utcnow
+from tests.conftest import run_cli
 from tests.fakes import socket_faults as fs
 from tests.fakes.http_server import HttpServer
 from tests.fakes.socket_faults import Blackhole, FaultServer
@@ -164,10 +168,12 @@ def test_source_fault_is_isolated_recorded_and_recovers(name: str, env: Env, db,
     result = poll(db, write_sources(config, healthy | {"bad": bad_url}))
     outcomes = {p.source_id: p.outcome for p in result.polls}
     if name in DEFERRING:
-        # The provider asked us to wait: the poll is deferred (not a failure), the other source
-        # goes on, nothing is lost, and no request is sent again before the wait is over.
-        assert outcomes == {"good": "changed", "bad": "deferred"}
-        assert expected in (result.polls[1].error or "")
+        # The server asked us to wait: this source fails (status shows it failing), the other goes
+        # on, nothing is lost, and no request is sent to that host before the wait is over.
+        assert outcomes == {"good": "changed", "bad": "failed"}
+        state = health(db, "bad")
+        assert expected in state["last_error"] and "asked us to wait" in state["last_error"]
+        assert state["consecutive_failures"] == 1
         sent = sum(env.faults.counts.values())
         again = poll(db, write_sources(config, healthy | {"bad": bad_url}))
         assert {p.source_id: p.outcome for p in again.polls}["bad"] == "deferred" and sum(env.faults.counts.values()) == sent
@@ -224,6 +230,47 @@ def test_keyed_source_refused_403_is_held_with_an_incident_and_an_admin_notice(e
     assert len(notices) == 1 and "refused its API key" in notices[0] and "k-123" not in notices[0]
     assert poll(db, config).polls[0].outcome == "skipped" and env.faults.counts["/v3/bill/117"] == 1
     assert len(admin_notices(db)) == 1
+
+
+def test_one_item_dated_years_ahead_does_not_fail_the_feed(env: Env, db, tmp_path, caplog) -> None:
+    """A court's typo (2099 for 2025) on one entry: the poll succeeds, both new entries are new
+    changes (so they alert), the typo'd one is stored without the impossible date (kept in its
+    data), and the poll's log names the item."""
+    config = write_sources(tmp_path / "sources.yaml", {"court": env.feeds.url("/court.xml")})
+    env.feeds.set("/court.xml", rss(("c1", "Known opinion")))
+    poll(db, config)
+    typo = rss(("c3", "Typo opinion"), ("c2", "New opinion"), ("c1", "Known opinion")).replace(
+        "<pubDate>Mon, 02 Feb 2026 10:00:00 GMT</pubDate>", "<pubDate>Thu, 01 Jan 2099 10:00:00 GMT</pubDate>", 1)
+    env.feeds.set("/court.xml", typo)
+    summary = poll(db, config).polls[0]
+    assert (summary.outcome, summary.new) == ("changed", 2), summary
+    assert health(db, "court")["consecutive_failures"] == 0
+    with db.session() as s:
+        item = s.scalars(select(Item).where(Item.key == "rss:court:c3")).one()
+        assert item.published_at is None and item.data["impossible_dates"]["published_at"].startswith("2099-01-01")
+    assert any("court" in r.getMessage() and "rss:court:c3" in r.getMessage() and "2099-01-01" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_a_429_from_one_feed_holds_its_host_an_hour_at_most_and_status_says_so(env: Env, db, db_url, tmp_path) -> None:
+    """One feed of a court's site answers 429 asking for a day: that feed is failing in `monitor
+    status`, its neighbours on the same host are deferred with "blocked" and when they may go
+    again, and that is within the hour, not a day later."""
+    env.faults.set("/a.xml", fs.respond(429, b"slow down", {"Retry-After": "86400"}))
+    env.faults.heal("/b.xml", BODY)
+    config = write_sources(tmp_path / "sources.yaml", {"a": env.faults.url("/a.xml")})
+    started = utcnow()
+    assert poll(db, config).polls[0].outcome == "failed"
+    config = write_sources(tmp_path / "sources.yaml", {"a": env.faults.url("/a.xml"), "b": env.faults.url("/b.xml")})
+    assert {p.source_id: p.outcome for p in poll(db, config).polls} == {"a": "deferred", "b": "deferred"}
+    assert env.faults.counts["/b.xml"] == 0 and env.faults.counts["/a.xml"] == 1
+    shown = run_cli(["status", "--json"], dict(os.environ, MONITOR_DATABASE_URL=db_url))
+    rows = {row["id"]: row for row in json.loads(shown.stdout)}
+    assert shown.returncode == 1 and rows["a"]["failing"] and "HTTP 429" in rows["a"]["last_error"]
+    assert rows["b"]["last_outcome"] == "deferred" and "blocked" in rows["b"]["deferred_reason"]
+    until = dt.datetime.strptime(rows["b"]["deferred_reason"].rsplit("next allowed at ", 1)[1],
+                                 "%Y-%m-%d %H:%M:%S UTC").replace(tzinfo=dt.UTC)
+    assert until <= started + dt.timedelta(hours=1, minutes=1)
 
 
 def test_endless_body_is_abandoned_at_the_cap_not_buffered(env: Env, db, tmp_path) -> None:
