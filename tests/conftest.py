@@ -36,7 +36,8 @@ from tests.fakes.http_server import SLACK_HOOK, HttpServer, slack_ok
 from tests.fakes.tls import Certificates, make_certificates
 
 ROOT = Path(__file__).resolve().parent.parent
-REALDATA = Path(os.environ.get("MONITOR_REALDATA") or ROOT.parent / "shared" / "realdata")  # worktrees: set it
+# worktrees: set MONITOR_REALDATA
+REALDATA = Path(os.environ.get("MONITOR_REALDATA") or ROOT.parent / "shared" / "realdata")
 os.environ["MONITOR_ALLOW_PRIVATE_URLS"] = "1"
 for name in ("MONITOR_DATABASE_URL", "MONITOR_CONFIG", "MONITOR_ADMIN_TARGET", "MONITOR_HTTP"):
     os.environ.pop(name, None)
@@ -46,7 +47,8 @@ def realdata(*parts: str) -> Path:
     """A path in ../shared/realdata, or skip the test saying why."""
     path = REALDATA.joinpath(*parts)
     if not REALDATA.is_dir():
-        pytest.skip(f"real payloads not found: {REALDATA} is absent (they live in ../shared beside the repo)")
+        pytest.skip(f"real payloads not found: {REALDATA} is absent "
+                    "(they live in ../shared beside the repo)")
     return path
 
 
@@ -80,7 +82,8 @@ def test_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         admin.dispose()
         if os.environ.get("CI"):
             raise
-        pytest.skip(f"PostgreSQL at {url.render_as_string(hide_password=True)} does not answer ({type(exc).__name__}); "
+        server = url.render_as_string(hide_password=True)
+        pytest.skip(f"PostgreSQL at {server} does not answer ({type(exc).__name__}); "
                     "set MONITOR_TEST_DATABASE_URL to a reachable server")
     test_url = url.set(database=name).render_as_string(hide_password=False)
     db = Database(test_url)
@@ -148,7 +151,8 @@ def fresh_logging() -> Iterator[None]:
     ``logging.basicConfig`` takes effect and writes to this call's stderr. Afterwards every
     logger's level and the root's handlers and filters are as they were: calls never accumulate."""
     root = logging.getLogger()
-    loggers = [root, *(lg for lg in root.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
+    known = root.manager.loggerDict.values()
+    loggers = [root, *(logger for logger in known if isinstance(logger, logging.Logger))]
     levels = [(logger, logger.level, logger.disabled) for logger in loggers]
     handlers, filters = root.handlers[:], root.filters[:]
     for handler in handlers:
@@ -189,7 +193,8 @@ def run_cli(args: list[str], env: dict[str, str], *, cwd: Path | None = None) ->
     same parsing, exit codes and one-line errors as the console script) with exactly ``env`` as
     the environment, and nothing left behind (``main`` closes the databases it opened).
     What only a process of its own shows (signals, kills, the service) uses ``run_cli_process``."""
-    if any(point.partition("=")[2].strip() in ("", "kill") for point in env.get(FAILPOINTS, "").split(";") if point):
+    points = [entry.partition("=") for entry in env.get(FAILPOINTS, "").split(";") if entry.strip()]
+    if any(action.strip() in ("", "kill") for _, _, action in points):
         raise ValueError(f"{FAILPOINTS} kills the process at a fail point: use run_cli_process")
     saved_cwd = Path.cwd()
     try:
@@ -208,8 +213,8 @@ def run_cli_process(args: list[str], env: dict[str, str], *, cwd: Path | None = 
                     timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run ``python -m monitor ARGS`` as a new process: for what only a process shows (its
     exit on a signal, a kill, an installed entry point)."""
-    return subprocess.run([sys.executable, "-m", "monitor", *args], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run([sys.executable, "-m", "monitor", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 @contextmanager

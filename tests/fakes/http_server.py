@@ -75,8 +75,15 @@ class HttpServer:
     context; ``idle_timeout`` closes a kept-alive connection idle this long, as real servers do;
     ``host``: any loopback address (tests of the address guard allow only one)."""
 
-    def __init__(self, *, home: str = "/", fallback: Handler = not_found, tls: ssl.SSLContext | None = None,
-                 idle_timeout: float | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        *,
+        home: str = "/",
+        fallback: Handler = not_found,
+        tls: ssl.SSLContext | None = None,
+        idle_timeout: float | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
         self.home = home
         self.host = host
         self.fallback = fallback
@@ -93,7 +100,9 @@ class HttpServer:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.scheme = "https" if tls else "http"
         # a short poll interval: close() waits for the serving loop to notice, once per test
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+        threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        ).start()
 
     def _handler_class(self, idle_timeout: float | None) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -104,8 +113,13 @@ class HttpServer:
 
             def do_GET(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                request = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                                  body, self.client_address)
+                request = Request(
+                    self.command,
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                    self.client_address,
+                )
                 with server.arrived:
                     server.connections.add(self.client_address)
                     server.requests.append(request)
@@ -156,7 +170,8 @@ class HttpServer:
         return handler(request)
 
     def wait_requests(self, count: int, timeout: float = 10.0) -> bool:
-        """Wait until ``count`` requests in all have arrived (or ``timeout`` passed): an event, no polling."""
+        """Wait until ``count`` requests in all have arrived (or ``timeout`` passed): an event,
+        no polling."""
         with self.arrived:
             return self.arrived.wait_for(lambda: len(self.requests) >= count, timeout)
 
@@ -164,9 +179,18 @@ class HttpServer:
         """Answer ``path`` with ``handler``; ``/api?op=x`` answers only that exact target."""
         self.routes[path] = handler
 
-    def set(self, path: str, body: bytes | str, *, status: int = 200, headers: dict[str, str] | None = None,
-            etag: bool = False, content_type: str = "application/xml") -> None:
-        """Always this answer at ``path``; with ``etag`` a conditional request for the same body gets 304."""
+    def set(
+        self,
+        path: str,
+        body: bytes | str,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        etag: bool = False,
+        content_type: str = "application/xml",
+    ) -> None:
+        """Always this answer at ``path``; with ``etag`` a conditional request for the same body
+        gets 304."""
         reply = Reply(status, body, {"Content-Type": content_type} | (headers or {}))
         tag = '"' + hashlib.sha1(reply.data).hexdigest() + '"'
 
@@ -189,7 +213,9 @@ class HttpServer:
 
         self.route(path, next_reply)
 
-    def queue(self, status: int, body: bytes | str = b"", headers: dict[str, str] | None = None) -> None:
+    def queue(
+        self, status: int, body: bytes | str = b"", headers: dict[str, str] | None = None
+    ) -> None:
         """The next request, whatever its path, gets this answer (several calls: in order)."""
         self.queued.append(Reply(status, body, headers or {}))
 
@@ -222,9 +248,16 @@ class SignedWebhooks:
 
     def valid(self, request: Request) -> bool:
         headers = request.headers
-        signed = f"{headers.get('webhook-id')}.{headers.get('webhook-timestamp')}.".encode() + request.body
-        expected = "v1," + base64.b64encode(hmac.new(self.key, signed, hashlib.sha256).digest()).decode()
-        return any(hmac.compare_digest(expected, s) for s in headers.get("webhook-signature", "").split())
+        signed = (
+            f"{headers.get('webhook-id')}.{headers.get('webhook-timestamp')}.".encode()
+            + request.body
+        )
+        expected = (
+            "v1," + base64.b64encode(hmac.new(self.key, signed, hashlib.sha256).digest()).decode()
+        )
+        return any(
+            hmac.compare_digest(expected, s) for s in headers.get("webhook-signature", "").split()
+        )
 
     def __call__(self, request: Request) -> Reply:
         time.sleep(self.delay)
