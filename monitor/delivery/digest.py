@@ -30,7 +30,7 @@ from monitor.db import Database
 from monitor.delivery.dispatcher import build_message
 from monitor.errors import ConfigError
 from monitor.models import Delivery, Digest, Subscription, Watchlist, utcnow
-from monitor.outbox.enqueue import DeliveryKind, GroupKey
+from monitor.outbox.enqueue import DeliveryKind, DeliveryState, GroupKey
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +108,14 @@ def claim_day(session: Session, ids: list[int], day: dt.date, key: str, now: dt.
         session.add(Digest(subscription_id=sub_id, digest_date=day, state="pending", created_at=now))
     session.flush()
     due_at = min(now, utcnow())
-    moved = session.execute(
+    moved = session.scalars(
         update(Delivery)
-        .where(Delivery.subscription_id.in_(ids), Delivery.kind == "digest", Delivery.state == "queued")
-        .values(state="pending", group_key=key, payload={"date": day.isoformat()}, next_attempt_at=due_at)
-    ).rowcount
+        .where(Delivery.subscription_id.in_(ids), Delivery.kind == DeliveryKind.DIGEST,
+               Delivery.state == DeliveryState.QUEUED)
+        .values(state=DeliveryState.PENDING, group_key=key, payload={"date": day.isoformat()},
+                next_attempt_at=due_at)
+        .returning(Delivery.id)
+    ).all()
     if moved:
         return True
     wanting = [s for s in ids if (sub := session.get(Subscription, s)) is not None and sub.send_empty_digest]
@@ -120,8 +123,8 @@ def claim_day(session: Session, ids: list[int], day: dt.date, key: str, now: dt.
         session.execute(update(Digest).where(Digest.subscription_id.in_(ids), Digest.digest_date == day)
                         .values(state="empty"))
         return False
-    session.add(Delivery(idempotency_key=f"{key}:empty", group_key=key, subscription_id=wanting[0], kind="digest",
-                         state="pending", payload={"date": day.isoformat()}, next_attempt_at=due_at, created_at=now))
+    session.add(Delivery(idempotency_key=f"{key}:empty", group_key=key, subscription_id=wanting[0],
+                         kind=DeliveryKind.DIGEST, state=DeliveryState.PENDING, payload={"date": day.isoformat()}, next_attempt_at=due_at, created_at=now))
     return True
 
 
@@ -129,15 +132,15 @@ def preview_message(session: Session, subscriptions: list[Subscription], day: dt
     """What the digest for ``day`` holds: the rows already claimed for it, else the rows waiting now."""
     ids = [s.id for s in subscriptions]
     claimed = list(session.scalars(select(Delivery).where(
-        Delivery.subscription_id.in_(ids), Delivery.kind == "digest",
-        Delivery.payload.is_not(None), Delivery.state != "queued").order_by(Delivery.id)))
+        Delivery.subscription_id.in_(ids), Delivery.kind == DeliveryKind.DIGEST,
+        Delivery.payload.is_not(None), Delivery.state != DeliveryState.QUEUED).order_by(Delivery.id)))
     rows = [d for d in claimed if (d.payload or {}).get("date") == day.isoformat()]
     if not rows:
         rows = list(session.scalars(select(Delivery).where(
-            Delivery.subscription_id.in_(ids), Delivery.kind == "digest", Delivery.state == "queued")
-            .order_by(Delivery.id)))
+            Delivery.subscription_id.in_(ids), Delivery.kind == DeliveryKind.DIGEST,
+            Delivery.state == DeliveryState.QUEUED).order_by(Delivery.id)))
     if not rows:
-        rows = [Delivery(idempotency_key=f"{group_key(ids, day)}:empty", group_key=group_key(ids, day), kind="digest",
-                         subscription=subscriptions[0], created_at=utcnow())]
+        rows = [Delivery(idempotency_key=f"{group_key(ids, day)}:empty", group_key=group_key(ids, day),
+                         kind=DeliveryKind.DIGEST, subscription=subscriptions[0], created_at=utcnow())]
     message, _subs = build_message(session, rows)
     return replace(message, extra={**message.extra, "date": day.isoformat()})
