@@ -509,3 +509,28 @@ def test_watchlist_feed_shows_the_atom_url_that_works(cli_env: dict[str, str], t
     assert body is not None and "<feed" in body
     without = run_cli(["watchlist", "feed", "bivens"], cli_env, cwd=tmp_path)
     assert without.stdout.startswith("/feeds/bivens.atom?token=") and "MONITOR_PUBLIC_URL" in without.stderr
+
+
+# ---- status says what an operator needs ----------------------------------------------------------
+
+def test_status_names_the_missing_key_counts_items_and_hides_unconfigured_rows(
+        cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    import json
+
+    from tests.reliability.helpers import rss
+
+    feeds.set("/f.xml", rss(("a1", "One"), ("a2", "Two"), ("a3", "Three")))
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        f"sources:\n  - id: feed\n    kind: rss\n    url: {feeds.url('/f.xml')}\n"
+        "  - id: bills\n    kind: congress_bill\n    congress: 119\n    bills: [S. 3470]\n")
+    env = {k: v for k, v in cli_env.items() if k != "CONGRESS_API_KEY"}
+    assert run_cli(["run", "--once"], env, cwd=tmp_path).returncode == 0
+    feeds.set("/f.xml", rss(("a4", "Four"), ("a1", "One"), ("a2", "Two"), ("a3", "Three")))
+    assert run_cli(["run", "--once"], env, cwd=tmp_path).returncode == 0
+    rows = {r["id"]: r for r in json.loads(run_cli(["status", "--json"], env, cwd=tmp_path).stdout)}
+    assert rows["feed"]["items_seen"] == 4  # stored now, not 3 + 4 summed over two polls
+    assert rows["bills"]["skipped"] == "skipped: needs CONGRESS_API_KEY"
+    assert "courtlistener-webhooks" not in rows
+    table = run_cli(["status"], env, cwd=tmp_path).stdout
+    [bills] = [line.split("\t") for line in table.splitlines() if line.startswith("bills\t")]
+    assert bills[1] == "skipped" and bills[-1] == "skipped: needs CONGRESS_API_KEY"

@@ -199,9 +199,10 @@ def test_docker_compose_runs_workers_the_way_this_code_reads_them(monkeypatch: p
             http.append(service)
         assert parse_duration(service["stop_grace_period"]) > SHUTDOWN_GRACE
     assert len(http) == 1 and http[0]["ports"] == ["8080:8080"]
-    # the image installs the project without extras: the PostgreSQL driver and the queue must be in it
-    deps = " ".join(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
-    assert "psycopg" in deps and "procrastinate" in deps
+    # the image installs the [postgres] extra: the PostgreSQL driver and the queue are in it
+    extra = " ".join(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["postgres"])
+    assert "psycopg" in extra and "procrastinate" in extra
+    assert "pip install --no-cache-dir '.[postgres]'" in (ROOT / "Dockerfile").read_text()
 
 
 @pytest.mark.slow

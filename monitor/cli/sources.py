@@ -93,33 +93,59 @@ def sources_check(
         console.print(f"… and {len(records) - limit} more", markup=False)
 
 
+def _configured(config: ConfigOpt) -> tuple[set[str], dict[str, str]]:
+    """The source ids in sources.yaml (none when there is no readable file) and, for each one
+    skipped for a missing key, why ("skipped: needs CONGRESS_API_KEY")."""
+    from monitor.pipeline import build_source, missing_env
+
+    try:
+        cfg = open_config(config)
+    except MonitorError:
+        return set(), {}
+    skipped = {}
+    for source_config in cfg.enabled_sources():
+        missing = missing_env(build_source(source_config))
+        if missing:
+            skipped[source_config.id] = f"skipped: needs {', '.join(missing)}"
+    return {s.id for s in cfg.sources}, skipped
+
+
 @app.command()
-def status(db: DbOpt = None, json_out: JsonOpt = False) -> None:
+def status(db: DbOpt = None, config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
     """Show each source's health; exits 1 when any enabled source is failing or silent.
 
-    Deferred polls (a provider budget was spent) show the reason and when the next request is allowed.
+    Deferred polls (a provider budget was spent) show the reason and when the next request is
+    allowed; a source skipped for a missing key names the key. Sources no longer in sources.yaml
+    that never polled or stored anything (an unconfigured push endpoint) are left out.
 
     Example: monitor status --json
     """
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
-    from monitor.models import Source, utcnow
+    from monitor.models import Item, Source, utcnow
     from monitor.store.health import source_health
 
     database = open_db(db, create=False)
     today = utcnow().date()
+    configured, skipped = _configured(config)
     with database.session() as session:
+        counts = session.execute(select(Item.source_id, func.count()).group_by(Item.source_id))
+        items: dict[str, int] = {source_id: count for source_id, count in counts}
         rows = [source_health(s, today) for s in session.scalars(select(Source).order_by(Source.id))]
+    rows = [r for r in rows if r.id in configured or r.polls or items.get(r.id) or not configured]
+    for r in rows:
+        r.items_seen = items.get(r.id, 0)  # items stored now, not the sum of every poll's
     if json_out:
-        print_json([asdict(r) | {"failing": r.failing} for r in rows])
+        print_json([asdict(r) | {"failing": r.failing, "skipped": skipped.get(r.id)} for r in rows])
     else:
         print_table(
             ["source", "outcome", "last attempt", "last success", "fails", "req today", "unchanged", "items",
              "next run", "problem"],
-            [[r.id, r.last_outcome if r.enabled else "disabled", r.last_attempt, r.last_success,
+            [[r.id, (r.last_outcome or ("skipped" if r.id in skipped else "not polled yet")) if r.enabled
+              else "disabled", r.last_attempt, r.last_success,
               r.consecutive_failures, r.requests_today,
               f"{r.unchanged_ratio:.0%}" if r.unchanged_ratio is not None else None, r.items_seen, r.next_run,
-              r.incident or r.last_error or r.deferred_reason] for r in rows])
+              r.incident or r.last_error or r.deferred_reason or skipped.get(r.id)] for r in rows])
         cluster_section(database)
     if any(r.failing for r in rows):
         raise typer.Exit(1)
