@@ -534,3 +534,34 @@ def test_status_names_the_missing_key_counts_items_and_hides_unconfigured_rows(
     table = run_cli(["status"], env, cwd=tmp_path).stdout
     [bills] = [line.split("\t") for line in table.splitlines() if line.startswith("bills\t")]
     assert bills[1] == "skipped" and bills[-1] == "skipped: needs CONGRESS_API_KEY"
+
+
+# ---- the README's tour, top to bottom -------------------------------------------------------------
+
+def test_readme_tour_runs_in_order(cli_env: dict[str, str], feeds, slack, tmp_path: Path) -> None:
+    """Every command of "A short tour", in its order, against a local feed instead of the
+    internet and a local Slack-like server instead of hooks.slack.com; the long-running
+    `monitor run` is the one left out (tests/test_image.py and the metrics test run the service)."""
+    import re
+    import shlex
+
+    from monitor.models import utcnow
+    from tests.conftest import ROOT
+    from tests.reliability.helpers import rss
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## A short tour", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [shlex.split(line.split("  #", 1)[0]) for line in block.splitlines() if line.strip()]
+    feeds.set("/f.xml", rss(("a1", "ICE officer sued for damages under Bivens"), ("a2", "Other")))
+    Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
+    for command in commands:
+        assert command[0] == "monitor"
+        args = command[1:]
+        if args == ["run"]:
+            continue
+        if args[:2] == ["items", "show"]:
+            args = ["items", "show", "rss:f:a1"]
+        args = [re.sub(r"^slack:https://hooks\.slack\.com/.*", "slack:" + slack.url(), a) for a in args]
+        args = [f"{utcnow().year}-01-01" if re.fullmatch(r"\d{4}-\d\d-\d\d", a) else a for a in args]
+        result = run_cli(args, cli_env, cwd=tmp_path)
+        assert result.returncode == 0, (args, result.stdout, result.stderr)
