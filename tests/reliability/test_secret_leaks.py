@@ -135,3 +135,61 @@ def test_a_receiver_that_echoes_its_path_leaks_no_target_secret(feeds, cli_env, 
         assert ECHO_CANARY not in "\n".join(stored), "a target's path is stored"
     finally:
         database.dispose()
+
+
+def test_credentials_in_a_source_url_never_reach_what_is_shown_or_sent(cli_env, feeds, slack, tmp_path) -> None:
+    """Issue 16 item 7: a source URL with user-info and credential-looking parameters (auth_token,
+    api-key, password, sig). The fetcher uses it as written; the stored source URL, the Slack post,
+    the webhook's evidence.source_url, the Atom feed and every CLI output carry none of it."""
+    import json
+
+    from tests.conftest import run_cli
+    from tests.fakes.http_server import HttpServer, slack_ok
+    from tests.reliability.helpers import rss
+
+    secrets = ["ana", "PASSWORD1x", "AUTHTOKEN2x", "APIKEY3x", "PW4xyz", "SIG5xyz"]
+    base = feeds.url("/f.xml").replace("http://", "http://ana:PASSWORD1x@")
+    url = f"{base}?q=bivens&auth_token=AUTHTOKEN2x&api-key=APIKEY3x&password=PW4xyz&sig=SIG5xyz"
+    feeds.set("/f.xml", rss(("a1", "Other")))
+    cli_env = cli_env | {"MONITOR_PUBLIC_URL": "http://127.0.0.1:9"}
+    Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: f\n    kind: rss\n    url: '{url}'\n")
+    receiver = HttpServer(fallback=slack_ok)
+    try:
+        outputs = [run_cli(["run", "--once", "--verbose"], cli_env),
+                   run_cli(["watchlist", "add", "bivens", "--query", "bivens"], cli_env),
+                   run_cli(["subscribe", "bivens", "slack:" + slack.url()], cli_env),
+                   run_cli(["subscribe", "bivens", "webhook:" + receiver.url("/hook")], cli_env)]
+        feeds.set("/f.xml", rss(("a2", "Bivens news"), ("a1", "Other")))
+        outputs += [run_cli(["run", "--once", "--verbose"], cli_env), run_cli(["status", "--json"], cli_env),
+                    run_cli(["sources", "list", "--json"], cli_env), run_cli(["items", "show", "rss:f:a2", "--json"], cli_env),
+                    run_cli(["alerts", "list", "--json"], cli_env), run_cli(["changes", "list", "--json"], cli_env)]
+        assert feeds.requests and "auth_token=AUTHTOKEN2x" in feeds.requests[-1].path  # the fetcher used it all
+        sent = [r.body.decode() for r in slack.requests + receiver.requests]
+    finally:
+        receiver.close()
+    assert len(sent) == 2
+    evidence = json.loads(sent[1])
+    source_url = json.dumps(evidence)
+    assert "q=bivens" in source_url and "/f.xml" in source_url
+    import urllib.request
+
+    from monitor.db import Database
+    from monitor.models import Source
+    from monitor.web import create_app
+    from tests.conftest import serve_asgi
+
+    feed_path = json.loads(run_cli(["watchlist", "feed", "bivens", "--json"], cli_env).stdout)["path"]
+    database = Database(cli_env["MONITOR_DATABASE_URL"])
+    with database.session() as session:
+        stored = session.get(Source, "f").url
+    with serve_asgi(create_app(database)) as base_url, \
+            urllib.request.urlopen(base_url + feed_path, timeout=10) as answer:  # what `run --http` serves
+        atom = answer.read().decode()
+    database.dispose()
+    assert "Bivens news" in atom
+    assert stored == feeds.url("/f.xml") + "?q=bivens"
+    shown = [o.stdout + o.stderr for o in outputs] + sent + [stored, atom]
+    for output in shown:
+        for secret in secrets[1:]:
+            assert secret not in output, (secret, output[:2000])
+        assert "ana:" not in output and "ana@" not in output
