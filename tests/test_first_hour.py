@@ -565,3 +565,50 @@ def test_readme_tour_runs_in_order(cli_env: dict[str, str], feeds, slack, tmp_pa
         args = [f"{utcnow().year}-01-01" if re.fullmatch(r"\d{4}-\d\d-\d\d", a) else a for a in args]
         result = run_cli(args, cli_env, cwd=tmp_path)
         assert result.returncode == 0, (args, result.stdout, result.stderr)
+
+
+# ---- small wording and behaviour points ----------------------------------------------------------
+
+def test_lowercase_operators_are_operators(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    import json
+
+    from tests.reliability.helpers import rss
+
+    feeds.set("/f.xml", rss(("a1", "A Bivens claim"), ("a2", "An FTCA claim"), ("a3", "Neither")))
+    Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+
+    def hits(query: str) -> list[str]:
+        result = run_cli(["items", "search", query, "--json"], cli_env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return sorted(entry["title"] for entry in json.loads(result.stdout))
+
+    assert hits("bivens or ftca") == hits("bivens OR ftca") == ["A Bivens claim", "An FTCA claim"]
+    assert hits("claim and not bivens") == ["An FTCA claim"]
+    feeds.set("/f.xml", rss(("a4", "A new Bivens ruling"), ("a1", "A Bivens claim"), ("a2", "An FTCA claim"),
+                            ("a3", "Neither")))
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+    changes = run_cli(["changes", "list"], cli_env, cwd=tmp_path)
+    [new] = [line.split("\t") for line in changes.stdout.splitlines()[1:]]
+    assert new[2] == "new" and "→" not in new[4]  # a new item has no old value to point from
+
+
+def test_sources_check_masks_a_key_the_provider_echoes(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    feeds.set("/f.xml", "bad key SECRETKEY123 for /f.xml?api_key=SECRETKEY123", status=403,
+              content_type="text/plain")
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}?api_key=SECRETKEY123\n")
+    result = run_cli(["sources", "check", "f"], cli_env | {"CONGRESS_API_KEY": "SECRETKEY123"}, cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.startswith("error: source 'f':")
+    assert "SECRETKEY123" not in result.stdout + result.stderr
+    assert "/f.xml" in result.stderr  # which URL failed is still said
+
+
+def test_message_id_uses_the_senders_domain(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alerts.email import build_mime, mail_from
+
+    monkeypatch.setenv("MONITOR_MAIL_FROM", "Remedy Monitor <alerts@monitor.example.org>")
+    mime = build_mime({"id": "rm_abc_1", "to": "ana@example.org", "subject": "s", "text": "t", "html": "<p>t</p>",
+                       "unsubscribe_url": "https://monitor.example.org/unsubscribe/x"}, mail_from())
+    assert mime["Message-ID"] == "<rm_abc_1@monitor.example.org>"
+    assert mime["List-Unsubscribe"] == "<https://monitor.example.org/unsubscribe/x>"

@@ -356,3 +356,29 @@ def test_three_workers_share_one_provider_budget(pg_url: str, timed_feeds: Timed
     assert claim_due(db, cfg, reopens - dt.timedelta(seconds=1), 100) == []
     assert set(claim_due(db, cfg, reopens, 100)) == deferred
     db.dispose()
+
+
+def test_worker_says_it_started(pg_url: str, tmp_path: Path) -> None:
+    """`monitor worker` prints a start line (it used to print nothing until a job ran)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    config = tmp_path / "sources.yaml"
+    config.write_text("sources: []\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env |= {"MONITOR_DATABASE_URL": pg_url, "MONITOR_CONFIG": str(config), "PYTHONPATH": str(ROOT)}
+    worker = subprocess.Popen([sys.executable, "-m", "monitor", "worker", "--concurrency", "2"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert worker.stderr is not None
+        started = ""
+        for line in worker.stderr:  # the log, line by line, until the start line (or the process ends)
+            if "started" in line:
+                started = line
+                break
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=60)
+    assert f"worker monitor-{worker.pid} started: queues polls,deliveries, concurrency 2, 0 sources" in started
