@@ -52,6 +52,12 @@ def realdata(*parts: str) -> Path:
     return path
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` (pyproject's addopts): the whole suite runs on every core; named files or tests
+    run in this one process, where workers' start-up would cost more than they save."""
+    return 0 if config.args_source == pytest.Config.ArgsSource.ARGS else None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On the PostgreSQL pass, run only the tests that touch the configured database: the others
     (parsers, queries, config files) ran in the SQLite pass and would give the same answer twice."""
