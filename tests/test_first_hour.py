@@ -612,3 +612,9 @@ def test_message_id_uses_the_senders_domain(monkeypatch: pytest.MonkeyPatch) -> 
                        "unsubscribe_url": "https://monitor.example.org/unsubscribe/x"}, mail_from())
     assert mime["Message-ID"] == "<rm_abc_1@monitor.example.org>"
     assert mime["List-Unsubscribe"] == "<https://monitor.example.org/unsubscribe/x>"
+
+
+@pytest.mark.parametrize("args", [[], ["items"], ["watchlist"]])
+def test_a_bare_command_shows_its_help(args: list[str], cli_env: dict[str, str]) -> None:
+    result = run_cli(args, cli_env)
+    assert result.returncode == 0 and result.stdout.startswith("Usage: monitor") and result.stderr == ""

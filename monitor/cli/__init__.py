@@ -86,6 +86,9 @@ def _run(argv: Sequence[str] | None) -> int:
         return 1
     except typer.TyperException as exc:  # Click's usage errors, as vendored by typer: one line, exit 2
         ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:  # bare `monitor`: its help, no error
+            sys.stdout.write(ctx.get_help() + "\n")
+            return 0
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         err_console.print(f"error: {redact(exc.format_message())}{hint}", markup=False)
         return exc.exit_code
