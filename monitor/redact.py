@@ -113,7 +113,7 @@ def redact(text: str) -> str:
     for secret in known_secrets():
         text = text.replace(secret, "***")
     for target in sorted(_TARGETS):
-        text = _scrub_target(text, target)
+        text = _scrub_target(text, target, segments=False)
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + "***", text)
     text = _URL.sub(lambda m: mask_url(m.group(0)), text)
     return _PARAM.sub(_mask_param, text)
@@ -125,10 +125,11 @@ def _target_url(target: str) -> str:
     return rest if sep and kind.isalpha() and not rest.startswith("//") else target
 
 
-def target_secrets(target: str) -> list[str]:
+def target_secrets(target: str, *, segments: bool = True) -> list[str]:
     """The parts of a delivery target that are its credential, longest first: the whole URL, its
-    path and query, and each path segment ``mask_url(..., secret_path=True)`` hides (all after
-    the first, or the only one), also percent-encoded."""
+    path and query, the part of the path ``mask_url(..., secret_path=True)`` hides (all after the
+    first segment, or the only one) and, with ``segments``, each of those segments and query
+    values on its own; also percent-encoded."""
     url = _target_url(target)
     try:
         parts = urlsplit(url)
@@ -136,17 +137,18 @@ def target_secrets(target: str) -> list[str]:
         return [url]
     named = [s for s in parts.path.split("/") if s]
     hidden = named[1:] if len(named) > 1 else named
-    found = {url, parts.path + (f"?{parts.query}" if parts.query else ""), "/".join(hidden), *hidden}
-    found |= {v for _, v in parse_qsl(parts.query)}
+    found = {url, parts.path + (f"?{parts.query}" if parts.query else ""), "/".join(hidden)}
+    if segments:
+        found |= {*hidden, *(v for _, v in parse_qsl(parts.query))}
     found |= {quote(s, safe="") for s in list(found)}
     return sorted({s for s in found if len(s) >= 6}, key=len, reverse=True)
 
 
-def _scrub_target(text: str, target: str) -> str:
+def _scrub_target(text: str, target: str, *, segments: bool = True) -> str:
     url = _target_url(target)
     if "://" in url:
         text = text.replace(url, mask_url(url, secret_path=True))
-    for secret in target_secrets(target):
+    for secret in target_secrets(target, segments=segments):
         text = text.replace(secret, "***")
     return text
 
@@ -155,8 +157,10 @@ _TARGETS: set[str] = set()  # delivery targets this process posts to (see ``reme
 
 
 def remember_target(target: str) -> None:
-    """Scrub this delivery target's secret parts from every later ``redact`` (so from every log
-    line too): httpx logs the URL it posts to, and a plain webhook's path looks ordinary."""
+    """Scrub this delivery target's URL and secret path from every later ``redact`` (so from every
+    log line too): httpx logs the URL it posts to, and a plain webhook's path looks ordinary.
+    Single segments are scrubbed only from its own receiver's answers (``redact_for_target``): a
+    path like ``/hooks/alerts`` must not turn every "alerts" in the log into ***."""
     _TARGETS.add(target)
 
 
