@@ -17,7 +17,16 @@ from sqlalchemy import update
 
 from monitor.delivery.dispatcher import LEASE
 from monitor.models import Delivery, Subscription, utcnow
-from tests.alerting import FIELD_EDIT, NEW_OPINION, STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist, subscription
+from tests.alerting import (
+    FIELD_EDIT,
+    NEW_OPINION,
+    STATUS_MOVE,
+    deliveries,
+    dispatch,
+    seed_changes,
+    seed_watchlist,
+    subscription,
+)
 from tests.conftest import run_cli, run_cli_process
 from tests.fakes.http_server import HttpServer, SignedWebhooks, webhook_receiver
 from tests.fakes.smtp_server import Mailbox, smtp_server

@@ -25,9 +25,15 @@ from monitor.models import Delivery, Source, Subscription, Watchlist, utcnow
 from tests.alerting import STATUS_MOVE, seed_changes
 from tests.conftest import run_cli
 from tests.fakes import socket_faults as fs
-from tests.fakes.socket_faults import FaultServer
 from tests.fakes.http_server import HttpServer, webhook_receiver
-from tests.reliability.helpers import assert_versions_consistent, item_keys, poll, rss, write_sources
+from tests.fakes.socket_faults import FaultServer
+from tests.reliability.helpers import (
+    assert_versions_consistent,
+    item_keys,
+    poll,
+    rss,
+    write_sources,
+)
 
 
 def subscribe(db, target: str) -> int:

@@ -2,8 +2,8 @@
 
 A child process polls a set of feeds that keep changing (new items, edited items) and
 delivers alerts to the Slack fake, back to back, and is killed with SIGKILL at a random
-moment, again and again. Then one clean run finishes the work (after the delivery lease a
-killed process held has expired), and:
+moment, again and again. Then one clean run finishes the work (it takes back what a killed
+process had claimed: its pid is gone), and:
 
 - every item the feeds exposed is stored exactly once, at its latest content (the feeds keep
   every item, so the final run can see what a killed run missed);
@@ -11,12 +11,15 @@ killed process held has expired), and:
   points at a stored version;
 - every due alert was sent, and at most once, except the documented window: a kill after
   Slack accepted a message but before the delivery was recorded as sent repeats it once.
+
+Then the webhook cases: a retry after a kill is the same message (same ``webhook-id``, same
+changes) and later changes go in a new one; and a kill loop against a slow receiver that
+de-duplicates on ``webhook-id`` (``KILL_LOOP_KILLS``, default 4; RELIABILITY.md has a 55-kill run).
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import os
 import random
@@ -32,10 +35,9 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from alerts.webhook import new_secret
-
 from monitor.config import load_config
-from monitor.models import Change, Delivery, Item, Source, Subscription, Watchlist, utcnow
 from monitor.drivers.service import run_once
+from monitor.models import Change, Delivery, Item, Source, Subscription, Watchlist
 from tests.conftest import ROOT, run_cli, run_cli_process
 from tests.fakes.http_server import HttpServer, SignedWebhooks, webhook_receiver
 from tests.reliability.helpers import assert_versions_consistent, rss, write_sources

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from pathlib import Path
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, text
 
 from monitor.db import Database
 from tests.conftest import run_cli
