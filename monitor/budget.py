@@ -25,9 +25,10 @@ import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from monitor.config import ProviderLimits
@@ -37,6 +38,12 @@ from monitor.fetch import WEB
 from monitor.models import BudgetSpend, utcnow
 
 T = TypeVar("T")
+
+
+class RunDb(Protocol):
+    """Runs a function where the process's database writes run, and awaits its result."""
+
+    def __call__(self, fn: Callable[[], T], /) -> Awaitable[T]: ...
 
 WINDOWS: dict[str, dt.timedelta] = {
     "minute": dt.timedelta(minutes=1), "hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1),
@@ -74,10 +81,9 @@ def window_start(window: str, now: dt.datetime) -> dt.datetime:
 def _insert_ignore(session: Session, values: dict[str, object]) -> None:
     """INSERT the row unless it exists: the dialect's ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        session.execute(postgresql.insert(BudgetSpend).values(**values).on_conflict_do_nothing())
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(BudgetSpend).values(**values).on_conflict_do_nothing())
+        session.execute(sqlite.insert(BudgetSpend).values(**values).on_conflict_do_nothing())
 
 
 def blocked_until(session: Session, provider: str, now: dt.datetime) -> dt.datetime | None:
@@ -107,7 +113,7 @@ def reserve(session: Session, provider: str, limits: ProviderLimits, now: dt.dat
         start = window_start(window, now)
         _insert_ignore(session, {"provider": provider, "window": window, "window_start": start, "spent": 0})
         row = BudgetSpend.__table__.c
-        result = session.execute(update(BudgetSpend).where(
+        result = session.connection().execute(update(BudgetSpend).where(
             row.provider == provider, row.window == window, row.window_start == start,
             row.spent + n <= limit).values(spent=row.spent + n))
         if result.rowcount != 1:
@@ -151,7 +157,7 @@ class Budgets:
     """
 
     def __init__(self, db: Database | None, configured: dict[str, ProviderLimits] | None = None,
-                 run_db: Callable[[Callable[[], T]], Awaitable[T]] | None = None,
+                 run_db: RunDb | None = None,
                  concurrency: dict[str, int] | None = None) -> None:
         self.db = db
         self.run_db = run_db
