@@ -129,6 +129,7 @@ FAILURES: dict[str, tuple[Callable[[Env], str], str]] = {
     "redirect_to_metadata_address": (_redirect_to("http://169.254.169.254/latest/meta-data/"), "private or reserved address"),
     "redirect_to_private_network": (_redirect_to("http://10.0.0.1/feed.xml"), "private or reserved address"),
     "redirect_to_loopback_name": (_redirect_to("http://localhost:9/feed.xml"), "private or reserved address"),
+    "source_url_octal_ipv4": (lambda e: e.faults.url("/bad.xml").replace(ENV_HOST, "0177.0.0.2"), "not a URL httpx can fetch"),
     "redirect_to_non_http_scheme": (_redirect_to("file:///etc/passwd"), "only http(s) URLs are allowed"),
     "empty_200": (lambda e: e.fault(fs.respond(200, b"")), "parse: not an RSS/Atom feed"),
     "html_error_page_as_200": (lambda e: e.fault(fs.respond(200, HTML_PAGE, {"Content-Type": "text/html"})), "parse:"),
