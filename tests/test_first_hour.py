@@ -127,6 +127,8 @@ def test_run_once_during_a_total_outage_fails_every_time(cli_env: dict[str, str]
     assert "not polled: down-a, down-b" in second.stdout
     assert "0 seen" not in second.stdout
     assert "no source was polled successfully" in second.stderr
+    as_json = run_cli(["run", "--once", "--json"], cli_env, cwd=tmp_path)
+    assert as_json.returncode == 1 and '"not_polled": [' in as_json.stdout
 
 
 def test_run_once_wording_for_one_item(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:

@@ -92,6 +92,7 @@ def run_cmd(
             "sources": [vars(p) | {"change_ids": None} for p in result.polls],
             "deliveries": {"sent": result.dispatch.sent, "retrying": result.dispatch.retried,
                            "failed": result.dispatch.failed},
+            "not_polled": [p.source_id for p in result.polls if p.outcome in ("failed", "deferred")],
         })
     else:
         lines = [_poll_line(p) for p in result.polls]
