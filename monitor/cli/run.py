@@ -13,12 +13,12 @@ from monitor.cli.common import (
     ConfigOpt,
     DbOpt,
     JsonOpt,
+    LogFormatOpt,
     console,
     fail,
     open_config,
     open_db,
     print_json,
-    LogFormatOpt,
     setup_logging,
 )
 

@@ -15,11 +15,11 @@ from monitor.cli.common import (
     ConfigOpt,
     DbOpt,
     JsonOpt,
+    LogFormatOpt,
     console,
     open_config,
     print_json,
     print_table,
-    LogFormatOpt,
     setup_logging,
 )
 from monitor.errors import ConfigError
@@ -63,13 +63,13 @@ def worker_cmd(
     Example: monitor worker --concurrency 8 --queues polls,deliveries
     """
     from monitor.db import Database
+    from monitor.drivers.service import settle_heap
     from monitor.drivers.workers import (
         ClusterSettings,
         ensure_queue_schema,
         require_postgres,
         sync_sources_once,
     )
-    from monitor.drivers.service import settle_heap
 
     names = parse_queues(queues)
     setup_logging(verbose, log_format)
@@ -95,11 +95,11 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
 
     from alerts.http import channel_client
     from monitor.delivery.dispatcher import Dispatcher
+    from monitor.drivers.service import Service
+    from monitor.drivers.workers import Runtime, build_app, forget_workers
     from monitor.fetch import Fetcher
     from monitor.models import utcnow
     from monitor.pipeline import Pipeline
-    from monitor.drivers.workers import Runtime, build_app, forget_workers
-    from monitor.drivers.service import Service
 
     queue_app = build_app(db, settings)
     async with Fetcher() as fetcher, queue_app.open_async(), channel_client() as client:
