@@ -375,8 +375,7 @@ class Changes:
         return changed
 
 
-def run_monitor(work: Path, nginx: Nginx, paths: list[str], m: int, k: int, slack: SlackSink,
-                processes: int | None = None) -> list[Measure]:
+def run_monitor(work: Path, nginx: Nginx, paths: list[str], m: int, k: int, slack: SlackSink) -> list[Measure]:
     n = len(paths)
     mdir = work / "monitor"
     shutil.rmtree(mdir, ignore_errors=True)
@@ -401,7 +400,7 @@ def run_monitor(work: Path, nginx: Nginx, paths: list[str], m: int, k: int, slac
         s.flush()
         s.add(Subscription(watchlist_id=watchlist.id, channel="slack", target="slack:" + slack.url))
     db.dispose()
-    cmd = [PYTHON, "-m", "monitor", "run", "--once"] + (["--processes", str(processes)] if processes else [])
+    cmd = [PYTHON, "-m", "monitor", "run", "--once"]
     out = [measure("monitor", n, "cold", cmd, env, nginx, n * m, mdir),
            repeated(k, lambda: measure("monitor", n, "unchanged", cmd, env, nginx, 0, mdir))]
     posts = slack.posts
@@ -521,7 +520,6 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=50, help="entries per feed (default: %(default)s)")
     parser.add_argument("--peers-max", type=int, default=1000,
                         help="run the peers only up to this many feeds (they are slow; default: %(default)s)")
-    parser.add_argument("--processes", type=int, help="pass --processes N to the monitor (default: its own choice)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of the unchanged and 1%%-changed cycles, reported as the median "
                         "(default: %(default)s)")
@@ -547,8 +545,7 @@ def main() -> None:
     def report() -> None:
         """Written after every tool, so an interrupted run still leaves its numbers."""
         text = ["# Benchmarks", "", f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC with "
-                f"`python bench/run.py --feeds {args.feeds} --repeat {args.repeat}"
-                f"{f' --processes {args.processes}' if args.processes else ''}` ({args.entries} entries per "
+                f"`python bench/run.py --feeds {args.feeds} --repeat {args.repeat}` ({args.entries} entries per "
                 f"feed, ~25 KB; unchanged and 1% changed: median of {args.repeat} runs).", "",
                 f"Machine: {description}.", "", *table(results), "",
                 "Ratios (wall time; medians for the repeated cycles):", "", *ratios(results), ""]
@@ -558,7 +555,7 @@ def main() -> None:
         for n in [int(x) for x in args.feeds.split(",")]:
             print(f"== {n} feeds x {args.entries} entries", file=sys.stderr)
             paths = setup_feeds(work, n, args.entries)
-            results += run_monitor(work, nginx, paths, args.entries, args.repeat, slack, args.processes)
+            results += run_monitor(work, nginx, paths, args.entries, args.repeat, slack)
             report()
             if not args.no_peers and n <= args.peers_max:
                 results += run_naive(work, nginx, paths, args.entries, args.repeat)

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -36,14 +34,6 @@ from monitor.db import Database
 from monitor.errors import BudgetExceeded
 from monitor.fetch import WEB
 from monitor.models import BudgetSpend, utcnow
-
-T = TypeVar("T")
-
-
-class RunDb(Protocol):
-    """Runs a function where the process's database writes run, and awaits its result."""
-
-    def __call__(self, fn: Callable[[], T], /) -> Awaitable[T]: ...
 
 WINDOWS: dict[str, dt.timedelta] = {
     "minute": dt.timedelta(minutes=1), "hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1),
@@ -144,24 +134,15 @@ class Grant:
         self.semaphore.release()
 
 
-BLOCK_FOLLOW_EVERY = 0.2  # seconds: how late a process sharing a provider may learn of another's Retry-After
 MAX_BLOCK_SECONDS = 24 * 3600  # a Retry-After date in 2099 is a server bug, not a reason to stop for good
 MAX_WEB_BLOCK_SECONDS = 3600  # a generic host: one feed's 429 holds its neighbours an hour at most
 
 
 class Budgets:
-    """The process's budgets: semaphores here, counters in the database.
+    """The process's budgets: semaphores here, counters in the database."""
 
-    ``run_db`` runs a function on the thread that owns database writes (the pipeline's writer),
-    so reservations never contend with a poll's own transaction on SQLite.
-    """
-
-    def __init__(self, db: Database | None, configured: dict[str, ProviderLimits] | None = None,
-                 run_db: RunDb | None = None,
-                 concurrency: dict[str, int] | None = None) -> None:
+    def __init__(self, db: Database | None, configured: dict[str, ProviderLimits] | None = None) -> None:
         self.db = db
-        self.run_db = run_db
-        self.concurrency = concurrency or {}  # this process's part of a provider shared with others (monitor.cores)
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._blocked: dict[str, dt.datetime] = self._load_blocks()  # Retry-After still in force
         self._block_reasons: dict[str, str] = {}  # what caused a block this process saw
@@ -172,21 +153,13 @@ class Budgets:
         if self.db is None:
             return {}
         now = utcnow()
-        c = BudgetSpend.__table__.c  # Core, not the ORM: its first query costs ~0.1 s of mapper set-up
+        c = BudgetSpend.__table__.c
         with self.db.engine.connect() as conn:
             rows = conn.execute(select(c.provider, c.blocked_until).where(c.blocked_until > now))
             blocks: dict[str, dt.datetime] = {}
             for provider, until in rows:
                 blocks[provider] = max(until, blocks.get(provider, until))
             return blocks
-
-    async def follow_blocks(self, every: float = BLOCK_FOLLOW_EVERY) -> None:
-        """Keep reading the blocks other processes write, for processes that share providers: a
-        Retry-After one of them received then holds this one's requests too."""
-        while True:
-            await asyncio.sleep(every)
-            for provider, until in (await self._run(self._load_blocks)).items():
-                self._hold(provider, until)
 
     def _hold(self, provider: str, until: dt.datetime) -> None:
         """Hold ``provider`` until ``until``, never shortening a hold already in force."""
@@ -208,15 +181,10 @@ class Budgets:
     def limits_for(self, provider: str) -> ProviderLimits:
         return self.limits.get(provider) or self.limits.get(provider.split(":", 1)[0]) or self.limits[WEB]
 
-    async def _run(self, fn: Callable[[], T]) -> T:
-        if self.run_db is not None:
-            return await self.run_db(fn)
-        return await asyncio.to_thread(fn)
-
     async def acquire(self, provider: str) -> Grant:
         """Wait for a concurrency slot, then reserve one request (raises BudgetExceeded, unsent)."""
         limits = self.limits_for(provider)
-        slots = self.concurrency.get(provider) or limits.concurrency or 4
+        slots = limits.concurrency or 4
         semaphore = self._semaphores.setdefault(provider, asyncio.Semaphore(slots))
         await semaphore.acquire()
         try:
@@ -224,7 +192,7 @@ class Budgets:
             if until is not None and until > utcnow():
                 raise BudgetExceeded(provider, self._block_reasons.get(provider, BLOCKED), until)
             if self.db is not None and has_rate_limit(limits):
-                await self._run(lambda: self._reserve(provider, limits))
+                self._reserve(provider, limits)
         except BaseException:
             semaphore.release()
             raise
@@ -243,11 +211,6 @@ class Budgets:
         self._hold(provider, until)
         self._block_reasons[provider] = f"blocked: {cause}"
         if self.db is not None:
-            db = self.db
-
-            def write() -> None:
-                with db.session() as session:
-                    block(session, provider, until)
-
-            await self._run(write)
+            with self.db.session() as session:
+                block(session, provider, until)
         return until

@@ -25,7 +25,6 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import ConfigError
-from monitor.models import dump_json
 
 DEFAULT_DB = "sqlite:///monitor.db"
 SQLITE_BUSY_MS = 30_000
@@ -76,10 +75,10 @@ def make_engine(url: str | None = None) -> Engine:
         raise ConfigError(f"the database directory {path.parent} does not exist (database URL {url})")
     try:
         if path is not None or url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000}, json_serializer=dump_json)
+            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, json_serializer=dump_json)
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
     except (NoSuchModuleError, ImportError):
         raise ConfigError(f"unsupported database URL scheme {make_url(url).drivername!r} (expected sqlite:///FILE "
                           "or postgresql+psycopg://user@host/db)") from None

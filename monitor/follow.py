@@ -29,12 +29,11 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.changes.match import CompiledWatchlist
+from monitor.changes.match import CompiledWatchlist, match_doc
 from monitor.config import AppConfig
 from monitor.models import FollowedBill, Watchlist
 from monitor.normalise.identity import parse_federal_bill
 from monitor.sources.base import ItemRecord, SourceConfig
-from monitor.store.items import match_doc
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ Times are stored as timezone-aware UTC (``UTCDateTime``) so both backends compar
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from sqlalchemy import (
@@ -31,15 +30,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-class JSONText(str):
-    """A JSON column value already serialised (by a parse worker): ``dump_json`` writes it as it is."""
-
-
-def dump_json(value: Any) -> str:
-    """The engines' JSON serializer: ``json.dumps``, except for text that is JSON already."""
-    return value if isinstance(value, JSONText) else json.dumps(value)
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

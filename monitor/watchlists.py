@@ -38,14 +38,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.base import day_text, status_label
-from monitor.changes.diff import ChangeSpec
+from monitor.changes.diff import ChangeSpec, ChangeType
+from monitor.changes.match import CompiledWatchlist, match_doc
+from monitor.changes.query import MatchDoc, compile_query
 from monitor.errors import ConfigError, QueryError
 from monitor.follow import notice
-from monitor.changes.match import CompiledWatchlist
 from monitor.models import Change, FollowedBill, Item, Poll, Watchlist, utcnow
-from monitor.changes.query import MatchDoc, compile_query
 from monitor.normalise.meanings import meaning
-from monitor.store.items import match_doc
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 IDENTITY = re.compile(r"^[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)+$")
@@ -115,7 +114,7 @@ class WatchlistSpec(BaseModel):
     @field_validator("snooze_until")
     @classmethod
     def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
+        return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
 
     @classmethod
     def of(cls, watchlist: Watchlist) -> WatchlistSpec:
@@ -274,7 +273,7 @@ def preview(session: Session, spec: WatchlistSpec, *, days: int = 30, limit: int
     changes = select(Change).where(Change.detected_at >= since).order_by(Change.id)
     for change in session.scalars(changes.execution_options(yield_per=500)):
         doc = docs.get(change.item_id) or match_doc(change.item, change.item.source_id)
-        spec_ = ChangeSpec(change.type, change.field, change.old, change.new)
+        spec_ = ChangeSpec(ChangeType(change.type), change.field, change.old, change.new)
         if watchlist.rule_for(spec_, doc) is not None:
             result.alerts += 1
     return result

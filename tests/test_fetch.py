@@ -19,9 +19,8 @@ from monitor.db import Database
 from monitor.errors import BudgetExceeded, FetchError
 from monitor.fetch import WEB, Fetcher, PollClient
 from monitor.models import BudgetSpend, Delivery, Item, Poll, Source, utcnow
-from monitor.pipeline import Pipeline, sync_sources
+from monitor.pipeline import Pipeline, PollSummary, sync_sources
 from monitor.sources import SOURCE_KINDS
-from monitor.store.items import PollSummary
 from tests.fakes.http_server import HttpServer, Reply, Request
 from tests.test_pipeline import count, rss
 
@@ -44,11 +43,7 @@ def poll(db: Database, cfg: AppConfig, **fetcher_args: float) -> dict[str, PollS
 
     async def go() -> list[PollSummary]:
         async with Fetcher(retry_base=0.01, **fetcher_args) as fetcher:
-            pipeline = Pipeline(db, cfg, fetcher)
-            try:
-                return await pipeline.poll_all()
-            finally:
-                pipeline.close()
+            return await Pipeline(db, cfg, fetcher).poll_many(cfg.enabled_sources())
 
     return {p.source_id: p for p in asyncio.run(go())}
 
@@ -256,13 +251,10 @@ def test_two_overlapping_triggers_run_one_poll(db, feeds: HttpServer, tmp_path):
     async def go() -> list[PollSummary]:
         async with Fetcher() as fetcher:
             pipeline = Pipeline(db, cfg, fetcher)
-            try:
-                polls = [asyncio.create_task(pipeline.poll(cfg.sources[0])) for _ in range(2)]
-                await asyncio.wait(polls, return_when=asyncio.FIRST_COMPLETED)
-                answer.set()
-                return list(await asyncio.gather(*polls))
-            finally:
-                pipeline.close()
+            polls = [asyncio.create_task(pipeline.poll(cfg.sources[0])) for _ in range(2)]
+            await asyncio.wait(polls, return_when=asyncio.FIRST_COMPLETED)
+            answer.set()
+            return list(await asyncio.gather(*polls))
 
     outcomes = sorted(p.outcome for p in asyncio.run(go()))
     assert outcomes == ["changed", "skipped"]

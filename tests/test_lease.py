@@ -11,7 +11,7 @@ from sqlalchemy import select
 from monitor.config import load_config
 from monitor.db import Database
 from monitor.fetch import Fetcher
-from monitor.store.lease import LeaseKeeper, acquire, due_when_free, release, renew
+from monitor.store.lease import acquire, due_when_free, kept, release, renew
 from monitor.models import Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
 from monitor.drivers.service import run_once
@@ -33,17 +33,17 @@ def lease_of(db: Database, source_id: str = "a") -> tuple[str | None, dt.datetim
 def test_one_owner_at_a_time_until_the_lease_expires(db: Database) -> None:
     add_source(db)
     now = utcnow()
-    with db.session() as s:
+    with db.engine.begin() as s:
         assert acquire(s, "a", "w1", 60, now).won
-    with db.session() as s:
+    with db.engine.begin() as s:
         other = acquire(s, "a", "w2", 60, now + dt.timedelta(seconds=30))
     assert not other.won and other.owner == "w1" and other.until == now + dt.timedelta(seconds=60)
-    with db.session() as s:  # w1 died: after the expiry w2 gets it, and w1 can no longer renew
+    with db.engine.begin() as s:  # w1 died: after the expiry w2 gets it, and w1 can no longer renew
         assert acquire(s, "a", "w2", 60, now + dt.timedelta(seconds=61)).won
         assert not renew(s, "a", "w1", 60)
         release(s, "a", "w1")  # not w1's any more: a no-op
     assert lease_of(db)[0] == "w2"
-    with db.session() as s:
+    with db.engine.begin() as s:
         release(s, "a", "w2")
     assert lease_of(db) == (None, None)
 
@@ -51,21 +51,22 @@ def test_one_owner_at_a_time_until_the_lease_expires(db: Database) -> None:
 def test_a_lost_poll_is_due_when_the_lease_ends(db: Database) -> None:
     add_source(db, "a")
     add_source(db, "free")
-    with db.session() as s:
+    with db.engine.begin() as s:
         claim = acquire(s, "a", "dead-worker", 90)
         due_when_free(s, "a")
         due_when_free(s, "free", leased_only=True)  # skipped for another reason: stays as scheduled
-    with db.session() as s:
+    with db.engine.begin() as s:
         assert s.scalar(select(Source.next_run_at).where(Source.id == "a")) == claim.until
         assert s.scalar(select(Source.next_run_at).where(Source.id == "free")) is None
 
 
-def test_keeper_renews_while_polling_and_releases_after(db: Database) -> None:
+def test_a_lease_is_kept_while_polling(db: Database) -> None:
     add_source(db)
 
     async def scenario() -> tuple[dt.datetime | None, dt.datetime | None]:
-        keeper = LeaseKeeper(db, asyncio.to_thread, owner="w1", ttl=0.6)
-        async with keeper.hold("a") as claim:
+        with db.engine.begin() as conn:
+            claim = acquire(conn, "a", "w1", 0.6)
+        async with kept(db, "a", "w1", 0.6):
             assert claim.won
             await asyncio.sleep(0.5)  # past one renewal (every ttl/3)
             renewed = lease_of(db)[1]
@@ -73,7 +74,6 @@ def test_keeper_renews_while_polling_and_releases_after(db: Database) -> None:
 
     first, renewed = asyncio.run(scenario())
     assert first is not None and renewed is not None and renewed > first
-    assert lease_of(db) == (None, None)
 
 
 def test_a_leased_source_is_skipped_not_polled(db: Database, feeds: HttpServer, tmp_path: Path) -> None:
@@ -82,21 +82,17 @@ def test_a_leased_source_is_skipped_not_polled(db: Database, feeds: HttpServer, 
     config.write_text(f"sources:\n  - id: a\n    kind: rss\n    url: {feeds.url('/a.xml')}\n")
     cfg = load_config(config)
     sync_sources(db, cfg)
-    with db.session() as s:
+    with db.engine.begin() as s:
         acquire(s, "a", "other-host:123:abc", 60)
     result = asyncio.run(run_once(db, cfg, wait_limit=0))
     assert [(p.outcome, "leased by other-host:123:abc" in (p.error or "")) for p in result.polls] == [("skipped", True)]
     assert feeds.counts["/a.xml"] == 0
 
     async def poll_after_release() -> str:
-        with db.session() as s:
+        with db.engine.begin() as s:
             release(s, "a", "other-host:123:abc")
         async with Fetcher() as fetcher:
-            pipeline = Pipeline(db, cfg, fetcher)
-            try:
-                return (await pipeline.poll(cfg.sources[0])).outcome
-            finally:
-                pipeline.close()
+            return (await Pipeline(db, cfg, fetcher).poll(cfg.sources[0])).outcome
 
     assert asyncio.run(poll_after_release()) == "changed"
     assert feeds.counts["/a.xml"] == 1 and lease_of(db) == (None, None)

@@ -6,7 +6,6 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -16,11 +15,10 @@ from monitor import pipeline as pipeline_module
 from monitor.config import load_config
 from monitor.db import Database
 from monitor.fetch import Fetcher
-from monitor.models import Change, Delivery, Item, ItemVersion, Poll, Source, Subscription, Watchlist
-from monitor.pipeline import Pipeline, sync_sources
+from monitor.models import Change, Delivery, Item, ItemVersion, Source, Subscription, Watchlist
+from monitor.pipeline import Pipeline, PollSummary, sync_sources
 from monitor.drivers.service import run_once
-from monitor.sources.base import ItemRecord
-from monitor.store.items import PollSummary, store_poll
+from monitor.sources import SourceConfig
 from tests.conftest import run_cli
 from tests.fakes.http_server import HttpServer, Reply, Request
 
@@ -236,7 +234,7 @@ class CountingFeeds(HttpServer):
 
 
 def test_polls_falling_due_together_never_exceed_one_bound(db, tmp_path, monkeypatch):
-    """The service's jobs (``poll``) and a ``run --once`` pass (``poll_all``) share one bound on polls
+    """The service's jobs (``poll``) and a ``run --once`` pass (``poll_many``) share one bound on polls
     in flight, no larger than the connection pool, so no request waits for a connection inside its timeout."""
     monkeypatch.setattr(pipeline_module, "POLLS_IN_FLIGHT", 3)
     server = CountingFeeds()
@@ -252,11 +250,8 @@ def test_polls_falling_due_together_never_exceed_one_bound(db, tmp_path, monkeyp
         async def all_due_at_once() -> list[str]:
             async with Fetcher() as fetcher:
                 pipeline = Pipeline(db, cfg, fetcher)
-                try:
-                    once, *jobs = await asyncio.gather(pipeline.poll_all(ids[:12]),
-                                                       *(pipeline.poll(cfg.get(sid)) for sid in ids[12:]))
-                finally:
-                    pipeline.close()
+                once, *jobs = await asyncio.gather(pipeline.poll_many([cfg.get(sid) for sid in ids[:12]]),
+                                                   *(pipeline.poll(cfg.get(sid)) for sid in ids[12:]))
             return [p.outcome for p in once + jobs]
 
         outcomes = asyncio.run(all_due_at_once())
@@ -266,48 +261,15 @@ def test_polls_falling_due_together_never_exceed_one_bound(db, tmp_path, monkeyp
     assert server.peak <= 3
 
 
-def test_a_poll_that_fails_to_store_loses_no_other_poll_of_its_batch(db, feeds, tmp_path):
-    """Polls waiting for the writer are committed together; one that fails is rolled back to its
-    savepoint alone and handed back as its error, the others are stored."""
-    cfg = load_config(write_config(tmp_path / "sources.yaml", feeds, "a", "b", "c"))
-    sync_sources(db, cfg)
-
-    def store(sid: str, fail: bool = False) -> Callable[[Session], PollSummary]:
-        def write(session: Session) -> PollSummary:
-            summary = store_poll(session, sid, [ItemRecord(key=f"rss:{sid}:1", kind="entry", title="One")],
-                                 baseline=True, requests=1)
-            if fail:
-                raise RuntimeError("disk on fire")
-            return summary
-        return write
-
-    async def write_batch() -> list[PollSummary | Exception]:
-        async with Fetcher() as fetcher:
-            pipeline = Pipeline(db, cfg, fetcher)
-            try:
-                return pipeline.write_many([(cfg.get("a"), store("a")), (cfg.get("b"), store("b", fail=True)),
-                                            (cfg.get("c"), store("c"))])
-            finally:
-                pipeline.close()
-
-    a, b, c = asyncio.run(write_batch())
-    assert isinstance(a, PollSummary) and isinstance(c, PollSummary) and isinstance(b, RuntimeError)
-    with db.session() as s:
-        assert set(s.scalars(select(Item.key))) == {"rss:a:1", "rss:c:1"}
-        assert s.scalar(select(func.count()).select_from(ItemVersion)) == 2
-        assert {p.source_id for p in s.scalars(select(Poll))} == {"a", "c"}
-        assert {src.id: src.baseline_done for src in s.scalars(select(Source))} == {"a": True, "b": False, "c": True}
-
-
 def test_a_source_whose_store_fails_is_recorded_failed_and_the_others_stored(db, feeds, tmp_path, monkeypatch):
     for sid in ("good1", "bad", "good2"):
         feeds.set(f"/{sid}.xml", rss((f"{sid}-1", "Bivens one"), (f"{sid}-2", "Two")))
     config = write_config(tmp_path / "sources.yaml", feeds, "good1", "bad", "good2")
     real = pipeline_module.store_poll
 
-    def failing(session: Session, source_id: str, *args: object, **kwargs: object) -> PollSummary:
-        summary = real(session, source_id, *args, **kwargs)
-        if source_id == "bad":
+    def failing(session: Session, config: SourceConfig, *args: object, **kwargs: object) -> PollSummary:
+        summary = real(session, config, *args, **kwargs)
+        if config.id == "bad":
             raise RuntimeError("disk on fire")
         return summary
 

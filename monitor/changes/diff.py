@@ -7,14 +7,23 @@ differs is one ``status`` change; every other tracked field that differs is a ``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from monitor.sources.base import ItemRecord
 
 
+class ChangeType(StrEnum):
+    """What a change is; the text is what ``changes.type`` stores."""
+
+    NEW = "new"
+    STATUS = "status"
+    FIELD = "field"
+
+
 @dataclass(frozen=True)
 class ChangeSpec:
-    type: str  # new|status|field
+    type: ChangeType
     field: str | None = None
     old: str | None = None
     new: str | None = None
@@ -28,12 +37,12 @@ def _text(value: Any) -> str | None:
 
 def diff(old: dict[str, Any] | None, new: ItemRecord) -> list[ChangeSpec]:
     if old is None:
-        return [ChangeSpec("new", new=new.status)]
+        return [ChangeSpec(ChangeType.NEW, new=new.status)]
     snapshot = new.snapshot()
     changes: list[ChangeSpec] = []
     if old.get("status") != snapshot["status"]:
-        changes.append(ChangeSpec("status", "status", _text(old.get("status")), _text(snapshot["status"])))
+        changes.append(ChangeSpec(ChangeType.STATUS, "status", _text(old.get("status")), _text(snapshot["status"])))
     for name in ItemRecord.TRACKED_FIELDS:
         if old.get(name) != snapshot[name]:
-            changes.append(ChangeSpec("field", name, _text(old.get(name)), _text(snapshot[name])))
+            changes.append(ChangeSpec(ChangeType.FIELD, name, _text(old.get(name)), _text(snapshot[name])))
     return changes

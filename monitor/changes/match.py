@@ -11,14 +11,20 @@ docket entry "Motion for leave to appear pro hac vice", not an opinion that ment
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
-from monitor.changes.diff import ChangeSpec
-from monitor.models import Watchlist
-from monitor.normalise.statuses import moves_on_ladder
+from sqlalchemy import Connection, select
+
+from monitor.changes.diff import ChangeSpec, ChangeType
+from monitor.changes.query import MatchDoc, Matcher, Nothing, compile_query, words
 from monitor.errors import QueryError
-from monitor.changes.query import Matcher, MatchDoc, Nothing, compile_query, words
+from monitor.models import Item, Watchlist
+from monitor.normalise.statuses import moves_on_ladder
+from monitor.sources.base import ItemRecord
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +82,39 @@ class CompiledWatchlist:
             return None
         if self.is_muted(doc):
             return None
-        if change.type == "new" and self.on_new:
+        if change.type == ChangeType.NEW and self.on_new:
             return f"new-item ({why})"
-        if change.type == "status":
+        if change.type == ChangeType.STATUS:
             if self.on_status == "any" or (self.on_status == "ladder" and moves_on_ladder(change.old, change.new)):
                 return f"status-move ({why})"
             return None
-        if change.type == "field" and self.on_field:
+        if change.type == ChangeType.FIELD and self.on_field:
             return f"field-change ({why})"
         return None
+
+
+def match_doc(item: Item | ItemRecord, source_id: str) -> MatchDoc:
+    return MatchDoc(key=item.key, kind=item.kind, source=source_id, title=item.title or "",
+                    summary=item.summary or "", text=item.text or "", identity=item.identity,
+                    jurisdiction=item.jurisdiction, court=item.court, status=item.status,
+                    status_action=item.status_action, data=item.data or {})
+
+
+_WATCHLIST_FIELDS = ("id", "name", "query", "pinned", "muted", "on_new", "on_status", "on_field", "paused",
+                     "snooze_until")
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(values: tuple[Any, ...]) -> CompiledWatchlist:
+    """Memoised on the watchlist's values: a query is parsed once per run, and an edit still counts."""
+    return CompiledWatchlist.compile(Watchlist(**dict(zip(_WATCHLIST_FIELDS, values))))
+
+
+def compiled_watchlists(conn: Connection, ids: Collection[int]) -> list[CompiledWatchlist]:
+    """The watchlists ``ids`` (those someone hears from), compiled; read for each poll with
+    changes, so an edit made while the service runs applies to the next poll."""
+    if not ids:
+        return []
+    w = Watchlist.__table__.c
+    rows = conn.execute(select(*(w[name] for name in _WATCHLIST_FIELDS)).where(w.id.in_(list(ids))).order_by(w.id))
+    return [_compiled(tuple(tuple(v) if isinstance(v, list) else v for v in row)) for row in rows]

@@ -24,7 +24,7 @@ from monitor.cli.common import (
 
 if TYPE_CHECKING:
     from monitor.db import Database
-    from monitor.store.items import PollSummary
+    from monitor.pipeline import PollSummary
 
 
 @app.command()
@@ -57,36 +57,29 @@ def run_cmd(
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
     http: Annotated[str | None, typer.Option("--http", metavar="HOST:PORT", envvar="MONITOR_HTTP", help="Serve the HTTP endpoints on HOST:PORT (e.g. 127.0.0.1:8080).", show_default=False)] = None,
-    processes: Annotated[int | None, typer.Option("--processes", "-p", metavar="N", min=1, envvar="MONITOR_PROCESSES", help="With --once: poll in this many processes (default: one per core, at most 4, while each gets 50 sources).", show_default=False)] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     log_format: LogFormatOpt = "text",
 ) -> None:
     """Poll sources, store every version, detect changes and deliver alerts.
 
-    With --once: one pass over every enabled source, then deliver pending alerts and exit
-    (exit 1 when no source was polled: each failed, or was deferred by a budget that failed
-    attempts spent). Many sources are polled on every core: forked processes
-    share them, and a provider's connection limit is divided between the processes that share
-    it. Without --once: the long-running service; stop with Ctrl-C.
+    With --once: one pass over every enabled source, delivering each poll's alerts as soon as it
+    is stored, and exit (exit 1 when no source was polled: each failed, or was deferred by a
+    budget that failed attempts spent). Without --once: the long-running service; stop with Ctrl-C.
 
     Example: monitor run --once --config sources.yaml
     """
-    from monitor.drivers.service import (  # the scheduler and HTTP stack load only to run
-        Service,
-        run_pass,
-        settle_heap,
-    )
+    # the scheduler and HTTP stack load only to run
+    from monitor.drivers.service import Service, run_once
 
     setup_logging(verbose, log_format)
     cfg = open_config(config)
     database = open_db(db)
-    settle_heap()
     if not once:
         from monitor.web import listen
 
         asyncio.run(Service(database, cfg, http=listen(http) if http else None).run())
         return
-    result = run_pass(database, cfg, source_ids=source or None, processes=processes)
+    result = asyncio.run(run_once(database, cfg, source_ids=source or None))
     if json_out:
         print_json({
             "sources": [vars(p) | {"change_ids": None} for p in result.polls],

@@ -82,7 +82,6 @@ def worker_cmd(
     database.ensure_schema()
     ensure_queue_schema(database)
     sync_sources_once(database, cfg)
-    settle_heap()
     from monitor.web import listen
 
     listener = listen(http) if http else None
@@ -124,7 +123,6 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
             service.stopping.set()
             if http_task is not None:
                 await http_task
-            pipeline.close()
             if announce.done() and not announce.cancelled():
                 await asyncio.to_thread(forget_workers, db, [announce.result()])
 

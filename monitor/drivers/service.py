@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import gc
 import logging
 import os
 import random
@@ -27,16 +26,15 @@ from sqlalchemy import select, update
 
 from alerts.http import channel_client
 from monitor.config import AppConfig, config_hash, cron_trigger, load_config, parse_duration
-from monitor.cores import Share, default_processes, poll_on_cores, poll_share
 from monitor.db import Database
 from monitor.delivery.digest import claim_digests
 from monitor.delivery.dispatcher import Dispatcher, DispatchStats
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
 from monitor.models import Source, utcnow
-from monitor.pipeline import Pipeline, sync_sources
+from monitor.pipeline import Pipeline, PollSummary, sync_sources
 from monitor.sources import SourceConfig
-from monitor.store.items import PollSummary
+from monitor.store.health import Outcome
 
 if TYPE_CHECKING:  # APScheduler loads for the long-running service only, not for ``run --once``
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -56,8 +54,14 @@ class RunResult:
 
     @property
     def all_failed(self) -> bool:
-        attempted = [p for p in self.polls if p.outcome != "skipped"]
-        return bool(attempted) and all(p.outcome == "failed" for p in attempted)
+        attempted = [p for p in self.polls if p.outcome != Outcome.SKIPPED]
+        return bool(attempted) and all(p.outcome == Outcome.FAILED for p in attempted)
+
+
+def _add(total: DispatchStats, stats: DispatchStats) -> None:
+    for name in ("sent", "retried", "failed", "messages"):
+        setattr(total, name, getattr(total, name) + getattr(stats, name))
+    total.errors.extend(stats.errors)
 
 
 async def dispatch_until_idle(dispatcher: Dispatcher, *, wait_limit: float) -> DispatchStats:
@@ -65,10 +69,7 @@ async def dispatch_until_idle(dispatcher: Dispatcher, *, wait_limit: float) -> D
     total = DispatchStats()
     deadline = asyncio.get_running_loop().time() + wait_limit
     while True:
-        stats = await dispatcher.run_once()
-        for name in ("sent", "retried", "failed", "messages"):
-            setattr(total, name, getattr(total, name) + getattr(stats, name))
-        total.errors.extend(stats.errors)
+        _add(total, await dispatcher.run_once())
         due = dispatcher.next_due()
         if due is None:
             return total
@@ -78,36 +79,30 @@ async def dispatch_until_idle(dispatcher: Dispatcher, *, wait_limit: float) -> D
         await asyncio.sleep(max(wait, 0.05))
 
 
-async def deliver_due(db: Database, *, wait_limit: float) -> DispatchStats:
-    """The end of a pass: today's digests claimed, then everything due delivered."""
-    claim_digests(db)
-    async with channel_client() as client:
-        return await dispatch_until_idle(Dispatcher(db, client=client), wait_limit=wait_limit)
-
-
 async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | None = None,
                    wait_limit: float = 10.0) -> RunResult:
-    """One pass in this process and event loop (the demo, tests); ``run --once`` uses ``run_pass``."""
+    """``run --once``: the service's single pass. Every enabled source is polled in this event
+    loop, and the alerts of each poll go out as soon as it commits them: a source that stalls
+    holds back no one else's alerts. Then today's digests and whatever is still due."""
     sync_sources(db, config)
-    polls = await poll_share(db, config, Share([s.id for s in config.enabled_sources(source_ids)]))
-    return RunResult(polls, await deliver_due(db, wait_limit=wait_limit))
-
-
-def run_pass(db: Database, config: AppConfig, *, source_ids: list[str] | None = None,
-             processes: int | None = None, wait_limit: float = 10.0) -> RunResult:
-    """``run --once``: poll on every core (``monitor.cores``), then deliver. Runs its own event
-    loops; call it with none running."""
-    sync_sources(db, config)
-    sources = config.enabled_sources(source_ids)
-    polls = poll_on_cores(db, config, sources, processes or default_processes(db, sources))
-    return RunResult(polls, asyncio.run(deliver_due(db, wait_limit=wait_limit)))
-
-
-def settle_heap() -> None:
-    """Called once start-up is done: the modules, configuration and table metadata loaded so far
-    live as long as the process, so they are frozen out of the collector's scans (with the CLI's
-    larger young generation, a cold 1,000-feed run spent 0.06 s in the collector, not 0.2 s)."""
-    gc.freeze()
+    async with Fetcher() as fetcher, channel_client() as client:
+        pipeline = Pipeline(db, config, fetcher)
+        dispatcher = Dispatcher(db, client=client)
+        polling = asyncio.ensure_future(pipeline.poll_many(config.enabled_sources(source_ids)))
+        stats = DispatchStats()
+        try:
+            while not polling.done():
+                queued = asyncio.ensure_future(pipeline.alerts_queued.wait())
+                await asyncio.wait({polling, queued}, return_when=asyncio.FIRST_COMPLETED)
+                queued.cancel()
+                if pipeline.alerts_queued.is_set():
+                    pipeline.alerts_queued.clear()
+                    _add(stats, await dispatcher.run_once())
+        finally:
+            polling.cancel()  # only when delivery failed: the polls are done otherwise
+        claim_digests(db)
+        _add(stats, await dispatch_until_idle(dispatcher, wait_limit=wait_limit))
+        return RunResult(polling.result(), stats)
 
 
 def first_run_time(last_attempt: dt.datetime | None, interval: float, jitter: float,
@@ -175,11 +170,8 @@ class Service:
         job = self.scheduler.get_job(f"poll:{source_id}")
         next_run = job.next_run_time if job is not None else None
 
-        def store() -> None:
-            with self.db.session() as session:
-                session.execute(update(Source).where(Source.id == source_id).values(next_run_at=next_run))
-
-        await self.pipeline.run_db(store)
+        with self.db.engine.begin() as conn:
+            conn.execute(update(Source).where(Source.id == source_id).values(next_run_at=next_run))
 
     def schedule_sources(self, scheduler: AsyncIOScheduler) -> None:
         """Make the jobs match the config: add new sources, replace changed ones, drop removed ones."""
@@ -238,7 +230,7 @@ class Service:
         async with Fetcher() as fetcher:
             self.pipeline = Pipeline(self.db, self.config, fetcher)
             dispatcher = Dispatcher(self.db)
-            self.scheduler = scheduler = AsyncIOScheduler(timezone=dt.timezone.utc)
+            self.scheduler = scheduler = AsyncIOScheduler(timezone=dt.UTC)
             self.schedule_sources(scheduler)
             scheduler.add_job(dispatcher.run_once, IntervalTrigger(seconds=DISPATCH_EVERY), id="dispatch",
                               max_instances=1, coalesce=True, next_run_time=utcnow())
@@ -255,7 +247,6 @@ class Service:
                 log.info("stopping: waiting for in-flight polls and deliveries")
                 scheduler.shutdown(wait=False)
                 await _drain(SHUTDOWN_GRACE)
-                self.pipeline.close()
                 self.pid_file.unlink(missing_ok=True)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)

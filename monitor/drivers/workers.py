@@ -29,26 +29,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from procrastinate import App, JobContext, PsycopgConnector, exceptions, jobs
 from procrastinate.schema import SchemaManager
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import Connection, or_, select, text, update
 from sqlalchemy.engine import make_url
 
 from monitor.config import AppConfig, parse_duration
 from monitor.db import Database
 from monitor.delivery.dispatcher import Dispatcher
+from monitor.drivers.service import first_run_time
 from monitor.errors import ConfigError
-from monitor.store.lease import due_when_free
 from monitor.models import Setting, Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
-from monitor.drivers.service import first_run_time
+from monitor.store.health import Outcome
+from monitor.store.lease import due_when_free
 
 log = logging.getLogger(__name__)
 
@@ -230,8 +233,8 @@ def build_app(db: Database, settings: ClusterSettings) -> App:
         except ConfigError:
             return "not in this worker's sources.yaml"
         summary = await rt.pipeline.poll(config)
-        if summary.outcome == "skipped":  # turned away by a live lease? come back when it ends
-            await asyncio.to_thread(_in_session, rt.db, lambda s: due_when_free(s, source_id, leased_only=True))
+        if summary.outcome == Outcome.SKIPPED:  # turned away by a live lease? come back when it ends
+            await asyncio.to_thread(_in_transaction, rt.db, lambda s: due_when_free(s, source_id, leased_only=True))
         elif summary.alerts:
             await defer_deliver(app)
         return summary.outcome
@@ -277,9 +280,9 @@ async def defer_deliver(app: App) -> None:
         pass
 
 
-def _in_session(db: Database, fn: Any) -> None:
-    with db.session() as session:
-        fn(session)
+def _in_transaction(db: Database, fn: Callable[[Connection], None]) -> None:
+    with db.engine.begin() as conn:
+        fn(conn)
 
 
 async def sweep_stalled(app: App, rt: Runtime) -> int:
@@ -298,7 +301,7 @@ async def sweep_stalled(app: App, rt: Runtime) -> int:
         source_id = job.task_kwargs.get("source_id")
         log.warning("job %s (%s) of a dead worker closed as failed", job.id, job.call_string)
         if job.task_name == POLL_TASK and isinstance(source_id, str):
-            await asyncio.to_thread(_in_session, rt.db, lambda s, sid=source_id: due_when_free(s, sid))
+            await asyncio.to_thread(_in_transaction, rt.db, functools.partial(due_when_free, source_id=source_id))
     pruned = await app.job_manager.prune_stalled_workers(PRUNE_AFTER)
     if pruned:
         await asyncio.to_thread(forget_workers, rt.db, pruned)

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+from sqlalchemy import Connection, select
+
 from monitor.changes.match import CompiledWatchlist
+from monitor.models import Subscription
 
 
 class DeliveryKind(StrEnum):
@@ -62,6 +65,15 @@ class Recipient(NamedTuple):
 
     id: int
     mode: str  # immediate|digest
+
+
+def recipients(conn: Connection) -> dict[int, list[Recipient]]:
+    """The enabled subscriptions, by the watchlist they follow."""
+    s = Subscription.__table__.c
+    out: dict[int, list[Recipient]] = {}
+    for sub in conn.execute(select(s.id, s.watchlist_id, s.mode).where(s.enabled.is_(True)).order_by(s.id)):
+        out.setdefault(sub.watchlist_id, []).append(Recipient(sub.id, sub.mode))
+    return out
 
 
 def deliveries(

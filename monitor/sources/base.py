@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -132,21 +132,6 @@ def snapshot_hash(snapshot: dict[str, Any]) -> str:
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(ItemRecord))
-
-
-class Hashed(NamedTuple):
-    """A record with its snapshot as JSON text and its content hash, made once where it was
-    parsed (a worker process, for a big body), so the single database writer only writes."""
-
-    record: ItemRecord
-    snapshot_json: str  # what an item version stores: ``json.dumps(record.snapshot())``
-    data_json: str  # the item's ``data``, as its row stores it
-    content_hash: str
-
-    @classmethod
-    def of(cls, record: ItemRecord) -> Hashed:
-        snapshot = record.snapshot()
-        return cls(record, json.dumps(snapshot), json.dumps(snapshot["data"]), snapshot_hash(snapshot))
 
 
 class Source(Protocol):

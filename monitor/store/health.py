@@ -1,4 +1,5 @@
-"""Source health and the silent-source check.
+"""The source row's side of a poll: what it starts from, and its outcome, health, validators,
+watermark and poll row afterwards, with the silent-source check.
 
 A source is *silent* when it has failed ``alert_after_failures`` times in a row, or when it
 has produced no new or changed item for longer than its ``expect_items_within`` (a feed that
@@ -12,26 +13,131 @@ so a crash between the two writes cannot send a notice twice.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Connection, Row, case, insert, select, update
 from sqlalchemy.orm import Session
 
 from monitor.config import parse_duration
 from monitor.delivery.dispatcher import queue_admin_notice
-from monitor.models import Source, utcnow
-from monitor.sources import SourceConfig
+from monitor.fetch import CacheEntry
+from monitor.models import HttpCache, Poll, Source
+from monitor.sources import FetchState, SourceConfig
 
 
-_c = Source.__table__.c
-# What the check reads, as one prepared Core statement: it runs after every poll.
-_SILENCE_STATE = select(_c.consecutive_failures, _c.last_error, _c.last_success_at, _c.last_change_at,
-                        _c.created_at, _c.incident_open, _c.incident_reason,
-                        _c.auth_blocked).where(_c.id == bindparam("sid"))
+class Outcome(StrEnum):
+    """How a poll ended; the text is what ``sources.last_outcome`` and ``polls.outcome`` store."""
+
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+    DEFERRED = "deferred"
+    SKIPPED = "skipped"  # not polled (leased elsewhere, a key missing, blocked): nothing stored
 
 
-def silence_reason(row: Source | Row[*tuple[Any, ...]], config: SourceConfig, *, failures_threshold: int,
+_SILENCE = (Source.consecutive_failures, Source.last_error, Source.last_success_at, Source.last_change_at, Source.created_at,
+            Source.incident_open, Source.incident_reason, Source.auth_blocked)
+
+
+@dataclass(frozen=True)
+class Start:
+    """What a poll starts from: watermark, validators, first poll or not, an auth block."""
+
+    state: FetchState
+    cache: dict[str, CacheEntry]
+    first_poll: bool
+    auth_blocked: str | None
+
+
+def load_start(conn: Connection, source_id: str) -> Start:
+    row = conn.execute(select(Source.watermark, Source.baseline_done, Source.auth_blocked).where(Source.id == source_id)).one()
+    cache = {r.url: CacheEntry(r.etag, r.last_modified, r.body_hash) for r in conn.execute(
+        select(HttpCache.url, HttpCache.etag, HttpCache.last_modified, HttpCache.body_hash)
+        .where(HttpCache.source_id == source_id))}
+    return Start(FetchState(source_id, row.watermark), cache, not row.baseline_done, row.auth_blocked)
+
+
+def url_key(url: str) -> str:
+    return hashlib.sha256(url.encode()).hexdigest()
+
+
+def _save_cache(conn: Connection, source_id: str, updated: dict[str, CacheEntry], now: dt.datetime) -> None:
+    for url, entry in updated.items():
+        values = {"etag": entry.etag, "last_modified": entry.last_modified, "body_hash": entry.body_hash,
+                  "updated_at": now}
+        if not conn.execute(update(HttpCache).where(HttpCache.url_hash == url_key(url)).values(values)).rowcount:
+            conn.execute(insert(HttpCache).values(values | {"url_hash": url_key(url), "source_id": source_id,
+                                                          "url": url}))
+
+
+def _requests_spent(requests: int, today: dt.date) -> dict[str, Any]:
+    """SET values counting ``requests`` into the source's UTC day (a new day starts from zero)."""
+    return {"requests_today": case((Source.requests_day == today, Source.requests_today + requests), else_=requests),
+            "requests_day": today}
+
+
+def start_poll(conn: Connection, source_id: str, now: dt.datetime) -> int:
+    """The poll's row, written first so its versions and changes can point at it."""
+    return int(conn.execute(insert(Poll).values(source_id=source_id, started_at=now, outcome=Outcome.CHANGED)
+                            .returning(Poll.id)).scalar_one())
+
+
+def record_success(session: Session, config: SourceConfig, *, outcome: Outcome, requests: int,
+                   cache_updates: dict[str, CacheEntry], failures_threshold: int, now: dt.datetime,
+                   poll_id: int | None = None, seen: int = 0, new: int = 0, changed: int = 0,
+                   baseline: bool = False, watermark: str | None = None) -> None:
+    """A poll that got an answer: its row (``poll_id``; a 304 has none), the source's health,
+    validators and watermark, and the silent-source check."""
+    conn = session.connection()
+    if poll_id is not None:
+        conn.execute(update(Poll).where(Poll.id == poll_id).values(
+            finished_at=now, outcome=outcome, baseline=baseline, items_seen=seen, items_new=new,
+            items_changed=changed, requests=requests))
+    _save_cache(conn, config.id, cache_updates, now)
+    row = conn.execute(update(Source).where(Source.id == config.id).values(
+        last_attempt_at=now, last_success_at=now, consecutive_failures=0, last_error=None, last_outcome=outcome,
+        deferred_reason=None, polls_total=Source.polls_total + 1,
+        polls_unchanged=Source.polls_unchanged + int(outcome == Outcome.UNCHANGED), items_seen=Source.items_seen + seen,
+        baseline_done=True, auth_blocked=None, last_items_at=now if seen else Source.last_items_at,
+        last_change_at=now if new or changed else Source.last_change_at,
+        watermark=Source.watermark if watermark is None else watermark, **_requests_spent(requests, now.date()),
+    ).returning(*_SILENCE)).one()
+    check_silence(session, config, row, failures_threshold=failures_threshold, now=now)
+
+
+def record_failure(session: Session, config: SourceConfig, error: str, *, requests: int,
+                   failures_threshold: int, now: dt.datetime, auth_blocked: str | None = None) -> None:
+    """A failed poll; ``auth_blocked`` (a 401/403) holds the source until its config or key changes."""
+    conn = session.connection()
+    row = conn.execute(update(Source).where(Source.id == config.id).values(
+        last_attempt_at=now, consecutive_failures=Source.consecutive_failures + 1, last_error=error[:1000],
+        last_outcome=Outcome.FAILED, polls_total=Source.polls_total + 1, auth_blocked=auth_blocked,
+        **_requests_spent(requests, now.date()),
+    ).returning(*_SILENCE)).one()
+    conn.execute(insert(Poll).values(source_id=config.id, started_at=now, finished_at=now,
+                                       outcome=Outcome.FAILED, error=error[:1000], requests=requests))
+    check_silence(session, config, row, failures_threshold=failures_threshold, now=now)
+
+
+def record_deferred(session: Session, config: SourceConfig, reason: str, *, until: dt.datetime, requests: int,
+                    failures_threshold: int, now: dt.datetime) -> None:
+    """A poll the budget did not allow: nothing was sent for it, so it is neither success nor failure.
+
+    The source is due again when the budget reopens (``until``), not a whole interval later:
+    the workers' dispatch reads ``next_run_at``, so deferred sources go first in the next window
+    instead of losing it to sources that were polled in this one (``monitor run`` overwrites it
+    with its scheduler's next slot)."""
+    row = session.connection().execute(update(Source).where(Source.id == config.id).values(
+        last_attempt_at=now, last_outcome=Outcome.DEFERRED, deferred_reason=reason[:1000], next_run_at=until,
+        **_requests_spent(requests, now.date()),
+    ).returning(*_SILENCE)).one()
+    check_silence(session, config, row, failures_threshold=failures_threshold, now=now)
+
+
+def silence_reason(row: Row[*tuple[Any, ...]], config: SourceConfig, *, failures_threshold: int,
                    now: dt.datetime) -> str | None:
     """Why the source counts as silent now, or None when it is healthy. A refused API key is
     silent at once: the source is not polled again until its key or config changes."""
@@ -49,26 +155,22 @@ def silence_reason(row: Source | Row[*tuple[Any, ...]], config: SourceConfig, *,
     return None
 
 
-def check_silence(session: Session, source_id: str, config: SourceConfig, *, failures_threshold: int,
-                  now: dt.datetime | None = None) -> str | None:
-    """Open or close the source's incident; returns "opened", "closed" or None (no transition)."""
-    now = now or utcnow()
-    row = session.connection().execute(_SILENCE_STATE, {"sid": source_id}).one_or_none()
-    if row is None:
-        return None
+def check_silence(session: Session, config: SourceConfig, row: Row[*tuple[Any, ...]], *, failures_threshold: int,
+                  now: dt.datetime) -> str | None:
+    """Open or close the source's incident from its health ``row`` just written; returns "opened",
+    "closed" or None (no transition)."""
     reason = silence_reason(row, config, failures_threshold=failures_threshold, now=now)
     if reason is not None and not row.incident_open:
         opened = now.strftime("%Y%m%dT%H%M%S")
-        session.execute(update(Source).where(Source.id == source_id, Source.incident_open.is_(False))
+        session.execute(update(Source).where(Source.id == config.id, Source.incident_open.is_(False))
                         .values(incident_open=True, incident_reason=f"{opened} {reason}"))
-        queue_admin_notice(session, f"Source '{source_id}' is silent: {reason}", f"silent:{source_id}:{opened}", now)
+        queue_admin_notice(session, f"Source '{config.id}' is silent: {reason}", f"silent:{config.id}:{opened}", now)
         return "opened"
     if reason is None and row.incident_open:
         opened = (row.incident_reason or "").split(" ", 1)[0]
-        session.execute(update(Source).where(Source.id == source_id)
-                        .values(incident_open=False, incident_reason=None))
-        queue_admin_notice(session, f"Source '{source_id}' has recovered (incident opened {opened}).",
-                           f"recovered:{source_id}:{opened}", now)
+        session.execute(update(Source).where(Source.id == config.id).values(incident_open=False, incident_reason=None))
+        queue_admin_notice(session, f"Source '{config.id}' has recovered (incident opened {opened}).",
+                           f"recovered:{config.id}:{opened}", now)
         return "closed"
     return None
 

@@ -40,15 +40,16 @@ from monitor.db import Database
 from monitor.errors import MonitorError
 from monitor.models import Source, WebhookEvent, utcnow
 from monitor.sanity import sanity_check
-from monitor.sources.base import ItemRecord
+from monitor.sources.base import ItemRecord, SourceConfig
 from monitor.sources.courtlistener import docket_record, entry_record, opinion_record, snake_docket
-from monitor.store.items import store_poll
+from monitor.pipeline import store_poll
 
 log = logging.getLogger(__name__)
 
 SECRET_ENV = "MONITOR_HOOK_SECRET"
 PROVIDER = "courtlistener"
 WEBHOOK_SOURCE = "courtlistener-webhooks"
+_WEBHOOK_CONFIG = SourceConfig(id=WEBHOOK_SOURCE, kind="courtlistener-webhook")  # events stored as its polls
 DOCKET_ALERT, SEARCH_ALERT = 1, 2
 EVENT_TYPES = frozenset({1, 2, 3, 4, 5})  # docket alert, search alert, RECAP fetch, old alerts report, pray and pay
 VERSIONS = frozenset({1, 2})
@@ -195,7 +196,7 @@ def _process_pending(db: Database) -> int:
                 records = event_records(event.body)
                 sanity_check(records)
                 if records:
-                    store_poll(session, WEBHOOK_SOURCE, records, baseline=False)
+                    store_poll(session, _WEBHOOK_CONFIG, records, baseline=False)
                 event.processed_at = utcnow()
             done += 1
         except MonitorError as exc:  # a body we cannot map: keep it, say why, do not retry forever

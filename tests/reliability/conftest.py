@@ -1,6 +1,6 @@
 """Fixtures for the reliability suite: short network timeouts and the fault-injecting server.
 
-A pass (``monitor.cores``) and the service build their own ``Fetcher`` with production timeouts
+A pass (``run_once``) and the service build their own ``Fetcher`` with production timeouts
 (30 s, two retries with one-second backoff). Faults would make the suite crawl, so
 ``quick_fetch`` swaps in the same class with short timeouts for the duration of a test;
 nothing else changes.
@@ -13,7 +13,6 @@ from collections.abc import Iterator
 
 import pytest
 
-import monitor.cores
 import monitor.drivers.service
 from monitor.fetch import Fetcher
 from tests.fakes.socket_faults import Blackhole, FaultServer
@@ -24,7 +23,6 @@ QUICK = {"timeout": 0.8, "connect_timeout": 0.5, "retries": 1, "retry_base": 0.0
 @pytest.fixture(autouse=True)
 def quick_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
     quick = functools.partial(Fetcher, **QUICK)
-    monkeypatch.setattr(monitor.cores, "Fetcher", quick)
     monkeypatch.setattr(monitor.drivers.service, "Fetcher", quick)
 
 

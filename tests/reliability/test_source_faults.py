@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-import monitor.cores
+import monitor.drivers.service
 from monitor.errors import FetchError
 from monitor.fetch import Fetcher, PollClient
 from monitor.models import Delivery, Item, utcnow
@@ -72,7 +72,7 @@ def _closed_port(env: Env) -> str:
 
 def _roomy(env: Env) -> None:
     """Streaming 20 MB to the cap can outlast the short test deadline on a loaded machine."""
-    env.monkeypatch.setattr(monitor.cores, "Fetcher", functools.partial(Fetcher, **(QUICK | {"total_timeout": 30.0})))
+    env.monkeypatch.setattr(monitor.drivers.service, "Fetcher", functools.partial(Fetcher, **(QUICK | {"total_timeout": 30.0})))
 
 
 def _endless(env: Env) -> str:
