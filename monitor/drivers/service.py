@@ -144,7 +144,8 @@ class Service:
         self._scheduled: dict[str, str] = {}  # source id -> config hash of its job
 
     async def serve_http(self) -> None:
-        """Serve the HTTP endpoints until stopping; uvicorn's own signal handling stays off."""
+        """Serve the HTTP endpoints until stopping. While it serves, uvicorn takes SIGINT/SIGTERM, stops,
+        and raises them again for the service's own handlers."""
         import uvicorn
 
         from monitor.web import create_app
@@ -153,7 +154,6 @@ class Service:
         await asyncio.to_thread(process_pending, self.db)  # pushed events a restart left unprocessed
         server = uvicorn.Server(uvicorn.Config(create_app(self.db, self.config), log_level="warning",
                                                lifespan="off"))
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         task = asyncio.create_task(server.serve(sockets=[self.http] if self.http else None))
         await self.stopping.wait()
         server.should_exit = True
