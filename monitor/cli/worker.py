@@ -63,7 +63,6 @@ def worker_cmd(
     Example: monitor worker --concurrency 8 --queues polls,deliveries
     """
     from monitor.db import Database
-    from monitor.drivers.service import settle_heap
     from monitor.drivers.workers import (
         ClusterSettings,
         ensure_queue_schema,
