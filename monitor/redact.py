@@ -164,6 +164,12 @@ def remember_target(target: str) -> None:
     _TARGETS.add(target)
 
 
+def forget_targets() -> None:
+    """Forget the remembered targets: what a new process starts with (the tests run many
+    commands and dispatch passes in one process, each as if it were its own)."""
+    _TARGETS.clear()
+
+
 def redact_for_target(text: str, target: str) -> str:
     """``redact``, and first the secret parts of the target the text came back from: a receiver or
     proxy that echoes the request's path or URL must not put its credential into errors or logs."""

@@ -32,6 +32,7 @@ from monitor.cli import main
 from monitor.db import Database, database_url
 from monitor.failpoints import ENV as FAILPOINTS
 from monitor.models import Base
+from monitor.redact import forget_targets
 from tests.fakes.http_server import SLACK_HOOK, HttpServer, slack_ok
 from tests.fakes.tls import Certificates, make_certificates
 
@@ -66,6 +67,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     uses_db = {item: "test_database_url" in getattr(item, "fixturenames", ()) for item in items}
     config.hook.pytest_deselected(items=[item for item, used in uses_db.items() if not used])
     items[:] = [item for item, used in uses_db.items() if used]
+
+
+@pytest.fixture(autouse=True)
+def forget_delivery_targets() -> Iterator[None]:
+    """Targets a dispatch remembers for redaction last the process (monitor.redact.remember_target);
+    each test starts and ends without them, so one test's targets never mask another's output."""
+    forget_targets()
+    yield
+    forget_targets()
 
 
 @pytest.fixture(scope="session")
@@ -203,6 +213,7 @@ def run_cli(args: list[str], env: dict[str, str], *, cwd: Path | None = None) ->
     if any(action.strip() in ("", "kill") for _, _, action in points):
         raise ValueError(f"{FAILPOINTS} kills the process at a fail point: use run_cli_process")
     saved_cwd = Path.cwd()
+    forget_targets()  # a new process knows no delivery target yet
     try:
         with environment(env), CliRunner().isolation() as (stdout, stderr, _), fresh_logging():
             if cwd is not None:
@@ -213,6 +224,7 @@ def run_cli(args: list[str], env: dict[str, str], *, cwd: Path | None = None) ->
             return CliResult(args, code, stdout.getvalue().decode(), stderr.getvalue().decode())
     finally:
         os.chdir(saved_cwd)
+        forget_targets()
 
 
 def run_cli_process(args: list[str], env: dict[str, str], *, cwd: Path | None = None,
