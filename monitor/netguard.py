@@ -65,8 +65,19 @@ async def resolve_public(host: str, port: int) -> str:
     return check_addresses(host, list(dict.fromkeys(str(info[4][0]) for info in infos)))
 
 
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """Connects only to checked public addresses; the name still goes in Host and SNI."""
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """Connects only to checked public addresses; the name still goes in Host and SNI.
+
+    Each name has its own connection pool (an ``httpx.AsyncHTTPTransport`` made with
+    ``options``): the pools key connections by address, and a TLS connection verified for one
+    name must never carry another name's requests because both sit behind one address (a CDN).
+    The request sent is a copy aimed at the address; the caller's request keeps the name, so a
+    response's URL and a relative redirect resolve against the name, not the address.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+        self.by_name: dict[str, httpx.AsyncHTTPTransport] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.scheme not in ("http", "https"):
@@ -74,10 +85,18 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         host = request.url.host
         port = request.url.port or (443 if request.url.scheme == "https" else 80)
         address = await resolve_public(host, port)
-        if address != host:
-            request.url = request.url.copy_with(host=address)
-            request.extensions = {**request.extensions, "sni_hostname": host}
-        return await super().handle_async_request(request)
+        transport = self.by_name.get(host)
+        if transport is None:
+            transport = self.by_name[host] = httpx.AsyncHTTPTransport(**self.options)
+        if address == host:
+            return await transport.handle_async_request(request)
+        pinned = httpx.Request(request.method, request.url.copy_with(host=address), headers=request.headers,
+                               stream=request.stream, extensions={**request.extensions, "sni_hostname": host})
+        return await transport.handle_async_request(pinned)
+
+    async def aclose(self) -> None:
+        for transport in self.by_name.values():
+            await transport.aclose()
 
 
 def guarded_client(*, verify: ssl.SSLContext | bool = True, **kwargs: Any) -> httpx.AsyncClient:

@@ -6,22 +6,26 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email.utils
+import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+import monitor.fetch
 from monitor.budget import DEFAULT_PROVIDERS, Budgets, reserve
 from monitor.config import AppConfig, ProviderLimits, load_config
 from monitor.db import Database
 from monitor.errors import BudgetExceeded, FetchError
-from monitor.fetch import WEB, Fetcher, PollClient
+from monitor.fetch import WEB, Fetcher, PollClient, Response
 from monitor.models import BudgetSpend, Delivery, Item, Poll, Source, utcnow
 from monitor.pipeline import Pipeline, PollSummary, sync_sources
 from monitor.sources import SOURCE_KINDS
 from tests.fakes.http_server import HttpServer, Reply, Request
+from tests.fakes.tls import SERVER_NAME, Certificates
 from tests.test_pipeline import count, rss
 
 FEED = rss(("a1", "Bivens remedy denied"), ("a2", "Second opinion")).encode()
@@ -337,3 +341,75 @@ def test_no_items_for_longer_than_expected_is_silent(db, feeds: HttpServer, tmp_
     with db.session() as s:
         notices = list(s.scalars(select(Delivery).where(Delivery.kind == "admin")))
     assert len(notices) == 1 and "no new or changed items since" in notices[0].payload["text"]
+
+
+# --- HTTPS through the address guard: the connection goes to the checked address, the
+# certificate is checked against the name --------------------------------------------------------
+
+def _resolve_to_loopback(monkeypatch, *names: str) -> None:
+    """``socket.getaddrinfo`` answering 127.0.0.1 for ``names``; other names resolve for real."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host in names:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def _get(url: str) -> Response:
+    async def go() -> Response:
+        async with Fetcher(retries=0) as fetcher:
+            return await PollClient(fetcher, "s").get(url)
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def https_feeds(certificates: Certificates) -> Iterator[HttpServer]:
+    server = HttpServer(tls=certificates.server_context())
+    server.set("/f.xml", FEED)
+    yield server
+    server.close()
+
+
+def test_https_feed_is_verified_against_its_name_at_the_pinned_address(https_feeds: HttpServer,
+                                                                       certificates: Certificates, monkeypatch):
+    monkeypatch.setattr(monitor.fetch, "ssl_context", certificates.client_context)  # trust the test CA
+    _resolve_to_loopback(monkeypatch, SERVER_NAME, "other.test")
+    response = _get(f"https://{SERVER_NAME}:{https_feeds.port}/f.xml")
+    assert (response.status, response.body) == (200, FEED)
+    assert response.url == f"https://{SERVER_NAME}:{https_feeds.port}/f.xml"  # the name, not the address
+    assert https_feeds.requests[-1].headers["host"] == f"{SERVER_NAME}:{https_feeds.port}"
+    # the same address under a name the certificate does not carry: refused, nothing sent
+    with pytest.raises(FetchError, match="network error .*ConnectError"):
+        _get(f"https://other.test:{https_feeds.port}/f.xml")
+    assert len(https_feeds.requests) == 1
+
+
+def test_a_kept_connection_carries_only_the_name_it_was_verified_for(https_feeds: HttpServer,
+                                                                    certificates: Certificates, monkeypatch):
+    """Two names at one address (a CDN): the TLS connection verified for the first is not reused
+    for the second, which the certificate does not cover."""
+    monkeypatch.setattr(monitor.fetch, "ssl_context", certificates.client_context)
+    _resolve_to_loopback(monkeypatch, SERVER_NAME, "other.test")
+
+    async def both() -> tuple[Response, BaseException | Response]:
+        async with Fetcher(retries=0) as fetcher:
+            first = await PollClient(fetcher, "a").get(f"https://{SERVER_NAME}:{https_feeds.port}/f.xml")
+            try:
+                return first, await PollClient(fetcher, "b").get(f"https://other.test:{https_feeds.port}/f.xml")
+            except FetchError as exc:
+                return first, exc
+
+    first, second = asyncio.run(both())
+    assert first.status == 200 and isinstance(second, FetchError) and "ConnectError" in str(second)
+    assert len(https_feeds.requests) == 1
+
+
+def test_https_with_a_certificate_nobody_vouches_for_is_refused(https_feeds: HttpServer, monkeypatch):
+    _resolve_to_loopback(monkeypatch, SERVER_NAME)
+    with pytest.raises(FetchError, match="network error .*ConnectError"):
+        _get(f"https://{SERVER_NAME}:{https_feeds.port}/f.xml")
+    assert https_feeds.requests == []

@@ -1,4 +1,4 @@
-"""A private CA and a server certificate for 127.0.0.1, made at test time with the ``openssl`` CLI,
+"""A private CA and a server certificate for 127.0.0.1 and ``feeds.test``, made at test time with the ``openssl`` CLI,
 for the TLS tests (email over STARTTLS/SMTPS, feeds over HTTPS). Clients verify certificates by
 default, so they trust these servers only when told about the CA."""
 
@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+
+SERVER_NAME = "feeds.test"  # the server certificate's name beside 127.0.0.1 (tests resolve it themselves)
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ def make_certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
         pytest.skip("the openssl CLI is not installed: it makes the test CA and server certificate")
     d = tmp_path_factory.mktemp("tls")
     key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+    (d / "server.ext").write_text(f"subjectAltName=IP:127.0.0.1,DNS:{SERVER_NAME}\nbasicConstraints=CA:FALSE\n"
                                   "extendedKeyUsage=serverAuth\n")
     for command in (
         ["req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Remedy Monitor test CA",

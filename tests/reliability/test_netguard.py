@@ -13,6 +13,7 @@ import pytest
 
 import monitor.netguard as netguard
 from monitor.errors import ConfigError
+from monitor.fetch import Fetcher, PollClient, Response
 from monitor.models import Delivery, Subscription
 from monitor.netguard import BlockedAddress, guarded_client, resolve_public
 from monitor.urls import check_target_url
@@ -257,3 +258,21 @@ def test_a_malformed_allow_list_is_one_clear_error(monkeypatch) -> None:
     monkeypatch.setenv("MONITOR_ALLOW_PRIVATE_URLS", "10.0.0.0/8,intranet")
     with pytest.raises(ConfigError, match="MONITOR_ALLOW_PRIVATE_URLS='10.0.0.0/8,intranet': expected 1"):
         asyncio.run(resolve_public("10.1.2.3", 80))
+
+
+def test_relative_redirect_keeps_the_name_not_the_pinned_address(monkeypatch, feeds) -> None:
+    """The request goes to the checked address, but the URL keeps its name: a relative redirect
+    resolves against the name (virtual hosts answer by it), and the final URL a parser resolves
+    item links against names the site, not 127.0.0.1."""
+    monkeypatch.setenv("MONITOR_ALLOW_PRIVATE_URLS", "1")
+    _fake_dns(monkeypatch, {"court.test": [["127.0.0.1"]]})
+    feeds.set("/start.xml", b"", status=302, headers={"Location": "/feed.xml"})
+    feeds.set("/feed.xml", rss(("a1", "One")))
+
+    async def fetch() -> Response:
+        async with Fetcher(retries=0) as fetcher:
+            return await PollClient(fetcher, "court").get(f"http://court.test:{feeds.port}/start.xml")
+
+    response = asyncio.run(fetch())
+    assert response.status == 200 and response.url == f"http://court.test:{feeds.port}/feed.xml"
+    assert [r.headers["host"] for r in feeds.requests] == [f"court.test:{feeds.port}"] * 2

@@ -265,7 +265,7 @@ def test_a_429_from_one_feed_holds_its_host_an_hour_at_most_and_status_says_so(e
     config = write_sources(tmp_path / "sources.yaml", {"a": env.faults.url("/a.xml"), "b": env.faults.url("/b.xml")})
     assert {p.source_id: p.outcome for p in poll(db, config).polls} == {"a": "deferred", "b": "deferred"}
     assert env.faults.counts["/b.xml"] == 0 and env.faults.counts["/a.xml"] == 1
-    shown = run_cli(["status", "--json"], dict(os.environ, MONITOR_DATABASE_URL=db_url))
+    shown = run_cli(["status", "--json", "--config", str(config)], dict(os.environ, MONITOR_DATABASE_URL=db_url))
     rows = {row["id"]: row for row in json.loads(shown.stdout)}
     assert shown.returncode == 1 and rows["a"]["failing"] and "HTTP 429" in rows["a"]["last_error"]
     assert rows["b"]["last_outcome"] == "deferred" and "blocked" in rows["b"]["deferred_reason"]
