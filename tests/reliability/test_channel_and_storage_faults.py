@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -153,9 +154,9 @@ def test_slack_unreachable_is_retried(fault, db, feeds, faults: FaultServer, sla
     assert alert_delivery(db).state == "sent" and len(slack.requests) == 1
 
 
-def drip_answer(hung_up: list[int], every: float = 0.2) -> fs.Fault:
+def drip_answer(hung_up: list[int], gone: threading.Event, every: float = 0.2) -> fs.Fault:
     """200 and a 500-byte answer sent a byte at a time, each within the read timeout (two minutes
-    in all); records how many bytes had gone out when the client hung up."""
+    in all); records how many bytes had gone out when the client hung up, and sets ``gone``."""
     body = b"o" * 500
 
     def send(conn) -> None:
@@ -165,6 +166,7 @@ def drip_answer(hung_up: list[int], every: float = 0.2) -> fs.Fault:
                 conn.sendall(body[i:i + 1])
             except OSError:
                 hung_up.append(i)
+                gone.set()
                 return
             time.sleep(every)
     return send
@@ -180,7 +182,8 @@ def test_hung_receiver_times_out_is_retried_and_does_not_hold_up_other_targets(
     monkeypatch.setattr(alerts.http, "CHANNEL_TIMEOUT", httpx.Timeout(0.5, connect=0.5))
     monkeypatch.setattr(alerts.http, "SEND_DEADLINE", 1.5)
     hung_up: list[int] = []
-    faults.set("/hook", fs.hang_before_headers(60) if fault == "never_answers" else drip_answer(hung_up))
+    gone = threading.Event()
+    faults.set("/hook", fs.hang_before_headers(60) if fault == "never_answers" else drip_answer(hung_up, gone))
     config = seed_then_change(db, feeds, tmp_path)
     hung, other = subscribe_all(db, f"{channel}:{faults.url('/hook')}", "slack:" + slack.url())
     result = poll(db, config, wait_limit=0.5)
@@ -190,11 +193,7 @@ def test_hung_receiver_times_out_is_retried_and_does_not_hold_up_other_targets(
     assert deliveries[hung].state == "pending" and deliveries[hung].attempts == 1
     assert "timeout" in deliveries[hung].last_error and faults.url("/hook") not in deliveries[hung].last_error
     if fault == "drips":  # the client hung up mid-answer rather than reading on
-        for _ in range(50):
-            if hung_up:
-                break
-            time.sleep(0.1)
-        assert hung_up and hung_up[0] < 100
+        assert gone.wait(5) and hung_up[0] < 100
     faults.set("/hook", fs.respond(200, b"ok", {"Content-Type": "text/plain"}))  # the receiver is back
     dispatch_later(db)
     assert deliveries_by_subscription(db)[hung].state == "sent" and deliveries_by_subscription(db)[hung].attempts == 2

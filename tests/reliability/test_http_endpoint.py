@@ -7,18 +7,15 @@ import json
 import shutil
 import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from monitor.web import create_app
 from tests.alerting import seed_watchlist, subscription
-from tests.conftest import run_cli_process
+from tests.conftest import run_cli_process, serve_asgi
 
 HOOK_SECRET = "hook-secret-for-tests-0123456789"
 
@@ -27,19 +24,8 @@ HOOK_SECRET = "hook-secret-for-tests-0123456789"
 def web(db, monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.Client]:
     """The service's app served by uvicorn on a local port, with a plain HTTP client."""
     monkeypatch.setenv("MONITOR_HOOK_SECRET", HOOK_SECRET)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+    with serve_asgi(create_app(db)) as base, httpx.Client(base_url=base) as client:
         yield client
-    server.should_exit = True
-    thread.join(10)
 
 
 def test_head_and_get_of_an_unsubscribe_link_change_nothing_only_post_unsubscribes(db, web) -> None:
