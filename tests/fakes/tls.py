@@ -1,6 +1,6 @@
-"""A private CA and a server certificate for 127.0.0.1 and ``feeds.test``, made at test time with the ``openssl`` CLI,
-for the TLS tests (email over STARTTLS/SMTPS, feeds over HTTPS). Clients verify certificates by
-default, so they trust these servers only when told about the CA."""
+"""A private CA and a server certificate for 127.0.0.1 and ``feeds.test``, made at test time with
+the ``openssl`` CLI, for the TLS tests (email over STARTTLS/SMTPS, feeds over HTTPS). Clients
+verify certificates by default, so they trust these servers only when told about the CA."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 
 SERVER_NAME = "feeds.test"  # the server certificate's name beside 127.0.0.1 (tests resolve it themselves)
 
