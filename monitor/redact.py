@@ -137,7 +137,9 @@ def target_secrets(target: str, *, segments: bool = True) -> list[str]:
         return [url]
     named = [s for s in parts.path.split("/") if s]
     hidden = named[1:] if len(named) > 1 else named
-    found = {url, parts.path + (f"?{parts.query}" if parts.query else ""), "/".join(hidden)}
+    found = {url, parts.path + (f"?{parts.query}" if parts.query else "")}
+    if segments or len(hidden) > 1:  # one hidden segment alone is a word like any other ("/slack/bivens")
+        found.add("/".join(hidden))
     if segments:
         found |= {*hidden, *(v for _, v in parse_qsl(parts.query))}
     found |= {quote(s, safe="") for s in list(found)}

@@ -620,3 +620,13 @@ def test_message_id_uses_the_senders_domain(monkeypatch: pytest.MonkeyPatch) -> 
 def test_a_bare_command_shows_its_help(args: list[str], cli_env: dict[str, str]) -> None:
     result = run_cli(args, cli_env)
     assert result.returncode == 0 and result.stdout.startswith("Usage: monitor") and result.stderr == ""
+
+
+def test_a_remembered_target_does_not_mask_a_plain_word() -> None:
+    """A delivery target with a one-word path (the demo posts to /slack/<watchlist>) is scrubbed
+    from later log lines as a URL and a path, never as the bare word."""
+    from monitor.redact import remember_target
+
+    remember_target("slack:http://127.0.0.1:9/slack/uxplainword")
+    assert redact("watchlist uxplainword matched") == "watchlist uxplainword matched"
+    assert "/slack/uxplainword" not in redact("POST http://127.0.0.1:9/slack/uxplainword failed")
