@@ -153,16 +153,16 @@ class LeaseOwner:
         if stat is not None:
             state, start = stat
             return state not in ("Z", "X") and (self.start == "-" or start == self.start)
-        try:
+        try:  # no /proc (not Linux): ask the kernel whether the pid exists
             os.kill(self.pid, 0)
         except ProcessLookupError:
             return False
-        except PermissionError:  # someone else's process: alive
-            return True
+        except PermissionError:  # someone else's process
+            pass
         return True
 
 
-def reclaim(session: Session, now: dt.datetime) -> int:
+def reclaim(session: Session, now: dt.datetime) -> None:
     """Unsettled rows of a dispatcher known dead, or whose lease ran out, become due again; they
     keep their message, so the retry sends the same one."""
     owners = session.scalars(
@@ -173,16 +173,13 @@ def reclaim(session: Session, now: dt.datetime) -> int:
     dead = [
         text for text in owners if (owner := LeaseOwner.from_text(text or "")) and not owner.alive()
     ]
-    return len(
-        session.scalars(
-            update(Delivery)
-            .where(
-                Delivery.state == DeliveryState.SENDING,
-                or_(Delivery.lease_until < now, Delivery.lease_owner.in_(dead)),
-            )
-            .values(state=DeliveryState.PENDING, lease_owner=None, lease_until=None)
-            .returning(Delivery.id)
-        ).all()
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.state == DeliveryState.SENDING,
+            or_(Delivery.lease_until < now, Delivery.lease_owner.in_(dead)),
+        )
+        .values(state=DeliveryState.PENDING, lease_owner=None, lease_until=None)
     )
 
 
@@ -190,9 +187,9 @@ def _due() -> Any:
     return (Delivery.state == DeliveryState.PENDING) & Delivery.kind.in_(DISPATCHED_KINDS)
 
 
-def build_messages(session: Session, now: dt.datetime) -> int:
+def build_messages(session: Session, now: dt.datetime) -> None:
     """Give due rows that are in no message yet their message: ids assigned and committed
-    before any send, so a message's content never changes after this. Returns how many."""
+    before any send, so a message's content never changes after this."""
     unbuilt = _due() & (Delivery.next_attempt_at <= now) & Delivery.message_id.is_(None)
     keys = (
         select(Delivery.group_key)
@@ -208,10 +205,8 @@ def build_messages(session: Session, now: dt.datetime) -> int:
         .order_by(Delivery.id)
     ):
         groups.setdefault(row.group_key, []).append(row)
-    built = 0
     for batch in sent_together(list(groups.values())):
         for rows in pack(batch):
-            message_id = f"rm_{uuid.uuid4().hex}"
             session.execute(
                 update(Delivery)
                 .where(
@@ -219,10 +214,8 @@ def build_messages(session: Session, now: dt.datetime) -> int:
                     Delivery.message_id.is_(None),
                     Delivery.state == DeliveryState.PENDING,
                 )
-                .values(message_id=message_id)
+                .values(message_id=f"rm_{uuid.uuid4().hex}")
             )
-            built += 1
-    return built
 
 
 def due_messages(session: Session, now: dt.datetime) -> list[str]:
@@ -295,14 +288,8 @@ def build_message(
     first = deliveries[0]
     event_id = first.message_id or ""
     if first.kind == DeliveryKind.ADMIN:
-        payload = first.payload or {}
-        return Message(
-            watchlist="admin",
-            kind="admin",
-            text=str(payload.get("text", "")),
-            event_id=event_id,
-            total=1,
-        ), []
+        text = str((first.payload or {}).get("text", ""))
+        return Message(watchlist="admin", kind="admin", text=text, event_id=event_id, total=1), []
     subscriptions = sorted(
         {d.subscription for d in deliveries if d.subscription is not None}, key=lambda s: s.id
     )
@@ -310,14 +297,9 @@ def build_message(
     cap = MAX_CHANGES_PER_MESSAGE
     if first.kind == DeliveryKind.DIGEST:
         cap = MAX_CHANGES_PER_DIGEST
-        with_change.sort(
-            key=lambda p: (
-                p[0].subscription_id or 0,
-                p[1].type != "status",
-                p[1].type != "new",
-                p[0].id,
-            )
-        )
+        # per subscription: status changes first, then new items, then the rest
+        with_change.sort(key=lambda p: (p[0].subscription_id or 0, p[1].type != "status",
+                                        p[1].type != "new", p[0].id))
     changes = [
         message_change(delivery, change, change.item, session.get(Source, change.item.source_id))
         for delivery, change in with_change[:cap]
@@ -360,15 +342,13 @@ def queue_admin_notice(
     if not os.environ.get(ADMIN_ENV):
         log.warning("admin notice (set %s to receive these): %s", ADMIN_ENV, text)
         return False
-    if (
-        session.scalar(select(Delivery.id).where(Delivery.idempotency_key == f"admin:{key}"))
-        is not None
-    ):
+    idempotency_key = f"admin:{key}"
+    if session.scalar(select(Delivery.id).where(Delivery.idempotency_key == idempotency_key)):
         return False
     now = now or utcnow()
     session.add(
         Delivery(
-            idempotency_key=f"admin:{key}",
+            idempotency_key=idempotency_key,
             group_key=str(GroupKey(DeliveryKind.ADMIN, key)),
             kind=DeliveryKind.ADMIN,
             state=DeliveryState.PENDING,
@@ -396,6 +376,25 @@ def mark_digest(session: Session, delivery_ids: list[int], outcome: str) -> None
                 )
                 .values(state=outcome)
             )
+
+
+def disable_subscription(
+    session: Session, subscription_id: int, answer: str, notify: bool, now: dt.datetime
+) -> None:
+    """Turn a subscription off for good, telling the admin once (unless ``notify`` is False)."""
+    sub = session.get(Subscription, subscription_id)
+    if sub is None or not sub.enabled:
+        return
+    sub.enabled = False
+    sub.disabled_reason = answer[:500]
+    if notify:
+        queue_admin_notice(
+            session,
+            f"Subscription {sub.id} ({mask_target(sub.target)}) on watchlist "
+            f"'{sub.watchlist.name}' was disabled: {answer}",
+            key=f"sub-disabled:{sub.id}:{now:%Y%m%d%H%M%S}",
+            now=now,
+        )
 
 
 MERGE_UP_TO = SLACK_MAX_CHANGES  # changes per merged message: what every channel shows in full
@@ -508,17 +507,12 @@ class Dispatcher:
     async def _send(self, client: httpx.AsyncClient, out: Outgoing, stats: DispatchStats) -> None:
         stats.messages += 1
         target = out.target
-        record = partial(self._record, out, stats=stats)
+        record = partial(self._record, out, stats)
         if not target:
-            record(
-                outcome=Outcome.FAILED,
-                answer=f"no target: set {ADMIN_ENV}",
-                permanent=True,
-                notify=False,
-            )
+            record(Outcome.FAILED, f"no target: set {ADMIN_ENV}", permanent=True, notify=False)
             return
         if out.disabled is not None:  # unsubscribed or disabled after these rows were queued
-            record(outcome=Outcome.FAILED, answer=f"subscription disabled: {out.disabled}")
+            record(Outcome.FAILED, f"subscription disabled: {out.disabled}")
             return
         remember_target(target)
         try:
@@ -527,44 +521,25 @@ class Dispatcher:
             await self._pace(target)
             answer = await channel.send(client, rendered)
         except ConfigError as exc:  # an operator setting is missing or wrong: held, the subscriber keeps it
-            held = f"held until the operator fixes it: {exc}"
-            record(outcome=Outcome.RETRY, answer=redact_for_target(held, target),
-                   retry_in=retry_delay(out.attempts))
-            return
+            held = redact_for_target(f"held until the operator fixes it: {exc}", target)
+            record(Outcome.RETRY, held, retry_in=retry_delay(out.attempts))
         except DeliveryError as exc:
             reason = redact_for_target(exc.reason, target)
-            gave_up = utcnow() - out.created > GIVE_UP_AFTER
-            if exc.permanent or gave_up:
-                reason = (
-                    reason
-                    if exc.permanent
-                    else f"gave up after {GIVE_UP_AFTER.days} days: {reason}"
-                )
-                record(
-                    outcome=Outcome.FAILED,
-                    answer=reason,
-                    permanent=True,
-                    target=target,
-                    status=exc.status,
-                )
+            if exc.permanent:
+                record(Outcome.FAILED, reason, permanent=True, status=exc.status)
+            elif utcnow() - out.created > GIVE_UP_AFTER:
+                reason = f"gave up after {GIVE_UP_AFTER.days} days: {reason}"
+                record(Outcome.FAILED, reason, permanent=True, status=exc.status)
             else:
-                record(
-                    outcome=Outcome.RETRY,
-                    answer=reason,
-                    retry_in=retry_delay(out.attempts, exc.retry_after),
-                    status=exc.status,
-                )
-            return
+                retry_in = retry_delay(out.attempts, exc.retry_after)
+                record(Outcome.RETRY, reason, retry_in=retry_in, status=exc.status)
         except Exception as exc:  # a channel bug must not stop the other deliveries
             log.exception("message %s: unexpected error", out.message_id)
-            record(
-                outcome=Outcome.RETRY,
-                answer=f"internal error: {type(exc).__name__}",
-                retry_in=retry_delay(out.attempts),
-            )
-            return
-        failpoint("dispatch.after-send")
-        record(outcome=Outcome.SENT, answer=redact_for_target(answer, target))
+            answer = f"internal error: {type(exc).__name__}"
+            record(Outcome.RETRY, answer, retry_in=retry_delay(out.attempts))
+        else:
+            failpoint("dispatch.after-send")
+            record(Outcome.SENT, redact_for_target(answer, target))
 
     async def _pace(self, target: str) -> None:
         """At most one message per second per target (Slack's posting limit)."""
@@ -579,87 +554,51 @@ class Dispatcher:
     def _record(
         self,
         out: Outgoing,
-        *,
+        stats: DispatchStats,
         outcome: Outcome,
         answer: str,
-        stats: DispatchStats,
+        *,
         permanent: bool = False,
         retry_in: float = 0.0,
-        target: str = "",
         status: int | None = None,
         notify: bool = True,
     ) -> None:
-        """Settle one message's rows in one commit."""
+        """Settle one message's rows in one commit; a permanent failure disables the subscriptions."""
         now = utcnow()
         ids = out.ids
-        mine = (
-            Delivery.id.in_(ids)
-            & (Delivery.lease_owner == self.owner)
-            & (Delivery.state == DeliveryState.SENDING)
-        )
+        values: dict[str, object]
+        if outcome is Outcome.SENT:
+            values = {"state": DeliveryState.SENT, "sent_at": now, "last_error": None}
+            stats.sent += len(ids)
+        elif outcome is Outcome.RETRY:
+            next_at = now + dt.timedelta(seconds=retry_in)
+            values = {"state": DeliveryState.PENDING, "next_attempt_at": next_at, "last_error": answer}
+            stats.retried += len(ids)
+        else:
+            values = {"state": DeliveryState.FAILED, "last_error": answer}
+            stats.failed += len(ids)
+            stats.errors.append(answer)
         with self.db.session() as session:
-            if outcome is Outcome.SENT:
-                values: dict[str, object] = {
-                    "state": DeliveryState.SENT,
-                    "sent_at": now,
-                    "last_error": None,
-                }
-                stats.sent += len(ids)
-            elif outcome is Outcome.RETRY:
-                values = {
-                    "state": DeliveryState.PENDING,
-                    "next_attempt_at": now + dt.timedelta(seconds=retry_in),
-                    "last_error": answer,
-                }
-                stats.retried += len(ids)
-            else:
-                values = {"state": DeliveryState.FAILED, "last_error": answer}
-                stats.failed += len(ids)
-                stats.errors.append(answer)
             session.execute(
                 update(Delivery)
-                .where(mine)
+                .where(
+                    Delivery.id.in_(ids),
+                    Delivery.lease_owner == self.owner,
+                    Delivery.state == DeliveryState.SENDING,
+                )
                 .values(attempts=out.attempts, lease_owner=None, lease_until=None, **values)
             )
-            for delivery_id in ids:
-                session.add(
-                    DeliveryAttempt(
-                        delivery_id=delivery_id,
-                        at=now,
-                        outcome=outcome,
-                        status_code=status,
-                        response=answer[:500],
-                    )
-                )
+            session.add_all(
+                DeliveryAttempt(delivery_id=delivery_id, at=now, outcome=outcome,
+                                status_code=status, response=answer[:500])
+                for delivery_id in ids
+            )
             if out.kind is DeliveryKind.DIGEST and outcome is not Outcome.RETRY:
                 mark_digest(session, ids, outcome)
             if permanent:
                 for subscription_id in out.subscription_ids:
-                    self._disable(session, subscription_id, answer, target, notify, now)
+                    disable_subscription(session, subscription_id, answer, notify, now)
         log.info("message %s (deliveries %s): %s (%s)", out.message_id, ids, outcome, answer)
-
-    @staticmethod
-    def _disable(
-        session: Session,
-        subscription_id: int,
-        answer: str,
-        target: str,
-        notify: bool,
-        now: dt.datetime,
-    ) -> None:
-        sub = session.get(Subscription, subscription_id)
-        if sub is None or not sub.enabled:
-            return
-        sub.enabled = False
-        sub.disabled_reason = answer[:500]
-        if notify:
-            queue_admin_notice(
-                session,
-                f"Subscription {sub.id} ({mask_target(target or sub.target)}) on watchlist "
-                f"'{sub.watchlist.name}' was disabled: {answer}",
-                key=f"sub-disabled:{sub.id}:{now:%Y%m%d%H%M%S}",
-                now=now,
-            )
 
     def next_due(self) -> dt.datetime | None:
         with self.db.session() as session:
