@@ -91,7 +91,7 @@ FULL_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.
 
 def check_address(address: str) -> str:
     """One bare address, no display name, no CR/LF (which would start a new header)."""
-    name, addr = parseaddr(address)
+    _name, addr = parseaddr(address)
     if not addr or addr != address.strip() or "@" not in addr or any(c in address for c in "\r\n,;<>"):
         raise ConfigError(f"{address!r} is not one email address like someone@example.org")
     return addr

@@ -37,10 +37,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -69,7 +70,7 @@ def entry(feed: int, n: int, when: dt.datetime, bivens: bool = False) -> str:
 
 def feed_xml(feed: int, entries: int, extra: int = 0) -> bytes:
     """An RSS 2.0 feed of court opinions, ~25 KB at 50 entries; ``extra`` new entries on top."""
-    base = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     items = [entry(feed, entries + 1 + k, base + dt.timedelta(days=entries + 1 + k), bivens=True) for k in range(extra)]
     items += [entry(feed, n, base + dt.timedelta(days=n)) for n in range(entries, 0, -1)]
     return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Court {feed} opinions'
@@ -489,8 +490,8 @@ def machine() -> str:
 
 def table(results: list[Measure]) -> list[str]:
     """Repeated cycles show their median run; the range column shows how far the walls spread."""
-    rows = ["| feeds | tool | cycle | runs | wall s | wall range s | CPU s | peak RSS MB | tree PSS MB | requests "
-            "| 304s | MB sent | items/s |",
+    rows = [("| feeds | tool | cycle | runs | wall s | wall range s | CPU s | peak RSS MB | tree PSS MB | requests "
+            "| 304s | MB sent | items/s |"),
             "|---:|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         spread = f"{min(r.walls):.2f}–{max(r.walls):.2f}" if len(r.walls) > 1 else ""
@@ -544,9 +545,9 @@ def main() -> None:
 
     def report() -> None:
         """Written after every tool, so an interrupted run still leaves its numbers."""
-        text = ["# Benchmarks", "", f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC with "
+        text = ["# Benchmarks", "", (f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC with "
                 f"`python bench/run.py --feeds {args.feeds} --repeat {args.repeat}` ({args.entries} entries per "
-                f"feed, ~25 KB; unchanged and 1% changed: median of {args.repeat} runs).", "",
+                f"feed, ~25 KB; unchanged and 1% changed: median of {args.repeat} runs)."), "",
                 f"Machine: {description}.", "", *table(results), "",
                 "Ratios (wall time; medians for the repeated cycles):", "", *ratios(results), ""]
         Path(args.out).write_text("\n".join(text) + "\n")

@@ -29,16 +29,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ["MONITOR_ALLOW_PRIVATE_URLS"] = "1"
 
-from sqlalchemy import func, select, update  # noqa: E402
+from sqlalchemy import func, select, update
 
-import monitor.drivers.service  # noqa: E402
-from monitor.config import load_config  # noqa: E402
-from monitor.db import Database  # noqa: E402
-from monitor.fetch import Fetcher  # noqa: E402
-from monitor.models import Delivery, Item, ItemVersion, Subscription, Watchlist, utcnow  # noqa: E402
-from monitor.drivers.service import run_once  # noqa: E402
-from tests.fakes import socket_faults as fs  # noqa: E402
-from tests.fakes.http_server import HttpServer, slack_ok  # noqa: E402
+import monitor.drivers.service
+from monitor.config import load_config
+from monitor.db import Database
+from monitor.drivers.service import run_once
+from monitor.fetch import Fetcher
+from monitor.models import Delivery, Item, ItemVersion, Subscription, Watchlist, utcnow
+from tests.fakes import socket_faults as fs
+from tests.fakes.http_server import HttpServer, slack_ok
 
 GROUPS = 20  # one watchlist and Slack target per group, so per-target pacing does not dominate
 FAULT_RATE = 0.3

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from monitor.errors import ConfigError
 from monitor.sources import SOURCE_KINDS, SourceConfig
@@ -179,7 +180,7 @@ def _key_node(mapping: yaml.MappingNode, key: str) -> tuple[yaml.Node | None, ya
     return None, None
 
 
-def _pydantic_problem(error: dict[str, Any]) -> str:
+def _pydantic_problem(error: ErrorDetails) -> str:
     loc = ".".join(str(p) for p in error["loc"])
     kind = error["type"]
     if kind == "missing":
@@ -224,7 +225,9 @@ def load_config(path: str | os.PathLike[str] | None = None, *, check_budget: boo
     sources, lines = _sources(path.name, _Locator(text), entries, source_lines)
     config = AppConfig(path=path, defaults=defaults, sources=sources, providers=providers, lines=lines)
     if check_budget:
-        from monitor.plan import check  # the plan needs the whole config (and the budgets, which import this module)
+        from monitor.plan import (
+            check,  # the plan needs the whole config (and the budgets, which import this module)
+        )
 
         check(config)
     return config
@@ -356,7 +359,7 @@ def _sources(name: str, locate: _Locator, entries: list[Any], source_lines: list
                         raise ConfigError(f"{name}:{locate.line(index, name_)}: {label}: {exc}") from None
         except ValidationError as exc:
             # A misspelt key shows up as "unknown 'urll'" and "missing 'url'": name the typo.
-            err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
+            err = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
             field_name = str(err["loc"][0]) if err["loc"] else ""
             raise ConfigError(f"{name}:{locate.line(index, field_name)}: {label}: {_pydantic_problem(err)}") from None
         url = getattr(config, "url", None)

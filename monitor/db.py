@@ -17,6 +17,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
@@ -45,7 +46,7 @@ def database_url(explicit: str | None = None) -> str:
     return url
 
 
-def include_name(name: str | None, type_: str, parent_names: dict[str, str | None]) -> bool:
+def include_name(name: str | None, type_: NameFilterType, parent_names: NameFilterParentNames) -> bool:
     """For Alembic: procrastinate's queue tables share the database but are procrastinate's schema."""
     table = name if type_ == "table" else parent_names.get("table_name")
     return not (table or "").startswith("procrastinate")

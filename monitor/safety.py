@@ -8,9 +8,8 @@ built with, so the version is checked at run time, not pinned in pyproject.
 
 from __future__ import annotations
 
-import re
-
 import pyexpat
+import re
 
 from monitor.errors import ConfigError
 

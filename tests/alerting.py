@@ -13,21 +13,21 @@ from monitor.db import Database
 from monitor.delivery.dispatcher import Dispatcher, DispatchStats
 from monitor.models import Change, Delivery, Item, Source, Subscription, Watchlist, utcnow
 
-T0 = dt.datetime(2026, 2, 2, 15, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 2, 2, 15, 0, tzinfo=dt.UTC)
 
-STATUS_MOVE = dict(identity="us/119/s/3470", title="S. 3470 — Bivens Act of 2026", kind="bill",
-                   url="https://www.congress.gov/bill/119th-congress/senate-bill/3470",
-                   status="reported", raw_status="14000", status_date="2026-01-29",
-                   status_action="Committee on the Judiciary. Reported by Senator Durbin with an amendment.",
-                   type="status", old="in_committee", new="reported")
-NEW_OPINION = dict(identity=None, title="Doe v. Immigration Officer Smith (Bivens claim allowed)", kind="opinion",
-                   url="https://www.ca9.uscourts.gov/opinions/2026/doe-v-smith.pdf", status="published",
-                   raw_status="Opinion filed", status_date="2026-02-02", type="new", old=None, new=None,
-                   summary="<p>Panel holds <b>Bivens</b> remedy available.</p><script>alert(1)</script>"
-                           "<a href='javascript:alert(1)'>x</a>")
-FIELD_EDIT = dict(identity=None, title="Roe v. Doe", kind="opinion", url="https://example.org/roe", status="published",
-                  raw_status="Opinion amended", type="field", old="first summary", new="amended summary",
-                  field="summary")
+STATUS_MOVE = {"identity": "us/119/s/3470", "title": "S. 3470 — Bivens Act of 2026", "kind": "bill",
+                   "url": "https://www.congress.gov/bill/119th-congress/senate-bill/3470",
+                   "status": "reported", "raw_status": "14000", "status_date": "2026-01-29",
+                   "status_action": "Committee on the Judiciary. Reported by Senator Durbin with an amendment.",
+                   "type": "status", "old": "in_committee", "new": "reported"}
+NEW_OPINION = {"identity": None, "title": "Doe v. Immigration Officer Smith (Bivens claim allowed)", "kind": "opinion",
+                   "url": "https://www.ca9.uscourts.gov/opinions/2026/doe-v-smith.pdf", "status": "published",
+                   "raw_status": "Opinion filed", "status_date": "2026-02-02", "type": "new", "old": None, "new": None,
+                   "summary": "<p>Panel holds <b>Bivens</b> remedy available.</p><script>alert(1)</script>"
+                           "<a href='javascript:alert(1)'>x</a>"}
+FIELD_EDIT = {"identity": None, "title": "Roe v. Doe", "kind": "opinion", "url": "https://example.org/roe", "status": "published",
+                  "raw_status": "Opinion amended", "type": "field", "old": "first summary", "new": "amended summary",
+                  "field": "summary"}
 
 
 def day(text: str | None) -> dt.date | None:

@@ -10,11 +10,18 @@ import pytest
 from sqlalchemy import select
 
 from alerts import channel_for_target
-from alerts.base import Message
 from monitor.delivery.dispatcher import RETRY_SCHEDULE
 from monitor.errors import ConfigError
 from monitor.models import Delivery, DeliveryAttempt, utcnow
-from tests.alerting import FIELD_EDIT, NEW_OPINION, STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist, subscription
+from tests.alerting import (
+    NEW_OPINION,
+    STATUS_MOVE,
+    deliveries,
+    dispatch,
+    seed_changes,
+    seed_watchlist,
+    subscription,
+)
 from tests.fakes.http_server import HttpServer, SignedWebhooks, slack_ok, webhook_receiver
 from tests.fakes.smtp_server import Mailbox, smtp_server
 
@@ -102,7 +109,7 @@ def test_slack_gone_channel_fails_disables_and_tells_the_admin_once(db, slack: H
         seed_changes(db, sub, STATUS_MOVE)
         slack.queue(status, body)
         dispatch(db)
-        row = [d for d in deliveries(db) if d.kind == "alert"][0]
+        row = next(d for d in deliveries(db) if d.kind == "alert")
         assert (row.state, row.last_error) == ("failed", f"{status} {body}")
         assert not subscription(db, sub).enabled
         dispatch(db)

@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from monitor.config import load_config
 from monitor.db import Database
+from monitor.drivers.service import run_once
 from monitor.fetch import Fetcher
 from monitor.models import Item, Source
-from monitor.drivers.service import run_once
 from tests.fakes.http_server import HttpServer, Reply
 
 EXAMPLES = Path(__file__).parent / "examples"

@@ -14,12 +14,20 @@ import pytest
 from sqlalchemy import select
 
 from monitor.delivery.digest import claim_digests
-from monitor.models import Delivery, Digest, Watchlist
-from tests.alerting import FIELD_EDIT, NEW_OPINION, STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist
+from monitor.models import Digest, Watchlist
+from tests.alerting import (
+    FIELD_EDIT,
+    NEW_OPINION,
+    STATUS_MOVE,
+    deliveries,
+    dispatch,
+    seed_changes,
+    seed_watchlist,
+)
 from tests.conftest import run_cli
 from tests.fakes.smtp_server import Mailbox, smtp_server
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture
@@ -157,7 +165,7 @@ def test_digest_preview_renders_in_headless_chromium(db, cli_env, tmp_path: Path
     assert str(out) in result.stdout
     dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                           "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", out.as_uri()],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=120, check=False)
     assert dom.returncode == 0, dom.stderr[-2000:]
     page = Links()
     page.feed(dom.stdout)

@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from monitor.config import load_config
 from monitor.db import Database
+from monitor.drivers.service import run_once
 from monitor.fetch import Fetcher
-from monitor.store.lease import acquire, due_when_free, kept, release, renew
 from monitor.models import Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
-from monitor.drivers.service import run_once
+from monitor.store.lease import acquire, due_when_free, kept, release, renew
 from tests.fakes.http_server import HttpServer
 from tests.test_pipeline import rss
 

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, text
 
@@ -51,7 +50,7 @@ def test_wheel_carries_migrations_and_runs_from_any_directory(tmp_path):
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info",
                                                                 "__pycache__", "*.db*", "bench"))
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                            "-w", str(tmp_path / "dist"), str(source)], capture_output=True, text=True)
+                            "-w", str(tmp_path / "dist"), str(source)], capture_output=True, text=True, check=False)
     assert built.returncode == 0, built.stderr
     wheel = next((tmp_path / "dist").glob("remedy_monitor-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
@@ -64,7 +63,7 @@ def test_wheel_carries_migrations_and_runs_from_any_directory(tmp_path):
     elsewhere.mkdir()
     env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "MONITOR_DATABASE_URL": "sqlite:///here.db"}
     result = subprocess.run([sys.executable, "-m", "monitor", "init"], cwd=elsewhere, env=env,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert (elsewhere / "here.db").exists()
 

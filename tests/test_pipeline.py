@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from monitor import pipeline as pipeline_module
 from monitor.config import load_config
 from monitor.db import Database
+from monitor.drivers.service import run_once
 from monitor.fetch import Fetcher
 from monitor.models import Change, Delivery, Item, ItemVersion, Source, Subscription, Watchlist
 from monitor.pipeline import Pipeline, PollSummary, sync_sources
-from monitor.drivers.service import run_once
 from monitor.sources import SourceConfig
 from tests.conftest import run_cli
 from tests.fakes.http_server import HttpServer, Reply, Request

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.errors import QueryError
 from monitor.changes.query import MatchDoc, compile_query, parse_query
+from monitor.errors import QueryError
 
 
 def doc(title: str = "", summary: str = "", text: str = "", **fields: str) -> MatchDoc:

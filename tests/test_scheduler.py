@@ -14,9 +14,9 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config import load_config
+from monitor.drivers.service import Service
 from monitor.models import Source, utcnow
 from monitor.pipeline import sync_sources
-from monitor.drivers.service import Service
 from tests.cluster import wait_for
 from tests.conftest import run_cli
 from tests.fakes.http_server import HttpServer
@@ -37,7 +37,7 @@ def test_next_run_comes_from_the_stored_last_poll(db, tmp_path):
     with db.session() as s:
         s.get(Source, "old").last_attempt_at = last
     service = Service(db, cfg)
-    scheduler = AsyncIOScheduler(timezone=dt.timezone.utc)
+    scheduler = AsyncIOScheduler(timezone=dt.UTC)
     service.schedule_sources(scheduler)
     jobs = {j.id: j for j in scheduler.get_jobs()}
     assert jobs["poll:old"].next_run_time == last + dt.timedelta(hours=1)

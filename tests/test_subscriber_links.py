@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-
 from collections.abc import Iterator
 
 import httpx
@@ -12,7 +11,15 @@ import pytest
 
 from monitor.models import Watchlist
 from monitor.web import create_app
-from tests.alerting import NEW_OPINION, STATUS_MOVE, deliveries, dispatch, seed_changes, seed_watchlist, subscription
+from tests.alerting import (
+    NEW_OPINION,
+    STATUS_MOVE,
+    deliveries,
+    dispatch,
+    seed_changes,
+    seed_watchlist,
+    subscription,
+)
 from tests.conftest import run_cli, serve_asgi
 from tests.fakes.http_server import HttpServer
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from monitor import watchlists as wl
 from monitor.config import load_config
 from monitor.db import Database
-from monitor.models import Change, Delivery, Subscription, Watchlist, utcnow
 from monitor.drivers.service import run_once
+from monitor.models import Change, Delivery, Subscription, Watchlist, utcnow
 from monitor.sources import SOURCE_KINDS
 from tests.fakes.http_server import HttpServer
 from tests.fakes.records_source import RecordsSource

@@ -31,10 +31,17 @@ from monitor.cli import app as cli_app
 from monitor.cli.worker import SHUTDOWN_GRACE, parse_queues
 from monitor.config import load_config, parse_duration
 from monitor.db import Database
-from monitor.store.lease import lease_seconds
+from monitor.drivers.workers import (
+    POLL_TASK,
+    ClusterSettings,
+    build_app,
+    claim_due,
+    describe_worker,
+    ensure_queue_schema,
+)
 from monitor.models import BudgetSpend, Delivery, Source, utcnow
 from monitor.pipeline import sync_sources
-from monitor.drivers.workers import POLL_TASK, ClusterSettings, build_app, claim_due, describe_worker, ensure_queue_schema
+from monitor.store.lease import lease_seconds
 from tests.cluster import (
     Cluster,
     TimedFeeds,

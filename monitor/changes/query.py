@@ -320,7 +320,7 @@ def tokenize(query: str) -> list[Token]:
                         value_text, i = word(i)
                         value = Token("WORD", value_text, value_start + 1)
                     else:
-                        after = f"'|'" if values else f"'{text}:'"
+                        after = "'|'" if values else f"'{text}:'"
                         raise error(f"expected a value after {after} (no space; e.g. kind:bill|opinion)", i)
                     values.append(value)
                     if i < n and query[i] == "|":

@@ -319,7 +319,7 @@ def parse_until(text: str, now: dt.datetime) -> dt.datetime:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
         raise typer.BadParameter(f"{text!r} is neither a duration (7d, 12h) nor an ISO date (2026-02-01)") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 @watchlist_app.command("snooze")

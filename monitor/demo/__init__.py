@@ -28,8 +28,8 @@ from alerts import channel_for_target
 from monitor.config import load_config
 from monitor.db import Database
 from monitor.delivery.digest import preview_message
-from monitor.models import Subscription, Watchlist, utcnow
 from monitor.drivers.service import run_once
+from monitor.models import Subscription, Watchlist, utcnow
 from monitor.watchlists import apply, parse_file, starter_text
 
 SAMPLES = resources.files("monitor.demo") / "samples"
@@ -47,7 +47,7 @@ class DemoServer:
         demo = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 body = demo.sample(self.path.strip("/").split("/")[0])
                 self.send_response(200 if body is not None else 404)
                 self.send_header("Content-Type", "application/xml" if body is not None else "text/plain")
@@ -55,7 +55,7 @@ class DemoServer:
                 self.end_headers()
                 self.wfile.write(body or b"")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 demo.slack_posts.append(json.loads(self.rfile.read(int(self.headers.get("content-length", 0)))))
                 self.send_response(200)
                 self.send_header("Content-Length", "2")

@@ -39,10 +39,10 @@ from starlette.routing import BaseRoute, Route
 from monitor.db import Database
 from monitor.errors import MonitorError
 from monitor.models import Source, WebhookEvent, utcnow
+from monitor.pipeline import store_poll
 from monitor.sanity import sanity_check
 from monitor.sources.base import ItemRecord, SourceConfig
 from monitor.sources.courtlistener import docket_record, entry_record, opinion_record, snake_docket
-from monitor.pipeline import store_poll
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ class Mailbox:
         self.envelopes: list[Any] = []
         self.sessions: list[SessionSeen] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         answer = self.answers.pop(0) if self.answers else "250 OK"
         if answer == "disconnect":
             server.transport.close()

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from monitor.config import load_config
 from monitor.db import Database
-from monitor.models import Change, Item, ItemVersion, Source
 from monitor.drivers.service import RunResult, run_once
+from monitor.models import Change, Item, ItemVersion, Source
 
 
 def rss(*entries: tuple[str, str] | tuple[str, str, str], title: str = "Opinions") -> str:

@@ -294,7 +294,7 @@ def test_bad_target_is_refused_and_nothing_is_stored(name, monkeypatch, db_url) 
     database = Database(db_url)
     with database.session() as s:
         s.add(Watchlist(name="bivens", query="bivens"))
-    code, out, err = run_main(["subscribe", "bivens", BAD_TARGETS[name]])
+    code, _out, err = run_main(["subscribe", "bivens", BAD_TARGETS[name]])
     assert code in (1, 2) and "Traceback" not in err
     assert "XXSECRET" not in err
     with database.session() as s:

@@ -12,9 +12,9 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from monitor.changes.query import compile_query
 from monitor.config import load_config
 from monitor.errors import ConfigError, InsanityError, ParseError, QueryError
-from monitor.changes.query import compile_query
 from tests.conftest import realdata
 from tests.reliability.test_bad_input import parse
 

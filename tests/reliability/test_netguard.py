@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-import monitor.netguard as netguard
+from monitor import netguard
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher, PollClient, Response
 from monitor.models import Delivery, Subscription

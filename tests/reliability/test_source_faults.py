@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import gzip
 import json
 import os
-import gzip
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
