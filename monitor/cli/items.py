@@ -32,7 +32,7 @@ app.add_typer(changes_app, name="changes")
 
 
 def _print_items(items: list[Item], json_out: bool) -> None:
-    from monitor.views import item_json
+    from monitor.cli.views import item_json
 
     if json_out:
         print_json([item_json(i) for i in items])
@@ -140,8 +140,8 @@ def items_show(key: Annotated[str, typer.Argument(metavar="KEY", help="The item 
     """
     from sqlalchemy import select
 
+    from monitor.cli.views import change_json, item_json, version_json
     from monitor.models import Change, Item
-    from monitor.views import change_json, item_json, version_json
 
     database = open_db(db, create=False)
     with database.session() as session:
@@ -195,8 +195,8 @@ def changes_list(
     """
     from sqlalchemy import select
 
+    from monitor.cli.views import change_json
     from monitor.models import Change, Item
-    from monitor.views import change_json
 
     after = parse_since(since)
     database = open_db(db, create=False)

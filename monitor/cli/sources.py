@@ -122,8 +122,8 @@ def status(db: DbOpt = None, config: ConfigOpt = None, json_out: JsonOpt = False
     """
     from sqlalchemy import func, select
 
+    from monitor.cli.views import source_health
     from monitor.models import Item, Source, utcnow
-    from monitor.store.health import source_health
 
     database = open_db(db, create=False)
     today = utcnow().date()

@@ -156,58 +156,16 @@ def silence_reason(row: Row[*tuple[Any, ...]], config: SourceConfig, *, failures
 
 
 def check_silence(session: Session, config: SourceConfig, row: Row[*tuple[Any, ...]], *, failures_threshold: int,
-                  now: dt.datetime) -> str | None:
-    """Open or close the source's incident from its health ``row`` just written; returns "opened",
-    "closed" or None (no transition)."""
+                  now: dt.datetime) -> None:
+    """Open or close the source's incident from its health ``row`` just written."""
     reason = silence_reason(row, config, failures_threshold=failures_threshold, now=now)
     if reason is not None and not row.incident_open:
         opened = now.strftime("%Y%m%dT%H%M%S")
         session.execute(update(Source).where(Source.id == config.id, Source.incident_open.is_(False))
                         .values(incident_open=True, incident_reason=f"{opened} {reason}"))
         queue_admin_notice(session, f"Source '{config.id}' is silent: {reason}", f"silent:{config.id}:{opened}", now)
-        return "opened"
-    if reason is None and row.incident_open:
+    elif reason is None and row.incident_open:
         opened = (row.incident_reason or "").split(" ", 1)[0]
         session.execute(update(Source).where(Source.id == config.id).values(incident_open=False, incident_reason=None))
         queue_admin_notice(session, f"Source '{config.id}' has recovered (incident opened {opened}).",
                            f"recovered:{config.id}:{opened}", now)
-        return "closed"
-    return None
-
-
-@dataclass
-class SourceHealth:
-    """One row of ``monitor status``."""
-
-    id: str
-    kind: str
-    enabled: bool
-    last_outcome: str | None
-    last_attempt: dt.datetime | None
-    last_success: dt.datetime | None
-    consecutive_failures: int
-    last_error: str | None
-    deferred_reason: str | None
-    requests_today: int
-    polls: int
-    unchanged_ratio: float | None
-    items_seen: int
-    next_run: dt.datetime | None
-    incident: str | None
-
-    @property
-    def failing(self) -> bool:
-        return self.enabled and (self.consecutive_failures > 0 or self.incident is not None)
-
-
-def source_health(row: Source, today: dt.date) -> SourceHealth:
-    return SourceHealth(
-        id=row.id, kind=row.kind, enabled=row.enabled, last_outcome=row.last_outcome,
-        last_attempt=row.last_attempt_at, last_success=row.last_success_at,
-        consecutive_failures=row.consecutive_failures, last_error=row.last_error,
-        deferred_reason=row.deferred_reason if row.last_outcome == "deferred" else None,
-        requests_today=row.requests_today if row.requests_day == today else 0, polls=row.polls_total,
-        unchanged_ratio=round(row.polls_unchanged / row.polls_total, 3) if row.polls_total else None,
-        items_seen=row.items_seen, next_run=row.next_run_at,
-        incident=(row.incident_reason or "").split(" ", 1)[-1] if row.incident_open else None,
-    )
