@@ -2,20 +2,30 @@
 
 Between send and record at most one duplicate, with the same webhook-id and the same content;
 anywhere else none. The killed process's claim is taken back at once (its pid is gone), not
-after the lease; a claim by a process on another host waits for its lease.
+after the lease; a claim by a process on another host waits for its lease unless its worker's
+heartbeats declare it dead.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
-from monitor.delivery.dispatcher import LEASE
+from alerts.http import channel_client
+from monitor.delivery.dispatcher import LEASE, DispatchStats
+from monitor.drivers.workers import (
+    ClusterSettings,
+    build_app,
+    describe_worker,
+    ensure_queue_schema,
+    worker_dispatcher,
+)
 from monitor.models import Delivery, Subscription, utcnow
 from tests.alerting import (
     FIELD_EDIT,
@@ -27,6 +37,7 @@ from tests.alerting import (
     seed_watchlist,
     subscription,
 )
+from tests.cluster import reset_queue
 from tests.conftest import run_cli, run_cli_process
 from tests.fakes.http_server import HttpServer, SignedWebhooks, webhook_receiver
 from tests.fakes.smtp_server import Mailbox, smtp_server
@@ -95,3 +106,42 @@ def test_an_email_resent_after_a_kill_keeps_its_message_id_and_changes(db, cli_e
     assert first.get_body(("plain",)).get_content() == again.get_body(("plain",)).get_content()
     assert "Roe v. Doe" in new["Subject"]
     assert [d.state for d in deliveries(db)] == ["sent"] * 3
+
+
+def test_claim_of_a_worker_whose_heartbeats_stopped_is_taken_back_at_once(db, db_url, receiver) -> None:
+    """A ``monitor worker`` on another host claims an alert and dies: while its heartbeats are
+    fresh nobody touches the claim; once they are older than MONITOR_WORKER_STALLED_AFTER the
+    next worker sends it at once, under the same webhook-id, not after the 5-minute lease."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("workers' heartbeats live in the PostgreSQL job queue")
+    server, _, sub = receiver
+    seed_changes(db, sub, STATUS_MOVE)
+    reset_queue(db_url)
+    ensure_queue_schema(db)
+    settings = ClusterSettings(heartbeat=1.0, stalled_after=3.0)
+
+    async def register() -> int:
+        async with build_app(db, settings).open_async() as queue:
+            return await queue.job_manager.register_worker()
+
+    elsewhere = asyncio.run(register())
+    owner = "other-host:4242:99:cafe"
+    describe_worker(db, elsewhere, {"host": "other-host", "pid": 4242, "lease_owner": owner})
+    now = utcnow()
+    with db.session() as s:
+        s.execute(update(Delivery).values(state="sending", message_id="rm_elsewhere",
+                                          lease_owner=owner, lease_until=now + LEASE))
+
+    def worker_pass() -> DispatchStats:
+        async def run() -> DispatchStats:
+            async with channel_client() as client:
+                return await worker_dispatcher(db, settings, client).run_once(now)
+        return asyncio.run(run())
+
+    assert worker_pass().messages == 0  # its heartbeat is fresh: it may still be sending
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE procrastinate_workers SET last_heartbeat = now() - interval '4 seconds' "
+                          "WHERE id = :id"), {"id": elsewhere})
+    assert worker_pass().sent == 1  # the lease has most of its 5 minutes left
+    assert [r.headers["webhook-id"] for r in server.requests] == ["rm_elsewhere"]
+    assert [d.state for d in deliveries(db)] == ["sent"]

@@ -92,9 +92,8 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
     from procrastinate.worker import Worker
 
     from alerts.http import channel_client
-    from monitor.delivery.dispatcher import Dispatcher
     from monitor.drivers.service import Service
-    from monitor.drivers.workers import Runtime, build_app, forget_workers
+    from monitor.drivers.workers import Runtime, build_app, forget_workers, worker_dispatcher
     from monitor.fetch import Fetcher
     from monitor.models import utcnow
     from monitor.pipeline import Pipeline
@@ -102,13 +101,14 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
     queue_app = build_app(db, settings)
     async with Fetcher() as fetcher, queue_app.open_async(), channel_client() as client:
         pipeline = Pipeline(db, config, fetcher)
-        runtime = Runtime(db, config, pipeline, Dispatcher(db, client=client), settings)
+        dispatcher = worker_dispatcher(db, settings, client)
+        runtime = Runtime(db, config, pipeline, dispatcher, settings)
         worker = Worker(queue_app, queues=queues, concurrency=concurrency, name=f"monitor-{os.getpid()}",
                         additional_context={"runtime": runtime}, update_heartbeat_interval=settings.heartbeat,
                         stalled_worker_timeout=settings.stalled_after, shutdown_graceful_timeout=SHUTDOWN_GRACE,
                         delete_jobs="successful")
         info = {"host": socket.gethostname(), "pid": os.getpid(), "queues": queues, "concurrency": concurrency,
-                "started_at": utcnow().isoformat()}
+                "started_at": utcnow().isoformat(), "lease_owner": dispatcher.owner}
         announce = asyncio.create_task(_announce(worker, db, info))
         logging.getLogger(__name__).info(
             "worker monitor-%d started: queues %s, concurrency %d, %d sources%s", os.getpid(),

@@ -2,7 +2,8 @@
 
 - **reclaim**: rows a dispatcher claimed and never settled go back to ``pending``: at once when
   their owner was a process on this host that is gone (``LeaseOwner``: host, pid and the pid's
-  start time, so a reused pid is not mistaken for the owner), else when the lease runs out.
+  start time, so a reused pid is not mistaken for the owner) or a ``monitor worker`` on any host
+  that its heartbeats declare dead (``known_dead``), else when the lease runs out.
 - **build**: due rows that are in no message yet become messages, and each message's id and rows
   are committed before anything is sent: the rows of one poll for one subscription are one
   group, and the alert groups of one subscription due together travel together, up to
@@ -32,6 +33,7 @@ import os
 import random
 import socket
 import uuid
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
@@ -67,7 +69,7 @@ RETRY_SCHEDULE = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600)  # then eve
 RETRY_EVERY = 12 * 3600
 MAX_RETRY_AFTER = 24 * 3600  # a longer Retry-After counts as a day (as for sources)
 GIVE_UP_AFTER = dt.timedelta(days=3)
-LEASE = dt.timedelta(minutes=5)  # for an owner on another host; a dead one here is taken at once
+LEASE = dt.timedelta(minutes=5)  # for an owner not known dead; a dead one is taken at once
 MAX_CHANGES_PER_MESSAGE = 25
 MAX_CHANGES_PER_DIGEST = 100
 GROUPS_PER_PASS = 100
@@ -162,16 +164,20 @@ class LeaseOwner:
         return True
 
 
-def reclaim(session: Session, now: dt.datetime) -> None:
-    """Unsettled rows of a dispatcher known dead, or whose lease ran out, become due again; they
-    keep their message, so the retry sends the same one."""
+def reclaim(session: Session, now: dt.datetime, known_dead: Collection[str] = ()) -> None:
+    """Unsettled rows of a dispatcher known dead (a gone process of this host, or an owner in
+    ``known_dead``), or whose lease ran out, become due again; they keep their message, so the
+    retry sends the same one."""
     owners = session.scalars(
         select(Delivery.lease_owner)
         .where(Delivery.state == DeliveryState.SENDING, Delivery.lease_owner.is_not(None))
         .distinct()
     )
     dead = [
-        text for text in owners if (owner := LeaseOwner.from_text(text or "")) and not owner.alive()
+        text
+        for text in owners
+        if text in known_dead
+        or ((owner := LeaseOwner.from_text(text or "")) and not owner.alive())
     ]
     session.execute(
         update(Delivery)
@@ -449,9 +455,18 @@ class Outgoing:
 class Dispatcher:
     """Delivers due outbox rows. Safe to run in several processes at once."""
 
-    def __init__(self, db: Database, *, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        client: httpx.AsyncClient | None = None,
+        known_dead: Callable[[Session], Collection[str]] | None = None,
+    ) -> None:
+        """``known_dead`` names the lease owners known dead beyond this host (a cluster's
+        heartbeats, see ``monitor.drivers.workers.dead_lease_owners``)."""
         self.db = db
         self.owner = str(LeaseOwner.mine())
+        self._known_dead = known_dead
         self._client = client
         self._last_send: dict[str, float] = {}
 
@@ -461,7 +476,7 @@ class Dispatcher:
         try:
             now = now or utcnow()
             with self.db.session() as session:
-                reclaim(session, now)
+                reclaim(session, now, self._known_dead(session) if self._known_dead else ())
             with self.db.session() as session:
                 build_messages(session, now)
             with self.db.session() as session:

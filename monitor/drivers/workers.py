@@ -38,10 +38,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from procrastinate import App, JobContext, PsycopgConnector, exceptions, jobs
 from procrastinate.schema import SchemaManager
 from sqlalchemy import Connection, or_, select, text, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from monitor.config import AppConfig, parse_duration
 from monitor.db import Database
@@ -311,6 +313,24 @@ async def sweep_stalled(app: App, rt: Runtime) -> int:
 def describe_worker(db: Database, worker_id: int, info: dict[str, Any]) -> None:
     with db.session() as session:
         session.merge(Setting(key=f"{WORKER_KEY}{worker_id}", value=json.dumps(info), updated_at=utcnow()))
+
+
+def dead_lease_owners(session: Session, stalled_after: float) -> list[str]:
+    """The delivery lease owners (``Dispatcher.owner``, see ``describe_worker``) of workers whose
+    heartbeat is older than ``stalled_after``: their claimed alerts are taken back at once, on
+    whatever host they ran, instead of after the 5-minute lease. Workers only: it reads the
+    job queue's worker table."""
+    described = session.execute(text(
+        "SELECT s.value FROM settings s JOIN procrastinate_workers w ON s.key = :prefix || w.id::text "
+        "WHERE w.last_heartbeat < now() - make_interval(secs => :s)"),
+        {"prefix": WORKER_KEY, "s": stalled_after}).scalars()
+    return [owner for value in described if isinstance(owner := json.loads(value).get("lease_owner"), str)]
+
+
+def worker_dispatcher(db: Database, settings: ClusterSettings, client: httpx.AsyncClient) -> Dispatcher:
+    """A worker's dispatcher: it also takes back at once what dead workers of other hosts claimed."""
+    return Dispatcher(db, client=client,
+                      known_dead=functools.partial(dead_lease_owners, stalled_after=settings.stalled_after))
 
 
 def forget_workers(db: Database, worker_ids: list[int]) -> None:
