@@ -15,6 +15,7 @@ redirects. Use ``webhook:`` where that matters (RELIABILITY.md).
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 import httpx
@@ -25,6 +26,7 @@ from monitor.netguard import BlockedAddress, Unresolvable, resolve_public
 from monitor.redact import redact
 
 MAX_LINES = 10
+MAX_ANSWER = 500  # characters of the provider's answer an error keeps
 
 
 class AppriseChannel:
@@ -76,8 +78,13 @@ class AppriseChannel:
         await _refuse_private_host(service)
         notifier = apprise.Apprise()
         notifier.add(service)
-        if not await notifier.async_notify(body=str(rendered["body"]), title=str(rendered["title"])):
-            raise DeliveryError("apprise could not deliver (see the service log for the provider's answer)")
+        # Apprise answers only True/False; the provider's answer is in its warnings, which the
+        # error keeps (the dispatcher scrubs the target's secrets from it, see redact_for_target).
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as said:
+            delivered = await notifier.async_notify(body=str(rendered["body"]), title=str(rendered["title"]))
+        if not delivered:
+            answer = " ".join(said.getvalue().split())[:MAX_ANSWER] or "no answer logged"
+            raise DeliveryError(f"apprise could not deliver: {answer}")
         return "delivered"
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 _SECRET_ENV = ("COURTLISTENER_TOKEN", "CONGRESS_API_KEY", "GOVINFO_API_KEY", "OPENSTATES_API_KEY",
                "LEGISCAN_API_KEY", "MONITOR_SMTP_URL", "MONITOR_ADMIN_TARGET", "MONITOR_HOOK_SECRET")
@@ -128,8 +128,10 @@ def _target_url(target: str) -> str:
 def target_secrets(target: str, *, segments: bool = True) -> list[str]:
     """The parts of a delivery target that are its credential, longest first: the whole URL, its
     path and query, the part of the path ``mask_url(..., secret_path=True)`` hides (all after the
-    first segment, or the only one) and, with ``segments``, each of those segments and query
-    values on its own; also percent-encoded."""
+    first segment, or the only one), its user-info (user and password: Apprise URLs keep tokens
+    there), a host without a dot in a non-HTTP URL (an Apprise token where a host would be:
+    ``tgram://BOT_TOKEN/chat``, ``discord://ID/TOKEN``) and, with ``segments``, each hidden path
+    segment and query value on its own; also percent-encoded and decoded."""
     url = _target_url(target)
     try:
         parts = urlsplit(url)
@@ -138,11 +140,15 @@ def target_secrets(target: str, *, segments: bool = True) -> list[str]:
     named = [s for s in parts.path.split("/") if s]
     hidden = named[1:] if len(named) > 1 else named
     found = {url, parts.path + (f"?{parts.query}" if parts.query else "")}
+    userinfo, _, host = parts.netloc.rpartition("@")
+    found |= {userinfo, *userinfo.split(":", 1)}
+    if parts.scheme.lower() not in ("http", "https") and "." not in host and not host.startswith("["):
+        found.add(host)
     if segments or len(hidden) > 1:  # one hidden segment alone is a word like any other ("/slack/bivens")
         found.add("/".join(hidden))
     if segments:
         found |= {*hidden, *(v for _, v in parse_qsl(parts.query))}
-    found |= {quote(s, safe="") for s in list(found)}
+    found |= {quote(s, safe="") for s in list(found)} | {unquote(s) for s in list(found)}
     return sorted({s for s in found if len(s) >= 6}, key=len, reverse=True)
 
 

@@ -8,6 +8,8 @@ text column the database keeps is grepped for each secret.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections import deque
 from pathlib import Path
 
@@ -193,3 +195,47 @@ def test_credentials_in_a_source_url_never_reach_what_is_shown_or_sent(cli_env, 
         for secret in secrets[1:]:
             assert secret not in output, (secret, output[:2000])
         assert "ana:" not in output and "ana@" not in output
+
+
+APPRISE_CANARY = "APPRISECANARY"
+
+
+def test_an_apprise_server_that_echoes_its_credentials_leaks_no_target_secret(feeds, cli_env, db_url) -> None:
+    """An Apprise target whose credential is in the user-info (``ntfy://user:password@host/topic``)
+    and whose server (or a proxy before it) answers with the login and URL it got: the provider's
+    answer is kept in the stored error, the password is not, nor in logs or `alerts list/show`."""
+
+    def answer(request: Request) -> Reply:
+        login = base64.b64decode(request.headers.get("authorization", " ").split(" ", 1)[1]).decode()
+        url = f"ntfy://{login}@{request.headers['host']}{request.path}"
+        return Reply(401, json.dumps({"code": 40101, "error": f"login {login} refused for {url}"}),
+                     {"content-type": "application/json"})
+
+    ntfy = HttpServer(fallback=answer)
+    try:
+        target = f"apprise:ntfy://alice:pw{APPRISE_CANARY}42@127.0.0.1:{ntfy.port}/alerts"
+        Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - {{id: good, kind: rss, url: '{feeds.url('/good.xml')}'}}\n")
+        feeds.set("/good.xml", rss(("a1", "Other")))
+        outputs = [run_cli(["run", "--once"], cli_env),
+                   run_cli(["watchlist", "add", "bivens", "--query", "bivens"], cli_env),
+                   run_cli(["subscribe", "bivens", target], cli_env)]
+        feeds.set("/good.xml", rss(("a2", "Bivens news"), ("a1", "Other")))
+        outputs += [run_cli(["run", "--once", "--verbose"], cli_env), run_cli(["subscriptions", "list"], cli_env),
+                    run_cli(["alerts", "list"], cli_env), run_cli(["alerts", "list", "--json"], cli_env),
+                    run_cli(["alerts", "show", "1"], cli_env)]
+    finally:
+        ntfy.close()
+    assert all(r.returncode == 0 for r in outputs[:3]), [r.stderr for r in outputs]
+    assert ntfy.requests, "apprise never reached the server"
+    for result in outputs:
+        for stream in (result.stdout, result.stderr):
+            assert APPRISE_CANARY not in stream, f"{result.args[3:]} printed the target's password: {stream[:2000]}"
+    database = Database(db_url)
+    try:
+        with database.engine.connect() as conn:
+            errors = [e for e, in conn.execute(text("SELECT last_error FROM deliveries")) if e]
+            answers = [a for a, in conn.execute(text("SELECT response FROM delivery_attempts")) if a]
+    finally:
+        database.dispose()
+    assert len(errors) == 1 and "login *** refused for ntfy://***@127.0.0.1" in errors[0], errors  # its words stay
+    assert APPRISE_CANARY not in "\n".join(errors + answers)
