@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from monitor.errors import QueryError
 from monitor.normalise.statuses import ALL_STATUSES
@@ -81,17 +81,11 @@ class MatchDoc:
     status: str | None = None
     status_action: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
-    _folded: str | None = field(default=None, repr=False)
     _words: dict[str, tuple[frozenset[str], str]] = field(default_factory=dict, repr=False)
     _citations: frozenset[str] | None = field(default=None, repr=False)
 
     def body(self) -> str:
         return "\n".join(p for p in (self.title, self.summary, self.text) if p)
-
-    def folded(self) -> str:
-        if self._folded is None:
-            self._folded = fold(self.body())
-        return self._folded
 
     def word_index(self, scope: str = "all") -> tuple[frozenset[str], str]:
         """(set of words, the words joined by single spaces with a space at each end) for the scope."""
@@ -225,33 +219,32 @@ class Not(Node):
 
 
 @dataclass(frozen=True)
-class And(Node):
+class Junction(Node):
+    """AND or OR of its operands, tried cheapest first so the answer comes before the slow ones."""
+
     operands: tuple[Node, ...]
+    operator: ClassVar[str]
+    combine: ClassVar[Callable[[Iterable[bool]], bool]]
 
     @property
     def cost(self) -> int:  # type: ignore[override]
         return sum(o.cost for o in self.operands)
 
     def __call__(self, doc: MatchDoc) -> bool:
-        return all(o(doc) for o in sorted(self.operands, key=lambda o: o.cost))
+        return type(self).combine(o(doc) for o in sorted(self.operands, key=lambda o: o.cost))
 
     def __str__(self) -> str:
-        return "(" + " AND ".join(str(o) for o in self.operands) + ")"
+        return "(" + f" {self.operator} ".join(str(o) for o in self.operands) + ")"
 
 
-@dataclass(frozen=True)
-class Or(Node):
-    operands: tuple[Node, ...]
+class And(Junction):
+    operator = "AND"
+    combine = all
 
-    @property
-    def cost(self) -> int:  # type: ignore[override]
-        return sum(o.cost for o in self.operands)
 
-    def __call__(self, doc: MatchDoc) -> bool:
-        return any(o(doc) for o in sorted(self.operands, key=lambda o: o.cost))
-
-    def __str__(self) -> str:
-        return "(" + " OR ".join(str(o) for o in self.operands) + ")"
+class Or(Junction):
+    operator = "OR"
+    combine = any
 
 
 class Nothing(Node):
