@@ -18,7 +18,20 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, case, insert, select, update
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Date,
+    Integer,
+    Row,
+    String,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from monitor.config import parse_duration
@@ -38,8 +51,35 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"  # not polled (leased elsewhere, a key missing, blocked): nothing stored
 
 
-_SILENCE = (Source.consecutive_failures, Source.last_error, Source.last_success_at, Source.last_change_at, Source.created_at,
-            Source.incident_open, Source.incident_reason, Source.auth_blocked)
+_SILENCE = (Source.consecutive_failures, Source.last_error, Source.last_success_at, Source.last_change_at,
+            Source.created_at, Source.incident_open, Source.incident_reason, Source.auth_blocked)
+
+
+def _at(name: str) -> BindParameter[dt.datetime]:
+    return bindparam(name, type_=Source.last_attempt_at.type)
+
+
+# The statements every poll runs, built once with bound parameters: building a statement and its
+# cache key again for each of thousands of polls cost more than running it.
+_START = select(Source.watermark, Source.baseline_done, Source.auth_blocked).where(Source.id == bindparam("sid"))
+_VALIDATORS = (select(HttpCache.url, HttpCache.etag, HttpCache.last_modified, HttpCache.body_hash)
+               .where(HttpCache.source_id == bindparam("sid")))
+_CACHE_UPDATE = update(HttpCache).where(HttpCache.url_hash == bindparam("key"))
+_N, _TODAY = bindparam("n", type_=Integer), bindparam("today", type_=Date)
+_SPENT = {"requests_today": case((Source.requests_day == _TODAY, Source.requests_today + _N), else_=_N),
+          "requests_day": _TODAY}
+_POLL_DONE = update(Poll).where(Poll.id == bindparam("poll_id")).values(
+    finished_at=_at("now"), outcome=bindparam("outcome"), baseline=bindparam("baseline"),
+    items_seen=bindparam("seen"), items_new=bindparam("new"), items_changed=bindparam("changed"), requests=_N)
+_SUCCESS = update(Source).where(Source.id == bindparam("sid")).values(
+    last_attempt_at=_at("now"), last_success_at=_at("now"), consecutive_failures=0, last_error=None,
+    last_outcome=bindparam("outcome", type_=String), deferred_reason=None, polls_total=Source.polls_total + 1,
+    polls_unchanged=Source.polls_unchanged + bindparam("unchanged", type_=Integer),
+    items_seen=Source.items_seen + bindparam("seen", type_=Integer), baseline_done=True, auth_blocked=None,
+    last_items_at=func.coalesce(_at("items_at"), Source.last_items_at),
+    last_change_at=func.coalesce(_at("change_at"), Source.last_change_at),
+    watermark=func.coalesce(bindparam("watermark", type_=String), Source.watermark), **_SPENT,
+).returning(*_SILENCE)
 
 
 @dataclass(frozen=True)
@@ -53,10 +93,9 @@ class Start:
 
 
 def load_start(conn: Connection, source_id: str) -> Start:
-    row = conn.execute(select(Source.watermark, Source.baseline_done, Source.auth_blocked).where(Source.id == source_id)).one()
-    cache = {r.url: CacheEntry(r.etag, r.last_modified, r.body_hash) for r in conn.execute(
-        select(HttpCache.url, HttpCache.etag, HttpCache.last_modified, HttpCache.body_hash)
-        .where(HttpCache.source_id == source_id))}
+    row = conn.execute(_START, {"sid": source_id}).one()
+    cache = {r.url: CacheEntry(r.etag, r.last_modified, r.body_hash)
+             for r in conn.execute(_VALIDATORS, {"sid": source_id})}
     return Start(FetchState(source_id, row.watermark), cache, not row.baseline_done, row.auth_blocked)
 
 
@@ -68,21 +107,14 @@ def _save_cache(conn: Connection, source_id: str, updated: dict[str, CacheEntry]
     for url, entry in updated.items():
         values = {"etag": entry.etag, "last_modified": entry.last_modified, "body_hash": entry.body_hash,
                   "updated_at": now}
-        if not conn.execute(update(HttpCache).where(HttpCache.url_hash == url_key(url)).values(values)).rowcount:
-            conn.execute(insert(HttpCache).values(values | {"url_hash": url_key(url), "source_id": source_id,
-                                                          "url": url}))
-
-
-def _requests_spent(requests: int, today: dt.date) -> dict[str, Any]:
-    """SET values counting ``requests`` into the source's UTC day (a new day starts from zero)."""
-    return {"requests_today": case((Source.requests_day == today, Source.requests_today + requests), else_=requests),
-            "requests_day": today}
+        if not conn.execute(_CACHE_UPDATE, values | {"key": url_key(url)}).rowcount:
+            conn.execute(insert(HttpCache), values | {"url_hash": url_key(url), "source_id": source_id, "url": url})
 
 
 def start_poll(conn: Connection, source_id: str, now: dt.datetime) -> int:
     """The poll's row, written first so its versions and changes can point at it."""
-    return int(conn.execute(insert(Poll).values(source_id=source_id, started_at=now, outcome=Outcome.CHANGED)
-                            .returning(Poll.id)).scalar_one())
+    return int(conn.execute(insert(Poll).returning(Poll.id),
+                            {"source_id": source_id, "started_at": now, "outcome": Outcome.CHANGED}).scalar_one())
 
 
 def record_success(session: Session, config: SourceConfig, *, outcome: Outcome, requests: int,
@@ -93,18 +125,13 @@ def record_success(session: Session, config: SourceConfig, *, outcome: Outcome, 
     validators and watermark, and the silent-source check."""
     conn = session.connection()
     if poll_id is not None:
-        conn.execute(update(Poll).where(Poll.id == poll_id).values(
-            finished_at=now, outcome=outcome, baseline=baseline, items_seen=seen, items_new=new,
-            items_changed=changed, requests=requests))
+        conn.execute(_POLL_DONE, {"poll_id": poll_id, "now": now, "outcome": outcome, "baseline": baseline,
+                                  "seen": seen, "new": new, "changed": changed, "n": requests})
     _save_cache(conn, config.id, cache_updates, now)
-    row = conn.execute(update(Source).where(Source.id == config.id).values(
-        last_attempt_at=now, last_success_at=now, consecutive_failures=0, last_error=None, last_outcome=outcome,
-        deferred_reason=None, polls_total=Source.polls_total + 1,
-        polls_unchanged=Source.polls_unchanged + int(outcome == Outcome.UNCHANGED), items_seen=Source.items_seen + seen,
-        baseline_done=True, auth_blocked=None, last_items_at=now if seen else Source.last_items_at,
-        last_change_at=now if new or changed else Source.last_change_at,
-        watermark=Source.watermark if watermark is None else watermark, **_requests_spent(requests, now.date()),
-    ).returning(*_SILENCE)).one()
+    row = conn.execute(_SUCCESS, {
+        "sid": config.id, "now": now, "outcome": outcome, "unchanged": int(outcome == Outcome.UNCHANGED),
+        "seen": seen, "items_at": now if seen else None, "change_at": now if new or changed else None,
+        "watermark": watermark, "n": requests, "today": now.date()}).one()
     check_silence(session, config, row, failures_threshold=failures_threshold, now=now)
 
 
@@ -114,16 +141,15 @@ def record_failure(session: Session, config: SourceConfig, error: str, *, reques
     conn = session.connection()
     row = conn.execute(update(Source).where(Source.id == config.id).values(
         last_attempt_at=now, consecutive_failures=Source.consecutive_failures + 1, last_error=error[:1000],
-        last_outcome=Outcome.FAILED, polls_total=Source.polls_total + 1, auth_blocked=auth_blocked,
-        **_requests_spent(requests, now.date()),
-    ).returning(*_SILENCE)).one()
-    conn.execute(insert(Poll).values(source_id=config.id, started_at=now, finished_at=now,
-                                       outcome=Outcome.FAILED, error=error[:1000], requests=requests))
+        last_outcome=Outcome.FAILED, polls_total=Source.polls_total + 1, auth_blocked=auth_blocked, **_SPENT,
+    ).returning(*_SILENCE), {"n": requests, "today": now.date()}).one()
+    conn.execute(insert(Poll), {"source_id": config.id, "started_at": now, "finished_at": now,
+                                "outcome": Outcome.FAILED, "error": error[:1000], "requests": requests})
     check_silence(session, config, row, failures_threshold=failures_threshold, now=now)
 
 
-def record_deferred(session: Session, config: SourceConfig, reason: str, *, until: dt.datetime, requests: int,
-                    failures_threshold: int, now: dt.datetime) -> None:
+def record_deferred(session: Session, config: SourceConfig, reason: str, *, until: dt.datetime,
+                    requests: int, failures_threshold: int, now: dt.datetime) -> None:
     """A poll the budget did not allow: nothing was sent for it, so it is neither success nor failure.
 
     The source is due again when the budget reopens (``until``), not a whole interval later:
@@ -132,8 +158,8 @@ def record_deferred(session: Session, config: SourceConfig, reason: str, *, unti
     with its scheduler's next slot)."""
     row = session.connection().execute(update(Source).where(Source.id == config.id).values(
         last_attempt_at=now, last_outcome=Outcome.DEFERRED, deferred_reason=reason[:1000], next_run_at=until,
-        **_requests_spent(requests, now.date()),
-    ).returning(*_SILENCE)).one()
+        **_SPENT,
+    ).returning(*_SILENCE), {"n": requests, "today": now.date()}).one()
     check_silence(session, config, row, failures_threshold=failures_threshold, now=now)
 
 

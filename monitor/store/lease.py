@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from monitor.config import parse_duration
 from monitor.db import Database
@@ -53,27 +53,36 @@ class Claim:
     until: dt.datetime | None = None
 
 
-def acquire(conn: Connection, source_id: str, owner: str, ttl: float, now: dt.datetime | None = None) -> Claim:
+_UNTIL = bindparam("until", type_=Source.lease_until.type)
+_ACQUIRE = update(Source).where(
+    Source.id == bindparam("sid"),
+    or_(Source.lease_until.is_(None), Source.lease_until < bindparam("now", type_=Source.lease_until.type)),
+).values(lease_owner=bindparam("owner"), lease_until=_UNTIL)
+_HOLDER = select(Source.lease_owner, Source.lease_until).where(Source.id == bindparam("sid"))
+_RENEW = update(Source).where(Source.id == bindparam("sid"), Source.lease_owner == bindparam("owner")).values(
+    lease_until=_UNTIL)
+_RELEASE = update(Source).where(Source.id == bindparam("sid"), Source.lease_owner == bindparam("owner")).values(
+    lease_owner=None, lease_until=None)
+
+
+def acquire(conn: Connection, source_id: str, owner: str, ttl: float,
+            now: dt.datetime | None = None) -> Claim:
     now = now or utcnow()
     until = now + dt.timedelta(seconds=ttl)
-    taken = conn.execute(update(Source).where(Source.id == source_id, or_(Source.lease_until.is_(None), Source.lease_until < now))
-                         .values(lease_owner=owner, lease_until=until))
-    if taken.rowcount == 1:
+    if conn.execute(_ACQUIRE, {"sid": source_id, "now": now, "owner": owner, "until": until}).rowcount == 1:
         return Claim(True, owner, until)
-    row = conn.execute(select(Source.lease_owner, Source.lease_until).where(Source.id == source_id)).first()
+    row = conn.execute(_HOLDER, {"sid": source_id}).first()
     return Claim(False, row.lease_owner if row else None, row.lease_until if row else None)
 
 
 def renew(conn: Connection, source_id: str, owner: str, ttl: float, now: dt.datetime | None = None) -> bool:
     """Extend our lease; False if it is no longer ours (it expired and someone else took it)."""
     until = (now or utcnow()) + dt.timedelta(seconds=ttl)
-    return conn.execute(update(Source).where(Source.id == source_id, Source.lease_owner == owner)
-                        .values(lease_until=until)).rowcount == 1
+    return conn.execute(_RENEW, {"sid": source_id, "owner": owner, "until": until}).rowcount == 1
 
 
 def release(conn: Connection, source_id: str, owner: str) -> None:
-    conn.execute(update(Source).where(Source.id == source_id, Source.lease_owner == owner)
-                 .values(lease_owner=None, lease_until=None))
+    conn.execute(_RELEASE, {"sid": source_id, "owner": owner})
 
 
 def due_when_free(conn: Connection, source_id: str, now: dt.datetime | None = None, *,
