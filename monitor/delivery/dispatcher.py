@@ -211,17 +211,16 @@ def build_messages(session: Session, now: dt.datetime) -> None:
         .order_by(Delivery.id)
     ):
         groups.setdefault(row.group_key, []).append(row)
-    for batch in sent_together(list(groups.values())):
-        for rows in pack(batch):
-            session.execute(
-                update(Delivery)
-                .where(
-                    Delivery.id.in_([r.id for r in rows]),
-                    Delivery.message_id.is_(None),
-                    Delivery.state == DeliveryState.PENDING,
-                )
-                .values(message_id=f"rm_{uuid.uuid4().hex}")
+    for rows in pack(list(groups.values())):
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id.in_([r.id for r in rows]),
+                Delivery.message_id.is_(None),
+                Delivery.state == DeliveryState.PENDING,
             )
+            .values(message_id=f"rm_{uuid.uuid4().hex}")
+        )
 
 
 def due_messages(session: Session, now: dt.datetime) -> list[str]:
@@ -406,33 +405,21 @@ def disable_subscription(
 MERGE_UP_TO = SLACK_MAX_CHANGES  # changes per merged message: what every channel shows in full
 
 
-def sent_together(groups: list[list[Delivery]]) -> list[list[list[Delivery]]]:
-    """Due groups in the order they go out: the alert groups of one subscription together, digest
-    and admin groups each on their own."""
-    batches: dict[tuple[str, int | str | None], list[list[Delivery]]] = {}
+def pack(groups: list[list[Delivery]], limit: int = MERGE_UP_TO) -> list[list[Delivery]]:
+    """Due groups as messages: the alert groups of one subscription share a message while they fit
+    ``limit`` rows (a bigger group goes alone, with its "and N more"); digest and admin groups
+    each go alone."""
+    packs: list[list[Delivery]] = []
+    filling: dict[int | None, list[Delivery]] = {}  # per subscription: its newest alert message
     for rows in groups:
         first = rows[0]
-        alone = first.kind != DeliveryKind.ALERT
-        batch = (first.kind, first.group_key if alone else first.subscription_id)
-        batches.setdefault(batch, []).append(rows)
-    return list(batches.values())
-
-
-def pack(groups: list[list[Delivery]], limit: int = MERGE_UP_TO) -> list[list[Delivery]]:
-    """Whole groups into as few messages as fit ``limit`` rows each (a bigger group goes alone,
-    with its "and N more"); only alert groups are merged."""
-    packs: list[list[Delivery]] = []
-    for rows in groups:
-        last = packs[-1] if packs else None
-        if (
-            last is not None
-            and rows[0].kind == DeliveryKind.ALERT
-            and last[0].kind == DeliveryKind.ALERT
-            and len(last) + len(rows) <= limit
-        ):
+        last = filling.get(first.subscription_id) if first.kind == DeliveryKind.ALERT else None
+        if last is not None and len(last) + len(rows) <= limit:
             last.extend(rows)
-        else:
-            packs.append(list(rows))
+            continue
+        packs.append(list(rows))
+        if first.kind == DeliveryKind.ALERT:
+            filling[first.subscription_id] = packs[-1]
     return packs
 
 
