@@ -28,14 +28,7 @@ from monitor.changes.match import compiled_watchlists, match_doc
 from monitor.changes.query import MatchDoc
 from monitor.config import AppConfig, config_hash
 from monitor.db import Database
-from monitor.errors import (
-    AuthError,
-    BudgetExceeded,
-    FetchError,
-    InsanityError,
-    MonitorError,
-    ParseError,
-)
+from monitor.errors import AuthError, BudgetExceeded, InsanityError, MonitorError, ParseError
 from monitor.fetch import DEFAULT_MAX_BYTES, CacheEntry, Fetcher, PollClient
 from monitor.models import Change, Delivery, Source, utcnow
 from monitor.outbox.enqueue import deliveries, recipients
@@ -200,7 +193,7 @@ class Pipeline:
             log.error("source %s: %s. Not polling it again until its key or config changes.",
                       config.id, redact(str(exc)))
             return self._fail(config, _describe(exc), client.requests, auth_blocked=auth_fingerprint(config, source))
-        except (FetchError, ParseError, InsanityError, MonitorError) as exc:
+        except MonitorError as exc:  # a fetch, parse or sanity failure of this source
             return self._fail(config, _describe(exc), client.requests)
         except Exception as exc:  # a parser bug must not take the service down
             log.exception("source %s: unexpected error", config.id)
@@ -306,6 +299,4 @@ def enqueue(session: Session, source_id: str, poll_id: int, found: list[tuple[it
 
 def _describe(exc: Exception) -> str:
     prefix = {AuthError: "auth", ParseError: "parse", InsanityError: "sanity"}.get(type(exc), "fetch")
-    if isinstance(exc, FetchError) and not isinstance(exc, AuthError):
-        prefix = "fetch"
     return f"{prefix}: {exc}"
