@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 from procrastinate import App, JobContext, PsycopgConnector, exceptions, jobs
 from procrastinate.schema import SchemaManager
-from sqlalchemy import Connection, or_, select, text, update
+from sqlalchemy import Connection, delete, or_, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -276,10 +276,8 @@ def build_app(db: Database, settings: ClusterSettings) -> App:
 
 
 async def defer_deliver(app: App) -> None:
-    try:
+    with contextlib.suppress(exceptions.AlreadyEnqueued):  # one is already waiting: it will do
         await app.tasks["monitor.deliver"].defer_async(timestamp=int(time.time()))
-    except exceptions.AlreadyEnqueued:
-        pass
 
 
 def _in_transaction(db: Database, fn: Callable[[Connection], None]) -> None:
@@ -335,10 +333,7 @@ def worker_dispatcher(db: Database, settings: ClusterSettings, client: httpx.Asy
 
 def forget_workers(db: Database, worker_ids: list[int]) -> None:
     with db.session() as session:
-        for worker_id in worker_ids:
-            row = session.get(Setting, f"{WORKER_KEY}{worker_id}")
-            if row is not None:
-                session.delete(row)
+        session.execute(delete(Setting).where(Setting.key.in_([f"{WORKER_KEY}{w}" for w in worker_ids])))
 
 
 # -- the cluster's view of itself (``monitor status``, ``monitor workers``) ---------------------
@@ -374,8 +369,8 @@ def cluster_status(db: Database, settings: ClusterSettings | None = None) -> Clu
         running: dict[int, int] = dict(conn.execute(text(
             "SELECT worker_id, count(*) FROM procrastinate_jobs WHERE status = 'doing' "
             "AND worker_id IS NOT NULL GROUP BY worker_id")).all())
-        described = {key: value for key, value in conn.execute(
-            select(Setting.key, Setting.value).where(Setting.key.like(f"{WORKER_KEY}%"))).all()}
+        described: dict[str, str] = dict(conn.execute(
+            select(Setting.key, Setting.value).where(Setting.key.like(f"{WORKER_KEY}%"))).tuples().all())
         workers = []
         for worker_id, beat in conn.execute(text(
                 "SELECT id, last_heartbeat FROM procrastinate_workers ORDER BY id")).all():
