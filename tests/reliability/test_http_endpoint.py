@@ -94,3 +94,58 @@ def test_a_port_in_use_is_one_line_at_start(cli_env) -> None:
         port = taken.getsockname()[1]
         line = _one_line_refusal(run_cli_process(["run", "--http", f"127.0.0.1:{port}"], cli_env, timeout=60))
     assert "in use" in line
+
+
+# Every GET route, with a place for a path segment and a query value; and what goes there.
+GET_ROUTES = {
+    "feed": "/feeds/{segment}.atom?token={value}",
+    "unsubscribe": "/unsubscribe/{segment}?all={value}",
+    "healthz": "/healthz?probe={value}",
+    "metrics": "/metrics?probe={value}",
+    "courtlistener-hook": "/hooks/courtlistener/{segment}?token={value}",
+}
+MALFORMED = {
+    "nul": "%00",
+    "nul-inside": "bivens%00x",
+    "bad-percent": "%zz",
+    "lone-percent": "%",
+    "invalid-utf8": "%c3%28",
+    "overlong-utf8": "%c0%af",
+    "lone-surrogate": "%ed%a0%80",
+    "overlong": "b" * 60_000,
+    "unknown-token": "no-such-token-0123456789",
+    "raw-byte-ff": "\xff",
+    "raw-latin1": "caf\xe9",
+    "raw-nul": "\x00",
+    "raw-control": "\x1b[31m",
+    "dot-dot": "..%2f..%2fetc",
+    "many-params": "x&" * 5000 + "y",
+}
+
+
+def _status_of_raw_get(base: str, target: str) -> int:
+    """The status of ``GET target`` sent byte for byte (an HTTP client would re-encode it)."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode("latin-1"))
+        answer = b""
+        while b"\r\n" not in answer and (chunk := conn.recv(4096)):
+            answer += chunk
+    return int(answer.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize("route", GET_ROUTES.values(), ids=GET_ROUTES.keys())
+@pytest.mark.parametrize("bad", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_malformed_path_or_query_on_any_get_route_is_a_4xx(db, web, route, bad) -> None:
+    """On SQLite and PostgreSQL: a malformed path segment or token is refused as the client's
+    fault (4xx: the route's own answer, or uvicorn's 400 for bytes HTTP does not allow), never
+    a 500 nor a dropped connection; a query the route does not read (``/healthz?probe=…``, an
+    unsubscribe link's ``all=``) is ignored or refused, never a 500."""
+    sub = seed_watchlist(db)
+    base = str(web.base_url)
+    if "{segment}" in route:
+        assert 400 <= _status_of_raw_get(base, route.format(segment=bad, value="x")) < 500
+    token = subscription(db, sub).unsubscribe_token or ""
+    status = _status_of_raw_get(base, route.format(segment=token if "unsubscribe" in route else "bivens", value=bad))
+    read = route.startswith(("/feeds", "/hooks"))  # the query's value is the token
+    assert 400 <= status < 500 if read else status == 200 or 400 <= status < 500, status
