@@ -27,6 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from monitor.outbox.states import DeliveryKind, DeliveryState, DigestState
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -266,9 +268,9 @@ class Delivery(Base):
     subscription_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[str] = mapped_column(String(10), default="alert")  # outbox.enqueue.DeliveryKind
+    kind: Mapped[str] = mapped_column(String(10), default=DeliveryKind.ALERT)
     rule: Mapped[str | None] = mapped_column(String(300))  # "<watchlist>: <rule that fired>"
-    state: Mapped[str] = mapped_column(String(10), default="pending")  # outbox.enqueue.DeliveryState
+    state: Mapped[str] = mapped_column(String(10), default=DeliveryState.PENDING)
     message_id: Mapped[str | None] = mapped_column(String(64), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -305,7 +307,7 @@ class Digest(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
     digest_date: Mapped[dt.date] = mapped_column(Date)
-    state: Mapped[str] = mapped_column(String(10), default="pending")
+    state: Mapped[str] = mapped_column(String(10), default=DigestState.PENDING)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

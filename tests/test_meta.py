@@ -48,3 +48,29 @@ def test_help_lists_every_command(cli_env):
     named = re.findall(r"`monitor ([a-z-]+)", cli_reference())
     documented = {name for name in named if not name.startswith("-")}  # not `monitor --version`
     assert listed == documented
+
+
+def test_delivery_states_and_kinds_are_compared_as_enums():
+    """Code under monitor/ names a delivery's (or digest's) state and kind through the enums of
+    monitor.outbox.states, never as a bare string a typo would silently never match."""
+    import ast
+
+    from monitor.outbox.states import DeliveryKind, DeliveryState, DigestState
+
+    words = {str(v) for enum in (DeliveryKind, DeliveryState, DigestState) for v in enum}
+    found = []
+    for path in sorted((ROOT / "monitor").rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            pairs: list[tuple[str, ast.AST]] = []
+            if isinstance(node, ast.Compare) and isinstance(node.left, ast.Attribute):
+                pairs += [(node.left.attr, c) for c in node.comparators]
+            elif isinstance(node, ast.Call):
+                pairs += [(k.arg or "", k.value) for k in node.keywords]
+            for name, value in pairs:
+                literals = value.elts if isinstance(value, ast.Tuple) else [value]
+                if name in ("state", "kind") and any(isinstance(v, ast.Constant) and v.value in words
+                                                     for v in literals):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not found, f"a delivery state or kind as a plain string: {found}"

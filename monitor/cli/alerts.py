@@ -56,12 +56,13 @@ def alerts_list(
     from sqlalchemy import select
 
     from monitor.models import Delivery
+    from monitor.outbox.states import DeliveryState
 
     database = open_db(db, create=False)
     with database.session() as session:
         query = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
         if failed:
-            query = query.where(Delivery.state == "failed")
+            query = query.where(Delivery.state == DeliveryState.FAILED)
         data = [_row(d) for d in session.scalars(query)]
     if json_out:
         print_json(data)
@@ -114,17 +115,18 @@ def alerts_retry(
     from sqlalchemy import select, update
 
     from monitor.models import Delivery, utcnow
+    from monitor.outbox.states import DeliveryState
 
     if (delivery_id is None) == (not all_failed):
         fail("give a delivery ID or --all-failed (not both)")
     database = open_db(db)
     with database.session() as session:
-        query = select(Delivery).where(Delivery.state == "failed")
+        query = select(Delivery).where(Delivery.state == DeliveryState.FAILED)
         if delivery_id is not None:
             delivery = session.get(Delivery, delivery_id)
             if delivery is None:
                 fail(f"no delivery {delivery_id} (see `monitor alerts list`)")
-            if delivery.state != "failed":
+            if delivery.state != DeliveryState.FAILED:
                 fail(f"delivery {delivery_id} is {delivery.state}, not failed: nothing to retry")
             query = query.where(Delivery.group_key == delivery.group_key)
         rows = list(session.scalars(query))
@@ -134,7 +136,7 @@ def alerts_retry(
                 row.subscription.enabled = True
                 row.subscription.disabled_reason = None
         session.execute(update(Delivery).where(Delivery.id.in_([r.id for r in rows]))
-                        .values(state="pending", next_attempt_at=now, created_at=now, last_error=None))
+                        .values(state=DeliveryState.PENDING, next_attempt_at=now, created_at=now, last_error=None))
     console.print(f"{len(rows)} deliveries queued again; the dispatcher sends them within seconds", markup=False)
 
 

@@ -30,7 +30,8 @@ from monitor.db import Database
 from monitor.delivery.dispatcher import build_message
 from monitor.errors import ConfigError
 from monitor.models import Delivery, Digest, Subscription, Watchlist, utcnow
-from monitor.outbox.enqueue import DeliveryKind, DeliveryState, GroupKey
+from monitor.outbox.enqueue import GroupKey
+from monitor.outbox.states import DeliveryKind, DeliveryState, DigestState
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def claim_digests(db: Database, now: dt.datetime | None = None) -> list[str]:
 def claim_day(session: Session, ids: list[int], day: dt.date, key: str, now: dt.datetime) -> bool:
     """In one transaction: the day's ``digests`` rows and the queued rows moved under ``key``."""
     for sub_id in ids:
-        session.add(Digest(subscription_id=sub_id, digest_date=day, state="pending", created_at=now))
+        session.add(Digest(subscription_id=sub_id, digest_date=day, state=DigestState.PENDING, created_at=now))
     session.flush()
     due_at = min(now, utcnow())
     moved = session.scalars(
@@ -121,7 +122,7 @@ def claim_day(session: Session, ids: list[int], day: dt.date, key: str, now: dt.
     wanting = [s for s in ids if (sub := session.get(Subscription, s)) is not None and sub.send_empty_digest]
     if not wanting:
         session.execute(update(Digest).where(Digest.subscription_id.in_(ids), Digest.digest_date == day)
-                        .values(state="empty"))
+                        .values(state=DigestState.EMPTY))
         return False
     session.add(Delivery(idempotency_key=f"{key}:empty", group_key=key, subscription_id=wanting[0],
                          kind=DeliveryKind.DIGEST, state=DeliveryState.PENDING, payload={"date": day.isoformat()}, next_attempt_at=due_at, created_at=now))

@@ -60,7 +60,8 @@ from monitor.models import (
     Subscription,
     utcnow,
 )
-from monitor.outbox.enqueue import DeliveryKind, DeliveryState, GroupKey
+from monitor.outbox.enqueue import GroupKey
+from monitor.outbox.states import DeliveryKind, DeliveryState, DigestState
 from monitor.redact import redact_for_target, remember_target
 
 log = logging.getLogger(__name__)
@@ -294,7 +295,7 @@ def build_message(
     event_id = first.message_id or ""
     if first.kind == DeliveryKind.ADMIN:
         text = str((first.payload or {}).get("text", ""))
-        return Message(watchlist="admin", kind="admin", text=text, event_id=event_id, total=1), []
+        return Message(watchlist="admin", kind=DeliveryKind.ADMIN, text=text, event_id=event_id, total=1), []
     subscriptions = sorted(
         {d.subscription for d in deliveries if d.subscription is not None}, key=lambda s: s.id
     )
@@ -365,7 +366,7 @@ def queue_admin_notice(
     return True
 
 
-def mark_digest(session: Session, delivery_ids: list[int], outcome: str) -> None:
+def mark_digest(session: Session, delivery_ids: list[int], state: DigestState) -> None:
     """Settle the ``digests`` rows of the subscriptions and day these digest rows were sent for."""
     rows = session.execute(
         select(Delivery.subscription_id, Delivery.payload).where(Delivery.id.in_(delivery_ids))
@@ -379,7 +380,7 @@ def mark_digest(session: Session, delivery_ids: list[int], outcome: str) -> None
                     Digest.subscription_id == subscription_id,
                     Digest.digest_date == dt.date.fromisoformat(str(day)),
                 )
-                .values(state=outcome)
+                .values(state=state)
             )
 
 
@@ -596,7 +597,7 @@ class Dispatcher:
                 for delivery_id in ids
             )
             if out.kind is DeliveryKind.DIGEST and outcome is not Outcome.RETRY:
-                mark_digest(session, ids, outcome)
+                mark_digest(session, ids, DigestState.SENT if outcome is Outcome.SENT else DigestState.FAILED)
             if permanent:
                 for subscription_id in out.subscription_ids:
                     disable_subscription(session, subscription_id, answer, notify, now)

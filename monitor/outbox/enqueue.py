@@ -11,35 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import NamedTuple
 
 from sqlalchemy import Connection, select
 
 from monitor.changes.match import CompiledWatchlist
 from monitor.models import Subscription
-
-
-class DeliveryKind(StrEnum):
-    """What an outbox row is; stored as its text."""
-
-    ALERT = "alert"
-    DIGEST = "digest"
-    ADMIN = "admin"
-
-
-class DeliveryState(StrEnum):
-    """Where an outbox row is; stored as its text.
-
-    ``queued`` (a digest row waiting for its day) → ``pending`` (due at ``next_attempt_at``) →
-    ``sending`` (claimed by one dispatcher) → ``sent`` | ``failed``, or ``pending`` again to retry.
-    """
-
-    QUEUED = "queued"
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
+from monitor.outbox.states import DeliveryKind, DeliveryState
 
 
 @dataclass(frozen=True)

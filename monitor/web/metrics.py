@@ -19,9 +19,10 @@ from starlette.routing import BaseRoute, Route
 
 from monitor.db import Database
 from monitor.models import Change, Delivery, Item, Poll, Source
+from monitor.outbox.states import DeliveryState
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-QUEUED_STATES = ("pending", "sending", "queued")
+QUEUED_STATES = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.QUEUED)
 
 
 @dataclass
