@@ -13,6 +13,7 @@ import asyncio
 import email.utils
 import functools
 import hashlib
+import json
 import logging
 import os
 import random
@@ -97,8 +98,6 @@ class Response:
         return self.headers.get("content-type", "")
 
     def json(self) -> Any:
-        import json
-
         return json.loads(self.body)
 
 
