@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -70,10 +69,8 @@ def window_start(window: str, now: dt.datetime) -> dt.datetime:
 
 def _insert_ignore(session: Session, values: dict[str, object]) -> None:
     """INSERT the row unless it exists: the dialect's ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(postgresql.insert(BudgetSpend).values(**values).on_conflict_do_nothing())
-    else:
-        session.execute(sqlite.insert(BudgetSpend).values(**values).on_conflict_do_nothing())
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(BudgetSpend).values(**values).on_conflict_do_nothing())
 
 
 def blocked_until(session: Session, provider: str, now: dt.datetime) -> dt.datetime | None:
@@ -123,17 +120,6 @@ def merged_limits(configured: dict[str, ProviderLimits]) -> dict[str, ProviderLi
     return out
 
 
-@dataclass
-class Grant:
-    """A held concurrency slot; release it when the request is done."""
-
-    provider: str
-    semaphore: asyncio.Semaphore
-
-    def release(self) -> None:
-        self.semaphore.release()
-
-
 MAX_BLOCK_SECONDS = 24 * 3600  # a Retry-After date in 2099 is a server bug, not a reason to stop for good
 MAX_WEB_BLOCK_SECONDS = 3600  # a generic host: one feed's 429 holds its neighbours an hour at most
 
@@ -161,10 +147,6 @@ class Budgets:
                 blocks[provider] = max(until, blocks.get(provider, until))
             return blocks
 
-    def _hold(self, provider: str, until: dt.datetime) -> None:
-        """Hold ``provider`` until ``until``, never shortening a hold already in force."""
-        self._blocked[provider] = max(until, self._blocked.get(provider, until))
-
     def configure(self, configured: dict[str, ProviderLimits]) -> None:
         """Apply a reloaded ``providers:`` block (held concurrency slots keep their old semaphore)."""
         self.limits = merged_limits(configured)
@@ -181,8 +163,9 @@ class Budgets:
     def limits_for(self, provider: str) -> ProviderLimits:
         return self.limits.get(provider) or self.limits.get(provider.split(":", 1)[0]) or self.limits[WEB]
 
-    async def acquire(self, provider: str) -> Grant:
-        """Wait for a concurrency slot, then reserve one request (raises BudgetExceeded, unsent)."""
+    async def acquire(self, provider: str) -> asyncio.Semaphore:
+        """Wait for a concurrency slot, then reserve one request (raises BudgetExceeded, unsent).
+        The caller releases the returned semaphore when its request is done."""
         limits = self.limits_for(provider)
         slots = limits.concurrency or 4
         semaphore = self._semaphores.setdefault(provider, asyncio.Semaphore(slots))
@@ -192,23 +175,19 @@ class Budgets:
             if until is not None and until > utcnow():
                 raise BudgetExceeded(provider, self._block_reasons.get(provider, BLOCKED), until)
             if self.db is not None and has_rate_limit(limits):
-                self._reserve(provider, limits)
+                with self.db.session() as session:
+                    reserve(session, provider, limits, utcnow())
         except BaseException:
             semaphore.release()
             raise
-        return Grant(provider, semaphore)
-
-    def _reserve(self, provider: str, limits: ProviderLimits) -> None:
-        assert self.db is not None
-        with self.db.session() as session:
-            reserve(session, provider, limits, utcnow())
+        return semaphore
 
     async def block(self, provider: str, seconds: float, cause: str = ASKED_TO_WAIT) -> dt.datetime:
         """Retry-After: hold every request to ``provider`` for ``seconds`` (capped; persisted);
         ``cause`` (which answer asked) is the reason the held polls are deferred with."""
         cap = MAX_WEB_BLOCK_SECONDS if provider.startswith(f"{WEB}:") else MAX_BLOCK_SECONDS
         until = utcnow() + dt.timedelta(seconds=min(seconds, cap))
-        self._hold(provider, until)
+        self._blocked[provider] = max(until, self._blocked.get(provider, until))  # never shortened
         self._block_reasons[provider] = f"blocked: {cause}"
         if self.db is not None:
             with self.db.session() as session:

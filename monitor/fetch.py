@@ -168,7 +168,7 @@ class Fetcher:
         provider = self.provider_for(provider, url)
         attempt = 0
         while True:
-            grant = await self.budgets.acquire(provider)
+            slot = await self.budgets.acquire(provider)
             if on_send is not None:
                 on_send()
             try:
@@ -180,7 +180,7 @@ class Fetcher:
             except FetchError as error:
                 exc = error
             finally:
-                grant.release()
+                slot.release()
             attempt += 1
             if exc.retry_after is not None:
                 until = await self.budgets.block(provider, exc.retry_after, f"{exc} asked us to wait")
