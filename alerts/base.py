@@ -54,6 +54,11 @@ def day_text(day: dt.date) -> str:
     return f"{day:%b} {day.day}, {day.year}"
 
 
+def happened_text(status: str | None, day: dt.date | None) -> str | None:
+    """``Reported by committee on Nov 24, 2026``: a status on the action's own date."""
+    return f"{status_label(status)} on {day_text(day)}" if status and day else None
+
+
 def moment_text(moment: dt.datetime, timezone: str | None = None) -> str:
     """``2026-02-02 10:00 EST``: a time in the subscriber's zone (UTC when none or unknown)."""
     try:
@@ -101,10 +106,9 @@ class MessageChange:
     def happened(self) -> str | None:
         """``Reported by committee on Nov 24, 2026``: the status this change is about, on the
         action's own date (not the day we noticed it); None without a status or a date."""
-        status = self.new if self.type == "status" else self.status
-        if self.type == "field" or not status or self.status_date is None:
+        if self.type == "field":
             return None
-        return f"{status_label(status)} on {day_text(self.status_date)}"
+        return happened_text(self.new if self.type == "status" else self.status, self.status_date)
 
     def action_text(self) -> str | None:
         """The action that set the status, else the raw status when it is words, not a code."""

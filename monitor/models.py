@@ -201,6 +201,44 @@ class Change(Base):
     version: Mapped[ItemVersion | None] = relationship()  # the item as this change left it
 
 
+class StatusEvent(Base):
+    """One real-world status move of one identity (``us/119/s/3470`` reported on Nov 24, 2026),
+    whichever providers report it: alerted once, by the first report's change."""
+
+    __tablename__ = "status_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identity: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(40))
+    status_date: Mapped[dt.date | None] = mapped_column(Date)
+    first_source_id: Mapped[str] = mapped_column(String(100))
+    # the change whose deliveries carry the alert; None when the first provider stood at this
+    # status before alerts began (its baseline), so nobody was told of the move
+    first_change_id: Mapped[int | None] = mapped_column(ForeignKey("changes.id", ondelete="SET NULL"))
+    first_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    reports: Mapped[list[StatusReport]] = relationship(
+        back_populates="event", order_by="StatusReport.id", cascade="all, delete-orphan")
+
+
+class StatusReport(Base):
+    """One provider's report of a status event: the first one, or a later confirmation."""
+
+    __tablename__ = "status_reports"
+    __table_args__ = (UniqueConstraint("event_id", "source_id", name="uq_status_reports_event_source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("status_events.id", ondelete="CASCADE"))
+    source_id: Mapped[str] = mapped_column(String(100))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    change_id: Mapped[int | None] = mapped_column(ForeignKey("changes.id", ondelete="SET NULL"))
+    status_date: Mapped[dt.date | None] = mapped_column(Date)
+    reported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    event: Mapped[StatusEvent] = relationship(back_populates="reports")
+
+
 class Watchlist(Base):
     """A tracked remedy: what to match, which identities to follow, and how loudly."""
 
@@ -219,6 +257,9 @@ class Watchlist(Base):
     snooze_until: Mapped[dt.datetime | None]
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     follow_matches: Mapped[bool] = mapped_column(Boolean, default=True)  # a matching new bill is followed
+    # hold a status move until this many providers reported it, at most confirm_timeout seconds
+    confirm: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    confirm_timeout: Mapped[int] = mapped_column(Integer, default=86400, server_default="86400")
     feed_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from monitor.budget import Budgets
+from monitor.changes import events
 from monitor.changes.diff import ChangeSpec, diff
 from monitor.changes.match import compiled_watchlists, match_doc
 from monitor.changes.query import MatchDoc
@@ -279,19 +280,28 @@ def store_poll(session: Session, config: SourceConfig, records: list[ItemRecord]
 
 def enqueue(session: Session, source_id: str, poll_id: int, found: list[tuple[items.Written, ChangeSpec]],
             change_ids: list[int], now: dt.datetime) -> int:
-    """Outbox rows for the changes that fire a rule of a watchlist someone hears from; how many."""
+    """Outbox rows for the changes that fire a rule of a watchlist someone hears from; how many.
+
+    A status move another provider already reported for the same identity is recorded as its
+    confirmation and fires nothing (``monitor.changes.events``)."""
     conn = session.connection()
+    verdicts = events.settle(conn, source_id, [events.Observed(change_id, w.item_id, w.record, change)
+                                               for change_id, (w, change) in zip(change_ids, found)], now)
     subscribers = recipients(conn)
     watchlists = compiled_watchlists(conn, subscribers)
     rows: list[dict[str, object]] = []
     docs: dict[int, MatchDoc] = {}
     for change_id, (w, change) in zip(change_ids, found):
+        verdict = verdicts.get(change_id)
+        if verdict is not None and not verdict.alerts:
+            continue
         doc = docs.get(w.item_id) or docs.setdefault(w.item_id, match_doc(w.record, source_id))
         for watchlist in watchlists:
-            rule = watchlist.rule_for(change, doc)
+            rule = watchlist.rule_for(verdict.spec if verdict and verdict.spec else change, doc)
             if rule is not None:
+                hold = events.hold_until(watchlist.confirm, watchlist.confirm_timeout, verdict, change, now)
                 rows += deliveries(change_id, watchlist, subscribers[watchlist.id], rule, group=f"p{poll_id}",
-                                   now=now)
+                                   now=now, hold_until=hold)
     if rows:
         conn.execute(insert(Delivery), rows)
     return len(rows)

@@ -16,6 +16,8 @@ watchlists can live in version control::
       follow_matches: true               # a new bill a discovery feed finds and this matches is followed
       paused: false
       snooze_until: null                 # ISO date-time
+      confirm: 1                         # providers a status move waits for (2: hold until confirmed)
+      confirm_timeout: 86400             # seconds it waits; then it goes out "reported by X only"
 
 Identities are slash-separated and lower-case: ``us/<congress>/<type>/<number>`` for federal
 bills (``us/119/s/3470``), ``<state>/<session>/<type>/<number>`` for state bills
@@ -37,13 +39,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts.base import day_text, status_label
+from alerts.base import happened_text
 from monitor.changes.diff import ChangeSpec, ChangeType
+from monitor.changes.events import identity_view
 from monitor.changes.match import CompiledWatchlist, match_doc
 from monitor.changes.query import MatchDoc, compile_query
 from monitor.errors import ConfigError, QueryError
 from monitor.follow import notice
-from monitor.models import Change, FollowedBill, Item, Poll, Watchlist, utcnow
+from monitor.models import Change, FollowedBill, Item, Poll, StatusEvent, Watchlist, utcnow
 from monitor.normalise.meanings import meaning
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
@@ -51,7 +54,7 @@ IDENTITY = re.compile(r"^[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)+$")
 ALERTS_PER_DAY_WARNING = 30
 STARTER = "starter_watchlists.yaml"
 FIELDS = ("name", "title", "description", "query", "pinned", "muted", "on_new", "on_status", "on_field",
-          "follow_matches", "paused", "snooze_until")
+          "follow_matches", "paused", "snooze_until", "confirm", "confirm_timeout")
 
 
 def check_identity(text: str) -> str:
@@ -79,6 +82,16 @@ class WatchlistSpec(BaseModel):
     follow_matches: bool = True
     paused: bool = False
     snooze_until: dt.datetime | None = None
+    confirm: int = Field(default=1, ge=1, le=5)
+    confirm_timeout: int = Field(default=86400, ge=60, le=30 * 86400)
+
+    @field_validator("confirm_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        """A duration as the CLI takes it (``12h``, ``2d``) or a number of seconds."""
+        from monitor.config import parse_duration
+
+        return parse_duration(value) if isinstance(value, str) and not value.isdigit() else value
 
     @field_validator("name")
     @classmethod
@@ -279,9 +292,27 @@ def preview(session: Session, spec: WatchlistSpec, *, days: int = 30, limit: int
     return result
 
 
-def happened(status: str | None, day: dt.date | None) -> str | None:
-    """``Reported by committee on Nov 24, 2026``: a status on the action's own date."""
-    return f"{status_label(status)} on {day_text(day)}" if status and day else None
+BOARD_MOVES = 5
+
+
+def provider_view(item: Item) -> dict[str, Any]:
+    """One provider's view of an identity: its status on the action's date, and the code in words."""
+    return {"source": item.source_id, "key": item.key, "kind": item.kind, "title": item.title,
+            "status": item.status, "raw_status": item.raw_status, "raw_status_meaning": meaning(item.raw_status),
+            "status_action": item.status_action, "status_date": item.status_date,
+            "happened": happened_text(item.status, item.status_date), "status_changed_at": item.status_changed_at,
+            "url": item.url}
+
+
+def move_json(event: StatusEvent) -> dict[str, Any]:
+    """A status move of an identity: who reported it first (and alerted), who confirmed it, when."""
+    first, *later = event.reports
+    return {"status": event.status, "status_date": event.status_date,
+            "happened": happened_text(event.status, event.status_date), "kind": event.kind,
+            "first_source": event.first_source_id, "first_seen_at": event.first_seen_at,
+            "alerted": event.first_change_id is not None,
+            "confirmed_by": [{"source": r.source_id, "at": r.reported_at, "status_date": r.status_date}
+                             for r in later if r.source_id != first.source_id]}
 
 
 def board(session: Session, watchlist: Watchlist, *, limit: int = 10) -> dict[str, Any]:
@@ -289,13 +320,9 @@ def board(session: Session, watchlist: Watchlist, *, limit: int = 10) -> dict[st
     they matched (tracked like pins, with the notice that says why), then the latest matches."""
     pinned = []
     for identity in watchlist.pinned or []:
-        rows = session.scalars(select(Item).where(func.lower(Item.identity) == identity.lower())
-                               .order_by(Item.source_id, Item.key))
-        pinned.append({"identity": identity, "sources": [{
-            "source": i.source_id, "key": i.key, "title": i.title, "status": i.status, "raw_status": i.raw_status,
-            "raw_status_meaning": meaning(i.raw_status), "status_action": i.status_action,
-            "status_date": i.status_date, "happened": happened(i.status, i.status_date),
-            "status_changed_at": i.status_changed_at, "url": i.url} for i in rows]})
+        view = identity_view(session, identity)
+        pinned.append({"identity": identity, "agree": view.agree, "sources": [provider_view(i) for i in view.items],
+                       "moves": [move_json(e) for e in view.events[-BOARD_MOVES:]]})
     following = []
     for row in session.scalars(select(FollowedBill).where(FollowedBill.watchlist_id == watchlist.id)
                                .order_by(FollowedBill.followed_at, FollowedBill.id)):

@@ -41,6 +41,8 @@ class CompiledWatchlist:
     muted: tuple[str, ...]  # each a phrase: its folded words joined by spaces
     paused: bool
     snooze_until: dt.datetime | None
+    confirm: int = 1  # providers a status move waits for (monitor.changes.events)
+    confirm_timeout: int = 86400  # seconds it waits for them
 
     @classmethod
     def compile(cls, watchlist: Watchlist) -> CompiledWatchlist:
@@ -55,6 +57,7 @@ class CompiledWatchlist:
             on_new=watchlist.on_new, on_status=watchlist.on_status, on_field=watchlist.on_field,
             muted=tuple(" ".join(words(p)) for p in watchlist.muted or [] if words(p)),
             paused=watchlist.paused, snooze_until=watchlist.snooze_until,
+            confirm=watchlist.confirm or 1, confirm_timeout=watchlist.confirm_timeout or 86400,
         )
 
     def snoozed(self, now: dt.datetime) -> bool:
@@ -101,7 +104,7 @@ def match_doc(item: Item | ItemRecord, source_id: str) -> MatchDoc:
 
 
 _WATCHLIST_FIELDS = ("id", "name", "query", "pinned", "muted", "on_new", "on_status", "on_field", "paused",
-                     "snooze_until")
+                     "snooze_until", "confirm", "confirm_timeout")
 
 
 @functools.lru_cache(maxsize=256)

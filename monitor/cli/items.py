@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,8 +20,11 @@ from monitor.cli.common import (
     print_json,
     print_table,
 )
+from monitor.cli.watchlists import print_moves
+from monitor.normalise.meanings import describe_raw
 
 if TYPE_CHECKING:
+    from monitor.changes.events import IdentityView
     from monitor.models import Item
 
 items_app = typer.Typer(rich_markup_mode=None, help="Stored items (bills, opinions, dockets, documents) and their history.",
@@ -129,49 +132,79 @@ def items_search(
 
 @items_app.command("show")
 def items_show(key: Annotated[str, typer.Argument(metavar="KEY", help="The item key as `items list` prints it, or an "
-                                                  "identity (us/119/s/3470).")],
+                                                  "identity (us/119/s/3470) for every provider's view of it.")],
                db: DbOpt = None, json_out: JsonOpt = False) -> None:
-    """Show one item with every stored version and every detected change.
+    """Show one item with every stored version and every detected change, or an identity as every provider sees it.
 
-    An identity shared by several items (one bill from congress.gov and Open States) shows the
-    one changed last and names the others.
+    An identity (us/119/s/3470) shows every provider's item of it side by side, whether they
+    agree, and each status move with who reported it first and who confirmed it.
 
     Example: monitor items show us/119/s/3470
     """
     from sqlalchemy import select
 
+    from monitor import watchlists as wl
+    from monitor.changes.events import identity_view
     from monitor.cli.views import change_json, item_json, version_json
     from monitor.models import Change, Item
 
     database = open_db(db, create=False)
     with database.session() as session:
         item = session.scalar(select(Item).where(Item.key == key))
-        others: list[Item] = []
-        if item is None:  # an identity: the item changed last, and the other providers' keys
-            same = list(session.scalars(select(Item).where(Item.identity == key.strip().lower())
-                                        .order_by(Item.last_changed.desc(), Item.id.desc())))
-            item, others = (same[0], same[1:]) if same else (None, [])
-        if item is None:
-            fail(f"no item with key or identity {key!r} (see `monitor items list`)")
+        if item is None:  # an identity: every provider's item of it
+            view = identity_view(session, key) if wl.IDENTITY.match(key.strip().lower()) else None
+            if view is None or not view.items:
+                fail(f"no item with key or identity {key!r} (see `monitor items list`)")
+            _show_identity(view, json_out)
+            return
         changes = list(session.scalars(select(Change).where(Change.item_id == item.id).order_by(Change.id)))
+        moves = [wl.move_json(e) for e in identity_view(session, item.identity).events] if item.identity else []
         data = item_json(item) | {"summary": item.summary, "versions": [version_json(v) for v in item.versions],
-                                  "changes": [change_json(c) for c in changes]}
-        if others:
-            data["same_identity"] = [other.key for other in others]
+                                  "changes": [change_json(c) for c in changes], "moves": moves}
         if json_out:
             print_json(data)
             return
-        if others:
-            console.print(f"also under {item.identity}: {', '.join(o.key for o in others)}", markup=False)
-        for name in ("key", "source", "kind", "identity", "title", "url", "status", "raw_status",
-                     "status_action", "status_date", "first_seen", "last_changed"):
+        data["raw_status"] = describe_raw(item.raw_status)
+        for name in ("key", "source", "kind", "identity", "title", "url", "status", "happened", "status_action",
+                     "raw_status", "first_seen", "last_changed"):
             if data[name] is not None:
-                console.print(f"[bold]{name}[/]: {data[name]}")
+                console.print(f"{name}: {data[name]}", markup=False, highlight=False)
         print_table(["version", "created", "hash"],
                     [[v.version, v.created_at, v.content_hash[:12]] for v in item.versions], title="versions")
         print_table(["id", "type", "field", "old", "new", "detected"],
                     [[c.id, c.type, c.field, cut(c.old, 60), cut(c.new, 60), c.detected_at] for c in changes],
                     title="changes")
+        if item.identity:
+            print_moves(item.identity, moves)
+
+
+def _show_identity(view: IdentityView, json_out: bool) -> None:
+    """Every provider's view of one identity side by side, whether they agree, and its status moves."""
+    from monitor import watchlists as wl
+
+    providers = [wl.provider_view(i) for i in view.items]
+    moves = [wl.move_json(e) for e in view.events]
+    if json_out:
+        print_json({"identity": view.identity, "agree": view.agree, "providers": providers, "moves": moves})
+        return
+    console.print(f"identity: {view.identity}: {len(providers)} provider view(s) "
+                  f"({', '.join(p['source'] for p in providers)}); "
+                  + ("they agree" if view.agree else "PROVIDERS DISAGREE"), markup=False, highlight=False)
+    fields = [("title", "title"), ("kind", "kind"), ("status", "happened"), ("moved by", "status_action"),
+              ("raw status", "raw_status"), ("detected", "status_changed_at"), ("key", "key"), ("url", "url")]
+    rows = []
+    for label, name in fields:
+        cells: list[Any] = []
+        for p in providers:
+            value = p[name]
+            if name == "happened":
+                value = value or p["status"]
+            elif name == "raw_status":
+                value = describe_raw(value) if value and value != p["status_action"] else None
+            cells.append(value)
+        rows.append([label, *cells])
+    print_table(["", *[p["source"] for p in providers]], rows, title="every provider's view")
+    print_moves(view.identity, moves)
 
 
 def _old_new(old: str | None, new: str | None) -> str:

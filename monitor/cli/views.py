@@ -7,15 +7,19 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from alerts.base import happened_text
 from monitor.models import Change, Item, ItemVersion, Source
+from monitor.normalise.meanings import meaning
 
 
 def item_json(item: Item) -> dict[str, Any]:
     return {
         "key": item.key, "source": item.source_id, "kind": item.kind, "identity": item.identity,
         "title": item.title, "url": item.url, "jurisdiction": item.jurisdiction, "court": item.court,
-        "status": item.status, "raw_status": item.raw_status, "status_action": item.status_action,
-        "status_date": item.status_date, "published_at": item.published_at, "first_seen": item.first_seen,
+        "status": item.status, "raw_status": item.raw_status, "raw_status_meaning": meaning(item.raw_status),
+        "status_action": item.status_action, "status_date": item.status_date,
+        "happened": happened_text(item.status, item.status_date), "published_at": item.published_at,
+        "first_seen": item.first_seen,
         "last_changed": item.last_changed, "version": item.version,
     }
 

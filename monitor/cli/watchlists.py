@@ -50,6 +50,12 @@ OnFieldOpt = Annotated[bool | None, typer.Option("--on-field/--no-on-field", hel
 FollowOpt = Annotated[bool | None, typer.Option("--follow-matches/--no-follow-matches", help="Follow a new bill "
                                                 "a discovery feed finds and this matches (poll its status).",
                                                 show_default=False)]
+ConfirmOpt = Annotated[int | None, typer.Option("--confirm", metavar="N", min=1, max=5, help="Hold a status move until this "
+                                                 "many providers reported it (2: wait for a second provider).",
+                                                 show_default=False)]
+ConfirmTimeoutOpt = Annotated[str | None, typer.Option("--confirm-timeout", metavar="DURATION", help="How long a held status move waits "
+                                                       "for confirmation before it goes out marked 'reported by X "
+                                                       "only' (e.g. 12h, 2d; default 24h).", show_default=False)]
 DaysOpt = Annotated[int, typer.Option("--days", metavar="N", min=1, max=3650, help="How many days of stored items to use.")]
 
 
@@ -98,13 +104,15 @@ def _save(database: Database, spec: wl.WatchlistSpec, *, create: bool) -> None:
 @watchlist_app.command("add")
 def watchlist_add(name: NameArg, query: QueryOpt = None, title: TitleOpt = None, description: DescriptionOpt = None,
                   pin: PinOpt = None, mute: MuteOpt = None, on_new: OnNewOpt = None, on_status: OnStatusOpt = None,
-                  on_field: OnFieldOpt = None, follow_matches: FollowOpt = None, db: DbOpt = None) -> None:
+                  on_field: OnFieldOpt = None, follow_matches: FollowOpt = None, confirm: ConfirmOpt = None,
+                  confirm_timeout: ConfirmTimeoutOpt = None, db: DbOpt = None) -> None:
     """Create a watchlist; warns when its query would send more than 30 alerts a day.
 
-    Example: monitor watchlist add bivens --query 'bivens OR cites:"596 U.S. 482"' --pin us/119/s/3187
+    Example: monitor watchlist add bivens --query 'bivens OR cites:"596 U.S. 482"' --pin us/119/s/3187 --confirm 2
     """
     spec = _spec({"name": name}, query=query, title=title, description=description, pinned=pin, muted=mute,
-                 on_new=on_new, on_status=on_status, on_field=on_field, follow_matches=follow_matches)
+                 on_new=on_new, on_status=on_status, on_field=on_field, follow_matches=follow_matches,
+                 confirm=confirm, confirm_timeout=confirm_timeout)
     if not spec.query.strip() and not spec.pinned:
         fail(f"watchlist {name} would match nothing: give --query (e.g. --query '{name}') or --pin IDENTITY")
     database = open_db(db)
@@ -152,10 +160,11 @@ def watchlist_edit(name: NameArg, query: QueryOpt = None, title: TitleOpt = None
                    description: DescriptionOpt = None, mute: MuteOpt = None,
                    clear_muted: Annotated[bool, typer.Option("--clear-muted", help="Remove every muted phrase.")] = False,
                    on_new: OnNewOpt = None, on_status: OnStatusOpt = None, on_field: OnFieldOpt = None,
-                   follow_matches: FollowOpt = None, db: DbOpt = None) -> None:
-    """Change a watchlist's query, title, description, alert rules, following or muted phrases (--mute replaces them).
+                   follow_matches: FollowOpt = None, confirm: ConfirmOpt = None,
+                   confirm_timeout: ConfirmTimeoutOpt = None, db: DbOpt = None) -> None:
+    """Change a watchlist's query, title, description, alert rules, following, confirmation or muted phrases (--mute replaces them).
 
-    Example: monitor watchlist edit bivens --query 'bivens ice' --on-status any --mute 'notice of appearance'
+    Example: monitor watchlist edit bivens --query 'bivens ice' --on-status any --confirm 2 --confirm-timeout 12h
     """
     from monitor import watchlists as wl
 
@@ -164,7 +173,7 @@ def watchlist_edit(name: NameArg, query: QueryOpt = None, title: TitleOpt = None
         current = wl.WatchlistSpec.of(wl.get(session, name)).model_dump()
     spec = _spec(current, query=query, title=title, description=description,
                  muted=[] if clear_muted else mute, on_new=on_new, on_status=on_status, on_field=on_field,
-                 follow_matches=follow_matches)
+                 follow_matches=follow_matches, confirm=confirm, confirm_timeout=confirm_timeout)
     _save(database, spec, create=False)
     console.print(f"watchlist {name} updated", markup=False)
     if query is not None:
@@ -232,6 +241,11 @@ def watchlist_show(name: NameArg,
                   f"fields={'on' if data['on_field'] else 'off'}; muted: {', '.join(data['muted']) or '—'}; "
                   f"follow matches={'on' if data['follow_matches'] else 'off'}; "
                   f"{_state(data)}; {data['subscriptions']} subscription(s)", markup=False)
+    if data["confirm"] > 1:
+        from monitor.changes.events import duration_text
+
+        console.print(f"status moves wait for {data['confirm']} providers, at most "
+                      f"{duration_text(data['confirm_timeout'])}", markup=False)
     from monitor.normalise.meanings import describe_raw
 
     rows = []
@@ -245,6 +259,9 @@ def watchlist_show(name: NameArg,
     if rows:
         print_table(["identity", "source", "status (action date)", "detected", "moved by", "raw status"], rows,
                     title="pinned")
+    for pin in data["pinned_status"]:
+        _print_agreement(pin["identity"], pin["agree"], pin["sources"])
+        print_moves(pin["identity"], pin["moves"])
     if data["following"]:
         print_table(["bill", "status", "since", "why", "title"],
                     [[f["label"], f["status"] or "not polled yet", f["followed_at"], f["notice"], cut(f["title"], 60)]
@@ -252,6 +269,27 @@ def watchlist_show(name: NameArg,
     print_table(["last changed", "kind", "status", "title", "key"],
                 [[i["last_changed"], i["kind"], i["status"], cut(i["title"], 80), i["key"]] for i in data["latest"]],
                 title="latest matching items")
+
+
+def _print_agreement(identity: str, agree: bool, sources: list[dict[str, Any]]) -> None:
+    """One line per identity seen by several providers: do they agree on its status?"""
+    if len(sources) < 2:
+        return
+    if agree:
+        console.print(f"{identity}: {len(sources)} providers agree", markup=False)
+        return
+    views = "; ".join(f"{s['source']} says {s['happened'] or s['status'] or '—'}" for s in sources)
+    console.print(f"{identity}: PROVIDERS DISAGREE: {views}", markup=False)
+
+
+def print_moves(identity: str, moves: list[dict[str, Any]]) -> None:
+    """The identity's status moves with their evidence: who saw each first, who confirmed it."""
+    if not moves:
+        return
+    rows = [[m["happened"] or m["status"], m["first_source"] + ("" if m["alerted"] else " (before alerts began)"),
+             m["first_seen_at"], ", ".join(f"{c['source']} ({c['at']:%Y-%m-%d %H:%M})" for c in m["confirmed_by"])
+             or "not yet confirmed"] for m in moves]
+    print_table(["move", "first reported by", "detected", "confirmed by"], rows, title=f"{identity}: status moves")
 
 
 @watchlist_app.command("remove")

@@ -47,6 +47,7 @@ from alerts import channel_for_target
 from alerts.base import Message, MessageChange, mask_target
 from alerts.http import channel_client
 from alerts.slack import MAX_CHANGES as SLACK_MAX_CHANGES
+from monitor.changes.events import corroboration, release_holds
 from monitor.db import Database
 from monitor.errors import ConfigError, DeliveryError
 from monitor.failpoints import failpoint
@@ -256,7 +257,7 @@ def claim_message(
 
 
 def message_change(
-    delivery: Delivery, change: Change, item: Item, source: Source | None
+    delivery: Delivery, change: Change, item: Item, source: Source | None, *, corroboration: str | None = None
 ) -> MessageChange:
     """The change as an alert shows it: status, action and action date as of the version the
     change wrote (a later poll may have moved the item on since)."""
@@ -272,6 +273,7 @@ def message_change(
         status_date=dt.date.fromisoformat(status_date) if isinstance(status_date, str) else status_date,
         detected_at=change.detected_at, rule=delivery.rule,
         watchlist=subscription.watchlist.name if subscription else None, summary=item.summary,
+        corroboration=corroboration,
     )
 
 
@@ -307,7 +309,18 @@ def build_message(
         with_change.sort(key=lambda p: (p[0].subscription_id or 0, p[1].type != "status",
                                         p[1].type != "new", p[0].id))
     changes = [
-        message_change(delivery, change, change.item, session.get(Source, change.item.source_id))
+        message_change(
+            delivery,
+            change,
+            change.item,
+            session.get(Source, change.item.source_id),
+            corroboration=corroboration(
+                session,
+                change.id,
+                delivery.subscription.watchlist if delivery.subscription else None,
+                delivery.next_attempt_at,
+            ),
+        )
         for delivery, change in with_change[:cap]
     ]
     main = subscriptions[0]
@@ -465,6 +478,7 @@ class Dispatcher:
             now = now or utcnow()
             with self.db.session() as session:
                 reclaim(session, now, self._known_dead(session) if self._known_dead else ())
+                release_holds(session, now)
             with self.db.session() as session:
                 build_messages(session, now)
             with self.db.session() as session:
@@ -607,7 +621,7 @@ class Dispatcher:
         with self.db.session() as session:
             return session.scalar(
                 select(Delivery.next_attempt_at)
-                .where(_due())
+                .where(_due() | (Delivery.state == DeliveryState.HELD))
                 .order_by(Delivery.next_attempt_at)
                 .limit(1)
             )

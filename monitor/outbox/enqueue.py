@@ -62,17 +62,24 @@ def deliveries(
     *,
     group: str,
     now: dt.datetime,
+    hold_until: dt.datetime | None = None,
 ) -> list[dict[str, object]]:
     """The ``deliveries`` rows for one change (``group`` names its poll); the caller inserts a
-    poll's rows in one statement."""
+    poll's rows in one statement.
+
+    ``hold_until``: immediate alerts wait as ``held`` until a second provider confirms the move
+    or this time-out passes (``monitor.changes.events``); digest rows wait for their hour anyway."""
     rows: list[dict[str, object]] = []
     for recipient in recipients:
+        due = now
         if recipient.mode == "digest":
             kind, state, scope = DeliveryKind.DIGEST, DeliveryState.QUEUED, ""
         elif watchlist.snoozed(now):
             continue
         else:
             kind, state, scope = DeliveryKind.ALERT, DeliveryState.PENDING, group
+            if hold_until is not None:
+                state, due = DeliveryState.HELD, hold_until
         rows.append(
             {
                 "idempotency_key": f"{change_id}:{recipient.id}",
@@ -83,7 +90,7 @@ def deliveries(
                 "rule": f"{watchlist.name}: {rule}",
                 "state": state.value,
                 "attempts": 0,
-                "next_attempt_at": now,
+                "next_attempt_at": due,
                 "created_at": now,
             }
         )

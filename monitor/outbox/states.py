@@ -20,9 +20,12 @@ class DeliveryState(StrEnum):
 
     ``queued`` (a digest row waiting for its day) → ``pending`` (due at ``next_attempt_at``) →
     ``sending`` (claimed by one dispatcher) → ``sent`` | ``failed``, or ``pending`` again to retry.
+    ``held``: an alert waiting for a second provider to confirm its move (``--confirm 2``), due
+    at its time-out (``monitor.changes.events``).
     """
 
     QUEUED = "queued"
+    HELD = "held"
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"

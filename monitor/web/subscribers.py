@@ -23,9 +23,11 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from alerts.base import MessageChange
+from monitor.changes.events import corroboration
 from monitor.db import Database
 from monitor.delivery.dispatcher import message_change
 from monitor.models import Delivery, Source, Subscription, Watchlist
+from monitor.outbox.states import DeliveryState
 
 FEED_ENTRIES = 50
 ATOM = "http://www.w3.org/2005/Atom"
@@ -131,7 +133,8 @@ async def watchlist_feed(request: Request) -> Response:
             return Response("unknown feed or wrong token\n", status_code=404, media_type="text/plain")
         deliveries = session.scalars(
             select(Delivery).join(Subscription, Delivery.subscription_id == Subscription.id)
-            .where(Subscription.watchlist_id == watchlist.id, Delivery.change_id.is_not(None))
+            .where(Subscription.watchlist_id == watchlist.id, Delivery.change_id.is_not(None),
+                   Delivery.state != DeliveryState.HELD)  # waiting for a second provider: not an alert yet
             .order_by(Delivery.change_id.desc()).limit(FEED_ENTRIES * 4)).all()
         seen: set[int] = set()
         changes: list[MessageChange] = []
@@ -140,7 +143,9 @@ async def watchlist_feed(request: Request) -> Response:
             if change is None or change.id in seen or len(changes) >= FEED_ENTRIES:
                 continue
             seen.add(change.id)
-            changes.append(message_change(delivery, change, change.item, session.get(Source, change.item.source_id)))
+            changes.append(message_change(
+                delivery, change, change.item, session.get(Source, change.item.source_id),
+                corroboration=corroboration(session, change.id, watchlist, delivery.next_attempt_at)))
         body = atom_feed(watchlist, changes, str(request.base_url))
     return Response(body, media_type="application/atom+xml")
 

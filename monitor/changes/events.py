@@ -1,0 +1,318 @@
+"""One real-world event, one alert: status moves of one identity across providers.
+
+Items of different providers that share an identity (``us/119/s/3470``, ``il/104/hb/1312``,
+``ca9/24-1234``) and a kind are one tracked thing. A status move of that thing is a
+``StatusEvent``: the same identity reaching the same normalised status, on the same action
+date (within ``SAME_DAY_WITHIN``: providers date one action by different records, a day apart
+at most in what we have seen; a missing date matches any). The first provider to report the
+move alerts; every later report is a ``StatusReport`` (a confirmation, shown as evidence) and
+alerts nobody again.
+
+``settle`` runs inside the poll's transaction, after the poll's changes are written and before
+its outbox rows are: it answers, per change, whether the change may alert. Verdicts:
+
+- ``first``: nobody reported this move before; the watchlists' rules decide as usual.
+- ``confirms``: another provider reported it first (or already stood at this status before
+  alerts began); recorded, no alert. A confirmation releases the alerts held for it
+  (``--confirm 2``).
+- ``repeat``: this provider reported the same move before (a feed flip-flopping); no alert.
+- ``behind``: another provider already stands on a higher rung of the same ladder; this one is
+  catching up, and "now in committee" would be a wrong status to send. Recorded, no alert.
+  An end (vetoed, failed) is never behind: it is a disagreement, and it alerts.
+
+A new item of an identity other providers already track is not a new thing: it alerts only as
+the identity's status move, when it moves the identity on (``first`` with an identity-level
+``spec``).
+
+Two polls of one identity never decide at once: on PostgreSQL each identity is locked for the
+transaction (advisory lock, taken in sorted order); SQLite has one writer at a time anyway.
+
+A watchlist with ``confirm`` above 1 gets its ``first`` status alerts as ``held`` outbox rows,
+due at the time-out (``hold_until``); ``release_holds`` sends them when it passes, and the
+message then says "Reported by X only" (``corroboration``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from monitor.changes.diff import ChangeSpec, ChangeType
+from monitor.models import (
+    Delivery,
+    Item,
+    StatusEvent,
+    StatusReport,
+    Subscription,
+    Watchlist,
+    utcnow,
+)
+from monitor.normalise.statuses import BILL_LADDER, CASE_LADDER, moves_on_ladder, rank
+from monitor.outbox.states import DeliveryState
+from monitor.sources.base import ItemRecord
+
+SAME_DAY_WITHIN = dt.timedelta(days=1)
+# An undated report matches an event only this recent: a feed flip-flopping repeats itself within
+# days; the same status months later (a case decided again after a remand) is another move.
+UNDATED_WITHIN = dt.timedelta(days=30)
+# field changes that travel with a status move: quiet when the move is
+MOVE_FIELDS = frozenset({"raw_status", "status_action", "status_date"})
+
+Reason = Literal["first", "confirms", "repeat", "behind"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    reason: Reason
+    spec: ChangeSpec | None = None  # the move as the identity's rules read it (a tracked identity's new item)
+
+    @property
+    def alerts(self) -> bool:
+        return self.reason == "first"
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One change this poll wrote, with the record it wrote."""
+
+    change_id: int
+    item_id: int
+    record: ItemRecord
+    spec: ChangeSpec
+
+
+@dataclass
+class Event:
+    id: int
+    kind: str
+    status: str
+    status_date: dt.date | None
+    first_change_id: int | None
+    first_seen_at: dt.datetime
+    sources: list[str]
+
+
+@dataclass(frozen=True)
+class _View:
+    """Another provider's item of the identity, as it stands."""
+
+    item_id: int
+    source_id: str
+    kind: str
+    status: str
+    status_date: dt.date | None
+
+
+def same_day(a: dt.date | None, b: dt.date | None) -> bool:
+    return a is None or b is None or abs(a - b) <= SAME_DAY_WITHIN
+
+
+def same_move(event: Event, kind: str, status: str, day: dt.date | None, now: dt.datetime) -> bool:
+    """The identity's same move: same kind and status, the same action day (a day apart at most),
+    or, where a date is missing, an event recent enough to be the same."""
+    if event.kind != kind or event.status != status:
+        return False
+    if event.status_date is None or day is None:
+        return now - event.first_seen_at <= UNDATED_WITHIN
+    return same_day(event.status_date, day)
+
+
+def _lock(conn: Connection, identities: list[str]) -> None:
+    """Serialise the polls that decide about these identities (PostgreSQL; SQLite has one writer)."""
+    if conn.dialect.name != "postgresql":
+        return
+    for identity in sorted(identities):
+        key = int.from_bytes(hashlib.sha256(identity.encode()).digest()[:8], "big", signed=True)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def _behind(status: str, others: list[str]) -> bool:
+    """True when another provider stands on a higher rung of the ladder ``status`` is on."""
+    for ladder in (BILL_LADDER, CASE_LADDER):
+        if status in ladder:
+            return any(o in ladder and ladder.index(o) > ladder.index(status) for o in others)
+    return False
+
+
+def settle(conn: Connection, source_id: str, observed: list[Observed], now: dt.datetime) -> dict[int, Verdict]:
+    """Record the poll's status moves as events and reports; a verdict per change of an identity."""
+    moves = [o for o in observed if o.record.identity and o.record.status and o.spec.type in (ChangeType.NEW, ChangeType.STATUS)]
+    if not moves:
+        return {}
+    identities = sorted({str(o.record.identity) for o in moves})
+    _lock(conn, identities)
+    events = _events(conn, identities)
+    views = _views(conn, identities, source_id)
+    verdicts: dict[int, Verdict] = {}
+    grown: list[Event] = []
+    for o in moves:
+        identity, kind, status = str(o.record.identity), o.record.kind, str(o.record.status)
+        day = o.record.status_date
+        found = next((e for e in events[identity] if same_move(e, kind, status, day, now)), None)
+        others = [v for v in views[identity] if v.kind == kind]
+        if found is not None:
+            if source_id in found.sources:
+                verdicts[o.change_id] = Verdict("repeat")
+                continue
+            _report(conn, found, source_id, o, now)
+            grown.append(found)
+            verdicts[o.change_id] = Verdict("confirms")
+            continue
+        already = next((v for v in others if v.status == status and same_day(v.status_date, day)), None)
+        if already is not None:  # it stood there before alerts began: its provider saw it first
+            found = _create(conn, identity, kind, status, already.status_date, already.source_id, None, now)
+            conn.execute(insert(StatusReport), {"event_id": found.id, "source_id": already.source_id,
+                                                "item_id": already.item_id, "change_id": None,
+                                                "status_date": already.status_date, "reported_at": now})
+            _report(conn, found, source_id, o, now)
+            events[identity].append(found)
+            grown.append(found)
+            verdicts[o.change_id] = Verdict("confirms")
+            continue
+        found = _create(conn, identity, kind, status, day, source_id, o.change_id, now)
+        conn.execute(insert(StatusReport), {"event_id": found.id, "source_id": source_id, "item_id": o.item_id,
+                                            "change_id": o.change_id, "status_date": day, "reported_at": now})
+        events[identity].append(found)
+        other_statuses = [v.status for v in others]
+        if _behind(status, other_statuses):
+            verdicts[o.change_id] = Verdict("behind")
+        elif o.spec.type is ChangeType.NEW and others:
+            best = max(other_statuses, key=lambda s: rank(s) or 0)
+            moved = ChangeSpec(ChangeType.STATUS, "status", best, status)
+            verdicts[o.change_id] = Verdict("first", moved) if moves_on_ladder(best, status) else Verdict("behind")
+        else:
+            verdicts[o.change_id] = Verdict("first")
+    quiet = {o.item_id for o in moves if not verdicts[o.change_id].alerts}
+    for o in observed:
+        if o.item_id in quiet and o.spec.type is ChangeType.FIELD and o.spec.field in MOVE_FIELDS:
+            verdicts[o.change_id] = verdicts[next(m.change_id for m in moves if m.item_id == o.item_id)]
+    for event in grown:
+        _release_confirmed(conn, event, now)
+    return verdicts
+
+
+def _events(conn: Connection, identities: list[str]) -> dict[str, list[Event]]:
+    e, r = StatusEvent.__table__.c, StatusReport.__table__.c
+    found: dict[str, list[Event]] = defaultdict(list)
+    by_id: dict[int, Event] = {}
+    for row in conn.execute(select(e.id, e.identity, e.kind, e.status, e.status_date, e.first_change_id,
+                                   e.first_seen_at).where(e.identity.in_(identities)).order_by(e.id)):
+        event = by_id[row.id] = Event(row.id, row.kind, row.status, row.status_date, row.first_change_id,
+                                       row.first_seen_at, [])
+        found[row.identity].append(event)
+    if by_id:
+        for report in conn.execute(select(r.event_id, r.source_id).where(r.event_id.in_(list(by_id))).order_by(r.id)):
+            by_id[report.event_id].sources.append(report.source_id)
+    return found
+
+
+def _views(conn: Connection, identities: list[str], source_id: str) -> dict[str, list[_View]]:
+    i = Item.__table__.c
+    found: dict[str, list[_View]] = defaultdict(list)
+    for row in conn.execute(select(i.id, i.identity, i.source_id, i.kind, i.status, i.status_date).where(
+            i.identity.in_(identities), i.source_id != source_id, i.status.is_not(None))):
+        found[row.identity].append(_View(row.id, row.source_id, row.kind, row.status, row.status_date))
+    return found
+
+
+def _create(conn: Connection, identity: str, kind: str, status: str, day: dt.date | None, source_id: str,
+            change_id: int | None, now: dt.datetime) -> Event:
+    event_id = conn.execute(insert(StatusEvent).returning(StatusEvent.__table__.c.id), {
+        "identity": identity, "kind": kind, "status": status, "status_date": day, "first_source_id": source_id,
+        "first_change_id": change_id, "first_seen_at": now}).scalar_one()
+    return Event(event_id, kind, status, day, change_id, now, [source_id])
+
+
+def _report(conn: Connection, event: Event, source_id: str, o: Observed, now: dt.datetime) -> None:
+    conn.execute(insert(StatusReport), {"event_id": event.id, "source_id": source_id, "item_id": o.item_id,
+                                        "change_id": o.change_id, "status_date": o.record.status_date,
+                                        "reported_at": now})
+    event.sources.append(source_id)
+
+
+def _release_confirmed(conn: Connection, event: Event, now: dt.datetime) -> None:
+    """Send the alerts held for ``event`` whose watchlist asked for no more providers than now agree."""
+    if event.first_change_id is None:
+        return
+    d, s, w = Delivery.__table__.c, Subscription.__table__.c, Watchlist.__table__.c
+    ready = select(d.id).join(Subscription.__table__, s.id == d.subscription_id).join(
+        Watchlist.__table__, w.id == s.watchlist_id).where(
+        d.change_id == event.first_change_id, d.state == DeliveryState.HELD, w.confirm <= len(set(event.sources)))
+    conn.execute(update(Delivery).where(Delivery.id.in_(ready))
+                 .values(state=DeliveryState.PENDING, next_attempt_at=now))
+
+
+def hold_until(confirm: int, timeout: int, verdict: Verdict | None, spec: ChangeSpec,
+               now: dt.datetime) -> dt.datetime | None:
+    """When a status alert of a watchlist asking for ``confirm`` providers goes out unconfirmed;
+    None to send it now (no confirmation asked, not a status move, or not one of an identity)."""
+    if confirm <= 1 or verdict is None or not verdict.alerts or (verdict.spec or spec).type is not ChangeType.STATUS:
+        return None
+    return now + dt.timedelta(seconds=timeout)
+
+
+def release_holds(session: Session, now: dt.datetime) -> int:
+    """Held alerts whose time-out has passed go out now, marked as reported by one provider only."""
+    result = session.execute(update(Delivery).where(Delivery.state == DeliveryState.HELD,
+                                                    Delivery.next_attempt_at <= now)
+                             .values(state=DeliveryState.PENDING))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def duration_text(seconds: int) -> str:
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400} d"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    return f"{max(1, round(seconds / 60))} min"
+
+
+def corroboration(session: Session, change_id: int, watchlist: Watchlist | None, due: dt.datetime) -> str | None:
+    """Who reported the move an alert is about: "Confirmed by X", or "Reported by X only" when
+    the watchlist asked for a second provider and none came within its time-out (``due``: when
+    the alert fell due; a held alert falls due at its time-out)."""
+    event = session.scalar(select(StatusEvent).where(StatusEvent.first_change_id == change_id))
+    if event is None:
+        return None
+    sources = list(dict.fromkeys(r.source_id for r in event.reports))
+    if len(sources) > 1:
+        return f"Confirmed by {', '.join(sources[1:])}"
+    if watchlist is None or watchlist.confirm <= 1:
+        return None
+    if max(utcnow(), due) - event.first_seen_at < dt.timedelta(seconds=watchlist.confirm_timeout):
+        return f"Reported by {event.first_source_id} only so far"  # a digest sent before the time-out
+    return (f"Reported by {event.first_source_id} only: no other provider confirmed it within "
+            f"{duration_text(watchlist.confirm_timeout)}")
+
+
+@dataclass
+class IdentityView:
+    """Every provider's view of one identity, and the moves they reported: ``items show`` and the board."""
+
+    identity: str
+    items: list[Item]
+    events: list[StatusEvent]
+
+    @property
+    def agree(self) -> bool:
+        """True when every provider of each kind gives the same status (one provider always agrees)."""
+        by_kind: dict[str, set[str | None]] = defaultdict(set)
+        for item in self.items:
+            if item.status is not None:
+                by_kind[item.kind].add(item.status)
+        return all(len(statuses) <= 1 for statuses in by_kind.values())
+
+
+def identity_view(session: Session, identity: str) -> IdentityView:
+    items = list(session.scalars(select(Item).where(func.lower(Item.identity) == identity.lower())
+                                 .order_by(Item.kind, Item.source_id, Item.key)))
+    events = list(session.scalars(select(StatusEvent).where(StatusEvent.identity == identity.lower())
+                                  .order_by(StatusEvent.id)))
+    return IdentityView(identity.lower(), items, events)
