@@ -371,7 +371,7 @@ def test_items_list_unknown_source_is_an_error(cli_env: dict[str, str], feeds, t
 
 
 def test_items_show_by_identity(cli_env: dict[str, str], db, tmp_path: Path) -> None:
-    """`items show us/119/s/3470` finds the bill; two providers' items of one bill are both named."""
+    """`items show us/119/s/3470` finds the bill; two providers' items of one bill are shown side by side."""
     from monitor.models import Item, Source
 
     with db.session() as session:
@@ -385,8 +385,8 @@ def test_items_show_by_identity(cli_env: dict[str, str], db, tmp_path: Path) -> 
         ])
     result = run_cli(["items", "show", "us/119/s/3470"], cli_env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "identity: us/119/s/3470" in result.stdout and "also under us/119/s/3470:" in result.stdout
-    assert "openstates:x" in result.stdout or "congress:us/119/s/3470" in result.stdout
+    assert "identity: us/119/s/3470" in result.stdout and "PROVIDERS DISAGREE" in result.stdout
+    assert "openstates:x" in result.stdout and "congress:us/119/s/3470" in result.stdout
     missing = run_cli(["items", "show", "us/119/s/9999"], cli_env, cwd=tmp_path)
     assert missing.returncode == 1 and "no item with key or identity 'us/119/s/9999'" in missing.stderr
 

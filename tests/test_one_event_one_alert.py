@@ -1,0 +1,159 @@
+"""One real-world event, one alert: S. 3470 followed through GovInfo BILLSTATUS and congress.gov,
+both served locally in their recorded formats, end to end through the CLI.
+
+The committee report reaches both providers: one Slack message, carrying the action's date and
+the code in words, and the second provider's report kept as a confirmation. Then a watchlist
+asks for two providers (``--confirm 2``): the Senate's passage waits until the second provider
+reports it, and the House's passage, reported by one provider only, goes out after the
+time-out marked as such.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alerts.base import day_text
+from monitor.db import Database
+from monitor.delivery.dispatcher import Dispatcher
+from monitor.models import utcnow
+from tests.conftest import run_cli
+from tests.fakes.http_server import HttpServer
+
+EXAMPLES = Path(__file__).parent / "examples"
+KEY = "test-key-5f2a9c81d3e4"
+# Recorded-format actions added to the recorded S. 3470 payloads, one per move, dated in the
+# recent past (a future action date fails the sanity check). The committee report carries
+# Senate text with the Library of Congress code beside it, as real bills do.
+TODAY = dt.date.today()
+DAYS = {name: TODAY - dt.timedelta(days=ago) for name, ago in (("reported", 13), ("senate", 6), ("house", 2))}
+REPORTED = (DAYS["reported"].isoformat(), "14000", "Committee", ("Committee on the Judiciary. Reported by Senator "
+            "Durbin with an amendment in the nature of a substitute. Without written report."))
+PASSED_SENATE = (DAYS["senate"].isoformat(), "17000", "Floor", "Passed Senate with an amendment by Unanimous Consent.")
+PASSED_HOUSE = (DAYS["house"].isoformat(), "8000", "Floor", "On passage Passed without objection.")
+
+def congress_actions(moves: list[tuple[str, str, str, str]]) -> bytes:
+    """congress.gov's /actions page for S. 3470 with ``moves`` added, newest first as the API sends them."""
+    page = json.loads((EXAMPLES / "congress_bill" / "s3470" / "s3470.actions.json").read_text())
+    added = [{"actionCode": code, "actionDate": day, "committees": [], "links": [], "recordedVotes": [],
+              "sourceSystem": {"code": 9, "name": "Library of Congress"}, "text": words, "type": kind}
+             for day, code, kind, words in moves]
+    page["actions"] = list(reversed(added)) + page["actions"]
+    page["pagination"]["count"] = len(page["actions"])
+    return json.dumps(page).encode()
+
+
+def billstatus(moves: list[tuple[str, str, str, str]]) -> bytes:
+    """GovInfo's BILLSTATUS-119s3470.xml with ``moves`` added to its actions, newest first."""
+    xml = (EXAMPLES / "govinfo_billstatus" / "s3470.xml").read_text()
+    items = "".join(f"<item><actionDate>{day}</actionDate><committees/><links/><sourceSystem><code>9</code>"
+                    f"<name>Library of Congress</name></sourceSystem><text>{words}</text><type>{kind}</type>"
+                    f"<actionCode>{code}</actionCode></item>" for day, code, kind, words in reversed(moves))
+    return xml.replace("<actions>", "<actions>" + items, 1).encode()
+
+
+def serve(feeds: HttpServer, *, congress: list[Any], govinfo: list[Any]) -> None:
+    """Both providers' views of S. 3470, each with the moves it has seen so far."""
+    for part in ("bill", "committees", "titles"):
+        feeds.set("/v3/bill/119/s/3470" + ("" if part == "bill" else f"/{part}"),
+                  (EXAMPLES / "congress_bill" / "s3470" / f"s3470.{part}.json").read_bytes(),
+                  content_type="application/json")
+    feeds.set("/v3/bill/119/s/3470/actions", congress_actions(congress), content_type="application/json")
+    feeds.set("/bulk/119/s/BILLSTATUS-119s3470.xml", billstatus(govinfo), etag=True)
+
+
+@pytest.fixture
+def env(cli_env: dict[str, str], feeds: HttpServer, tmp_path: Path) -> dict[str, str]:
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        "sources:\n"
+        f"  - id: congress-gov\n    kind: congress_bill\n    congress: 119\n    bills: [S. 3470]\n"
+        f"    base_url: {feeds.url('/v3')}\n"
+        f"  - id: govinfo\n    kind: govinfo_billstatus\n    congress: 119\n    bills: [S. 3470]\n"
+        f"    base_url: {feeds.url('/bulk')}\n")
+    return cli_env | {"CONGRESS_API_KEY": KEY, "COLUMNS": "300"}  # tables one line a row, as on a wide terminal
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    result = run_cli(list(args), env)
+    assert result.returncode == 0, (args, result.stdout, result.stderr)
+    return result.stdout
+
+
+def texts(slack: HttpServer) -> list[str]:
+    """Every Slack message as one string: its blocks' text, as a reader sees it."""
+    return [json.dumps(r.json()["blocks"], ensure_ascii=False) for r in slack.requests]
+
+
+def test_two_providers_one_move_one_alert_then_confirm_two_holds(env, feeds: HttpServer, slack: HttpServer,
+                                                                 db_url: str) -> None:
+    serve(feeds, congress=[], govinfo=[])
+    cli(env, "init")
+    cli(env, "watchlist", "add", "s3470", "--pin", "us/119/s/3470")
+    cli(env, "subscribe", "s3470", "slack:" + slack.url())
+    cli(env, "run", "--once")  # the baseline: both providers say "in committee"; nothing sent
+    assert slack.requests == []
+
+    # 1. Both providers report the committee report: one alert, with the day it happened.
+    serve(feeds, congress=[REPORTED], govinfo=[REPORTED])
+    cli(env, "run", "--once")
+    assert len(slack.requests) == 1
+    (message,) = texts(slack)
+    assert f"Reported by committee on {day_text(DAYS['reported'])}" in message
+    assert "14000 — Reported to Senate" in message and "Reported by Senator Durbin" in message
+    cli(env, "run", "--once")  # nothing new from either provider: nothing more
+    assert len(slack.requests) == 1
+
+    view = json.loads(cli(env, "items", "show", "us/119/s/3470", "--json"))
+    assert {p["source"] for p in view["providers"]} == {"congress-gov", "govinfo"}
+    assert view["agree"] is True
+    assert {p["happened"] for p in view["providers"]} == {f"Reported by committee on {day_text(DAYS['reported'])}"}
+    (move,) = [m for m in view["moves"] if m["status"] == "reported"]
+    first = move["first_source"]
+    other = ({"congress-gov", "govinfo"} - {first}).pop()
+    assert f"|{first}>" in message and f"|{other}>" not in message  # alerted by whichever saw it first
+    assert [c["source"] for c in move["confirmed_by"]] == [other]  # the second report is evidence, not an alert
+    shown = cli(env, "items", "show", "us/119/s/3470")
+    assert "every provider's view" in shown and "they agree" in shown and "not yet confirmed" not in shown
+
+    board = cli(env, "watchlist", "show", "s3470")
+    assert f"Reported by committee on {day_text(DAYS['reported'])}" in board and "14000 — Reported to Senate" in board
+    assert "2 providers agree" in board
+
+    # 2. --confirm 2: the Senate's passage waits for the second provider.
+    cli(env, "watchlist", "edit", "s3470", "--confirm", "2", "--confirm-timeout", "12h")
+    assert "status moves wait for 2 providers, at most 12 h" in cli(env, "watchlist", "show", "s3470")
+    serve(feeds, congress=[REPORTED], govinfo=[REPORTED, PASSED_SENATE])
+    cli(env, "run", "--once")
+    assert len(slack.requests) == 1  # held: one provider only so far
+    disagreeing = cli(env, "items", "show", "us/119/s/3470")
+    assert "PROVIDERS DISAGREE" in disagreeing
+    assert "PROVIDERS DISAGREE" in cli(env, "watchlist", "show", "s3470")
+    assert json.loads(cli(env, "alerts", "list", "--json"))[0]["state"] == "held"
+
+    serve(feeds, congress=[REPORTED, PASSED_SENATE], govinfo=[REPORTED, PASSED_SENATE])
+    cli(env, "run", "--once")
+    assert len(slack.requests) == 2  # confirmed: sent once, saying by whom
+    passed = texts(slack)[1]
+    assert f"Passed one chamber on {day_text(DAYS['senate'])}" in passed and "17000 — Passed/agreed to in Senate" in passed
+    assert "Confirmed by congress-gov" in passed and "|govinfo>" in passed
+
+    # 3. A move only one provider ever reports goes out after the time-out, marked as such.
+    serve(feeds, congress=[REPORTED, PASSED_SENATE], govinfo=[REPORTED, PASSED_SENATE, PASSED_HOUSE])
+    cli(env, "run", "--once")
+    assert len(slack.requests) == 2
+    db = Database(db_url)
+    try:
+        asyncio.run(Dispatcher(db).run_once(utcnow() + dt.timedelta(hours=11)))
+        assert len(slack.requests) == 2  # still inside the time-out
+        asyncio.run(Dispatcher(db).run_once(utcnow() + dt.timedelta(hours=12, minutes=1)))
+    finally:
+        db.dispose()
+    assert len(slack.requests) == 3
+    lone = texts(slack)[2]
+    assert f"Passed both chambers on {day_text(DAYS['house'])}" in lone
+    assert "Reported by govinfo only: no other provider confirmed it within 12 h" in lone
