@@ -158,7 +158,7 @@ def test_two_workers_deciding_one_move_at_once_make_one_first(db: Database) -> N
 
     from sqlalchemy import func, select, text
 
-    from monitor.changes.diff import ChangeSpec
+    from monitor.changes.diff import ChangeSpec, ChangeType
     from monitor.changes.events import Observed, Verdict, settle
     from monitor.models import Change, Item, Source, utcnow
     from monitor.sources.base import ItemRecord
@@ -180,8 +180,8 @@ def test_two_workers_deciding_one_move_at_once_make_one_first(db: Database) -> N
             s.flush()
             record = ItemRecord(key=item.key, kind="bill", title="S. 3470", identity="us/119/s/3470",
                                 status="reported", status_date=dt.date(2026, 11, 24))
-            moves[provider] = Observed(change.id, item.id, record, ChangeSpec("status", "status", "in_committee",
-                                                                              "reported"))
+            spec = ChangeSpec(ChangeType.STATUS, "status", "in_committee", "reported")
+            moves[provider] = Observed(change.id, item.id, record, spec)
     verdicts: dict[str, dict[int, Verdict]] = {}
     first = db.engine.connect()
     transaction = first.begin()
