@@ -78,12 +78,8 @@ class CompiledWatchlist:
 
     def rule_for(self, change: ChangeSpec, doc: MatchDoc) -> str | None:
         """The rule that fires (e.g. ``status-move (pinned us/119/s/3470)``), or None to stay quiet."""
-        if self.paused:
-            return None
-        why = self.why_matched(doc)
-        if why is None:
-            return None
-        if self.is_muted(doc):
+        why = None if self.paused else self.why_matched(doc)
+        if why is None or self.is_muted(doc):
             return None
         if change.type == ChangeType.NEW and self.on_new:
             return f"new-item ({why})"
