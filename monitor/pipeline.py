@@ -22,6 +22,7 @@ from typing import TypeVar
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from monitor import follow
 from monitor.budget import Budgets
 from monitor.changes import events
 from monitor.changes.diff import ChangeSpec, diff
@@ -261,6 +262,7 @@ def store_poll(session: Session, config: SourceConfig, records: list[ItemRecord]
     conn = session.connection()
     poll_id = start_poll(conn, config.id, now)
     written = items.upsert(conn, config.id, poll_id, records, now)
+    follow.after_poll(session, config, records)  # a discovered bill a watchlist matches is followed from now on
     new = sum(w.old is None for w in written)
     summary = PollSummary(config.id, Outcome.CHANGED if written else Outcome.UNCHANGED, seen=len(records), new=new,
                           changed=len(written) - new, baseline=baseline, requests=requests, poll_id=poll_id)

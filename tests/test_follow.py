@@ -106,3 +106,19 @@ def test_a_state_search_follows_what_it_finds_and_a_named_bill_source_does_not(d
             "now following HB 1312 (matched watchlist 'state-private-rights')"]
         board = wl.board(session, wl.get(session, "state-private-rights"))
     assert [f["identity"] for f in board["following"]] == ["il/104/hb/1312"]
+
+
+def test_the_service_schedules_a_bill_followed_while_it_runs(db: Database, tmp_path: Path) -> None:
+    from monitor.drivers.service import Service
+    from monitor.models import Source
+
+    path = tmp_path / "sources.yaml"
+    path.write_text(CONFIG)
+    service = Service(db, load_config(path))
+    add(db, "qualified-immunity", '"qualified immunity"')
+    with db.session() as session:
+        follow.after_poll(session, service.config.get("govinfo-bills"), discovered())
+    service.follow_bills()  # what a discovery source's poll is followed by
+    assert "follow.us-119-hr-10660" in {s.id for s in service.config.enabled_sources()}
+    with db.session() as session:
+        assert session.get(Source, "follow.us-119-hr-10660") is not None

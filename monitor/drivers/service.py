@@ -31,6 +31,7 @@ from monitor.delivery.digest import claim_digests
 from monitor.delivery.dispatcher import Dispatcher, DispatchStats
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
+from monitor.follow import discovers, with_followed
 from monitor.models import Source, utcnow
 from monitor.pipeline import Pipeline, PollSummary, sync_sources
 from monitor.sources import SourceConfig
@@ -79,11 +80,18 @@ async def dispatch_until_idle(dispatcher: Dispatcher, *, wait_limit: float) -> D
         await asyncio.sleep(max(wait, 0.05))
 
 
+def with_followed_bills(db: Database, config: AppConfig) -> AppConfig:
+    """``config`` plus a source for each bill followed so far (monitor.follow)."""
+    with db.session() as session:
+        return with_followed(config, session)
+
+
 async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | None = None,
                    wait_limit: float = 10.0) -> RunResult:
     """``run --once``: the service's single pass. Every enabled source is polled in this event
     loop, and the alerts of each poll go out as soon as it commits them: a source that stalls
     holds back no one else's alerts. Then today's digests and whatever is still due."""
+    config = with_followed_bills(db, config)
     sync_sources(db, config)
     async with Fetcher() as fetcher, channel_client() as client:
         pipeline = Pipeline(db, config, fetcher)
@@ -135,6 +143,7 @@ class Service:
 
     def __init__(self, db: Database, config: AppConfig, *, http: socket.socket | None = None) -> None:
         self.db = db
+        self.file_config = config  # sources.yaml as loaded; ``config`` adds the followed bills
         self.config = config
         self.http = http  # the bound socket of --http (monitor.web.listen)
         self.pid_file = pid_file_path(config.path)
@@ -167,6 +176,8 @@ class Service:
         except ConfigError:
             return  # removed by a reload while this run was queued
         await self.pipeline.poll(source)
+        if discovers(source):
+            self.follow_bills()
         job = self.scheduler.get_job(f"poll:{source_id}")
         next_run = job.next_run_time if job is not None else None
 
@@ -197,26 +208,36 @@ class Service:
             )
             self._scheduled[source.id] = fingerprint
 
-    def reload(self) -> bool:
-        """SIGHUP: re-read sources.yaml; a bad file is reported with its line and the old config kept."""
-        try:
-            config = load_config(self.config.path)
-        except ConfigError as exc:
-            log.error("reload rejected, still running the previous configuration: %s", exc)
-            return False
+    def follow_bills(self) -> None:
+        """After a discovery source's poll: schedule the bills followed since (monitor.follow)."""
+        config = with_followed_bills(self.db, self.file_config)
+        if [s.id for s in config.sources] != [s.id for s in self.config.sources]:
+            self._use(config)
+
+    def _use(self, config: AppConfig) -> None:
         sync_sources(self.db, config)
         self.config = config
         if self.pipeline is not None:
             self.pipeline.reconfigure(config)
         if self.scheduler is not None:
             self.schedule_sources(self.scheduler)
-        log.info("reloaded %s: monitoring %d sources", config.path, len(config.enabled_sources()))
+
+    def reload(self) -> bool:
+        """SIGHUP: re-read sources.yaml; a bad file is reported with its line and the old config kept."""
+        try:
+            self.file_config = load_config(self.config.path)
+        except ConfigError as exc:
+            log.error("reload rejected, still running the previous configuration: %s", exc)
+            return False
+        self._use(with_followed_bills(self.db, self.file_config))
+        log.info("reloaded %s: monitoring %d sources", self.config.path, len(self.config.enabled_sources()))
         return True
 
     async def run(self) -> None:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
         from apscheduler.triggers.interval import IntervalTrigger
 
+        self.config = with_followed_bills(self.db, self.file_config)
         sync_sources(self.db, self.config)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
