@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from monitor import watchlists as wl
 from monitor.changes.events import identity_view
@@ -203,3 +204,29 @@ def test_two_workers_deciding_one_move_at_once_make_one_first(db: Database) -> N
     worker.join(30)
     assert verdicts["a"][moves["a"].change_id].reason == "first"
     assert verdicts["b"][moves["b"].change_id].reason == "confirms"
+
+
+def test_what_an_alert_says_of_who_reported_the_move(two: Providers) -> None:
+    """A move waiting for a second provider is "only so far" before the time-out, "only … within"
+    after it, and "Confirmed by" once the second provider reports it."""
+    from monitor.changes.events import corroboration
+    from monitor.models import StatusEvent, utcnow
+
+    with two.db.session() as s:
+        wl.apply(s, wl.WatchlistSpec(name="s3470", pinned=["us/119/s/3470"], confirm=2, confirm_timeout="1d"))
+    two.serve("a", bill("a", **REPORTED))
+    two.poll("a")
+    assert two.alerts() == []  # held for a second provider
+
+    def said(hours: float) -> str | None:
+        with two.db.session() as s:
+            event = s.scalars(select(StatusEvent)).one()
+            assert event.first_change_id is not None
+            return corroboration(s, event.first_change_id, wl.get(s, "s3470"), utcnow() + dt.timedelta(hours=hours))
+
+    assert said(0) == "Reported by a only so far"
+    assert said(25) == "Reported by a only: no other provider confirmed it within 1 d"
+    two.serve("b", bill("b", **REPORTED))
+    two.poll("b")
+    assert said(0) == "Confirmed by b"
+    assert len(two.alerts()) == 1 and "Confirmed by b" in two.alerts()[0]
