@@ -389,3 +389,32 @@ def test_worker_says_it_started(pg_url: str, tmp_path: Path) -> None:
         worker.send_signal(signal.SIGTERM)
         worker.communicate(timeout=60)
     assert f"worker monitor-{worker.pid} started: queues polls,deliveries, concurrency 2, 0 sources" in started
+
+
+async def test_a_worker_knows_the_bills_followed_so_far(pg_url: str, tmp_path: Path) -> None:
+    """A bill any poller followed becomes a source every worker's dispatch tick knows and claims."""
+    from monitor import follow
+    from monitor import watchlists as wl
+    from monitor.delivery.dispatcher import Dispatcher
+    from monitor.drivers.workers import ClusterSettings, Runtime
+    from monitor.fetch import Fetcher
+    from monitor.pipeline import Pipeline
+    from tests.test_follow import CONFIG, discovered
+
+    path = tmp_path / "sources.yaml"
+    path.write_text(CONFIG)
+    config = load_config(path)
+    db = Database(pg_url)
+    sync_sources(db, config)
+    with db.session() as session:
+        wl.apply(session, wl.WatchlistSpec(name="qi", query='"qualified immunity"'))
+    with db.session() as session:
+        follow.after_poll(session, config.get("govinfo-bills"), discovered())
+    async with Fetcher() as fetcher:
+        runtime = Runtime(db, config, Pipeline(db, config, fetcher), Dispatcher(db), ClusterSettings.from_env())
+        runtime.follow_bills()
+    assert "follow.us-119-hr-10660" in {s.id for s in runtime.config.enabled_sources()}
+    with db.session() as session:  # a row claim_due can take
+        followed = session.get(Source, "follow.us-119-hr-10660")
+        assert followed is not None and followed.enabled
+    db.dispose()

@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from monitor.config import AppConfig, parse_duration
 from monitor.db import Database
 from monitor.delivery.dispatcher import Dispatcher
-from monitor.drivers.service import first_run_time
+from monitor.drivers.service import first_run_time, with_followed_bills
 from monitor.errors import ConfigError
 from monitor.models import Setting, Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
@@ -215,6 +215,19 @@ class Runtime:
     settings: ClusterSettings
     last_sweep: float = float("-inf")  # monotonic time of this process's last stalled-job sweep
     dispatching: asyncio.Lock = field(default_factory=asyncio.Lock)
+    file_config: AppConfig = field(init=False)  # sources.yaml as loaded; ``config`` adds the followed bills
+
+    def __post_init__(self) -> None:
+        self.file_config = self.config
+
+    def follow_bills(self) -> None:
+        """Poll the bills followed so far (monitor.follow) beside sources.yaml's: looked up on every
+        dispatch tick, so a bill any worker followed is claimed by all of them."""
+        config = with_followed_bills(self.db, self.file_config)
+        if [s.id for s in config.sources] != [s.id for s in self.config.sources]:
+            sync_sources_once(self.db, config)
+            self.config = config
+            self.pipeline.reconfigure(config)
 
 
 def _runtime(context: JobContext) -> Runtime:
@@ -253,6 +266,7 @@ def build_app(db: Database, settings: ClusterSettings) -> App:
 
     async def _dispatch(rt: Runtime) -> str:
         swept = await sweep_stalled(app, rt)
+        await asyncio.to_thread(rt.follow_bills)
         ids = await asyncio.to_thread(claim_due, rt.db, rt.config, utcnow(), rt.settings.batch)
         polls = [poll.configure(lock=f"source:{i}", queueing_lock=f"source:{i}").make_new_job(source_id=i)
                  for i in ids]
