@@ -180,7 +180,8 @@ def _key_node(mapping: yaml.MappingNode, key: str) -> tuple[yaml.Node | None, ya
     return None, None
 
 
-def _pydantic_problem(error: ErrorDetails) -> str:
+def pydantic_problem(error: ErrorDetails) -> str:
+    """One validation error in the words of our messages (sources.yaml and watchlist files alike)."""
     loc = ".".join(str(p) for p in error["loc"])
     kind = error["type"]
     if kind == "missing":
@@ -303,7 +304,7 @@ def _top_level(name: str, text: str) -> tuple[Defaults, dict[str, ProviderLimits
         node = defaults_node
         if isinstance(defaults_node, yaml.MappingNode) and err["loc"]:
             node = _key_node(defaults_node, str(err["loc"][0]))[1] or defaults_node
-        raise ConfigError(f"{name}:{_line(node or defaults_key)}: defaults: {_pydantic_problem(err)}") from None
+        raise ConfigError(f"{name}:{_line(node or defaults_key)}: defaults: {pydantic_problem(err)}") from None
 
     providers: dict[str, ProviderLimits] = {}
     _, providers_node = _key_node(root, "providers")
@@ -315,7 +316,7 @@ def _top_level(name: str, text: str) -> tuple[Defaults, dict[str, ProviderLimits
             providers[str(provider)] = ProviderLimits.model_validate(limits or {})
         except ValidationError as exc:
             node = _key_node(providers_node, str(provider))[1] if isinstance(providers_node, yaml.MappingNode) else None
-            raise ConfigError(f"{name}:{_line(node)}: provider '{provider}': {_pydantic_problem(exc.errors()[0])}") from None
+            raise ConfigError(f"{name}:{_line(node)}: provider '{provider}': {pydantic_problem(exc.errors()[0])}") from None
 
     sources_key, sources_node = _key_node(root, "sources")
     raw_sources = data.get("sources")
@@ -361,7 +362,7 @@ def _sources(name: str, locate: _Locator, entries: list[Any], source_lines: list
             # A misspelt key shows up as "unknown 'urll'" and "missing 'url'": name the typo.
             err = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
             field_name = str(err["loc"][0]) if err["loc"] else ""
-            raise ConfigError(f"{name}:{locate.line(index, field_name)}: {label}: {_pydantic_problem(err)}") from None
+            raise ConfigError(f"{name}:{locate.line(index, field_name)}: {label}: {pydantic_problem(err)}") from None
         url = getattr(config, "url", None)
         if isinstance(url, str) and not _is_http_url(url):
             raise ConfigError(f"{name}:{locate.line(index, 'url')}: {label}: field 'url': "

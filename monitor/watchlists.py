@@ -44,6 +44,7 @@ from monitor.changes.diff import ChangeSpec, ChangeType
 from monitor.changes.events import identity_view
 from monitor.changes.match import CompiledWatchlist, match_doc
 from monitor.changes.query import MatchDoc, compile_query
+from monitor.config import pydantic_problem
 from monitor.errors import ConfigError, QueryError
 from monitor.follow import notice
 from monitor.models import Change, FollowedBill, Item, Poll, StatusEvent, Watchlist, utcnow
@@ -171,11 +172,7 @@ def parse_file(text: str, name: str) -> list[WatchlistSpec]:
         try:
             spec = WatchlistSpec.model_validate(entry)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"])
-            problem = {"missing": f"missing required field '{loc}'", "extra_forbidden": f"unknown field '{loc}'"}.get(
-                err["type"], f"field '{loc}': {err['msg'].removeprefix('Value error, ')}")
-            raise ConfigError(f"{name}:{line}: {label}: {problem}") from None
+            raise ConfigError(f"{name}:{line}: {label}: {pydantic_problem(exc.errors()[0])}") from None
         if spec.name in seen:
             raise ConfigError(f"{name}:{line}: {label}: duplicate name")
         seen.add(spec.name)
