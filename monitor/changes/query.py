@@ -281,11 +281,11 @@ def tokenize(query: str) -> list[Token]:
             raise error('unterminated phrase: expected a closing \'"\'', at)
         return Token("PHRASE", query[at + 1:end], at + 1), end + 1
 
-    def word(at: int) -> tuple[str, int]:
+    def word(at: int) -> tuple[Token, int]:
         end = at
         while end < n and query[end] not in _SPECIAL:
             end += 1
-        return query[at:end], end
+        return Token("WORD", query[at:end], at + 1), end
 
     while i < n:
         c = query[i]
@@ -300,31 +300,26 @@ def tokenize(query: str) -> list[Token]:
         elif c == ":":
             raise error("expected a field name before ':' (e.g. kind:bill)", i)
         else:
-            start = i
-            text, i = word(i)
+            token, i = word(i)
             if i < n and query[i] == ":":
                 values: list[Token] = []
-                i += 1
                 while True:
+                    i += 1  # past the ':' or the '|'
                     if i < n and query[i] == '"':
                         value, i = phrase(i)
                     elif i < n and query[i] not in _SPECIAL:
-                        value_start = i
-                        value_text, i = word(i)
-                        value = Token("WORD", value_text, value_start + 1)
+                        value, i = word(i)
                     else:
-                        after = "'|'" if values else f"'{text}:'"
+                        after = "'|'" if values else f"'{token.text}:'"
                         raise error(f"expected a value after {after} (no space; e.g. kind:bill|opinion)", i)
                     values.append(value)
-                    if i < n and query[i] == "|":
-                        i += 1
-                        continue
-                    break
-                tokens.append(Token("FIELD", text, start + 1, tuple(values)))
-            elif text.upper() in OPERATORS:  # `bivens or ftca` means what it says
-                tokens.append(Token("OP", text.upper(), start + 1))
+                    if i >= n or query[i] != "|":
+                        break
+                tokens.append(Token("FIELD", token.text, token.column, tuple(values)))
+            elif token.text.upper() in OPERATORS:  # `bivens or ftca` means what it says
+                tokens.append(Token("OP", token.text.upper(), token.column))
             else:
-                tokens.append(Token("WORD", text, start + 1))
+                tokens.append(token)
     tokens.append(Token("EOF", "", n + 1))
     return tokens
 
