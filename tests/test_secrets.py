@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from alerts.base import mask_target
-from monitor.redact import mask_url, redact
+from monitor.redact import mask_url, redact, redact_for_target
 from tests.conftest import run_cli
 from tests.test_pipeline import rss, write_config
 
@@ -38,3 +40,19 @@ def test_masking_helpers():
     assert SECRET not in redact(f"POST {url} failed")
     assert "abc123secret" not in redact("GET https://api.legiscan.com/?key=abc123secret&op=getBill")
     assert "tok-999999" not in redact("Authorization: Token tok-999999")
+
+
+@pytest.mark.parametrize(("target", "secret", "echo"), [
+    ("apprise:tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/987654", "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+     "POST https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage failed"),
+    ("apprise:discord://112233445566778899/wEbHoOkToKeN-abcdef0123", "wEbHoOkToKeN-abcdef0123",
+     "404 for discord://112233445566778899/wEbHoOkToKeN-abcdef0123"),
+    ("apprise:ntfy://tk_Zt0kenSecret1@ntfy.example.org/alerts", "tk_Zt0kenSecret1",
+     "401: token tk_Zt0kenSecret1 unknown"),
+])
+def test_an_apprise_target_secret_in_its_host_or_user_part_is_scrubbed(target, secret, echo):
+    """A provider's answer echoing an Apprise URL's token (where a host or user name would be)
+    keeps its words but not the token; nor does the target as printed."""
+    scrubbed = redact_for_target(echo, target)
+    assert secret not in scrubbed and "***" in scrubbed
+    assert secret not in mask_target(target)
