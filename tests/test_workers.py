@@ -14,6 +14,7 @@ import datetime as dt
 import itertools
 import json
 import signal
+import socket
 import time
 import tomllib
 from collections import Counter
@@ -385,10 +386,23 @@ def test_worker_says_it_started(pg_url: str, tmp_path: Path) -> None:
             if "started" in line:
                 started = line
                 break
+        # It names its delivery claims next to its heartbeat, so other hosts can take them back
+        # at once if it dies (monitor.drivers.workers.dead_lease_owners).
+        engine = create_engine(pg_url)
+        prefix = f"{socket.gethostname()[:40]}:{worker.pid}:"
+
+        def owners() -> list[str]:
+            with engine.connect() as conn:
+                rows = conn.execute(text("SELECT value FROM settings WHERE key LIKE 'worker:%'")).scalars()
+                return [json.loads(v).get("lease_owner", "") for v in rows]
+
+        announced = wait_for(lambda: any(o.startswith(prefix) for o in owners()))
+        engine.dispose()
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.communicate(timeout=60)
     assert f"worker monitor-{worker.pid} started: queues polls,deliveries, concurrency 2, 0 sources" in started
+    assert announced, "the worker never recorded its delivery lease owner"
 
 
 async def test_a_worker_knows_the_bills_followed_so_far(pg_url: str, tmp_path: Path) -> None:
