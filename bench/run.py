@@ -467,6 +467,21 @@ def run_r2e(work: Path, nginx: Nginx, paths: list[str], m: int, k: int, r2e: str
     return out
 
 
+METHOD = """\
+nginx serves N generated RSS feeds of court opinions from 127.0.0.1 (ETag and If-Modified-Since
+on, so a conditional request gets a 304). Each tool runs as a whole process from a cold start,
+three cycles: **cold** (empty database or state: every entry new), **unchanged** (nothing
+changed since the last run) and **1% changed** (1% of the feeds gained one entry each, a
+different 1% every repetition). The monitor is `python -m monitor run --once` on SQLite with a
+watchlist and a Slack subscription (alerts go to a local Slack-like sink); the naive loop
+fetches and parses every feed with feedparser, one after the other; rss2email 3.14 sends its
+mail to a local SMTP sink. *wall* and *CPU* (user + system of the process and its children)
+cover the whole process; requests, 304s and bytes come from nginx's access log; *peak RSS* is
+the largest single process and *tree PSS* the peak proportional set size of the process tree,
+both sampled from /proc every 20 ms. The machine is shared, so walls move from run to run:
+compare tools within one run, and read CPU seconds beside the walls."""
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:
@@ -548,8 +563,9 @@ def main() -> None:
         text = ["# Benchmarks", "", (f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC with "
                 f"`python bench/run.py --feeds {args.feeds} --repeat {args.repeat}` ({args.entries} entries per "
                 f"feed, ~25 KB; unchanged and 1% changed: median of {args.repeat} runs)."), "",
-                f"Machine: {description}.", "", *table(results), "",
-                "Ratios (wall time; medians for the repeated cycles):", "", *ratios(results), ""]
+                f"Machine: {description}.", "", "## Method", "", METHOD, "", "## Results", "",
+                *table(results), "", "Ratios (wall time; medians for the repeated cycles):", "",
+                *ratios(results), ""]
         Path(args.out).write_text("\n".join(text) + "\n")
 
     try:

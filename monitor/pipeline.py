@@ -1,10 +1,10 @@
-"""One poll of one source, top to bottom (``Pipeline.poll``); the drivers only decide *when*:
-  1. start:  take the source's row lease and read its watermark and validators (one transaction)
-  2. fetch:  ``source.fetch`` through a ``PollClient`` (conditional GETs, budgets); a 304 skips to 4
-  3. parse:  ``source.parse`` + sanity check: pure, in a thread only for a big body
-  4. store:  ONE transaction: items + versions (store.items) → diff (changes.diff) → match
-             (changes.match) → outbox rows (outbox.enqueue) → health, validators, watermark, lease back
-A failure at any step is recorded on that source and returned as a value; it never stops the others.
+"""One poll of one source, top to bottom (``Pipeline.poll``); the drivers only decide *when*.
+  1. start: take the source's row lease, read its watermark and validators (one transaction)
+  2. fetch: ``source.fetch`` through a ``PollClient`` (conditional GETs, budgets); 304: go to 4
+  3. parse: ``source.parse`` + sanity check: pure, in a thread only for a big body
+  4. store: ONE transaction: items + versions (store.items) → diff (changes.diff) → match
+     (changes.match) → outbox rows (outbox.enqueue) → health, validators, watermark, lease back
+A failure at any step is recorded on its source and returned as a value; it stops no other poll.
 """
 
 from __future__ import annotations
@@ -39,17 +39,8 @@ from monitor.sanity import sanity_check
 from monitor.sources import SOURCE_KINDS, SourceConfig
 from monitor.sources import Source as SourceKind
 from monitor.sources.base import Fetched, ItemRecord
-from monitor.store import items
-from monitor.store.health import (
-    Outcome,
-    Start,
-    load_start,
-    record_deferred,
-    record_failure,
-    record_success,
-    start_poll,
-)
-from monitor.store.lease import acquire, kept, lease_seconds, new_owner, release
+from monitor.store import health, items, lease
+from monitor.store.health import Outcome
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -94,7 +85,7 @@ def sync_sources(db: Database, config: AppConfig) -> None:
     for sc in config.sources:
         url = getattr(sc, "url", None) or getattr(sc, "base_url", None)
         wanted[sc.id] = {"kind": sc.kind, "enabled": sc.enabled, "title": sc.title,
-                         "url": public_url(url) if url else None,  # shown as evidence: never with a key in it
+                         "url": public_url(url) if url else None,  # shown as evidence: no keys
                          "config_hash": config_hash(sc)}
     with db.engine.begin() as conn:
         stored = {row.id: row._asdict() for row in conn.execute(
@@ -102,17 +93,19 @@ def sync_sources(db: Database, config: AppConfig) -> None:
         new = [dict(values, id=sid) for sid, values in wanted.items() if sid not in stored]
         changed = [values | {"id": sid} for sid, values in wanted.items()
                    if sid in stored and any(stored[sid][k] != v for k, v in values.items())]
-        changed += [row | {"enabled": False} for sid, row in stored.items() if sid not in wanted and row["enabled"]]
+        changed += [row | {"enabled": False} for sid, row in stored.items()
+                    if sid not in wanted and row["enabled"]]
         if new:
             conn.execute(insert(Source), new)
         if changed:  # bind names must differ from the columns they set
             conn.execute(update(Source).where(c.id == bindparam("_id")).values(
-                {k: bindparam(f"_{k}") for k in ("kind", "enabled", "title", "url", "config_hash")}),
+                {k: bindparam(f"_{k}") for k in ("kind", "enabled", "title", "url", "config_hash")}
+            ),
                 [{f"_{k}": v for k, v in row.items()} for row in changed])
 
 
 def auth_fingerprint(config: SourceConfig, source: SourceKind) -> str:
-    """What a 401/403 was about: the source's config and its keys. A change to either lifts the block."""
+    """What a 401/403 was about: the source's config and keys; a change of either lifts it."""
     keys = "\0".join(os.environ.get(name, "") for name in source.required_env)
     return hashlib.sha256(f"{config_hash(config)}\0{keys}".encode()).hexdigest()
 
@@ -125,9 +118,9 @@ class Pipeline:
         self.config = config
         self.fetcher = fetcher
         fetcher.budgets = Budgets(db, config.providers)
-        self.owner = new_owner()
-        self.lease_ttl = lease_seconds()
-        self.alerts_queued = asyncio.Event()  # set when a poll commits alerts: delivery need not wait
+        self.owner = lease.new_owner()
+        self.lease_ttl = lease.lease_seconds()
+        self.alerts_queued = asyncio.Event()  # set when a poll commits alerts: deliver them now
         # one bound for every poll of this process, no larger than the connection pool: a request
         # never waits for a connection inside its timeout
         self._gate = asyncio.Semaphore(min(POLLS_IN_FLIGHT, fetcher.max_connections))
@@ -137,8 +130,8 @@ class Pipeline:
         self.fetcher.budgets.configure(config.providers)
 
     async def poll_many(self, configs: list[SourceConfig]) -> list[PollSummary]:
-        """Poll ``configs`` (``run --once``), ``POLLS_IN_FLIGHT`` at a time; summaries in their order.
-        A few drainers share one queue, not a task per source: memory stays flat at 10,000 sources."""
+        """Poll ``configs`` (``run --once``), ``POLLS_IN_FLIGHT`` at a time; summaries in order.
+        A few drainers share one queue, not a task per source: memory stays flat at 10,000."""
         results: dict[int, PollSummary] = {}
         queue: Iterator[tuple[int, SourceConfig]] = iter(enumerate(configs))
 
@@ -154,31 +147,34 @@ class Pipeline:
         source = build_source(config)
         missing = missing_env(source)
         if missing:
-            return PollSummary(config.id, Outcome.SKIPPED, error=f"set {', '.join(missing)} to enable this source")
+            error = f"set {', '.join(missing)} to enable this source"
+            return PollSummary(config.id, Outcome.SKIPPED, error=error)
         async with self._gate:
             with self.db.engine.begin() as conn:
-                claim = acquire(conn, config.id, self.owner, self.lease_ttl)
-                start = load_start(conn, config.id) if claim.won else None
+                claim = lease.acquire(conn, config.id, self.owner, self.lease_ttl)
+                start = health.load_start(conn, config.id) if claim.won else None
             if start is None:
-                return PollSummary(config.id, Outcome.SKIPPED,
-                                   error=f"a poll of this source is running (leased by {claim.owner} until {claim.until})")
+                error = f"a poll of it is running (leased by {claim.owner} until {claim.until})"
+                return PollSummary(config.id, Outcome.SKIPPED, error=error)
             try:
-                async with kept(self.db, config.id, self.owner, self.lease_ttl):
+                async with lease.kept(self.db, config.id, self.owner, self.lease_ttl):
                     return await self._poll(config, source, start)
-            except BaseException as exc:  # cancelled, or recording failed: the lease was not given back
+            except BaseException as exc:  # cancelled, or recording failed: the lease is still ours
                 with contextlib.suppress(Exception), self.db.engine.begin() as conn:
-                    release(conn, config.id, self.owner)
+                    lease.release(conn, config.id, self.owner)
                 if not isinstance(exc, Exception):
                     raise
                 log.exception("source %s: recording the poll failed", config.id)
-                return PollSummary(config.id, Outcome.FAILED, error=f"internal error: {type(exc).__name__}: {exc}")
+                error = f"internal error: {type(exc).__name__}: {exc}"
+                return PollSummary(config.id, Outcome.FAILED, error=error)
 
-    async def _poll(self, config: SourceConfig, source: SourceKind, start: Start) -> PollSummary:
-        if start.auth_blocked is not None and start.auth_blocked == auth_fingerprint(config, source):
+    async def _poll(self, config: SourceConfig, source: SourceKind, start: health.Start
+                    ) -> PollSummary:
+        if start.auth_blocked and start.auth_blocked == auth_fingerprint(config, source):
             # a 401/403 was reported once already; asking again only burns goodwill
             self._commit(config, lambda session: None)
-            return PollSummary(config.id, Outcome.SKIPPED, error="the provider refused our credentials (401/403); "
-                               "fix the key or the source's config, then reload")
+            error = "the provider refused our credentials (401/403); fix the key or the config"
+            return PollSummary(config.id, Outcome.SKIPPED, error=error + ", then reload")
         client = PollClient(self.fetcher, config.id, cache=start.cache, provider=source.provider,
                             max_bytes=config.max_bytes or DEFAULT_MAX_BYTES)
         try:
@@ -187,33 +183,38 @@ class Pipeline:
         except BudgetExceeded as exc:
             reason, until = redact(str(exc)), exc.until
             log.info("source %s deferred: %s", config.id, reason)
-            self._commit(config, lambda session: record_deferred(
+            self._commit(config, lambda session: health.record_deferred(
                 session, config, reason, until=until, requests=client.requests, now=utcnow(),
                 failures_threshold=self.failures_threshold))
             return PollSummary(config.id, Outcome.DEFERRED, error=reason, requests=client.requests)
         except AuthError as exc:
             log.error("source %s: %s. Not polling it again until its key or config changes.",
                       config.id, redact(str(exc)))
-            return self._fail(config, _describe(exc), client.requests, auth_blocked=auth_fingerprint(config, source))
+            return self._fail(config, _describe(exc), client.requests,
+                              auth_blocked=auth_fingerprint(config, source))
         except MonitorError as exc:  # a fetch, parse or sanity failure of this source
             return self._fail(config, _describe(exc), client.requests)
         except Exception as exc:  # a parser bug must not take the service down
             log.exception("source %s: unexpected error", config.id)
-            return self._fail(config, f"internal error: {type(exc).__name__}: {exc}", client.requests)
+            error = f"internal error: {type(exc).__name__}: {exc}"
+            return self._fail(config, error, client.requests)
 
         if fetched.unchanged:
-            self._commit(config, lambda session: record_success(
-                session, config, outcome=Outcome.UNCHANGED, requests=client.requests, cache_updates=client.updated,
-                failures_threshold=self.failures_threshold, now=utcnow()))
+            self._commit(config, lambda session: health.record_success(
+                session, config, outcome=Outcome.UNCHANGED, requests=client.requests,
+                cache_updates=client.updated, failures_threshold=self.failures_threshold,
+                now=utcnow()))
             return PollSummary(config.id, Outcome.UNCHANGED, requests=client.requests)
         baseline = start.first_poll and not config.alert_on_first_poll
         try:
             summary = self._commit(config, lambda session: store_poll(
                 session, config, records, baseline=baseline, requests=client.requests,
-                cache_updates=client.updated, watermark=fetched.watermark, failures_threshold=self.failures_threshold))
+                cache_updates=client.updated, watermark=fetched.watermark,
+                failures_threshold=self.failures_threshold))
         except Exception as exc:
             log.exception("source %s: storing the poll failed", config.id)
-            return self._fail(config, f"storing failed: {type(exc).__name__}: {exc}", client.requests)
+            error = f"storing failed: {type(exc).__name__}: {exc}"
+            return self._fail(config, error, client.requests)
         if summary.alerts:
             self.alerts_queued.set()
         return summary
@@ -231,15 +232,15 @@ class Pipeline:
         """Record the poll with ``write`` and give the source's lease back, in one transaction."""
         with self.db.session() as session:
             result = write(session)
-            release(session.connection(), config.id, self.owner)
+            lease.release(session.connection(), config.id, self.owner)
         return result
 
-    def _fail(self, config: SourceConfig, error: str, requests: int, *, auth_blocked: str | None = None
-              ) -> PollSummary:
+    def _fail(self, config: SourceConfig, error: str, requests: int, *,
+              auth_blocked: str | None = None) -> PollSummary:
         error = redact(error)
         if auth_blocked is None:
             log.warning("source %s failed: %s", config.id, error)
-        self._commit(config, lambda session: record_failure(
+        self._commit(config, lambda session: health.record_failure(
             session, config, error, requests=requests, auth_blocked=auth_blocked,
             failures_threshold=self.failures_threshold, now=utcnow()))
         return PollSummary(config.id, Outcome.FAILED, error=error, requests=requests)
@@ -251,37 +252,42 @@ def parse_checked(source: SourceKind, fetched: Fetched) -> list[ItemRecord]:
     return records
 
 
-def store_poll(session: Session, config: SourceConfig, records: list[ItemRecord], *, baseline: bool,
-               requests: int = 0, cache_updates: dict[str, CacheEntry] | None = None,
-               watermark: str | None = None, failures_threshold: int = 3, now: dt.datetime | None = None
-               ) -> PollSummary:
+def store_poll(session: Session, config: SourceConfig, records: list[ItemRecord], *,
+               baseline: bool, requests: int = 0,
+               cache_updates: dict[str, CacheEntry] | None = None,
+               watermark: str | None = None, failures_threshold: int = 3,
+               now: dt.datetime | None = None) -> PollSummary:
     """Step 4 in ``session``'s transaction (the pushed CourtListener events use it too): a version
     of each new or changed item, its changes, the alerts they fire, and the source's health.
     This is the transactional outbox: a crash at any point loses no change and duplicates none."""
     now = now or utcnow()
     conn = session.connection()
-    poll_id = start_poll(conn, config.id, now)
+    poll_id = health.start_poll(conn, config.id, now)
     written = items.upsert(conn, config.id, poll_id, records, now)
     follow.after_poll(session, config, records)  # a discovered bill a watchlist matches is followed from now on
     new = sum(w.old is None for w in written)
-    summary = PollSummary(config.id, Outcome.CHANGED if written else Outcome.UNCHANGED, seen=len(records), new=new,
-                          changed=len(written) - new, baseline=baseline, requests=requests, poll_id=poll_id)
+    summary = PollSummary(config.id, Outcome.CHANGED if written else Outcome.UNCHANGED,
+                          seen=len(records), new=new, changed=len(written) - new, baseline=baseline,
+                          requests=requests, poll_id=poll_id)
     found = [] if baseline else [(w, change) for w in written for change in diff(w.old, w.record)]
     if found:
         summary.change_ids = list(conn.execute(
             insert(Change).returning(Change.id, sort_by_parameter_order=True),
-            [{"item_id": w.item_id, "version_id": w.version_id, "poll_id": poll_id, "type": change.type,
-              "field": change.field, "old": change.old, "new": change.new, "detected_at": now}
+            [{"item_id": w.item_id, "version_id": w.version_id, "poll_id": poll_id,
+              "type": change.type, "field": change.field, "old": change.old, "new": change.new,
+              "detected_at": now}
              for w, change in found]).scalars())
         summary.alerts = enqueue(session, config.id, poll_id, found, summary.change_ids, now)
-    record_success(session, config, outcome=summary.outcome, requests=requests, cache_updates=cache_updates or {},
-                   failures_threshold=failures_threshold, now=now, poll_id=poll_id, seen=summary.seen, new=new,
-                   changed=summary.changed, baseline=baseline, watermark=watermark)
+    health.record_success(session, config, outcome=summary.outcome, requests=requests,
+                          cache_updates=cache_updates or {}, failures_threshold=failures_threshold,
+                          now=now, poll_id=poll_id, seen=summary.seen, new=new,
+                          changed=summary.changed, baseline=baseline, watermark=watermark)
     return summary
 
 
-def enqueue(session: Session, source_id: str, poll_id: int, found: list[tuple[items.Written, ChangeSpec]],
-            change_ids: list[int], now: dt.datetime) -> int:
+def enqueue(session: Session, source_id: str, poll_id: int,
+            found: list[tuple[items.Written, ChangeSpec]], change_ids: list[int],
+            now: dt.datetime) -> int:
     """Outbox rows for the changes that fire a rule of a watchlist someone hears from; how many.
 
     A status move another provider already reported for the same identity is recorded as its
@@ -301,9 +307,10 @@ def enqueue(session: Session, source_id: str, poll_id: int, found: list[tuple[it
         for watchlist in watchlists:
             rule = watchlist.rule_for(verdict.spec if verdict and verdict.spec else change, doc)
             if rule is not None:
-                hold = events.hold_until(watchlist.confirm, watchlist.confirm_timeout, verdict, change, now)
-                rows += deliveries(change_id, watchlist, subscribers[watchlist.id], rule, group=f"p{poll_id}",
-                                   now=now, hold_until=hold)
+                hold = events.hold_until(watchlist.confirm, watchlist.confirm_timeout, verdict, change,
+                                         now)
+                rows += deliveries(change_id, watchlist, subscribers[watchlist.id], rule,
+                                   group=f"p{poll_id}", now=now, hold_until=hold)
     if rows:
         conn.execute(insert(Delivery), rows)
     return len(rows)

@@ -41,8 +41,10 @@ def diff(old: dict[str, Any] | None, new: ItemRecord) -> list[ChangeSpec]:
     snapshot = new.snapshot()
     changes: list[ChangeSpec] = []
     if old.get("status") != snapshot["status"]:
-        changes.append(ChangeSpec(ChangeType.STATUS, "status", _text(old.get("status")), _text(snapshot["status"])))
+        changes.append(ChangeSpec(ChangeType.STATUS, "status", _text(old.get("status")),
+                                  _text(snapshot["status"])))
     for name in ItemRecord.TRACKED_FIELDS:
         if old.get(name) != snapshot[name]:
-            changes.append(ChangeSpec(ChangeType.FIELD, name, _text(old.get(name)), _text(snapshot[name])))
+            changes.append(ChangeSpec(ChangeType.FIELD, name, _text(old.get(name)),
+                                      _text(snapshot[name])))
     return changes

@@ -99,13 +99,13 @@ def match_doc(item: Item | ItemRecord, source_id: str) -> MatchDoc:
                     status_action=item.status_action, data=item.data or {})
 
 
-_WATCHLIST_FIELDS = ("id", "name", "query", "pinned", "muted", "on_new", "on_status", "on_field", "paused",
-                     "snooze_until", "confirm", "confirm_timeout")
+_WATCHLIST_FIELDS = ("id", "name", "query", "pinned", "muted", "on_new", "on_status", "on_field",
+                     "paused", "snooze_until", "confirm", "confirm_timeout")
 
 
 @functools.lru_cache(maxsize=256)
 def _compiled(values: tuple[Any, ...]) -> CompiledWatchlist:
-    """Memoised on the watchlist's values: a query is parsed once per run, and an edit still counts."""
+    """Memoised on the watchlist's values: a query is parsed once per run; an edit still counts."""
     return CompiledWatchlist.compile(Watchlist(**dict(zip(_WATCHLIST_FIELDS, values))))
 
 
@@ -115,5 +115,6 @@ def compiled_watchlists(conn: Connection, ids: Collection[int]) -> list[Compiled
     if not ids:
         return []
     w = Watchlist.__table__.c
-    rows = conn.execute(select(*(w[name] for name in _WATCHLIST_FIELDS)).where(w.id.in_(list(ids))).order_by(w.id))
+    rows = conn.execute(select(*(w[name] for name in _WATCHLIST_FIELDS))
+                        .where(w.id.in_(list(ids))).order_by(w.id))
     return [_compiled(tuple(tuple(v) if isinstance(v, list) else v for v in row)) for row in rows]

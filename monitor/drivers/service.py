@@ -153,8 +153,8 @@ class Service:
         self._scheduled: dict[str, str] = {}  # source id -> config hash of its job
 
     async def serve_http(self) -> None:
-        """Serve the HTTP endpoints until stopping. While it serves, uvicorn takes SIGINT/SIGTERM, stops,
-        and raises them again for the service's own handlers."""
+        """Serve the HTTP endpoints until stopping. While it serves, uvicorn takes SIGINT and
+        SIGTERM, stops, and raises them again for the service's own handlers."""
         import uvicorn
 
         from monitor.web import create_app

@@ -49,7 +49,8 @@ def recipients(conn: Connection) -> dict[int, list[Recipient]]:
     """The enabled subscriptions, by the watchlist they follow."""
     s = Subscription.__table__.c
     out: dict[int, list[Recipient]] = {}
-    for sub in conn.execute(select(s.id, s.watchlist_id, s.mode).where(s.enabled.is_(True)).order_by(s.id)):
+    enabled = select(s.id, s.watchlist_id, s.mode).where(s.enabled.is_(True)).order_by(s.id)
+    for sub in conn.execute(enabled):
         out.setdefault(sub.watchlist_id, []).append(Recipient(sub.id, sub.mode))
     return out
 

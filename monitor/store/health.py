@@ -51,8 +51,9 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"  # not polled (leased elsewhere, a key missing, blocked): nothing stored
 
 
-_SILENCE = (Source.consecutive_failures, Source.last_error, Source.last_success_at, Source.last_change_at,
-            Source.created_at, Source.incident_open, Source.incident_reason, Source.auth_blocked)
+_SILENCE = (Source.consecutive_failures, Source.last_error, Source.last_success_at,
+            Source.last_change_at, Source.created_at, Source.incident_open, Source.incident_reason,
+            Source.auth_blocked)
 
 
 def _at(name: str) -> BindParameter[dt.datetime]:
@@ -61,24 +62,37 @@ def _at(name: str) -> BindParameter[dt.datetime]:
 
 # The statements every poll runs, built once with bound parameters: building a statement and its
 # cache key again for each of thousands of polls cost more than running it.
-_START = select(Source.watermark, Source.baseline_done, Source.auth_blocked).where(Source.id == bindparam("sid"))
+_SID = Source.id == bindparam("sid")
+_START = select(Source.watermark, Source.baseline_done, Source.auth_blocked).where(_SID)
 _VALIDATORS = (select(HttpCache.url, HttpCache.etag, HttpCache.last_modified, HttpCache.body_hash)
                .where(HttpCache.source_id == bindparam("sid")))
 _CACHE_UPDATE = update(HttpCache).where(HttpCache.url_hash == bindparam("key"))
 _N, _TODAY = bindparam("n", type_=Integer), bindparam("today", type_=Date)
-_SPENT = {"requests_today": case((Source.requests_day == _TODAY, Source.requests_today + _N), else_=_N),
+_SPENT = {"requests_today": case((Source.requests_day == _TODAY, Source.requests_today + _N),
+                                 else_=_N),
           "requests_day": _TODAY}
 _POLL_DONE = update(Poll).where(Poll.id == bindparam("poll_id")).values(
     finished_at=_at("now"), outcome=bindparam("outcome"), baseline=bindparam("baseline"),
-    items_seen=bindparam("seen"), items_new=bindparam("new"), items_changed=bindparam("changed"), requests=_N)
-_SUCCESS = update(Source).where(Source.id == bindparam("sid")).values(
+    items_seen=bindparam("seen"), items_new=bindparam("new"), items_changed=bindparam("changed"),
+    requests=_N)
+_SUCCESS = update(Source).where(_SID).values(
     last_attempt_at=_at("now"), last_success_at=_at("now"), consecutive_failures=0, last_error=None,
-    last_outcome=bindparam("outcome", type_=String), deferred_reason=None, polls_total=Source.polls_total + 1,
+    last_outcome=bindparam("outcome", type_=String), deferred_reason=None,
+    polls_total=Source.polls_total + 1,
     polls_unchanged=Source.polls_unchanged + bindparam("unchanged", type_=Integer),
-    items_seen=Source.items_seen + bindparam("seen", type_=Integer), baseline_done=True, auth_blocked=None,
-    last_items_at=func.coalesce(_at("items_at"), Source.last_items_at),
+    items_seen=Source.items_seen + bindparam("seen", type_=Integer), baseline_done=True,
+    auth_blocked=None, last_items_at=func.coalesce(_at("items_at"), Source.last_items_at),
     last_change_at=func.coalesce(_at("change_at"), Source.last_change_at),
     watermark=func.coalesce(bindparam("watermark", type_=String), Source.watermark), **_SPENT,
+).returning(*_SILENCE)
+_FAILURE = update(Source).where(_SID).values(
+    last_attempt_at=_at("now"), consecutive_failures=Source.consecutive_failures + 1,
+    last_error=bindparam("error"), last_outcome=Outcome.FAILED, polls_total=Source.polls_total + 1,
+    auth_blocked=bindparam("auth_blocked", type_=String), **_SPENT,
+).returning(*_SILENCE)
+_DEFERRED = update(Source).where(_SID).values(
+    last_attempt_at=_at("now"), last_outcome=Outcome.DEFERRED, deferred_reason=bindparam("reason"),
+    next_run_at=_at("until"), **_SPENT,
 ).returning(*_SILENCE)
 
 
@@ -96,25 +110,28 @@ def load_start(conn: Connection, source_id: str) -> Start:
     row = conn.execute(_START, {"sid": source_id}).one()
     cache = {r.url: CacheEntry(r.etag, r.last_modified, r.body_hash)
              for r in conn.execute(_VALIDATORS, {"sid": source_id})}
-    return Start(FetchState(source_id, row.watermark), cache, not row.baseline_done, row.auth_blocked)
+    return Start(FetchState(source_id, row.watermark), cache, not row.baseline_done,
+                 row.auth_blocked)
 
 
 def url_key(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()
 
 
-def _save_cache(conn: Connection, source_id: str, updated: dict[str, CacheEntry], now: dt.datetime) -> None:
+def _save_cache(conn: Connection, source_id: str, updated: dict[str, CacheEntry],
+                now: dt.datetime) -> None:
     for url, entry in updated.items():
-        values = {"etag": entry.etag, "last_modified": entry.last_modified, "body_hash": entry.body_hash,
-                  "updated_at": now}
+        values = {"etag": entry.etag, "last_modified": entry.last_modified,
+                  "body_hash": entry.body_hash, "updated_at": now}
         if not conn.execute(_CACHE_UPDATE, values | {"key": url_key(url)}).rowcount:
-            conn.execute(insert(HttpCache), values | {"url_hash": url_key(url), "source_id": source_id, "url": url})
+            values |= {"url_hash": url_key(url), "source_id": source_id, "url": url}
+            conn.execute(insert(HttpCache), values)
 
 
 def start_poll(conn: Connection, source_id: str, now: dt.datetime) -> int:
     """The poll's row, written first so its versions and changes can point at it."""
-    return int(conn.execute(insert(Poll).returning(Poll.id),
-                            {"source_id": source_id, "started_at": now, "outcome": Outcome.CHANGED}).scalar_one())
+    values = {"source_id": source_id, "started_at": now, "outcome": Outcome.CHANGED}
+    return int(conn.execute(insert(Poll).returning(Poll.id), values).scalar_one())
 
 
 def record_success(session: Session, config: SourceConfig, *, outcome: Outcome, requests: int,
@@ -125,41 +142,44 @@ def record_success(session: Session, config: SourceConfig, *, outcome: Outcome, 
     validators and watermark, and the silent-source check."""
     conn = session.connection()
     if poll_id is not None:
-        conn.execute(_POLL_DONE, {"poll_id": poll_id, "now": now, "outcome": outcome, "baseline": baseline,
-                                  "seen": seen, "new": new, "changed": changed, "n": requests})
+        conn.execute(_POLL_DONE, {"poll_id": poll_id, "now": now, "outcome": outcome,
+                                  "n": requests, "baseline": baseline, "seen": seen, "new": new,
+                                  "changed": changed})
     _save_cache(conn, config.id, cache_updates, now)
     row = conn.execute(_SUCCESS, {
-        "sid": config.id, "now": now, "outcome": outcome, "unchanged": int(outcome == Outcome.UNCHANGED),
-        "seen": seen, "items_at": now if seen else None, "change_at": now if new or changed else None,
-        "watermark": watermark, "n": requests, "today": now.date()}).one()
+        "sid": config.id, "now": now, "outcome": outcome, "seen": seen, "watermark": watermark,
+        "unchanged": int(outcome == Outcome.UNCHANGED), "items_at": now if seen else None,
+        "change_at": now if new or changed else None, "n": requests, "today": now.date()}).one()
     check_silence(session, config, row, failures_threshold=failures_threshold, now=now)
 
 
 def record_failure(session: Session, config: SourceConfig, error: str, *, requests: int,
-                   failures_threshold: int, now: dt.datetime, auth_blocked: str | None = None) -> None:
-    """A failed poll; ``auth_blocked`` (a 401/403) holds the source until its config or key changes."""
+                   failures_threshold: int, now: dt.datetime, auth_blocked: str | None = None
+                   ) -> None:
+    """A failed poll; ``auth_blocked`` (a 401/403) holds the source until its config or key
+    changes."""
     conn = session.connection()
-    row = conn.execute(update(Source).where(Source.id == config.id).values(
-        last_attempt_at=now, consecutive_failures=Source.consecutive_failures + 1, last_error=error[:1000],
-        last_outcome=Outcome.FAILED, polls_total=Source.polls_total + 1, auth_blocked=auth_blocked, **_SPENT,
-    ).returning(*_SILENCE), {"n": requests, "today": now.date()}).one()
+    row = conn.execute(_FAILURE, {"sid": config.id, "now": now, "error": error[:1000],
+                                  "auth_blocked": auth_blocked, "n": requests,
+                                  "today": now.date()}).one()
     conn.execute(insert(Poll), {"source_id": config.id, "started_at": now, "finished_at": now,
-                                "outcome": Outcome.FAILED, "error": error[:1000], "requests": requests})
+                                "outcome": Outcome.FAILED, "error": error[:1000],
+                                "requests": requests})
     check_silence(session, config, row, failures_threshold=failures_threshold, now=now)
 
 
 def record_deferred(session: Session, config: SourceConfig, reason: str, *, until: dt.datetime,
                     requests: int, failures_threshold: int, now: dt.datetime) -> None:
-    """A poll the budget did not allow: nothing was sent for it, so it is neither success nor failure.
+    """A poll the budget did not allow: nothing was sent for it, so it is neither success nor
+    failure.
 
     The source is due again when the budget reopens (``until``), not a whole interval later:
     the workers' dispatch reads ``next_run_at``, so deferred sources go first in the next window
     instead of losing it to sources that were polled in this one (``monitor run`` overwrites it
     with its scheduler's next slot)."""
-    row = session.connection().execute(update(Source).where(Source.id == config.id).values(
-        last_attempt_at=now, last_outcome=Outcome.DEFERRED, deferred_reason=reason[:1000], next_run_at=until,
-        **_SPENT,
-    ).returning(*_SILENCE), {"n": requests, "today": now.date()}).one()
+    row = session.connection().execute(_DEFERRED, {
+        "sid": config.id, "now": now, "reason": reason[:1000], "until": until, "n": requests,
+        "today": now.date()}).one()
     check_silence(session, config, row, failures_threshold=failures_threshold, now=now)
 
 
@@ -168,10 +188,11 @@ def silence_reason(row: Row[*tuple[Any, ...]], config: SourceConfig, *, failures
     """Why the source counts as silent now, or None when it is healthy. A refused API key is
     silent at once: the source is not polled again until its key or config changes."""
     if row.auth_blocked is not None:
-        return (f"the provider refused its API key ({row.last_error or 'HTTP 401/403'}); not polled again "
-                "until the key or the source's config changes")
+        return (f"the provider refused its API key ({row.last_error or 'HTTP 401/403'}); not "
+                "polled again until the key or the source's config changes")
     if row.consecutive_failures >= failures_threshold:
-        return f"failed {row.consecutive_failures} times in a row; last error: {row.last_error or 'unknown'}"
+        return (f"failed {row.consecutive_failures} times in a row; last error: "
+                f"{row.last_error or 'unknown'}")
     if config.expect_items_within and row.last_success_at is not None:
         window = dt.timedelta(seconds=parse_duration(config.expect_items_within))
         since = row.last_change_at or row.created_at
@@ -181,17 +202,24 @@ def silence_reason(row: Row[*tuple[Any, ...]], config: SourceConfig, *, failures
     return None
 
 
-def check_silence(session: Session, config: SourceConfig, row: Row[*tuple[Any, ...]], *, failures_threshold: int,
-                  now: dt.datetime) -> None:
-    """Open or close the source's incident from its health ``row`` just written."""
+def check_silence(session: Session, config: SourceConfig, row: Row[*tuple[Any, ...]], *,
+                  failures_threshold: int, now: dt.datetime) -> str | None:
+    """Open or close the source's incident from its health ``row`` just written; returns
+    "opened", "closed" or None (no transition)."""
     reason = silence_reason(row, config, failures_threshold=failures_threshold, now=now)
     if reason is not None and not row.incident_open:
         opened = now.strftime("%Y%m%dT%H%M%S")
-        session.execute(update(Source).where(Source.id == config.id, Source.incident_open.is_(False))
+        session.execute(update(Source)
+                        .where(Source.id == config.id, Source.incident_open.is_(False))
                         .values(incident_open=True, incident_reason=f"{opened} {reason}"))
-        queue_admin_notice(session, f"Source '{config.id}' is silent: {reason}", f"silent:{config.id}:{opened}", now)
-    elif reason is None and row.incident_open:
+        queue_admin_notice(session, f"Source '{config.id}' is silent: {reason}",
+                           f"silent:{config.id}:{opened}", now)
+        return "opened"
+    if reason is None and row.incident_open:
         opened = (row.incident_reason or "").split(" ", 1)[0]
-        session.execute(update(Source).where(Source.id == config.id).values(incident_open=False, incident_reason=None))
-        queue_admin_notice(session, f"Source '{config.id}' has recovered (incident opened {opened}).",
-                           f"recovered:{config.id}:{opened}", now)
+        session.execute(update(Source).where(Source.id == config.id)
+                        .values(incident_open=False, incident_reason=None))
+        queue_admin_notice(session, f"Source '{config.id}' has recovered (incident opened "
+                           f"{opened}).", f"recovered:{config.id}:{opened}", now)
+        return "closed"
+    return None

@@ -31,7 +31,7 @@ def chunks(seq: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 @dataclass
 class Written:
-    """An item this poll wrote a version of; ``old`` is the snapshot it replaced (None: a new item)."""
+    """An item this poll wrote a version of; ``old``: the snapshot it replaced (None: new item)."""
 
     record: ItemRecord
     item_id: int
@@ -77,13 +77,13 @@ def upsert(conn: Connection, source_id: str, poll_id: int, records: Sequence[Ite
 
     for ids in chunks(seen):
         conn.execute(update(Item).where(Item.id.in_(ids)).values(last_seen=now))
-    if fresh:
-        item_ids = conn.execute(insert(Item).returning(Item.id, sort_by_parameter_order=True), [
-            _values(i, now) | {"key": i.record.key, "source_id": source_id, "first_seen": now, "version": 1,
-                               "status_changed_at": now if i.record.status else None}
-            for i in fresh]).scalars()
-        for i, item_id in zip(fresh, item_ids):
-            i.item_id = item_id
+    if fresh:  # ids read back by key: with sort_by_parameter_order SQLite inserts row by row
+        item_ids = dict(conn.execute(insert(Item).returning(Item.key, Item.id), [
+            _values(i, now) | {"key": i.record.key, "source_id": source_id, "first_seen": now,
+                               "version": 1, "status_changed_at": now if i.record.status else None}
+            for i in fresh]).all())
+        for i in fresh:
+            i.item_id = item_ids[i.record.key]
     old = _previous_snapshots(conn, [i.item_id for i in updated])
     for i in updated:
         values = _values(i, now) | {"version": i.version}
@@ -94,11 +94,12 @@ def upsert(conn: Connection, source_id: str, poll_id: int, records: Sequence[Ite
     written = fresh + updated
     if not written:
         return []
-    version_ids = conn.execute(insert(ItemVersion).returning(ItemVersion.id, sort_by_parameter_order=True), [
-        {"item_id": i.item_id, "version": i.version, "poll_id": poll_id, "content_hash": i.content_hash,
-         "snapshot": i.snapshot, "created_at": now} for i in written]).scalars()
-    return [Written(i.record, i.item_id, version_id, old.get(i.item_id))
-            for i, version_id in zip(written, version_ids)]
+    versions = insert(ItemVersion).returning(ItemVersion.item_id, ItemVersion.id)
+    version_ids = dict(conn.execute(versions, [
+        {"item_id": i.item_id, "version": i.version, "poll_id": poll_id, "snapshot": i.snapshot,
+         "content_hash": i.content_hash, "created_at": now} for i in written]).all())
+    return [Written(i.record, i.item_id, version_ids[i.item_id], old.get(i.item_id))
+            for i in written]
 
 
 def _values(i: _Incoming, now: dt.datetime) -> dict[str, Any]:
@@ -116,5 +117,6 @@ def _previous_snapshots(conn: Connection, item_ids: list[int]) -> dict[int, dict
     """The current version's snapshot of each item, read before it is replaced (for the diff)."""
     out: dict[int, dict[str, Any]] = {}
     for ids in chunks(item_ids):
-        out.update((row.item_id, row.snapshot) for row in conn.execute(_PREVIOUS, {"ids": list(ids)}))
+        rows = conn.execute(_PREVIOUS, {"ids": list(ids)})
+        out.update((row.item_id, row.snapshot) for row in rows)
     return out

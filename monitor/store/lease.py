@@ -54,28 +54,30 @@ class Claim:
 
 
 _UNTIL = bindparam("until", type_=Source.lease_until.type)
-_ACQUIRE = update(Source).where(
-    Source.id == bindparam("sid"),
-    or_(Source.lease_until.is_(None), Source.lease_until < bindparam("now", type_=Source.lease_until.type)),
-).values(lease_owner=bindparam("owner"), lease_until=_UNTIL)
-_HOLDER = select(Source.lease_owner, Source.lease_until).where(Source.id == bindparam("sid"))
-_RENEW = update(Source).where(Source.id == bindparam("sid"), Source.lease_owner == bindparam("owner")).values(
-    lease_until=_UNTIL)
-_RELEASE = update(Source).where(Source.id == bindparam("sid"), Source.lease_owner == bindparam("owner")).values(
-    lease_owner=None, lease_until=None)
+_FREE = or_(Source.lease_until.is_(None),
+            Source.lease_until < bindparam("now", type_=Source.lease_until.type))
+_OURS = Source.lease_owner == bindparam("owner")
+_SID = Source.id == bindparam("sid")
+_ACQUIRE = update(Source).where(_SID, _FREE).values(lease_owner=bindparam("owner"),
+                                                   lease_until=_UNTIL)
+_HOLDER = select(Source.lease_owner, Source.lease_until).where(_SID)
+_RENEW = update(Source).where(_SID, _OURS).values(lease_until=_UNTIL)
+_RELEASE = update(Source).where(_SID, _OURS).values(lease_owner=None, lease_until=None)
 
 
 def acquire(conn: Connection, source_id: str, owner: str, ttl: float,
             now: dt.datetime | None = None) -> Claim:
     now = now or utcnow()
     until = now + dt.timedelta(seconds=ttl)
-    if conn.execute(_ACQUIRE, {"sid": source_id, "now": now, "owner": owner, "until": until}).rowcount == 1:
+    taken = conn.execute(_ACQUIRE, {"sid": source_id, "now": now, "owner": owner, "until": until})
+    if taken.rowcount == 1:
         return Claim(True, owner, until)
     row = conn.execute(_HOLDER, {"sid": source_id}).first()
     return Claim(False, row.lease_owner if row else None, row.lease_until if row else None)
 
 
-def renew(conn: Connection, source_id: str, owner: str, ttl: float, now: dt.datetime | None = None) -> bool:
+def renew(conn: Connection, source_id: str, owner: str, ttl: float,
+          now: dt.datetime | None = None) -> bool:
     """Extend our lease; False if it is no longer ours (it expired and someone else took it)."""
     until = (now or utcnow()) + dt.timedelta(seconds=ttl)
     return conn.execute(_RENEW, {"sid": source_id, "owner": owner, "until": until}).rowcount == 1
@@ -104,8 +106,8 @@ async def kept(db: Database, source_id: str, owner: str, ttl: float) -> AsyncIte
             await asyncio.sleep(ttl / 3)
             with db.engine.begin() as conn:
                 if not renew(conn, source_id, owner, ttl):
-                    log.warning("source %s: lease lost while polling (held longer than %.0fs without renewal)",
-                                source_id, ttl)
+                    log.warning("source %s: lease lost while polling (held longer than %.0fs "
+                                "without renewal)", source_id, ttl)
                     return
 
     renewer = asyncio.create_task(renew_every_third())
