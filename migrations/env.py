@@ -13,12 +13,15 @@ target_metadata = Base.metadata
 
 
 def run_migrations_online() -> None:
-    engine = config.attributes.get("engine") or create_engine(database_url())
+    given = config.attributes.get("engine")
+    engine = given or create_engine(database_url())
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, include_name=include_name,
                           render_as_batch=connection.dialect.name == "sqlite")
         with context.begin_transaction():
             context.run_migrations()
+    if given is None:
+        engine.dispose()
 
 
 run_migrations_online()

@@ -98,9 +98,10 @@ def plan(config: AppConfig, sources: list[SourceConfig] | None = None) -> list[P
 
 def check(config: AppConfig) -> None:
     """Refuse a config whose plan exceeds a provider's published (hard) limit: one line, which
-    provider, by how much, and what to do."""
+    provider, by how much, and what to do. A limit the operator set for another host in
+    ``providers:`` is a throttle, not a quota: going over it defers polls, as it is meant to."""
     for entry in plan(config):
-        if entry.over:
+        if entry.over and entry.provider in PUBLISHED:
             assert entry.limit_per_day is not None
             raise ConfigError(
                 f"{config.path.name}: provider '{entry.provider}' would get about {math.ceil(entry.per_day)} "

@@ -62,14 +62,23 @@ _opened: list[Database] = []
 NO_DATABASE = "no Remedy Monitor database here; run `monitor init`"
 
 
+def database_at(db_url: str | None) -> Database:
+    """A database handle that ``main`` closes when the command ends (no connection left to the
+    garbage collector, which PostgreSQL sees as a dropped client)."""
+    from monitor.db import Database
+
+    database = Database(db_url)
+    _opened.append(database)
+    return database
+
+
 def open_db(db_url: str | None, *, create: bool = True) -> Database:
     """The command's database, its schema brought up to date. ``create=False`` is for commands
     that only read: they never create a database or its tables where they are pointed (a wrong
     ``--db`` or directory is an error, not a new empty ``monitor.db``)."""
-    from monitor.db import Database, sqlite_path
+    from monitor.db import sqlite_path
 
-    database = Database(db_url)
-    _opened.append(database)
+    database = database_at(db_url)
     path = sqlite_path(database.url)
     if not create and ((path is not None and not path.exists()) or database.current_revision() is None):
         fail(f"{NO_DATABASE} ({database.display_url})")

@@ -15,6 +15,7 @@ from monitor.cli.common import (
     JsonOpt,
     LogFormatOpt,
     console,
+    database_at,
     fail,
     open_config,
     open_db,
@@ -33,9 +34,7 @@ def init(db: DbOpt = None) -> None:
 
     Example: monitor init --db sqlite:///monitor.db
     """
-    from monitor.db import Database
-
-    database = Database(db)
+    database = database_at(db)
     before, after = database.upgrade()
     if before == after:
         console.print(f"database is up to date (revision {after})")

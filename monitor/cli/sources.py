@@ -16,6 +16,7 @@ from monitor.cli.common import (
     JsonOpt,
     console,
     cut,
+    database_at,
     fail,
     open_config,
     open_db,
@@ -283,9 +284,9 @@ def _few(ids: list[str], shown: int = 3) -> str:
 
 def _existing_database(db_url: str | None) -> Database | None:
     """The database if one exists there, never creating one (these commands only read)."""
-    from monitor.db import Database, sqlite_path
+    from monitor.db import sqlite_path
 
-    database = Database(db_url)
+    database = database_at(db_url)
     path = sqlite_path(database.url)
     if (path is not None and not path.exists()) or database.current_revision() is None:
         database.dispose()

@@ -17,6 +17,7 @@ from monitor.cli.common import (
     JsonOpt,
     LogFormatOpt,
     console,
+    database_at,
     open_config,
     print_json,
     print_table,
@@ -62,7 +63,6 @@ def worker_cmd(
 
     Example: monitor worker --concurrency 8 --queues polls,deliveries
     """
-    from monitor.db import Database
     from monitor.drivers.workers import (
         ClusterSettings,
         ensure_queue_schema,
@@ -74,7 +74,7 @@ def worker_cmd(
     setup_logging(verbose, log_format)
     if not verbose:  # one line per job start and end drowns what matters
         logging.getLogger("procrastinate").setLevel(logging.WARNING)
-    database = Database(db)
+    database = database_at(db)
     require_postgres(database, "monitor worker")
     cfg = open_config(config)
     settings = ClusterSettings.from_env()
@@ -177,10 +177,9 @@ def workers_cmd(db: DbOpt = None, json_out: JsonOpt = False) -> None:
 
     Example: monitor workers --json
     """
-    from monitor.db import Database
     from monitor.drivers.workers import cluster_status, require_postgres
 
-    database = Database(db)
+    database = database_at(db)
     require_postgres(database, "monitor workers")
     database.ensure_schema()
     status = cluster_status(database)

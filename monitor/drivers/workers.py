@@ -384,7 +384,7 @@ def cluster_status(db: Database, settings: ClusterSettings | None = None) -> Clu
             "SELECT worker_id, count(*) FROM procrastinate_jobs WHERE status = 'doing' "
             "AND worker_id IS NOT NULL GROUP BY worker_id")).all())
         described: dict[str, str] = dict(conn.execute(
-            select(Setting.key, Setting.value).where(Setting.key.like(f"{WORKER_KEY}%"))).tuples().all())
+            select(Setting.key, Setting.value).where(Setting.key.like(f"{WORKER_KEY}%"))).all())
         workers = []
         for worker_id, beat in conn.execute(text(
                 "SELECT id, last_heartbeat FROM procrastinate_workers ORDER BY id")).all():
