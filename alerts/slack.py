@@ -98,7 +98,8 @@ class SlackChannel:
         more = message.total - min(len(message.changes), MAX_CHANGES)
         if more > 0:
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"…and {more} more"}]})
-        lines = [f"{header}: {count}"] + [f"• {c.headline()} {c.url or ''}".rstrip() for c in message.changes[:MAX_CHANGES]]
+        lines = [f"{header}: {count}"] + [f"• {c.headline()} {c.url or ''}".rstrip()
+                                          for c in message.changes[:MAX_CHANGES]]
         if more > 0:
             lines.append(f"…and {more} more")
         return {"text": "\n".join(lines), "blocks": blocks}

@@ -248,7 +248,8 @@ def _read_text(path: Path) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(f"{path.name}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from None
+        raise ConfigError(f"{path.name}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                          "save the file as UTF-8") from None
 
 
 def _parse(name: str, text: str) -> tuple[yaml.Node | None, Any]:
@@ -260,7 +261,8 @@ def _parse(name: str, text: str) -> tuple[yaml.Node | None, Any]:
             # platform reports a broken file with the same words.
             return _compose_and_construct(text, yaml.SafeLoader)
     except RecursionError:  # the composer recursed before the tree could be checked
-        raise ConfigError(f"{name}:{_deep_line(text)}: invalid YAML: nested more than {MAX_NESTING} levels deep") from None
+        raise ConfigError(f"{name}:{_deep_line(text)}: invalid YAML: "
+                          f"nested more than {MAX_NESTING} levels deep") from None
     except yaml.YAMLError as exc:
         if len(exc.args) == 2 and isinstance(exc.args[1], yaml.Mark):  # raised by _check_size
             raise ConfigError(f"{name}:{exc.args[1].line + 1}: invalid YAML: {exc.args[0]}") from None
@@ -316,7 +318,8 @@ def _top_level(name: str, text: str) -> tuple[Defaults, dict[str, ProviderLimits
             providers[str(provider)] = ProviderLimits.model_validate(limits or {})
         except ValidationError as exc:
             node = _key_node(providers_node, str(provider))[1] if isinstance(providers_node, yaml.MappingNode) else None
-            raise ConfigError(f"{name}:{_line(node)}: provider '{provider}': {pydantic_problem(exc.errors()[0])}") from None
+            raise ConfigError(f"{name}:{_line(node)}: provider '{provider}': "
+                              f"{pydantic_problem(exc.errors()[0])}") from None
 
     sources_key, sources_node = _key_node(root, "sources")
     raw_sources = data.get("sources")

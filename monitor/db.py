@@ -42,7 +42,8 @@ def database_url(explicit: str | None = None) -> str:
     try:
         make_url(url)
     except (ArgumentError, ValueError):
-        raise ConfigError("the database URL is malformed (expected e.g. sqlite:///monitor.db or postgresql+psycopg://user@host/db)") from None
+        raise ConfigError("the database URL is malformed "
+                          "(expected e.g. sqlite:///monitor.db or postgresql+psycopg://user@host/db)") from None
     return url
 
 

@@ -110,8 +110,8 @@ class Fetcher:
 
     Errors (``monitor.errors``): ``FetchError`` (``retryable`` says whether waiting may help; a
     generic host's Retry-After longer than ``max_retry_wait`` holds the host and fails the request),
-    ``AuthError`` for a 401/403 to a request with an API key (never retried), and ``monitor.budget.BudgetExceeded`` when a
-    request would overspend its provider: that request is never sent.
+    ``AuthError`` for a 401/403 to a request with an API key (never retried), and
+    ``monitor.budget.BudgetExceeded`` when a request would overspend its provider: that request is never sent.
     """
 
     def __init__(self, *, timeout: float = 30.0, connect_timeout: float = 10.0, total_timeout: float = 120.0,
@@ -225,7 +225,8 @@ class Fetcher:
                 if status in (401, 403) and keyed:
                     raise AuthError(f"HTTP {status} from {shown}: the API key is missing or wrong", status=status)
                 if status in (401, 403, 429, 503) or status >= 500:
-                    retry_after = parse_retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
+                    retry_after = (parse_retry_after(response.headers.get("retry-after"))
+                                   if status in (429, 503) else None)
                     raise FetchError(f"HTTP {status} from {shown}", retryable=True, status=status,
                                      retry_after=retry_after)
                 if status >= 400:
@@ -375,9 +376,9 @@ class PollClient:
             send["If-None-Match"] = known.etag
         if known and known.last_modified:
             send["If-Modified-Since"] = known.last_modified
-        status, resp_headers, body, final_url = await self.fetcher.get(full, headers=send, max_bytes=self.max_bytes,
-                                                                      provider=self.provider, keyed=carries_key(full, send),
-                                                                      on_send=self._sent)
+        status, resp_headers, body, final_url = await self.fetcher.get(
+            full, headers=send, max_bytes=self.max_bytes, provider=self.provider, keyed=carries_key(full, send),
+            on_send=self._sent)
         if status == 304 and known:
             return Response(final_url, status, resp_headers, b"", unchanged=True)
         if status == 304:

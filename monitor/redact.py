@@ -90,7 +90,8 @@ def public_url(url: str) -> str:
         port = parts.port
     except ValueError:
         return url
-    if "@" not in parts.netloc and not any(is_secret_param(k) for k, _ in parse_qsl(parts.query, keep_blank_values=True)):
+    if "@" not in parts.netloc and not any(is_secret_param(k)
+                                           for k, _ in parse_qsl(parts.query, keep_blank_values=True)):
         return url
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_secret_param(k)]
     netloc = _netloc(parts.hostname or "", port, had_userinfo=False, mask=False)

@@ -25,8 +25,9 @@ NEW_OPINION = {"identity": None, "title": "Doe v. Immigration Officer Smith (Biv
                    "raw_status": "Opinion filed", "status_date": "2026-02-02", "type": "new", "old": None, "new": None,
                    "summary": "<p>Panel holds <b>Bivens</b> remedy available.</p><script>alert(1)</script>"
                            "<a href='javascript:alert(1)'>x</a>"}
-FIELD_EDIT = {"identity": None, "title": "Roe v. Doe", "kind": "opinion", "url": "https://example.org/roe", "status": "published",
-                  "raw_status": "Opinion amended", "type": "field", "old": "first summary", "new": "amended summary",
+FIELD_EDIT = {"identity": None, "title": "Roe v. Doe", "kind": "opinion", "url": "https://example.org/roe",
+                  "status": "published", "raw_status": "Opinion amended", "type": "field", "old": "first summary",
+                  "new": "amended summary",
                   "field": "summary"}
 
 
@@ -42,7 +43,8 @@ def seed_watchlist(db: Database, name: str = "bivens", target: str = "slack:http
             s.add(Source(id="ca9", kind="rss", url="https://www.ca9.uscourts.gov/opinions/rss"))
         wl = s.scalar(select(Watchlist).where(Watchlist.name == name))
         if wl is None:
-            wl = Watchlist(name=name, title=title or f"{name.capitalize()} remedies", feed_token=secrets.token_urlsafe(24))
+            wl = Watchlist(name=name, title=title or f"{name.capitalize()} remedies",
+                           feed_token=secrets.token_urlsafe(24))
             s.add(wl)
             s.flush()
         sub = Subscription(watchlist_id=wl.id, channel=target.split(":")[0], target=target, mode=mode,

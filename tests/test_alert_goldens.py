@@ -26,8 +26,8 @@ def change(spec: dict[str, str | None], watchlist: str = "bivens") -> MessageCha
         kind=str(spec["kind"]), source_id="ca9", source_url="https://www.ca9.uscourts.gov/opinions/rss",
         identity=spec["identity"], status=spec["status"], field=spec.get("field"), old=spec["old"], new=spec["new"],
         raw_status=spec["raw_status"], status_action=spec.get("status_action"),
-        status_date=day(spec.get("status_date")), detected_at=T0, rule=f"{watchlist}: {rule} (query)", watchlist=watchlist,
-        summary=spec.get("summary"))
+        status_date=day(spec.get("status_date")), detected_at=T0, rule=f"{watchlist}: {rule} (query)",
+        watchlist=watchlist, summary=spec.get("summary"))
 
 
 MESSAGES = {
@@ -39,7 +39,8 @@ MESSAGES = {
                                  total=40, event_id="rm_p2_s1_5", created_at=T0),
     "digest": Message(watchlist="bivens", kind="digest", event_id="rm_digest_s1_2026-02-03_9", created_at=T0, total=4,
                       timezone="America/Chicago",
-                      changes=(change(STATUS_MOVE), change(NEW_OPINION), change(FIELD_EDIT), change(NEW_OPINION, "ftca")),
+                      changes=(change(STATUS_MOVE), change(NEW_OPINION), change(FIELD_EDIT),
+                               change(NEW_OPINION, "ftca")),
                       extra={"date": "2026-02-03", "unsubscribe_url": "https://monitor.example.org/unsubscribe/T1?all=1",
                              "watchlist_titles": {"bivens": "Bivens claims", "ftca": "FTCA claims"},
                              "unsubscribe_urls": {"bivens": "https://monitor.example.org/unsubscribe/T1",

@@ -45,14 +45,17 @@ def serve_congress(feeds: HttpServer) -> None:
         part = f.stem.split(".")[1]
         feeds.set("/v3/bill/119/s/3470" + ("" if part == "bill" else f"/{part}"), f.read_bytes(),
                   content_type="application/json")
-    feeds.set("/bulk/119/s/BILLSTATUS-119s3470.xml", (EXAMPLES / "govinfo_billstatus" / "s3470.xml").read_bytes(), etag=True)
+    feeds.set("/bulk/119/s/BILLSTATUS-119s3470.xml", (EXAMPLES / "govinfo_billstatus" / "s3470.xml").read_bytes(),
+              etag=True)
 
 
 def test_congress_gov_and_govinfo_views_of_s3470_share_one_identity(db, feeds, tmp_path, monkeypatch):
     monkeypatch.setenv("CONGRESS_API_KEY", KEY)
     serve_congress(feeds)
-    entries = (f"  - id: cg\n    kind: congress_bill\n    congress: 119\n    bills: [S. 3470]\n    base_url: {feeds.url('/v3')}\n"
-               f"  - id: gi\n    kind: govinfo_billstatus\n    congress: 119\n    bills: [S. 3470]\n    base_url: {feeds.url('/bulk')}\n")
+    entries = ("  - id: cg\n    kind: congress_bill\n    congress: 119\n    bills: [S. 3470]\n"
+               f"    base_url: {feeds.url('/v3')}\n"
+               "  - id: gi\n    kind: govinfo_billstatus\n    congress: 119\n    bills: [S. 3470]\n"
+               f"    base_url: {feeds.url('/bulk')}\n")
     polls = poll(db, tmp_path, entries)
     assert {p.outcome for p in polls.values()} == {"changed"}, polls
     stored = items(db)
@@ -73,7 +76,8 @@ def test_congress_gov_and_govinfo_views_of_s3470_share_one_identity(db, feeds, t
 @pytest.mark.parametrize("status", [401, 403, 429])
 def test_congress_bill_refusals_fail_the_poll_without_leaking_the_key(db, feeds, tmp_path, monkeypatch, status):
     monkeypatch.setenv("CONGRESS_API_KEY", KEY)
-    feeds.set("/v3/bill/119/s/3470", json.dumps({"error": {"code": "API_KEY_INVALID", "message": "An invalid api_key was supplied."}}),
+    feeds.set("/v3/bill/119/s/3470",
+              json.dumps({"error": {"code": "API_KEY_INVALID", "message": "An invalid api_key was supplied."}}),
               status=status, content_type="application/json", headers={"Retry-After": "0"})
     polls = poll(db, tmp_path, f"  - id: cg\n    kind: congress_bill\n    congress: 119\n    bills: [s3470]\n"
                                f"    base_url: {feeds.url('/v3')}\n")
@@ -107,7 +111,8 @@ def test_congress_recent_follows_pagination_filters_and_keeps_a_watermark(db, fe
              "pagination": {"count": 4, "next": feeds.url("/v3/bill/119?offset=2&limit=2&format=json")}}
     feeds.set("/v3/bill/119", json.dumps(first), content_type="application/json")
     feeds.set("/v3/bill/119?offset=2&limit=2&format=json", json.dumps(second), content_type="application/json")
-    entry = (f"  - id: recent\n    kind: congress_recent\n    congress: 119\n    filter: act\n    page_size: 2\n    lookback_days: 366\n"
+    entry = ("  - id: recent\n    kind: congress_recent\n    congress: 119\n    filter: act\n    page_size: 2\n"
+             "    lookback_days: 366\n"
              f"    base_url: {feeds.url('/v3')}\n")
     polls = poll(db, tmp_path, entry)
     assert polls["recent"].outcome == "changed" and polls["recent"].requests == 2
@@ -123,7 +128,8 @@ def test_congress_recent_follows_pagination_filters_and_keeps_a_watermark(db, fe
 
 
 def openstates_page(bills: list[dict], page: int, max_page: int) -> Reply:
-    body = {"results": bills, "pagination": {"per_page": 1, "page": page, "max_page": max_page, "total_items": max_page}}
+    body = {"results": bills,
+            "pagination": {"per_page": 1, "page": page, "max_page": max_page, "total_items": max_page}}
     return Reply(200, json.dumps(body), {"Content-Type": "application/json"})
 
 
@@ -142,21 +148,26 @@ def test_openstates_pages_auth_header_and_status(db, feeds, tmp_path, monkeypatc
     assert stored["il/104/hb/1312"].status == "enacted" and stored["il/104/hb/1312"].raw_status == "executive-signature"
     assert stored["il/104/hb/9"].status == "in_committee"
     assert all(r.headers.get("x-api-key") == KEY and KEY not in r.path for r in feeds.requests)
-    assert "identifier=HB+1312&identifier=HB+9" in feeds.requests[0].path and "include=actions" in feeds.requests[0].path
+    assert ("identifier=HB+1312&identifier=HB+9" in feeds.requests[0].path
+            and "include=actions" in feeds.requests[0].path)
     assert "page=2" in feeds.requests[1].path
     with db.session() as s:
         assert s.get(Source, "os-il").watermark == "2025-12-11T01:00:00+00:00"
 
 
 @pytest.mark.parametrize(("status", "body"), [
-    (401, {"detail": "Invalid API Key. Login and visit https://open.pluralpolicy.com/accounts/profile/ for your API key."}),
-    (403, {"detail": "Missing API Key. Login and visit https://open.pluralpolicy.com/accounts/profile/ for your API key."}),
+    (401, {"detail": "Invalid API Key. Login and visit https://open.pluralpolicy.com/accounts/profile/ "
+                     "for your API key."}),
+    (403, {"detail": "Missing API Key. Login and visit https://open.pluralpolicy.com/accounts/profile/ "
+                     "for your API key."}),
     (429, {"detail": "exceeded limit of 10/min: 11"}),
 ])
 def test_openstates_refusals(db, feeds, tmp_path, monkeypatch, status, body):
     monkeypatch.setenv("OPENSTATES_API_KEY", KEY)
-    feeds.set("/v3os/bills", json.dumps(body), status=status, content_type="application/json", headers={"Retry-After": "0"})
-    polls = poll(db, tmp_path, f"  - id: os-md\n    kind: openstates\n    jurisdiction: md\n    base_url: {feeds.url('/v3os')}\n")
+    feeds.set("/v3os/bills", json.dumps(body), status=status, content_type="application/json",
+              headers={"Retry-After": "0"})
+    polls = poll(db, tmp_path, "  - id: os-md\n    kind: openstates\n    jurisdiction: md\n"
+                               f"    base_url: {feeds.url('/v3os')}\n")
     assert polls["os-md"].outcome == ("deferred" if status == 429 else "failed")
     assert f"{status}" in (polls["os-md"].error or "")
     if status != 429:
@@ -176,12 +187,14 @@ def legiscan_paths(feeds: HttpServer, hashes: dict[int, str]) -> None:
 
 def test_legiscan_fetches_a_bill_only_when_its_change_hash_changes(db, feeds, tmp_path, monkeypatch):
     monkeypatch.setenv("LEGISCAN_API_KEY", KEY)
-    entry = f"  - id: ls-md\n    kind: legiscan\n    state: MD\n    bills: [HB 351]\n    base_url: {feeds.url('/ls/')}\n"
+    entry = ("  - id: ls-md\n    kind: legiscan\n    state: MD\n    bills: [HB 351]\n"
+             f"    base_url: {feeds.url('/ls/')}\n")
     legiscan_paths(feeds, {1893251: "aaaa1111", 1893252: "bbbb2222"})  # HB351 watched, HB352 not
     polls = poll(db, tmp_path, entry)
     assert polls["ls-md"].outcome == "changed" and polls["ls-md"].requests == 2
     [item] = items(db).values()
-    assert (item.identity, item.status, item.status_action) == ("md/2026/hb/351", "passed_one_chamber", "Third Reading Passed (96-38)")
+    assert (item.identity, item.status, item.status_action) == ("md/2026/hb/351", "passed_one_chamber",
+                                                                "Third Reading Passed (96-38)")
 
     polls = poll(db, tmp_path, entry)  # same hashes: the masterlist only
     assert polls["ls-md"].outcome == "unchanged" and polls["ls-md"].requests == 1
@@ -214,7 +227,8 @@ def test_congress_bill_follows_action_pages_and_refetches_304_parts_of_a_changed
     bill = json.loads((folder / "s3470.bill.json").read_text())
     actions = json.loads((folder / "s3470.actions.json").read_text())
     older = {"actionDate": "2025-12-15", "text": "Sponsor introductory remarks on measure. (CR S8731-8732)",
-             "type": "IntroReferral", "actionCode": "B00100", "sourceSystem": {"code": 9, "name": "Library of Congress"}}
+             "type": "IntroReferral", "actionCode": "B00100",
+             "sourceSystem": {"code": 9, "name": "Library of Congress"}}
     more = "/v3/bill/119/s/3470/actions?offset=250&limit=250&format=json"
     page1 = {**actions, "pagination": {"count": 3, "next": feeds.url(more)}}
     page2 = {**actions, "actions": [older], "pagination": {"count": 3}}
@@ -250,7 +264,8 @@ def test_legiscan_search_mode_spreads_getbill_calls_over_polls(db, feeds, tmp_pa
     search = {"status": "OK", "searchresult": {
         "summary": {"page": "1", "range": "1 - 2", "relevancy": "100% - 100%", "count": 2, "page_current": 1,
                     "page_total": 1, "query": "bivens"}, "results": results}}
-    feeds.set(f"/ls/?key={KEY}&op=getSearchRaw&state=MD&query=bivens", json.dumps(search), content_type="application/json")
+    feeds.set(f"/ls/?key={KEY}&op=getSearchRaw&state=MD&query=bivens", json.dumps(search),
+              content_type="application/json")
     entry = (f"  - id: ls-search\n    kind: legiscan\n    state: MD\n    query: bivens\n    max_bills: 1\n"
              f"    base_url: {feeds.url('/ls/')}\n")
     assert poll(db, tmp_path, entry)["ls-search"].requests == 2

@@ -48,8 +48,8 @@ OPENSTATES_EXPECTED = {
     "committee-passage": "reported", "committee-passage-favorable": "reported",
     "committee-passage-unfavorable": "reported", "committee-failure": "failed",
     "executive-receipt": "sent_to_executive", "executive-signature": "enacted", "executive-veto": "vetoed",
-    "became-law": "enacted", "veto-override-failure": "vetoed", "veto-override-passage": "vetoed", "referral": "in_committee",
-    "referral-committee": "in_committee",
+    "became-law": "enacted", "veto-override-failure": "vetoed", "veto-override-passage": "vetoed",
+    "referral": "in_committee", "referral-committee": "in_committee",
 }
 OPENSTATES_NEUTRAL = {
     "reading-2", "reading-3", "substitution", "amendment-introduction", "amendment-passage", "amendment-withdrawal",
@@ -194,13 +194,16 @@ def test_congress_gov_117_hr_21_status_and_latest_action_agree_with_latest_actio
     assert (record.status, record.raw_status, record.status_date) == ("passed_one_chamber", "8000", dt.date(2021, 1, 5))
     assert record.status_action and record.status_action.startswith("Passed/agreed to in House")
     assert record.summary == payload["latestAction"]["text"]
-    assert record.data["latest_action"] == {"date": payload["latestAction"]["actionDate"], "text": payload["latestAction"]["text"]}
+    assert record.data["latest_action"] == {"date": payload["latestAction"]["actionDate"],
+                                            "text": payload["latestAction"]["text"]}
     from monitor.normalise.federal import FederalAction, derive
     latest = derive([FederalAction(a["actionDate"], a["text"], a.get("actionCode"), a.get("type"), a.get("actionTime"),
                                    bool(a.get("committees"))) for a in actions]).latest
-    assert latest and (latest.date.isoformat(), latest.text) == (payload["latestAction"]["actionDate"], payload["latestAction"]["text"])
+    assert latest and (latest.date.isoformat(), latest.text) == (payload["latestAction"]["actionDate"],
+                                                                 payload["latestAction"]["text"])
     assert record.data["cosponsors"] == payload["cosponsors"]["count"] == 2
-    assert record.data["committees"] == ["Homeland Security and Governmental Affairs Committee", "Oversight and Reform Committee"]
+    assert record.data["committees"] == ["Homeland Security and Governmental Affairs Committee",
+                                         "Oversight and Reform Committee"]
 
 
 @pytest.mark.parametrize("name", ["bill_117.json", "bill_117_hr.json"])
@@ -291,7 +294,8 @@ def test_default_sources_yaml_watches_the_remedy_bills_everywhere() -> None:
         assert source.congress == 119
     state = {("il", "hb", 1312), ("ca", "sb", 747), ("ny", "s", 8504), ("ny", "s", 8500), ("md", "hb", 351),
              ("md", "hb", 550), ("md", "hb", 332), ("md", "sb", 346), ("co", "sb", 5)}
-    legiscan = {(s.state.lower(), *split_bill_number(b)) for s in config.sources if s.kind == "legiscan" for b in s.bills}
+    legiscan = {(s.state.lower(), *split_bill_number(b))
+                for s in config.sources if s.kind == "legiscan" for b in s.bills}
     openstates = {(s.jurisdiction.split("state:")[1][:2], *split_bill_number(i))
                   for s in config.sources if s.kind == "openstates" for i in s.identifiers}
     assert legiscan == openstates == state
@@ -302,7 +306,8 @@ def test_default_sources_yaml_watches_the_remedy_bills_everywhere() -> None:
 
 @pytest.mark.parametrize(("entry", "message"), [
     ("  - id: cg\n    kind: congress_bill\n    congress: 119\n    bills: [HB 1312]\n",
-     "sources.yaml:5: source 'cg': field 'bills': not a federal bill number: 'HB 1312' (expected e.g. 'S. 3470' or 'hr6091')"),
+     ("sources.yaml:5: source 'cg': field 'bills': not a federal bill number: 'HB 1312' "
+      "(expected e.g. 'S. 3470' or 'hr6091')")),
     ("  - id: ls\n    kind: legiscan\n    state: IL\n",
      "sources.yaml:2: source 'ls': field 'query': give 'bills' (numbers to follow) or 'query' (a LegiScan search)"),
     ("  - id: ls\n    kind: legiscan\n    state: IL\n    bills: [Bivens Act]\n",
@@ -366,8 +371,10 @@ def test_an_open_states_row_without_actions_gets_its_status_from_the_latest_acti
            "jurisdiction": {"id": "ocd-jurisdiction/country:us/state:il/government"},
            "latest_action_description": "Public Act . . . . . . . . . 104-0012", "latest_action_date": "2026-06-30"}
     record = bill_record(row)
-    assert (record.status, record.status_date, record.data["status_basis"]) == ("enacted", dt.date(2026, 6, 30), "latest_action")
-    full = bill_record({**row, "actions": [{"date": "2026-01-10", "description": "Filed", "classification": ["filing"]}]})
+    assert (record.status, record.status_date, record.data["status_basis"]) == ("enacted", dt.date(2026, 6, 30),
+                                                                                "latest_action")
+    full = bill_record({**row, "actions": [{"date": "2026-01-10", "description": "Filed",
+                                            "classification": ["filing"]}]})
     assert (full.status, full.data["status_basis"]) == ("introduced", "actions")
 
 
@@ -385,7 +392,8 @@ PRESENTED = [("2026-03-01", "Passed/agreed to in House", "8000"), ("2026-03-05",
 
 
 def test_federal_veto_pocket_veto_and_overrides() -> None:
-    vetoed = PRESENTED + [("2026-03-16", "Vetoed by President.", "E30000"), ("2026-03-16", "Vetoed by President.", "31000")]
+    vetoed = PRESENTED + [("2026-03-16", "Vetoed by President.", "E30000"),
+                          ("2026-03-16", "Vetoed by President.", "31000")]
     assert federal(*vetoed) == "vetoed"
     assert federal(*PRESENTED, ("2026-03-16", "Signed by President.", "E30000")) == "enacted"
     assert federal(*PRESENTED, ("2026-12-20", "Pocket Vetoed by President.", None)) == "vetoed"

@@ -38,7 +38,8 @@ OURS_ON_PURPOSE = {
     "In Re: Brian K. Stanley v. Anthony Mason": "In re: Brian K. Stanley v. Anthony Mason",
     "Jesse Graham v. Cnn": "Jesse Graham v. CNN",
     "In Re: Rouhel Feinstein v. Tammy R. Phillips": "In re: Rouhel Feinstein v. Tammy R. Phillips",
-    "In Re: James Rodriguez v. State Farm Mut. Auto. Ins. Co.": "In re: James Rodriguez v. State Farm Mut. Auto. Ins. Co.",
+    "In Re: James Rodriguez v. State Farm Mut. Auto. Ins. Co.":
+        "In re: James Rodriguez v. State Farm Mut. Auto. Ins. Co.",
     "Unicolors, Inc. v. H&M Hennes & Mauritz, Lp": "Unicolors, Inc. v. H&M Hennes & Mauritz, LP",
 }
 

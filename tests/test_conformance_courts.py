@@ -136,11 +136,13 @@ def test_opinion_feed_matches_juriscraper(stem: str) -> None:
         assert record.identity == f"{court}/{case['docket_numbers']}"
         for field in ("judges", "authors", "lower_courts"):
             if field in case:
-                assert record.data[{"judges": "judge", "authors": "author", "lower_courts": "lower_court"}[field]] == case[field]
+                assert (record.data[{"judges": "judge", "authors": "author", "lower_courts": "lower_court"}[field]]
+                        == case[field])
 
 
 def comparable(entry: FeedEntry) -> tuple:
-    return (entry.id, entry.title, entry.link, entry.published, plain_text(entry.summary), entry.author, entry.categories)
+    return (entry.id, entry.title, entry.link, entry.published, plain_text(entry.summary), entry.author,
+            entry.categories)
 
 
 @pytest.mark.parametrize("path", ALL_FEEDS, ids=lambda p: p.stem)

@@ -243,8 +243,8 @@ PEER_CASES = [
         "INTRODUCED",
         (
             "Referred to the Committee on Homeland Security, and in addition to the "
-            "Committees on Armed Services, Agriculture, and Natural Resources, for a period to be subsequently determined by "
-            "the Speaker."
+            "Committees on Armed Services, Agriculture, and Natural Resources, for a period to be subsequently "
+            "determined by the Speaker."
         ),
         "REFERRED",
     ),

@@ -199,7 +199,8 @@ def test_docket_without_token_reads_the_public_feed(db, feeds, tmp_path, monkeyp
             "cl:docket:4214664", "cl:docket:4214664:entry:140", "cl:docket:4214664:entry:id2208001234"]
 
 
-@pytest.mark.parametrize(("path", "status", "prefix"), [(DOCKET, 401, "auth: HTTP 401"), (ENTRIES, 403, "auth: HTTP 403"),
+@pytest.mark.parametrize(("path", "status", "prefix"), [(DOCKET, 401, "auth: HTTP 401"),
+                                                        (ENTRIES, 403, "auth: HTTP 403"),
                                                         (ENTRIES, 429, "courtlistener: HTTP 429")])
 def test_docket_failures_store_nothing_and_keep_the_watermark(db, feeds, token, tmp_path, path, status, prefix):
     config = write_docket(tmp_path, feeds)

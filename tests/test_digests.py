@@ -63,7 +63,8 @@ def test_tokyo_and_los_angeles_get_their_digest_at_their_own_hour_once(db, smtp:
     tokyo_text = smtp.messages[1].get_body(("plain",)).get_content()
     assert "S. 3470" in tokyo_text
     # times in each subscriber's own zone, beside the day the action happened
-    assert re.search(r"When: Reported by committee on Jan 29, 2026 · Detected \d{4}-\d\d-\d\d \d\d:\d\d JST", tokyo_text)
+    assert re.search(r"When: Reported by committee on Jan 29, 2026 · Detected \d{4}-\d\d-\d\d \d\d:\d\d JST",
+                     tokyo_text)
     assert re.search(r"Detected \d{4}-\d\d-\d\d \d\d:\d\d P[SD]T",
                      smtp.messages[0].get_body(("plain",)).get_content())
 
@@ -153,7 +154,8 @@ class Links(HTMLParser):
             self.headings.append(data.strip())
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+@pytest.mark.skipif(shutil.which("chromium") is None,
+                    reason="Debian's chromium is not installed (apt-get install chromium)")
 def test_digest_preview_renders_in_headless_chromium(db, cli_env, tmp_path: Path) -> None:
     sub = seed_watchlist(db, target="email:ana@example.org", mode="digest", digest_at="08:00", tz="America/Chicago",
                          title="Bivens claims against ICE officers")

@@ -45,7 +45,8 @@ def case_name(path: Path) -> str:
 
 def load_pages(path: Path) -> tuple[Page, ...]:
     if path.is_dir():
-        return tuple(Page(f"file://{f.name}", f.read_bytes(), label=f.stem) for f in sorted(path.iterdir()) if f.is_file())
+        return tuple(Page(f"file://{f.name}", f.read_bytes(), label=f.stem)
+                     for f in sorted(path.iterdir()) if f.is_file())
     return (Page(f"file://{path.name}", path.read_bytes()),)
 
 

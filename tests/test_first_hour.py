@@ -399,7 +399,8 @@ LONG_TITLE = "A very long opinion title about Bivens remedies against federal im
 def _seed_long(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
     feeds.set("/l.xml", f"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
 <item><guid>l1</guid><title>{LONG_TITLE}</title><link>https://example.org/l1</link></item></channel></rss>""")
-    Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: long\n    kind: rss\n    url: {feeds.url('/l.xml')}\n")
+    Path(cli_env["MONITOR_CONFIG"]).write_text("sources:\n  - id: long\n    kind: rss\n"
+                                               f"    url: {feeds.url('/l.xml')}\n")
     assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
 
 

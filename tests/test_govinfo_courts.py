@@ -48,7 +48,8 @@ def test_the_court_list_is_govinfos_own_opml() -> None:
 
 
 def test_groups_spell_out_their_courts(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, "sources:\n  - {id: c, kind: govinfo_courts, courts: [appellate, cit, ca9]}\n"))
+    config = load_config(write(tmp_path,
+                               "sources:\n  - {id: c, kind: govinfo_courts, courts: [appellate, cit, ca9]}\n"))
     assert [s.id for s in config.sources] == [f"c.{court}" for court in (*APPELLATE, "cit")]
     bankruptcy = load_config(write(tmp_path, "sources:\n  - {id: b, kind: govinfo_courts, courts: [bankruptcy]}\n"))
     assert len(bankruptcy.sources) == len(BANKRUPTCY) == 63

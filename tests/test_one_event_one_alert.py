@@ -139,7 +139,8 @@ def test_two_providers_one_move_one_alert_then_confirm_two_holds(env, feeds: Htt
     cli(env, "run", "--once")
     assert len(slack.requests) == 2  # confirmed: sent once, saying by whom
     passed = texts(slack)[1]
-    assert f"Passed one chamber on {day_text(DAYS['senate'])}" in passed and "17000 — Passed/agreed to in Senate" in passed
+    assert (f"Passed one chamber on {day_text(DAYS['senate'])}" in passed
+            and "17000 — Passed/agreed to in Senate" in passed)
     assert "Confirmed by congress-gov" in passed and "|govinfo>" in passed
 
     # 3. A move only one provider ever reports goes out after the time-out, marked as such.

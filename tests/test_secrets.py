@@ -19,7 +19,8 @@ def test_webhook_url_never_printed(feeds, slack, cli_env):
     target = "slack:" + slack.url()
     feeds.set("/opinions.xml", rss(("a1", "Other")))
     write_config(Path(cli_env["MONITOR_CONFIG"]), feeds, "opinions")
-    outputs = [run_cli(["run", "--once"], cli_env), run_cli(["watchlist", "add", "bivens", "--query", "bivens"], cli_env),
+    outputs = [run_cli(["run", "--once"], cli_env),
+               run_cli(["watchlist", "add", "bivens", "--query", "bivens"], cli_env),
                run_cli(["subscribe", "bivens", target], cli_env)]
     feeds.set("/opinions.xml", rss(("a2", "Bivens news"), ("a1", "Other")))
     slack.queue(404, "no_service")

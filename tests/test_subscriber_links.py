@@ -38,7 +38,8 @@ def test_one_click_unsubscribe_needs_the_right_token_and_no_cookies(db, web) -> 
     token = subscription(db, sub).unsubscribe_token
     client = web
     page = client.get(f"/unsubscribe/{token}")
-    assert page.status_code == 200 and "Bivens claims against ICE officers" in page.text and "<form method=post" in page.text
+    assert (page.status_code == 200 and "Bivens claims against ICE officers" in page.text
+            and "<form method=post" in page.text)
     assert subscription(db, sub).enabled  # a GET (link scanners, prefetch) changes nothing
     assert client.post(f"/unsubscribe/{token}x").status_code == 404
     assert client.post("/unsubscribe/", data={}).status_code == 404

@@ -168,7 +168,8 @@ async def test_workers_shows_who_is_alive_queue_depth_and_stalled_jobs(pg_url: s
     assert dt.timedelta(minutes=59) < silent < dt.timedelta(minutes=61)
     assert status["queues"] == {"polls": {"todo": 2, "doing": 1, "failed": 0},
                                 "deliveries": {"todo": 0, "doing": 0, "failed": 1}}
-    assert [(j["id"], j["worker_id"], j["args"]) for j in status["stalled_jobs"]] == [(stuck.id, dead, {"source_id": "a"})]
+    assert ([(j["id"], j["worker_id"], j["args"]) for j in status["stalled_jobs"]]
+            == [(stuck.id, dead, {"source_id": "a"})])
 
     table = run_cli(["status"], env)
     assert table.returncode == 0, table.stderr
@@ -208,7 +209,8 @@ def test_docker_compose_runs_workers_the_way_this_code_reads_them(monkeypatch: p
         assert parse_duration(service["stop_grace_period"]) > SHUTDOWN_GRACE
     assert len(http) == 1 and http[0]["ports"] == ["8080:8080"]
     # the image installs the [postgres] extra: the PostgreSQL driver and the queue are in it
-    extra = " ".join(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["postgres"])
+    extra = " ".join(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["postgres"])
     assert "psycopg" in extra and "procrastinate" in extra
     assert "pip install --no-cache-dir '.[postgres]'" in (ROOT / "Dockerfile").read_text()
 
@@ -285,7 +287,8 @@ def test_sigkill_mid_poll_the_source_comes_back_after_the_lease(
         publish_bivens(timed_feeds, routes[1], "after-kill")
 
         assert wait_for(lambda: len(timed_feeds.times[slow]) > killed_at, 60), cluster.log_tail()
-        assert timed_feeds.times[slow][killed_at] >= lease_until.timestamp(), "polled while the dead worker's lease held"
+        assert timed_feeds.times[slow][killed_at] >= lease_until.timestamp(), \
+            "polled while the dead worker's lease held"
         assert wait_for(lambda: all(len(timed_feeds.times[r]) > counts[r] + 1 for r in routes), 60), cluster.log_tail()
         sent_once(db, slack, ["after-kill"])
 

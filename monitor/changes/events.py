@@ -143,7 +143,8 @@ def _behind(status: str, others: list[str]) -> bool:
 
 def settle(conn: Connection, source_id: str, observed: list[Observed], now: dt.datetime) -> dict[int, Verdict]:
     """Record the poll's status moves as events and reports; a verdict per change of an identity."""
-    moves = [o for o in observed if o.record.identity and o.record.status and o.spec.type in (ChangeType.NEW, ChangeType.STATUS)]
+    moves = [o for o in observed
+             if o.record.identity and o.record.status and o.spec.type in (ChangeType.NEW, ChangeType.STATUS)]
     if not moves:
         return {}
     identities = sorted({str(o.record.identity) for o in moves})

@@ -24,7 +24,8 @@ from monitor.cli.common import (
 if TYPE_CHECKING:
     from monitor.models import Delivery
 
-alerts_app = typer.Typer(rich_markup_mode=None, help="The delivery ledger: what was sent, what failed, and why.", no_args_is_help=True)
+alerts_app = typer.Typer(rich_markup_mode=None, help="The delivery ledger: what was sent, what failed, and why.",
+                         no_args_is_help=True)
 digest_app = typer.Typer(rich_markup_mode=None, help="Daily email digests.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(digest_app, name="digest")
@@ -73,7 +74,8 @@ def alerts_list(
 
 
 @alerts_app.command("show")
-def alerts_show(delivery_id: Annotated[int, typer.Argument(metavar="DELIVERY_ID", min=1, max=MAX_ID, help="The delivery id from `monitor alerts list`.")],
+def alerts_show(delivery_id: Annotated[int, typer.Argument(metavar="DELIVERY_ID", min=1, max=MAX_ID,
+                                                           help="The delivery id from `monitor alerts list`.")],
                 db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """One delivery with every attempt and the receiver's answer.
 
@@ -104,7 +106,8 @@ def alerts_show(delivery_id: Annotated[int, typer.Argument(metavar="DELIVERY_ID"
 
 @alerts_app.command("retry")
 def alerts_retry(
-    delivery_id: Annotated[int | None, typer.Argument(metavar="DELIVERY_ID", min=1, max=MAX_ID, help="The failed delivery to send again.")] = None,
+    delivery_id: Annotated[int | None, typer.Argument(metavar="DELIVERY_ID", min=1, max=MAX_ID,
+                                                      help="The failed delivery to send again.")] = None,
     all_failed: Annotated[bool, typer.Option("--all-failed", help="Retry every failed delivery.")] = False,
     db: DbOpt = None,
 ) -> None:
@@ -144,8 +147,10 @@ def alerts_retry(
 def digest_preview(
     out: Annotated[Path, typer.Option("--out", metavar="FILE", help="Where to write the HTML.")],
     subscription: Annotated[int | None, typer.Option("--subscription", metavar="ID", help="A subscription id.")] = None,
-    email: Annotated[str | None, typer.Option("--email", metavar="ADDR", help="Every digest subscription of this address.")] = None,
-    date: Annotated[str | None, typer.Option("--date", metavar="YYYY-MM-DD", help="The local date, YYYY-MM-DD (default: today).")] = None,
+    email: Annotated[str | None, typer.Option("--email", metavar="ADDR",
+                                              help="Every digest subscription of this address.")] = None,
+    date: Annotated[str | None, typer.Option("--date", metavar="YYYY-MM-DD",
+                                             help="The local date, YYYY-MM-DD (default: today).")] = None,
     db: DbOpt = None,
 ) -> None:
     """Render exactly the digest that would be sent, without sending it.

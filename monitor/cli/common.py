@@ -20,8 +20,12 @@ if TYPE_CHECKING:  # the commands import what they use when they run: `monitor -
     from monitor.config import AppConfig
     from monitor.db import Database
 
-DbOpt = Annotated[str | None, typer.Option("--db", metavar="URL", help="Database URL (default: MONITOR_DATABASE_URL or sqlite:///monitor.db).", show_default=False)]
-ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", metavar="FILE", help="Path to sources.yaml (default: MONITOR_CONFIG or ./sources.yaml).", show_default=False)]
+DbOpt = Annotated[str | None, typer.Option("--db", metavar="URL",
+                                           help="Database URL (default: MONITOR_DATABASE_URL or sqlite:///monitor.db).",
+                                           show_default=False)]
+ConfigOpt = Annotated[str | None, typer.Option("--config", "-c", metavar="FILE",
+                                               help="Path to sources.yaml (default: MONITOR_CONFIG or ./sources.yaml).",
+                                               show_default=False)]
 MAX_ROWS = 1_000_000  # a --limit above this is a typo (and 10^20 would overflow the database's integer)
 MAX_ID = 2**63 - 1  # the largest id either database stores
 
@@ -173,5 +177,6 @@ def parse_since(text: str | None) -> dt.datetime | None:
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO date or datetime (e.g. 2026-01-31 or 2026-01-31T08:00)") from None
+        raise typer.BadParameter(f"{text!r} is not an ISO date or datetime "
+                                 "(e.g. 2026-01-31 or 2026-01-31T08:00)") from None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

@@ -14,7 +14,8 @@ from monitor.cli.common import console
 
 @app.command()
 def demo(
-    directory: Annotated[Path | None, typer.Option("--dir", metavar="DIR", help="Where to keep the demo database and digest "
+    directory: Annotated[Path | None, typer.Option("--dir", metavar="DIR",
+                                                   help="Where to keep the demo database and digest "
                                                    "(default: a new temporary directory).")] = None,
 ) -> None:
     """An offline tour: sample feeds, two polls, the Slack alert and the email digest. No API keys.

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from monitor.changes.events import IdentityView
     from monitor.models import Item
 
-items_app = typer.Typer(rich_markup_mode=None, help="Stored items (bills, opinions, dockets, documents) and their history.",
+items_app = typer.Typer(rich_markup_mode=None,
+                        help="Stored items (bills, opinions, dockets, documents) and their history.",
                         no_args_is_help=True)
 changes_app = typer.Typer(rich_markup_mode=None, help="Detected changes.", no_args_is_help=True)
 app.add_typer(items_app, name="items")
@@ -46,17 +47,23 @@ def _print_items(items: list[Item], json_out: bool) -> None:
 
 @items_app.command("list")
 def items_list(
-    source: Annotated[str | None, typer.Option("--source", "-s", metavar="ID", help="Only items of this source id.")] = None,
+    source: Annotated[str | None, typer.Option("--source", "-s", metavar="ID",
+                                               help="Only items of this source id.")] = None,
     kind: Annotated[str | None, typer.Option("--kind", "-k", metavar="KIND",
-                                             help="Only this kind: bill, opinion, docket, entry, document, article.")] = None,
+                                             help="Only this kind: bill, opinion, docket, entry, document, "
+                                             "article.")] = None,
     status: Annotated[str | None, typer.Option("--status", metavar="STATUS",
-                                               help="Only this normalised status (e.g. in_committee, decided).")] = None,
+                                               help="Only this normalised status (e.g. in_committee, "
+                                               "decided).")] = None,
     identity: Annotated[str | None, typer.Option("--identity", "-i", metavar="IDENTITY",
-                                                 help="Only this identity (us/119/s/3470), or a prefix ending in * (ca9/*).")] = None,
+                                                 help="Only this identity (us/119/s/3470), or a prefix ending "
+                                                 "in * (ca9/*).")] = None,
     watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", metavar="NAME",
                                                   help="Only items this watchlist matches (query or pin).")] = None,
-    since: Annotated[str | None, typer.Option("--since", metavar="DATE", help="Only items changed at or after this ISO date/time.")] = None,
-    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS, help="At most this many, newest change first.")] = 100,
+    since: Annotated[str | None, typer.Option("--since", metavar="DATE",
+                                              help="Only items changed at or after this ISO date/time.")] = None,
+    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS,
+                                       help="At most this many, newest change first.")] = 100,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -106,8 +113,10 @@ def items_list(
 
 @items_app.command("search")
 def items_search(
-    query: Annotated[str, typer.Argument(metavar="QUERY", help="A query, as in watchlists (see README: Query language).")],
-    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS, help="At most this many, newest change first.")] = 50,
+    query: Annotated[str, typer.Argument(metavar="QUERY",
+                                         help="A query, as in watchlists (see README: Query language).")],
+    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS,
+                                       help="At most this many, newest change first.")] = 50,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -216,9 +225,12 @@ def _old_new(old: str | None, new: str | None) -> str:
 
 @changes_app.command("list")
 def changes_list(
-    since: Annotated[str | None, typer.Option("--since", metavar="DATE", help="Only changes detected at or after this ISO date/time.")] = None,
-    source: Annotated[str | None, typer.Option("--source", "-s", metavar="ID", help="Only changes of this source id.")] = None,
-    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS, help="At most this many, newest first.")] = 200,
+    since: Annotated[str | None, typer.Option("--since", metavar="DATE",
+                                              help="Only changes detected at or after this ISO date/time.")] = None,
+    source: Annotated[str | None, typer.Option("--source", "-s", metavar="ID",
+                                               help="Only changes of this source id.")] = None,
+    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS,
+                                       help="At most this many, newest first.")] = 200,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:

@@ -46,7 +46,8 @@ def sources_list(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
     if json_out:
         print_json(data)
         return
-    print_table(["id", "kind", "enabled", "interval"], [[d["id"], d["kind"], d["enabled"], d["interval"]] for d in data])
+    print_table(["id", "kind", "enabled", "interval"],
+                [[d["id"], d["kind"], d["enabled"], d["interval"]] for d in data])
 
 
 async def _test_fetch(config_id: str, config: ConfigOpt) -> list[ItemRecord]:
@@ -72,7 +73,8 @@ async def _test_fetch(config_id: str, config: ConfigOpt) -> list[ItemRecord]:
 @sources_app.command("check")
 def sources_check(
     source_id: Annotated[str, typer.Argument(metavar="SOURCE_ID", help="The source id in sources.yaml.")],
-    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS, help="How many of the parsed items to print.")] = 20,
+    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS,
+                                       help="How many of the parsed items to print.")] = 20,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -245,8 +247,8 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
     console.print("  works now: " + (", ".join(f"{n} {k}" for k, n in runnable.most_common()) or "nothing"),
                   markup=False)
     for name, ids in sorted(missing.items()):
-        console.print(f"  skipped: {len(ids)} source(s) need {name} ({_few(ids)}); fix: {KEY_FIXES.get(name, f'set {name}')}",
-                      markup=False)
+        console.print(f"  skipped: {len(ids)} source(s) need {name} ({_few(ids)}); "
+                      f"fix: {KEY_FIXES.get(name, f'set {name}')}", markup=False)
     over = [p for p in plan(cfg) if p.over]
     for p in over:
         problems += 1

@@ -75,19 +75,22 @@ def _check_tz(value: str | None) -> str | None:
 def subscribe(
     name: Annotated[str, typer.Argument(metavar="NAME", help="The watchlist name.")],
     target: Annotated[str, typer.Argument(metavar="TARGET", help=f"Where to send: {TARGET_EXAMPLES}")],
-    digest: Annotated[str | None, typer.Option("--digest", metavar="daily", help="Send a digest instead of immediate alerts: daily.",
+    digest: Annotated[str | None, typer.Option("--digest", metavar="daily",
+                                               help="Send a digest instead of immediate alerts: daily.",
                                                show_default=False)] = None,
     at: Annotated[str | None, typer.Option("--at", metavar="HH:MM", callback=_check_at, help="Digest time, HH:MM local "
                                            "(default 07:30).", show_default=False)] = None,
-    tz: Annotated[str | None, typer.Option("--tz", metavar="ZONE", callback=_check_tz, help="Digest time zone, IANA name "
-                                           "(default UTC).", show_default=False)] = None,
+    tz: Annotated[str | None, typer.Option("--tz", metavar="ZONE", callback=_check_tz,
+                                           help="Digest time zone, IANA name (default UTC).",
+                                           show_default=False)] = None,
     immediate: Annotated[bool, typer.Option("--immediate", help="Alert on every change as it is found "
                                             "(the default).")] = False,
     db: DbOpt = None,
 ) -> None:
     """Subscribe a target to a watchlist: immediate alerts, or a daily digest at a local time.
 
-    Example: monitor subscribe bivens slack:https://hooks.slack.com/services/T000/B000/XXXX --digest daily --at 07:30 --tz America/Chicago
+    Example: monitor subscribe bivens slack:https://hooks.slack.com/services/T000/B000/XXXX
+    --digest daily --at 07:30 --tz America/Chicago
     """
     if digest is not None and digest != "daily":
         raise typer.BadParameter(f"--digest {digest!r}: the only digest is 'daily'")
@@ -125,8 +128,10 @@ def subscribe(
 
 @app.command()
 def unsubscribe(
-    what: Annotated[str, typer.Argument(metavar="WHAT", help="A subscription id, or a watchlist name (then give TARGET).")],
-    target: Annotated[str | None, typer.Argument(metavar="TARGET", help="The target, with a watchlist name.", show_default=False)] = None,
+    what: Annotated[str, typer.Argument(metavar="WHAT",
+                                        help="A subscription id, or a watchlist name (then give TARGET).")],
+    target: Annotated[str | None, typer.Argument(metavar="TARGET", help="The target, with a watchlist name.",
+                                                 show_default=False)] = None,
     db: DbOpt = None,
 ) -> None:
     """Remove a subscription by its id, or by watchlist name and target.

@@ -28,35 +28,43 @@ if TYPE_CHECKING:
     from monitor import watchlists as wl
     from monitor.db import Database
 
-watchlist_app = typer.Typer(rich_markup_mode=None, help="Watchlists: the remedies you track, what they follow and how loudly.",
+watchlist_app = typer.Typer(rich_markup_mode=None,
+                            help="Watchlists: the remedies you track, what they follow and how loudly.",
                             no_args_is_help=True)
 app.add_typer(watchlist_app, name="watchlist")
 
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The watchlist's name (a slug).", show_default=False)]
-QueryOpt = Annotated[str | None, typer.Option("--query", "-q", metavar="QUERY", help="What to match (see README: Query language).",
+QueryOpt = Annotated[str | None, typer.Option("--query", "-q", metavar="QUERY",
+                                              help="What to match (see README: Query language).",
                                               show_default=False)]
 TitleOpt = Annotated[str | None, typer.Option(metavar="TEXT", help="A human title.", show_default=False)]
-DescriptionOpt = Annotated[str | None, typer.Option(metavar="TEXT", help="What this remedy is about.", show_default=False)]
-PinOpt = Annotated[list[str] | None, typer.Option("--pin", metavar="IDENTITY", help="Follow this identity whatever its text says "
+DescriptionOpt = Annotated[str | None, typer.Option(metavar="TEXT", help="What this remedy is about.",
+                                                    show_default=False)]
+PinOpt = Annotated[list[str] | None, typer.Option("--pin", metavar="IDENTITY",
+                                                  help="Follow this identity whatever its text says "
                                                   "(repeatable), e.g. us/119/s/3470.", show_default=False)]
 MuteOpt = Annotated[list[str] | None, typer.Option("--mute", metavar="TEXT", help="Keep entries with this phrase quiet "
                                                    "(repeatable), e.g. 'pro hac vice'.", show_default=False)]
 OnNewOpt = Annotated[bool | None, typer.Option("--on-new/--no-on-new", help="Alert on new matching items.",
                                                show_default=False)]
-OnStatusOpt = Annotated[str | None, typer.Option("--on-status", metavar="ladder|any|off", help="Status changes that alert: ladder (moves "
+OnStatusOpt = Annotated[str | None, typer.Option("--on-status", metavar="ladder|any|off",
+                                                 help="Status changes that alert: ladder (moves "
                                                  "forward), any, off.", show_default=False)]
 OnFieldOpt = Annotated[bool | None, typer.Option("--on-field/--no-on-field", help="Alert on any other field "
                                                  "change.", show_default=False)]
 FollowOpt = Annotated[bool | None, typer.Option("--follow-matches/--no-follow-matches", help="Follow a new bill "
                                                 "a discovery feed finds and this matches (poll its status).",
                                                 show_default=False)]
-ConfirmOpt = Annotated[int | None, typer.Option("--confirm", metavar="N", min=1, max=5, help="Hold a status move until this "
-                                                 "many providers reported it (2: wait for a second provider).",
-                                                 show_default=False)]
-ConfirmTimeoutOpt = Annotated[str | None, typer.Option("--confirm-timeout", metavar="DURATION", help="How long a held status move waits "
+ConfirmOpt = Annotated[int | None, typer.Option("--confirm", metavar="N", min=1, max=5,
+                                                help="Hold a status move until this "
+                                                "many providers reported it (2: wait for a second provider).",
+                                                show_default=False)]
+ConfirmTimeoutOpt = Annotated[str | None, typer.Option("--confirm-timeout", metavar="DURATION",
+                                                       help="How long a held status move waits "
                                                        "for confirmation before it goes out marked 'reported by X "
                                                        "only' (e.g. 12h, 2d; default 24h).", show_default=False)]
-DaysOpt = Annotated[int, typer.Option("--days", metavar="N", min=1, max=3650, help="How many days of stored items to use.")]
+DaysOpt = Annotated[int, typer.Option("--days", metavar="N", min=1, max=3650,
+                                      help="How many days of stored items to use.")]
 
 
 def _spec(base: dict[str, Any], **changes: Any) -> wl.WatchlistSpec:
@@ -158,11 +166,13 @@ def watchlist_feed(name: NameArg, db: DbOpt = None, json_out: JsonOpt = False) -
 @watchlist_app.command("edit")
 def watchlist_edit(name: NameArg, query: QueryOpt = None, title: TitleOpt = None,
                    description: DescriptionOpt = None, mute: MuteOpt = None,
-                   clear_muted: Annotated[bool, typer.Option("--clear-muted", help="Remove every muted phrase.")] = False,
+                   clear_muted: Annotated[bool, typer.Option("--clear-muted",
+                                                             help="Remove every muted phrase.")] = False,
                    on_new: OnNewOpt = None, on_status: OnStatusOpt = None, on_field: OnFieldOpt = None,
                    follow_matches: FollowOpt = None, confirm: ConfirmOpt = None,
                    confirm_timeout: ConfirmTimeoutOpt = None, db: DbOpt = None) -> None:
-    """Change a watchlist's query, title, description, alert rules, following, confirmation or muted phrases (--mute replaces them).
+    """Change a watchlist's query, title, description, alert rules, following, confirmation or muted phrases
+    (--mute replaces them).
 
     Example: monitor watchlist edit bivens --query 'bivens ice' --on-status any --confirm 2 --confirm-timeout 12h
     """
@@ -219,7 +229,8 @@ def _state(data: dict[str, Any]) -> str:
 
 @watchlist_app.command("show")
 def watchlist_show(name: NameArg,
-                   limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS, help="How many latest matching items.")] = 10,
+                   limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS,
+                                                      help="How many latest matching items.")] = 10,
                    db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """The remedy board: each pinned identity's status as every source reports it, then the latest matches.
 
@@ -362,7 +373,8 @@ def parse_until(text: str, now: dt.datetime) -> dt.datetime:
 
 @watchlist_app.command("snooze")
 def watchlist_snooze(name: NameArg,
-                     until: Annotated[str, typer.Argument(metavar="UNTIL", help="A duration (7d, 12h) or an ISO date/time (UTC).")],
+                     until: Annotated[str, typer.Argument(metavar="UNTIL",
+                                                          help="A duration (7d, 12h) or an ISO date/time (UTC).")],
                      db: DbOpt = None) -> None:
     """No immediate alerts until a date; changes stay in history and reach the first digest after it.
 
@@ -380,7 +392,8 @@ def watchlist_snooze(name: NameArg,
 
 @watchlist_app.command("pin")
 def watchlist_pin(name: NameArg,
-                  identities: Annotated[list[str], typer.Argument(metavar="IDENTITIES", help="Identities, e.g. us/119/s/3470.")],
+                  identities: Annotated[list[str], typer.Argument(metavar="IDENTITIES",
+                                                                  help="Identities, e.g. us/119/s/3470.")],
                   db: DbOpt = None) -> None:
     """Follow identities (bills, cases) whatever their text says.
 
@@ -399,7 +412,8 @@ def watchlist_pin(name: NameArg,
 
 @watchlist_app.command("unpin")
 def watchlist_unpin(name: NameArg,
-                    identities: Annotated[list[str], typer.Argument(metavar="IDENTITIES", help="Identities to stop following.")],
+                    identities: Annotated[list[str], typer.Argument(metavar="IDENTITIES",
+                                                                    help="Identities to stop following.")],
                     db: DbOpt = None) -> None:
     """Stop following identities.
 
@@ -439,8 +453,8 @@ def watchlist_preview(
     with database.session() as session:
         spec = (wl.WatchlistSpec.of(wl.get(session, name)) if name else _spec({"name": "preview"}, query=query))
         result = wl.preview(session, spec, days=days, limit=limit)
-        hits: list[dict[str, Any]] = [{"key": i.key, "source": i.source_id, "kind": i.kind, "title": i.title, "status": i.status,
-                 "last_changed": i.last_changed} for i in result.latest]
+        hits: list[dict[str, Any]] = [{"key": i.key, "source": i.source_id, "kind": i.kind, "title": i.title,
+                                       "status": i.status, "last_changed": i.last_changed} for i in result.latest]
     data = {"query": spec.query, "days": days, "covered_days": round(result.covered_days, 2), "hits": result.hits,
             "alerts": result.alerts, "alerts_per_day": round(result.per_day, 2), "too_many": result.too_many,
             "latest": hits}
@@ -460,8 +474,8 @@ def watchlist_preview(
 
 @watchlist_app.command("import")
 def watchlist_import(
-    file: Annotated[Path | None, typer.Argument(metavar="FILE", help="A YAML file as `export` writes it.", show_default=False,
-                                                dir_okay=False)] = None,
+    file: Annotated[Path | None, typer.Argument(metavar="FILE", help="A YAML file as `export` writes it.",
+                                                show_default=False, dir_okay=False)] = None,
     starter: Annotated[bool, typer.Option("--starter", help="Load the shipped starter set (Bivens, qualified "
                                           "immunity, FTCA, ...).")] = False,
     db: DbOpt = None, json_out: JsonOpt = False,
@@ -474,7 +488,8 @@ def watchlist_import(
 
     if (file is None) == (not starter):
         raise typer.BadParameter("give a FILE or --starter, not both")
-    specs = wl.parse_file(wl.starter_text(), "starter_watchlists.yaml") if starter else wl.load_file(file)  # type: ignore[arg-type]
+    specs = (wl.parse_file(wl.starter_text(), "starter_watchlists.yaml") if starter
+             else wl.load_file(file))  # type: ignore[arg-type]
     database = open_db(db)
     with database.session() as session:
         results = [{"name": s.name, "result": wl.apply(session, s)} for s in specs]
@@ -487,8 +502,10 @@ def watchlist_import(
 
 @watchlist_app.command("export")
 def watchlist_export(
-    name: Annotated[str | None, typer.Argument(metavar="NAME", help="Only this watchlist (default: all).", show_default=False)] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write to this file instead of stdout.",
+    name: Annotated[str | None, typer.Argument(metavar="NAME", help="Only this watchlist (default: all).",
+                                               show_default=False)] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE",
+                                                help="Write to this file instead of stdout.",
                                                 show_default=False, dir_okay=False)] = None,
     db: DbOpt = None,
 ) -> None:

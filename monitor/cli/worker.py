@@ -41,17 +41,23 @@ def parse_queues(text: str) -> list[str]:
     names = [q.strip() for q in text.split(",") if q.strip()]
     unknown = sorted(set(names) - set(QUEUES))
     if not names or unknown:
-        raise typer.BadParameter(f"unknown queue {', '.join(unknown) or '(none)'}; expected some of: {', '.join(QUEUES)}")
+        raise typer.BadParameter(f"unknown queue {', '.join(unknown) or '(none)'}; "
+                                 f"expected some of: {', '.join(QUEUES)}")
     return names
 
 
 @app.command("worker")
 def worker_cmd(
-    concurrency: Annotated[int, typer.Option("--concurrency", "-n", metavar="N", min=1, help="Jobs this worker runs at once.")] = 4,
-    queues: Annotated[str, typer.Option("--queues", "-q", metavar="QUEUES", help="Comma-separated queues to serve: polls, deliveries.")] = "polls,deliveries",
+    concurrency: Annotated[int, typer.Option("--concurrency", "-n", metavar="N", min=1,
+                                             help="Jobs this worker runs at once.")] = 4,
+    queues: Annotated[str, typer.Option("--queues", "-q", metavar="QUEUES",
+                                        help="Comma-separated queues to serve: "
+                                        "polls, deliveries.")] = "polls,deliveries",
     db: DbOpt = None,
     config: ConfigOpt = None,
-    http: Annotated[str | None, typer.Option("--http", metavar="HOST:PORT", envvar="MONITOR_HTTP", help="Also serve the HTTP endpoints on HOST:PORT.", show_default=False)] = None,
+    http: Annotated[str | None, typer.Option("--http", metavar="HOST:PORT", envvar="MONITOR_HTTP",
+                                             help="Also serve the HTTP endpoints on HOST:PORT.",
+                                             show_default=False)] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     log_format: LogFormatOpt = "text",
 ) -> None:

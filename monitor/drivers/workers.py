@@ -400,6 +400,7 @@ def cluster_status(db: Database, settings: ClusterSettings | None = None) -> Clu
         stalled = [dict(row._mapping) for row in conn.execute(text(
             "SELECT j.id, j.task_name, j.queue_name, j.args, j.worker_id FROM procrastinate_jobs j "
             "LEFT JOIN procrastinate_workers w ON w.id = j.worker_id "
-            "WHERE j.status = 'doing' AND (j.worker_id IS NULL OR w.last_heartbeat < now() - make_interval(secs => :s)) "
+            "WHERE j.status = 'doing' "
+            "AND (j.worker_id IS NULL OR w.last_heartbeat < now() - make_interval(secs => :s)) "
             "ORDER BY j.id"), {"s": settings.stalled_after}).all()]
     return ClusterStatus(workers=workers, queues=queues, stalled=stalled)

@@ -80,13 +80,15 @@ CONGRESS_ACTION_CODES: dict[str, Step | None] = {
     "13100": IN_COMMITTEE,       # Senate committee/subcommittee hearings; no real example found
     "13200": IN_COMMITTEE,       # Senate committee/subcommittee markups; no real example found
     "14000": REPORTED,           # Reported to Senate; GPO: actions-committees/116s832
-    "14500": REPORTED,           # Senate committee discharged: out without a report; RD: formatChange_current_BILLSTATUS-117s35
+    "14500": REPORTED,           # Senate committee discharged: out without a report;
+                                 # RD: formatChange_current_BILLSTATUS-117s35
     "14900": REPORTED,           # Senate committee report filed after reporting; GPO: legacy/114hr1531
     "17000": PASSED_UPPER,       # Passed/agreed to in Senate; RD: formatChange_current_BILLSTATUS-117s35
     "18000": FAILED,             # Failed of passage/not agreed to in Senate; no real example found
     "19500": None,               # Resolving differences -- House actions (text decides); GPO: 116hr3055
     "20500": None,               # Resolving differences -- Senate actions (text decides); GPO: 116hr3055
-    "21000": None,               # Conference report agreed to in House: both chambers already passed; GPO: legacy/114hr22
+    "21000": None,               # Conference report agreed to in House: both chambers already passed;
+                                 # GPO: legacy/114hr22
     "23000": None,               # Conference report agreed to in Senate; GPO: legacy/114hr22
     "28000": TO_EXECUTIVE,       # Presented to President; RD: textVersions_DEV-BILLSTATUS-115s3509
     "29000": ENACTED,            # Signed by President; no real example found (E30000/36000 are used)
@@ -118,7 +120,8 @@ CONGRESS_ACTION_CODES: dict[str, Step | None] = {
     "H25200": None,              # Conference report filed; GPO: legacy/114hr22
     "H30000": None,              # Consideration by House; RD: bill_117_hr_21_actions
     "H35000": None,              # Previous question ordered; GPO: 116hr3055
-    "H37100": None,              # On passage: result in the text; 8000/9000 decides; RD: textVersions_DEV-BILLSTATUS-115s3509
+    "H37100": None,              # On passage: result in the text; 8000/9000 decides;
+                                 # RD: textVersions_DEV-BILLSTATUS-115s3509
     "H37300": None,              # Final passage under suspension: result in the text; RD: bill_117_hr_21_actions
     "H38310": None,              # Motion to reconsider results; RD: bill_117_hr_21_actions
     "H41610": None,              # House agrees/concurs in Senate amendment (text decides); GPO: 116hr3055
@@ -150,7 +153,8 @@ BILLSTATUS_ACTION_TYPES: dict[str, Step | None] = {
     "Chamber Consideration Actions": None,  # no real example found
     "House Actions": None,  # no real example found
     "Senate Actions": None,  # no real example found
-    "President": None,                 # presented, signed or vetoed: the code says which; e.g. RD: textVersions_DEV-BILLSTATUS-115s3509
+    "President": None,                 # presented, signed or vetoed: the code says which;
+                                       # e.g. RD: textVersions_DEV-BILLSTATUS-115s3509
     "Actions by the President": None,  # no real example found
     "Actions Related to President": None,  # no real example found
     "Actions Related to Veto": None,  # no real example found

@@ -15,7 +15,8 @@ CASE_LADDER: tuple[str, ...] = ("filed", "pending", "decided", "cert_granted", "
 CASE_ENDS: frozenset[str] = frozenset({"cert_denied"})
 DOCUMENT_STATUSES: frozenset[str] = frozenset({"published"})
 
-ALL_STATUSES: frozenset[str] = frozenset(BILL_LADDER) | BILL_ENDS | frozenset(CASE_LADDER) | CASE_ENDS | DOCUMENT_STATUSES
+ALL_STATUSES: frozenset[str] = (frozenset(BILL_LADDER) | BILL_ENDS | frozenset(CASE_LADDER) | CASE_ENDS
+                                | DOCUMENT_STATUSES)
 
 
 def rank(status: str | None) -> int | None:

@@ -121,7 +121,8 @@ class CongressBillSource(BaseSource):
             bill = read(BillDetail, data["bill"], f"{page.label}: bill")
             actions = [a for p in fetched.pages if p.label.startswith(f"{slug}.actions")
                        for a in _part(p, ActionsPage).actions]
-            records.append(self.record(bill, actions, fetched.page(f"{slug}.titles"), fetched.page(f"{slug}.committees")))
+            records.append(self.record(bill, actions, fetched.page(f"{slug}.titles"),
+                                       fetched.page(f"{slug}.committees")))
         return records
 
     def record(self, bill: BillDetail, actions: list[BillAction], titles: Page | None,

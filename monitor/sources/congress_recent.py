@@ -70,8 +70,8 @@ class CongressRecentSource(BaseSource):
         since = state.watermark or _iso(dt.datetime.now(dt.UTC) - dt.timedelta(days=self.config.lookback_days))
         headers = {"X-Api-Key": os.environ.get("CONGRESS_API_KEY", ""), "Accept": "application/json"}
         url: str | None = f"{self.config.base_url.rstrip('/')}/bill/{self.config.congress}"
-        params: dict[str, Any] | None = {"fromDateTime": since, "sort": "updateDate desc", "limit": self.config.page_size,
-                                         "format": "json"}
+        params: dict[str, Any] | None = {"fromDateTime": since, "sort": "updateDate desc",
+                                         "limit": self.config.page_size, "format": "json"}
         pages: list[Page] = []
         newest = since
         for n in range(1, self.config.max_pages + 1):

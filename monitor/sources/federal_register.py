@@ -103,7 +103,8 @@ class FederalRegisterSource(BaseSource):
             page = Page(response.url, response.body, response.content_type, label=f"page{len(pages) + 1}")
             pages.append(page)
             data = _load(page)
-            dates = [_published(read(Document, r, f"{page.label}: results[{i}]"), f"{page.label}: results[{i}]").isoformat()
+            dates = [_published(read(Document, r, f"{page.label}: results[{i}]"),
+                                f"{page.label}: results[{i}]").isoformat()
                      for i, r in enumerate(data.results)]
             if dates and (newest is None or max(dates) > newest):
                 newest = max(dates)

@@ -50,7 +50,8 @@ def parse_billstatus(body: bytes) -> dict[str, Any]:
     bill = root.find("bill")
     if root.tag != "billStatus" or bill is None:
         raise ParseError(f"not BILLSTATUS XML: root <{root.tag}> without <bill>")
-    number, kind, congress = _text(bill, "number", "billNumber"), _text(bill, "type", "billType"), _text(bill, "congress")
+    number, kind, congress = (_text(bill, "number", "billNumber"), _text(bill, "type", "billType"),
+                              _text(bill, "congress"))
     if not (number and kind and congress):
         raise ParseError("BILLSTATUS without number, type or congress")
     actions = [
@@ -67,7 +68,9 @@ def parse_billstatus(body: bytes) -> dict[str, Any]:
         "actions": actions,
         "sponsors": [s for s in (_text(i, "fullName") for i in bill.findall("sponsors/item")) if s],
         "cosponsors": len(bill.findall("cosponsors/item")),
-        "committees": sorted({n for n in (_text(i, "name") for i in (committees.findall("item") if committees is not None else [])) if n}),
+        "committees": sorted({n for n in (_text(i, "name")
+                                          for i in (committees.findall("item") if committees is not None else []))
+                              if n}),
         "policy_area": _text(bill, "policyArea/name"),
         "latest_action": {"date": _text(latest, "actionDate"), "text": _text(latest, "text")},
         "laws": [n for n in (_text(i, "number") for i in bill.findall("laws/item")) if n],

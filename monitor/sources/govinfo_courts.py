@@ -162,7 +162,8 @@ class GovInfoCourtsSource(BaseSource):
                 package_id, court, case = package
                 record = self._record(entry, package_id, COURTLISTENER_ID.get(court, court), case)
                 seen = records.get(record.key)
-                if seen is None or (record.published_at and seen.published_at and record.published_at > seen.published_at):
+                if seen is None or (record.published_at and seen.published_at
+                                    and record.published_at > seen.published_at):
                     records[record.key] = record  # listed twice: the latest publication (the feed is not sorted)
         return list(records.values())
 

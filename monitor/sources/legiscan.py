@@ -196,7 +196,8 @@ class LegiScanSource(BaseSource):
     async def _get(self, client: PollClient, what: str, **params: Any) -> tuple[Page, dict[str, Any]]:
         query = {"key": os.environ.get("LEGISCAN_API_KEY", ""), **params}
         response = await client.get(self.config.base_url, params=query, conditional=False)
-        return Page(public_url(response.url), response.body, response.content_type, what), _envelope(response.body, what)
+        return (Page(public_url(response.url), response.body, response.content_type, what),
+                _envelope(response.body, what))
 
     async def fetch(self, client: PollClient, state: FetchState) -> Fetched:
         c = self.config

@@ -41,7 +41,8 @@ def make_certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
     (d / "server.ext").write_text(f"subjectAltName=IP:127.0.0.1,DNS:{SERVER_NAME}\nbasicConstraints=CA:FALSE\n"
                                   "extendedKeyUsage=serverAuth\n")
     for command in (
-        ["req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Remedy Monitor test CA",
+        ["req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+         "-subj", "/CN=Remedy Monitor test CA",
          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
         ["req", *key, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"],
         ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",

@@ -17,7 +17,8 @@ import monitor.drivers.service
 from monitor.fetch import Fetcher
 from tests.fakes.socket_faults import Blackhole, FaultServer
 
-QUICK = {"timeout": 0.8, "connect_timeout": 0.5, "retries": 1, "retry_base": 0.05, "max_retry_wait": 0.5, "total_timeout": 2.0}
+QUICK = {"timeout": 0.8, "connect_timeout": 0.5, "retries": 1, "retry_base": 0.05, "max_retry_wait": 0.5,
+         "total_timeout": 2.0}
 
 
 @pytest.fixture(autouse=True)

@@ -65,7 +65,8 @@ def assert_versions_consistent(db: Database) -> None:
     with db.session() as s:
         per_item = dict(s.execute(select(ItemVersion.item_id, func.count()).group_by(ItemVersion.item_id)).all())
         for item_id, version in s.execute(select(Item.id, Item.version)):
-            assert per_item.get(item_id, 0) == version, f"item {item_id}: version {version} but {per_item.get(item_id, 0)} rows"
+            assert per_item.get(item_id, 0) == version, (f"item {item_id}: version {version} "
+                                                         f"but {per_item.get(item_id, 0)} rows")
         dangling = s.scalar(select(func.count()).select_from(Change).where(
             Change.version_id.is_not(None), ~Change.version_id.in_(select(ItemVersion.id))))
         assert dangling == 0

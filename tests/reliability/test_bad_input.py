@@ -31,7 +31,8 @@ def parse(body: bytes):
 
 
 def item(inner: str) -> bytes:
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item>{inner}</item></channel></rss>'.encode()
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+            f'<item>{inner}</item></channel></rss>').encode()
 
 
 LAUGHS = b"""<?xml version="1.0"?>
@@ -408,8 +409,10 @@ def test_subscribe_piped_into_head_keeps_the_subscription(cli_env, tmp_path) -> 
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        piped = subprocess.run([sys.executable, "-m", "monitor", "subscribe", "bivens", "webhook:http://127.0.0.1:9/hook"],
-                               env=cli_env, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+        piped = subprocess.run([sys.executable, "-m", "monitor", "subscribe", "bivens",
+                                "webhook:http://127.0.0.1:9/hook"],
+                               env=cli_env, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
+                               check=False)
     finally:
         os.close(write_end)
     assert piped.returncode == 1 and piped.stderr == ""  # the output was lost, and says so by its exit

@@ -89,7 +89,8 @@ APIS: dict[str, Api] = {
         target="/api/rest/v4/docket-entries/", record=("results", 0), env="COURTLISTENER_TOKEN",
         fields={
             "missing_id": ((), "docket", DROP, "entries1: results[0]: 'docket' is missing"),
-            "string_for_number": ((), "entry_number", "one forty", "results[0]: 'entry_number' is 'one forty', expected a number"),
+            "string_for_number": ((), "entry_number", "one forty",
+                                  "results[0]: 'entry_number' is 'one forty', expected a number"),
             "string_for_list": ((), "recap_documents", "none", "'recap_documents' is a string, expected a list"),
             "null_date": ((), "date_modified", None, "date_modified None is not ISO 8601"),
         },
@@ -99,7 +100,8 @@ APIS: dict[str, Api] = {
     ),
     "congress_bill": Api(
         config="kind: congress_bill\n    congress: 117\n    bills: [H.R. 21]\n    base_url: {base}/v3",
-        routes=lambda: {f"/v3/bill/117/hr/21{part}": real("congress_gov", f"bill_117_hr_21{part.replace('/', '_')}.json")
+        routes=lambda: {f"/v3/bill/117/hr/21{part}": real("congress_gov",
+                                                          f"bill_117_hr_21{part.replace('/', '_')}.json")
                         for part in ("", "/actions", "/titles", "/committees")},
         target="/v3/bill/117/hr/21", record=("bill",), env="CONGRESS_API_KEY",
         fields={
@@ -133,7 +135,8 @@ APIS: dict[str, Api] = {
         fields={
             "missing_id": ((), "id", DROP, "page1: results[0]: 'id' is missing"),
             "null_title": ((), "title", None, "page1: results[0]: 'title' is null"),
-            "string_for_object": ((), "jurisdiction", "il", "results[0]: 'jurisdiction' is a string, expected an object"),
+            "string_for_object": ((), "jurisdiction", "il",
+                                  "results[0]: 'jurisdiction' is a string, expected an object"),
             "null_action_date": (("actions", 0), "date", None, "results[0]: actions[0]: 'date' is null"),
         },
         container={k: "not an Open States list" for k in ("top_level_list", "extra_nesting", "empty_object")}
@@ -150,7 +153,8 @@ APIS: dict[str, Api] = {
         fields={
             "missing_id": ((), "bill_id", DROP, "bill1: bill: 'bill_id' is missing"),
             "null_title": ((), "bill_number", None, "bill1: bill: 'bill_number' is null"),
-            "string_for_number": (("progress", 0), "event", "passed", "progress[0]: 'event' is 'passed', expected a number"),
+            "string_for_number": (("progress", 0), "event", "passed",
+                                  "progress[0]: 'event' is 'passed', expected a number"),
             "list_for_object": ((), "session", [], "'session' is a list, expected an object"),
         },
         container={"top_level_list": "bill1: not a LegiScan object", "extra_nesting": "bill1: no 'bill' object",
@@ -166,11 +170,12 @@ APIS: dict[str, Api] = {
             "missing_id": ((), "document_number", DROP, "page1: results[0]: 'document_number' is missing"),
             "null_title": ((), "title", None, "page1: results[0]: 'title' is null"),
             "string_for_list": ((), "agencies", "DHS", "'agencies' is a string, expected a list"),
-            "list_for_string": ((), "publication_date", ["2026-01-27"], "'publication_date' is a list, expected a string"),
+            "list_for_string": ((), "publication_date", ["2026-01-27"],
+                                "'publication_date' is a list, expected a string"),
         },
         container={"top_level_list": "is not an object", "extra_nesting": "neither 'results' nor 'count': 0",
-                   "empty_object": "neither 'results' nor 'count': 0", "record_not_object": "results[0]: expected an object",
-                   "html_200": "not JSON (an HTML page)"},
+                   "empty_object": "neither 'results' nor 'count': 0",
+                   "record_not_object": "results[0]: expected an object", "html_200": "not JSON (an HTML page)"},
     ),
 }
 

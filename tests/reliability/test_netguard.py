@@ -174,13 +174,14 @@ def _fake_dns(monkeypatch, answers: dict[str, list[list[str]]]) -> list[str]:
 
 
 @pytest.mark.parametrize("answer", [["169.254.169.254"], ["93.184.216.34", "10.1.2.3"]], ids=["metadata", "one_of_two"])
-def test_slack_name_that_resolves_to_a_private_address_at_send_time_is_refused(answer, feeds_only, monkeypatch, db, feeds,
-                                                                               tmp_path) -> None:
+def test_slack_name_that_resolves_to_a_private_address_at_send_time_is_refused(answer, feeds_only, monkeypatch, db,
+                                                                               feeds, tmp_path) -> None:
     """``hooks.slack.com`` passes the subscribe-time check by name; at send time the DNS answer
     (or one address of it) is private: refused, whatever the name."""
     asked = _fake_dns(monkeypatch, {"hooks.slack.com": [answer]})
     delivery, _ = _deliver(db, feeds, tmp_path, "slack:https://hooks.slack.com/services/T000/B000/XXXX")
-    assert delivery.state == "failed" and "hooks.slack.com: resolves to a private or reserved address" in delivery.last_error
+    assert (delivery.state == "failed"
+            and "hooks.slack.com: resolves to a private or reserved address" in delivery.last_error)
     assert asked == ["hooks.slack.com"]
 
 

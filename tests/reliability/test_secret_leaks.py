@@ -106,7 +106,8 @@ def test_a_receiver_that_echoes_its_path_leaks_no_target_secret(feeds, cli_env, 
     echo = HttpServer(fallback=answer)
     try:
         env = cli_env | {"MONITOR_ADMIN_TARGET": "slack:" + echo.url(f"/services/TADM/BADM/admin{ECHO_CANARY}1")}
-        Path(env["MONITOR_CONFIG"]).write_text(f"sources:\n  - {{id: good, kind: rss, url: '{feeds.url('/good.xml')}'}}\n")
+        Path(env["MONITOR_CONFIG"]).write_text("sources:\n"
+                                               f"  - {{id: good, kind: rss, url: '{feeds.url('/good.xml')}'}}\n")
         feeds.set("/good.xml", rss(("a1", "Other")))
         outputs = [run_cli(["run", "--once"], env),
                    run_cli(["watchlist", "add", "bivens", "--query", "bivens"], env),
@@ -163,7 +164,8 @@ def test_credentials_in_a_source_url_never_reach_what_is_shown_or_sent(cli_env, 
                    run_cli(["subscribe", "bivens", "webhook:" + receiver.url("/hook")], cli_env)]
         feeds.set("/f.xml", rss(("a2", "Bivens news"), ("a1", "Other")))
         outputs += [run_cli(["run", "--once", "--verbose"], cli_env), run_cli(["status", "--json"], cli_env),
-                    run_cli(["sources", "list", "--json"], cli_env), run_cli(["items", "show", "rss:f:a2", "--json"], cli_env),
+                    run_cli(["sources", "list", "--json"], cli_env),
+                    run_cli(["items", "show", "rss:f:a2", "--json"], cli_env),
                     run_cli(["alerts", "list", "--json"], cli_env), run_cli(["changes", "list", "--json"], cli_env)]
         assert feeds.requests and "auth_token=AUTHTOKEN2x" in feeds.requests[-1].path  # the fetcher used it all
         sent = [r.body.decode() for r in slack.requests + receiver.requests]
@@ -214,7 +216,8 @@ def test_an_apprise_server_that_echoes_its_credentials_leaks_no_target_secret(fe
     ntfy = HttpServer(fallback=answer)
     try:
         target = f"apprise:ntfy://alice:pw{APPRISE_CANARY}42@127.0.0.1:{ntfy.port}/alerts"
-        Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - {{id: good, kind: rss, url: '{feeds.url('/good.xml')}'}}\n")
+        Path(cli_env["MONITOR_CONFIG"]).write_text("sources:\n"
+                                                   f"  - {{id: good, kind: rss, url: '{feeds.url('/good.xml')}'}}\n")
         feeds.set("/good.xml", rss(("a1", "Other")))
         outputs = [run_cli(["run", "--once"], cli_env),
                    run_cli(["watchlist", "add", "bivens", "--query", "bivens"], cli_env),

@@ -72,7 +72,8 @@ def _closed_port(env: Env) -> str:
 
 def _roomy(env: Env) -> None:
     """Streaming 20 MB to the cap can outlast the short test deadline on a loaded machine."""
-    env.monkeypatch.setattr(monitor.drivers.service, "Fetcher", functools.partial(Fetcher, **(QUICK | {"total_timeout": 30.0})))
+    env.monkeypatch.setattr(monitor.drivers.service, "Fetcher",
+                            functools.partial(Fetcher, **(QUICK | {"total_timeout": 30.0})))
 
 
 def _endless(env: Env) -> str:
@@ -91,7 +92,8 @@ def _declaring(encoding: str) -> bytes:
         b"Bad source one", b"Bad source \xff\xfe one")
 
 
-HTML_PAGE = b"<!DOCTYPE html><html><head><title>Maintenance</title></head><body><p>Down for maintenance</p></body></html>"
+HTML_PAGE = (b"<!DOCTYPE html><html><head><title>Maintenance</title></head>"
+             b"<body><p>Down for maintenance</p></body></html>")
 
 # name -> (set the fault up, a fragment the recorded error must contain)
 FAILURES: dict[str, tuple[Callable[[Env], str], str]] = {
@@ -99,7 +101,9 @@ FAILURES: dict[str, tuple[Callable[[Env], str], str]] = {
     "http_502": (lambda e: e.fault(fs.respond(502, b"bad gateway", {"Content-Type": "text/html"})), "HTTP 502"),
     "http_503_no_retry_after": (lambda e: e.fault(fs.respond(503, b"")), "HTTP 503"),
     "http_503_long_retry_after": (lambda e: e.fault(fs.respond(503, b"", {"Retry-After": "3600"})), "HTTP 503"),
-    "http_503_retry_after_date": (lambda e: e.fault(fs.respond(503, b"", {"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"})), "HTTP 503"),
+    "http_503_retry_after_date": (lambda e: e.fault(fs.respond(503, b"",
+                                                              {"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"})),
+                                 "HTTP 503"),
     "http_429": (lambda e: e.fault(fs.respond(429, b"slow down", {"Retry-After": "120"})), "HTTP 429"),
     "http_429_no_retry_after": (lambda e: e.fault(fs.respond(429, b"slow down")), "HTTP 429"),
     "http_404": (lambda e: e.fault(fs.respond(404, b"gone")), "HTTP 404"),
@@ -124,19 +128,28 @@ FAILURES: dict[str, tuple[Callable[[Env], str], str]] = {
     "gzip_cut_short": (lambda e: e.fault(fs.respond(200, gzip.compress(BODY)[:-12], {"Content-Encoding": "gzip"})),
                        "undecodable body"),
     "endless_body": (_endless, "exceeds the 20971520-byte cap"),
-    "declared_huge_content_length": (lambda e: e.fault(fs.respond(200, b"", {"Content-Length": str(5 * 1024 ** 3)})), "exceeds the 20971520-byte cap"),
+    "declared_huge_content_length": (lambda e: e.fault(fs.respond(200, b"", {"Content-Length": str(5 * 1024 ** 3)})),
+                                    "exceeds the 20971520-byte cap"),
     "redirect_loop": (_redirect_loop, "redirects"),
-    "redirect_to_metadata_address": (_redirect_to("http://169.254.169.254/latest/meta-data/"), "private or reserved address"),
+    "redirect_to_metadata_address": (_redirect_to("http://169.254.169.254/latest/meta-data/"),
+                                    "private or reserved address"),
     "redirect_to_private_network": (_redirect_to("http://10.0.0.1/feed.xml"), "private or reserved address"),
     "redirect_to_loopback_name": (_redirect_to("http://localhost:9/feed.xml"), "private or reserved address"),
-    "source_url_octal_ipv4": (lambda e: e.faults.url("/bad.xml").replace(ENV_HOST, "0177.0.0.2"), "not a URL httpx can fetch"),
+    "source_url_octal_ipv4": (lambda e: e.faults.url("/bad.xml").replace(ENV_HOST, "0177.0.0.2"),
+                              "not a URL httpx can fetch"),
     "redirect_to_non_http_scheme": (_redirect_to("file:///etc/passwd"), "only http(s) URLs are allowed"),
     "empty_200": (lambda e: e.fault(fs.respond(200, b"")), "parse: not an RSS/Atom feed"),
     "html_error_page_as_200": (lambda e: e.fault(fs.respond(200, HTML_PAGE, {"Content-Type": "text/html"})), "parse:"),
-    "json_instead_of_feed": (lambda e: e.fault(fs.respond(200, b'{"error": "moved"}', {"Content-Type": "application/json"})), "parse:"),
-    "declared_idna_invalid_bytes": (lambda e: e.fault(fs.respond(200, _declaring("idna"))), "parse: the feed declares encoding 'idna'"),
-    "declared_undefined_invalid_bytes": (lambda e: e.fault(fs.respond(200, _declaring("undefined"))), "parse: the feed declares encoding 'undefined'"),
-    "binary_garbage": (lambda e: e.fault(fs.respond(200, bytes(range(256)) * 4, {"Content-Type": "application/octet-stream"})), "parse:"),
+    "json_instead_of_feed": (lambda e: e.fault(fs.respond(200, b'{"error": "moved"}',
+                                                          {"Content-Type": "application/json"})),
+                             "parse:"),
+    "declared_idna_invalid_bytes": (lambda e: e.fault(fs.respond(200, _declaring("idna"))),
+                                   "parse: the feed declares encoding 'idna'"),
+    "declared_undefined_invalid_bytes": (lambda e: e.fault(fs.respond(200, _declaring("undefined"))),
+                                        "parse: the feed declares encoding 'undefined'"),
+    "binary_garbage": (lambda e: e.fault(fs.respond(200, bytes(range(256)) * 4,
+                                                    {"Content-Type": "application/octet-stream"})),
+                       "parse:"),
 }
 
 
@@ -177,7 +190,8 @@ def test_source_fault_is_isolated_recorded_and_recovers(name: str, env: Env, db,
         assert state["consecutive_failures"] == 1
         sent = sum(env.faults.counts.values())
         again = poll(db, write_sources(config, healthy | {"bad": bad_url}))
-        assert {p.source_id: p.outcome for p in again.polls}["bad"] == "deferred" and sum(env.faults.counts.values()) == sent
+        assert ({p.source_id: p.outcome for p in again.polls}["bad"] == "deferred"
+                and sum(env.faults.counts.values()) == sent)
         assert item_keys(db) == {"rss:good:g1", "rss:good:g2", "rss:bad:b1", "rss:bad:b2"}
         return
     assert outcomes == {"good": "changed", "bad": "failed"}
@@ -221,7 +235,8 @@ def test_keyed_source_refused_403_is_held_with_an_incident_and_an_admin_notice(e
     held until its key or config changes, and the admin told at once, not after three passes."""
     env.monkeypatch.setenv("CONGRESS_API_KEY", "k-123")
     env.monkeypatch.setenv("MONITOR_ADMIN_TARGET", "slack:https://hooks.slack.com/services/T/B/ADMIN")
-    env.faults.set("/v3/bill/117", fs.respond(403, b'{"error": "API_KEY_INVALID"}', {"Content-Type": "application/json"}))
+    env.faults.set("/v3/bill/117", fs.respond(403, b'{"error": "API_KEY_INVALID"}',
+                                              {"Content-Type": "application/json"}))
     config = tmp_path / "sources.yaml"
     config.write_text("sources:\n  - id: bills\n    kind: congress_recent\n    congress: 117\n    filter: more\n"
                       f"    base_url: {env.faults.url('/v3')}\n")
@@ -325,17 +340,28 @@ UTF8_DECL_LATIN1 = LATIN1.replace("iso-8859-1", "utf-8")
 
 TOLERATED: dict[str, tuple[Callable[[Env], str], set[str], str | None]] = {
     "transient_500_retried_within_the_poll": (_transient_500, {"rss:bad:b1", "rss:bad:b2"}, None),
-    "wrong_content_type_text_plain": (lambda e: e.fault(fs.respond(200, BODY, {"Content-Type": "text/plain"})), {"rss:bad:b1", "rss:bad:b2"}, None),
-    "wrong_content_type_octet_stream": (lambda e: e.fault(fs.respond(200, BODY, {"Content-Type": "application/octet-stream"})), {"rss:bad:b1", "rss:bad:b2"}, None),
-    "missing_content_type_and_charset": (lambda e: e.fault(fs.respond(200, BODY, {"Content-Type": ""})), {"rss:bad:b1", "rss:bad:b2"}, None),
-    "header_charset_contradicts_body": (lambda e: e.fault(fs.respond(200, LATIN1.encode("latin-1"), {"Content-Type": "application/rss+xml; charset=utf-8"})), {"rss:bad:c1"}, "Décision Hernández"),
-    "declared_utf8_but_latin1_bytes": (lambda e: e.fault(fs.respond(200, UTF8_DECL_LATIN1.encode("latin-1"))), {"rss:bad:c1"}, "Hern"),
-    "unknown_charset_label": (lambda e: e.fault(fs.respond(200, BODY, {"Content-Type": "application/rss+xml; charset=x-klingon"})), {"rss:bad:b1", "rss:bad:b2"}, None),
+    "wrong_content_type_text_plain": (lambda e: e.fault(fs.respond(200, BODY, {"Content-Type": "text/plain"})),
+                                      {"rss:bad:b1", "rss:bad:b2"}, None),
+    "wrong_content_type_octet_stream": (lambda e: e.fault(fs.respond(200, BODY,
+                                                                     {"Content-Type": "application/octet-stream"})),
+                                        {"rss:bad:b1", "rss:bad:b2"}, None),
+    "missing_content_type_and_charset": (lambda e: e.fault(fs.respond(200, BODY, {"Content-Type": ""})),
+                                        {"rss:bad:b1", "rss:bad:b2"}, None),
+    "header_charset_contradicts_body": (
+        lambda e: e.fault(fs.respond(200, LATIN1.encode("latin-1"),
+                                     {"Content-Type": "application/rss+xml; charset=utf-8"})),
+        {"rss:bad:c1"}, "Décision Hernández"),
+    "declared_utf8_but_latin1_bytes": (lambda e: e.fault(fs.respond(200, UTF8_DECL_LATIN1.encode("latin-1"))),
+                                       {"rss:bad:c1"}, "Hern"),
+    "unknown_charset_label": (lambda e: e.fault(fs.respond(200, BODY,
+                                                           {"Content-Type": "application/rss+xml; charset=x-klingon"})),
+                              {"rss:bad:b1", "rss:bad:b2"}, None),
     "gzip": (lambda e: e.fault(fs.encoded(BODY, ["gzip"])), {"rss:bad:b1", "rss:bad:b2"}, None),
     "deflate_zlib_stream": (lambda e: e.fault(fs.encoded(BODY, ["deflate"])), {"rss:bad:b1", "rss:bad:b2"}, None),
     "deflate_bare_stream": (lambda e: e.fault(fs.respond(200, _bare_deflate(BODY), {"Content-Encoding": "deflate"})),
                             {"rss:bad:b1", "rss:bad:b2"}, None),
-    "feed_broken_after_two_items": (lambda e: e.fault(fs.respond(200, BODY[:-30] + b"<item><guid>b3</guid><title>cut")), {"rss:bad:b1", "rss:bad:b2", "rss:bad:b3"}, None),
+    "feed_broken_after_two_items": (lambda e: e.fault(fs.respond(200, BODY[:-30] + b"<item><guid>b3</guid><title>cut")),
+                                    {"rss:bad:b1", "rss:bad:b2", "rss:bad:b3"}, None),
 }
 
 
