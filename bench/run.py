@@ -62,7 +62,8 @@ def free_port() -> int:
 
 
 def entry(feed: int, n: int, when: dt.datetime, bivens: bool = False) -> str:
-    title = f"{'Bivens claim: ' if bivens else ''}Doe {n} v. U.S. Immigration and Customs Enforcement, No. 24-{feed:05d}{n:03d}"
+    title = (f"{'Bivens claim: ' if bivens else ''}Doe {n} v. U.S. Immigration and Customs Enforcement, "
+             f"No. 24-{feed:05d}{n:03d}")
     return (f"<item><title>{title}</title><link>https://www.ca9.uscourts.gov/opinions/{feed}/{n}</link>"
             f"<guid isPermaLink=\"false\">ca9-{feed}-{n}</guid><pubDate>{email.utils.format_datetime(when)}</pubDate>"
             f"<category>Immigration</category><description>{ENTRY_TEXT}</description></item>")
@@ -383,7 +384,8 @@ def run_monitor(work: Path, nginx: Nginx, paths: list[str], m: int, k: int, slac
     mdir.mkdir()
     config = mdir / "sources.yaml"
     lines = ["defaults:\n  interval: 1h\nsources:"]
-    lines += [f"  - id: f{i}\n    kind: rss\n    url: {nginx.url(p)}\n    item_kind: opinion" for i, p in enumerate(paths)]
+    lines += [f"  - id: f{i}\n    kind: rss\n    url: {nginx.url(p)}\n    item_kind: opinion"
+              for i, p in enumerate(paths)]
     config.write_text("\n".join(lines) + "\n")
     db_url = f"sqlite:///{mdir / 'monitor.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}

@@ -165,7 +165,8 @@ def main() -> None:
         "items_stale": sum(1 for k, t in exposed.items() if stored.get(k) not in (None, t)),
         "versions_stored": versions,
         "alert_deliveries": dict(states),
-        "slack_posts": len(texts), "slack_refused_posts": refused, "slack_repeated_accepted_posts": len(ok_texts) - len(set(ok_texts)),
+        "slack_posts": len(texts), "slack_refused_posts": refused,
+        "slack_repeated_accepted_posts": len(ok_texts) - len(set(ok_texts)),
         "rss_kb_by_round": rss_by_round, "rss_kb_end": rss_end,
         "note": "RSS is the whole soak process: the fault server, the Slack fake (it keeps every post) "
                 "and the growing feeds live in it too",

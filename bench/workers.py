@@ -58,7 +58,8 @@ class ChangingFeeds(TimedFeeds):
         items = "".join(f"<item><title>Entry {n}-{k}</title><link>http://example.org/{n}/{k}</link>"
                         f"<guid>entry-{n}-{k}</guid><pubDate>{date}</pubDate></item>" for k in range(self.new_items))
         return Reply(200, f'<?xml version="1.0"?><rss version="2.0"><channel><title>c</title><link>http://example.org/'
-                          f"</link><description>d</description>{items}</channel></rss>", {"Content-Type": "application/xml"})
+                          f"</link><description>d</description>{items}</channel></rss>",
+                     {"Content-Type": "application/xml"})
 
 
 def cpu_seconds(pids: list[int]) -> dict[int, float]:
@@ -103,7 +104,8 @@ def run(server: str, workers: int, sources: int, seconds: float, concurrency: in
 
     def backends() -> list[int]:
         with admin.connect() as conn:
-            return list(conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": name}).scalars())
+            return list(conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"),
+                                     {"d": name}).scalars())
 
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -155,8 +157,8 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---|")
     for n in args.workers:
         r = run(args.server, n, args.sources, args.seconds, args.concurrency, args.changing, args.new_items)
-        print(f"| {n} | {r.polls_per_s:.1f} | {r.items_per_s:.1f} | {r.cpu_ms_per_poll:.0f} | {r.pg_cpu_ms_per_poll:.0f} | "
-              f"{r.load[0]:.1f} → {r.load[1]:.1f} |", flush=True)
+        print(f"| {n} | {r.polls_per_s:.1f} | {r.items_per_s:.1f} | {r.cpu_ms_per_poll:.0f} | "
+              f"{r.pg_cpu_ms_per_poll:.0f} | {r.load[0]:.1f} → {r.load[1]:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -51,11 +51,14 @@ def init(db: DbOpt = None) -> None:
 @app.command("run")
 def run_cmd(
     once: Annotated[bool, typer.Option("--once", help="Poll every enabled source once, deliver, and exit.")] = False,
-    source: Annotated[list[str] | None, typer.Option("--source", "-s", metavar="ID", help="Only these source ids (with --once).")] = None,
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", metavar="ID",
+                                                     help="Only these source ids (with --once).")] = None,
     db: DbOpt = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
-    http: Annotated[str | None, typer.Option("--http", metavar="HOST:PORT", envvar="MONITOR_HTTP", help="Serve the HTTP endpoints on HOST:PORT (e.g. 127.0.0.1:8080).", show_default=False)] = None,
+    http: Annotated[str | None, typer.Option("--http", metavar="HOST:PORT", envvar="MONITOR_HTTP",
+                                             help="Serve the HTTP endpoints on HOST:PORT (e.g. 127.0.0.1:8080).",
+                                             show_default=False)] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     log_format: LogFormatOpt = "text",
 ) -> None:

@@ -125,7 +125,8 @@ def claim_day(session: Session, ids: list[int], day: dt.date, key: str, now: dt.
                         .values(state=DigestState.EMPTY))
         return False
     session.add(Delivery(idempotency_key=f"{key}:empty", group_key=key, subscription_id=wanting[0],
-                         kind=DeliveryKind.DIGEST, state=DeliveryState.PENDING, payload={"date": day.isoformat()}, next_attempt_at=due_at, created_at=now))
+                         kind=DeliveryKind.DIGEST, state=DeliveryState.PENDING, payload={"date": day.isoformat()},
+                         next_attempt_at=due_at, created_at=now))
     return True
 
 

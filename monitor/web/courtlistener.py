@@ -62,7 +62,8 @@ class BadEvent(ValueError):
 
 def validate(body: Any) -> tuple[int, int]:
     """(event_type, version) of a well-formed event, else ``BadEvent`` saying what is wrong."""
-    if not isinstance(body, dict) or not isinstance(body.get("payload"), dict) or not isinstance(body.get("webhook"), dict):
+    if (not isinstance(body, dict) or not isinstance(body.get("payload"), dict)
+            or not isinstance(body.get("webhook"), dict)):
         raise BadEvent("expected a JSON object with 'payload' and 'webhook' objects")
     hook = body["webhook"]
     event_type, version = hook.get("event_type"), hook.get("version")

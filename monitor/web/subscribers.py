@@ -3,8 +3,8 @@
 - ``GET /unsubscribe/<token>`` shows a confirmation page with a button; only ``POST`` (the
   button, or what mail clients send for ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``)
   disables the subscription. ``HEAD`` (Starlette answers it through the GET route), mail
-  scanners and link previewers change nothing. No cookies, no login: the token is the capability. ``?all=1`` (the link in a
-  combined digest) disables every digest subscription of the same target.
+  scanners and link previewers change nothing. No cookies, no login: the token is the capability.
+  ``?all=1`` (the link in a combined digest) disables every digest subscription of the same target.
 - ``GET /feeds/<watchlist>.atom?token=…``: the watchlist's latest alerts for feed readers.
 
 Tokens are ``secrets.token_urlsafe`` values; they are compared with ``hmac.compare_digest`` so
@@ -56,7 +56,8 @@ async def unsubscribe(request: Request) -> Response:
     token = request.path_params["token"]
     sub_id = find_subscription(db, token)
     if sub_id is None:
-        return _page("Unknown link", "<p>This unsubscribe link is not valid (or was already used and removed).</p>", 404)
+        return _page("Unknown link",
+                     "<p>This unsubscribe link is not valid (or was already used and removed).</p>", 404)
     every = request.query_params.get("all") == "1"
     with db.session() as session:
         sub = session.get(Subscription, sub_id)
