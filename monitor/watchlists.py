@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from alerts.base import happened_text
 from monitor.changes.diff import ChangeSpec, ChangeType
-from monitor.changes.events import identity_view
+from monitor.changes.events import identity_view, latest_action_only
 from monitor.changes.match import CompiledWatchlist, match_doc
 from monitor.changes.query import MatchDoc, compile_query
 from monitor.config import pydantic_problem
@@ -298,7 +298,7 @@ def provider_view(item: Item) -> dict[str, Any]:
             "status": item.status, "raw_status": item.raw_status, "raw_status_meaning": meaning(item.raw_status),
             "status_action": item.status_action, "status_date": item.status_date,
             "happened": happened_text(item.status, item.status_date), "status_changed_at": item.status_changed_at,
-            "url": item.url}
+            "latest_action_only": latest_action_only(item), "url": item.url}
 
 
 def move_json(event: StatusEvent) -> dict[str, Any]:
@@ -318,14 +318,15 @@ def board(session: Session, watchlist: Watchlist, *, limit: int = 10) -> dict[st
     pinned = []
     for identity in watchlist.pinned or []:
         view = identity_view(session, identity)
-        pinned.append({"identity": identity, "agree": view.agree, "sources": [provider_view(i) for i in view.items],
+        current = view.status_item
+        pinned.append({"identity": identity, "agree": view.agree, "status": current.status if current else None,
+                       "status_source": current.source_id if current else None,
+                       "sources": [provider_view(i) for i in view.items],
                        "moves": [move_json(e) for e in view.events[-BOARD_MOVES:]]})
     following = []
     for row in session.scalars(select(FollowedBill).where(FollowedBill.watchlist_id == watchlist.id)
                                .order_by(FollowedBill.followed_at, FollowedBill.id)):
-        items = session.scalars(select(Item).where(func.lower(Item.identity) == row.identity)
-                                .order_by(Item.last_changed.desc()))
-        status = next((i for i in items if i.status), None)
+        status = identity_view(session, row.identity).status_item
         following.append({"identity": row.identity, "label": row.label, "title": row.title,
                           "notice": notice(row.label, watchlist.name), "why": row.why, "found_by": row.found_by,
                           "followed_at": row.followed_at, "status": status.status if status else None,

@@ -230,3 +230,28 @@ def test_what_an_alert_says_of_who_reported_the_move(two: Providers) -> None:
     two.poll("b")
     assert said(0) == "Confirmed by b"
     assert len(two.alerts()) == 1 and "Confirmed by b" in two.alerts()[0]
+
+
+def test_a_bill_followed_in_full_replaces_the_status_its_list_row_derived(two: Providers) -> None:
+    """A list row reads its status from the latest action alone; once a provider follows the bill's
+    whole history, that status is the identity's, and the list row no longer counts as disagreeing."""
+    two.serve("a", bill("a", **PASSED, data={"status_basis": "latest_action"}))
+    two.serve("b", bill("b", **REPORTED, data={"status_basis": "actions"}))
+    two.poll("a", "b")
+    with two.db.session() as s:
+        view = identity_view(s, "us/119/s/3470")
+        assert view.status_item is not None
+        assert (view.status_item.source_id, view.status_item.status, view.agree) == ("b", "reported", True)
+        board = wl.board(s, wl.get(s, "s3470"))
+    (pinned,) = board["pinned_status"]
+    assert (pinned["status"], pinned["status_source"]) == ("reported", "b")
+    assert {p["source"]: p["latest_action_only"] for p in pinned["sources"]} == {"a": True, "b": False}
+
+
+def test_without_a_full_history_the_latest_action_status_stands(two: Providers) -> None:
+    two.serve("a", bill("a", **REPORTED, data={"status_basis": "latest_action"}))
+    two.serve("b", bill("b", **IN_COMMITTEE, data={"status_basis": "latest_action"}))
+    two.poll("a", "b")
+    with two.db.session() as s:
+        current = identity_view(s, "us/119/s/3470").status_item
+    assert current is not None and (current.source_id, current.status) == ("a", "reported")

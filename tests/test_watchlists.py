@@ -217,6 +217,7 @@ def test_remedy_board_shows_each_source_view_of_a_pinned_identity(db, feeds, sla
     assert views == {"congress": ("introduced", "Introduced in Senate", "Introduced on Dec 15, 2025"),
                      "govinfo": ("in_committee", "Read twice and referred to the Committee on the Judiciary.",
                                  "In committee on Dec 15, 2025")}
-    assert board["pinned_status"][1] == {"identity": "ca/20252026/sb/747", "agree": True, "sources": [], "moves": []}
+    assert board["pinned_status"][1] == {"identity": "ca/20252026/sb/747", "agree": True, "status": None,
+                                         "status_source": None, "sources": [], "moves": []}
     assert board["pinned_status"][0]["agree"] is False  # congress says introduced, govinfo in committee
     assert {i["key"] for i in board["latest"]} == {"congress:119:s:3470", "govinfo:BILLSTATUS-119s3470"}

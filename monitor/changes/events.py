@@ -54,6 +54,7 @@ from monitor.models import (
     Watchlist,
     utcnow,
 )
+from monitor.normalise.actiontext import LATEST_ONLY
 from monitor.normalise.statuses import BILL_LADDER, CASE_LADDER, moves_on_ladder, rank
 from monitor.outbox.states import DeliveryState
 from monitor.sources.base import ItemRecord
@@ -302,13 +303,32 @@ class IdentityView:
     events: list[StatusEvent]
 
     @property
+    def authoritative(self) -> list[Item]:
+        """The views that count for the identity's status: a bill followed in full (its whole action
+        history) replaces the status a list row derived from its latest action alone."""
+        full = [i for i in self.items if not latest_action_only(i)]
+        return full or self.items
+
+    @property
+    def status_item(self) -> Item | None:
+        """The view whose status the identity has: an authoritative one, most recently moved first."""
+        moved = [i for i in self.authoritative if i.status is not None]
+        return max(moved, key=lambda i: (i.status_date or dt.date.min, i.last_changed)) if moved else None
+
+    @property
     def agree(self) -> bool:
-        """True when every provider of each kind gives the same status (one provider always agrees)."""
+        """True when every authoritative provider of each kind gives the same status (one provider
+        always agrees; a latest-action-only view replaced by a full one does not disagree)."""
         by_kind: dict[str, set[str | None]] = defaultdict(set)
-        for item in self.items:
+        for item in self.authoritative:
             if item.status is not None:
                 by_kind[item.kind].add(item.status)
         return all(len(statuses) <= 1 for statuses in by_kind.values())
+
+
+def latest_action_only(item: Item) -> bool:
+    """A list row whose status was read from its latest action alone (congress.gov list, Open States rows)."""
+    return (item.data or {}).get("status_basis") == LATEST_ONLY
 
 
 def identity_view(session: Session, identity: str) -> IdentityView:

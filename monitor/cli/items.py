@@ -194,11 +194,17 @@ def _show_identity(view: IdentityView, json_out: bool) -> None:
     providers = [wl.provider_view(i) for i in view.items]
     moves = [wl.move_json(e) for e in view.events]
     if json_out:
-        print_json({"identity": view.identity, "agree": view.agree, "providers": providers, "moves": moves})
+        current = view.status_item
+        print_json({"identity": view.identity, "agree": view.agree, "status": current.status if current else None,
+                    "status_source": current.source_id if current else None, "providers": providers,
+                    "moves": moves})
         return
+    current = view.status_item
     console.print(f"identity: {view.identity}: {len(providers)} provider view(s) "
                   f"({', '.join(p['source'] for p in providers)}); "
-                  + ("they agree" if view.agree else "PROVIDERS DISAGREE"), markup=False, highlight=False)
+                  + ("they agree" if view.agree else "PROVIDERS DISAGREE")
+                  + (f"; status {current.status} (from {current.source_id})" if current else ""),
+                  markup=False, highlight=False)
     fields = [("title", "title"), ("kind", "kind"), ("status", "happened"), ("moved by", "status_action"),
               ("raw status", "raw_status"), ("detected", "status_changed_at"), ("key", "key"), ("url", "url")]
     rows = []
@@ -207,7 +213,7 @@ def _show_identity(view: IdentityView, json_out: bool) -> None:
         for p in providers:
             value = p[name]
             if name == "happened":
-                value = value or p["status"]
+                value = (value or p["status"]) + (" (latest action only)" if p["latest_action_only"] else "")
             elif name == "raw_status":
                 value = describe_raw(value) if value and value != p["status_action"] else None
             cells.append(value)
