@@ -129,7 +129,9 @@ class Fetcher:
             budgets = Budgets(None)
         self.budgets = budgets
         self._robots: dict[str, tuple[float, RobotFileParser | bool]] = {}
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=20)
+        # as many idle connections kept as may be open: with fewer, every poll past that number
+        # closes its connection when done and the next one connects afresh (a TCP handshake each)
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         # Every hop goes to the address monitor.netguard checked. Through a proxy from the
         # environment, httpx builds the proxy's transports and the name is checked per hop.
         proxied = bool(getproxies())
