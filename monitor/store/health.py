@@ -63,9 +63,10 @@ def _at(name: str) -> BindParameter[dt.datetime]:
 # The statements every poll runs, built once with bound parameters: building a statement and its
 # cache key again for each of thousands of polls cost more than running it.
 _SID = Source.id == bindparam("sid")
-_START = select(Source.watermark, Source.baseline_done, Source.auth_blocked).where(_SID)
-_VALIDATORS = (select(HttpCache.url, HttpCache.etag, HttpCache.last_modified, HttpCache.body_hash)
-               .where(HttpCache.source_id == bindparam("sid")))
+# the source's row once per stored URL (once with no URL before its first answer): one statement
+_START = (select(Source.watermark, Source.baseline_done, Source.auth_blocked, HttpCache.url,
+                 HttpCache.etag, HttpCache.last_modified, HttpCache.body_hash)
+          .outerjoin(HttpCache, HttpCache.source_id == Source.id).where(_SID))
 _CACHE_UPDATE = update(HttpCache).where(HttpCache.url_hash == bindparam("key"))
 _N, _TODAY = bindparam("n", type_=Integer), bindparam("today", type_=Date)
 _SPENT = {"requests_today": case((Source.requests_day == _TODAY, Source.requests_today + _N),
@@ -107,9 +108,9 @@ class Start:
 
 
 def load_start(conn: Connection, source_id: str) -> Start:
-    row = conn.execute(_START, {"sid": source_id}).one()
-    cache = {r.url: CacheEntry(r.etag, r.last_modified, r.body_hash)
-             for r in conn.execute(_VALIDATORS, {"sid": source_id})}
+    rows = conn.execute(_START, {"sid": source_id}).all()
+    row = rows[0]  # the caller holds the source's lease, so its row exists
+    cache = {r.url: CacheEntry(r.etag, r.last_modified, r.body_hash) for r in rows if r.url is not None}
     return Start(FetchState(source_id, row.watermark), cache, not row.baseline_done,
                  row.auth_blocked)
 
