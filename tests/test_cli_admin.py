@@ -49,7 +49,8 @@ def test_main_flow_in_new_processes(feeds, slack, tmp_path, cli_env):
     assert [i["key"] for i in found] == ["rss:opinions:a1"]
     board = json.loads(ok(["watchlist", "show", "bivens-ice", "--json"], cli_env))
     assert [i["key"] for i in board["latest"]] == ["rss:opinions:a1"]
-    assert board["pinned_status"] == [{"identity": "us/119/s/3470", "agree": True, "sources": [], "moves": []}]
+    assert board["pinned_status"] == [{"identity": "us/119/s/3470", "agree": True, "status": None,
+                                       "status_source": None, "sources": [], "moves": []}]
     assert (board["on_status"], board["muted"], board["subscriptions"]) == ("any", ["pro hac vice"], 1)
     exported = tmp_path / "watchlists.yaml"
     ok(["watchlist", "export", "-o", str(exported)], cli_env)
