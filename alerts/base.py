@@ -123,6 +123,14 @@ class MessageChange:
             return None
         return describe_raw(self.raw_status)
 
+    def evidence(self, *, cut: int | None = None) -> list[str]:
+        """What backs the alert after its source, labelled: the action, the raw status, who
+        confirmed it and the rule that fired (``cut`` shortens the two provider texts)."""
+        action, raw = self.action_text(), self.raw_code()
+        parts = [f"Action: “{action[:cut]}”" if action else None, f"Raw status: {raw[:cut]}" if raw else None,
+                 self.corroboration, f"Rule: {self.rule}" if self.rule else None]
+        return [part for part in parts if part]
+
     def detected(self, timezone: str | None = None) -> str | None:
         return f"Detected {moment_text(self.detected_at, timezone)}" if self.detected_at else None
 

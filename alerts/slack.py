@@ -55,16 +55,7 @@ def _change_blocks(change: MessageChange, timezone: str | None) -> list[dict[str
             "type": "button", "text": {"type": "plain_text", "text": "Open"}, "url": change.url,
         }
     blocks.append(section)
-    evidence = [f"Source: {_link(change.source_url, change.source_id)}"]
-    action, raw = change.action_text(), change.raw_code()
-    if action:
-        evidence.append(f"Action: “{action[:200]}”")
-    if raw:
-        evidence.append(f"Raw status: {raw[:200]}")
-    if change.corroboration:
-        evidence.append(change.corroboration)
-    if change.rule:
-        evidence.append(f"Rule: {change.rule}")
+    evidence = [f"Source: {_link(change.source_url, change.source_id)}", *change.evidence(cut=200)]
     when = change.when(timezone)
     if when:
         evidence.append(when)

@@ -105,16 +105,8 @@ def atom_feed(watchlist: Watchlist, changes: list[MessageChange], base_url: str)
         sub(entry, "updated", (change.detected_at or updated).isoformat())
         if change.url and change.url.startswith(("http://", "https://")):
             sub(entry, "link", rel="alternate", href=change.url)
-        evidence = [f"Source: {change.source_id}" + (f" ({change.source_url})" if change.source_url else "")]
-        action, raw, when = change.action_text(), change.raw_code(), change.when()
-        if action:
-            evidence.append(f"Action: “{action}”")
-        if raw:
-            evidence.append(f"Raw status: {raw}")
-        if change.corroboration:
-            evidence.append(change.corroboration)
-        if change.rule:
-            evidence.append(f"Rule: {change.rule}")
+        source = f"Source: {change.source_id}" + (f" ({change.source_url})" if change.source_url else "")
+        evidence, when = [source, *change.evidence()], change.when()
         if when:
             evidence.append(when)
         sub(entry, "summary", "\n".join([change.headline(), *evidence]))
