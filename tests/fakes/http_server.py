@@ -17,6 +17,7 @@ import json
 import ssl
 import threading
 import time
+import traceback
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,6 +70,16 @@ def slack_ok(_request: Request) -> Reply:
     return Reply(200, "ok", {"Content-Type": "text/html"})
 
 
+class QuietServer(ThreadingHTTPServer):
+    """Keeps a request's exception (mostly a client that hung up, as fetchers do on an error
+    reply) in ``errors`` instead of printing it: the in-process CLI tests read stderr."""
+
+    errors: list[str]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        self.errors.append(traceback.format_exc())
+
+
 class HttpServer:
     """A threaded HTTP/1.1 server on a free loopback port. ``home`` is the path ``url()`` gives
     by default; ``fallback`` answers paths without a route; ``tls`` serves HTTPS with this
@@ -94,7 +105,8 @@ class HttpServer:
         self.connections: set[tuple[str, int]] = set()  # client (address, port) pairs seen
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)  # notified on every request
-        self.httpd = ThreadingHTTPServer((host, 0), self._handler_class(idle_timeout))
+        self.httpd = QuietServer((host, 0), self._handler_class(idle_timeout))
+        self.httpd.errors = []
         self.httpd.daemon_threads = True
         if tls is not None:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
