@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from monitor import follow
-from monitor import watchlists as wl
+from monitor.cli import watchlist_admin as wl
 from monitor.config import load_config
 from monitor.db import Database
 from monitor.models import FollowedBill

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from monitor import watchlists as wl
+from monitor.cli import watchlist_admin as wl
 from monitor.config import load_config
 from monitor.db import Database
 from monitor.drivers.service import run_once

@@ -411,7 +411,7 @@ def test_worker_says_it_started(pg_url: str, tmp_path: Path) -> None:
 async def test_a_worker_knows_the_bills_followed_so_far(pg_url: str, tmp_path: Path) -> None:
     """A bill any poller followed becomes a source every worker's dispatch tick knows and claims."""
     from monitor import follow
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
     from monitor.delivery.dispatcher import Dispatcher
     from monitor.drivers.workers import ClusterSettings, Runtime
     from monitor.fetch import Fetcher

@@ -11,9 +11,9 @@ from typing import Annotated, Any
 import typer
 
 from monitor.cli.common import close_databases, err_console
+from monitor.cli.safety import require_safe_expat
 from monitor.errors import MonitorError
 from monitor.redact import redact
-from monitor.safety import require_safe_expat
 
 app = typer.Typer(rich_markup_mode=None, 
     name="monitor",

@@ -73,10 +73,9 @@ def items_list(
     """
     from sqlalchemy import func, select
 
-    from monitor import watchlists as wl
     from monitor.changes.match import CompiledWatchlist
+    from monitor.cli import watchlist_admin as wl
     from monitor.models import Item, Source
-    from monitor.watchlists import check_identity
 
     after = parse_since(since)
     database = open_db(db, create=False)
@@ -94,7 +93,7 @@ def items_list(
             if identity.endswith("*"):
                 conditions.append(Item.identity.startswith(identity.rstrip("*").strip().lower(), autoescape=True))
             else:
-                conditions.append(Item.identity == check_identity(identity))
+                conditions.append(Item.identity == wl.check_identity(identity))
         if after is not None:
             conditions.append(Item.last_changed >= after)
         if watchlist:
@@ -124,8 +123,8 @@ def items_search(
 
     Example: monitor items search 'kind:opinion cites:"596 U.S. 482"' --json
     """
-    from monitor import watchlists as wl
     from monitor.changes.query import compile_query
+    from monitor.cli import watchlist_admin as wl
 
     matcher = compile_query(query)
     database = open_db(db, create=False)
@@ -152,8 +151,8 @@ def items_show(key: Annotated[str, typer.Argument(metavar="KEY", help="The item 
     """
     from sqlalchemy import select
 
-    from monitor import watchlists as wl
     from monitor.changes.events import identity_view
+    from monitor.cli import watchlist_admin as wl
     from monitor.cli.views import change_json, item_json, version_json
     from monitor.models import Change, Item
 
@@ -189,7 +188,7 @@ def items_show(key: Annotated[str, typer.Argument(metavar="KEY", help="The item 
 
 def _show_identity(view: IdentityView, json_out: bool) -> None:
     """Every provider's view of one identity side by side, whether they agree, and its status moves."""
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
 
     providers = [wl.provider_view(i) for i in view.items]
     moves = [wl.move_json(e) for e in view.events]

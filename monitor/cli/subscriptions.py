@@ -101,7 +101,7 @@ def subscribe(
     from sqlalchemy import select
 
     from alerts.webhook import new_secret
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
     from monitor.models import Subscription
 
     channel, target = check_target(target)
@@ -140,7 +140,7 @@ def unsubscribe(
     """
     from sqlalchemy import select
 
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
     from monitor.models import Subscription
 
     database = open_db(db)
@@ -181,7 +181,7 @@ def subscriptions_list(
     """
     from sqlalchemy import select
 
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
     from monitor.models import Subscription, Watchlist
 
     database = open_db(db, create=False)

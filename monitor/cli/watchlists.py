@@ -25,7 +25,7 @@ from monitor.cli.common import (
 from monitor.errors import ConfigError
 
 if TYPE_CHECKING:
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
     from monitor.db import Database
 
 watchlist_app = typer.Typer(rich_markup_mode=None,
@@ -71,8 +71,8 @@ def _spec(base: dict[str, Any], **changes: Any) -> wl.WatchlistSpec:
     """Validate a new or edited watchlist; problems become one ConfigError line."""
     from pydantic import ValidationError
 
-    from monitor import watchlists as wl
     from monitor.changes.query import compile_query
+    from monitor.cli import watchlist_admin as wl
 
     if changes.get("query") is not None:
         compile_query(changes["query"])  # a QueryError shows the query with a caret
@@ -85,7 +85,7 @@ def _spec(base: dict[str, Any], **changes: Any) -> wl.WatchlistSpec:
 
 
 def _warn_if_noisy(database: Database, spec: wl.WatchlistSpec) -> None:
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
 
     with database.session() as session:
         result = wl.preview(session, spec, days=30)
@@ -99,7 +99,7 @@ def _warn_if_noisy(database: Database, spec: wl.WatchlistSpec) -> None:
 def _save(database: Database, spec: wl.WatchlistSpec, *, create: bool) -> None:
     from sqlalchemy import select
 
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
     from monitor.models import Watchlist
 
     with database.session() as session:
@@ -142,7 +142,7 @@ def watchlist_feed(name: NameArg, db: DbOpt = None, json_out: JsonOpt = False) -
     import secrets
     from urllib.parse import quote
 
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
 
     database = open_db(db)
     with database.session() as session:
@@ -176,7 +176,7 @@ def watchlist_edit(name: NameArg, query: QueryOpt = None, title: TitleOpt = None
 
     Example: monitor watchlist edit bivens --query 'bivens ice' --on-status any --confirm 2 --confirm-timeout 12h
     """
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
 
     database = open_db(db)
     with database.session() as session:
@@ -198,7 +198,7 @@ def watchlist_list(db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """
     from sqlalchemy import select
 
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
     from monitor.models import Watchlist
 
     database = open_db(db, create=False)
@@ -236,7 +236,7 @@ def watchlist_show(name: NameArg,
 
     Example: monitor watchlist show federal-legislation --json
     """
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
 
     database = open_db(db, create=False)
     with database.session() as session:
@@ -311,7 +311,7 @@ def watchlist_remove(name: NameArg,
 
     Example: monitor watchlist remove bivens --yes
     """
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
 
     database = open_db(db)
     with database.session() as session:
@@ -326,7 +326,7 @@ def watchlist_remove(name: NameArg,
 
 
 def _update(db: str | None, name: str, **values: Any) -> None:
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
 
     database = open_db(db)
     with database.session() as session:
@@ -399,7 +399,7 @@ def watchlist_pin(name: NameArg,
 
     Example: monitor watchlist pin federal-legislation us/119/s/3470 il/104/hb/1312
     """
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
 
     wanted = [wl.check_identity(i) for i in identities]
     database = open_db(db)
@@ -419,7 +419,7 @@ def watchlist_unpin(name: NameArg,
 
     Example: monitor watchlist unpin federal-legislation us/119/hr/503
     """
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
 
     database = open_db(db)
     with database.session() as session:
@@ -445,7 +445,7 @@ def watchlist_preview(
 
     Example: monitor watchlist preview --query 'kind:opinion cites:"596 U.S. 482"' --days 30
     """
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
 
     if (name is None) == (query is None):
         raise typer.BadParameter("give a watchlist NAME or --query, not both")
@@ -484,7 +484,7 @@ def watchlist_import(
 
     Example: monitor watchlist import --starter
     """
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
 
     if (file is None) == (not starter):
         raise typer.BadParameter("give a FILE or --starter, not both")
@@ -515,7 +515,7 @@ def watchlist_export(
     """
     from sqlalchemy import select
 
-    from monitor import watchlists as wl
+    from monitor.cli import watchlist_admin as wl
     from monitor.models import Watchlist
 
     database = open_db(db, create=False)

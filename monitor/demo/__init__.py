@@ -25,12 +25,12 @@ from typing import Any
 from sqlalchemy import select
 
 from alerts import channel_for_target
+from monitor.cli.watchlist_admin import apply, parse_file, starter_text
 from monitor.config import load_config
 from monitor.db import Database
 from monitor.delivery.digest import preview_message
 from monitor.drivers.service import run_once
 from monitor.models import Subscription, Watchlist, utcnow
-from monitor.watchlists import apply, parse_file, starter_text
 
 SAMPLES = resources.files("monitor.demo") / "samples"
 SUBSCRIBED = ("bivens", "federal-legislation")  # starter watchlists the demo's reader follows

@@ -12,9 +12,9 @@ import os
 import pytest
 from sqlalchemy import select
 
-from monitor.errors import InsanityError, ParseError
+from monitor.cli.safety import require_safe_expat
+from monitor.errors import ConfigError, InsanityError, ParseError
 from monitor.models import Item, Source
-from monitor.safety import expat_problem, require_safe_expat
 from monitor.sanity import sanity_check
 from monitor.sources import Fetched, Page
 from monitor.sources.rss import RssConfig, RssSource
@@ -202,11 +202,12 @@ def test_hostile_html_is_stored_as_text(index: int, db, feeds, tmp_path) -> None
     ("garbage", False), ("", False),
 ])
 def test_expat_version_check(version: str, ok: bool) -> None:
-    assert (expat_problem(version) is None) == ok
-    if not ok:
-        with pytest.raises(Exception) as info:
-            require_safe_expat(version)
-        assert "\n" not in str(info.value) and "Expat" in str(info.value)
+    if ok:
+        require_safe_expat(version)
+        return
+    with pytest.raises(ConfigError) as info:
+        require_safe_expat(version)
+    assert "\n" not in str(info.value) and "Expat" in str(info.value)
 
 
 def test_this_interpreter_has_a_safe_expat() -> None:

@@ -1,34 +1,23 @@
-"""Watchlists as tracked remedies: the YAML form, the remedy board and the preview.
-
-A watchlist file is what ``monitor watchlist export`` writes and ``import`` reads, so
-watchlists can live in version control::
+"""Watchlist administration: the YAML file ``watchlist export`` writes and ``import`` reads (so
+watchlists can live in version control), the preview and the remedy board::
 
     watchlists:
     - name: federal-legislation          # a slug, unique
-      title: Federal bills …
-      description: …
       query: kind:bill jurisdiction:us (bivens OR "qualified immunity")
       pinned: [us/119/s/3470]            # identities followed whatever their text says
       muted: [pro hac vice]              # phrases that keep an entry quiet
-      on_new: true
       on_status: ladder                  # ladder | any | off
-      on_field: false
-      follow_matches: true               # a new bill a discovery feed finds and this matches is followed
-      paused: false
-      snooze_until: null                 # ISO date-time
       confirm: 1                         # providers a status move waits for (2: hold until confirmed)
       confirm_timeout: 86400             # seconds it waits; then it goes out "reported by X only"
 
-Identities are slash-separated and lower-case: ``us/<congress>/<type>/<number>`` for federal
-bills (``us/119/s/3470``), ``<state>/<session>/<type>/<number>`` for state bills
-(``il/104/hb/1312``, ``ca/20252026/sb/747``), ``<court>/<docket>`` for cases (``ca9/24-1234``).
-Subscriptions are not exported: their targets are secrets.
+The other keys are ``WatchlistSpec``'s fields. Subscriptions are not exported: their targets are secrets.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -44,7 +33,7 @@ from monitor.changes.diff import ChangeSpec, ChangeType
 from monitor.changes.events import identity_view, latest_action_only
 from monitor.changes.match import CompiledWatchlist, match_doc
 from monitor.changes.query import MatchDoc, compile_query
-from monitor.config import pydantic_problem
+from monitor.config import parse_duration, pydantic_problem
 from monitor.errors import ConfigError, QueryError
 from monitor.follow import notice
 from monitor.models import Change, FollowedBill, Item, Poll, StatusEvent, Watchlist, utcnow
@@ -59,6 +48,7 @@ FIELDS = ("name", "title", "description", "query", "pinned", "muted", "on_new", 
 
 
 def check_identity(text: str) -> str:
+    """``us/119/s/3470`` (federal bill), ``il/104/hb/1312`` (state bill), ``ca9/24-1234`` (case)."""
     identity = text.strip().lower()
     if not IDENTITY.match(identity):
         raise ConfigError(f"identity {text!r} must be slash-separated, e.g. us/119/s/3470, il/104/hb/1312 "
@@ -90,8 +80,6 @@ class WatchlistSpec(BaseModel):
     @classmethod
     def _duration(cls, value: object) -> object:
         """A duration as the CLI takes it (``12h``, ``2d``) or a number of seconds."""
-        from monitor.config import parse_duration
-
         return parse_duration(value) if isinstance(value, str) and not value.isdigit() else value
 
     @field_validator("name")
@@ -185,15 +173,12 @@ def starter_text() -> str:
 
 
 def dump(specs: list[WatchlistSpec]) -> str:
-    text: str = yaml.safe_dump({"watchlists": [s.data() for s in specs]}, sort_keys=False, allow_unicode=True,
-                               width=100)
-    return text
+    return str(yaml.safe_dump({"watchlists": [s.data() for s in specs]}, sort_keys=False, allow_unicode=True,
+                              width=100))
 
 
 def apply(session: Session, spec: WatchlistSpec) -> str:
     """Create or update the watchlist named ``spec.name``: ``created``, ``updated`` or ``unchanged``."""
-    import secrets
-
     watchlist = session.scalar(select(Watchlist).where(Watchlist.name == spec.name))
     if watchlist is None:
         session.add(Watchlist(**spec.model_dump(), feed_token=secrets.token_urlsafe(24)))
@@ -210,10 +195,6 @@ def get(session: Session, name: str) -> Watchlist:
     if watchlist is None:
         raise ConfigError(f"no watchlist named {name!r} (see `monitor watchlist list`)")
     return watchlist
-
-
-def compiled(spec: WatchlistSpec) -> CompiledWatchlist:
-    return CompiledWatchlist.compile(Watchlist(id=0, **spec.model_dump()))
 
 
 def iter_items(session: Session, *conditions: Any, batch: int = 500) -> Any:
@@ -247,8 +228,7 @@ class Preview:
 
     @property
     def per_day(self) -> float:
-        """Alerts a day from the changes stored over the window; on a fresh install (first polls
-        are baselines: no changes yet) the hits' own dates say how often such items appear."""
+        """From the stored changes, or the hits' own dates on a fresh install (first polls alert nothing)."""
         from_changes = self.alerts / max(self.covered_days, 1.0)
         if not self.dated:
             return from_changes
@@ -265,7 +245,7 @@ def preview(session: Session, spec: WatchlistSpec, *, days: int = 30, limit: int
     """Run ``spec`` over the items and changes of the last ``days``: hits and the alerts it would have sent."""
     now = now or utcnow()
     since = now - dt.timedelta(days=days)
-    watchlist = compiled(spec)
+    watchlist = CompiledWatchlist.compile(Watchlist(id=0, **spec.model_dump()))
     first_poll = session.scalar(select(func.min(Poll.started_at)).where(Poll.started_at >= since))
     covered = (now - first_poll).total_seconds() / 86400 if first_poll else float(days)
     result = Preview(days=days, covered_days=min(float(days), covered))
