@@ -1,38 +1,30 @@
-"""Request budgets per provider: concurrency in-process, rate limits shared through the database.
+"""Request budgets per provider: what a config plans to spend, and what the database lets it spend.
 
-Every request a source sends spends its provider's budget first. The per-minute/hour/day
-counters live in the ``budget_spend`` table so a restart does not reset them and several
-worker processes on one PostgreSQL share them. A reservation is one conditional
-``UPDATE … SET spent = spent + 1 WHERE spent + 1 <= limit`` per window (after an
-``INSERT … ON CONFLICT DO NOTHING`` of the window's row): the database decides, so two
-processes can never both take the last request. A request that does not fit is not sent;
-the poll is *deferred* and says until when.
-
-A 429/503 ``Retry-After`` blocks the whole provider (``blocked_until`` on a row with
-window ``block``), because a quota is per key, not per URL; its polls are deferred, for a day
-at most. A generic host (``web:<host>``) has no quota, only a site's mood: it is held an hour at
-most, and the feed whose request got the 429 fails (``monitor status`` shows it failing) while
-its neighbours on that host are deferred as "blocked".
-
-Defaults follow each provider's published quota; ``providers:`` in sources.yaml overrides.
-Hosts not claimed by a provider are budgeted per host as ``web:<host>`` with modest
-concurrency and no rate limit (nothing is written to the database for them).
+An exhausted key fails every source behind it until the next day, so a config planned over a
+published quota is refused at load, and every request reserves its provider's budget first: the
+counters live in ``budget_spend``, shared by restarts and by every worker on one database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from monitor.config import ProviderLimits
+from monitor.config import AppConfig, ProviderLimits, cron_trigger
 from monitor.db import Database
-from monitor.errors import BudgetExceeded
+from monitor.errors import BudgetExceeded, ConfigError
 from monitor.fetch import WEB
 from monitor.models import BudgetSpend, utcnow
+from monitor.sources import SOURCE_KINDS, SourceConfig
 
 WINDOWS: dict[str, dt.timedelta] = {
     "minute": dt.timedelta(minutes=1), "hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1),
@@ -41,10 +33,10 @@ BLOCK_WINDOW = "block"
 ASKED_TO_WAIT = "the server asked us to wait (Retry-After)"
 BLOCKED = f"blocked: {ASKED_TO_WAIT}"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MAX_BLOCK_SECONDS = 24 * 3600  # a Retry-After date in 2099 is a server bug, not a reason to stop for good
+MAX_WEB_BLOCK_SECONDS = 3600  # a generic host: one feed's 429 holds its neighbours an hour at most
 
-
-# Published quotas (free tiers). CourtListener: 5/min, 50/h, 125/day; api.data.gov keys
-# (congress.gov, govinfo): 1,000/h; Open States: 10/min, 250/day; LegiScan: 30,000/month.
+# Published quotas (free tiers); ``providers:`` in sources.yaml overrides any field.
 DEFAULT_PROVIDERS: dict[str, ProviderLimits] = {
     "courtlistener": ProviderLimits(hosts=["www.courtlistener.com", "courtlistener.com"], concurrency=1,
                                     per_minute=5, per_hour=50, per_day=125),
@@ -58,39 +50,104 @@ DEFAULT_PROVIDERS: dict[str, ProviderLimits] = {
     WEB: ProviderLimits(concurrency=4),  # per host: kind to small servers; more only costs CPU here
 }
 
+# Where each provider publishes its limit: a hard quota, which a config may not plan to exceed.
+PUBLISHED: dict[str, str] = {
+    "courtlistener": "free tier 125/day, 50/h",
+    "congress": "api.data.gov key 1,000/h",
+    "govinfo": "api.data.gov key 1,000/h",
+    "openstates": "default tier 250/day",
+    "legiscan": "public tier 30,000/month",
+    "federal_register": "none; kept to 60/min",
+}
+
+# Requests one poll of a kind spends at most (default 1: one conditional GET).
+PER_POLL: dict[str, Callable[[Any], int]] = {
+    "govinfo_courts": lambda c: len(c.court_list()),
+    "govinfo_billstatus": lambda c: len(c.bills),
+    "congress_bill": lambda c: 4 * len(c.bills),  # bill, actions (one page), titles, committees
+    "congress_recent": lambda c: 2,  # at most 2 pages of 250
+    "courtlistener_search": lambda c: 2,  # a search and, rarely, its next page
+    "courtlistener_docket": lambda c: 2,  # the docket and its entries
+    "legiscan": lambda c: 1 + (len(c.bills) if c.bills else c.max_bills),  # the list, then getBill per changed bill
+    "openstates": lambda c: c.max_pages,
+}
+
+
+@dataclass
+class ProviderPlan:
+    provider: str
+    per_day: float = 0.0
+    sources: list[str] = field(default_factory=list)
+    limit_per_day: float | None = None  # the tightest of the provider's windows, as a day
+    limit: str = ""  # the limit as published
+
+    @property
+    def over(self) -> bool:
+        return self.limit_per_day is not None and self.per_day > self.limit_per_day
+
+
+def polls_per_day(config: AppConfig, source: SourceConfig) -> float:
+    if source.cron:
+        trigger = cron_trigger(source.cron)
+        start = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)  # a Monday: weekday crons count a working day
+        fires, moment = 0, trigger.get_next_fire_time(None, start)
+        while moment is not None and moment < start + dt.timedelta(days=7):
+            fires += 1
+            moment = trigger.get_next_fire_time(moment, moment + dt.timedelta(seconds=1))
+        return fires / 7
+    return 86400 / config.interval_seconds(source)
+
+
+def plan(config: AppConfig, sources: list[SourceConfig] | None = None) -> list[ProviderPlan]:
+    """Planned requests per provider per day for ``sources`` (default: the enabled ones), worst case."""
+    budgets = Budgets(None, config.providers)
+    plans: dict[str, ProviderPlan] = {}
+    for source in config.enabled_sources() if sources is None else sources:
+        url = getattr(source, "url", None) or getattr(source, "base_url", None) or ""
+        provider = budgets.provider_for(SOURCE_KINDS[source.kind].provider, urlsplit(url).hostname)
+        entry = plans.setdefault(provider, ProviderPlan(provider))
+        entry.per_day += PER_POLL.get(source.kind, lambda c: 1)(source) * polls_per_day(config, source)
+        entry.sources.append(source.id)
+    for entry in plans.values():
+        limits = budgets.limits_for(entry.provider)
+        per_day = [n * days for n, days in ((limits.per_day, 1), (limits.per_hour, 24), (limits.per_minute, 1440))
+                   if n is not None]
+        entry.limit_per_day = min(per_day, default=None)
+        entry.limit = PUBLISHED.get(entry.provider, "no published limit" if entry.limit_per_day is None
+                                    else "from sources.yaml providers:")
+    return sorted(plans.values(), key=lambda p: (-p.per_day, p.provider))
+
+
+def check(config: AppConfig) -> None:
+    """Refuse a plan over a published quota; a limit set in ``providers:`` is a throttle that defers polls."""
+    for entry in plan(config):
+        if entry.over and entry.provider in PUBLISHED:
+            assert entry.limit_per_day is not None
+            raise ConfigError(
+                f"{config.path.name}: provider '{entry.provider}' would get about {math.ceil(entry.per_day)} "
+                f"requests a day from {len(entry.sources)} source(s), over its limit of "
+                f"{math.floor(entry.limit_per_day)} ({entry.limit}); lengthen their intervals or disable some "
+                "(see `monitor sources budget`)")
+
 
 def window_start(window: str, now: dt.datetime) -> dt.datetime:
-    if window == "minute":
-        return now.replace(second=0, microsecond=0)
-    if window == "hour":
-        return now.replace(minute=0, second=0, microsecond=0)
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+    """The fixed calendar window (UTC minute, hour or day) that ``now`` falls in."""
+    return EPOCH + (now - EPOCH) // WINDOWS[window] * WINDOWS[window]
 
 
 def _insert_ignore(session: Session, values: dict[str, object]) -> None:
-    """INSERT the row unless it exists: the dialect's ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     session.execute(dialect.insert(BudgetSpend).values(**values).on_conflict_do_nothing())
 
 
-def blocked_until(session: Session, provider: str, now: dt.datetime) -> dt.datetime | None:
-    until = session.scalar(select(BudgetSpend.blocked_until).where(
-        BudgetSpend.provider == provider, BudgetSpend.window == BLOCK_WINDOW, BudgetSpend.window_start == EPOCH))
-    return until if until is not None and until > now else None
-
-
-def block(session: Session, provider: str, until: dt.datetime) -> None:
-    """Push the whole provider back until ``until`` (never shortens an existing block)."""
-    _insert_ignore(session, {"provider": provider, "window": BLOCK_WINDOW, "window_start": EPOCH, "spent": 0})
-    row = BudgetSpend.__table__.c
-    session.execute(update(BudgetSpend).where(
-        row.provider == provider, row.window == BLOCK_WINDOW, row.window_start == EPOCH,
-        (row.blocked_until.is_(None)) | (row.blocked_until < until)).values(blocked_until=until))
-
-
 def reserve(session: Session, provider: str, limits: ProviderLimits, now: dt.datetime, n: int = 1) -> None:
-    """Spend ``n`` requests in every limited window or raise BudgetExceeded (caller rolls back)."""
-    until = blocked_until(session, provider, now)
+    """Spend ``n`` requests in every limited window or raise BudgetExceeded (the caller rolls back).
+
+    One conditional UPDATE per window: the database decides, so two processes never both take the last request.
+    """
+    row = BudgetSpend.__table__.c
+    until = session.scalar(select(row.blocked_until).where(
+        row.provider == provider, row.window == BLOCK_WINDOW, row.blocked_until > now))
     if until is not None:
         raise BudgetExceeded(provider, BLOCKED, until)
     for window, length in WINDOWS.items():
@@ -99,7 +156,6 @@ def reserve(session: Session, provider: str, limits: ProviderLimits, now: dt.dat
             continue
         start = window_start(window, now)
         _insert_ignore(session, {"provider": provider, "window": window, "window_start": start, "spent": 0})
-        row = BudgetSpend.__table__.c
         result = session.connection().execute(update(BudgetSpend).where(
             row.provider == provider, row.window == window, row.window_start == start,
             row.spent + n <= limit).values(spent=row.spent + n))
@@ -107,54 +163,32 @@ def reserve(session: Session, provider: str, limits: ProviderLimits, now: dt.dat
             raise BudgetExceeded(provider, f"{limit} requests per {window} spent", start + length)
 
 
-def has_rate_limit(limits: ProviderLimits) -> bool:
-    return any(getattr(limits, f"per_{w}") is not None for w in WINDOWS)
-
-
-def merged_limits(configured: dict[str, ProviderLimits]) -> dict[str, ProviderLimits]:
-    """Defaults overlaid with sources.yaml ``providers:`` (a field set there wins)."""
-    out = dict(DEFAULT_PROVIDERS)
-    for name, limits in configured.items():
-        base = out.get(name, ProviderLimits())
-        out[name] = base.model_copy(update=limits.model_dump(exclude_unset=True))
-    return out
-
-
-MAX_BLOCK_SECONDS = 24 * 3600  # a Retry-After date in 2099 is a server bug, not a reason to stop for good
-MAX_WEB_BLOCK_SECONDS = 3600  # a generic host: one feed's 429 holds its neighbours an hour at most
-
-
 class Budgets:
-    """The process's budgets: semaphores here, counters in the database."""
+    """The process's budgets: concurrency semaphores here, rate counters and Retry-After blocks in the database."""
 
     def __init__(self, db: Database | None, configured: dict[str, ProviderLimits] | None = None) -> None:
         self.db = db
         self._semaphores: dict[str, asyncio.Semaphore] = {}
-        self._blocked: dict[str, dt.datetime] = self._load_blocks()  # Retry-After still in force
+        self._blocked: dict[str, dt.datetime] = {}  # Retry-After still in force, from earlier runs too
         self._block_reasons: dict[str, str] = {}  # what caused a block this process saw
+        if db is not None:  # a restart must not re-ask a server that said "wait"
+            with db.session() as session:
+                rows = session.execute(select(BudgetSpend.provider, func.max(BudgetSpend.blocked_until))
+                                       .where(BudgetSpend.blocked_until > utcnow()).group_by(BudgetSpend.provider))
+                self._blocked = {provider: until for provider, until in rows if until is not None}
         self.configure(configured or {})
 
-    def _load_blocks(self) -> dict[str, dt.datetime]:
-        """Blocks written by earlier runs: a restart must not re-ask a server that said "wait"."""
-        if self.db is None:
-            return {}
-        now = utcnow()
-        c = BudgetSpend.__table__.c
-        with self.db.engine.connect() as conn:
-            rows = conn.execute(select(c.provider, c.blocked_until).where(c.blocked_until > now))
-            blocks: dict[str, dt.datetime] = {}
-            for provider, until in rows:
-                blocks[provider] = max(until, blocks.get(provider, until))
-            return blocks
-
     def configure(self, configured: dict[str, ProviderLimits]) -> None:
-        """Apply a reloaded ``providers:`` block (held concurrency slots keep their old semaphore)."""
-        self.limits = merged_limits(configured)
+        """Overlay sources.yaml ``providers:`` on the defaults (held slots keep their old semaphore)."""
+        self.limits = dict(DEFAULT_PROVIDERS)
+        for name, limits in configured.items():
+            base = self.limits.get(name, ProviderLimits())
+            self.limits[name] = base.model_copy(update=limits.model_dump(exclude_unset=True))
         self._hosts = {host.lower(): name for name, lim in self.limits.items() for host in lim.hosts}
         self._semaphores.clear()
 
     def provider_for(self, declared: str, host: str | None) -> str:
-        """A source's declared provider, or for generic kinds the provider owning the host."""
+        """A source's declared provider, or for generic kinds the provider owning the host (else ``web:<host>``)."""
         if declared != WEB:
             return declared
         host = (host or "").lower()
@@ -164,17 +198,16 @@ class Budgets:
         return self.limits.get(provider) or self.limits.get(provider.split(":", 1)[0]) or self.limits[WEB]
 
     async def acquire(self, provider: str) -> asyncio.Semaphore:
-        """Wait for a concurrency slot, then reserve one request (raises BudgetExceeded, unsent).
-        The caller releases the returned semaphore when its request is done."""
+        """Wait for a concurrency slot, then reserve one request (raises BudgetExceeded, unsent); the caller
+        releases the returned semaphore when its request is done."""
         limits = self.limits_for(provider)
-        slots = limits.concurrency or 4
-        semaphore = self._semaphores.setdefault(provider, asyncio.Semaphore(slots))
+        semaphore = self._semaphores.setdefault(provider, asyncio.Semaphore(limits.concurrency or 4))
         await semaphore.acquire()
         try:
             until = self._blocked.get(provider)
             if until is not None and until > utcnow():
                 raise BudgetExceeded(provider, self._block_reasons.get(provider, BLOCKED), until)
-            if self.db is not None and has_rate_limit(limits):
+            if self.db is not None and any(getattr(limits, f"per_{w}") for w in WINDOWS):
                 with self.db.session() as session:
                     reserve(session, provider, limits, utcnow())
         except BaseException:
@@ -183,13 +216,18 @@ class Budgets:
         return semaphore
 
     async def block(self, provider: str, seconds: float, cause: str = ASKED_TO_WAIT) -> dt.datetime:
-        """Retry-After: hold every request to ``provider`` for ``seconds`` (capped; persisted);
-        ``cause`` (which answer asked) is the reason the held polls are deferred with."""
+        """Retry-After: hold the whole provider (a quota is per key, not per URL), capped, persisted, never
+        shortened; ``cause`` is the reason its held polls are deferred with."""
         cap = MAX_WEB_BLOCK_SECONDS if provider.startswith(f"{WEB}:") else MAX_BLOCK_SECONDS
         until = utcnow() + dt.timedelta(seconds=min(seconds, cap))
-        self._blocked[provider] = max(until, self._blocked.get(provider, until))  # never shortened
+        self._blocked[provider] = max(until, self._blocked.get(provider, until))
         self._block_reasons[provider] = f"blocked: {cause}"
         if self.db is not None:
             with self.db.session() as session:
-                block(session, provider, until)
+                _insert_ignore(session, {"provider": provider, "window": BLOCK_WINDOW, "window_start": EPOCH,
+                                         "spent": 0})
+                row = BudgetSpend.__table__.c
+                session.execute(update(BudgetSpend).where(
+                    row.provider == provider, row.window == BLOCK_WINDOW,
+                    row.blocked_until.is_(None) | (row.blocked_until < until)).values(blocked_until=until))
         return until

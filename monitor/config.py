@@ -1,10 +1,6 @@
-"""Loading and validating sources.yaml before anything starts.
-
-Every problem becomes one line naming the file, the line, the source and what is wrong:
-``sources.yaml:14: source 'dhs-oig': unknown kind 'rsss' (expected one of: rss, …)``.
-Validation is pydantic (one model per source kind, a discriminated union on ``kind``); the
-line numbers come from PyYAML's node tree, which pydantic never sees.
-"""
+"""Loading sources.yaml: pydantic validates it, and every problem is one line naming the file, the line, the
+source and what is wrong (``sources.yaml:14: source 'dhs-oig': unknown kind 'rsss' …``); the lines come from
+PyYAML's node tree, which pydantic never sees."""
 
 from __future__ import annotations
 
@@ -16,11 +12,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from monitor.errors import ConfigError
@@ -35,6 +31,7 @@ MAX_DURATION_DAYS = 3650  # ten years: longer is a typo, and would overflow a da
 MAX_CONFIG_BYTES = 16 * 1024 * 1024  # 10,000 sources are ~2 MB; /dev/zero is not a config
 MAX_NESTING = 64  # sources.yaml nests a handful of levels
 MAX_NODES = 2_000_000  # after aliases are expanded: an alias bomb stops here, not at 60 s of CPU
+TOP_LEVEL = ("defaults", "providers", "sources")
 
 
 def parse_duration(text: str) -> int:
@@ -69,18 +66,15 @@ def cron_trigger(text: str, jitter: int | None = None) -> Any:
     return trigger
 
 
+Duration = Annotated[str, AfterValidator(lambda value: parse_duration(value) and value)]
+
+
 class Defaults(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    interval: str = "1h"
-    jitter: str = "30s"
+    interval: Duration = "1h"
+    jitter: Duration = "30s"
     alert_after_failures: int = Field(default=3, ge=1)  # silent-source check: failures in a row
-
-    @field_validator("interval", "jitter")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
 
 
 class ProviderLimits(BaseModel):
@@ -128,23 +122,22 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(explicit or os.environ.get("MONITOR_CONFIG") or DEFAULT_CONFIG)
 
 
-def _compose_and_construct(text: str, loader_class: type[Any]) -> tuple[yaml.Node | None, Any]:
-    """The node tree (for line numbers) and the data built from that same tree: parsing twice
-    held two trees at once, 80 MB for 10,000 sources."""
+def _compose(name: str, text: str, loader_class: type[Any] = _LOADER) -> tuple[yaml.Node | None, Any]:
+    """The node tree (for line numbers) and the data built from that same tree, once the tree passed
+    ``_check_tree``: parsing twice held two trees at once, 80 MB for 10,000 sources."""
     loader = loader_class(text)
     try:
         root = loader.get_single_node()
         if root is not None:
-            _check_size(root)
+            _check_tree(name, root)
         return root, None if root is None else loader.construct_document(root)
     finally:
         loader.dispose()
 
 
-def _check_size(root: yaml.Node) -> None:
-    """Refuse a tree nested deeper than ``MAX_NESTING`` or that aliases would expand past
-    ``MAX_NODES``, before anything is built from it. Iterative, and each shared node is sized
-    once, so the check itself costs one pass over the composed tree."""
+def _check_tree(name: str, root: yaml.Node) -> None:
+    """Refuse repeated keys (PyYAML keeps the last silently), nesting deeper than ``MAX_NESTING`` and aliases
+    that would expand past ``MAX_NODES``, in one iterative pass that sizes each shared node once."""
     size: dict[int, int] = {}
     stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
     while stack:
@@ -157,6 +150,13 @@ def _check_size(root: yaml.Node) -> None:
             if size[id(node)] > MAX_NODES:
                 raise yaml.YAMLError(f"aliases expand to more than {MAX_NODES:,} values", node.start_mark)
         elif id(node) not in size:
+            seen: dict[str, int] = {}
+            for key, _ in node.value if isinstance(node, yaml.MappingNode) else ():
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen:
+                        raise ConfigError(f"{name}:{_line(key)}: duplicate key {key.value!r} "
+                                          f"(first defined on line {seen[key.value]})")
+                    seen[key.value] = _line(key)
             stack.append((node, depth, True))
             stack.extend((child, depth + 1, False) for child in children if id(child) not in size)
 
@@ -173,11 +173,17 @@ def _line(node: yaml.Node | None) -> int:
     return node.start_mark.line + 1 if node is not None else 1
 
 
-def _key_node(mapping: yaml.MappingNode, key: str) -> tuple[yaml.Node | None, yaml.Node | None]:
-    for k, v in mapping.value:
+def _key_node(mapping: yaml.Node | None, key: str) -> tuple[yaml.Node | None, yaml.Node | None]:
+    for k, v in mapping.value if isinstance(mapping, yaml.MappingNode) else ():
         if isinstance(k, yaml.ScalarNode) and k.value == key:
             return k, v
     return None, None
+
+
+def _field_line(mapping: yaml.Node | None, field_name: str) -> int:
+    """The line of a field's value (else of its key, else of the mapping it is missing from)."""
+    key, value = _key_node(mapping, field_name)
+    return _line(value or key or mapping)
 
 
 def pydantic_problem(error: ErrorDetails) -> str:
@@ -191,20 +197,11 @@ def pydantic_problem(error: ErrorDetails) -> str:
     return f"field '{loc}': {error['msg'].removeprefix('Value error, ')}"
 
 
-def _refuse_duplicate_keys(name: str, node: yaml.Node) -> None:
-    """PyYAML keeps the last of two equal keys silently; a repeated ``url:`` is a typo, not a choice."""
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                if key.value in seen:
-                    raise ConfigError(f"{name}:{_line(key)}: duplicate key {key.value!r} "
-                                      f"(first defined on line {seen[key.value]})")
-                seen[key.value] = _line(key)
-            _refuse_duplicate_keys(name, value)
-    elif isinstance(node, yaml.SequenceNode):
-        for child in node.value:
-            _refuse_duplicate_keys(name, child)
+def _first_problem(exc: ValidationError) -> tuple[str, str]:
+    """The problem to report and its field: a misspelt key shows up as "unknown 'urll'" and "missing 'url'",
+    so the unknown one is named first."""
+    err = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    return pydantic_problem(err), str(err["loc"][0]) if err["loc"] else ""
 
 
 def _is_http_url(url: str) -> bool:
@@ -223,12 +220,10 @@ def load_config(path: str | os.PathLike[str] | None = None, *, check_budget: boo
     path = config_path(path)
     text = _read_text(path)
     defaults, providers, entries, source_lines = _top_level(path.name, text)  # the node tree is gone on return
-    sources, lines = _sources(path.name, _Locator(text), entries, source_lines)
+    sources, lines = _sources(path.name, text, entries, source_lines)
     config = AppConfig(path=path, defaults=defaults, sources=sources, providers=providers, lines=lines)
     if check_budget:
-        from monitor.plan import (
-            check,  # the plan needs the whole config (and the budgets, which import this module)
-        )
+        from monitor.budget import check  # the budgets need the whole config, and import this module
 
         check(config)
     return config
@@ -255,16 +250,16 @@ def _read_text(path: Path) -> str:
 def _parse(name: str, text: str) -> tuple[yaml.Node | None, Any]:
     try:
         try:
-            return _compose_and_construct(text, _LOADER)
+            return _compose(name, text)
         except yaml.YAMLError:
             # libyaml's messages differ from PyYAML's; re-read with the pure loader so every
             # platform reports a broken file with the same words.
-            return _compose_and_construct(text, yaml.SafeLoader)
+            return _compose(name, text, yaml.SafeLoader)
     except RecursionError:  # the composer recursed before the tree could be checked
         raise ConfigError(f"{name}:{_deep_line(text)}: invalid YAML: "
                           f"nested more than {MAX_NESTING} levels deep") from None
     except yaml.YAMLError as exc:
-        if len(exc.args) == 2 and isinstance(exc.args[1], yaml.Mark):  # raised by _check_size
+        if len(exc.args) == 2 and isinstance(exc.args[1], yaml.Mark):  # raised by _check_tree
             raise ConfigError(f"{name}:{exc.args[1].line + 1}: invalid YAML: {exc.args[0]}") from None
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else text.count("\n", 0, getattr(exc, "position", 0)) + 1
@@ -283,33 +278,27 @@ def _deep_line(text: str) -> int:
 
 
 def _top_level(name: str, text: str) -> tuple[Defaults, dict[str, ProviderLimits], list[Any], list[int]]:
-    """Everything but the sources checked against the node tree; the sources come back as data
-    of their own, with each one's line, so the tree can go before they are validated."""
+    """Everything but the sources, checked against the node tree; the sources come back as plain data
+    with each one's line, so the tree can go before they are validated."""
     root, data = _parse(name, text)
     if root is None or data is None:
         raise ConfigError(f"{name}:1: the file is empty (expected a 'sources:' list)")
     if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
         raise ConfigError(f"{name}:{_line(root)}: expected a mapping with 'sources:' at the top level")
-
-    _refuse_duplicate_keys(name, root)
-    allowed = {"defaults", "sources", "providers"}
     for key_node, _ in root.value:
-        if key_node.value not in allowed:
+        if key_node.value not in TOP_LEVEL:
             raise ConfigError(f"{name}:{_line(key_node)}: unknown top-level key {str(key_node.value)!r} "
-                              f"(expected one of: {', '.join(sorted(allowed))})")
+                              f"(expected one of: {', '.join(TOP_LEVEL)})")
 
-    defaults_key, defaults_node = _key_node(root, "defaults")
+    defaults_node = _key_node(root, "defaults")[1]
     try:
         defaults = Defaults.model_validate(data.get("defaults") or {})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        node = defaults_node
-        if isinstance(defaults_node, yaml.MappingNode) and err["loc"]:
-            node = _key_node(defaults_node, str(err["loc"][0]))[1] or defaults_node
-        raise ConfigError(f"{name}:{_line(node or defaults_key)}: defaults: {pydantic_problem(err)}") from None
+        problem, field_name = _first_problem(exc)
+        raise ConfigError(f"{name}:{_field_line(defaults_node, field_name)}: defaults: {problem}") from None
 
     providers: dict[str, ProviderLimits] = {}
-    _, providers_node = _key_node(root, "providers")
+    providers_node = _key_node(root, "providers")[1]
     raw_providers = data.get("providers") or {}
     if not isinstance(raw_providers, dict):
         raise ConfigError(f"{name}:{_line(providers_node)}: 'providers' must be a mapping of provider name to limits")
@@ -317,58 +306,56 @@ def _top_level(name: str, text: str) -> tuple[Defaults, dict[str, ProviderLimits
         try:
             providers[str(provider)] = ProviderLimits.model_validate(limits or {})
         except ValidationError as exc:
-            node = _key_node(providers_node, str(provider))[1] if isinstance(providers_node, yaml.MappingNode) else None
-            raise ConfigError(f"{name}:{_line(node)}: provider '{provider}': "
-                              f"{pydantic_problem(exc.errors()[0])}") from None
+            problem, field_name = _first_problem(exc)
+            line = _field_line(_key_node(providers_node, str(provider))[1], field_name)
+            raise ConfigError(f"{name}:{line}: provider '{provider}': {problem}") from None
 
     sources_key, sources_node = _key_node(root, "sources")
-    raw_sources = data.get("sources")
     if sources_node is None:
         raise ConfigError(f"{name}:1: missing 'sources:' list")
-    if not isinstance(raw_sources, list) or not isinstance(sources_node, yaml.SequenceNode):
+    if not isinstance(data["sources"], list) or not isinstance(sources_node, yaml.SequenceNode):
         raise ConfigError(f"{name}:{_line(sources_key)}: 'sources' must be a list of sources")
+    return defaults, providers, data["sources"], [_line(node) for node in sources_node.value]
 
-    return defaults, providers, raw_sources, [_line(node) for node in sources_node.value]
 
-
-def _sources(name: str, locate: _Locator, entries: list[Any], source_lines: list[int]
+def _sources(name: str, text: str, entries: list[Any], source_lines: list[int]
              ) -> tuple[list[SourceConfig], dict[str, int]]:
+    def field_line(index: int, field_name: str) -> int:
+        """Composed again for the one error: the tree is not held while 10,000 sources validate (33 MB)."""
+        return _field_line(_key_node(_compose(name, text)[0], "sources")[1].value[index], field_name)  # type: ignore[union-attr]
+
     sources: list[SourceConfig] = []
     lines: dict[str, int] = {}
     kinds = ", ".join(sorted(SOURCE_KINDS))
     for index, (entry, line) in enumerate(zip(entries, source_lines)):
         if not isinstance(entry, dict):
             raise ConfigError(f"{name}:{line}: each source must be a mapping with 'id' and 'kind'")
-        sid = entry.get("id")
-        label = f"source {sid!r}" if isinstance(sid, str) else "source"
+        sid, kind = entry.get("id"), entry.get("kind")
         if not isinstance(sid, str) or not sid:
             raise ConfigError(f"{name}:{line}: source without an 'id'")
-        kind = entry.get("kind")
+        label = f"source {sid!r}"
         if kind is None:
             raise ConfigError(f"{name}:{line}: {label}: missing 'kind' (expected one of: {kinds})")
         if not isinstance(kind, str) or kind not in SOURCE_KINDS:
-            raise ConfigError(f"{name}:{locate.line(index, 'kind')}: {label}: unknown kind {str(kind)!r} "
+            raise ConfigError(f"{name}:{field_line(index, 'kind')}: {label}: unknown kind {str(kind)!r} "
                               f"(expected one of: {kinds})")
         if sid in lines:
             raise ConfigError(f"{name}:{line}: {label}: duplicate id (first defined on line {lines[sid]})")
         try:
             config = SOURCE_KINDS[kind].Config.model_validate(entry)
-            for name_, check in (("interval", parse_duration), ("expect_items_within", parse_duration),
-                                 ("cron", cron_trigger)):
-                value = getattr(config, name_)
-                if value is not None:
-                    try:
-                        check(value)
-                    except ValueError as exc:
-                        raise ConfigError(f"{name}:{locate.line(index, name_)}: {label}: {exc}") from None
         except ValidationError as exc:
-            # A misspelt key shows up as "unknown 'urll'" and "missing 'url'": name the typo.
-            err = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-            field_name = str(err["loc"][0]) if err["loc"] else ""
-            raise ConfigError(f"{name}:{locate.line(index, field_name)}: {label}: {pydantic_problem(err)}") from None
+            problem, field_name = _first_problem(exc)
+            raise ConfigError(f"{name}:{field_line(index, field_name)}: {label}: {problem}") from None
+        for field_name, check in (("interval", parse_duration), ("expect_items_within", parse_duration),
+                                  ("cron", cron_trigger)):
+            try:
+                if getattr(config, field_name) is not None:
+                    check(getattr(config, field_name))
+            except ValueError as exc:
+                raise ConfigError(f"{name}:{field_line(index, field_name)}: {label}: {exc}") from None
         url = getattr(config, "url", None)
         if isinstance(url, str) and not _is_http_url(url):
-            raise ConfigError(f"{name}:{locate.line(index, 'url')}: {label}: field 'url': "
+            raise ConfigError(f"{name}:{field_line(index, 'url')}: {label}: field 'url': "
                               f"{url!r} is not an http(s) URL with a host")
         for expanded in config.expand():
             if expanded.id in lines:
@@ -377,23 +364,3 @@ def _sources(name: str, locate: _Locator, entries: list[Any], source_lines: list
             sources.append(expanded)
             lines[expanded.id] = line
     return sources, lines
-
-
-class _Locator:
-    """The line of a source's field, for error messages only: the node tree is composed again on
-    the first error instead of being held while every source is validated (10,000 sources make
-    a 33 MB tree, and the memory it pinned stayed with the process)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self._sources: list[yaml.Node] | None = None
-
-    def line(self, index: int, field_name: str) -> int:
-        if self._sources is None:
-            root, _ = _compose_and_construct(self.text, _LOADER)
-            assert isinstance(root, yaml.MappingNode)  # the first reading checked it
-            self._sources = _key_node(root, "sources")[1].value  # type: ignore[union-attr]
-        node = self._sources[index]
-        key, value = _key_node(node, field_name) if isinstance(node, yaml.MappingNode) else (None, None)
-        return _line(value or key or node)
-

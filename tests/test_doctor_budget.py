@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from monitor.budget import plan
 from monitor.config import load_config
 from monitor.errors import ConfigError
-from monitor.plan import plan
 from tests.conftest import ROOT, run_cli
 
 NO_KEYS = ("CONGRESS_API_KEY", "OPENSTATES_API_KEY", "LEGISCAN_API_KEY", "COURTLISTENER_TOKEN", "MONITOR_SMTP_URL",

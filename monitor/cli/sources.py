@@ -164,9 +164,9 @@ def sources_budget(config: ConfigOpt = None, db: DbOpt = None, json_out: JsonOpt
 
     Example: monitor sources budget
     """
+    from monitor.budget import plan
     from monitor.config import load_config
     from monitor.follow import with_followed
-    from monitor.plan import plan
 
     cfg = load_config(config, check_budget=False)
     database = _existing_database(db)
@@ -223,8 +223,8 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
     import os
     from collections import Counter
 
+    from monitor.budget import plan
     from monitor.config import load_config
-    from monitor.plan import plan
     from monitor.sources import SOURCE_KINDS
 
     problems = 0
