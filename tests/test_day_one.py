@@ -157,3 +157,46 @@ def test_a_fresh_install_with_no_keys(cli_env: dict[str, str], feeds: HttpServer
     sent = alerts(slack)
     assert len(sent) == 3, sent
     assert "H.R. 10660" in sent[-1] and "passed" in sent[-1].lower()
+
+
+def state_page(actions: int | None) -> str:
+    """An Open States search answer: none, or a new Illinois bill on suing federal officers with its
+    first ``actions`` actions (built from the real-shaped HB 1312 page; the bill is invented)."""
+    page = json.loads((EXAMPLES / "openstates" / "il_hb1312" / "page1.json").read_text())
+    if actions is None:
+        return json.dumps({"results": [], "pagination": page["pagination"] | {"total_items": 0}})
+    [bill] = page["results"]
+    bill |= {"id": "ocd-bill/00000000-0000-4000-8000-000000004242", "identifier": "HB 4242",
+             "title": "FEDERAL OFFICER CIVIL LIABILITY ACT", "actions": bill["actions"][:actions],
+             "openstates_url": "https://openstates.org/il/bills/104th/HB4242/",
+             "updated_at": f"2026-10-0{actions}T04:41:09+00:00"}
+    return json.dumps(page | {"results": [bill]})
+
+
+def test_a_state_bill_found_by_topic_is_followed_and_its_later_move_alerted(
+        cli_env: dict[str, str], feeds: HttpServer, slack: HttpServer, tmp_path: Path) -> None:
+    """No source of its own: the search that found the bill brings back its moves (newest first,
+    updated since the last poll), and the watchlist that followed it alerts on them."""
+    env = {k: v for k, v in cli_env.items() if k not in KEYS} | {"OPENSTATES_API_KEY": "free-key"}
+    config = tmp_path / "sources.yaml"
+    config.write_text(yaml.safe_dump({"sources": [
+        {"id": "openstates-search-il", "kind": "openstates", "jurisdiction": "il", "max_pages": 1,
+         "q": '"federal officer" OR Bivens', "base_url": feeds.base}]}))
+    for args in (["watchlist", "import", "--starter"],
+                 ["subscribe", "state-private-rights", "slack:" + slack.url()]):
+        assert run_cli(args, env).returncode == 0
+
+    feeds.set("/bills", state_page(None), content_type="application/json")
+    run_once(env, config)  # the baseline
+    feeds.set("/bills", state_page(3), content_type="application/json")  # filed and referred
+    _, log = run_once(env, config)
+    assert "now following HB 4242 (matched watchlist 'state-private-rights')" in log
+    [new] = alerts(slack)
+    assert "HB 4242" in new
+    feeds.set("/bills", state_page(4), content_type="application/json")  # passed the House
+    run_once(env, config)
+    sent = alerts(slack)
+    assert len(sent) == 2 and "HB 4242" in sent[1] and "passed" in sent[1].lower(), sent
+    [followed] = json.loads(run_cli(["watchlist", "show", "state-private-rights", "--json"], env).stdout)["following"]
+    assert (followed["identity"], followed["found_by"]) == ("il/104/hb/4242", "openstates-search-il")
+    assert "passed" in str(followed["status"]).lower()
