@@ -55,7 +55,9 @@ def test_budget_lists_each_provider_of_the_shipped_config(env: dict[str, str]) -
     result = run_cli(["sources", "budget", "--config", str(ROOT / "sources.yaml"), "--json"], env)
     assert result.returncode == 0, result.stderr
     rows = {r["provider"]: r for r in json.loads(result.stdout)}
-    assert rows["web:www.govinfo.gov"]["sources"] == 13 + 63 + 63 + 1
+    # the courts of appeals and district courts (bankruptcy is opt-in), the bill feed, the BILLSTATUS files
+    assert rows["web:www.govinfo.gov"]["sources"] == 13 + 94 + 1 + 1
+    assert "govinfo" not in rows  # no keyed GovInfo API source: nothing counts against api.data.gov's quota
     assert rows["openstates"]["limit_per_day"] == 250 and not rows["openstates"]["over"]
 
 
@@ -63,7 +65,7 @@ def test_doctor_tells_a_new_user_what_runs_and_what_to_do(env: dict[str, str]) -
     result = run_cli(["doctor", "--config", str(ROOT / "sources.yaml")], env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "149 of 184 enabled sources can run now" in out
+    assert "117 of 152 enabled sources can run now, 91 disabled" in out
     for key, page in (("CONGRESS_API_KEY", "https://api.congress.gov/sign-up/"),
                       ("OPENSTATES_API_KEY", "https://open.pluralpolicy.com/accounts/signup/"),
                       ("LEGISCAN_API_KEY", "https://legiscan.com/user/register"),

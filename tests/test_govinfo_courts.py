@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,8 @@ from monitor.sources.govinfo_courts import (
     identity_docket,
 )
 from monitor.sources.pacer_rss import PacerRssConfig, PacerRssSource
-from tests.conftest import realdata
+from tests.conftest import realdata, run_cli
+from tests.fakes.http_server import HttpServer
 
 EXAMPLES = Path(__file__).parent / "examples" / "govinfo_courts"
 
@@ -34,17 +36,20 @@ def write(tmp_path: Path, body: str) -> Path:
 def test_courts_all_is_one_source_per_appellate_and_district_court(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "sources:\n  - {id: courts, kind: govinfo_courts, courts: all}\n"))
     ids = [s.id for s in config.sources]
-    assert len(ids) == 13 + 63 and "courts.ca9" in ids and "courts.txsd" in ids
+    assert len(ids) == 13 + 94 and {"courts.ca9", "courts.txsd", "courts.nysd", "courts.cacd"} <= set(ids)
     assert not {f"courts.{c}" for c in BANKRUPTCY} & set(ids)
     with_bankruptcy = load_config(write(
         tmp_path, "sources:\n  - {id: courts, kind: govinfo_courts, courts: all, bankruptcy: true}\n"))
-    assert len(with_bankruptcy.sources) == 13 + 63 + 63 and "courts.nysb" in {s.id for s in with_bankruptcy.sources}
+    assert len(with_bankruptcy.sources) == 13 + 94 + 91 and "courts.nysb" in {s.id for s in with_bankruptcy.sources}
 
 
-def test_the_court_list_is_govinfos_own_opml() -> None:
+def test_every_court_govinfos_opml_lists_is_covered_and_more() -> None:
+    """GovInfo's OPML predates courts that publish there now (nysd): the lists are the courts themselves."""
     opml = realdata("govinfo", "rss_opml", "judicial-publications.opml").read_text()
-    for court in APPELLATE + DISTRICT:
-        assert f"https://www.govinfo.gov/rss/uscourts-{court}.xml" in opml
+    listed = set(re.findall(r"rss/uscourts-([a-z0-9]+)\.xml", opml))
+    assert listed - {"cit"} <= set(APPELLATE + DISTRICT + BANKRUPTCY)
+    assert (len(APPELLATE), len(DISTRICT), len(BANKRUPTCY)) == (13, 94, 91)
+    assert {"nysd", "cacd", "ded"} <= set(DISTRICT) - listed
 
 
 def test_groups_spell_out_their_courts(tmp_path: Path) -> None:
@@ -52,7 +57,7 @@ def test_groups_spell_out_their_courts(tmp_path: Path) -> None:
                                "sources:\n  - {id: c, kind: govinfo_courts, courts: [appellate, cit, ca9]}\n"))
     assert [s.id for s in config.sources] == [f"c.{court}" for court in (*APPELLATE, "cit")]
     bankruptcy = load_config(write(tmp_path, "sources:\n  - {id: b, kind: govinfo_courts, courts: [bankruptcy]}\n"))
-    assert len(bankruptcy.sources) == len(BANKRUPTCY) == 63
+    assert len(bankruptcy.sources) == len(BANKRUPTCY) == 91
 
 
 def test_a_listed_court_stays_one_source_and_a_clash_is_refused(tmp_path: Path) -> None:
@@ -122,3 +127,59 @@ def test_each_opinion_of_a_case_is_its_own_item_and_a_repeat_is_one() -> None:
     assert sorted((r.key, r.status_date.isoformat() if r.status_date else None) for r in records) == [
         ("govinfo:USCOURTS-ca9-24-01234-0", "2026-06-02"), ("govinfo:USCOURTS-ca9-24-01234-1", "2026-09-30")]
     assert {r.identity for r in records} == {"ca9/24-1234"}
+
+
+def rss(items: str) -> bytes:
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+
+
+def parse(court: str, body: bytes) -> list[tuple[str, str | None, str, str]]:
+    records = GovInfoCourtsSource(GovInfoCourtsConfig(id="g", courts=[court])).parse(
+        Fetched(pages=(Page("x", body, label=court),)))
+    return [(r.key, r.identity, r.title, r.data["download_url"].rsplit("/", 1)[1]) for r in records]
+
+
+@pytest.mark.parametrize(("court", "body", "expected"), [
+    pytest.param("nysd", rss("<item><title>Mata v. Avianca, Inc.</title><guid>USCOURTS-nysd-1_22-cv-01461-1</guid>"
+                             "</item>"),
+                 [("govinfo:USCOURTS-nysd-1_22-cv-01461-1", "nysd/1:22-cv-01461", "Mata v. Avianca, Inc.",
+                   "USCOURTS-nysd-1_22-cv-01461-1.pdf")], id="a granule id as the guid, no description"),
+    pytest.param("nysb", rss("<item><title>In re Acme Corp.</title><guid>USCOURTS-nysb-1_20-bk-12345</guid></item>"
+                             "<item><title>Trustee v. Doe</title>"
+                             "<link>https://www.govinfo.gov/app/details/USCOURTS-nysb-1_21-ap-01002</link></item>"),
+                 [("govinfo:USCOURTS-nysb-1_20-bk-12345", "nysb/1:20-bk-12345", "In re Acme Corp.",
+                   "USCOURTS-nysb-1_20-bk-12345-0.pdf"),
+                  ("govinfo:USCOURTS-nysb-1_21-ap-01002", "nysb/1:21-ap-01002", "Trustee v. Doe",
+                   "USCOURTS-nysb-1_21-ap-01002-0.pdf")], id="a bankruptcy case and an adversary proceeding"),
+    pytest.param("nysd", rss("<item><title>Smith &amp;amp; Sons, Inc. v. O&amp;#39;Neil</title>"
+                             "<guid>USCOURTS-nysd-1_23-cv-00007</guid></item>"),
+                 [("govinfo:USCOURTS-nysd-1_23-cv-00007", "nysd/1:23-cv-00007", "Smith & Sons, Inc. v. O'Neil",
+                   "USCOURTS-nysd-1_23-cv-00007-0.pdf")], id="entities escaped twice in the title"),
+    pytest.param("nysd", rss('<item><description><![CDATA[<a href="https://www.govinfo.gov/content/pkg/'
+                             'USCOURTS-nysd-1_23-cv-00008/pdf/USCOURTS-nysd-1_23-cv-00008-2.pdf">PDF</a>]]>'
+                             "</description></item><item><title>No package named</title></item>"),
+                 [("govinfo:USCOURTS-nysd-1_23-cv-00008-2", "nysd/1:23-cv-00008", "1:23-cv-00008",
+                   "USCOURTS-nysd-1_23-cv-00008-2.pdf")], id="no title, guid, link or date: the PDF link names it"),
+    pytest.param("ca9", b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>x</id>'
+                        b"<updated>2026-09-30T10:00:00Z</updated><entry><id>USCOURTS-ca9-24-01234</id>"
+                        b"<title>Doe v. Noem</title><updated>2026-09-30T10:00:00Z</updated>"
+                        b'<link href="https://www.govinfo.gov/app/details/USCOURTS-ca9-24-01234"/></entry></feed>',
+                 [("govinfo:USCOURTS-ca9-24-01234", "ca9/24-1234", "Doe v. Noem", "USCOURTS-ca9-24-01234-0.pdf")],
+                 id="an Atom feed"),
+])
+def test_real_quirks_of_package_ids_and_feeds(court: str, body: bytes,
+                                              expected: list[tuple[str, str, str, str]]) -> None:
+    assert parse(court, body) == expected
+
+
+def test_a_court_with_no_govinfo_feed_fails_alone_saying_so(cli_env: dict[str, str], feeds: HttpServer,
+                                                             tmp_path: Path) -> None:
+    """Publishing to GovInfo is each court's choice: a court with no feed is named, the rest run."""
+    feeds.set("/rss/uscourts-ca9.xml", (EXAMPLES / "ca9.xml").read_bytes())
+    config = write(tmp_path, f"sources:\n  - {{id: c, kind: govinfo_courts, courts: [ca9, nmid], "
+                             f"base_url: '{feeds.base}/rss'}}\n")
+    result = run_cli(["run", "--once", "--json", "--config", str(config)], cli_env)
+    polls = {p["source_id"]: p for p in json.loads(result.stdout)["sources"]}
+    assert str(polls["c.ca9"]["outcome"]).lower() == "changed"
+    assert str(polls["c.nmid"]["outcome"]).lower() == "failed"
+    assert "GovInfo has no opinions feed for court 'nmid'" in polls["c.nmid"]["error"]

@@ -81,8 +81,7 @@ def parse_billstatus(body: bytes) -> dict[str, Any]:
 class GovInfoBillStatusSource(BaseSource):
     kind: ClassVar[str] = "govinfo_billstatus"
     Config: ClassVar[type[SourceConfig]] = BillStatusConfig
-    provider: ClassVar[str] = "govinfo"
-    config: BillStatusConfig
+    config: BillStatusConfig  # bulk files on www.govinfo.gov: no key, so not the api.data.gov quota
 
     def url(self, bill: str) -> str:
         kind, number = parse_federal_bill(bill)

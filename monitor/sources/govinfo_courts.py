@@ -6,16 +6,22 @@ an unchanged feed is one conditional GET answered 304.
 
 Config: ``courts: all`` (the courts of appeals and the district courts; ``bankruptcy: true``
 adds the bankruptcy courts) or a list of courts and groups: ``courts: [ca9, ca5, txsd]``,
-``courts: [appellate]``, ``courts: [district, cit]``, ``courts: [bankruptcy]``. The court list is GovInfo's own
-OPML of judicial feeds (usgpo/rss ``opml/judicial-publications.opml``): 13 courts of appeals,
-63 district courts, 63 bankruptcy courts and the Court of International Trade. A court GovInfo
-added after that list (e.g. ``nysd``) can still be named explicitly. ``courts: all`` becomes
+``courts: [appellate]``, ``courts: [district, cit]``, ``courts: [bankruptcy]``. The lists are the
+federal courts themselves (public fact, in PACER's court codes, which GovInfo's feed names use):
+13 courts of appeals, 94 district courts and 91 bankruptcy courts (every district but the three
+territorial ones, whose district courts hear bankruptcy cases). GovInfo's own OPML of judicial
+feeds (usgpo/rss ``opml/judicial-publications.opml``) lists only the 63 districts that published
+when it was written; courts have joined since (``USCOURTS-nysd-…`` and ``USCOURTS-ded-…``
+packages exist, neither is in the OPML). Publishing to GovInfo is each court's choice, so a court
+with no feed answers 404: that court's source fails with a line saying so, and backs off, while
+the others run. ``courts: all`` becomes
 one source per court when sources.yaml is loaded (``<id>.<court>``), so each court has its
 own schedule, health and conditional-request state, and one court's outage fails only itself.
 
 Format: RSS 2.0; each item's ``guid`` is the package id (``USCOURTS-ca9-24-01234``), ``link``
 its details page, ``title`` the case name (sometimes after the docket number), ``pubDate`` when
-GovInfo published it, ``description`` HTML linking the PDF. A case is one package; each opinion
+GovInfo published it, ``description`` HTML linking the PDF. An entry missing a field still counts
+when any of guid, link or PDF link names the package; Atom feeds parse the same way. A case is one package; each opinion
 in it is a granule (``…-0``, ``…-1``), so an item is keyed by the granule the entry's guid, link or
 PDF names (else the package): a second opinion in a known case is a new item. The docket number comes from the
 package id: ``USCOURTS-nysd-1_22-cv-01461`` -> ``1:22-cv-01461``, ``USCOURTS-ca9-24-01234`` ->
@@ -31,6 +37,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
+from monitor.errors import FetchError
 from monitor.fetch import PollClient
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
 from monitor.sources.feedparse import FeedEntry, local_date, parse_feed, plain_text
@@ -42,17 +49,15 @@ CONTENT = "https://www.govinfo.gov/content/pkg"
 APPELLATE: tuple[str, ...] = (
     "ca1", "ca2", "ca3", "ca4", "ca5", "ca6", "ca7", "ca8", "ca9", "ca10", "ca11", "cadc", "ca13")
 DISTRICT: tuple[str, ...] = (
-    "alnd", "alsd", "almd", "akd", "azd", "ared", "caed", "cand", "casd", "cod", "ctd", "dcd", "flsd", "flnd",
-    "gamd", "gud", "hid", "idd", "ilnd", "insd", "iand", "ksd", "kyed", "kywd", "laed", "lamd", "med", "mdd",
-    "mad", "mied", "miwd", "mnd", "moed", "mowd", "mtd", "ned", "nhd", "njd", "nmd", "nyed", "nynd", "ncmd",
-    "ndd", "ohnd", "ohsd", "oked", "ord", "paed", "pamd", "pawd", "prd", "rid", "tned", "tnwd", "tnmd", "txnd",
-    "txsd", "txwd", "utd", "vid", "waed", "wvnd", "wyd")
-BANKRUPTCY: tuple[str, ...] = (
-    "almb", "alnb", "alsb", "areb", "arwb", "azb", "caeb", "canb", "cacb", "dcb", "deb", "flsb", "flmb", "ganb",
-    "gamb", "hib", "ilnb", "ilsb", "ilcb", "insb", "ianb", "kywb", "laeb", "lawb", "meb", "mdb", "mab", "miwb",
-    "msnb", "moeb", "mowb", "neb", "nvb", "nhb", "njb", "nmb", "nyeb", "nysb", "nceb", "ncwb", "ndb", "ohnb",
-    "oknb", "okwb", "orb", "paeb", "pamb", "pawb", "prb", "rib", "scb", "sdb", "tneb", "tnmb", "txsb", "txwb",
-    "vawb", "waeb", "wawb", "wvnb", "wieb", "wiwb", "wyb")
+    "almd", "alnd", "alsd", "akd", "azd", "ared", "arwd", "cacd", "caed", "cand", "casd", "cod", "ctd", "ded",
+    "dcd", "flmd", "flnd", "flsd", "gamd", "gand", "gasd", "gud", "hid", "idd", "ilcd", "ilnd", "ilsd", "innd",
+    "insd", "iand", "iasd", "ksd", "kyed", "kywd", "laed", "lamd", "lawd", "med", "mdd", "mad", "mied", "miwd",
+    "mnd", "msnd", "mssd", "moed", "mowd", "mtd", "ned", "nvd", "nhd", "njd", "nmd", "nyed", "nynd", "nysd",
+    "nywd", "nced", "ncmd", "ncwd", "ndd", "nmid", "ohnd", "ohsd", "oked", "oknd", "okwd", "ord", "paed", "pamd",
+    "pawd", "prd", "rid", "scd", "sdd", "tned", "tnmd", "tnwd", "txed", "txnd", "txsd", "txwd", "utd", "vtd",
+    "vid", "vaed", "vawd", "waed", "wawd", "wvnd", "wvsd", "wied", "wiwd", "wyd")
+TERRITORIAL: tuple[str, ...] = ("gud", "nmid", "vid")  # their district courts hear bankruptcy cases
+BANKRUPTCY: tuple[str, ...] = tuple(f"{court[:-1]}b" for court in DISTRICT if court not in TERRITORIAL)
 NATIONAL: tuple[str, ...] = ("cit",)
 GROUPS: dict[str, tuple[str, ...]] = {"appellate": APPELLATE, "district": DISTRICT, "bankruptcy": BANKRUPTCY}
 
@@ -114,9 +119,9 @@ def identity_docket(case: str) -> str:
 
 
 def package_of(entry: FeedEntry) -> tuple[str, str, str] | None:
-    """(package id, court, case part) from the guid, else the link; None when neither names one.
-    A granule id (``USCOURTS-ca9-24-01234-1``, one opinion of the case) names its package."""
-    for value in (entry.id, entry.link):
+    """(package id, court, case part) from the guid, else the link, else the PDF link; None when
+    none names one. A granule id (``USCOURTS-ca9-24-01234-1``, one opinion of the case) names its package."""
+    for value in (entry.id, entry.link, *_PDF_LINK.findall(entry.summary or entry.content or "")):
         match = _PACKAGE.search(value or "")
         if match:
             court, case = match.group("court").lower(), match.group("case")
@@ -147,7 +152,13 @@ class GovInfoCourtsSource(BaseSource):
     async def fetch(self, client: PollClient, state: FetchState) -> Fetched:
         pages = []
         for court in self.config.court_list():
-            response = await client.get(self.url(court))
+            try:
+                response = await client.get(self.url(court))
+            except FetchError as exc:
+                if exc.status != 404:
+                    raise
+                raise FetchError(f"GovInfo has no opinions feed for court {court!r} ({exc}): the court may not "
+                                 "publish to GovInfo; leave it out of courts:", retryable=False, status=404) from None
             if not response.unchanged:
                 pages.append(Page(response.url, response.body, response.content_type, label=court))
         return Fetched(pages=tuple(pages), unchanged=not pages)
@@ -179,6 +190,7 @@ class GovInfoCourtsSource(BaseSource):
         name = case_name(title) or docket
         pdf = _PDF_LINK.search(entry.summary or entry.content or "")
         granule = granule_of(entry, package_id)
+        pdf_url = pdf.group(1) if pdf else f"{CONTENT}/{package_id}/pdf/{granule or package_id + '-0'}.pdf"
         published = entry.published
         return ItemRecord(
             key=f"govinfo:{granule or package_id}",
@@ -199,7 +211,7 @@ class GovInfoCourtsSource(BaseSource):
                 "package_id": package_id,
                 "granule_id": granule,
                 "raw_title": plain_text(entry.title),
-                "download_url": pdf.group(1) if pdf else f"{CONTENT}/{package_id}/pdf/{package_id}-0.pdf",
+                "download_url": pdf_url,
                 "details_url": f"{DETAILS}/{package_id}",
                 "categories": list(entry.categories),
             },
