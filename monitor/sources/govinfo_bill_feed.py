@@ -12,9 +12,10 @@ Two feeds, one kind (``url`` picks the feed):
 
 Each bill is one item per feed, keyed by its identity (``us/119/hr/1234``), so a later version of the same
 bill updates the item instead of adding one: a new bill alerts once. The version is kept as
-``raw_status`` without a normalised status: the bill's status comes from BILLSTATUS and
-congress.gov, which know its actions. These are *discovery* sources: a bill that matches a
-watchlist with ``follow_matches`` is followed from then on (monitor.follow).
+``raw_status`` (its words, "Introduced in House", as ``status_action``) without a normalised
+status: the bill's status comes from BILLSTATUS and congress.gov, which know its actions. These
+are *discovery* sources: a bill that matches a watchlist with ``follow_matches`` is followed from
+then on (monitor.follow).
 """
 
 from __future__ import annotations
@@ -45,6 +46,17 @@ _TEXT_LINK = re.compile(r"""<a\s[^>]*href=["']([^"']+)["'][^>]*>\s*(?:TEXT|HTML|
 _CITATION_PREFIX = re.compile(
     r"^\s*(?:H\.?\s?R\.?|S\.?|H\.?\s?J\.?\s?Res\.?|S\.?\s?J\.?\s?Res\.?|H\.?\s?Con\.?\s?Res\.?|S\.?\s?Con\.?\s?Res\.?"
     r"|H\.?\s?Res\.?|S\.?\s?Res\.?)\s*\d+\s*(?:\(?[A-Z]{2,4}\)?)?\s*[-–—:]\s*", re.IGNORECASE)
+# GPO's bill text version codes (the package id's suffix), in words: an alert says "Introduced in
+# House", never a bare "IH". A code not here is shown as "bill text version XYZ".
+VERSIONS: dict[str, str] = {
+    "ih": "Introduced in House", "is": "Introduced in Senate", "rh": "Reported in House",
+    "rs": "Reported in Senate", "rfh": "Referred in House", "rfs": "Referred in Senate",
+    "rdh": "Received in House", "rds": "Received in Senate", "eh": "Engrossed in House",
+    "es": "Engrossed in Senate", "eah": "Engrossed amendment House", "eas": "Engrossed amendment Senate",
+    "pch": "Placed on Calendar House", "pcs": "Placed on Calendar Senate", "enr": "Enrolled bill",
+    "ath": "Agreed to House", "ats": "Agreed to Senate", "cph": "Considered and passed House",
+    "cps": "Considered and passed Senate", "pp": "Public print",
+}
 LABELS: dict[str, str] = {"hr": "H.R.", "s": "S.", "hjres": "H.J.Res.", "sjres": "S.J.Res.",
                           "hconres": "H.Con.Res.", "sconres": "S.Con.Res.", "hres": "H.Res.", "sres": "S.Res."}
 
@@ -98,6 +110,7 @@ class GovInfoBillFeedSource(BaseSource):
         label = bill_label(bill_type, number)
         title = _CITATION_PREFIX.sub("", plain_text(entry.title)) if package else ""
         text = _TEXT_LINK.search(entry.summary or entry.content or "")
+        version = package.group("version") if package else None
         return ItemRecord(
             key=f"govinfo-bill:{self.config.id}:{identity}",
             kind="bill",
@@ -105,7 +118,8 @@ class GovInfoBillFeedSource(BaseSource):
             url=text.group(1) if text else entry.link or None,
             identity=identity,
             jurisdiction="us",
-            raw_status=package.group("version").upper() if package else None,
+            raw_status=version.upper() if version else None,
+            status_action=VERSIONS.get(version, f"bill text version {version.upper()}") if version else None,
             published_at=entry.published,
             data={"label": label, "congress": congress, "type": bill_type, "number": number,
                   "package_id": package.group(0) if package else None,
