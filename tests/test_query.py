@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.changes.query import MatchDoc, compile_query, parse_query
+from monitor.changes.query import MatchDoc, compile_query
 from monitor.errors import QueryError
 
 
@@ -78,7 +78,7 @@ def test_matches(query: str, document: MatchDoc, expected: bool) -> None:
     ("jurisdiction:us|il|ca", "jurisdiction:us|il|ca"),
 ])
 def test_precedence(query: str, tree: str) -> None:
-    assert str(parse_query(query)) == tree
+    assert str(compile_query(query)) == tree
 
 
 @pytest.mark.parametrize(("query", "column", "message"), [

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from monitor.changes.diff import ChangeSpec, ChangeType
-from monitor.changes.query import MatchDoc, Matcher, Nothing, compile_query, words
+from monitor.changes.query import MatchDoc, Node, Nothing, compile_query, words
 from monitor.errors import QueryError
 from monitor.models import Item, Watchlist
 from monitor.normalise.statuses import moves_on_ladder
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 class CompiledWatchlist:
     id: int
     name: str
-    matcher: Matcher
+    matcher: Node
     pinned: frozenset[str]
     on_new: bool
     on_status: str  # ladder|any|off
@@ -47,7 +47,7 @@ class CompiledWatchlist:
     @classmethod
     def compile(cls, watchlist: Watchlist) -> CompiledWatchlist:
         try:
-            matcher: Matcher = compile_query(watchlist.query or "")
+            matcher = compile_query(watchlist.query or "")
         except QueryError as exc:  # saved before a grammar change: keep its pins working, say why
             log.warning("watchlist %s: query ignored: %s", watchlist.name, exc)
             matcher = Nothing()
@@ -96,7 +96,7 @@ def match_doc(item: Item | ItemRecord, source_id: str) -> MatchDoc:
     return MatchDoc(key=item.key, kind=item.kind, source=source_id, title=item.title or "",
                     summary=item.summary or "", text=item.text or "", identity=item.identity,
                     jurisdiction=item.jurisdiction, court=item.court, status=item.status,
-                    status_action=item.status_action, data=item.data or {})
+                    status_action=item.status_action)
 
 
 _WATCHLIST_FIELDS = ("id", "name", "query", "pinned", "muted", "on_new", "on_status", "on_field",

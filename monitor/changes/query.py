@@ -1,57 +1,59 @@
-"""The watchlist query language: parsed once by a recursive-descent parser, then cheap per document.
+"""The watchlist query language (README, "Query language"): a lark grammar, parsed once per watchlist
+into plain matcher nodes, so matching each changed item is only Python calls on words already indexed.
 
-Grammar (operators are upper-case; everything else is case- and accent-insensitive)::
-
-    query    := or_expr EOF                    the empty query matches nothing
-    or_expr  := and_expr ( "OR" and_expr )*
-    and_expr := unary ( ["AND"] unary )*       juxtaposition is AND
-    unary    := "NOT" unary | primary
-    primary  := "(" or_expr ")" | field | TERM | PHRASE
-    field    := NAME ":" value ( "|" value )*  no spaces around ':' and '|'; '|' is OR of values
-    value    := TERM | PHRASE
-    TERM     := a run of characters other than space ( ) " : |, optionally ending in '*'
-    PHRASE   := '"' any characters but '"' '"'
-
-Precedence: NOT binds tightest, then AND, then OR: ``a OR b c`` is ``a OR (b AND c)``.
-
-Terms and phrases match whole words in the title, summary and text: ``ice`` matches "ICE"
-but not "police"; ``immigra*`` matches "immigration" and "immigrant"; ``"qualified immunity"``
-matches the two words in a row. Punctuation is ignored, so ``"42 U.S.C. 1983"`` also matches
-"42 U.S.C. § 1983".
-
-Fields:
-
-- ``kind:bill|opinion|docket|entry|document|article`` and ``status:enacted`` (the normalised
-  ladder names), ``source:ID``, ``jurisdiction:us``, ``court:ca9``, ``identity:us/119/s/3470``:
-  exact values (a trailing ``*`` makes a prefix, e.g. ``identity:il/104/*``);
-- ``title:"…"``: a term or phrase in the title only;
-- ``cites:"596 U.S. 482"`` / ``cites:"42 U.S.C. § 1983"``: documents that cite that case or
-  statute however it is written, as found by eyecite (the Free Law Project's citation
-  extractor), plus the spelled-out "section 1983 of title 42". Citations are extracted once
-  per document, and only when the cheaper parts of the query have not already decided.
+``cites:`` keys come from eyecite (the Free Law Project's citation extractor), run once per document
+and only when the cheaper parts of the query have not already decided.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
+
+from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from monitor.errors import QueryError
 from monitor.normalise.statuses import ALL_STATUSES
 
 ITEM_KINDS = ("article", "bill", "docket", "document", "entry", "opinion")
-EXACT_FIELDS = ("kind", "status", "source", "jurisdiction", "court", "identity")
-FIELDS = (*EXACT_FIELDS, "title", "cites")
-OPERATORS = ("AND", "OR", "NOT")  # in any case: `and`, `Or`
+FIELDS = ("kind", "status", "source", "jurisdiction", "court", "identity", "title", "cites")
 MAX_DEPTH = 100
 MIN_PREFIX = 2
 _WORD = re.compile(r"[^\W_]+")
-_SPECIAL = set(' \t\r\n()":|')
 # eyecite does not read "section 1983 of title 42"; statutes are cited that way in prose.
 _SPELLED_STATUTE = re.compile(r"\bsection\s+(\d+[a-z]?)(?:\([^)]*\))*\s+of\s+title\s+(\d+)\b", re.IGNORECASE)
+
+# NOT binds tightest, then AND (also written as nothing), then OR. Operators are words in any case
+# (`bivens or ftca`), so never a term. A field's values follow its ':' and '|' with no space; there an
+# operator word is a plain value (`title:not`), which is why values are their own terminal.
+GRAMMAR = r"""
+start: or_expr?
+?or_expr: and_expr (_OR and_expr)*
+?and_expr: unary (_AND? unary)*
+?unary: NOT unary -> negation
+      | LPAR or_expr ")" -> group
+      | FIELD value (PIPE value)* -> field
+      | (TERM | PHRASE) -> words
+?value: VALUE | PHRASE
+
+_OR.3: /OR(?![^ \t\r\n()"|])/i
+_AND.3: /AND(?![^ \t\r\n()"|])/i
+NOT.3: /NOT(?![^ \t\r\n()"|])/i
+FIELD.2: /[^ \t\r\n()":|]+:/
+TERM: /(?!(?:AND|OR|NOT)(?![^ \t\r\n()"|]))[^ \t\r\n()":|]+/i
+VALUE.5: /[^ \t\r\n()":|]+/
+PHRASE: /"[^"]*"/
+LPAR: "("
+PIPE: "|"
+SPACE.4: /\s+/
+%ignore SPACE
+"""
 
 
 def fold(text: str) -> str:
@@ -80,7 +82,6 @@ class MatchDoc:
     court: str | None = None
     status: str | None = None
     status_action: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
     _words: dict[str, tuple[frozenset[str], str]] = field(default_factory=dict, repr=False)
     _citations: frozenset[str] | None = field(default=None, repr=False)
 
@@ -107,11 +108,6 @@ class MatchDoc:
         return self._citations
 
 
-Matcher = Callable[[MatchDoc], bool]
-
-
-# -- citations ---------------------------------------------------------------------------
-
 def _compact(text: str) -> str:
     return re.sub(r"[\s.]", "", text).casefold()
 
@@ -137,12 +133,12 @@ def extract_citations(text: str) -> frozenset[str]:
     return frozenset(keys)
 
 
-# -- syntax tree ---------------------------------------------------------------------------
-
+@dataclass(frozen=True)
 class Node:
     """A compiled query node: call it on a MatchDoc. ``cost`` orders AND/OR operands cheap-first."""
 
-    cost = 1
+    depth: int = field(default=0, kw_only=True, compare=False, repr=False)  # parentheses and NOTs inside
+    cost: ClassVar[int] = 1
 
     def __call__(self, doc: MatchDoc) -> bool:
         raise NotImplementedError
@@ -230,8 +226,12 @@ class Junction(Node):
     def cost(self) -> int:  # type: ignore[override]
         return sum(o.cost for o in self.operands)
 
+    @functools.cached_property
+    def cheapest_first(self) -> tuple[Node, ...]:
+        return tuple(sorted(self.operands, key=lambda o: o.cost))
+
     def __call__(self, doc: MatchDoc) -> bool:
-        return type(self).combine(o(doc) for o in sorted(self.operands, key=lambda o: o.cost))
+        return type(self).combine(o(doc) for o in self.cheapest_first)
 
     def __str__(self) -> str:
         return "(" + f" {self.operator} ".join(str(o) for o in self.operands) + ")"
@@ -257,215 +257,132 @@ class Nothing(Node):
         return ""
 
 
-# -- lexer ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Token:
-    type: str  # WORD PHRASE FIELD LPAREN RPAREN PIPE OP EOF
-    text: str
-    column: int  # 1-based
-    values: tuple[Token, ...] = ()  # a FIELD's values
+def _error(message: str, token: Token) -> QueryError:
+    return QueryError(message, column=(token.start_pos or 0) + 1)  # compile_query adds the query
 
 
-def tokenize(query: str) -> list[Token]:
-    """Split ``query`` into tokens; a field and its ``|``-separated values are one FIELD token."""
-    tokens: list[Token] = []
-    i, n = 0, len(query)
-
-    def error(message: str, at: int) -> QueryError:
-        return QueryError(message, query=query, column=at + 1)
-
-    def phrase(at: int) -> tuple[Token, int]:
-        end = query.find('"', at + 1)
-        if end < 0:
-            raise error('unterminated phrase: expected a closing \'"\'', at)
-        return Token("PHRASE", query[at + 1:end], at + 1), end + 1
-
-    def word(at: int) -> tuple[Token, int]:
-        end = at
-        while end < n and query[end] not in _SPECIAL:
-            end += 1
-        return Token("WORD", query[at:end], at + 1), end
-
-    while i < n:
-        c = query[i]
-        if c.isspace():
-            i += 1
-        elif c in "()|":
-            tokens.append(Token({"(": "LPAREN", ")": "RPAREN", "|": "PIPE"}[c], c, i + 1))
-            i += 1
-        elif c == '"':
-            token, i = phrase(i)
-            tokens.append(token)
-        elif c == ":":
-            raise error("expected a field name before ':' (e.g. kind:bill)", i)
-        else:
-            token, i = word(i)
-            if i < n and query[i] == ":":
-                values: list[Token] = []
-                while True:
-                    i += 1  # past the ':' or the '|'
-                    if i < n and query[i] == '"':
-                        value, i = phrase(i)
-                    elif i < n and query[i] not in _SPECIAL:
-                        value, i = word(i)
-                    else:
-                        after = "'|'" if values else f"'{token.text}:'"
-                        raise error(f"expected a value after {after} (no space; e.g. kind:bill|opinion)", i)
-                    values.append(value)
-                    if i >= n or query[i] != "|":
-                        break
-                tokens.append(Token("FIELD", token.text, token.column, tuple(values)))
-            elif token.text.upper() in OPERATORS:  # `bivens or ftca` means what it says
-                tokens.append(Token("OP", token.text.upper(), token.column))
-            else:
-                tokens.append(token)
-    tokens.append(Token("EOF", "", n + 1))
-    return tokens
+def _no_value(after: str, column: int) -> QueryError:
+    return QueryError(f"expected a value after '{after}' (no space; e.g. kind:bill|opinion)", column=column)
 
 
-# -- parser --------------------------------------------------------------------------------
+def _text(token: Token) -> str:
+    return token[1:-1] if token.type == "PHRASE" else str(token)
 
-class Parser:
-    """Recursive descent over the token list, one method per grammar rule."""
 
-    def __init__(self, query: str) -> None:
-        self.query = query
-        self.tokens = tokenize(query)
-        self.pos = 0
-        self.depth = 0  # open parentheses and NOTs: bounded, so no query can exhaust the stack
+def _deeper(node: Node, token: Token) -> int:
+    """One level more than ``node``: bounded, so no query builds a tree too deep to match."""
+    if node.depth >= MAX_DEPTH:
+        raise _error(f"nested more than {MAX_DEPTH} levels deep", token)
+    return node.depth + 1
 
-    def deeper(self, token: Token) -> None:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise self.error(f"nested more than {MAX_DEPTH} levels deep", token)
 
-    def error(self, message: str, token: Token | None = None) -> QueryError:
-        token = token or self.peek()
-        return QueryError(message, query=self.query, column=token.column)
+def _words(token: Token, scope: str) -> Node:
+    text, term = _text(token), token.type != "PHRASE"
+    prefix = term and text.endswith("*")
+    if term and "*" in text.removesuffix("*"):
+        raise _error("a wildcard '*' may only end a term (e.g. immigra*)", token)
+    found = tuple(words(text[:-1] if prefix else text))
+    if not found:
+        raise _error(f"{text!r} has no letters or digits" if term else "empty phrase", token)
+    if prefix and len(found[-1]) < MIN_PREFIX:
+        raise _error(f"a wildcard needs at least {MIN_PREFIX} letters before '*'", token)
+    return Words(found, prefix=prefix, scope=scope)
 
-    def peek(self) -> Token:
-        return self.tokens[self.pos]
 
-    def advance(self) -> Token:
-        token = self.tokens[self.pos]
-        self.pos += 1
-        return token
+class _Build(Transformer[Token, Node]):
+    """Builds the nodes as the parser reduces each rule (stateless: one instance serves every parse)."""
 
-    def at_op(self, name: str) -> bool:
-        token = self.peek()
-        return token.type == "OP" and token.text == name
+    def start(self, children: list[Node]) -> Node:
+        return children[0] if children else Nothing()
 
-    def parse(self) -> Node:
-        if self.peek().type == "EOF":
-            return Nothing()
-        node = self.or_expr()
-        token = self.peek()
-        if token.type == "RPAREN":
-            raise self.error("unexpected ')' with no matching '('")
-        if token.type != "EOF":  # pragma: no cover - every other token starts a unary
-            raise self.error(f"unexpected {token.text!r}")
-        return node
+    def or_expr(self, children: list[Node]) -> Node:
+        return Or(tuple(children), depth=max(c.depth for c in children))
 
-    def or_expr(self) -> Node:
-        operands = [self.and_expr()]
-        while self.at_op("OR"):
-            self.advance()
-            operands.append(self.and_expr())
-        return operands[0] if len(operands) == 1 else Or(tuple(operands))
+    def and_expr(self, children: list[Node]) -> Node:
+        return And(tuple(children), depth=max(c.depth for c in children))
 
-    def and_expr(self) -> Node:
-        operands = [self.unary()]
-        while True:
-            if self.at_op("AND"):
-                self.advance()
-            elif self.peek().type in ("EOF", "RPAREN") or self.at_op("OR"):
-                break
-            operands.append(self.unary())
-        return operands[0] if len(operands) == 1 else And(tuple(operands))
+    def negation(self, children: tuple[Token, Node]) -> Node:
+        token, operand = children
+        return Not(operand, depth=_deeper(operand, token))
 
-    def unary(self) -> Node:
-        if self.at_op("NOT"):
-            self.deeper(self.advance())
-            node: Node = Not(self.unary())
-            self.depth -= 1
-            return node
-        return self.primary()
+    def group(self, children: tuple[Token, Node]) -> Node:
+        token, node = children
+        return dataclasses.replace(node, depth=_deeper(node, token))
 
-    def primary(self) -> Node:
-        token = self.peek()
-        if token.type == "LPAREN":
-            self.deeper(self.advance())
-            if self.peek().type == "RPAREN":
-                raise self.error("empty parentheses: expected a term, phrase or field")
-            node = self.or_expr()
-            if self.peek().type != "RPAREN":
-                raise self.error(f"missing ')' for the '(' at column {token.column}")
-            self.advance()
-            self.depth -= 1
-            return node
-        if token.type == "FIELD":
-            return self.field()
-        if token.type in ("WORD", "PHRASE"):
-            self.advance()
-            return self.words(token, scope="all")
-        what = {"EOF": "the end of the query", "RPAREN": "')'", "PIPE": "'|'"}.get(token.type, repr(token.text))
-        raise self.error(f"expected a term, phrase, field or '(' but found {what}")
+    def words(self, children: list[Token]) -> Node:
+        return _words(children[0], "all")
 
-    def words(self, token: Token, *, scope: str) -> Node:
-        text = token.text
-        prefix = token.type == "WORD" and text.endswith("*")
-        if "*" in (text[:-1] if prefix else text) and token.type == "WORD":
-            raise self.error("a wildcard '*' may only end a term (e.g. immigra*)", token)
-        found = tuple(words(text[:-1] if prefix else text))
-        if not found:
-            raise self.error("empty phrase" if token.type == "PHRASE" else f"{text!r} has no letters or digits",
-                             token)
-        if prefix and len(found[-1]) < MIN_PREFIX:
-            raise self.error(f"a wildcard needs at least {MIN_PREFIX} letters before '*'", token)
-        return Words(found, prefix=prefix, scope=scope)
-
-    def field(self) -> Node:
-        name_token = self.advance()
-        name = name_token.text.lower()
+    def field(self, children: list[Token]) -> Node:
+        for before, token in itertools.pairwise(children):
+            if token.start_pos != before.end_pos:  # a space after the ':' or around a '|'
+                if token.type == "PIPE":
+                    raise _error("expected a term, phrase, field or '(' but found '|'", token)
+                raise _no_value(before, (before.end_pos or 0) + 1)
+        name, values = children[0][:-1].lower(), children[1::2]
         if name not in FIELDS:
-            raise self.error(f"unknown field {name_token.text!r} (expected one of: {', '.join(FIELDS)})", name_token)
-        values = list(name_token.values)
+            raise _error(f"unknown field {children[0][:-1]!r} (expected one of: {', '.join(FIELDS)})", children[0])
         if name == "title":
-            nodes = [self.words(v, scope="title") for v in values]
+            nodes = [_words(v, "title") for v in values]
             return nodes[0] if len(nodes) == 1 else Or(tuple(nodes))
         if name == "cites":
-            return self.cites(values)
+            keys: set[str] = set()
+            for value in values:
+                if not (found := extract_citations(_text(value))):
+                    raise _error(f"no case or statute citation in {_text(value)!r} "
+                                 "(e.g. cites:\"596 U.S. 482\" or cites:\"42 U.S.C. § 1983\")", value)
+                keys |= found
+            return Cites(frozenset(keys), "|".join(_text(v) for v in values))
         exact, prefixes = [], []
+        allowed = {"kind": ITEM_KINDS, "status": tuple(sorted(ALL_STATUSES))}.get(name)
         for value in values:
-            text = fold(value.text.strip())
-            if text.endswith("*") and value.type == "WORD":
+            text = fold(_text(value).strip())
+            if text.endswith("*") and value.type == "VALUE":
                 if len(text) < 2:
-                    raise self.error("a wildcard needs at least one character before '*'", value)
+                    raise _error("a wildcard needs at least one character before '*'", value)
                 prefixes.append(text[:-1])
-                continue
-            allowed = {"kind": ITEM_KINDS, "status": tuple(sorted(ALL_STATUSES))}.get(name)
-            if allowed is not None and text not in allowed:
-                raise self.error(f"unknown {name} {value.text!r} (expected one of: {', '.join(allowed)})", value)
-            exact.append(text)
+            elif allowed is not None and text not in allowed:
+                raise _error(f"unknown {name} {_text(value)!r} (expected one of: {', '.join(allowed)})", value)
+            else:
+                exact.append(text)
         return Exact(name, tuple(exact), tuple(prefixes))
 
-    def cites(self, values: list[Token]) -> Node:
-        keys: set[str] = set()
-        for value in values:
-            found = extract_citations(value.text)
-            if not found:
-                raise self.error(f"no case or statute citation in {value.text!r} "
-                                 "(e.g. cites:\"596 U.S. 482\" or cites:\"42 U.S.C. § 1983\")", value)
-            keys |= found
-        return Cites(frozenset(keys), "|".join(v.text for v in values))
+
+@functools.cache
+def _parser() -> Lark:
+    return Lark(GRAMMAR, parser="lalr", transformer=_Build())
 
 
-def parse_query(text: str) -> Node:
-    """The syntax tree of ``text``; raises QueryError (with a 1-based column) on a syntax error."""
-    return Parser(text).parse()
+def _syntax_error(query: str, exc: UnexpectedInput) -> QueryError:
+    """lark's error, said in the query's terms, at the column where the query goes wrong."""
+    token: Any = getattr(exc, "token", None)
+    at = len(query) if token is not None and token.type == "$END" else int(exc.pos_in_stream or 0)
+    before = query[:at].rstrip()
+    if isinstance(exc, UnexpectedCharacters) and query[at] == '"':
+        return QueryError("unterminated phrase: expected a closing '\"'", column=at + 1)
+    if before.endswith(("|", ":")):  # only a field's name or a '|' end that way: a value must follow
+        name = re.split(r'[ \t\r\n()"]', before)[-1].lstrip()
+        return _no_value("|" if before.endswith("|") else name, len(before) + 1)
+    if isinstance(exc, UnexpectedCharacters):  # the only other character no token starts with
+        return QueryError("expected a field name before ':' (e.g. kind:bill)", column=at + 1)
+    if isinstance(exc, UnexpectedToken) and token.type == "$END" and "RPAR" in exc.expected:
+        opened = [t for t in exc.interactive_parser.parser_state.value_stack
+                  if isinstance(t, Token) and t.type == "LPAR"]
+        return QueryError(f"missing ')' for the '(' at column {(opened[-1].start_pos or 0) + 1}", column=at + 1)
+    if token is not None and token.type == "RPAR" and before.endswith("("):
+        return QueryError("empty parentheses: expected a term, phrase or field", column=at + 1)
+    if isinstance(exc, UnexpectedToken) and token.type == "RPAR" and "$END" in exc.expected:
+        return QueryError("unexpected ')' with no matching '('", column=at + 1)
+    found = "the end of the query" if token is None or token.type == "$END" else repr(token.upper())
+    return QueryError(f"expected a term, phrase, field or '(' but found {found}", column=at + 1)
 
 
-def compile_query(text: str) -> Matcher:
-    """Parse once; the result is called on each changed item's MatchDoc."""
-    return parse_query(text)
+def compile_query(text: str) -> Node:
+    """The matcher of ``text``, called on each changed item's MatchDoc; QueryError with a 1-based column."""
+    try:
+        return cast(Node, _parser().parse(text))
+    except UnexpectedInput as exc:
+        error = _syntax_error(text, exc)
+    except QueryError as exc:
+        error = exc
+    error.query = text
+    raise error from None
