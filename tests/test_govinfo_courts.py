@@ -160,6 +160,11 @@ def parse(court: str, body: bytes) -> list[tuple[str, str | None, str, str]]:
                              "</description></item><item><title>No package named</title></item>"),
                  [("govinfo:USCOURTS-nysd-1_23-cv-00008-2", "nysd/1:23-cv-00008", "1:23-cv-00008",
                    "USCOURTS-nysd-1_23-cv-00008-2.pdf")], id="no title, guid, link or date: the PDF link names it"),
+    pytest.param("ca9", rss("<item><title>USCOURTS-ca9-24-01234-1 - Roe v. Noem</title>"
+                            "<link>https://www.govinfo.gov/app/details/USCOURTS-ca9-24-01234/USCOURTS-ca9-24-01234-1"
+                            "</link></item>"),
+                 [("govinfo:USCOURTS-ca9-24-01234-1", "ca9/24-1234", "Roe v. Noem", "USCOURTS-ca9-24-01234-1.pdf")],
+                 id="a granule's details page as the link, its id before the name"),
     pytest.param("ca9", b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>x</id>'
                         b"<updated>2026-09-30T10:00:00Z</updated><entry><id>USCOURTS-ca9-24-01234</id>"
                         b"<title>Doe v. Noem</title><updated>2026-09-30T10:00:00Z</updated>"

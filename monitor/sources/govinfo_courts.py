@@ -182,14 +182,15 @@ class GovInfoCourtsSource(BaseSource):
         from monitor.normalise.casenames import case_name  # its regexes compile on the first parse
 
         docket = docket_number(case)
+        granule = granule_of(entry, package_id)
         title = plain_text(entry.title)
-        for prefix in (docket, case, case.replace("_", "-")):  # "24-01234 - Doe v. Smith"
+        # "24-01234 - Doe v. Smith", or the package or granule id before the name
+        for prefix in (*filter(None, (granule, package_id)), docket, case, case.replace("_", "-")):
             if title.startswith(prefix):
                 title = title[len(prefix):].lstrip(" -–:")
                 break
         name = case_name(title) or docket
         pdf = _PDF_LINK.search(entry.summary or entry.content or "")
-        granule = granule_of(entry, package_id)
         pdf_url = pdf.group(1) if pdf else f"{CONTENT}/{package_id}/pdf/{granule or package_id + '-0'}.pdf"
         published = entry.published
         return ItemRecord(
