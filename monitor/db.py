@@ -3,7 +3,9 @@
 The schema belongs to Alembic: ``upgrade()`` brings any database to the latest migration,
 and every command that touches the database calls ``ensure_schema()`` first, so a newcomer
 never has to remember ``monitor init``. The migrations ship inside the wheel and are found
-through ``importlib.resources``, not the working directory.
+through ``importlib.resources``, not the working directory. A current schema is recognised by
+its stored revision alone (``HEAD``; a test holds it to Alembic's own head), so Alembic loads
+only for an upgrade, not on every command.
 """
 
 from __future__ import annotations
@@ -13,20 +15,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.environment import NameFilterParentNames, NameFilterType
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, column, create_engine, event, inspect, select, table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import ConfigError
 
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+    from alembic.runtime.environment import NameFilterParentNames, NameFilterType
+
+HEAD = "0004"  # the newest migration in migrations/versions
+_VERSION = table("alembic_version", column("version_num"))
 DEFAULT_DB = "sqlite:///monitor.db"
 SQLITE_BUSY_MS = 30_000
 
@@ -49,8 +52,8 @@ def database_url(explicit: str | None = None) -> str:
 
 def include_name(name: str | None, type_: NameFilterType, parent_names: NameFilterParentNames) -> bool:
     """For Alembic: procrastinate's queue tables share the database but are procrastinate's schema."""
-    table = name if type_ == "table" else parent_names.get("table_name")
-    return not (table or "").startswith("procrastinate")
+    owner = name if type_ == "table" else parent_names.get("table_name")
+    return not (owner or "").startswith("procrastinate")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -109,27 +112,36 @@ class Database:
             yield session
 
     def alembic_config(self) -> AlembicConfig:
-        cfg = AlembicConfig()
+        from alembic.config import Config  # Alembic loads only to change or inspect the schema
+
+        cfg = Config()
         cfg.set_main_option("script_location", str(files("migrations")))
         cfg.attributes["engine"] = self.engine
         return cfg
 
     def current_revision(self) -> str | None:
+        """The revision Alembic last stored here (None: no schema yet)."""
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.scalar(select(_VERSION.c.version_num))
 
     def head_revision(self) -> str | None:
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(self.alembic_config()).get_current_head()
 
     def upgrade(self) -> tuple[str | None, str | None]:
         """Upgrade to the latest migration; returns (before, after) revisions."""
+        from alembic import command
+
         before = self.current_revision()
         command.upgrade(self.alembic_config(), "head")
         return before, self.current_revision()
 
     def ensure_schema(self) -> None:
         """Upgrade a database that is behind; a current one is left as it is."""
-        if self.current_revision() != self.head_revision():
+        if self.current_revision() != HEAD:
             self.upgrade()
 
     def dispose(self) -> None:
