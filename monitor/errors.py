@@ -10,8 +10,7 @@
     ├── QueryError         a watchlist query that does not parse (with its column)
     └── DeliveryError      a channel refused or failed a message; ``permanent`` stops retries
 
-Results that are not failures (a 304, an unchanged body, a noop upsert) are values,
-never exceptions.
+Results that are not failures (a 304, an unchanged body, a noop upsert) are values, not exceptions.
 """
 
 from __future__ import annotations
@@ -73,10 +72,9 @@ class QueryError(MonitorError):
         if not self.query:
             return str(self)
         start = max(self.column - 40, 0)  # a long query shows the 80 characters around the column
-        shown = self.query[start:start + 80]
         prefix, suffix = ("…" if start else ""), ("…" if start + 80 < len(self.query) else "")
         caret = " " * (len(prefix) + max(self.column - 1 - start, 0))
-        return f"{self} (column {self.column})\n  {prefix}{shown}{suffix}\n  {caret}^"
+        return f"{self} (column {self.column})\n  {prefix}{self.query[start:start + 80]}{suffix}\n  {caret}^"
 
 
 class DeliveryError(MonitorError):

@@ -1,22 +1,10 @@
-"""Follow-on-match: a bill a discovery feed finds and a watchlist matches is followed from then on.
+"""Follow-on-match: a bill a discovery feed finds and a following watchlist matches is polled
+from then on, so a new bill is seen without anyone knowing its number in advance.
 
-Why: the shipped watchlists name a few bills, but a new bill about suing federal officers is
-only seen if someone already knew its number. Discovery sources (GovInfo's bill feeds, the
-Open States and LegiScan searches) see every new bill; when one matches a watchlist whose
-``follow_matches`` is on, a ``followed_bills`` row records it, with why, and from the next
-pass on the bill is polled like a configured one: its BILLSTATUS file (and congress.gov when
-``CONGRESS_API_KEY`` is set) on the discovery source's ``follow_interval``.
-
-A state bill found by an Open States or LegiScan search is recorded and shown the same way, but
-gets no source of its own: the search that found it asks for the recently updated bills that
-match, newest first, with their actions, so a followed bill's moves come back through it (and a
-second source would return the very same provider records).
-
-Two hooks, both small:
-- ``after_poll(session, config, records)`` runs in the poll's own transaction, so a follow is
-  recorded exactly when the items that caused it are;
-- ``with_followed(config, session)`` returns the configuration plus one dynamic source per
-  followed bill (``follow.us-119-hr-1234``), which the run and the service poll like any other.
+``after_poll`` records the follow (a ``followed_bills`` row, with why) in the poll's own
+transaction; ``with_followed`` adds one source per followed federal bill (its BILLSTATUS file, and
+congress.gov with ``CONGRESS_API_KEY``) on the discovery source's ``follow_interval``. A state bill
+gets no source of its own: the search that found it already returns its moves.
 """
 
 from __future__ import annotations
@@ -34,22 +22,13 @@ from monitor.config import AppConfig
 from monitor.models import FollowedBill, Watchlist
 from monitor.normalise.identity import parse_federal_bill
 from monitor.sources.base import ItemRecord, SourceConfig
+from monitor.sources.congress_bill import CongressBillConfig
+from monitor.sources.govinfo_bill_feed import GovInfoBillFeedConfig
+from monitor.sources.govinfo_billstatus import BillStatusConfig
 
 log = logging.getLogger(__name__)
 
 FOLLOWED_PREFIX = "follow."
-
-
-def discovers(config: SourceConfig) -> bool:
-    """A source that finds bills by topic, not by number: GovInfo's bill feeds, and the Open
-    States (``q``) and LegiScan (``query``) searches that name no bills."""
-    if config.kind == "govinfo_bill_feed":
-        return True
-    if config.kind == "openstates":
-        return bool(getattr(config, "q", None)) and not getattr(config, "identifiers", None)
-    if config.kind == "legiscan":
-        return bool(getattr(config, "query", None)) and not getattr(config, "bills", None)
-    return False
 
 
 def notice(label: str, watchlist: str) -> str:
@@ -57,20 +36,13 @@ def notice(label: str, watchlist: str) -> str:
 
 
 def after_poll(session: Session, config: SourceConfig, records: Sequence[ItemRecord]) -> list[str]:
-    """Follow the bills among a discovery source's ``records`` that a following watchlist matches.
-
-    Returns the notices ("now following H.R. 1234 (matched watchlist 'qualified-immunity')"),
-    which are also logged. A bill the watchlist already pins is not followed: it is tracked.
-    """
-    if not discovers(config):
-        return []
-    bills = [r for r in records if r.kind == "bill" and r.identity]
+    """Follow the bills among a discovery source's ``records`` that a following watchlist matches
+    and does not pin already; returns (and logs) the notices."""
+    bills = [r for r in records if r.kind == "bill" and r.identity] if config.discovers() else []
     if not bills:
         return []
     watchlists = [CompiledWatchlist.compile(w) for w in session.scalars(
         select(Watchlist).where(Watchlist.follow_matches.is_(True), Watchlist.paused.is_(False)))]
-    if not watchlists:
-        return []
     known = {(w, i) for w, i in session.execute(select(FollowedBill.watchlist_id, FollowedBill.identity))}
     notices = []
     for record in bills:
@@ -91,16 +63,12 @@ def after_poll(session: Session, config: SourceConfig, records: Sequence[ItemRec
     return notices
 
 
-def followed_sources(session: Session, config: AppConfig) -> list[SourceConfig]:
-    """One dynamic source per followed federal bill not already named by a configured source."""
-    from monitor.sources.congress_bill import CongressBillConfig
-    from monitor.sources.govinfo_bill_feed import GovInfoBillFeedConfig
-    from monitor.sources.govinfo_billstatus import BillStatusConfig
-
+def with_followed(config: AppConfig, session: Session) -> AppConfig:
+    """The configuration plus one source per followed federal bill no configured source names."""
     feeds = {s.id: s for s in config.sources if isinstance(s, GovInfoBillFeedConfig)}
-    configured = {_federal_key(s.congress, bill) for s in config.sources if isinstance(s, BillStatusConfig)
+    configured = {(s.congress, *parse_federal_bill(bill)) for s in config.sources if isinstance(s, BillStatusConfig)
                   for bill in s.bills}
-    out: list[SourceConfig] = []
+    extra: list[SourceConfig] = []
     seen: set[str] = set()
     rows = session.execute(select(FollowedBill.identity, FollowedBill.label, FollowedBill.found_by)
                            .order_by(FollowedBill.id))
@@ -111,26 +79,13 @@ def followed_sources(session: Session, config: AppConfig) -> list[SourceConfig]:
             continue  # a state bill stays with the search that found it (see the module docstring)
         seen.add(identity)
         congress = int(parts[1])
-        if _federal_key(congress, label) in configured:
+        if (congress, *parse_federal_bill(label)) in configured:
             continue
         sid = FOLLOWED_PREFIX + identity.replace("/", "-")
         title = f"Followed bill {label}"
-        out.append(BillStatusConfig(id=sid, title=title, congress=congress, bills=[label],
-                                    base_url=feed.billstatus_url, interval=feed.follow_interval))
+        extra.append(BillStatusConfig(id=sid, title=title, congress=congress, bills=[label],
+                                      base_url=feed.billstatus_url, interval=feed.follow_interval))
         if os.environ.get("CONGRESS_API_KEY"):
-            out.append(CongressBillConfig(id=f"{sid}.congress", title=f"{title} (congress.gov)", congress=congress,
-                                          bills=[label], interval=feed.follow_interval))
-    return out
-
-
-def with_followed(config: AppConfig, session: Session) -> AppConfig:
-    """The configuration plus the followed bills' dynamic sources (see the module docstring)."""
-    extra = followed_sources(session, config)
-    if not extra:
-        return config
-    return dataclasses.replace(config, sources=[*config.sources, *extra])
-
-
-def _federal_key(congress: int, bill: str) -> tuple[int, str, int]:
-    kind, number = parse_federal_bill(bill)
-    return congress, kind, number
+            extra.append(CongressBillConfig(id=f"{sid}.congress", title=f"{title} (congress.gov)",
+                                            congress=congress, bills=[label], interval=feed.follow_interval))
+    return dataclasses.replace(config, sources=[*config.sources, *extra]) if extra else config

@@ -1,11 +1,7 @@
-"""The check after every parse: a scraper that silently broke becomes a clear source error.
-
-Juriscraper's lesson: a parser that returns garbage (no titles, every key the same) is worse
-than one that fails loudly, because nobody notices. A date that cannot be right (before 1789,
-or more than two days ahead) is different: it is one wrong field of one item, often a typo on
-the court's side, and failing the whole feed for it would hide every other new entry. That
-date is taken out of the item (kept under ``data["impossible_dates"]`` so it can be seen) and
-the poll's log says so; the item itself is stored and can alert.
+"""The check after every parse: a scraper that silently broke (no titles, every key the same)
+becomes a clear source error, not garbage nobody notices (juriscraper's lesson). An impossible
+date (before 1789, or more than two days ahead) is one wrong field, often the court's typo: it is
+taken out of the item (kept under ``data["impossible_dates"]``) and logged, and the item is stored.
 """
 
 from __future__ import annotations
@@ -34,10 +30,8 @@ def sanity_check(records: list[ItemRecord], *, source_id: str = "", today: dt.da
         seen.add(record.key)
         for name in ("status_date", "published_at"):
             value = getattr(record, name)
-            if value is None:
-                continue
             day = value.date() if isinstance(value, dt.datetime) else value
-            if EARLIEST <= day <= today + FUTURE_SLACK:
+            if day is None or EARLIEST <= day <= today + FUTURE_SLACK:
                 continue
             setattr(record, name, None)
             record.data = {**record.data, "impossible_dates": {**record.data.get("impossible_dates", {}),

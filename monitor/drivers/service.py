@@ -31,7 +31,7 @@ from monitor.delivery.digest import claim_digests
 from monitor.delivery.dispatcher import Dispatcher, DispatchStats
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
-from monitor.follow import discovers, with_followed
+from monitor.follow import with_followed
 from monitor.models import Source, utcnow
 from monitor.pipeline import Pipeline, PollSummary, sync_sources
 from monitor.sources import SourceConfig
@@ -176,7 +176,7 @@ class Service:
         except ConfigError:
             return  # removed by a reload while this run was queued
         await self.pipeline.poll(source)
-        if discovers(source):
+        if source.discovers():
             self.follow_bills()
         job = self.scheduler.get_job(f"poll:{source_id}")
         next_run = job.next_run_time if job is not None else None

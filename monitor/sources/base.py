@@ -46,6 +46,10 @@ class SourceConfig(BaseModel):
         """The sources this entry stands for: itself, or (``govinfo_courts``) one per court."""
         return [self]
 
+    def discovers(self) -> bool:
+        """Finds bills by topic, not by number: the new ones a watchlist matches can be followed."""
+        return False
+
 
 @dataclass(frozen=True)
 class Page:

@@ -73,6 +73,9 @@ class GovInfoBillFeedConfig(SourceConfig):
     billstatus_url: str = BULK
     follow_interval: str = "2h"
 
+    def discovers(self) -> bool:
+        return True
+
 
 def _newer(record: ItemRecord, seen: ItemRecord | None) -> bool:
     if seen is None:

@@ -62,6 +62,9 @@ class LegiScanConfig(SourceConfig):
             raise ValueError("give 'bills' (numbers to follow) or 'query' (a LegiScan search)")
         return value
 
+    def discovers(self) -> bool:
+        return bool(self.query) and not self.bills
+
 
 def _envelope(body: bytes, what: str) -> dict[str, Any]:
     data = load_json(body, what)
