@@ -98,7 +98,6 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
     from procrastinate.worker import Worker
 
     from alerts.http import channel_client
-    from monitor.drivers.service import Service
     from monitor.drivers.workers import Runtime, build_app, forget_workers, worker_dispatcher
     from monitor.fetch import Fetcher
     from monitor.models import utcnow
@@ -106,9 +105,8 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
 
     queue_app = build_app(db, settings)
     async with Fetcher() as fetcher, queue_app.open_async(), channel_client() as client:
-        pipeline = Pipeline(db, config, fetcher)
         dispatcher = worker_dispatcher(db, settings, client)
-        runtime = Runtime(db, config, pipeline, dispatcher, settings)
+        runtime = Runtime(db, config, Pipeline(db, config, fetcher), dispatcher, settings, http=http)
         worker = Worker(queue_app, queues=queues, concurrency=concurrency, name=f"monitor-{os.getpid()}",
                         additional_context={"runtime": runtime}, update_heartbeat_interval=settings.heartbeat,
                         stalled_worker_timeout=settings.stalled_after, shutdown_graceful_timeout=SHUTDOWN_GRACE,
@@ -119,13 +117,12 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
         logging.getLogger(__name__).info(
             "worker monitor-%d started: queues %s, concurrency %d, %d sources%s", os.getpid(),
             ",".join(queues), concurrency, len(config.enabled_sources()), f", HTTP on {http}" if http else "")
-        service = Service(db, config, http=http)
-        http_task = asyncio.create_task(service.serve_http()) if http else None
+        http_task = asyncio.create_task(runtime.serve_http()) if http else None
         try:
             await worker.run()  # type: ignore[no-untyped-call]
         finally:
             announce.cancel()
-            service.stopping.set()
+            runtime.stopping.set()
             if http_task is not None:
                 await http_task
             if announce.done() and not announce.cancelled():

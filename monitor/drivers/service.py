@@ -1,12 +1,5 @@
-"""Running the monitor: one pass (``run --once``) or the long-running service (``run``).
-
-The service is one process: APScheduler 3.x runs one job per enabled source at its interval
-(with jitter, ``max_instances=1``, coalesced misfires) plus the dispatcher every few seconds.
-On start, each source's first run is computed from its stored last attempt, so a restart does
-not re-poll everything at once. SIGINT/SIGTERM stop scheduling and let in-flight work finish
-(bounded by ``SHUTDOWN_GRACE``). SIGHUP (``monitor reload``, via the pid file) re-reads
-sources.yaml: added, removed and changed sources take effect; a bad file is rejected and the
-running configuration kept.
+"""The one-process drivers of ``Pipeline.poll``: ``run --once`` (one pass) and ``run`` (APScheduler, one job per
+source; SIGINT/SIGTERM let in-flight work finish, SIGHUP re-reads sources.yaml and keeps the old one if it is bad).
 """
 
 from __future__ import annotations
@@ -20,8 +13,9 @@ import signal
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select, update
 
 from alerts.http import channel_client
@@ -34,12 +28,6 @@ from monitor.fetch import Fetcher
 from monitor.follow import with_followed
 from monitor.models import Source, utcnow
 from monitor.pipeline import Pipeline, PollSummary, sync_sources
-from monitor.sources import SourceConfig
-from monitor.store.health import Outcome
-
-if TYPE_CHECKING:  # APScheduler loads for the long-running service only, not for ``run --once``
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
-    from apscheduler.triggers.base import BaseTrigger
 
 log = logging.getLogger(__name__)
 
@@ -53,31 +41,11 @@ class RunResult:
     polls: list[PollSummary] = field(default_factory=list)
     dispatch: DispatchStats = field(default_factory=DispatchStats)
 
-    @property
-    def all_failed(self) -> bool:
-        attempted = [p for p in self.polls if p.outcome != Outcome.SKIPPED]
-        return bool(attempted) and all(p.outcome == Outcome.FAILED for p in attempted)
-
 
 def _add(total: DispatchStats, stats: DispatchStats) -> None:
     for name in ("sent", "retried", "failed", "messages"):
         setattr(total, name, getattr(total, name) + getattr(stats, name))
     total.errors.extend(stats.errors)
-
-
-async def dispatch_until_idle(dispatcher: Dispatcher, *, wait_limit: float) -> DispatchStats:
-    """Deliver everything due, waiting for retries that fall due within ``wait_limit`` seconds."""
-    total = DispatchStats()
-    deadline = asyncio.get_running_loop().time() + wait_limit
-    while True:
-        _add(total, await dispatcher.run_once())
-        due = dispatcher.next_due()
-        if due is None:
-            return total
-        wait = (due - utcnow()).total_seconds()
-        if wait > deadline - asyncio.get_running_loop().time():
-            return total
-        await asyncio.sleep(max(wait, 0.05))
 
 
 def with_followed_bills(db: Database, config: AppConfig) -> AppConfig:
@@ -88,9 +56,8 @@ def with_followed_bills(db: Database, config: AppConfig) -> AppConfig:
 
 async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | None = None,
                    wait_limit: float = 10.0) -> RunResult:
-    """``run --once``: the service's single pass. Every enabled source is polled in this event
-    loop, and the alerts of each poll go out as soon as it commits them: a source that stalls
-    holds back no one else's alerts. Then today's digests and whatever is still due."""
+    """``run --once``: poll every enabled source, sending each poll's alerts as soon as it commits them (a stalled
+    source holds back no one else's), then today's digests and the retries due within ``wait_limit`` seconds."""
     config = with_followed_bills(db, config)
     sync_sources(db, config)
     async with Fetcher() as fetcher, channel_client() as client:
@@ -109,13 +76,19 @@ async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | N
         finally:
             polling.cancel()  # only when delivery failed: the polls are done otherwise
         claim_digests(db)
-        _add(stats, await dispatch_until_idle(dispatcher, wait_limit=wait_limit))
-        return RunResult(polling.result(), stats)
+        deadline = asyncio.get_running_loop().time() + wait_limit
+        while True:
+            _add(stats, await dispatcher.run_once())
+            due = dispatcher.next_due()
+            wait = None if due is None else (due - utcnow()).total_seconds()
+            if wait is None or wait > deadline - asyncio.get_running_loop().time():
+                return RunResult(polling.result(), stats)
+            await asyncio.sleep(max(wait, 0.05))
 
 
 def first_run_time(last_attempt: dt.datetime | None, interval: float, jitter: float,
                    now: dt.datetime) -> dt.datetime:
-    """When a source should first run after a start: its regular slot, or soon (spread by jitter)."""
+    """A source's regular slot after its last attempt, or soon (spread by jitter): a restart polls nothing twice."""
     spread = dt.timedelta(seconds=random.uniform(0, max(jitter, 1.0)))
     if last_attempt is None:
         return now + spread
@@ -127,15 +100,6 @@ def pid_file_path(config_path: Path) -> Path:
     """Where the running service writes its pid for ``monitor reload``: beside its sources.yaml."""
     explicit = os.environ.get("MONITOR_PID_FILE")
     return Path(explicit) if explicit else config_path.resolve().with_name(PID_FILE_NAME)
-
-
-def source_trigger(config: AppConfig, source: SourceConfig) -> BaseTrigger:
-    from apscheduler.triggers.interval import IntervalTrigger
-
-    jitter = parse_duration(config.defaults.jitter)
-    if source.cron:
-        return cron_trigger(source.cron, jitter)
-    return IntervalTrigger(seconds=config.interval_seconds(source), jitter=jitter)
 
 
 class Service:
@@ -150,7 +114,7 @@ class Service:
         self.stopping = asyncio.Event()
         self.scheduler: AsyncIOScheduler | None = None
         self.pipeline: Pipeline | None = None
-        self._scheduled: dict[str, str] = {}  # source id -> config hash of its job
+        self._scheduled: dict[str, str] = {}  # source id -> fingerprint of its job
 
     async def serve_http(self) -> None:
         """Serve the HTTP endpoints until stopping. While it serves, uvicorn takes SIGINT and
@@ -179,16 +143,15 @@ class Service:
         if source.discovers():
             self.follow_bills()
         job = self.scheduler.get_job(f"poll:{source_id}")
-        next_run = job.next_run_time if job is not None else None
-
         with self.db.engine.begin() as conn:
-            conn.execute(update(Source).where(Source.id == source_id).values(next_run_at=next_run))
+            conn.execute(update(Source).where(Source.id == source_id)
+                         .values(next_run_at=job.next_run_time if job is not None else None))
 
     def schedule_sources(self, scheduler: AsyncIOScheduler) -> None:
         """Make the jobs match the config: add new sources, replace changed ones, drop removed ones."""
         now = utcnow()
         with self.db.session() as session:
-            last = {s.id: s.last_attempt_at for s in session.scalars(select(Source))}
+            last = {sid: at for sid, at in session.execute(select(Source.id, Source.last_attempt_at))}
         jitter = parse_duration(self.config.defaults.jitter)
         wanted = {s.id: s for s in self.config.enabled_sources()}
         for source_id in set(self._scheduled) - set(wanted):
@@ -199,28 +162,30 @@ class Service:
             if self._scheduled.get(source.id) == fingerprint:
                 continue
             interval = self.config.interval_seconds(source)
-            trigger = source_trigger(self.config, source)
+            trigger = cron_trigger(source.cron, jitter) if source.cron else IntervalTrigger(seconds=interval,
+                                                                                            jitter=jitter)
             first = None if source.cron else first_run_time(last.get(source.id), interval, jitter, now)
-            scheduler.add_job(
-                self.poll_job, trigger, args=[source.id], id=f"poll:{source.id}", max_instances=1,
-                coalesce=True, misfire_grace_time=interval, replace_existing=True,
-                **({"next_run_time": first} if first is not None else {}),
-            )
+            scheduler.add_job(self.poll_job, trigger, args=[source.id], id=f"poll:{source.id}", max_instances=1,
+                              coalesce=True, misfire_grace_time=interval, replace_existing=True,
+                              **({"next_run_time": first} if first is not None else {}))
             self._scheduled[source.id] = fingerprint
 
     def follow_bills(self) -> None:
-        """After a discovery source's poll: schedule the bills followed since (monitor.follow)."""
+        """Poll the bills followed so far (monitor.follow) beside sources.yaml's."""
         config = with_followed_bills(self.db, self.file_config)
         if [s.id for s in config.sources] != [s.id for s in self.config.sources]:
             self._use(config)
 
     def _use(self, config: AppConfig) -> None:
-        sync_sources(self.db, config)
+        self.sync(config)
         self.config = config
         if self.pipeline is not None:
             self.pipeline.reconfigure(config)
         if self.scheduler is not None:
             self.schedule_sources(self.scheduler)
+
+    def sync(self, config: AppConfig) -> None:
+        sync_sources(self.db, config)
 
     def reload(self) -> bool:
         """SIGHUP: re-read sources.yaml; a bad file is reported with its line and the old config kept."""
@@ -234,9 +199,6 @@ class Service:
         return True
 
     async def run(self) -> None:
-        from apscheduler.schedulers.asyncio import AsyncIOScheduler
-        from apscheduler.triggers.interval import IntervalTrigger
-
         self.config = with_followed_bills(self.db, self.file_config)
         sync_sources(self.db, self.config)
         loop = asyncio.get_running_loop()
@@ -250,32 +212,24 @@ class Service:
                               "set MONITOR_PID_FILE to a writable path") from None
         async with Fetcher() as fetcher:
             self.pipeline = Pipeline(self.db, self.config, fetcher)
-            dispatcher = Dispatcher(self.db)
             self.scheduler = scheduler = AsyncIOScheduler(timezone=dt.UTC)
             self.schedule_sources(scheduler)
-            scheduler.add_job(dispatcher.run_once, IntervalTrigger(seconds=DISPATCH_EVERY), id="dispatch",
+            scheduler.add_job(Dispatcher(self.db).run_once, IntervalTrigger(seconds=DISPATCH_EVERY), id="dispatch",
                               max_instances=1, coalesce=True, next_run_time=utcnow())
             scheduler.add_job(claim_digests, IntervalTrigger(seconds=60), args=[self.db], id="digests",
                               max_instances=1, coalesce=True, next_run_time=utcnow())
             scheduler.start()
             log.info("monitoring %d sources", len(self.config.enabled_sources()))
-            http_task = asyncio.create_task(self.serve_http()) if self.http else None
             try:
-                await self.stopping.wait()
-                if http_task is not None:
-                    await http_task
+                await (self.serve_http() if self.http else self.stopping.wait())
             finally:
                 log.info("stopping: waiting for in-flight polls and deliveries")
+                scheduler.pause()  # shutdown() would cancel the running jobs: let them finish first
+                current = asyncio.current_task()
+                running = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+                if running:
+                    await asyncio.wait(running, timeout=SHUTDOWN_GRACE)
                 scheduler.shutdown(wait=False)
-                await _drain(SHUTDOWN_GRACE)
                 self.pid_file.unlink(missing_ok=True)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
-
-
-async def _drain(grace: float) -> None:
-    """Wait (bounded) for the scheduler's running jobs, which are tasks on this loop."""
-    current = asyncio.current_task()
-    pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
-    if pending:
-        await asyncio.wait(pending, timeout=grace)
