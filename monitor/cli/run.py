@@ -96,6 +96,10 @@ def run_cmd(
         not_polled = [p for p in result.polls if p.outcome in ("failed", "deferred")]
         if not_polled:
             lines.append(f"not polled: {', '.join(p.source_id for p in not_polled)}")
+        skipped = sum(p.outcome == "skipped" for p in result.polls)
+        if skipped:
+            lines.append(f"{len(result.polls) - skipped} of {len(result.polls)} sources polled, {skipped} skipped: "
+                         "`monitor doctor` says why and what to do")
         sys.stdout.write("\n".join(lines) + "\n")  # plain text in one write: rich is slower per line
     if _outage(database, result.polls):
         sys.stderr.write("error: no source was polled successfully: nothing is being watched "
