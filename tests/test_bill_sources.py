@@ -252,7 +252,9 @@ def test_congress_bill_follows_action_pages_and_refetches_304_parts_of_a_changed
     assert poll(db, tmp_path, entry)["cg"].outcome == "unchanged"
 
 
-def test_legiscan_search_mode_spreads_getbill_calls_over_polls(db, feeds, tmp_path, monkeypatch):
+def test_legiscan_search_fetches_its_best_matches_first_then_only_what_changed(db, feeds, tmp_path, monkeypatch):
+    """A search's first poll is its baseline: the bill left over is remembered, not fetched later as
+    if it were new; once it changes it is fetched."""
     monkeypatch.setenv("LEGISCAN_API_KEY", KEY)
     template = json.loads((EXAMPLES / "legiscan" / "md_hb351" / "bill1893251.json").read_text())
     results = []
@@ -269,6 +271,10 @@ def test_legiscan_search_mode_spreads_getbill_calls_over_polls(db, feeds, tmp_pa
     entry = (f"  - id: ls-search\n    kind: legiscan\n    state: MD\n    query: bivens\n    max_bills: 1\n"
              f"    base_url: {feeds.url('/ls/')}\n")
     assert poll(db, tmp_path, entry)["ls-search"].requests == 2
-    assert poll(db, tmp_path, entry)["ls-search"].requests == 2  # the bill left over last time
-    assert poll(db, tmp_path, entry)["ls-search"].outcome == "unchanged"
+    assert poll(db, tmp_path, entry)["ls-search"].outcome == "unchanged"  # HB 550: known, unchanged
+    assert [i.identity for i in items(db).values()] == ["md/2026/hb/351"]
+    results[1]["change_hash"] = "moved"
+    feeds.set(f"/ls/?key={KEY}&op=getSearchRaw&state=MD&query=bivens", json.dumps(search),
+              content_type="application/json")
+    assert poll(db, tmp_path, entry)["ls-search"].requests == 2
     assert sorted(i.identity for i in items(db).values()) == ["md/2026/hb/351", "md/2026/hb/550"]

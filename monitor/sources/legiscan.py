@@ -216,6 +216,10 @@ class LegiScanSource(BaseSource):
         changed = [r for r in rows if known.get(str(r.bill_id)) != r.change_hash][: c.max_bills]
         if not changed:
             return Fetched(unchanged=True)
+        if not c.bills and state.watermark is None:
+            # A search's first poll is its baseline: the best matches are fetched, the rest only
+            # remembered, so an old bill fetched on a later poll never comes as "new".
+            known = {str(r.bill_id): r.change_hash for r in rows}
         pages = [listing]
         for row in changed:
             page, _ = await self._get(client, f"bill{row.bill_id}", op="getBill", id=row.bill_id)
