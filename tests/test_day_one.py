@@ -203,3 +203,51 @@ def test_a_state_bill_found_by_topic_is_followed_and_its_later_move_alerted(
     [followed] = json.loads(run_cli(["watchlist", "show", "state-private-rights", "--json"], env).stdout)["following"]
     assert (followed["identity"], followed["found_by"]) == ("il/104/hb/4242", "openstates-search-il")
     assert "passed" in str(followed["status"]).lower()
+
+
+def legiscan_bill(passed: bool) -> dict[str, Any]:
+    """A new Maryland bill on suing federal officers, from the real-shaped HB 351 getBill answer:
+    first read and referred, then (``passed``) through the House. The bill is invented."""
+    bill = json.loads((EXAMPLES / "legiscan" / "md_hb351" / "bill1893251.json").read_text())
+    template = bill["bill"]
+    template.update(bill_id=4242, bill_number="HB777", change_hash="passed" if passed else "filed",
+                    title="Civil Actions - Deprivation of Rights by Federal Officers",
+                    url="https://legiscan.com/MD/bill/HB777/2026", status=2 if passed else 1,
+                    progress=template["progress"][:4 if passed else 2],
+                    history=template["history"][:3 if passed else 1])
+    return dict(bill)
+
+
+def test_a_legiscan_search_follows_a_state_bill_and_alerts_its_later_move(
+        cli_env: dict[str, str], feeds: HttpServer, slack: HttpServer, tmp_path: Path) -> None:
+    key = "free-key"
+    env = {k: v for k, v in cli_env.items() if k not in KEYS} | {"LEGISCAN_API_KEY": key}
+    config = tmp_path / "sources.yaml"
+    config.write_text(yaml.safe_dump({"sources": [
+        {"id": "legiscan-search-md", "kind": "legiscan", "state": "MD", "query": "bivens", "max_bills": 10,
+         "base_url": feeds.url("/ls/")}]}))
+    for args in (["watchlist", "import", "--starter"],
+                 ["subscribe", "state-private-rights", "slack:" + slack.url()]):
+        assert run_cli(args, env).returncode == 0
+
+    def serve_search(bill: dict[str, Any] | None) -> None:
+        results = [{"relevance": 100, "bill_id": 4242, "change_hash": bill["bill"]["change_hash"]}] if bill else []
+        feeds.set(f"/ls/?key={key}&op=getSearchRaw&state=MD&query=bivens", json.dumps(
+            {"status": "OK", "searchresult": {"summary": {"page_total": 1, "count": len(results)},
+                                              "results": results}}),
+            content_type="application/json")
+        if bill:
+            feeds.set(f"/ls/?key={key}&op=getBill&id=4242", json.dumps({"status": "OK"} | bill),
+                      content_type="application/json")
+
+    serve_search(None)
+    run_once(env, config)  # the baseline
+    serve_search(legiscan_bill(passed=False))
+    _, log = run_once(env, config)
+    assert "now following HB 777 (matched watchlist 'state-private-rights')" in log
+    [new] = alerts(slack)
+    assert "HB777" in new
+    serve_search(legiscan_bill(passed=True))
+    run_once(env, config)
+    sent = alerts(slack)
+    assert len(sent) == 2 and "passed" in sent[1].lower(), sent

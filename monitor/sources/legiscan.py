@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -180,6 +181,7 @@ def bill_record(row: dict[str, Any], where: str = "bill") -> ItemRecord:
         summary=bill.description or None,
         data={
             "bill_id": bill.bill_id, "change_hash": bill.change_hash, "status_basis": FULL_HISTORY,
+            "label": re.sub(r"^([A-Za-z]+)\s*", r"\1 ", bill.bill_number),  # HB777 -> HB 777, as notices name it
             "session": session.session_name, "status": bill.status, "status_date": bill.status_date,
             "committee": committee.name if committee else None,
             "sponsors": [s.name for s in bill.sponsors or []],
