@@ -1,9 +1,10 @@
 """Scale-out on PostgreSQL: ``monitor worker`` processes on any machines share one database through procrastinate.
 
-A periodic ``dispatch`` claims the due sources (``FOR UPDATE SKIP LOCKED``) and defers one ``poll`` each under
-``lock`` = ``queueing_lock`` = ``source:<id>``; ``poll`` is ``Pipeline.poll`` under the source's row lease; a periodic
-``deliver`` runs the dispatcher. No queue retries (they collide with the queueing lock, procrastinate #1446/#1543):
-the next dispatch is the retry, and a dead worker's job is closed as failed, its source due when its lease ends.
+A periodic ``dispatch`` (one at a time, by procrastinate's lock) claims the due sources and defers one ``poll``
+each under ``lock`` = ``queueing_lock`` = ``source:<id>``; ``poll`` is ``Pipeline.poll`` under the source's row
+lease; a periodic ``deliver`` runs the dispatcher and ``sweep`` closes the jobs of workers whose heartbeat stopped.
+No queue retries (they collide with the queueing lock, procrastinate #1446/#1543): the next dispatch is the retry,
+and a dead worker's job is closed as failed, its source due again when its lease ends.
 """
 
 from __future__ import annotations
@@ -168,8 +169,6 @@ class Runtime(Service):
         self.pipeline: Pipeline = pipeline
         self.dispatcher = dispatcher
         self.settings = settings
-        self.last_sweep = float("-inf")  # monotonic time of this process's last stalled-job sweep
-        self.dispatching = asyncio.Lock()
 
     def sync(self, config: AppConfig) -> None:
         sync_sources_once(self.db, config)
@@ -182,7 +181,7 @@ def _runtime(context: JobContext) -> Runtime:
 
 
 def build_app(db: Database, settings: ClusterSettings) -> App:
-    """The procrastinate app and its three tasks (see the module docstring)."""
+    """The procrastinate app and its tasks (see the module docstring)."""
     conninfo = make_url(db.url).set(drivername="postgresql").render_as_string(hide_password=False)
     app = App(connector=PsycopgConnector(conninfo=conninfo))
 
@@ -202,26 +201,29 @@ def build_app(db: Database, settings: ClusterSettings) -> App:
         return summary.outcome
 
     @app.periodic(cron=cron_every(settings.dispatch_every), periodic_id="dispatch")
-    @app.task(name="monitor.dispatch", queue=POLLS, priority=10, queueing_lock="monitor.dispatch",
-              pass_context=True, retry=False)
+    @app.task(name="monitor.dispatch", queue=POLLS, priority=10, lock="monitor.dispatch",
+              queueing_lock="monitor.dispatch", pass_context=True, retry=False)
     async def dispatch(context: JobContext, timestamp: int) -> str:
         rt = _runtime(context)
-        if rt.dispatching.locked():  # ticks overlap when the database is slow: one per process will do
-            return "skipped: this worker is already dispatching"
-        async with rt.dispatching:
-            swept = await sweep_stalled(app, rt)
-            await asyncio.to_thread(rt.follow_bills)
-            ids = await asyncio.to_thread(claim_due, rt.db, rt.config, utcnow(), rt.settings.batch)
-            polls = [poll.configure(lock=f"source:{i}", queueing_lock=f"source:{i}").make_new_job(source_id=i)
-                     for i in ids]
-            try:
-                if polls:
-                    await app.job_manager.batch_defer_jobs_async(polls)
-            except exceptions.AlreadyEnqueued:  # some still wait from an earlier tick: those will do
-                for job in polls:
-                    with contextlib.suppress(exceptions.AlreadyEnqueued):
-                        await app.job_manager.defer_job_async(job)
-            return f"{len(ids)} polls deferred, {swept} stalled jobs closed"
+        await asyncio.to_thread(rt.follow_bills)
+        ids = await asyncio.to_thread(claim_due, rt.db, rt.config, utcnow(), rt.settings.batch)
+        polls = [poll.configure(lock=f"source:{i}", queueing_lock=f"source:{i}").make_new_job(source_id=i)
+                 for i in ids]
+        try:
+            if polls:
+                await app.job_manager.batch_defer_jobs_async(polls)
+        except exceptions.AlreadyEnqueued:  # some still wait from an earlier tick: those will do
+            for job in polls:
+                with contextlib.suppress(exceptions.AlreadyEnqueued):
+                    await app.job_manager.defer_job_async(job)
+        return f"{len(ids)} polls deferred"
+
+    @app.periodic(cron=cron_every(settings.dispatch_every), periodic_id="sweep")
+    @app.task(name="monitor.sweep", queue=POLLS, priority=10, queueing_lock="monitor.sweep", pass_context=True,
+              retry=False)
+    async def sweep(context: JobContext, timestamp: int) -> str:
+        """Not under the dispatch lock: closing a dead worker's dispatch is what frees that lock."""
+        return f"{await sweep_stalled(app, _runtime(context).db, settings.stalled_after)} stalled jobs closed"
 
     @app.periodic(cron=cron_every(settings.deliver_every), periodic_id="deliver")
     @app.task(name="monitor.deliver", queue=DELIVERIES, priority=10, queueing_lock="monitor.deliver",
@@ -238,14 +240,11 @@ def in_transaction(db: Database, fn: Callable[..., None], *args: Any, **kwargs: 
         fn(conn, *args, **kwargs)
 
 
-async def sweep_stalled(app: App, rt: Runtime) -> int:
+async def sweep_stalled(app: App, db: Database, stalled_after: float) -> int:
     """Close the jobs of dead workers as failed (never back to ``todo``: that is what breaks the
     queueing lock) and make their sources due again once their row lease expires."""
-    if time.monotonic() - rt.last_sweep < rt.settings.stalled_after / 3:
-        return 0
-    rt.last_sweep = time.monotonic()
     closed = 0
-    for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=rt.settings.stalled_after):
+    for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after):
         try:
             await app.job_manager.finish_job(job, status=jobs.Status.FAILED, delete_job=False)
         except exceptions.ConnectorException:
@@ -253,10 +252,10 @@ async def sweep_stalled(app: App, rt: Runtime) -> int:
         closed += 1
         log.warning("job %s (%s) of a dead worker closed as failed", job.id, job.call_string)
         if job.task_name == POLL_TASK and isinstance(source_id := job.task_kwargs.get("source_id"), str):
-            await asyncio.to_thread(in_transaction, rt.db, due_when_free, source_id)
+            await asyncio.to_thread(in_transaction, db, due_when_free, source_id)
     pruned = await app.job_manager.prune_stalled_workers(PRUNE_AFTER)
     if pruned:
-        await asyncio.to_thread(forget_workers, rt.db, pruned)
+        await asyncio.to_thread(forget_workers, db, pruned)
     return closed
 
 
