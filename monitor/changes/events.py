@@ -1,35 +1,9 @@
-"""One real-world event, one alert: status moves of one identity across providers.
+"""One real-world event, one alert (README, "One real-world event, one alert"): a status move of an
+identity that several providers report alerts for the first report only; later ones are evidence.
 
-Items of different providers that share an identity (``us/119/s/3470``, ``il/104/hb/1312``,
-``ca9/24-1234``) and a kind are one tracked thing. A status move of that thing is a
-``StatusEvent``: the same identity reaching the same normalised status, on the same action
-date (within ``SAME_DAY_WITHIN``: providers date one action by different records, a day apart
-at most in what we have seen; a missing date matches any). The first provider to report the
-move alerts; every later report is a ``StatusReport`` (a confirmation, shown as evidence) and
-alerts nobody again.
-
-``settle`` runs inside the poll's transaction, after the poll's changes are written and before
-its outbox rows are: it answers, per change, whether the change may alert. Verdicts:
-
-- ``first``: nobody reported this move before; the watchlists' rules decide as usual.
-- ``confirms``: another provider reported it first (or already stood at this status before
-  alerts began); recorded, no alert. A confirmation releases the alerts held for it
-  (``--confirm 2``).
-- ``repeat``: this provider reported the same move before (a feed flip-flopping); no alert.
-- ``behind``: another provider already stands on a higher rung of the same ladder; this one is
-  catching up, and "now in committee" would be a wrong status to send. Recorded, no alert.
-  An end (vetoed, failed) is never behind: it is a disagreement, and it alerts.
-
-A new item of an identity other providers already track is not a new thing: it alerts only as
-the identity's status move, when it moves the identity on (``first`` with an identity-level
-``spec``).
-
-Two polls of one identity never decide at once: on PostgreSQL each identity is locked for the
-transaction (advisory lock, taken in sorted order); SQLite has one writer at a time anyway.
-
-A watchlist with ``confirm`` above 1 gets its ``first`` status alerts as ``held`` outbox rows,
-due at the time-out (``hold_until``); ``release_holds`` sends them when it passes, and the
-message then says "Reported by X only" (``corroboration``).
+``settle`` decides inside the poll's transaction, with the identity locked on PostgreSQL, so two
+workers cannot both be first. A watchlist with ``confirm`` above 1 holds its alerts until another
+provider confirms the move or its time-out passes.
 """
 
 from __future__ import annotations
@@ -66,6 +40,9 @@ UNDATED_WITHIN = dt.timedelta(days=30)
 # field changes that travel with a status move: quiet when the move is
 MOVE_FIELDS = frozenset({"raw_status", "status_action", "status_date"})
 
+# first: nobody reported the move before, so the watchlists' rules decide; confirms: another provider
+# did (recorded as evidence); repeat: this provider did (a feed flip-flopping); behind: another provider
+# already stands on a higher rung, so this one is catching up (an end is never behind: it disagrees)
 Reason = Literal["first", "confirms", "repeat", "behind"]
 
 
@@ -102,7 +79,7 @@ class Event:
 
 @dataclass(frozen=True)
 class _View:
-    """Another provider's item of the identity, as it stands."""
+    """One provider's item of the identity at a status: as it stands, or as this poll reports it."""
 
     item_id: int
     source_id: str
@@ -116,8 +93,7 @@ def same_day(a: dt.date | None, b: dt.date | None) -> bool:
 
 
 def same_move(event: Event, kind: str, status: str, day: dt.date | None, now: dt.datetime) -> bool:
-    """The identity's same move: same kind and status, the same action day (a day apart at most),
-    or, where a date is missing, an event recent enough to be the same."""
+    """Same kind and status on the same action day or, undated, recent enough to be the same move."""
     if event.kind != kind or event.status != status:
         return False
     if event.status_date is None or day is None:
@@ -151,44 +127,41 @@ def settle(conn: Connection, source_id: str, observed: list[Observed], now: dt.d
     identities = sorted({str(o.record.identity) for o in moves})
     _lock(conn, identities)
     events = _events(conn, identities)
-    views = _views(conn, identities, source_id)
+    i = Item.__table__.c
+    views: dict[str, list[_View]] = defaultdict(list)
+    for row in conn.execute(select(i.id, i.identity, i.source_id, i.kind, i.status, i.status_date).where(
+            i.identity.in_(identities), i.source_id != source_id, i.status.is_not(None))):
+        views[row.identity].append(_View(row.id, row.source_id, row.kind, row.status, row.status_date))
     verdicts: dict[int, Verdict] = {}
     grown: list[Event] = []
     for o in moves:
-        identity, kind, status = str(o.record.identity), o.record.kind, str(o.record.status)
-        day = o.record.status_date
-        found = next((e for e in events[identity] if same_move(e, kind, status, day, now)), None)
-        others = [v for v in views[identity] if v.kind == kind]
+        identity = str(o.record.identity)
+        this = _View(o.item_id, source_id, o.record.kind, str(o.record.status), o.record.status_date)
+        others = [v for v in views[identity] if v.kind == this.kind]
+        found = next((e for e in events[identity]
+                      if same_move(e, this.kind, this.status, this.status_date, now)), None)
+        if found is not None and source_id in found.sources:
+            verdicts[o.change_id] = Verdict("repeat")
+            continue
+        if found is None:
+            already = next((v for v in others if v.status == this.status
+                            and same_day(v.status_date, this.status_date)), None)
+            if already is not None:  # it stood there before alerts began: its provider saw the move first
+                found = _create(conn, identity, already, None, now)
+                events[identity].append(found)
         if found is not None:
-            if source_id in found.sources:
-                verdicts[o.change_id] = Verdict("repeat")
-                continue
-            _report(conn, found, source_id, o, now)
+            _report(conn, found, this, o.change_id, now)
             grown.append(found)
             verdicts[o.change_id] = Verdict("confirms")
             continue
-        already = next((v for v in others if v.status == status and same_day(v.status_date, day)), None)
-        if already is not None:  # it stood there before alerts began: its provider saw it first
-            found = _create(conn, identity, kind, status, already.status_date, already.source_id, None, now)
-            conn.execute(insert(StatusReport), {"event_id": found.id, "source_id": already.source_id,
-                                                "item_id": already.item_id, "change_id": None,
-                                                "status_date": already.status_date, "reported_at": now})
-            _report(conn, found, source_id, o, now)
-            events[identity].append(found)
-            grown.append(found)
-            verdicts[o.change_id] = Verdict("confirms")
-            continue
-        found = _create(conn, identity, kind, status, day, source_id, o.change_id, now)
-        conn.execute(insert(StatusReport), {"event_id": found.id, "source_id": source_id, "item_id": o.item_id,
-                                            "change_id": o.change_id, "status_date": day, "reported_at": now})
-        events[identity].append(found)
+        events[identity].append(_create(conn, identity, this, o.change_id, now))
         other_statuses = [v.status for v in others]
-        if _behind(status, other_statuses):
+        if _behind(this.status, other_statuses):
             verdicts[o.change_id] = Verdict("behind")
         elif o.spec.type is ChangeType.NEW and others:
             best = max(other_statuses, key=lambda s: rank(s) or 0)
-            moved = ChangeSpec(ChangeType.STATUS, "status", best, status)
-            verdicts[o.change_id] = Verdict("first", moved) if moves_on_ladder(best, status) else Verdict("behind")
+            moved = ChangeSpec(ChangeType.STATUS, "status", best, this.status)
+            verdicts[o.change_id] = Verdict("first", moved) if moves_on_ladder(best, this.status) else Verdict("behind")
         else:
             verdicts[o.change_id] = Verdict("first")
     quiet = {o.item_id for o in moves if not verdicts[o.change_id].alerts}
@@ -205,38 +178,33 @@ def _events(conn: Connection, identities: list[str]) -> dict[str, list[Event]]:
     found: dict[str, list[Event]] = defaultdict(list)
     by_id: dict[int, Event] = {}
     for row in conn.execute(select(e.id, e.identity, e.kind, e.status, e.status_date, e.first_change_id,
-                                   e.first_seen_at).where(e.identity.in_(identities)).order_by(e.id)):
-        event = by_id[row.id] = Event(row.id, row.kind, row.status, row.status_date, row.first_change_id,
-                                       row.first_seen_at, [])
-        found[row.identity].append(event)
-    if by_id:
-        for report in conn.execute(select(r.event_id, r.source_id).where(r.event_id.in_(list(by_id))).order_by(r.id)):
-            by_id[report.event_id].sources.append(report.source_id)
+                                   e.first_seen_at, r.source_id)
+                            .outerjoin(StatusReport.__table__, r.event_id == e.id)
+                            .where(e.identity.in_(identities)).order_by(e.id, r.id)):
+        if row.id not in by_id:
+            by_id[row.id] = Event(row.id, row.kind, row.status, row.status_date, row.first_change_id,
+                                  row.first_seen_at, [])
+            found[row.identity].append(by_id[row.id])
+        if row.source_id is not None:
+            by_id[row.id].sources.append(row.source_id)
     return found
 
 
-def _views(conn: Connection, identities: list[str], source_id: str) -> dict[str, list[_View]]:
-    i = Item.__table__.c
-    found: dict[str, list[_View]] = defaultdict(list)
-    for row in conn.execute(select(i.id, i.identity, i.source_id, i.kind, i.status, i.status_date).where(
-            i.identity.in_(identities), i.source_id != source_id, i.status.is_not(None))):
-        found[row.identity].append(_View(row.id, row.source_id, row.kind, row.status, row.status_date))
-    return found
-
-
-def _create(conn: Connection, identity: str, kind: str, status: str, day: dt.date | None, source_id: str,
-            change_id: int | None, now: dt.datetime) -> Event:
+def _create(conn: Connection, identity: str, first: _View, change_id: int | None, now: dt.datetime) -> Event:
+    """A new event of ``identity``, with its first report."""
     event_id = conn.execute(insert(StatusEvent).returning(StatusEvent.__table__.c.id), {
-        "identity": identity, "kind": kind, "status": status, "status_date": day, "first_source_id": source_id,
-        "first_change_id": change_id, "first_seen_at": now}).scalar_one()
-    return Event(event_id, kind, status, day, change_id, now, [source_id])
+        "identity": identity, "kind": first.kind, "status": first.status, "status_date": first.status_date,
+        "first_source_id": first.source_id, "first_change_id": change_id, "first_seen_at": now}).scalar_one()
+    event = Event(event_id, first.kind, first.status, first.status_date, change_id, now, [])
+    _report(conn, event, first, change_id, now)
+    return event
 
 
-def _report(conn: Connection, event: Event, source_id: str, o: Observed, now: dt.datetime) -> None:
-    conn.execute(insert(StatusReport), {"event_id": event.id, "source_id": source_id, "item_id": o.item_id,
-                                        "change_id": o.change_id, "status_date": o.record.status_date,
+def _report(conn: Connection, event: Event, view: _View, change_id: int | None, now: dt.datetime) -> None:
+    conn.execute(insert(StatusReport), {"event_id": event.id, "source_id": view.source_id, "item_id": view.item_id,
+                                        "change_id": change_id, "status_date": view.status_date,
                                         "reported_at": now})
-    event.sources.append(source_id)
+    event.sources.append(view.source_id)
 
 
 def _release_confirmed(conn: Connection, event: Event, now: dt.datetime) -> None:
@@ -253,19 +221,16 @@ def _release_confirmed(conn: Connection, event: Event, now: dt.datetime) -> None
 
 def hold_until(confirm: int, timeout: int, verdict: Verdict | None, spec: ChangeSpec,
                now: dt.datetime) -> dt.datetime | None:
-    """When a status alert of a watchlist asking for ``confirm`` providers goes out unconfirmed;
-    None to send it now (no confirmation asked, not a status move, or not one of an identity)."""
+    """When a status alert waiting for ``confirm`` providers goes out unconfirmed; None to send it now."""
     if confirm <= 1 or verdict is None or not verdict.alerts or (verdict.spec or spec).type is not ChangeType.STATUS:
         return None
     return now + dt.timedelta(seconds=timeout)
 
 
-def release_holds(session: Session, now: dt.datetime) -> int:
+def release_holds(session: Session, now: dt.datetime) -> None:
     """Held alerts whose time-out has passed go out now, marked as reported by one provider only."""
-    result = session.execute(update(Delivery).where(Delivery.state == DeliveryState.HELD,
-                                                    Delivery.next_attempt_at <= now)
-                             .values(state=DeliveryState.PENDING))
-    return int(getattr(result, "rowcount", 0) or 0)
+    session.execute(update(Delivery).where(Delivery.state == DeliveryState.HELD, Delivery.next_attempt_at <= now)
+                    .values(state=DeliveryState.PENDING))
 
 
 def duration_text(seconds: int) -> str:
@@ -277,9 +242,7 @@ def duration_text(seconds: int) -> str:
 
 
 def corroboration(session: Session, change_id: int, watchlist: Watchlist | None, due: dt.datetime) -> str | None:
-    """Who reported the move an alert is about: "Confirmed by X", or "Reported by X only" when
-    the watchlist asked for a second provider and none came within its time-out (``due``: when
-    the alert fell due; a held alert falls due at its time-out)."""
+    """Who reported the move an alert is about ("Confirmed by X", "Reported by X only"), as of ``due``."""
     event = session.scalar(select(StatusEvent).where(StatusEvent.first_change_id == change_id))
     if event is None:
         return None
@@ -304,8 +267,7 @@ class IdentityView:
 
     @property
     def authoritative(self) -> list[Item]:
-        """The views that count for the identity's status: a bill followed in full (its whole action
-        history) replaces the status a list row derived from its latest action alone."""
+        """The views that count: a bill followed in full outranks a list row read from its latest action."""
         full = [i for i in self.items if not latest_action_only(i)]
         return full or self.items
 
@@ -317,8 +279,7 @@ class IdentityView:
 
     @property
     def agree(self) -> bool:
-        """True when every authoritative provider of each kind gives the same status (one provider
-        always agrees; a latest-action-only view replaced by a full one does not disagree)."""
+        """True when the authoritative providers of each kind give one status."""
         by_kind: dict[str, set[str | None]] = defaultdict(set)
         for item in self.authoritative:
             if item.status is not None:
