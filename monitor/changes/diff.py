@@ -1,8 +1,5 @@
-"""Change detection: compare the stored snapshot of an item with its new normalised record.
-
-Pure: no database, no clock. A new item is one ``new`` change; a normalised status that
-differs is one ``status`` change; every other tracked field that differs is a ``field`` change.
-"""
+"""Change detection, pure: a new item is one ``new`` change, a new normalised status one ``status``
+change, and every other tracked field that differs one ``field`` change."""
 
 from __future__ import annotations
 
@@ -30,21 +27,14 @@ class ChangeSpec:
 
 
 def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else str(value)
+    return None if value is None else str(value)
 
 
 def diff(old: dict[str, Any] | None, new: ItemRecord) -> list[ChangeSpec]:
+    """The changes from the stored snapshot ``old`` (None: not stored yet) to the record ``new``."""
     if old is None:
         return [ChangeSpec(ChangeType.NEW, new=new.status)]
     snapshot = new.snapshot()
-    changes: list[ChangeSpec] = []
-    if old.get("status") != snapshot["status"]:
-        changes.append(ChangeSpec(ChangeType.STATUS, "status", _text(old.get("status")),
-                                  _text(snapshot["status"])))
-    for name in ItemRecord.TRACKED_FIELDS:
-        if old.get(name) != snapshot[name]:
-            changes.append(ChangeSpec(ChangeType.FIELD, name, _text(old.get(name)),
-                                      _text(snapshot[name])))
-    return changes
+    return [ChangeSpec(ChangeType.STATUS if name == "status" else ChangeType.FIELD, name,
+                       _text(old.get(name)), _text(snapshot[name]))
+            for name in ("status", *ItemRecord.TRACKED_FIELDS) if old.get(name) != snapshot[name]]

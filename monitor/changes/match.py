@@ -1,12 +1,5 @@
 """Which watchlist rule, if any, fires for a change: the one function that answers "will this alert?".
-
-Watchlists are compiled once per poll (query parsed, patterns built); only the items that
-changed in the poll are tested, so the cost follows the changes, not watchlists x items.
-
-Muted patterns are phrases matched as words (like a query phrase) against an item's title,
-summary and the action text that moved it, not its full text: "pro hac vice" silences the
-docket entry "Motion for leave to appear pro hac vice", not an opinion that mentions one.
-"""
+Watchlists are compiled once per poll and test only the items that changed in it."""
 
 from __future__ import annotations
 
@@ -38,7 +31,7 @@ class CompiledWatchlist:
     on_new: bool
     on_status: str  # ladder|any|off
     on_field: bool
-    muted: tuple[str, ...]  # each a phrase: its folded words joined by spaces
+    muted: tuple[str, ...]  # folded words joined by spaces, matched against title, summary and action text
     paused: bool
     snooze_until: dt.datetime | None
     confirm: int = 1  # providers a status move waits for (monitor.changes.events)
@@ -110,8 +103,7 @@ def _compiled(values: tuple[Any, ...]) -> CompiledWatchlist:
 
 
 def compiled_watchlists(conn: Connection, ids: Collection[int]) -> list[CompiledWatchlist]:
-    """The watchlists ``ids`` (those someone hears from), compiled; read for each poll with
-    changes, so an edit made while the service runs applies to the next poll."""
+    """The watchlists ``ids``, read for each poll so an edit made while the service runs applies next poll."""
     if not ids:
         return []
     w = Watchlist.__table__.c
