@@ -32,6 +32,9 @@ POLICE = doc("Police misconduct settlement approved", "Justice department notice
     ("bivens ice", BIVENS_ICE, True),                       # implicit AND
     ("bivens AND ftca", BIVENS_ICE, False),
     ("bivens OR ftca", BIVENS_ICE, True),
+    ("bivens or ftca", BIVENS_ICE, True),                   # operators in any case
+    ('"or" bivens', BIVENS_ICE, False),                     # quoted, the word itself
+    ('"or"', doc("Stay granted or denied"), True),
     ("NOT bivens", BIVENS_ICE, False),
     ("ice", POLICE, False),                                 # words, not substrings: "police", "justice", "notice"
     ("hernandez", HERNANDEZ, True),                         # accent-insensitive
@@ -66,19 +69,31 @@ def test_matches(query: str, document: MatchDoc, expected: bool) -> None:
     assert compile_query(query)(document) is expected
 
 
-@pytest.mark.parametrize(("query", "tree"), [
-    ("a OR b c", "(a OR (b AND c))"),
-    ("a b OR c", "((a AND b) OR c)"),
-    ("a AND b OR c AND d", "((a AND b) OR (c AND d))"),
-    ("NOT a b", "(NOT a AND b)"),
-    ("NOT (a OR b)", "NOT (a OR b)"),
-    ("NOT NOT a", "NOT NOT a"),
-    ("(a OR b) c", "((a OR b) AND c)"),
-    ('kind:bill title:"no kings" immigra*', '(kind:bill AND title:"no kings" AND immigra*)'),
+@pytest.mark.parametrize(("query", "same_as"), [
+    ("a OR b c", "a OR (b AND c)"),
+    ("a b OR c", "(a AND b) OR c"),
+    ("a AND b OR c AND d", "(a AND b) OR (c AND d)"),
+    ("NOT a b", "(NOT a) AND b"),
+    ("NOT (a OR b)", "NOT ((a) OR (b))"),
+    ("NOT NOT a", "NOT (NOT a)"),
+    ("(a OR b) c", "((a OR b)) AND c"),
+    ('kind:bill title:"no kings" immigra*', 'kind:bill AND title:"no kings" AND immigra*'),
     ("jurisdiction:us|il|ca", "jurisdiction:us|il|ca"),
+    ("a or b", "a OR b"),                                   # operators in any case
+    ('"or" b', '"or" AND b'),
 ])
-def test_precedence(query: str, tree: str) -> None:
-    assert str(compile_query(query)) == tree
+def test_precedence(query: str, same_as: str) -> None:
+    assert compile_query(query) == compile_query(same_as)
+
+
+@pytest.mark.parametrize(("query", "other"), [
+    ("a OR b c", "(a OR b) c"),
+    ("NOT a b", "NOT (a b)"),
+    ('"a b"', "a b"),
+    ("kind:bill|opinion", "kind:bill OR kind:opinion"),
+])
+def test_different_queries_are_different_trees(query: str, other: str) -> None:
+    assert compile_query(query) != compile_query(other)
 
 
 @pytest.mark.parametrize(("query", "column", "message"), [

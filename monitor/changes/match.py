@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from monitor.changes.diff import ChangeSpec, ChangeType
-from monitor.changes.query import MatchDoc, Node, Nothing, compile_query, words
+from monitor.changes.query import NOTHING, MatchDoc, Node, compile_query, words
 from monitor.errors import QueryError
 from monitor.models import Item, Watchlist
 from monitor.normalise.statuses import moves_on_ladder
@@ -43,7 +43,7 @@ class CompiledWatchlist:
             matcher = compile_query(watchlist.query or "")
         except QueryError as exc:  # saved before a grammar change: keep its pins working, say why
             log.warning("watchlist %s: query ignored: %s", watchlist.name, exc)
-            matcher = Nothing()
+            matcher = NOTHING
         return cls(
             id=watchlist.id, name=watchlist.name, matcher=matcher,
             pinned=frozenset(p.lower() for p in watchlist.pinned or []),
@@ -59,9 +59,7 @@ class CompiledWatchlist:
     def why_matched(self, doc: MatchDoc) -> str | None:
         if doc.identity and doc.identity.lower() in self.pinned:
             return f"pinned {doc.identity}"
-        if self.matcher(doc):
-            return "query"
-        return None
+        return "query" if self.matcher(doc) else None
 
     def is_muted(self, doc: MatchDoc) -> bool:
         if not self.muted:

@@ -161,11 +161,6 @@ class Words(Node):
         needle = " " + " ".join(self.words)
         return (needle in joined) if self.prefix else (needle + " " in joined)
 
-    def __str__(self) -> str:
-        text = " ".join(self.words) + ("*" if self.prefix else "")
-        text = f'"{text}"' if len(self.words) > 1 else text
-        return f"title:{text}" if self.scope == "title" else text
-
 
 @dataclass(frozen=True)
 class Exact(Node):
@@ -182,21 +177,14 @@ class Exact(Node):
         value = fold(value)
         return value in self.values or any(value.startswith(p) for p in self.prefixes)
 
-    def __str__(self) -> str:
-        return f"{self.field}:" + "|".join([*self.values, *(p + "*" for p in self.prefixes)])
-
 
 @dataclass(frozen=True)
 class Cites(Node):
     keys: frozenset[str]
-    shown: str
     cost = 100
 
     def __call__(self, doc: MatchDoc) -> bool:
         return not self.keys.isdisjoint(doc.citations())
-
-    def __str__(self) -> str:
-        return f'cites:"{self.shown}"'
 
 
 @dataclass(frozen=True)
@@ -210,16 +198,12 @@ class Not(Node):
     def __call__(self, doc: MatchDoc) -> bool:
         return not self.operand(doc)
 
-    def __str__(self) -> str:
-        return f"NOT {self.operand}"
-
 
 @dataclass(frozen=True)
 class Junction(Node):
     """AND or OR of its operands, tried cheapest first so the answer comes before the slow ones."""
 
     operands: tuple[Node, ...]
-    operator: ClassVar[str]
     combine: ClassVar[Callable[[Iterable[bool]], bool]]
 
     @property
@@ -233,28 +217,16 @@ class Junction(Node):
     def __call__(self, doc: MatchDoc) -> bool:
         return type(self).combine(o(doc) for o in self.cheapest_first)
 
-    def __str__(self) -> str:
-        return "(" + f" {self.operator} ".join(str(o) for o in self.operands) + ")"
-
 
 class And(Junction):
-    operator = "AND"
     combine = all
 
 
 class Or(Junction):
-    operator = "OR"
     combine = any
 
 
-class Nothing(Node):
-    """The empty query: a watchlist of pinned identities only."""
-
-    def __call__(self, doc: MatchDoc) -> bool:
-        return False
-
-    def __str__(self) -> str:
-        return ""
+NOTHING = Or(())  # the empty query, true of no document: a watchlist of pinned identities only
 
 
 def _error(message: str, token: Token) -> QueryError:
@@ -293,7 +265,7 @@ class _Build(Transformer[Token, Node]):
     """Builds the nodes as the parser reduces each rule (stateless: one instance serves every parse)."""
 
     def start(self, children: list[Node]) -> Node:
-        return children[0] if children else Nothing()
+        return children[0] if children else NOTHING
 
     def or_expr(self, children: list[Node]) -> Node:
         return Or(tuple(children), depth=max(c.depth for c in children))
@@ -331,7 +303,7 @@ class _Build(Transformer[Token, Node]):
                     raise _error(f"no case or statute citation in {_text(value)!r} "
                                  "(e.g. cites:\"596 U.S. 482\" or cites:\"42 U.S.C. § 1983\")", value)
                 keys |= found
-            return Cites(frozenset(keys), "|".join(_text(v) for v in values))
+            return Cites(frozenset(keys))
         exact, prefixes = [], []
         allowed = {"kind": ITEM_KINDS, "status": tuple(sorted(ALL_STATUSES))}.get(name)
         for value in values:
