@@ -8,6 +8,8 @@ is a failure.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import os
 import shutil
@@ -16,26 +18,32 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import httpx
 import pytest
 import uvicorn
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+import monitor.drivers.service
 from monitor.cli import main
+from monitor.config import load_config
 from monitor.db import Database, database_url
+from monitor.drivers.service import Service
 from monitor.failpoints import ENV as FAILPOINTS
+from monitor.fetch import Fetcher
 from monitor.models import Base
 from monitor.redact import forget_targets
 from tests.fakes.http_server import SLACK_HOOK, HttpServer, slack_ok
 from tests.fakes.tls import Certificates, make_certificates
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 # worktrees: set MONITOR_REALDATA
 REALDATA = Path(os.environ.get("MONITOR_REALDATA") or ROOT.parent / "shared" / "realdata")
@@ -76,6 +84,14 @@ def forget_delivery_targets() -> Iterator[None]:
     forget_targets()
     yield
     forget_targets()
+
+
+@pytest.fixture(autouse=True)
+def quick_fetch_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Passes built here (``run_once``, the in-process service) retry a failed fetch after 10 ms
+    instead of production's 1 s and 2 s: the tests count retries, never wait for them
+    (tests/test_fetch.py builds its own Fetcher for the backoff itself)."""
+    monkeypatch.setattr(monitor.drivers.service, "Fetcher", functools.partial(Fetcher, retry_base=0.01))
 
 
 @pytest.fixture(scope="session")
@@ -252,6 +268,41 @@ def serve_asgi(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def visit_service(db: Database, config: Path, http: socket.socket, visit: Callable[[httpx.Client], T]) -> T:
+    """Run ``monitor run --http`` in this thread (its signal handlers need the main thread) while
+    ``visit`` calls its endpoints from another, then stop it as SIGTERM does. ``http`` listens
+    before the service starts, so a first request waits in the kernel's queue until it serves:
+    nothing polls for start-up. For what the endpoints answer; signals and exits are
+    tests/test_service.py's, with a process of its own."""
+    service = Service(db, load_config(config), http=http)
+    started = threading.Event()
+    loops: list[asyncio.AbstractEventLoop] = []
+    outcome: list[T] = []
+
+    def client() -> None:
+        started.wait()
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{http.getsockname()[1]}", timeout=60) as session:
+                outcome.append(visit(session))
+        finally:
+            loops[0].call_soon_threadsafe(service.stopping.set)
+
+    async def serve() -> None:
+        loops.append(asyncio.get_running_loop())
+        started.set()
+        await service.run()  # in this task: the service's shutdown waits for every other task
+
+    visitor = threading.Thread(target=client)
+    visitor.start()
+    try:
+        asyncio.run(serve())
+    finally:
+        http.close()  # a service that failed to start leaves no request waiting
+        visitor.join(60)
+    [result] = outcome
+    return result
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from monitor.config import load_config
 from monitor.db import Database
 from monitor.drivers.service import run_once
-from monitor.fetch import Fetcher
 from monitor.models import Item, Source
 from tests.fakes.http_server import HttpServer, Reply
 
@@ -32,12 +31,6 @@ def poll(db: Database, tmp_path: Path, entries: str):
 def items(db: Database) -> dict[str, Item]:
     with db.session() as s:
         return {i.key: i for i in s.scalars(select(Item))}
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = Fetcher.__init__
-    monkeypatch.setattr(Fetcher, "__init__", lambda self, **kw: original(self, **{**kw, "retry_base": 0.01}))
 
 
 def serve_congress(feeds: HttpServer) -> None:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
+import socket
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,10 +18,9 @@ from monitor.models import Change, Delivery, Item, WebhookEvent
 from monitor.web import MAX_BODY, create_app
 from monitor.web.courtlistener import WEBHOOK_SOURCE, process_pending, store_event
 from tests.cluster import wait_for
-from tests.conftest import realdata, serve_asgi
+from tests.conftest import realdata, serve_asgi, visit_service
 from tests.fakes.http_server import HttpServer
 from tests.test_pipeline import count, subscribe
-from tests.test_service import free_port
 
 SECRET = "s3cret-path-token"
 
@@ -175,17 +172,13 @@ def test_other_event_types_are_accepted_and_stored_without_items(db, hooks, name
     assert count(db, Item) == 0
 
 
-def test_the_service_processes_events_left_over_from_before_a_restart(db, cli_env, feeds):
+def test_the_service_processes_events_left_over_from_before_a_restart(db, feeds, tmp_path, monkeypatch):
     assert store_event(db, "before-restart", 2, 2, json.loads(body(*SEARCH_V2)))
-    Path(cli_env["MONITOR_CONFIG"]).write_text(
-        f"sources:\n  - id: a\n    kind: rss\n    url: {feeds.url('/a.xml')}\n    interval: 1d\n")
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--http", f"127.0.0.1:{port}"],
-                            env=cli_env | {"MONITOR_HOOK_SECRET": SECRET}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        assert wait_for(lambda: processed(db, 1), timeout=40), "the left-over event was not processed at start"
-        assert item_keys(db) == ["cl:cluster:2812209"]
-    finally:
-        proc.kill()  # how it stops is test_service's business
-        proc.communicate()
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"sources:\n  - id: a\n    kind: rss\n    url: {feeds.url('/a.xml')}\n    interval: 1d\n")
+    monkeypatch.setenv("MONITOR_HOOK_SECRET", SECRET)
+
+    # the service serves only once the left-over events are processed: its first answer is the sign
+    visit_service(db, config, socket.create_server(("127.0.0.1", 0)), lambda c: c.get("/healthz"))
+    assert processed(db, 1), "the left-over event was not processed at start"
+    assert item_keys(db) == ["cl:cluster:2812209"]

@@ -6,12 +6,13 @@ they would see: the exit code, the one line that explains, and what ended up in 
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 
 from monitor.redact import mask_url, public_url, redact
-from tests.conftest import run_cli
+from tests.conftest import run_cli, visit_service
 
 # ---- read-only commands never create a database -----------------------------------------------
 
@@ -256,42 +257,22 @@ def test_a_target_without_its_prefix_or_scheme_says_what_to_write(target: str, e
 
 # ---- what an operator expects: /metrics and JSON logs ------------------------------------------
 
-def test_metrics_endpoint_of_the_running_service(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+def test_metrics_endpoint_of_the_running_service(db, cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
     """After a pass with one good and one dead source, the running service's /metrics says so in
     the Prometheus text format: polls by outcome, failures in a row, items, changes, deliveries
     by state, the queue's depth and the last success per source."""
     import json
-    import signal
-    import subprocess
-    import sys
-    import time
-    import urllib.request
 
     from tests.reliability.helpers import rss
-    from tests.test_image import free_port
 
     feeds.set("/ok.xml", rss(("a1", "One"), ("a2", "Two")))
-    Path(cli_env["MONITOR_CONFIG"]).write_text(
-        f"sources:\n  - id: ok\n    kind: rss\n    url: {feeds.url('/ok.xml')}\n"
-        "  - id: down\n    kind: rss\n    url: http://127.0.0.1:9/x.xml\n")
+    config = Path(cli_env["MONITOR_CONFIG"])
+    config.write_text(f"sources:\n  - id: ok\n    kind: rss\n    url: {feeds.url('/ok.xml')}\n"
+                      "  - id: down\n    kind: rss\n    url: http://127.0.0.1:9/x.xml\n")
     assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
-    port = free_port()
-    service = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--http", f"127.0.0.1:{port}"],
-                               env=cli_env | {"MONITOR_PID_FILE": str(tmp_path / "monitor.pid")}, cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        text = None
-        deadline = time.monotonic() + 60
-        while text is None and service.poll() is None and time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-                    content_type = response.headers["Content-Type"]
-                    text = response.read().decode()
-            except OSError:
-                time.sleep(0.2)  # not listening yet
-    finally:
-        service.send_signal(signal.SIGTERM)
-        service.communicate(timeout=60)
+
+    response = visit_service(db, config, socket.create_server(("127.0.0.1", 0)), lambda c: c.get("/metrics"))
+    text, content_type = response.text, response.headers["Content-Type"]
     assert text is not None and content_type.startswith("text/plain; version=0.0.4")
     samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
                for line in text.splitlines() if line and not line.startswith("#")}
@@ -471,44 +452,23 @@ def test_watchlist_without_a_query_is_refused(cli_env: dict[str, str], tmp_path:
     assert run_cli(["watchlist", "add", "pins", "--pin", "us/119/s/3470"], cli_env, cwd=tmp_path).returncode == 0
 
 
-def test_watchlist_feed_shows_the_atom_url_that_works(cli_env: dict[str, str], tmp_path: Path) -> None:
+def test_watchlist_feed_shows_the_atom_url_that_works(db, cli_env: dict[str, str], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """`watchlist feed` prints the feed's URL with its token; the running service serves it."""
-    import signal
-    import subprocess
-    import sys
-    import time
-    import urllib.error
-    import urllib.request
-
-    from tests.test_image import free_port
-
-    Path(cli_env["MONITOR_CONFIG"]).write_text("sources: []\n")
+    config = Path(cli_env["MONITOR_CONFIG"])
+    config.write_text("sources: []\n")
     _watchlist(cli_env, tmp_path)
-    port = free_port()
-    env = cli_env | {"MONITOR_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-    shown = run_cli(["watchlist", "feed", "bivens"], env, cwd=tmp_path)
+    http = socket.create_server(("127.0.0.1", 0))
+    public = f"http://127.0.0.1:{http.getsockname()[1]}"
+    shown = run_cli(["watchlist", "feed", "bivens"], cli_env | {"MONITOR_PUBLIC_URL": public}, cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     url = shown.stdout.strip()
-    assert url.startswith(f"http://127.0.0.1:{port}/feeds/bivens.atom?token=")
-    service = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--http", f"127.0.0.1:{port}"],
-                               env=env | {"MONITOR_PID_FILE": str(tmp_path / "monitor.pid")}, cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        body = None
-        deadline = time.monotonic() + 60
-        while body is None and service.poll() is None and time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    body = response.read().decode()
-            except urllib.error.HTTPError:
-                raise
-            except OSError:
-                time.sleep(0.2)  # not listening yet
-        with pytest.raises(urllib.error.HTTPError):
-            urllib.request.urlopen(url.rsplit("=", 1)[0] + "=wrong", timeout=5)
-    finally:
-        service.send_signal(signal.SIGTERM)
-        service.communicate(timeout=60)
+    assert url.startswith(f"{public}/feeds/bivens.atom?token=")
+    monkeypatch.setenv("MONITOR_PUBLIC_URL", public)
+
+    feed, wrong = visit_service(db, config, http, lambda c: (c.get(url), c.get(url.rsplit("=", 1)[0] + "=wrong")))
+    assert feed.status_code == 200 and wrong.status_code >= 400
+    body = feed.text
     assert body is not None and "<feed" in body
     without = run_cli(["watchlist", "feed", "bivens"], cli_env, cwd=tmp_path)
     assert without.stdout.startswith("/feeds/bivens.atom?token=") and "MONITOR_PUBLIC_URL" in without.stderr
