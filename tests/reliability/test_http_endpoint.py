@@ -7,6 +7,7 @@ import json
 import shutil
 import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from monitor.web import create_app
 from tests.alerting import seed_watchlist, subscription
-from tests.conftest import run_cli_process, serve_asgi
+from tests.conftest import CliResult, run_cli, serve_asgi
 
 HOOK_SECRET = "hook-secret-for-tests-0123456789"
 
@@ -71,7 +72,15 @@ def test_nul_in_a_feed_or_unsubscribe_path_is_a_404(db, web) -> None:
         assert web.get(path).status_code == 404, path
 
 
-def _one_line_refusal(result: subprocess.CompletedProcess[str]) -> str:
+def _one_line_refusal(value: str, env: dict[str, str]) -> str:
+    """``monitor run --http VALUE`` in this process but off its main thread: a refused address stops
+    it before the service starts; an accepted one would start a service that cannot install its
+    signal handlers there, so a regression fails here instead of serving for ever."""
+    results: list[CliResult] = []
+    runner = threading.Thread(target=lambda: results.append(run_cli(["run", "--http", value], env)))
+    runner.start()
+    runner.join(60)
+    [result] = results
     assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --http") and "Traceback" not in result.stderr, lines
@@ -82,7 +91,7 @@ def _one_line_refusal(result: subprocess.CompletedProcess[str]) -> str:
                                    "203.0.113.7:8080"])
 def test_an_http_address_that_cannot_work_is_refused_at_start(cli_env, value) -> None:
     Path(cli_env["MONITOR_CONFIG"]).write_text("sources: []\n")
-    line = _one_line_refusal(run_cli_process(["run", "--http", value], cli_env, timeout=60))
+    line = _one_line_refusal(value, cli_env)
     assert value in line
 
 
@@ -92,7 +101,7 @@ def test_a_port_in_use_is_one_line_at_start(cli_env) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        line = _one_line_refusal(run_cli_process(["run", "--http", f"127.0.0.1:{port}"], cli_env, timeout=60))
+        line = _one_line_refusal(f"127.0.0.1:{port}", cli_env)
     assert "in use" in line
 
 
