@@ -20,12 +20,12 @@ own schedule, health and conditional-request state, and one court's outage fails
 
 Format: RSS 2.0; each item's ``guid`` is the package id (``USCOURTS-ca9-24-01234``), ``link``
 its details page, ``title`` the case name (sometimes after the docket number), ``pubDate`` when
-GovInfo published it, ``description`` HTML linking the PDF. An entry missing a field still counts
-when any of guid, link or PDF link names the package; Atom feeds parse the same way. A case is one package; each opinion
-in it is a granule (``…-0``, ``…-1``), so an item is keyed by the granule the entry's guid, link or
-PDF names (else the package): a second opinion in a known case is a new item. The docket number comes from the
-package id: ``USCOURTS-nysd-1_22-cv-01461`` -> ``1:22-cv-01461``, ``USCOURTS-ca9-24-01234`` ->
-``24-01234``. The identity is ``<court>/<docket number>`` as CourtListener and PACER write it:
+GovInfo published it, ``description`` HTML linking the PDF. An entry missing fields still counts
+when any of guid, link or PDF link names the package; Atom feeds parse the same way. A case is
+one package; each opinion in it is a granule (``…-0``, ``…-1``), so an item is keyed by the
+granule the entry's guid, link or PDF names (else the package): a second opinion in a known case
+is a new item. The docket number comes from the package id: ``USCOURTS-nysd-1_22-cv-01461`` ->
+``1:22-cv-01461``, ``USCOURTS-ca9-24-01234`` -> ``24-01234``. The identity is ``<court>/<docket number>`` as CourtListener and PACER write it:
 appellate numbers without GovInfo's zero padding (``ca9/24-1234``, PACER's ``20-4482``), and
 GovInfo's ``ca13`` (the Federal Circuit) as CourtListener's ``cafc``.
 """
@@ -184,8 +184,8 @@ class GovInfoCourtsSource(BaseSource):
         docket = docket_number(case)
         granule = granule_of(entry, package_id)
         title = plain_text(entry.title)
-        # "24-01234 - Doe v. Smith", or the package or granule id before the name
-        for prefix in (*filter(None, (granule, package_id)), docket, case, case.replace("_", "-")):
+        # "24-01234 - Doe v. Smith", or the granule or package id before the name
+        for prefix in [p for p in (granule, package_id, docket, case, case.replace("_", "-")) if p]:
             if title.startswith(prefix):
                 title = title[len(prefix):].lstrip(" -–:")
                 break
