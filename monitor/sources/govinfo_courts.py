@@ -25,9 +25,10 @@ when any of guid, link or PDF link names the package; Atom feeds parse the same 
 one package; each opinion in it is a granule (``…-0``, ``…-1``), so an item is keyed by the
 granule the entry's guid, link or PDF names (else the package): a second opinion in a known case
 is a new item. The docket number comes from the package id: ``USCOURTS-nysd-1_22-cv-01461`` ->
-``1:22-cv-01461``, ``USCOURTS-ca9-24-01234`` -> ``24-01234``. The identity is ``<court>/<docket number>`` as CourtListener and PACER write it:
-appellate numbers without GovInfo's zero padding (``ca9/24-1234``, PACER's ``20-4482``), and
-GovInfo's ``ca13`` (the Federal Circuit) as CourtListener's ``cafc``.
+``1:22-cv-01461``, ``USCOURTS-ca9-24-01234`` -> ``24-01234``. The identity is
+``<court>/<docket number>`` as CourtListener and PACER write it: appellate numbers without
+GovInfo's zero padding (``ca9/24-1234``, PACER's ``20-4482``), and GovInfo's ``ca13`` (the
+Federal Circuit) as CourtListener's ``cafc``.
 """
 
 from __future__ import annotations
