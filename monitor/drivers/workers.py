@@ -317,9 +317,9 @@ def cluster_status(db: Database, settings: ClusterSettings | None = None) -> Clu
                 "(SELECT count(*) FROM procrastinate_jobs j WHERE j.worker_id = w.id AND j.status = 'doing'), "
                 "s.value FROM procrastinate_workers w LEFT JOIN settings s ON s.key = :prefix || w.id::text "
                 "ORDER BY w.id"), stalled_after | {"prefix": WORKER_KEY}):
-            described = {k: v for k, v in json.loads(info or "{}").items() if k in ("host", "pid", "queues",
-                                                                                   "concurrency")}
-            workers.append(WorkerInfo(worker_id, beat, alive, running, **described))
+            said = json.loads(info or "{}")  # as describe_worker recorded it
+            workers.append(WorkerInfo(worker_id, beat, alive, running, host=said.get("host"), pid=said.get("pid"),
+                                      queues=said.get("queues", []), concurrency=said.get("concurrency")))
         queues: dict[str, dict[str, int]] = {q: {"todo": 0, "doing": 0, "failed": 0} for q in QUEUES}
         for queue, status, count in conn.execute(text(
                 "SELECT queue_name, status::text, count(*) FROM procrastinate_jobs "
