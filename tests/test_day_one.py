@@ -160,6 +160,8 @@ def test_a_fresh_install_with_no_keys(cli_env: dict[str, str], feeds: HttpServer
     sent = alerts(slack)
     assert len(sent) == 3, sent
     assert "H.R. 10660" in sent[-1] and "passed" in sent[-1].lower()
+    shown = run_cli(["watchlist", "show", "qualified-immunity"], env | {"COLUMNS": "200"}).stdout
+    assert "H.R. 10660\tPassed one chamber on Oct 20, 2026\t" in shown  # in words, as a pinned bill's status
 
 
 def state_page(actions: int | None) -> str:

@@ -310,6 +310,7 @@ def board(session: Session, watchlist: Watchlist, *, limit: int = 10) -> dict[st
         following.append({"identity": row.identity, "label": row.label, "title": row.title,
                           "notice": notice(row.label, watchlist.name), "why": row.why, "found_by": row.found_by,
                           "followed_at": row.followed_at, "status": status.status if status else None,
+                          "happened": happened_text(status.status, status.status_date) if status else None,
                           "status_source": status.source_id if status else None})
     latest = matching_items(session, CompiledWatchlist.compile(watchlist), limit=limit)
     return WatchlistSpec.of(watchlist).data() | {

@@ -275,7 +275,8 @@ def watchlist_show(name: NameArg,
         print_moves(pin["identity"], pin["moves"])
     if data["following"]:
         print_table(["bill", "status", "since", "why", "title"],
-                    [[f["label"], f["status"] or "not polled yet", f["followed_at"], f["notice"], cut(f["title"], 60)]
+                    [[f["label"], f["happened"] or f["status"] or "not polled yet", f["followed_at"], f["notice"],
+                      cut(f["title"], 60)]
                      for f in data["following"]], title="followed (tracked because they matched)")
     print_table(["last changed", "kind", "status", "title", "key"],
                 [[i["last_changed"], i["kind"], i["status"], cut(i["title"], 80), i["key"]] for i in data["latest"]],
