@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -105,11 +106,14 @@ class AppConfig:
         wanted = None if only is None else set(only)
         return [s for s in self.sources if s.enabled and (wanted is None or s.id in wanted)]
 
+    @cached_property
+    def by_id(self) -> dict[str, SourceConfig]:
+        return {s.id: s for s in self.sources}  # a worker looks up every poll's source: not a scan of 10,000
+
     def get(self, source_id: str) -> SourceConfig:
-        for source in self.sources:
-            if source.id == source_id:
-                return source
-        raise ConfigError(f"{self.path.name}: no source with id {source_id!r}")
+        if source_id not in self.by_id:
+            raise ConfigError(f"{self.path.name}: no source with id {source_id!r}")
+        return self.by_id[source_id]
 
 
 def config_hash(source: SourceConfig) -> str:
