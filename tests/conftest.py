@@ -31,10 +31,12 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+import monitor.delivery.dispatcher
 import monitor.drivers.service
 from monitor.cli import main
 from monitor.config import load_config
 from monitor.db import Database, database_url
+from monitor.delivery.dispatcher import RETRY_SCHEDULE
 from monitor.drivers.service import Service
 from monitor.failpoints import ENV as FAILPOINTS
 from monitor.fetch import Fetcher
@@ -92,6 +94,13 @@ def quick_fetch_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     instead of production's 1 s and 2 s: the tests count retries, never wait for them
     (tests/test_fetch.py builds its own Fetcher for the backoff itself)."""
     monkeypatch.setattr(monitor.drivers.service, "Fetcher", functools.partial(Fetcher, retry_base=0.01))
+
+
+@pytest.fixture
+def quick_first_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed delivery's first retry after 50 ms, not 5 s: ``run --once`` takes the retries due
+    within its pass, so the same retry happens without the wait (the later steps stay)."""
+    monkeypatch.setattr(monitor.delivery.dispatcher, "RETRY_SCHEDULE", (0.05, *RETRY_SCHEDULE[1:]))
 
 
 @pytest.fixture(scope="session")

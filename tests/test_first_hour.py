@@ -172,6 +172,7 @@ def test_email_subscription_is_refused_when_it_could_not_work(env: dict[str, str
     assert _subscriptions(cli_env, tmp_path) == []
 
 
+@pytest.mark.usefixtures("quick_first_retry")
 def test_a_lost_smtp_setting_holds_alerts_and_keeps_the_subscriber(cli_env: dict[str, str], feeds,
                                                                     tmp_path: Path) -> None:
     """The operator subscribed an address, then restarted without MONITOR_SMTP_URL: the alert is

@@ -13,12 +13,15 @@ import json
 from collections import deque
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect, text
 
 from monitor.db import Database
 from tests.conftest import run_cli
 from tests.fakes.http_server import HttpServer, Reply, Request
 from tests.reliability.helpers import rss
+
+pytestmark = pytest.mark.usefixtures("quick_first_retry")
 
 SECRETS = {
     "COURTLISTENER_TOKEN": "cl-token-LEAKCANARY-1111",
