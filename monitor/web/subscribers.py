@@ -23,10 +23,9 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from alerts.base import MessageChange
-from monitor.changes.events import corroboration
 from monitor.db import Database
 from monitor.delivery.dispatcher import message_change
-from monitor.models import Delivery, Source, Subscription, Watchlist
+from monitor.models import Delivery, Subscription, Watchlist
 from monitor.outbox.states import DeliveryState
 
 FEED_ENTRIES = 50
@@ -136,9 +135,7 @@ async def watchlist_feed(request: Request) -> Response:
             if change is None or change.id in seen or len(changes) >= FEED_ENTRIES:
                 continue
             seen.add(change.id)
-            changes.append(message_change(
-                delivery, change, change.item, session.get(Source, change.item.source_id),
-                corroboration=corroboration(session, change.id, watchlist, delivery.next_attempt_at)))
+            changes.append(message_change(session, delivery, change))
         body = atom_feed(watchlist, changes, str(request.base_url))
     return Response(body, media_type="application/atom+xml")
 
