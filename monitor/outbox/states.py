@@ -1,6 +1,5 @@
-"""What an outbox row is and where it is: the enums stored as text in ``deliveries.kind`` and
-``deliveries.state`` and ``digests.state``, in a module of their own so the models, the CLI
-and the web endpoint can use them without importing the enqueue machinery."""
+"""The enums stored as text in ``deliveries.kind``, ``deliveries.state`` and ``digests.state``,
+apart from the enqueue machinery so that models, CLI and web can import them."""
 
 from __future__ import annotations
 
@@ -8,21 +7,15 @@ from enum import StrEnum
 
 
 class DeliveryKind(StrEnum):
-    """What an outbox row is; stored as its text."""
-
     ALERT = "alert"
     DIGEST = "digest"
     ADMIN = "admin"
 
 
 class DeliveryState(StrEnum):
-    """Where an outbox row is; stored as its text.
-
-    ``queued`` (a digest row waiting for its day) → ``pending`` (due at ``next_attempt_at``) →
-    ``sending`` (claimed by one dispatcher) → ``sent`` | ``failed``, or ``pending`` again to retry.
-    ``held``: an alert waiting for a second provider to confirm its move (``--confirm 2``), due
-    at its time-out (``monitor.changes.events``).
-    """
+    """``queued`` (a digest row waiting for its day) → ``pending`` (due at ``next_attempt_at``) →
+    ``sending`` (claimed by one dispatcher) → ``sent`` | ``failed``, or ``pending`` again to retry;
+    ``held``: an alert waiting for a second provider to confirm its move, due at its time-out."""
 
     QUEUED = "queued"
     HELD = "held"
@@ -33,8 +26,8 @@ class DeliveryState(StrEnum):
 
 
 class DigestState(StrEnum):
-    """Where one subscriber's digest day is (``digests.state``): ``pending`` until its rows are
-    sent or fail; ``empty`` when the day had nothing to send."""
+    """One subscriber's digest day: ``pending`` until its rows are sent or fail, ``empty`` when
+    the day had nothing to send."""
 
     PENDING = "pending"
     EMPTY = "empty"
