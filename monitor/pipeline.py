@@ -15,9 +15,8 @@ import datetime as dt
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -43,7 +42,6 @@ from monitor.store import health, items, lease
 from monitor.store.health import Outcome
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 POLLS_IN_FLIGHT = 32  # polls of one process at a time (never more than the HTTP connection pool)
 PARSE_IN_THREAD_BYTES = 256 * 1024  # a bigger body parses off the event loop, which keeps fetching
@@ -172,7 +170,8 @@ class Pipeline:
                     ) -> PollSummary:
         if start.auth_blocked and start.auth_blocked == auth_fingerprint(config, source):
             # a 401/403 was reported once already; asking again only burns goodwill
-            self._commit(config, lambda session: None)
+            with self.db.engine.begin() as conn:
+                lease.release(conn, config.id, self.owner)
             error = "the provider refused our credentials (401/403); fix the key or the config"
             return PollSummary(config.id, Outcome.SKIPPED, error=error + ", then reload")
         client = PollClient(self.fetcher, config.id, cache=start.cache, provider=source.provider,
@@ -183,9 +182,10 @@ class Pipeline:
         except BudgetExceeded as exc:
             reason, until = redact(str(exc)), exc.until
             log.info("source %s deferred: %s", config.id, reason)
-            self._commit(config, lambda session: health.record_deferred(
-                session, config, reason, until=until, requests=client.requests, now=utcnow(),
-                failures_threshold=self.failures_threshold))
+            with self.db.engine.begin() as conn:
+                health.record_deferred(conn, config, reason, until=until, requests=client.requests,
+                                       now=utcnow(), failures_threshold=self.failures_threshold,
+                                       owner=self.owner)
             return PollSummary(config.id, Outcome.DEFERRED, error=reason, requests=client.requests)
         except AuthError as exc:
             log.error("source %s: %s. Not polling it again until its key or config changes.",
@@ -200,17 +200,18 @@ class Pipeline:
             return self._fail(config, error, client.requests)
 
         if fetched.unchanged:
-            self._commit(config, lambda session: health.record_success(
-                session, config, outcome=Outcome.UNCHANGED, requests=client.requests,
-                cache_updates=client.updated, failures_threshold=self.failures_threshold,
-                now=utcnow()))
+            with self.db.engine.begin() as conn:
+                health.record_success(conn, config, outcome=Outcome.UNCHANGED, requests=client.requests,
+                                      cache_updates=client.updated, owner=self.owner,
+                                      failures_threshold=self.failures_threshold, now=utcnow())
             return PollSummary(config.id, Outcome.UNCHANGED, requests=client.requests)
         baseline = start.first_poll and not config.alert_on_first_poll
         try:
-            summary = self._commit(config, lambda session: store_poll(
-                session, config, records, baseline=baseline, requests=client.requests,
-                cache_updates=client.updated, watermark=fetched.watermark,
-                failures_threshold=self.failures_threshold))
+            with self.db.session() as session:
+                summary = store_poll(session, config, records, baseline=baseline, owner=self.owner,
+                                     requests=client.requests, cache_updates=client.updated,
+                                     watermark=fetched.watermark,
+                                     failures_threshold=self.failures_threshold)
         except Exception as exc:
             log.exception("source %s: storing the poll failed", config.id)
             error = f"storing failed: {type(exc).__name__}: {exc}"
@@ -228,21 +229,15 @@ class Pipeline:
             return await asyncio.to_thread(parse_checked, source, fetched)
         return parse_checked(source, fetched)
 
-    def _commit(self, config: SourceConfig, write: Callable[[Session], T]) -> T:
-        """Record the poll with ``write`` and give the source's lease back, in one transaction."""
-        with self.db.session() as session:
-            result = write(session)
-            lease.release(session.connection(), config.id, self.owner)
-        return result
-
     def _fail(self, config: SourceConfig, error: str, requests: int, *,
               auth_blocked: str | None = None) -> PollSummary:
         error = redact(error)
         if auth_blocked is None:
             log.warning("source %s failed: %s", config.id, error)
-        self._commit(config, lambda session: health.record_failure(
-            session, config, error, requests=requests, auth_blocked=auth_blocked,
-            failures_threshold=self.failures_threshold, now=utcnow()))
+        with self.db.engine.begin() as conn:
+            health.record_failure(conn, config, error, requests=requests, auth_blocked=auth_blocked,
+                                  failures_threshold=self.failures_threshold, now=utcnow(),
+                                  owner=self.owner)
         return PollSummary(config.id, Outcome.FAILED, error=error, requests=requests)
 
 
@@ -253,7 +248,7 @@ def parse_checked(source: SourceKind, fetched: Fetched) -> list[ItemRecord]:
 
 
 def store_poll(session: Session, config: SourceConfig, records: list[ItemRecord], *,
-               baseline: bool, requests: int = 0,
+               baseline: bool, requests: int = 0, owner: str | None = None,
                cache_updates: dict[str, CacheEntry] | None = None,
                watermark: str | None = None, failures_threshold: int = 3,
                now: dt.datetime | None = None) -> PollSummary:
@@ -278,9 +273,9 @@ def store_poll(session: Session, config: SourceConfig, records: list[ItemRecord]
               "detected_at": now}
              for w, change in found]).scalars())
         summary.alerts = enqueue(session, config.id, poll_id, found, summary.change_ids, now)
-    health.record_success(session, config, outcome=summary.outcome, requests=requests,
+    health.record_success(conn, config, outcome=summary.outcome, requests=requests,
                           cache_updates=cache_updates or {}, failures_threshold=failures_threshold,
-                          now=now, poll_id=poll_id, seen=summary.seen, new=new,
+                          now=now, owner=owner, poll_id=poll_id, seen=summary.seen, new=new,
                           changed=summary.changed, baseline=baseline, watermark=watermark)
     return summary
 

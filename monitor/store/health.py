@@ -72,6 +72,10 @@ _N, _TODAY = bindparam("n", type_=Integer), bindparam("today", type_=Date)
 _SPENT = {"requests_today": case((Source.requests_day == _TODAY, Source.requests_today + _N),
                                  else_=_N),
           "requests_day": _TODAY}
+# every outcome gives the source's row lease back, when it is still ``owner``'s (None: no lease)
+_OURS = Source.lease_owner == bindparam("owner", type_=String)
+_RELEASE = {"lease_owner": case((_OURS, None), else_=Source.lease_owner),
+            "lease_until": case((_OURS, None), else_=Source.lease_until)}
 _POLL_DONE = update(Poll).where(Poll.id == bindparam("poll_id")).values(
     finished_at=_at("now"), outcome=bindparam("outcome"), baseline=bindparam("baseline"),
     items_seen=bindparam("seen"), items_new=bindparam("new"), items_changed=bindparam("changed"),
@@ -85,15 +89,15 @@ _SUCCESS = update(Source).where(_SID).values(
     auth_blocked=None, last_items_at=func.coalesce(_at("items_at"), Source.last_items_at),
     last_change_at=func.coalesce(_at("change_at"), Source.last_change_at),
     watermark=func.coalesce(bindparam("watermark", type_=String), Source.watermark), **_SPENT,
-).returning(*_SILENCE)
+    **_RELEASE).returning(*_SILENCE)
 _FAILURE = update(Source).where(_SID).values(
     last_attempt_at=_at("now"), consecutive_failures=Source.consecutive_failures + 1,
     last_error=bindparam("error"), last_outcome=Outcome.FAILED, polls_total=Source.polls_total + 1,
-    auth_blocked=bindparam("auth_blocked", type_=String), **_SPENT,
+    auth_blocked=bindparam("auth_blocked", type_=String), **_SPENT, **_RELEASE,
 ).returning(*_SILENCE)
 _DEFERRED = update(Source).where(_SID).values(
     last_attempt_at=_at("now"), last_outcome=Outcome.DEFERRED, deferred_reason=bindparam("reason"),
-    next_run_at=_at("until"), **_SPENT,
+    next_run_at=_at("until"), **_SPENT, **_RELEASE,
 ).returning(*_SILENCE)
 
 
@@ -135,13 +139,12 @@ def start_poll(conn: Connection, source_id: str, now: dt.datetime) -> int:
     return int(conn.execute(insert(Poll).returning(Poll.id), values).scalar_one())
 
 
-def record_success(session: Session, config: SourceConfig, *, outcome: Outcome, requests: int,
+def record_success(conn: Connection, config: SourceConfig, *, outcome: Outcome, requests: int,
                    cache_updates: dict[str, CacheEntry], failures_threshold: int, now: dt.datetime,
-                   poll_id: int | None = None, seen: int = 0, new: int = 0, changed: int = 0,
-                   baseline: bool = False, watermark: str | None = None) -> None:
+                   owner: str | None = None, poll_id: int | None = None, seen: int = 0, new: int = 0,
+                   changed: int = 0, baseline: bool = False, watermark: str | None = None) -> None:
     """A poll that got an answer: its row (``poll_id``; a 304 has none), the source's health,
-    validators and watermark, and the silent-source check."""
-    conn = session.connection()
+    validators and watermark, the silent-source check, and ``owner``'s lease given back."""
     if poll_id is not None:
         conn.execute(_POLL_DONE, {"poll_id": poll_id, "now": now, "outcome": outcome,
                                   "n": requests, "baseline": baseline, "seen": seen, "new": new,
@@ -150,27 +153,27 @@ def record_success(session: Session, config: SourceConfig, *, outcome: Outcome, 
     row = conn.execute(_SUCCESS, {
         "sid": config.id, "now": now, "outcome": outcome, "seen": seen, "watermark": watermark,
         "unchanged": int(outcome == Outcome.UNCHANGED), "items_at": now if seen else None,
-        "change_at": now if new or changed else None, "n": requests, "today": now.date()}).one()
-    check_silence(session, config, row, failures_threshold=failures_threshold, now=now)
+        "change_at": now if new or changed else None, "n": requests, "today": now.date(),
+        "owner": owner}).one()
+    check_silence(conn, config, row, failures_threshold=failures_threshold, now=now)
 
 
-def record_failure(session: Session, config: SourceConfig, error: str, *, requests: int,
-                   failures_threshold: int, now: dt.datetime, auth_blocked: str | None = None
-                   ) -> None:
+def record_failure(conn: Connection, config: SourceConfig, error: str, *, requests: int,
+                   failures_threshold: int, now: dt.datetime, owner: str,
+                   auth_blocked: str | None = None) -> None:
     """A failed poll; ``auth_blocked`` (a 401/403) holds the source until its config or key
     changes."""
-    conn = session.connection()
     row = conn.execute(_FAILURE, {"sid": config.id, "now": now, "error": error[:1000],
                                   "auth_blocked": auth_blocked, "n": requests,
-                                  "today": now.date()}).one()
+                                  "today": now.date(), "owner": owner}).one()
     conn.execute(insert(Poll), {"source_id": config.id, "started_at": now, "finished_at": now,
                                 "outcome": Outcome.FAILED, "error": error[:1000],
                                 "requests": requests})
-    check_silence(session, config, row, failures_threshold=failures_threshold, now=now)
+    check_silence(conn, config, row, failures_threshold=failures_threshold, now=now)
 
 
-def record_deferred(session: Session, config: SourceConfig, reason: str, *, until: dt.datetime,
-                    requests: int, failures_threshold: int, now: dt.datetime) -> None:
+def record_deferred(conn: Connection, config: SourceConfig, reason: str, *, until: dt.datetime,
+                    requests: int, failures_threshold: int, now: dt.datetime, owner: str) -> None:
     """A poll the budget did not allow: nothing was sent for it, so it is neither success nor
     failure.
 
@@ -178,10 +181,10 @@ def record_deferred(session: Session, config: SourceConfig, reason: str, *, unti
     the workers' dispatch reads ``next_run_at``, so deferred sources go first in the next window
     instead of losing it to sources that were polled in this one (``monitor run`` overwrites it
     with its scheduler's next slot)."""
-    row = session.connection().execute(_DEFERRED, {
+    row = conn.execute(_DEFERRED, {
         "sid": config.id, "now": now, "reason": reason[:1000], "until": until, "n": requests,
-        "today": now.date()}).one()
-    check_silence(session, config, row, failures_threshold=failures_threshold, now=now)
+        "today": now.date(), "owner": owner}).one()
+    check_silence(conn, config, row, failures_threshold=failures_threshold, now=now)
 
 
 def silence_reason(row: Row[*tuple[Any, ...]], config: SourceConfig, *, failures_threshold: int,
@@ -203,24 +206,22 @@ def silence_reason(row: Row[*tuple[Any, ...]], config: SourceConfig, *, failures
     return None
 
 
-def check_silence(session: Session, config: SourceConfig, row: Row[*tuple[Any, ...]], *,
-                  failures_threshold: int, now: dt.datetime) -> str | None:
-    """Open or close the source's incident from its health ``row`` just written; returns
-    "opened", "closed" or None (no transition)."""
+def check_silence(conn: Connection, config: SourceConfig, row: Row[*tuple[Any, ...]], *,
+                  failures_threshold: int, now: dt.datetime) -> None:
+    """Open or close the source's incident from its health ``row`` just written."""
     reason = silence_reason(row, config, failures_threshold=failures_threshold, now=now)
-    if reason is not None and not row.incident_open:
+    if (reason is None) != bool(row.incident_open):
+        return  # healthy and no incident, or silent with one open already
+    if reason is not None:
         opened = now.strftime("%Y%m%dT%H%M%S")
-        session.execute(update(Source)
-                        .where(Source.id == config.id, Source.incident_open.is_(False))
-                        .values(incident_open=True, incident_reason=f"{opened} {reason}"))
-        queue_admin_notice(session, f"Source '{config.id}' is silent: {reason}",
-                           f"silent:{config.id}:{opened}", now)
-        return "opened"
-    if reason is None and row.incident_open:
+        values = {"incident_open": True, "incident_reason": f"{opened} {reason}"}
+        text, key = f"Source '{config.id}' is silent: {reason}", f"silent:{config.id}:{opened}"
+    else:
         opened = (row.incident_reason or "").split(" ", 1)[0]
-        session.execute(update(Source).where(Source.id == config.id)
-                        .values(incident_open=False, incident_reason=None))
-        queue_admin_notice(session, f"Source '{config.id}' has recovered (incident opened "
-                           f"{opened}).", f"recovered:{config.id}:{opened}", now)
-        return "closed"
-    return None
+        values = {"incident_open": False, "incident_reason": None}
+        text = f"Source '{config.id}' has recovered (incident opened {opened})."
+        key = f"recovered:{config.id}:{opened}"
+    conn.execute(update(Source).where(Source.id == config.id).values(values))
+    with Session(bind=conn) as session:  # joins conn's transaction; the caller commits it
+        queue_admin_notice(session, text, key, now)
+        session.flush()
