@@ -1,11 +1,7 @@
-"""The one place that talks HTTP to sources.
-
-``Fetcher`` owns the process-wide ``httpx.AsyncClient`` (pooling, keep-alive, gzip, one
-User-Agent), the size cap, retries and error classification. ``PollClient`` is what a source's
-``fetch`` gets: it is bound to one poll of one source, sends conditional requests from the
-stored validators, recognises an unchanged body by its hash, and collects the new validators
-so the pipeline can store them in the same transaction as the poll's items.
-"""
+"""The one place that talks HTTP to sources: ``Fetcher`` owns the process's ``httpx.AsyncClient``,
+the size cap, retries and error classification; ``PollClient`` is one poll's view of it (conditional
+requests from the stored validators, an unchanged body known by its hash, the new validators
+collected for the poll's own transaction)."""
 
 from __future__ import annotations
 
@@ -13,7 +9,6 @@ import asyncio
 import email.utils
 import functools
 import hashlib
-import json
 import logging
 import os
 import random
@@ -73,8 +68,6 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    if when is None:
-        return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
@@ -96,9 +89,6 @@ class Response:
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "")
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 ROBOTS_TTL = 24 * 3600.0  # RFC 9309: cache robots.txt, but not for more than 24 hours
@@ -136,15 +126,10 @@ class Fetcher:
         # environment, httpx builds the proxy's transports and the name is checked per hop.
         proxied = bool(getproxies())
         self.client = httpx.AsyncClient(
-            headers={"User-Agent": user_agent(), "Accept-Encoding": ACCEPT_ENCODING},
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            headers={"User-Agent": user_agent(), "Accept-Encoding": ACCEPT_ENCODING}, verify=ssl_context(),
+            timeout=httpx.Timeout(timeout, connect=connect_timeout), limits=limits, follow_redirects=True,
             transport=None if proxied else GuardedTransport(verify=ssl_context(), limits=limits),
-            verify=ssl_context(),
-            limits=limits,
-            follow_redirects=True,
-            max_redirects=MAX_REDIRECTS,
-            event_hooks={"request": [check_request] if proxied else []},
-        )
+            max_redirects=MAX_REDIRECTS, event_hooks={"request": [check_request] if proxied else []})
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -214,9 +199,7 @@ class Fetcher:
             cached = (time.monotonic() + ROBOTS_TTL, rules)
             self._robots[origin] = cached
         rules = cached[1]
-        if isinstance(rules, bool):
-            return rules
-        return rules.can_fetch(USER_AGENT_TOKEN, url)
+        return rules if isinstance(rules, bool) else rules.can_fetch(USER_AGENT_TOKEN, url)
 
     async def _get_once(self, url: str, *, headers: Mapping[str, str] | None,
                         max_bytes: int, keyed: bool) -> tuple[int, httpx.Headers, bytes, str]:
