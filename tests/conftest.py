@@ -19,6 +19,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -285,32 +286,22 @@ def visit_service(db: Database, config: Path, http: socket.socket, visit: Callab
     nothing polls for start-up. For what the endpoints answer; signals and exits are
     tests/test_service.py's, with a process of its own."""
     service = Service(db, load_config(config), http=http)
-    started = threading.Event()
-    loops: list[asyncio.AbstractEventLoop] = []
-    outcome: list[T] = []
+    with asyncio.Runner() as runner, ThreadPoolExecutor(1) as pool:
+        loop = runner.get_loop()
 
-    def client() -> None:
-        started.wait()
+        def client() -> T:
+            try:
+                with httpx.Client(base_url=f"http://127.0.0.1:{http.getsockname()[1]}", timeout=60) as session:
+                    return visit(session)
+            finally:
+                loop.call_soon_threadsafe(service.stopping.set)
+
+        visited = pool.submit(client)
         try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{http.getsockname()[1]}", timeout=60) as session:
-                outcome.append(visit(session))
+            runner.run(service.run())  # as the main task: the service's shutdown waits for every other task
         finally:
-            loops[0].call_soon_threadsafe(service.stopping.set)
-
-    async def serve() -> None:
-        loops.append(asyncio.get_running_loop())
-        started.set()
-        await service.run()  # in this task: the service's shutdown waits for every other task
-
-    visitor = threading.Thread(target=client)
-    visitor.start()
-    try:
-        asyncio.run(serve())
-    finally:
-        http.close()  # a service that failed to start leaves no request waiting
-        visitor.join(60)
-    [result] = outcome
-    return result
+            http.close()  # a service that failed to start leaves no request waiting
+        return visited.result(timeout=60)
 
 
 @pytest.fixture
