@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from monitor.changes.events import identity_view
 from monitor.cli import watchlist_admin as wl
 from monitor.config import load_config
 from monitor.db import Database
@@ -81,7 +80,7 @@ def test_a_later_provider_confirms_and_does_not_alert_again(two: Providers) -> N
     two.poll("b")
     assert len(two.alerts()) == 1
     with two.db.session() as s:
-        (event,) = identity_view(s, "us/119/s/3470").events
+        (event,) = wl.identity_view(s, "us/119/s/3470").events
         assert (event.first_source_id, [r.source_id for r in event.reports]) == ("a", ["a", "b"])
 
 
@@ -100,7 +99,7 @@ def test_a_lagging_provider_catching_up_is_not_news(two: Providers) -> None:
     two.poll("b")
     assert len(two.alerts()) == 1
     with two.db.session() as s:
-        view = identity_view(s, "us/119/s/3470")
+        view = wl.identity_view(s, "us/119/s/3470")
         assert not view.agree and {e.status for e in view.events} == {"passed_one_chamber", "reported"}
 
 
@@ -239,7 +238,7 @@ def test_a_bill_followed_in_full_replaces_the_status_its_list_row_derived(two: P
     two.serve("b", bill("b", **REPORTED, data={"status_basis": "actions"}))
     two.poll("a", "b")
     with two.db.session() as s:
-        view = identity_view(s, "us/119/s/3470")
+        view = wl.identity_view(s, "us/119/s/3470")
         assert view.status_item is not None
         assert (view.status_item.source_id, view.status_item.status, view.agree) == ("b", "reported", True)
         board = wl.board(s, wl.get(s, "s3470"))
@@ -253,5 +252,5 @@ def test_without_a_full_history_the_latest_action_status_stands(two: Providers) 
     two.serve("b", bill("b", **IN_COMMITTEE, data={"status_basis": "latest_action"}))
     two.poll("a", "b")
     with two.db.session() as s:
-        current = identity_view(s, "us/119/s/3470").status_item
+        current = wl.identity_view(s, "us/119/s/3470").status_item
     assert current is not None and (current.source_id, current.status) == ("a", "reported")

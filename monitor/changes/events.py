@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -28,7 +28,6 @@ from monitor.models import (
     Watchlist,
     utcnow,
 )
-from monitor.normalise.actiontext import LATEST_ONLY
 from monitor.normalise.statuses import BILL_LADDER, CASE_LADDER, moves_on_ladder, rank
 from monitor.outbox.states import DeliveryState
 from monitor.sources.base import ItemRecord
@@ -255,46 +254,3 @@ def corroboration(session: Session, change_id: int, watchlist: Watchlist | None,
         return f"Reported by {event.first_source_id} only so far"  # a digest sent before the time-out
     return (f"Reported by {event.first_source_id} only: no other provider confirmed it within "
             f"{duration_text(watchlist.confirm_timeout)}")
-
-
-@dataclass
-class IdentityView:
-    """Every provider's view of one identity, and the moves they reported: ``items show`` and the board."""
-
-    identity: str
-    items: list[Item]
-    events: list[StatusEvent]
-
-    @property
-    def authoritative(self) -> list[Item]:
-        """The views that count: a bill followed in full outranks a list row read from its latest action."""
-        full = [i for i in self.items if not latest_action_only(i)]
-        return full or self.items
-
-    @property
-    def status_item(self) -> Item | None:
-        """The view whose status the identity has: an authoritative one, most recently moved first."""
-        moved = [i for i in self.authoritative if i.status is not None]
-        return max(moved, key=lambda i: (i.status_date or dt.date.min, i.last_changed)) if moved else None
-
-    @property
-    def agree(self) -> bool:
-        """True when the authoritative providers of each kind give one status."""
-        by_kind: dict[str, set[str | None]] = defaultdict(set)
-        for item in self.authoritative:
-            if item.status is not None:
-                by_kind[item.kind].add(item.status)
-        return all(len(statuses) <= 1 for statuses in by_kind.values())
-
-
-def latest_action_only(item: Item) -> bool:
-    """A list row whose status was read from its latest action alone (congress.gov list, Open States rows)."""
-    return (item.data or {}).get("status_basis") == LATEST_ONLY
-
-
-def identity_view(session: Session, identity: str) -> IdentityView:
-    items = list(session.scalars(select(Item).where(func.lower(Item.identity) == identity.lower())
-                                 .order_by(Item.kind, Item.source_id, Item.key)))
-    events = list(session.scalars(select(StatusEvent).where(StatusEvent.identity == identity.lower())
-                                  .order_by(StatusEvent.id)))
-    return IdentityView(identity.lower(), items, events)

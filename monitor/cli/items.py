@@ -24,7 +24,7 @@ from monitor.cli.watchlists import print_moves
 from monitor.normalise.meanings import describe_raw
 
 if TYPE_CHECKING:
-    from monitor.changes.events import IdentityView
+    from monitor.cli.watchlist_admin import IdentityView
     from monitor.models import Item
 
 items_app = typer.Typer(rich_markup_mode=None,
@@ -151,7 +151,6 @@ def items_show(key: Annotated[str, typer.Argument(metavar="KEY", help="The item 
     """
     from sqlalchemy import select
 
-    from monitor.changes.events import identity_view
     from monitor.cli import watchlist_admin as wl
     from monitor.cli.views import change_json, item_json, version_json
     from monitor.models import Change, Item
@@ -160,13 +159,13 @@ def items_show(key: Annotated[str, typer.Argument(metavar="KEY", help="The item 
     with database.session() as session:
         item = session.scalar(select(Item).where(Item.key == key))
         if item is None:  # an identity: every provider's item of it
-            view = identity_view(session, key) if wl.IDENTITY.match(key.strip().lower()) else None
+            view = wl.identity_view(session, key) if wl.IDENTITY.match(key.strip().lower()) else None
             if view is None or not view.items:
                 fail(f"no item with key or identity {key!r} (see `monitor items list`)")
             _show_identity(view, json_out)
             return
         changes = list(session.scalars(select(Change).where(Change.item_id == item.id).order_by(Change.id)))
-        moves = [wl.move_json(e) for e in identity_view(session, item.identity).events] if item.identity else []
+        moves = [wl.move_json(e) for e in wl.identity_view(session, item.identity).events] if item.identity else []
         data = item_json(item) | {"summary": item.summary, "versions": [version_json(v) for v in item.versions],
                                   "changes": [change_json(c) for c in changes], "moves": moves}
         if json_out:

@@ -30,13 +30,13 @@ from sqlalchemy.orm import Session
 
 from alerts.base import happened_text
 from monitor.changes.diff import ChangeSpec, ChangeType
-from monitor.changes.events import identity_view, latest_action_only
 from monitor.changes.match import CompiledWatchlist, match_doc
 from monitor.changes.query import MatchDoc, compile_query
 from monitor.config import parse_duration, pydantic_problem
 from monitor.errors import ConfigError, QueryError
 from monitor.follow import notice
 from monitor.models import Change, FollowedBill, Item, Poll, StatusEvent, Watchlist, utcnow
+from monitor.normalise.actiontext import LATEST_ONLY
 from monitor.normalise.meanings import meaning
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
@@ -270,6 +270,45 @@ def preview(session: Session, spec: WatchlistSpec, *, days: int = 30, limit: int
 
 
 BOARD_MOVES = 5
+
+
+def latest_action_only(item: Item) -> bool:
+    """A list row whose status was read from its latest action alone (congress.gov list, Open States rows)."""
+    return (item.data or {}).get("status_basis") == LATEST_ONLY
+
+
+@dataclass
+class IdentityView:
+    """Every provider's item of one identity, and the moves they reported: ``items show`` and the board."""
+
+    identity: str
+    items: list[Item]
+    events: list[StatusEvent]
+
+    @property
+    def authoritative(self) -> list[Item]:
+        """The items that count: a bill followed in full outranks a list row read from its latest action."""
+        return [i for i in self.items if not latest_action_only(i)] or self.items
+
+    @property
+    def status_item(self) -> Item | None:
+        """The item whose status the identity has: an authoritative one, most recently moved first."""
+        moved = [i for i in self.authoritative if i.status is not None]
+        return max(moved, key=lambda i: (i.status_date or dt.date.min, i.last_changed), default=None)
+
+    @property
+    def agree(self) -> bool:
+        """True when the authoritative providers of each kind give one status."""
+        moved = [i for i in self.authoritative if i.status is not None]
+        return len({(i.kind, i.status) for i in moved}) == len({i.kind for i in moved})
+
+
+def identity_view(session: Session, identity: str) -> IdentityView:
+    identity = identity.lower()
+    items = session.scalars(select(Item).where(func.lower(Item.identity) == identity)
+                            .order_by(Item.kind, Item.source_id, Item.key))
+    events = session.scalars(select(StatusEvent).where(StatusEvent.identity == identity).order_by(StatusEvent.id))
+    return IdentityView(identity, list(items), list(events))
 
 
 def provider_view(item: Item) -> dict[str, Any]:
