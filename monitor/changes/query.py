@@ -12,9 +12,8 @@ import functools
 import itertools
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
@@ -58,6 +57,8 @@ SPACE.4: /\s+/
 
 def fold(text: str) -> str:
     """Lower-case and strip accents, so ``Hernández`` matches ``hernandez``."""
+    if text.isascii():  # most text: nothing to strip, and far quicker
+        return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
@@ -135,10 +136,11 @@ def extract_citations(text: str) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Node:
-    """A compiled query node: call it on a MatchDoc. ``cost`` orders AND/OR operands cheap-first."""
+    """A compiled query part: call it on a MatchDoc. ``cost`` orders AND/OR operands cheap-first;
+    ``depth`` counts the parentheses and NOTs inside, bounded so no tree is too deep to match."""
 
-    depth: int = field(default=0, kw_only=True, compare=False, repr=False)  # parentheses and NOTs inside
-    cost: ClassVar[int] = 1
+    cost: int = field(default=1, kw_only=True, compare=False, repr=False)
+    depth: int = field(default=0, kw_only=True, compare=False, repr=False)
 
     def __call__(self, doc: MatchDoc) -> bool:
         raise NotImplementedError
@@ -146,20 +148,19 @@ class Node:
 
 @dataclass(frozen=True)
 class Words(Node):
-    """A term, a phrase or a prefix, in the whole document or only the title."""
+    """A term, a phrase or a prefix (folded words joined by spaces), in the whole document or the title."""
 
-    words: tuple[str, ...]
+    words: str
     prefix: bool = False
     scope: str = "all"
 
     def __call__(self, doc: MatchDoc) -> bool:
         vocabulary, joined = doc.word_index(self.scope)
-        if len(self.words) == 1 and not self.prefix:
-            return self.words[0] in vocabulary
-        if len(self.words) == 1:
-            return any(w.startswith(self.words[0]) for w in vocabulary)
-        needle = " " + " ".join(self.words)
-        return (needle in joined) if self.prefix else (needle + " " in joined)
+        if self.prefix:
+            return f" {self.words}" in joined
+        if " " in self.words:
+            return f" {self.words} " in joined
+        return self.words in vocabulary
 
 
 @dataclass(frozen=True)
@@ -175,13 +176,12 @@ class Exact(Node):
         if not value:
             return False
         value = fold(value)
-        return value in self.values or any(value.startswith(p) for p in self.prefixes)
+        return value in self.values or value.startswith(self.prefixes)
 
 
 @dataclass(frozen=True)
 class Cites(Node):
     keys: frozenset[str]
-    cost = 100
 
     def __call__(self, doc: MatchDoc) -> bool:
         return not self.keys.isdisjoint(doc.citations())
@@ -191,42 +191,32 @@ class Cites(Node):
 class Not(Node):
     operand: Node
 
-    @property
-    def cost(self) -> int:  # type: ignore[override]
-        return self.operand.cost
-
     def __call__(self, doc: MatchDoc) -> bool:
         return not self.operand(doc)
 
 
 @dataclass(frozen=True)
-class Junction(Node):
-    """AND or OR of its operands, tried cheapest first so the answer comes before the slow ones."""
-
-    operands: tuple[Node, ...]
-    combine: ClassVar[Callable[[Iterable[bool]], bool]]
-
-    @property
-    def cost(self) -> int:  # type: ignore[override]
-        return sum(o.cost for o in self.operands)
-
-    @functools.cached_property
-    def cheapest_first(self) -> tuple[Node, ...]:
-        return tuple(sorted(self.operands, key=lambda o: o.cost))
+class And(Node):
+    operands: tuple[Node, ...]  # cheapest first, so the answer comes before the slow ones
 
     def __call__(self, doc: MatchDoc) -> bool:
-        return type(self).combine(o(doc) for o in self.cheapest_first)
+        return all(o(doc) for o in self.operands)
 
 
-class And(Junction):
-    combine = all
+@dataclass(frozen=True)
+class Or(Node):
+    operands: tuple[Node, ...]  # cheapest first
 
-
-class Or(Junction):
-    combine = any
+    def __call__(self, doc: MatchDoc) -> bool:
+        return any(o(doc) for o in self.operands)
 
 
 NOTHING = Or(())  # the empty query, true of no document: a watchlist of pinned identities only
+
+
+def _junction(kind: type[And | Or], operands: list[Node]) -> Node:
+    return kind(tuple(sorted(operands, key=lambda o: o.cost)), cost=sum(o.cost for o in operands),
+                depth=max(o.depth for o in operands))
 
 
 def _error(message: str, token: Token) -> QueryError:
@@ -258,7 +248,7 @@ def _words(token: Token, scope: str) -> Node:
         raise _error(f"{text!r} has no letters or digits" if term else "empty phrase", token)
     if prefix and len(found[-1]) < MIN_PREFIX:
         raise _error(f"a wildcard needs at least {MIN_PREFIX} letters before '*'", token)
-    return Words(found, prefix=prefix, scope=scope)
+    return Words(" ".join(found), prefix=prefix, scope=scope)
 
 
 class _Build(Transformer[Token, Node]):
@@ -268,14 +258,14 @@ class _Build(Transformer[Token, Node]):
         return children[0] if children else NOTHING
 
     def or_expr(self, children: list[Node]) -> Node:
-        return Or(tuple(children), depth=max(c.depth for c in children))
+        return _junction(Or, children)
 
     def and_expr(self, children: list[Node]) -> Node:
-        return And(tuple(children), depth=max(c.depth for c in children))
+        return _junction(And, children)
 
     def negation(self, children: tuple[Token, Node]) -> Node:
         token, operand = children
-        return Not(operand, depth=_deeper(operand, token))
+        return Not(operand, cost=operand.cost, depth=_deeper(operand, token))
 
     def group(self, children: tuple[Token, Node]) -> Node:
         token, node = children
@@ -295,7 +285,7 @@ class _Build(Transformer[Token, Node]):
             raise _error(f"unknown field {children[0][:-1]!r} (expected one of: {', '.join(FIELDS)})", children[0])
         if name == "title":
             nodes = [_words(v, "title") for v in values]
-            return nodes[0] if len(nodes) == 1 else Or(tuple(nodes))
+            return nodes[0] if len(nodes) == 1 else _junction(Or, nodes)
         if name == "cites":
             keys: set[str] = set()
             for value in values:
@@ -303,7 +293,7 @@ class _Build(Transformer[Token, Node]):
                     raise _error(f"no case or statute citation in {_text(value)!r} "
                                  "(e.g. cites:\"596 U.S. 482\" or cites:\"42 U.S.C. § 1983\")", value)
                 keys |= found
-            return Cites(frozenset(keys))
+            return Cites(frozenset(keys), cost=100)  # eyecite is slow: tried last
         exact, prefixes = [], []
         allowed = {"kind": ITEM_KINDS, "status": tuple(sorted(ALL_STATUSES))}.get(name)
         for value in values:
