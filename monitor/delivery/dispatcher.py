@@ -79,6 +79,11 @@ class DispatchStats:
     messages: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def __add__(self, other: DispatchStats) -> DispatchStats:
+        """The totals of two passes (``run --once`` sends after each poll, then once more)."""
+        return DispatchStats(self.sent + other.sent, self.retried + other.retried, self.failed + other.failed,
+                             self.messages + other.messages, self.errors + other.errors)
+
 
 def process_start(pid: int) -> str | None:
     """When ``pid`` started ("-" without /proc), None if gone: a pid reused later is not its dead owner."""

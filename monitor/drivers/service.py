@@ -42,12 +42,6 @@ class RunResult:
     dispatch: DispatchStats = field(default_factory=DispatchStats)
 
 
-def _add(total: DispatchStats, stats: DispatchStats) -> None:
-    for name in ("sent", "retried", "failed", "messages"):
-        setattr(total, name, getattr(total, name) + getattr(stats, name))
-    total.errors.extend(stats.errors)
-
-
 def with_followed_bills(db: Database, config: AppConfig) -> AppConfig:
     """``config`` plus a source for each bill followed so far (monitor.follow)."""
     with db.session() as session:
@@ -72,13 +66,13 @@ async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | N
                 queued.cancel()
                 if pipeline.alerts_queued.is_set():
                     pipeline.alerts_queued.clear()
-                    _add(stats, await dispatcher.run_once())
+                    stats += await dispatcher.run_once()
         finally:
             polling.cancel()  # only when delivery failed: the polls are done otherwise
         claim_digests(db)
         deadline = asyncio.get_running_loop().time() + wait_limit
         while True:
-            _add(stats, await dispatcher.run_once())
+            stats += await dispatcher.run_once()
             due = dispatcher.next_due()
             wait = None if due is None else (due - utcnow()).total_seconds()
             if wait is None or wait > deadline - asyncio.get_running_loop().time():
