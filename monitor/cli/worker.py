@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 import logging
 import os
 import socket
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -30,7 +33,7 @@ if TYPE_CHECKING:  # procrastinate loads only when a worker or the cluster statu
 
     from monitor.config import AppConfig
     from monitor.db import Database
-    from monitor.drivers.workers import ClusterSettings, ClusterStatus
+    from monitor.drivers.workers import ClusterSettings
 
 SHUTDOWN_GRACE = 30.0
 
@@ -139,6 +142,59 @@ async def _announce(worker: Worker, db: Database, info: dict[str, Any]) -> int:
     return worker.worker_id
 
 
+@dataclass
+class WorkerInfo:
+    id: int
+    last_heartbeat: dt.datetime
+    alive: bool
+    running: int = 0
+    host: str | None = None
+    pid: int | None = None
+    queues: list[str] = field(default_factory=list)
+    concurrency: int | None = None
+
+
+@dataclass
+class ClusterStatus:
+    workers: list[WorkerInfo]
+    queues: dict[str, dict[str, int]]  # queue -> {"todo": n, "doing": n, "failed": n}
+    stalled: list[dict[str, Any]]  # running jobs of dead workers, not yet swept
+
+
+def cluster_status(db: Database) -> ClusterStatus | None:
+    """Workers, queue depth and stalled jobs; None without a job queue (SQLite, or no worker has run yet)."""
+    from sqlalchemy import text
+
+    from monitor.drivers.workers import QUEUE_TABLE, QUEUES, WORKER_KEY, ClusterSettings
+
+    if not db.is_postgres:
+        return None
+    stalled_after = {"s": ClusterSettings.from_env().stalled_after}
+    with db.engine.connect() as conn:
+        if not conn.scalar(QUEUE_TABLE):
+            return None
+        workers = []
+        for worker_id, beat, alive, running, info in conn.execute(text(
+                "SELECT w.id, w.last_heartbeat, w.last_heartbeat > now() - make_interval(secs => :s), "
+                "(SELECT count(*) FROM procrastinate_jobs j WHERE j.worker_id = w.id AND j.status = 'doing'), "
+                "s.value FROM procrastinate_workers w LEFT JOIN settings s ON s.key = :prefix || w.id::text "
+                "ORDER BY w.id"), stalled_after | {"prefix": WORKER_KEY}):
+            said = json.loads(info or "{}")  # as describe_worker recorded it
+            workers.append(WorkerInfo(worker_id, beat, alive, running, host=said.get("host"), pid=said.get("pid"),
+                                      queues=said.get("queues", []), concurrency=said.get("concurrency")))
+        queues: dict[str, dict[str, int]] = {q: {"todo": 0, "doing": 0, "failed": 0} for q in QUEUES}
+        for queue, status, count in conn.execute(text(
+                "SELECT queue_name, status::text, count(*) FROM procrastinate_jobs "
+                "WHERE status IN ('todo', 'doing', 'failed') GROUP BY queue_name, status::text")):
+            queues.setdefault(queue, {"todo": 0, "doing": 0, "failed": 0})[status] = count
+        stalled = [dict(row._mapping) for row in conn.execute(text(
+            "SELECT j.id, j.task_name, j.queue_name, j.args, j.worker_id FROM procrastinate_jobs j "
+            "LEFT JOIN procrastinate_workers w ON w.id = j.worker_id WHERE j.status = 'doing' "
+            "AND (j.worker_id IS NULL OR w.last_heartbeat < now() - make_interval(secs => :s)) ORDER BY j.id"),
+            stalled_after)]
+    return ClusterStatus(workers=workers, queues=queues, stalled=stalled)
+
+
 def cluster_data(status: ClusterStatus) -> dict[str, Any]:
     return {
         "workers": [vars(w) for w in status.workers],
@@ -166,8 +222,6 @@ def cluster_section(database: Database) -> None:
     """Print the cluster section when the database runs a job queue (for ``monitor status``)."""
     if not database.is_postgres:  # no job queue on SQLite
         return
-    from monitor.drivers.workers import cluster_status
-
     status = cluster_status(database)
     if status is not None:
         print_cluster(status)
@@ -180,7 +234,7 @@ def workers_cmd(db: DbOpt = None, json_out: JsonOpt = False) -> None:
 
     Example: monitor workers --json
     """
-    from monitor.drivers.workers import cluster_status, require_postgres
+    from monitor.drivers.workers import require_postgres
 
     database = database_at(db)
     require_postgres(database, "monitor workers")

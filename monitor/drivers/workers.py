@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -97,7 +97,7 @@ def require_postgres(db: Database, what: str) -> None:
 
 # A catalog scan, not to_regclass(): that reads the backend's cache, which an advisory lock does
 # not refresh, so a worker that looked once before waiting would not see another's schema.
-_QUEUE_TABLE = text("SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() "
+QUEUE_TABLE = text("SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() "
                     "AND tablename = 'procrastinate_jobs')")
 
 
@@ -106,7 +106,7 @@ def ensure_queue_schema(db: Database) -> bool:
     require_postgres(db, "the job queue")
     with db.engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
-        if conn.scalar(_QUEUE_TABLE):
+        if conn.scalar(QUEUE_TABLE):
             return False
         raw = conn.connection.driver_connection
         assert raw is not None
@@ -281,53 +281,3 @@ def worker_dispatcher(db: Database, settings: ClusterSettings, client: httpx.Asy
 
     return Dispatcher(db, client=client, known_dead=dead_lease_owners)
 
-
-# -- the cluster's view of itself (``monitor status``, ``monitor workers``) ---------------------
-
-@dataclass
-class WorkerInfo:
-    id: int
-    last_heartbeat: dt.datetime
-    alive: bool
-    running: int = 0
-    host: str | None = None
-    pid: int | None = None
-    queues: list[str] = field(default_factory=list)
-    concurrency: int | None = None
-
-
-@dataclass
-class ClusterStatus:
-    workers: list[WorkerInfo]
-    queues: dict[str, dict[str, int]]  # queue -> {"todo": n, "doing": n, "failed": n}
-    stalled: list[dict[str, Any]]  # running jobs of dead workers, not yet swept
-
-
-def cluster_status(db: Database, settings: ClusterSettings | None = None) -> ClusterStatus | None:
-    """Workers, queue depth and stalled jobs; None without a job queue (SQLite, or no worker has run yet)."""
-    if not db.is_postgres:
-        return None
-    stalled_after = {"s": (settings or ClusterSettings.from_env()).stalled_after}
-    with db.engine.connect() as conn:
-        if not conn.scalar(_QUEUE_TABLE):
-            return None
-        workers = []
-        for worker_id, beat, alive, running, info in conn.execute(text(
-                "SELECT w.id, w.last_heartbeat, w.last_heartbeat > now() - make_interval(secs => :s), "
-                "(SELECT count(*) FROM procrastinate_jobs j WHERE j.worker_id = w.id AND j.status = 'doing'), "
-                "s.value FROM procrastinate_workers w LEFT JOIN settings s ON s.key = :prefix || w.id::text "
-                "ORDER BY w.id"), stalled_after | {"prefix": WORKER_KEY}):
-            said = json.loads(info or "{}")  # as describe_worker recorded it
-            workers.append(WorkerInfo(worker_id, beat, alive, running, host=said.get("host"), pid=said.get("pid"),
-                                      queues=said.get("queues", []), concurrency=said.get("concurrency")))
-        queues: dict[str, dict[str, int]] = {q: {"todo": 0, "doing": 0, "failed": 0} for q in QUEUES}
-        for queue, status, count in conn.execute(text(
-                "SELECT queue_name, status::text, count(*) FROM procrastinate_jobs "
-                "WHERE status IN ('todo', 'doing', 'failed') GROUP BY queue_name, status::text")):
-            queues.setdefault(queue, {"todo": 0, "doing": 0, "failed": 0})[status] = count
-        stalled = [dict(row._mapping) for row in conn.execute(text(
-            "SELECT j.id, j.task_name, j.queue_name, j.args, j.worker_id FROM procrastinate_jobs j "
-            "LEFT JOIN procrastinate_workers w ON w.id = j.worker_id WHERE j.status = 'doing' "
-            "AND (j.worker_id IS NULL OR w.last_heartbeat < now() - make_interval(secs => :s)) ORDER BY j.id"),
-            stalled_after)]
-    return ClusterStatus(workers=workers, queues=queues, stalled=stalled)
