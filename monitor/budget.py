@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
@@ -60,19 +58,6 @@ PUBLISHED: dict[str, str] = {
     "federal_register": "none; kept to 60/min",
 }
 
-# Requests one poll of a kind spends at most (default 1: one conditional GET).
-PER_POLL: dict[str, Callable[[Any], int]] = {
-    "govinfo_courts": lambda c: len(c.court_list()),
-    "govinfo_billstatus": lambda c: len(c.bills),
-    "congress_bill": lambda c: 4 * len(c.bills),  # bill, actions (one page), titles, committees
-    "congress_recent": lambda c: 2,  # at most 2 pages of 250
-    "courtlistener_search": lambda c: 2,  # a search and, rarely, its next page
-    "courtlistener_docket": lambda c: 2,  # the docket and its entries
-    "legiscan": lambda c: 1 + (len(c.bills) if c.bills else c.max_bills),  # the list, then getBill per changed bill
-    "openstates": lambda c: c.max_pages,
-}
-
-
 @dataclass
 class ProviderPlan:
     provider: str
@@ -106,7 +91,7 @@ def plan(config: AppConfig, sources: list[SourceConfig] | None = None) -> list[P
         url = getattr(source, "url", None) or getattr(source, "base_url", None) or ""
         provider = budgets.provider_for(SOURCE_KINDS[source.kind].provider, urlsplit(url).hostname)
         entry = plans.setdefault(provider, ProviderPlan(provider))
-        entry.per_day += PER_POLL.get(source.kind, lambda c: 1)(source) * polls_per_day(config, source)
+        entry.per_day += source.requests_per_poll() * polls_per_day(config, source)
         entry.sources.append(source.id)
     for entry in plans.values():
         limits = budgets.limits_for(entry.provider)

@@ -50,6 +50,10 @@ class SourceConfig(BaseModel):
         """Finds bills by topic, not by number: the new ones a watchlist matches can be followed."""
         return False
 
+    def requests_per_poll(self) -> int:
+        """The most requests one poll can spend, for the budget plan: one conditional GET unless a kind says more."""
+        return 1
+
 
 @dataclass(frozen=True)
 class Page:

@@ -41,6 +41,9 @@ class CongressBillConfig(FederalBillsConfig):
     titles: bool = True
     committees: bool = True
 
+    def requests_per_poll(self) -> int:
+        return (2 + self.titles + self.committees) * len(self.bills)  # the bill and one page of actions, each
+
 
 def bill_slug(bill: str) -> str:
     kind, number = parse_federal_bill(bill)

@@ -44,6 +44,9 @@ class CongressRecentConfig(SourceConfig):
     page_size: int = Field(default=250, ge=1, le=250)
     lookback_days: int = Field(default=7, ge=1, le=366)
 
+    def requests_per_poll(self) -> int:
+        return self.max_pages
+
 
 def _timestamp(value: str, where: str = "updateDate") -> dt.datetime:
     """``2022-04-03`` or ``2022-04-03T13:42:21Z`` → aware UTC datetime."""

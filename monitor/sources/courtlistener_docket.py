@@ -57,6 +57,9 @@ class CourtListenerDocketConfig(SourceConfig):
     max_pages: int = Field(default=2, ge=1, le=10)
     base_url: str = SITE
 
+    def requests_per_poll(self) -> int:
+        return 1 + self.max_pages  # the docket, then its entries
+
 
 def _json(page: Page) -> Any:
     return load_json(page.body, f"CourtListener answer from {page.url}")

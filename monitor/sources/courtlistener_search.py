@@ -49,6 +49,9 @@ class CourtListenerSearchConfig(SourceConfig):
     max_pages: int = Field(default=2, ge=1, le=10)
     base_url: str = SITE
 
+    def requests_per_poll(self) -> int:
+        return self.max_pages
+
 
 class SearchPage(Payload):
     """A v4 search page: results (each read by its record builder) and the cursor link."""

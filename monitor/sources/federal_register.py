@@ -38,6 +38,9 @@ class FederalRegisterConfig(SourceConfig):
     max_pages: int = Field(default=3, ge=1, le=20)
     base_url: str = SITE
 
+    def requests_per_poll(self) -> int:
+        return self.max_pages
+
 
 class Agency(Payload):
     name: str | None = None

@@ -32,6 +32,9 @@ class BillStatusConfig(FederalBillsConfig):
     congress: int = Field(ge=108)  # BILLSTATUS coverage starts with the 108th Congress
     base_url: str = BULK
 
+    def requests_per_poll(self) -> int:
+        return len(self.bills)
+
 
 def _text(node: ET.Element | None, *paths: str) -> str | None:
     for path in paths:

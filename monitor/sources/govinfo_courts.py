@@ -97,6 +97,9 @@ class GovInfoCourtsConfig(SourceConfig):
             return list(APPELLATE + DISTRICT + (BANKRUPTCY if self.bankruptcy else ()))
         return list(dict.fromkeys(court for name in self.courts for court in GROUPS.get(name, (name,))))
 
+    def requests_per_poll(self) -> int:
+        return len(self.court_list())
+
     def expand(self) -> list[SourceConfig]:
         """One source per court (``<id>.<court>``); a one-court entry stays as it is."""
         courts = self.court_list()

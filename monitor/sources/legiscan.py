@@ -66,6 +66,9 @@ class LegiScanConfig(SourceConfig):
     def discovers(self) -> bool:
         return bool(self.query) and not self.bills
 
+    def requests_per_poll(self) -> int:
+        return 1 + (len(self.bills) if self.bills else self.max_bills)  # the list, then getBill per changed bill
+
 
 def _envelope(body: bytes, what: str) -> dict[str, Any]:
     data = load_json(body, what)

@@ -45,6 +45,9 @@ class OpenStatesConfig(SourceConfig):
     per_page: int = Field(default=20, ge=1, le=20)
     max_pages: int = Field(default=2, ge=1, le=10)
 
+    def requests_per_poll(self) -> int:
+        return self.max_pages
+
     def discovers(self) -> bool:
         return bool(self.q) and not self.identifiers
 
