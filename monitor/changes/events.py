@@ -163,10 +163,10 @@ def settle(conn: Connection, source_id: str, observed: list[Observed], now: dt.d
             verdicts[o.change_id] = Verdict("first", moved) if moves_on_ladder(best, this.status) else Verdict("behind")
         else:
             verdicts[o.change_id] = Verdict("first")
-    quiet = {o.item_id for o in moves if not verdicts[o.change_id].alerts}
+    quiet = {o.item_id: verdicts[o.change_id] for o in moves if not verdicts[o.change_id].alerts}
     for o in observed:
         if o.item_id in quiet and o.spec.type is ChangeType.FIELD and o.spec.field in MOVE_FIELDS:
-            verdicts[o.change_id] = verdicts[next(m.change_id for m in moves if m.item_id == o.item_id)]
+            verdicts[o.change_id] = quiet[o.item_id]
     for event in grown:
         _release_confirmed(conn, event, now)
     return verdicts

@@ -12,10 +12,11 @@ import functools
 import itertools
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, v_args
 
 from monitor.errors import QueryError
 from monitor.normalise.statuses import ALL_STATUSES
@@ -214,7 +215,7 @@ class Or(Node):
 NOTHING = Or(())  # the empty query, true of no document: a watchlist of pinned identities only
 
 
-def _junction(kind: type[And | Or], operands: list[Node]) -> Node:
+def _junction(kind: type[And | Or], operands: Sequence[Node]) -> Node:
     return kind(tuple(sorted(operands, key=lambda o: o.cost)), cost=sum(o.cost for o in operands),
                 depth=max(o.depth for o in operands))
 
@@ -251,30 +252,29 @@ def _words(token: Token, scope: str) -> Node:
     return Words(" ".join(found), prefix=prefix, scope=scope)
 
 
+@v_args(inline=True)
 class _Build(Transformer[Token, Node]):
     """Builds the nodes as the parser reduces each rule (stateless: one instance serves every parse)."""
 
-    def start(self, children: list[Node]) -> Node:
-        return children[0] if children else NOTHING
+    def start(self, node: Node = NOTHING) -> Node:
+        return node
 
-    def or_expr(self, children: list[Node]) -> Node:
-        return _junction(Or, children)
+    def or_expr(self, *operands: Node) -> Node:
+        return _junction(Or, operands)
 
-    def and_expr(self, children: list[Node]) -> Node:
-        return _junction(And, children)
+    def and_expr(self, *operands: Node) -> Node:
+        return _junction(And, operands)
 
-    def negation(self, children: tuple[Token, Node]) -> Node:
-        token, operand = children
+    def negation(self, token: Token, operand: Node) -> Node:
         return Not(operand, cost=operand.cost, depth=_deeper(operand, token))
 
-    def group(self, children: tuple[Token, Node]) -> Node:
-        token, node = children
+    def group(self, token: Token, node: Node) -> Node:
         return dataclasses.replace(node, depth=_deeper(node, token))
 
-    def words(self, children: list[Token]) -> Node:
-        return _words(children[0], "all")
+    def words(self, token: Token) -> Node:
+        return _words(token, "all")
 
-    def field(self, children: list[Token]) -> Node:
+    def field(self, *children: Token) -> Node:
         for before, token in itertools.pairwise(children):
             if token.start_pos != before.end_pos:  # a space after the ':' or around a '|'
                 if token.type == "PIPE":
