@@ -14,6 +14,7 @@ from monitor.drivers.service import run_once
 from monitor.fetch import Fetcher
 from monitor.models import Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
+from monitor.store.health import Outcome, record_success
 from monitor.store.lease import acquire, due_when_free, kept, release, renew
 from tests.fakes.http_server import HttpServer
 from tests.test_pipeline import rss
@@ -45,6 +46,25 @@ def test_one_owner_at_a_time_until_the_lease_expires(db: Database) -> None:
     assert lease_of(db)[0] == "w2"
     with db.engine.begin() as s:
         release(s, "a", "w2")
+    assert lease_of(db) == (None, None)
+
+
+def test_recording_a_poll_gives_back_only_the_pollers_own_lease(db: Database, tmp_path: Path) -> None:
+    config = tmp_path / "sources.yaml"
+    config.write_text("sources:\n  - id: a\n    kind: rss\n    url: https://example.org/a.xml\n")
+    source = load_config(config).sources[0]
+    sync_sources(db, load_config(config))
+    now = utcnow()
+    with db.engine.begin() as s:  # w1's lease ran out in the middle of its poll and w2 took the source
+        acquire(s, "a", "w1", 60, now - dt.timedelta(seconds=120))
+        acquire(s, "a", "w2", 60, now)
+        record_success(s, source, outcome=Outcome.UNCHANGED, requests=1, cache_updates={}, failures_threshold=3,
+                       now=now, owner="w1")
+    assert lease_of(db)[0] == "w2"
+    with db.engine.begin() as s:
+        record_success(s, source, outcome=Outcome.UNCHANGED, requests=1, cache_updates={}, failures_threshold=3,
+                       now=now, owner="w2")
+        assert s.scalar(select(Source.polls_total).where(Source.id == "a")) == 2  # both polls recorded
     assert lease_of(db) == (None, None)
 
 
