@@ -109,12 +109,17 @@ def _lock(conn: Connection, identities: list[str]) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def _behind(status: str, others: list[str]) -> bool:
-    """True when another provider stands on a higher rung of the ladder ``status`` is on."""
-    for ladder in (BILL_LADDER, CASE_LADDER):
-        if status in ladder:
-            return any(o in ladder and ladder.index(o) > ladder.index(status) for o in others)
-    return False
+def _first(spec: ChangeSpec, status: str, others: list[str]) -> Verdict:
+    """A move nobody reported yet alerts, unless another provider of the kind already stands higher."""
+    rungs = next((ladder for ladder in (BILL_LADDER, CASE_LADDER) if status in ladder), ())
+    if any(o in rungs and rungs.index(o) > rungs.index(status) for o in others):  # catching up
+        return Verdict("behind")
+    if spec.type is ChangeType.NEW and others:  # a tracked identity's new item moves from where the others stand
+        best = max(others, key=lambda s: rank(s) or 0)
+        if not moves_on_ladder(best, status):
+            return Verdict("behind")
+        return Verdict("first", ChangeSpec(ChangeType.STATUS, "status", best, status))
+    return Verdict("first")
 
 
 def settle(conn: Connection, source_id: str, observed: list[Observed], now: dt.datetime) -> dict[int, Verdict]:
@@ -137,32 +142,20 @@ def settle(conn: Connection, source_id: str, observed: list[Observed], now: dt.d
         identity = str(o.record.identity)
         this = _View(o.item_id, source_id, o.record.kind, str(o.record.status), o.record.status_date)
         others = [v for v in views[identity] if v.kind == this.kind]
-        found = next((e for e in events[identity]
-                      if same_move(e, this.kind, this.status, this.status_date, now)), None)
-        if found is not None and source_id in found.sources:
-            verdicts[o.change_id] = Verdict("repeat")
-            continue
+        found = next((e for e in events[identity] if same_move(e, this.kind, this.status, this.status_date, now)), None)
+        already = [v for v in others if v.status == this.status and same_day(v.status_date, this.status_date)]
+        if found is None and already:  # it stood there before alerts began: its provider saw the move first
+            found = _create(conn, identity, already[0], None, now)
+            events[identity].append(found)
         if found is None:
-            already = next((v for v in others if v.status == this.status
-                            and same_day(v.status_date, this.status_date)), None)
-            if already is not None:  # it stood there before alerts began: its provider saw the move first
-                found = _create(conn, identity, already, None, now)
-                events[identity].append(found)
-        if found is not None:
+            events[identity].append(_create(conn, identity, this, o.change_id, now))
+            verdicts[o.change_id] = _first(o.spec, this.status, [v.status for v in others])
+        elif source_id in found.sources:
+            verdicts[o.change_id] = Verdict("repeat")
+        else:
             _report(conn, found, this, o.change_id, now)
             grown.append(found)
             verdicts[o.change_id] = Verdict("confirms")
-            continue
-        events[identity].append(_create(conn, identity, this, o.change_id, now))
-        other_statuses = [v.status for v in others]
-        if _behind(this.status, other_statuses):
-            verdicts[o.change_id] = Verdict("behind")
-        elif o.spec.type is ChangeType.NEW and others:
-            best = max(other_statuses, key=lambda s: rank(s) or 0)
-            moved = ChangeSpec(ChangeType.STATUS, "status", best, this.status)
-            verdicts[o.change_id] = Verdict("first", moved) if moves_on_ladder(best, this.status) else Verdict("behind")
-        else:
-            verdicts[o.change_id] = Verdict("first")
     quiet = {o.item_id: verdicts[o.change_id] for o in moves if not verdicts[o.change_id].alerts}
     for o in observed:
         if o.item_id in quiet and o.spec.type is ChangeType.FIELD and o.spec.field in MOVE_FIELDS:
