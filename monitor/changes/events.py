@@ -19,15 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from monitor.changes.diff import ChangeSpec, ChangeType
-from monitor.models import (
-    Delivery,
-    Item,
-    StatusEvent,
-    StatusReport,
-    Subscription,
-    Watchlist,
-    utcnow,
-)
+from monitor.models import Delivery, Item, StatusEvent, StatusReport, Subscription, Watchlist, utcnow
 from monitor.normalise.statuses import BILL_LADDER, CASE_LADDER, moves_on_ladder, rank
 from monitor.outbox.states import DeliveryState
 from monitor.sources.base import ItemRecord
