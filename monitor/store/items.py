@@ -49,6 +49,16 @@ class _Incoming:
     old_status: str | None = None
 
 
+# built once: building each statement and its cache key again for every poll cost more than
+# running it (the same reason as monitor.store.health's)
+_KNOWN = (select(Item.key, Item.id, Item.content_hash, Item.version, Item.status)
+          .where(Item.key.in_(bindparam("keys", expanding=True))))
+_SEEN = (update(Item).where(Item.id.in_(bindparam("ids", expanding=True)))
+         .values(last_seen=bindparam("now", type_=Item.last_seen.type)))
+_NEW_ITEMS = insert(Item).returning(Item.key, Item.id)
+_NEW_VERSIONS = insert(ItemVersion).returning(ItemVersion.item_id, ItemVersion.id)
+
+
 def upsert(conn: Connection, source_id: str, poll_id: int, records: Sequence[ItemRecord],
            now: dt.datetime) -> list[Written]:
     """Store ``records``: an unchanged item gets its ``last_seen`` moved, a new or changed one a row
@@ -59,9 +69,7 @@ def upsert(conn: Connection, source_id: str, poll_id: int, records: Sequence[Ite
         incoming.append(_Incoming(record, snapshot, snapshot_hash(snapshot)))
     known: dict[str, Row[str, int, str, int, str | None]] = {}
     for keys in chunks([i.record.key for i in incoming]):
-        known.update((row.key, row) for row in conn.execute(
-            select(Item.key, Item.id, Item.content_hash, Item.version, Item.status)
-            .where(Item.key.in_(keys))))
+        known.update((row.key, row) for row in conn.execute(_KNOWN, {"keys": list(keys)}))
     fresh: list[_Incoming] = []
     updated: list[_Incoming] = []
     seen: list[int] = []
@@ -76,9 +84,9 @@ def upsert(conn: Connection, source_id: str, poll_id: int, records: Sequence[Ite
             updated.append(i)
 
     for ids in chunks(seen):
-        conn.execute(update(Item).where(Item.id.in_(ids)).values(last_seen=now))
+        conn.execute(_SEEN, {"ids": list(ids), "now": now})
     if fresh:  # ids read back by key: with sort_by_parameter_order SQLite inserts row by row
-        item_ids = dict(conn.execute(insert(Item).returning(Item.key, Item.id), [
+        item_ids = dict(conn.execute(_NEW_ITEMS, [
             _values(i, now) | {"key": i.record.key, "source_id": source_id, "first_seen": now,
                                "version": 1, "status_changed_at": now if i.record.status else None}
             for i in fresh]).all())
@@ -94,8 +102,7 @@ def upsert(conn: Connection, source_id: str, poll_id: int, records: Sequence[Ite
     written = fresh + updated
     if not written:
         return []
-    versions = insert(ItemVersion).returning(ItemVersion.item_id, ItemVersion.id)
-    version_ids = dict(conn.execute(versions, [
+    version_ids = dict(conn.execute(_NEW_VERSIONS, [
         {"item_id": i.item_id, "version": i.version, "poll_id": poll_id, "snapshot": i.snapshot,
          "content_hash": i.content_hash, "created_at": now} for i in written]).all())
     return [Written(i.record, i.item_id, version_ids[i.item_id], old.get(i.item_id))
