@@ -1,10 +1,6 @@
-"""One real-world event, one alert (README, "One real-world event, one alert"): a status move of an
-identity that several providers report alerts for the first report only; later ones are evidence.
-
-``settle`` decides inside the poll's transaction, with the identity locked on PostgreSQL, so two
-workers cannot both be first. A watchlist with ``confirm`` above 1 holds its alerts until another
-provider confirms the move or its time-out passes.
-"""
+"""One real-world event, one alert (README): of the providers reporting an identity's status move, the
+first alerts and the others are evidence. ``settle`` decides in the poll's transaction, the identity
+locked on PostgreSQL, so two workers cannot both be first; ``confirm`` above 1 holds the alert for them."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
 """The watchlist query language (README, "Query language"): a lark grammar, parsed once per watchlist
-into plain matcher nodes, so matching each changed item is only Python calls on words already indexed.
-
-``cites:`` keys come from eyecite (the Free Law Project's citation extractor), run once per document
-and only when the cheaper parts of the query have not already decided.
-"""
+into matcher nodes, so matching a changed item is Python calls on words indexed once per item."""
 
 from __future__ import annotations
 
@@ -104,7 +100,7 @@ class MatchDoc:
         return self._words[scope]
 
     def citations(self) -> frozenset[str]:
-        """Canonical keys of every case and statute the document cites (eyecite; slow, so cached)."""
+        """Keys of every case and statute the document cites (the Free Law Project's eyecite; slow, so cached)."""
         if self._citations is None:
             self._citations = extract_citations(self.body())
         return self._citations
