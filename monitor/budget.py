@@ -17,8 +17,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from monitor.config import AppConfig, ProviderLimits, cron_trigger
+from monitor.config import AppConfig, ProviderLimits
 from monitor.db import Database
+from monitor.durations import cron_trigger
 from monitor.errors import BudgetExceeded, ConfigError
 from monitor.fetch import WEB
 from monitor.models import BudgetSpend, utcnow

@@ -4,70 +4,30 @@ PyYAML's node tree, which pydantic never sees."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
-import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
-from typing import Annotated, Any
-from urllib.parse import urlsplit
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
+from monitor.durations import Duration, parse_duration
 from monitor.errors import ConfigError
 from monitor.sources import SOURCE_KINDS, SourceConfig
 
+Model = TypeVar("Model", bound=BaseModel)
 DEFAULT_CONFIG = "sources.yaml"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10,000 sources load in a blink
-_DURATION = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
-
-
-MAX_DURATION_DAYS = 3650  # ten years: longer is a typo, and would overflow a date
 MAX_CONFIG_BYTES = 16 * 1024 * 1024  # 10,000 sources are ~2 MB; /dev/zero is not a config
 MAX_NESTING = 64  # sources.yaml nests a handful of levels
 MAX_NODES = 2_000_000  # after aliases are expanded: an alias bomb stops here, not at 60 s of CPU
 TOP_LEVEL = ("defaults", "providers", "sources")
-
-
-def parse_duration(text: str) -> int:
-    """``15m`` -> 900 seconds; accepts d, h, m, s in that order (``1h30m``), at most ten years."""
-    match = _DURATION.match(str(text))
-    if not match or not any(match.groups()):
-        raise ValueError(f"invalid duration {text!r} (expected e.g. 30s, 15m, 1h, 1d, 1h30m)")
-    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
-    if total <= 0:
-        raise ValueError(f"duration {text!r} must be positive")
-    if total > MAX_DURATION_DAYS * 86400:
-        raise ValueError(f"duration {text!r} is longer than {MAX_DURATION_DAYS} days")
-    return total
-
-
-def cron_trigger(text: str, jitter: int | None = None) -> Any:
-    """The APScheduler trigger of a five-field crontab line (minute hour day month weekday), in UTC."""
-    fields = str(text).split()
-    if len(fields) != 5:
-        raise ValueError(f"invalid cron {text!r} (expected five fields, e.g. '0 6 * * 1-5')")
-    # only configs that use cron pay for this import
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        trigger = CronTrigger(minute=fields[0], hour=fields[1], day=fields[2], month=fields[3],
-                              day_of_week=fields[4], timezone=dt.UTC, jitter=jitter)
-    except ValueError as exc:
-        raise ValueError(f"invalid cron {text!r}: {exc}") from None
-    if trigger.get_next_fire_time(None, dt.datetime.now(dt.UTC)) is None:
-        raise ValueError(f"cron {text!r} never fires (no such date)")
-    return trigger
-
-
-Duration = Annotated[str, AfterValidator(lambda value: parse_duration(value) and value)]
 
 
 class Defaults(BaseModel):
@@ -201,20 +161,15 @@ def pydantic_problem(error: ErrorDetails) -> str:
     return f"field '{loc}': {error['msg'].removeprefix('Value error, ')}"
 
 
-def _first_problem(exc: ValidationError) -> tuple[str, str]:
-    """The problem to report and its field: a misspelt key shows up as "unknown 'urll'" and "missing 'url'",
-    so the unknown one is named first."""
-    err = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-    return pydantic_problem(err), str(err["loc"][0]) if err["loc"] else ""
-
-
-def _is_http_url(url: str) -> bool:
+def _validated(model: type[Model], data: Any, name: str, label: str, line_of: Callable[[str], int]) -> Model:
+    """``data`` as ``model``, else its first problem as ``file:line: label: problem``: a misspelt key shows up as
+    "unknown 'urll'" and "missing 'url'", so the unknown one is named first."""
     try:
-        parts = urlsplit(url)
-        _ = parts.port
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in url)
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        field_name = str(error["loc"][0]) if error["loc"] else ""
+        raise ConfigError(f"{name}:{line_of(field_name)}: {label}: {pydantic_problem(error)}") from None
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *, check_budget: bool = True) -> AppConfig:
@@ -295,11 +250,8 @@ def _top_level(name: str, text: str) -> tuple[Defaults, dict[str, ProviderLimits
                               f"(expected one of: {', '.join(TOP_LEVEL)})")
 
     defaults_node = _key_node(root, "defaults")[1]
-    try:
-        defaults = Defaults.model_validate(data.get("defaults") or {})
-    except ValidationError as exc:
-        problem, field_name = _first_problem(exc)
-        raise ConfigError(f"{name}:{_field_line(defaults_node, field_name)}: defaults: {problem}") from None
+    defaults = _validated(Defaults, data.get("defaults") or {}, name, "defaults",
+                          partial(_field_line, defaults_node))
 
     providers: dict[str, ProviderLimits] = {}
     providers_node = _key_node(root, "providers")[1]
@@ -307,12 +259,9 @@ def _top_level(name: str, text: str) -> tuple[Defaults, dict[str, ProviderLimits
     if not isinstance(raw_providers, dict):
         raise ConfigError(f"{name}:{_line(providers_node)}: 'providers' must be a mapping of provider name to limits")
     for provider, limits in raw_providers.items():
-        try:
-            providers[str(provider)] = ProviderLimits.model_validate(limits or {})
-        except ValidationError as exc:
-            problem, field_name = _first_problem(exc)
-            line = _field_line(_key_node(providers_node, str(provider))[1], field_name)
-            raise ConfigError(f"{name}:{line}: provider '{provider}': {problem}") from None
+        limits_node = _key_node(providers_node, str(provider))[1]
+        providers[str(provider)] = _validated(ProviderLimits, limits or {}, name, f"provider '{provider}'",
+                                              partial(_field_line, limits_node))
 
     sources_key, sources_node = _key_node(root, "sources")
     if sources_node is None:
@@ -345,22 +294,7 @@ def _sources(name: str, text: str, entries: list[Any], source_lines: list[int]
                               f"(expected one of: {kinds})")
         if sid in lines:
             raise ConfigError(f"{name}:{line}: {label}: duplicate id (first defined on line {lines[sid]})")
-        try:
-            config = SOURCE_KINDS[kind].Config.model_validate(entry)
-        except ValidationError as exc:
-            problem, field_name = _first_problem(exc)
-            raise ConfigError(f"{name}:{field_line(index, field_name)}: {label}: {problem}") from None
-        for field_name, check in (("interval", parse_duration), ("expect_items_within", parse_duration),
-                                  ("cron", cron_trigger)):
-            try:
-                if getattr(config, field_name) is not None:
-                    check(getattr(config, field_name))
-            except ValueError as exc:
-                raise ConfigError(f"{name}:{field_line(index, field_name)}: {label}: {exc}") from None
-        url = getattr(config, "url", None)
-        if isinstance(url, str) and not _is_http_url(url):
-            raise ConfigError(f"{name}:{field_line(index, 'url')}: {label}: field 'url': "
-                              f"{url!r} is not an http(s) URL with a host")
+        config = _validated(SOURCE_KINDS[kind].Config, entry, name, label, partial(field_line, index))
         for expanded in config.expand():
             if expanded.id in lines:
                 raise ConfigError(f"{name}:{line}: {label}: duplicate id {expanded.id!r} "

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_config, parse_duration
+from monitor.config import load_config
+from monitor.durations import parse_duration
 from monitor.errors import ConfigError
 from tests.conftest import ROOT, run_cli
 

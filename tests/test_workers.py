@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 from monitor.budget import window_start
 from monitor.cli import app as cli_app
 from monitor.cli.worker import SHUTDOWN_GRACE, parse_queues
-from monitor.config import load_config, parse_duration
+from monitor.config import load_config
 from monitor.db import Database
 from monitor.drivers.workers import (
     POLL_TASK,
@@ -40,6 +40,7 @@ from monitor.drivers.workers import (
     describe_worker,
     ensure_queue_schema,
 )
+from monitor.durations import parse_duration
 from monitor.models import BudgetSpend, Delivery, Source, utcnow
 from monitor.pipeline import sync_sources
 from monitor.store.lease import lease_seconds

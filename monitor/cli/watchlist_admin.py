@@ -32,7 +32,8 @@ from alerts.base import happened_text
 from monitor.changes.diff import ChangeSpec, ChangeType
 from monitor.changes.match import CompiledWatchlist, match_doc
 from monitor.changes.query import MatchDoc, compile_query
-from monitor.config import parse_duration, pydantic_problem
+from monitor.config import pydantic_problem
+from monitor.durations import parse_duration
 from monitor.errors import ConfigError, QueryError
 from monitor.follow import notice
 from monitor.models import Change, FollowedBill, Item, Poll, StatusEvent, Watchlist, utcnow

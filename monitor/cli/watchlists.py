@@ -358,7 +358,7 @@ def watchlist_resume(name: NameArg, db: DbOpt = None) -> None:
 
 def parse_until(text: str, now: dt.datetime) -> dt.datetime:
     """``7d`` / ``12h`` from now, or an ISO date (midnight UTC) or date-time."""
-    from monitor.config import parse_duration
+    from monitor.durations import parse_duration
 
     try:
         return now + dt.timedelta(seconds=parse_duration(text))

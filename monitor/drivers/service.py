@@ -19,10 +19,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select, update
 
 from alerts.http import channel_client
-from monitor.config import AppConfig, config_hash, cron_trigger, load_config, parse_duration
+from monitor.config import AppConfig, config_hash, load_config
 from monitor.db import Database
 from monitor.delivery.digest import claim_digests
 from monitor.delivery.dispatcher import Dispatcher, DispatchStats
+from monitor.durations import cron_trigger, parse_duration
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
 from monitor.follow import with_followed

@@ -27,10 +27,11 @@ from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from monitor.config import AppConfig, parse_duration
+from monitor.config import AppConfig
 from monitor.db import Database
 from monitor.delivery.dispatcher import Dispatcher
 from monitor.drivers.service import Service, first_run_time
+from monitor.durations import parse_duration
 from monitor.errors import ConfigError
 from monitor.models import Setting, Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources

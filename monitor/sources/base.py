@@ -17,14 +17,32 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from monitor.durations import Cron, Duration
 
 if TYPE_CHECKING:
     from monitor.fetch import PollClient
 
 ItemKind = Literal["bill", "opinion", "docket", "entry", "document", "article"]
+
+
+def _fetchable(url: str) -> str:
+    """A URL the fetcher can ask: http(s), a host, a valid port, no whitespace."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port out of range raises here
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        raise ValueError(f"{url!r} is not an http(s) URL with a host")
+    return url
+
+
+FeedUrl = Annotated[str, AfterValidator(_fetchable)]
 
 
 class SourceConfig(BaseModel):
@@ -35,10 +53,10 @@ class SourceConfig(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")
     kind: str
     enabled: bool = True
-    interval: str | None = None  # "15m", "1h", "1d"; None: the defaults block decides
-    cron: str | None = None
+    interval: Duration | None = None  # "15m", "1h", "1d"; None: the defaults block decides
+    cron: Cron | None = None
     alert_on_first_poll: bool = False
-    expect_items_within: str | None = None  # "14d": silent-source check
+    expect_items_within: Duration | None = None  # "14d": silent-source check
     max_bytes: int | None = Field(default=None, gt=0)  # the body cap, bytes
     title: str | None = None
 

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from monitor.durations import Duration
 from monitor.errors import ParseError
 from monitor.fetch import PollClient
 from monitor.sources.base import (
@@ -50,7 +51,7 @@ _FEED_TITLE = re.compile(r"^Docket updates for\s+")
 
 class CourtListenerDocketConfig(SourceConfig):
     kind: Literal["courtlistener_docket"] = "courtlistener_docket"
-    interval: str | None = "6h"
+    interval: Duration | None = "6h"
     docket_id: int = Field(ge=1)
     court: str | None = None  # used for the identity in feed mode
     docket_number: str | None = None

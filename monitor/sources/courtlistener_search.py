@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from monitor.durations import Duration
 from monitor.errors import ParseError
 from monitor.fetch import PollClient
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
@@ -42,7 +43,7 @@ SEARCH_PATH = "/api/rest/v4/search/"
 
 class CourtListenerSearchConfig(SourceConfig):
     kind: Literal["courtlistener_search"] = "courtlistener_search"
-    interval: str | None = "3h"
+    interval: Duration | None = "3h"
     query: str = Field(min_length=1)
     type: Literal["o", "r"] = "o"
     court: str | None = None  # space-separated court ids, as the front end's "court" parameter

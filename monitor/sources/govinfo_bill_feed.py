@@ -23,10 +23,12 @@ from __future__ import annotations
 import re
 from typing import ClassVar, Literal
 
+from monitor.durations import Duration
 from monitor.fetch import PollClient
 from monitor.normalise.identity import federal_identity
 from monitor.sources.base import (
     BaseSource,
+    FeedUrl,
     Fetched,
     FetchState,
     ItemRecord,
@@ -68,10 +70,10 @@ def bill_label(bill_type: str, number: int | str) -> str:
 
 class GovInfoBillFeedConfig(SourceConfig):
     kind: Literal["govinfo_bill_feed"] = "govinfo_bill_feed"
-    url: str = BILLS_FEED
+    url: FeedUrl = BILLS_FEED
     # Followed bills are read from here (their BILLSTATUS files), on this schedule.
     billstatus_url: str = BULK
-    follow_interval: str = "2h"
+    follow_interval: Duration = "2h"
 
     def discovers(self) -> bool:
         return True

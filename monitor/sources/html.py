@@ -26,6 +26,7 @@ from monitor.fetch import PollClient
 from monitor.normalise.casenames import case_name
 from monitor.sources.base import (
     BaseSource,
+    FeedUrl,
     Fetched,
     FetchState,
     ItemRecord,
@@ -86,7 +87,7 @@ class HtmlFields(BaseModel):
 
 class HtmlConfig(SourceConfig):
     kind: Literal["html"] = "html"
-    url: str
+    url: FeedUrl
     preset: Literal["scotus_slip_opinions"] | None = None
     item: str
     fields: HtmlFields

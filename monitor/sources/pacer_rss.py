@@ -37,7 +37,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from monitor.fetch import PollClient
 from monitor.normalise.casenames import case_name
-from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
+from monitor.sources.base import BaseSource, FeedUrl, Fetched, FetchState, ItemRecord, Page, SourceConfig
 from monitor.sources.feedparse import FeedEntry, Timezone, local_date, parse_feed, plain_text
 
 APPELLATE_WITHOUT_DIGIT = ("cadc", "cafc", "cavc")
@@ -53,7 +53,7 @@ _HOST_COURT = re.compile(r"^ecf\.([a-z0-9]+)\.uscourts\.gov$")
 
 class PacerRssConfig(SourceConfig):
     kind: Literal["pacer_rss"] = "pacer_rss"
-    url: str
+    url: FeedUrl
     court: str = Field(default="", validate_default=True)  # default: from ecf.<court>.uscourts.gov
     timezone: Timezone = None  # IANA zone giving the date an entry counts as filed on; default UTC
 

@@ -53,6 +53,7 @@ from monitor.fetch import PollClient
 from monitor.normalise.casenames import case_name
 from monitor.sources.base import (
     BaseSource,
+    FeedUrl,
     Fetched,
     FetchState,
     ItemRecord,
@@ -73,7 +74,7 @@ _COURT_HOST = re.compile(r"(?:^|\.)(?:(?:ca\d{1,2}|cadc|cafc|cit|jpml|[a-z]{2}[a
 
 class RssConfig(SourceConfig):
     kind: Literal["rss"] = "rss"
-    url: str
+    url: FeedUrl
     flavor: Flavor = "generic"
     item_kind: Literal["article", "opinion", "document", "entry", "docket", "bill"] | None = None
     jurisdiction: str | None = None

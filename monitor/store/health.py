@@ -34,8 +34,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from monitor.config import parse_duration
 from monitor.delivery.dispatcher import queue_admin_notice
+from monitor.durations import parse_duration
 from monitor.fetch import CacheEntry
 from monitor.models import HttpCache, Poll, Source
 from monitor.sources import FetchState, SourceConfig

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, func, or_, select, update
 
-from monitor.config import parse_duration
 from monitor.db import Database
+from monitor.durations import parse_duration
 from monitor.models import Source, utcnow
 
 log = logging.getLogger(__name__)

@@ -325,13 +325,14 @@ BAD_CONFIGS = {
                           "sources.yaml:5: invalid YAML: nested more than 64 levels deep"),
     "alias_bomb": (_alias_bomb(), "invalid YAML: aliases expand to more than 2,000,000 values"),
     "huge_interval": (ONE_SOURCE + "    interval: 99999999999999999999d\n",
-                      "sources.yaml:5: source 'a': duration '99999999999999999999d' is longer than 3650 days"),
+                      ("sources.yaml:5: source 'a': field 'interval': duration '99999999999999999999d' is longer "
+                       "than 3650 days")),
     "huge_jitter": ("defaults:\n  jitter: 999999999999d\n" + ONE_SOURCE,
                     "sources.yaml:2: defaults: field 'jitter': duration '999999999999d' is longer than 3650 days"),
     "max_bytes_negative": (ONE_SOURCE + "    max_bytes: -1\n", "sources.yaml:5: source 'a': field 'max_bytes'"),
     "max_bytes_zero": (ONE_SOURCE + "    max_bytes: 0\n", "sources.yaml:5: source 'a': field 'max_bytes'"),
     "cron_never_fires": (ONE_SOURCE + "    cron: '0 0 31 2 *'\n",
-                         "sources.yaml:5: source 'a': cron '0 0 31 2 *' never fires (no such date)"),
+                         "sources.yaml:5: source 'a': field 'cron': cron '0 0 31 2 *' never fires (no such date)"),
     "invalid_css_selector": (("sources:\n  - id: a\n    kind: html\n    url: https://example.org/p\n"
                               "    item: 'div[[['\n    fields: {title: a}\n"),
                              "sources.yaml:5: source 'a': field 'item': invalid CSS selector 'div[[['"),
