@@ -65,7 +65,6 @@ class ProviderPlan:
     per_day: float = 0.0
     sources: list[str] = field(default_factory=list)
     limit_per_day: float | None = None  # the tightest of the provider's windows, as a day
-    limit: str = ""  # the limit as published
 
     @property
     def over(self) -> bool:
@@ -99,8 +98,6 @@ def plan(config: AppConfig, sources: list[SourceConfig] | None = None) -> list[P
         per_day = [n * days for n, days in ((limits.per_day, 1), (limits.per_hour, 24), (limits.per_minute, 1440))
                    if n is not None]
         entry.limit_per_day = min(per_day, default=None)
-        entry.limit = PUBLISHED.get(entry.provider, "no published limit" if entry.limit_per_day is None
-                                    else "from sources.yaml providers:")
     return sorted(plans.values(), key=lambda p: (-p.per_day, p.provider))
 
 
@@ -112,8 +109,8 @@ def check(config: AppConfig) -> None:
             raise ConfigError(
                 f"{config.path.name}: provider '{entry.provider}' would get about {math.ceil(entry.per_day)} "
                 f"requests a day from {len(entry.sources)} source(s), over its limit of "
-                f"{math.floor(entry.limit_per_day)} ({entry.limit}); lengthen their intervals or disable some "
-                "(see `monitor sources budget`)")
+                f"{math.floor(entry.limit_per_day)} ({PUBLISHED[entry.provider]}); lengthen their intervals or "
+                "disable some (see `monitor sources budget`)")
 
 
 def window_start(window: str, now: dt.datetime) -> dt.datetime:

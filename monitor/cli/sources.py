@@ -164,7 +164,7 @@ def sources_budget(config: ConfigOpt = None, db: DbOpt = None, json_out: JsonOpt
 
     Example: monitor sources budget
     """
-    from monitor.budget import plan
+    from monitor.budget import PUBLISHED, plan
     from monitor.config import load_config
     from monitor.follow import with_followed
 
@@ -175,13 +175,15 @@ def sources_budget(config: ConfigOpt = None, db: DbOpt = None, json_out: JsonOpt
             cfg = with_followed(cfg, session)
         database.dispose()
     plans = plan(cfg)
+    limits = {p.provider: PUBLISHED.get(p.provider, "no published limit" if p.limit_per_day is None
+                                        else "from sources.yaml providers:") for p in plans}
     if json_out:
         print_json([{"provider": p.provider, "per_day": round(p.per_day, 1), "limit_per_day": p.limit_per_day,
-                     "limit": p.limit, "sources": len(p.sources), "over": p.over} for p in plans])
+                     "limit": limits[p.provider], "sources": len(p.sources), "over": p.over} for p in plans])
     else:
         print_table(["provider", "requests/day", "limit/day", "published limit", "sources", ""],
                     [[p.provider, f"{p.per_day:,.0f}", f"{p.limit_per_day:,.0f}" if p.limit_per_day else "—",
-                      p.limit, len(p.sources), "OVER" if p.over else "ok"] for p in plans],
+                      limits[p.provider], len(p.sources), "OVER" if p.over else "ok"] for p in plans],
                     title="planned requests per day (each source's worst case)")
     if any(p.over for p in plans):
         raise typer.Exit(1)
