@@ -27,6 +27,8 @@ class ConfigError(MonitorError):
 
 
 class FetchError(MonitorError):
+    """A source could not be fetched; ``retry_after`` is the server's Retry-After, in seconds."""
+
     def __init__(self, message: str, *, retryable: bool = True, status: int | None = None,
                  retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -47,7 +49,6 @@ class BudgetExceeded(MonitorError):
 
     def __init__(self, provider: str, reason: str, until: dt.datetime) -> None:
         super().__init__(f"{provider}: {reason}; next allowed at {until:%Y-%m-%d %H:%M:%S} UTC")
-        self.provider = provider
         self.until = until
 
 
