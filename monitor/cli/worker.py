@@ -162,13 +162,11 @@ class ClusterStatus:
 
 
 def cluster_status(db: Database) -> ClusterStatus | None:
-    """Workers, queue depth and stalled jobs; None without a job queue (SQLite, or no worker has run yet)."""
+    """Workers, queue depth and stalled jobs of a PostgreSQL database; None before any worker made the job queue."""
     from sqlalchemy import text
 
     from monitor.drivers.workers import QUEUE_TABLE, QUEUES, WORKER_KEY, ClusterSettings
 
-    if not db.is_postgres:
-        return None
     stalled_after = {"s": ClusterSettings.from_env().stalled_after}
     with db.engine.connect() as conn:
         if not conn.scalar(QUEUE_TABLE):
