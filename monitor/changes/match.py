@@ -20,6 +20,7 @@ from monitor.normalise.statuses import moves_on_ladder
 from monitor.sources.base import ItemRecord
 
 log = logging.getLogger(__name__)
+RULES = {ChangeType.NEW: "new-item", ChangeType.STATUS: "status-move", ChangeType.FIELD: "field-change"}
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class CompiledWatchlist:
     on_new: bool
     on_status: str  # ladder|any|off
     on_field: bool
-    muted: tuple[str, ...]  # folded words joined by spaces, matched against title, summary and action text
+    muted: tuple[str, ...]  # " folded words ", matched against title, summary and action text
     paused: bool
     snooze_until: dt.datetime | None
     confirm: int = 1  # providers a status move waits for (monitor.changes.events)
@@ -48,7 +49,7 @@ class CompiledWatchlist:
             id=watchlist.id, name=watchlist.name, matcher=matcher,
             pinned=frozenset(p.lower() for p in watchlist.pinned or []),
             on_new=watchlist.on_new, on_status=watchlist.on_status, on_field=watchlist.on_field,
-            muted=tuple(" ".join(words(p)) for p in watchlist.muted or [] if words(p)),
+            muted=tuple(f" {' '.join(words(p))} " for p in watchlist.muted or [] if words(p)),
             paused=watchlist.paused, snooze_until=watchlist.snooze_until,
             confirm=watchlist.confirm or 1, confirm_timeout=watchlist.confirm_timeout or 86400,
         )
@@ -62,25 +63,18 @@ class CompiledWatchlist:
         return "query" if self.matcher(doc) else None
 
     def is_muted(self, doc: MatchDoc) -> bool:
-        if not self.muted:
-            return False
-        _, joined = doc.word_index("brief")
-        return any(f" {phrase} " in joined for phrase in self.muted)
+        return any(phrase in doc.word_index("brief")[1] for phrase in self.muted)
 
     def rule_for(self, change: ChangeSpec, doc: MatchDoc) -> str | None:
         """The rule that fires (e.g. ``status-move (pinned us/119/s/3470)``), or None to stay quiet."""
         why = None if self.paused else self.why_matched(doc)
         if why is None or self.is_muted(doc):
             return None
-        if change.type == ChangeType.NEW and self.on_new:
-            return f"new-item ({why})"
         if change.type == ChangeType.STATUS:
-            if self.on_status == "any" or (self.on_status == "ladder" and moves_on_ladder(change.old, change.new)):
-                return f"status-move ({why})"
-            return None
-        if change.type == ChangeType.FIELD and self.on_field:
-            return f"field-change ({why})"
-        return None
+            fires = self.on_status == "any" or (self.on_status == "ladder" and moves_on_ladder(change.old, change.new))
+        else:
+            fires = self.on_new if change.type == ChangeType.NEW else self.on_field
+        return f"{RULES[change.type]} ({why})" if fires else None
 
 
 def match_doc(item: Item | ItemRecord, source_id: str) -> MatchDoc:
