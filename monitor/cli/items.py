@@ -191,13 +191,12 @@ def _show_identity(view: IdentityView, json_out: bool) -> None:
 
     providers = [wl.provider_view(i) for i in view.items]
     moves = [wl.move_json(e) for e in view.events]
+    current = view.status_item
     if json_out:
-        current = view.status_item
         print_json({"identity": view.identity, "agree": view.agree, "status": current.status if current else None,
                     "status_source": current.source_id if current else None, "providers": providers,
                     "moves": moves})
         return
-    current = view.status_item
     console.print(f"identity: {view.identity}: {len(providers)} provider view(s) "
                   f"({', '.join(p['source'] for p in providers)}); "
                   + ("they agree" if view.agree else "PROVIDERS DISAGREE")
