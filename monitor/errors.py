@@ -68,15 +68,6 @@ class QueryError(MonitorError):
         self.query = query
         self.column = column
 
-    def pretty(self) -> str:
-        """The message with its column, then the query and a caret under that column."""
-        if not self.query:
-            return str(self)
-        start = max(self.column - 40, 0)  # a long query shows the 80 characters around the column
-        prefix, suffix = ("…" if start else ""), ("…" if start + 80 < len(self.query) else "")
-        caret = " " * (len(prefix) + max(self.column - 1 - start, 0))
-        return f"{self} (column {self.column})\n  {prefix}{self.query[start:start + 80]}{suffix}\n  {caret}^"
-
 
 class DeliveryError(MonitorError):
     """A channel could not deliver. ``permanent`` errors are not retried."""

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.changes.query import MatchDoc, compile_query
+from monitor.cli import with_caret
 from monitor.errors import QueryError
 
 
@@ -121,7 +122,7 @@ def test_syntax_errors_point_at_the_column(query: str, column: int, message: str
         compile_query(query)
     assert info.value.column == column
     assert message in str(info.value)
-    lines = info.value.pretty().splitlines()
+    lines = with_caret(info.value).splitlines()
     assert lines[1] == f"  {query}"
     assert lines[2].index("^") - 2 == column - 1  # the caret sits under the column
 

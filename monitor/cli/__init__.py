@@ -12,7 +12,7 @@ import typer
 
 from monitor.cli.common import close_databases, err_console
 from monitor.cli.safety import require_safe_expat
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, QueryError
 from monitor.redact import redact
 
 app = typer.Typer(rich_markup_mode=None, 
@@ -66,6 +66,16 @@ def command() -> Callable[..., Any]:
     return typer.main.get_command(app)
 
 
+def with_caret(error: QueryError) -> str:
+    """The message with its column, then the query and a caret under that column."""
+    if not error.query:
+        return str(error)
+    start = max(error.column - 40, 0)  # a long query shows the 80 characters around the column
+    prefix, suffix = ("…" if start else ""), ("…" if start + 80 < len(error.query) else "")
+    caret = " " * (len(prefix) + max(error.column - 1 - start, 0))
+    return f"{error} (column {error.column})\n  {prefix}{error.query[start:start + 80]}{suffix}\n  {caret}^"
+
+
 def _run(argv: Sequence[str] | None) -> int:
     try:
         require_safe_expat()
@@ -74,7 +84,7 @@ def _run(argv: Sequence[str] | None) -> int:
     except typer.Exit as exc:
         return exc.exit_code
     except MonitorError as exc:
-        message = exc.pretty() if hasattr(exc, "pretty") else str(exc)
+        message = with_caret(exc) if isinstance(exc, QueryError) else str(exc)
         err_console.print(f"error: {redact(message)}", markup=False)
         return 1
     except KeyboardInterrupt:
