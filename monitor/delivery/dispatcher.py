@@ -52,6 +52,7 @@ MESSAGES_PER_PASS = 200
 ADMIN_ENV = "MONITOR_ADMIN_TARGET"
 PUBLIC_URL_ENV = "MONITOR_PUBLIC_URL"
 HOST = socket.gethostname()[:40]
+BURST = 3  # messages a target may take at once before the one-a-second pace applies
 DUE = Delivery.state == DeliveryState.PENDING  # digest rows wait as 'queued' until their day is claimed
 
 
@@ -264,6 +265,24 @@ def queue_admin_notice(session: Session, text: str, key: str, now: dt.datetime |
     return True
 
 
+class Pacer:
+    """Slack's posting limit, kept per target: one message a second, short bursts allowed
+    (api.slack.com/docs/rate-limits). A bucket of ``BURST`` sends refilled at one a second, so
+    the few messages of one pass go out at once and a flood is still paced."""
+
+    def __init__(self, burst: int = BURST) -> None:
+        self.burst = burst
+        self.buckets: dict[str, tuple[float, float]] = {}  # target: (sends left, at this time)
+
+    def wait(self, target: str, now: float) -> float:
+        """Seconds to wait before sending to ``target`` at ``now``; the send is counted."""
+        left, then = self.buckets.get(target, (self.burst, now))
+        left = min(self.burst, left + (now - then))  # below zero while earlier sends still wait
+        wait = max(1.0 - left, 0.0)
+        self.buckets[target] = (left + wait - 1.0, now + wait)
+        return wait
+
+
 class Dispatcher:
     """Delivers due outbox rows. Safe to run in several processes at once."""
 
@@ -275,7 +294,7 @@ class Dispatcher:
         self.owner = f"{HOST}:{os.getpid()}:{process_start(os.getpid())}:{uuid.uuid4().hex[:8]}"
         self._known_dead = known_dead
         self._client = client
-        self._last_send: dict[str, float] = {}
+        self._pacer = Pacer()
 
     async def run_once(self, now: dt.datetime | None = None) -> DispatchStats:
         stats = DispatchStats()
@@ -341,12 +360,9 @@ class Dispatcher:
             record(Outcome.SENT, redact_for_target(answer, target))
 
     async def _pace(self, target: str) -> None:
-        """At most one message per second per target (Slack's posting limit)."""
-        loop = asyncio.get_running_loop()
-        last = self._last_send.get(target)
-        if last is not None and (wait := 1.0 - (loop.time() - last)) > 0:
+        wait = self._pacer.wait(target, asyncio.get_running_loop().time())
+        if wait:
             await asyncio.sleep(wait)
-        self._last_send[target] = loop.time()
 
     def _record(self, rows: list[Delivery], subscriptions: list[Subscription], attempts: int,
                 stats: DispatchStats, outcome: Outcome, answer: str, *, retry_after: float | None = None,
