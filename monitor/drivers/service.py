@@ -33,6 +33,7 @@ from monitor.pipeline import Pipeline, PollSummary, sync_sources
 log = logging.getLogger(__name__)
 
 DISPATCH_EVERY = 5.0  # seconds
+GROUP_WAIT = 2.0  # seconds run --once gathers alerts before sending what one poll found
 SHUTDOWN_GRACE = 30.0
 PID_FILE_NAME = "monitor.pid"
 
@@ -51,8 +52,9 @@ def with_followed_bills(db: Database, config: AppConfig) -> AppConfig:
 
 async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | None = None,
                    wait_limit: float = 10.0) -> RunResult:
-    """``run --once``: poll every enabled source, sending each poll's alerts as soon as it commits them (a stalled
-    source holds back no one else's), then today's digests and the retries due within ``wait_limit`` seconds."""
+    """``run --once``: poll every enabled source, sending alerts within ``GROUP_WAIT`` of the poll that found them
+    (a stalled source holds back no one else's; the changes of the polls finishing meanwhile go in the same message,
+    as Alertmanager's group_wait), then today's digests and the retries due within ``wait_limit`` seconds."""
     config = with_followed_bills(db, config)
     sync_sources(db, config)
     async with Fetcher() as fetcher, channel_client() as client:
@@ -66,6 +68,7 @@ async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | N
                 await asyncio.wait({polling, queued}, return_when=asyncio.FIRST_COMPLETED)
                 queued.cancel()
                 if pipeline.alerts_queued.is_set():
+                    await asyncio.wait({polling}, timeout=GROUP_WAIT)  # what the next polls find joins the message
                     pipeline.alerts_queued.clear()
                     stats += await dispatcher.run_once()
         finally:
