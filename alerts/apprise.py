@@ -23,6 +23,7 @@ import httpx
 from alerts.base import Message, Rendered
 from monitor.errors import ConfigError, DeliveryError
 from monitor.netguard import BlockedAddress, Unresolvable, resolve_public
+from monitor.outbox.states import DeliveryKind
 from monitor.redact import redact
 
 MAX_LINES = 10
@@ -43,7 +44,7 @@ class AppriseChannel:
         return address
 
     def render(self, message: Message) -> Rendered:
-        if message.kind == "admin":
+        if message.kind is DeliveryKind.ADMIN:
             return {"title": message.subject(), "body": message.text or ""}
         lines = []
         for change in message.changes[:MAX_LINES]:

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.errors import ConfigError
 from monitor.normalise.meanings import describe_raw, is_code
+from monitor.outbox.states import DeliveryKind
 
 if TYPE_CHECKING:  # only the protocol's signature names it; the CLI imports this module without httpx
     import httpx
@@ -152,7 +153,7 @@ class Message:
     changes: tuple[MessageChange, ...] = ()
     total: int = 0  # all changes in the group; more than len(changes) means "and N more"
     watchlist_title: str | None = None
-    kind: str = "alert"  # alert|digest|admin
+    kind: DeliveryKind = DeliveryKind.ALERT
     text: str | None = None  # admin notices
     event_id: str = ""  # stable across retries: the receiver's idempotency key
     created_at: dt.datetime | None = None
@@ -169,10 +170,10 @@ class Message:
         return max(0, self.total - len(self.changes))
 
     def subject(self) -> str:
-        if self.kind == "admin":
+        if self.kind is DeliveryKind.ADMIN:
             return one_line(f"[Remedy Monitor] {self.text or 'admin notice'}")[:200]
         name = self.watchlist_title or self.watchlist
-        if self.kind == "digest":
+        if self.kind is DeliveryKind.DIGEST:
             day = self.extra.get("date", "")
             news = f"{self.total} change{'s' if self.total != 1 else ''}" if self.total else "no news"
             return one_line(f"[Remedy Monitor] Daily digest {day}: {news}")[:200]

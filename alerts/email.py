@@ -38,6 +38,7 @@ from markupsafe import Markup
 
 from alerts.base import Message, MessageChange, Rendered, one_line, status_label
 from monitor.errors import ConfigError, DeliveryError
+from monitor.outbox.states import DeliveryKind
 
 SECTIONS = ("Status moves", "New items", "Other changes")
 SAFE_TAGS = {"a", "b", "strong", "i", "em", "p", "br", "ul", "ol", "li", "blockquote", "code"}
@@ -135,12 +136,13 @@ def groups(message: Message) -> list[dict[str, Any]]:
 
 def render_email(message: Message) -> dict[str, str]:
     """Subject, text and HTML (CSS inlined) for one message: pure, golden-tested."""
-    if message.kind == "admin":
+    if message.kind is DeliveryKind.ADMIN:
         text = message.text or ""
         return {"subject": message.subject(), "text": text + "\n",
                 "html": css_inline.inline(f"<html><body><p>{Markup.escape(text)}</p></body></html>")}
     subject = message.subject()
-    heading = subject.split("] ", 1)[-1] if message.kind == "digest" else (message.watchlist_title or message.watchlist)
+    digest = message.kind is DeliveryKind.DIGEST
+    heading = subject.split("] ", 1)[-1] if digest else (message.watchlist_title or message.watchlist)
     context = {"subject": subject, "heading": heading, "groups": groups(message), "more": message.more,
                "unsubscribe_url": message.unsubscribe_url, "timezone": message.timezone}
     html = _env().get_template("email.html.j2").render(context)

@@ -17,6 +17,7 @@ from alerts.base import Message, MessageChange, Rendered, status_label
 from alerts.http import post
 from monitor.errors import DeliveryError
 from monitor.fetch import parse_retry_after
+from monitor.outbox.states import DeliveryKind
 from monitor.urls import check_target_url
 
 SLACK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
@@ -74,11 +75,11 @@ class SlackChannel:
         return check_target_url(address, allowed_hosts=SLACK_HOSTS)
 
     def render(self, message: Message) -> Rendered:
-        if message.kind == "admin":
+        if message.kind is DeliveryKind.ADMIN:
             text = message.text or "Remedy Monitor notice"
             return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
         header = message.watchlist_title or message.watchlist
-        if message.kind == "digest":
+        if message.kind is DeliveryKind.DIGEST:
             header = f"Daily digest {message.extra.get('date', '')}".strip()
         count = f"{message.total} change{'s' if message.total != 1 else ''}"
         blocks: list[dict[str, Any]] = [

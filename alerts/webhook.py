@@ -31,6 +31,7 @@ from alerts.http import post
 from monitor.errors import ConfigError, DeliveryError
 from monitor.fetch import parse_retry_after
 from monitor.normalise.meanings import meaning
+from monitor.outbox.states import DeliveryKind
 from monitor.urls import check_target_url
 
 SECRET_PREFIX = "whsec_"
@@ -91,9 +92,9 @@ class WebhookChannel:
     def render(self, message: Message) -> Rendered:
         data: dict[str, Any] = {"watchlist": message.watchlist, "total": message.total, "more": message.more,
                                 "changes": [change_payload(c) for c in message.changes]}
-        if message.kind == "admin":
+        if message.kind is DeliveryKind.ADMIN:
             data = {"text": message.text}
-        if message.kind == "digest":
+        if message.kind is DeliveryKind.DIGEST:
             data["date"] = message.extra.get("date")
         payload = {"type": f"{message.kind}.created",
                    "timestamp": message.created_at.isoformat() if message.created_at else None, "data": data}

@@ -12,6 +12,7 @@ import pytest
 
 from alerts import CHANNEL_KINDS, channel_for_target
 from alerts.base import Message, MessageChange
+from monitor.outbox.states import DeliveryKind
 from tests.alerting import FIELD_EDIT, NEW_OPINION, STATUS_MOVE, T0, day
 
 EXAMPLES = Path(__file__).parent / "examples" / "alerts"
@@ -37,7 +38,8 @@ MESSAGES = {
     "grouped_with_more": Message(watchlist="bivens", changes=tuple(change(dict(NEW_OPINION, title=f"Opinion {n}"))
                                                                    for n in range(25)),
                                  total=40, event_id="rm_p2_s1_5", created_at=T0),
-    "digest": Message(watchlist="bivens", kind="digest", event_id="rm_digest_s1_2026-02-03_9", created_at=T0, total=4,
+    "digest": Message(watchlist="bivens", kind=DeliveryKind.DIGEST, event_id="rm_digest_s1_2026-02-03_9",
+                      created_at=T0, total=4,
                       timezone="America/Chicago",
                       changes=(change(STATUS_MOVE), change(NEW_OPINION), change(FIELD_EDIT),
                                change(NEW_OPINION, "ftca")),

@@ -242,7 +242,7 @@ def build_message(session: Session, deliveries: list[Delivery]) -> tuple[Message
         watchlist_title=main.watchlist.title,
         changes=tuple(message_change(session, d, change) for d, change in with_change[:cap]),
         total=len(with_change),
-        kind=first.kind,
+        kind=DeliveryKind(first.kind),
         event_id=event_id,
         created_at=min(d.created_at for d in deliveries),
         timezone=main.timezone,
