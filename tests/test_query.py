@@ -107,6 +107,8 @@ def test_different_queries_are_different_trees(query: str, other: str) -> None:
     ("kind:", 6, "expected a value after 'kind:'"),
     ("kind: bill", 6, "expected a value after 'kind:'"),
     ("kind:bill|", 11, "expected a value after '|'"),
+    ("kind: status:enacted", 6, "expected a value after 'kind:'"),
+    ("bivens title: kind:bill", 14, "expected a value after 'title:'"),
     ("kind:bil", 6, "unknown kind 'bil'"),
     ("status:passed", 8, "unknown status 'passed'"),
     ("bivens colour:red", 8, "unknown field 'colour'"),

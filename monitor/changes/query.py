@@ -321,6 +321,9 @@ def _syntax_error(query: str, exc: UnexpectedInput) -> QueryError:
         name = re.split(r'[ \t\r\n()"]', before)[-1].lstrip()
         return _no_value("|" if before.endswith("|") else name, len(before) + 1)
     if isinstance(exc, UnexpectedCharacters):  # the only other character no token starts with
+        spaced = re.search(r'([^ \t\r\n()":|]+:)[ \t\r\n]+[^ \t\r\n()":|]+$', before)
+        if spaced:  # 'kind: status:x': the first field's value is what is missing, not a name
+            return _no_value(spaced.group(1), spaced.end(1) + 1)
         return QueryError("expected a field name before ':' (e.g. kind:bill)", column=at + 1)
     if isinstance(exc, UnexpectedToken) and token.type == "$END" and "RPAR" in exc.expected:
         opened = [t for t in exc.interactive_parser.parser_state.value_stack
