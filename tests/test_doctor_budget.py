@@ -103,3 +103,16 @@ def test_a_cron_source_counts_its_firings(tmp_path: Path) -> None:
                     " flavor: courtlistener, cron: '0 9,17 * * 1-5'}\n")
     [entry] = plan(load_config(path))
     assert entry.provider == "courtlistener" and entry.per_day == 2 * 5 / 7
+
+
+def test_a_docket_costs_one_feed_request_without_a_token_and_its_pages_with_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text("sources:\n" + "".join(f"  - id: d{i}\n    kind: courtlistener_docket\n    docket_id: {i + 1}\n"
+                                           for i in range(12)))
+    monkeypatch.delenv("COURTLISTENER_TOKEN", raising=False)
+    [row] = plan(load_config(path))  # twelve docket feeds every 6h: one request each
+    assert (row.provider, row.per_day, row.over) == ("courtlistener", 48, False)
+    monkeypatch.setenv("COURTLISTENER_TOKEN", "t")
+    with pytest.raises(ConfigError, match=r"about 144 requests a day"):  # the docket and up to two pages each
+        load_config(path)

@@ -59,7 +59,8 @@ class CourtListenerDocketConfig(SourceConfig):
     base_url: str = SITE
 
     def requests_per_poll(self) -> int:
-        return 1 + self.max_pages  # the docket, then its entries
+        """Without a token, the docket's feed; with one, the docket and at most ``max_pages`` of entries."""
+        return 1 + self.max_pages if token_headers() else 1
 
 
 def _json(page: Page) -> Any:
