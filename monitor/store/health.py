@@ -221,7 +221,10 @@ def check_silence(conn: Connection, config: SourceConfig, row: Row[*tuple[Any, .
         values = {"incident_open": False, "incident_reason": None}
         text = f"Source '{config.id}' has recovered (incident opened {opened})."
         key = f"recovered:{config.id}:{opened}"
-    conn.execute(update(Source).where(Source.id == config.id).values(values))
+    flipped = conn.execute(update(Source).where(Source.id == config.id, Source.incident_open.is_(reason is None))
+                           .values(values))
+    if flipped.rowcount != 1:  # another writer opened or closed it first (a source polled without a lease)
+        return
     with Session(bind=conn) as session:  # joins conn's transaction; the caller commits it
         queue_admin_notice(session, text, key, now)
         session.flush()
