@@ -43,6 +43,8 @@ def after_poll(session: Session, config: SourceConfig, records: Sequence[ItemRec
         return []
     watchlists = [CompiledWatchlist.compile(w) for w in session.scalars(
         select(Watchlist).where(Watchlist.follow_matches.is_(True), Watchlist.paused.is_(False)))]
+    if not watchlists:
+        return []
     known = {(w, i) for w, i in session.execute(select(FollowedBill.watchlist_id, FollowedBill.identity))}
     notices = []
     for record in bills:
