@@ -210,9 +210,10 @@ def check_silence(conn: Connection, config: SourceConfig, row: Row[*tuple[Any, .
                   failures_threshold: int, now: dt.datetime) -> None:
     """Open or close the source's incident from its health ``row`` just written."""
     reason = silence_reason(row, config, failures_threshold=failures_threshold, now=now)
-    if (reason is None) != bool(row.incident_open):
-        return  # healthy and no incident, or silent with one open already
-    if reason is not None:
+    opening = reason is not None
+    if opening == bool(row.incident_open):
+        return  # silent with an incident open already, or healthy with none
+    if opening:
         opened = now.strftime("%Y%m%dT%H%M%S")
         values = {"incident_open": True, "incident_reason": f"{opened} {reason}"}
         text, key = f"Source '{config.id}' is silent: {reason}", f"silent:{config.id}:{opened}"
@@ -221,7 +222,7 @@ def check_silence(conn: Connection, config: SourceConfig, row: Row[*tuple[Any, .
         values = {"incident_open": False, "incident_reason": None}
         text = f"Source '{config.id}' has recovered (incident opened {opened})."
         key = f"recovered:{config.id}:{opened}"
-    flipped = conn.execute(update(Source).where(Source.id == config.id, Source.incident_open.is_(reason is None))
+    flipped = conn.execute(update(Source).where(Source.id == config.id, Source.incident_open.is_(not opening))
                            .values(values))
     if flipped.rowcount != 1:  # another writer opened or closed it first (a source polled without a lease)
         return

@@ -74,7 +74,9 @@ class QuietServer(ThreadingHTTPServer):
     """Keeps a request's exception (mostly a client that hung up, as fetchers do on an error
     reply) in ``errors`` instead of printing it: the in-process CLI tests read stderr."""
 
-    errors: list[str]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.errors: list[str] = []
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         self.errors.append(traceback.format_exc())
@@ -106,7 +108,6 @@ class HttpServer:
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)  # notified on every request
         self.httpd = QuietServer((host, 0), self._handler_class(idle_timeout))
-        self.httpd.errors = []
         self.httpd.daemon_threads = True
         if tls is not None:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
