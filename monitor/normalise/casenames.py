@@ -90,11 +90,14 @@ def _title_word(word: str, first: bool) -> str:
         return word
     if re.fullmatch(r"MC[A-Z]{2,}\W*", word):  # MCDONALD -> McDonald
         return "Mc" + word[2] + word[3:].lower()
-    return "-".join(
-        "/".join(re.sub(r"^([^A-Za-z]*)([a-z])", lambda m: m.group(1) + m.group(2).upper(), piece.lower())
-                 for piece in part.split("/"))
-        for part in word.split("-")
-    )
+    return "-".join("/".join(_capitalised(piece) for piece in part.split("/")) for part in word.split("-"))
+
+
+def _capitalised(piece: str) -> str:
+    """``O'NEIL`` -> ``O'Neil``, ``D'ANGELO`` -> ``D'Angelo``: an elided O', D' or L' keeps the
+    capital after it (as names are spelled); ``DOESN'T`` -> ``Doesn't``."""
+    piece = re.sub(r"^([^A-Za-z]*)([a-z])", lambda m: m.group(1) + m.group(2).upper(), piece.lower())
+    return re.sub(r"^([^A-Za-z]*[ODL]')([a-z])", lambda m: m.group(1) + m.group(2).upper(), piece)
 
 
 def titlecase(name: str) -> str:
