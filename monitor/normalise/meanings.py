@@ -153,6 +153,21 @@ LEGISCAN_PROGRESS: dict[int, str] = LEGISCAN_STATUS | {
     11: "Reported from committee (do not pass)", 12: "Draft",
 }
 
+# GovInfo bill text versions (the suffix of a BILLS package, ``BILLS-119hr1234ih``): the raw
+# status of a govinfo_bill_feed item. From GovInfo's list of bill versions.
+BILL_VERSIONS: dict[str, str] = {
+    "IH": "Introduced in House", "IS": "Introduced in Senate", "RH": "Reported in House",
+    "RS": "Reported in Senate", "RFH": "Referred in House", "RFS": "Referred in Senate",
+    "RDH": "Received in House", "RDS": "Received in Senate", "EH": "Engrossed in House",
+    "ES": "Engrossed in Senate", "EAH": "Engrossed amendment House", "EAS": "Engrossed amendment Senate",
+    "PCH": "Placed on Calendar House", "PCS": "Placed on Calendar Senate", "ENR": "Enrolled bill",
+    "ATH": "Agreed to House", "ATS": "Agreed to Senate", "CPH": "Considered and passed House",
+    "CPS": "Considered and passed Senate", "PP": "Public print",
+}
+
+# Legacy BILLSTATUS gives some actions the type "Placeholder Text for H19000": only the code.
+_PLACEHOLDER = re.compile(r"^Placeholder Text for (\S+)$")
+
 # What looks like a code rather than words: no spaces, and a digit or an inner capital/dash.
 _CODE = re.compile(r"^(?=\S*(?:\d|[a-z][A-Z]|[a-z]-[a-z]))[\w:+.-]+$")
 
@@ -161,7 +176,8 @@ def meaning(raw: str | None) -> str | None:
     """The words for a provider's raw status code, or None when it is not a code we know."""
     if not raw:
         return None
-    for table in (CONGRESS_ACTION_CODES, BILLSTATUS_ACTION_TYPES, OPENSTATES_CLASSIFICATIONS):
+    raw = _code(raw)
+    for table in (CONGRESS_ACTION_CODES, BILLSTATUS_ACTION_TYPES, OPENSTATES_CLASSIFICATIONS, BILL_VERSIONS):
         if raw in table:
             return table[raw]
     kind, _, number = raw.partition(":")
@@ -172,9 +188,15 @@ def meaning(raw: str | None) -> str | None:
     return None
 
 
+def _code(raw: str) -> str:
+    """The code a raw status names: ``Placeholder Text for H19000`` is ``H19000``."""
+    placeholder = _PLACEHOLDER.match(raw.strip())
+    return placeholder.group(1) if placeholder else raw
+
+
 def is_code(raw: str) -> bool:
     """True for a machine code (``14000``, ``H11100``, ``progress:2``, ``IntroReferral``), not a phrase."""
-    return meaning(raw) is not None or bool(_CODE.match(raw.strip()))
+    return meaning(raw) is not None or bool(_CODE.match(_code(raw).strip()))
 
 
 def describe_raw(raw: str | None) -> str | None:
@@ -182,6 +204,7 @@ def describe_raw(raw: str | None) -> str | None:
     an unknown code says so rather than standing alone."""
     if not raw:
         return None
+    raw = _code(raw)
     words = meaning(raw)
     if words is not None:
         return f"{raw} — {words}"

@@ -26,6 +26,7 @@ from typing import ClassVar, Literal
 from monitor.durations import Duration
 from monitor.fetch import PollClient
 from monitor.normalise.identity import federal_identity
+from monitor.normalise.meanings import BILL_VERSIONS
 from monitor.sources.base import (
     BaseSource,
     FeedUrl,
@@ -48,17 +49,6 @@ _TEXT_LINK = re.compile(r"""<a\s[^>]*href=["']([^"']+)["'][^>]*>\s*(?:TEXT|HTML|
 _CITATION_PREFIX = re.compile(
     r"^\s*(?:H\.?\s?R\.?|S\.?|H\.?\s?J\.?\s?Res\.?|S\.?\s?J\.?\s?Res\.?|H\.?\s?Con\.?\s?Res\.?|S\.?\s?Con\.?\s?Res\.?"
     r"|H\.?\s?Res\.?|S\.?\s?Res\.?)\s*\d+\s*(?:\(?[A-Z]{2,4}\)?)?\s*[-–—:]\s*", re.IGNORECASE)
-# GPO's bill text version codes (the package id's suffix), in words: an alert says "Introduced in
-# House", never a bare "IH". A code not here is shown as "bill text version XYZ".
-VERSIONS: dict[str, str] = {
-    "ih": "Introduced in House", "is": "Introduced in Senate", "rh": "Reported in House",
-    "rs": "Reported in Senate", "rfh": "Referred in House", "rfs": "Referred in Senate",
-    "rdh": "Received in House", "rds": "Received in Senate", "eh": "Engrossed in House",
-    "es": "Engrossed in Senate", "eah": "Engrossed amendment House", "eas": "Engrossed amendment Senate",
-    "pch": "Placed on Calendar House", "pcs": "Placed on Calendar Senate", "enr": "Enrolled bill",
-    "ath": "Agreed to House", "ats": "Agreed to Senate", "cph": "Considered and passed House",
-    "cps": "Considered and passed Senate", "pp": "Public print",
-}
 LABELS: dict[str, str] = {"hr": "H.R.", "s": "S.", "hjres": "H.J.Res.", "sjres": "S.J.Res.",
                           "hconres": "H.Con.Res.", "sconres": "S.Con.Res.", "hres": "H.Res.", "sres": "S.Res."}
 
@@ -115,7 +105,9 @@ class GovInfoBillFeedSource(BaseSource):
         label = bill_label(bill_type, number)
         title = _CITATION_PREFIX.sub("", plain_text(entry.title)) if package else ""
         text = _TEXT_LINK.search(entry.summary or entry.content or "")
-        version = package.group("version") if package else None
+        # GPO's bill text version code (the package id's suffix), in words as the action: an alert
+        # says "Introduced in House" beside "IH"; a code we do not know is "bill text version XYZ".
+        version = package.group("version").upper() if package else None
         return ItemRecord(
             key=f"govinfo-bill:{self.config.id}:{identity}",
             kind="bill",
@@ -123,8 +115,8 @@ class GovInfoBillFeedSource(BaseSource):
             url=text.group(1) if text else entry.link or None,
             identity=identity,
             jurisdiction="us",
-            raw_status=version.upper() if version else None,
-            status_action=VERSIONS.get(version, f"bill text version {version.upper()}") if version else None,
+            raw_status=version,
+            status_action=BILL_VERSIONS.get(version, f"bill text version {version}") if version else None,
             published_at=entry.published,
             data={"label": label, "congress": congress, "type": bill_type, "number": number,
                   "package_id": package.group(0) if package else None,
