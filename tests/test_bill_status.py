@@ -378,6 +378,36 @@ def test_an_open_states_row_without_actions_gets_its_status_from_the_latest_acti
     assert (full.status, full.data["status_basis"]) == ("introduced", "actions")
 
 
+def test_an_open_states_action_without_a_classification_is_read_by_its_words() -> None:
+    """Several states' scrapers leave actions unclassified (the veto too): the words decide, by
+    the rules a list row's latest action is read with, so a vetoed bill never stays 'passed'."""
+    from monitor.sources.openstates import bill_record
+
+    def action(day: str, text: str, *classification: str, chamber: str | None = None) -> dict[str, object]:
+        return {"date": day, "description": text, "classification": list(classification),
+                "organization": {"classification": chamber or "executive"}}
+
+    row = {"id": "ocd-bill/y", "session": "2025", "identifier": "SB 9", "title": "Remedies",
+           "jurisdiction": {"id": "ocd-jurisdiction/country:us/state:ks/government"},
+           "actions": [action("2025-01-10", "Prefiled for Introduction", "filing", chamber="upper"),
+                       action("2025-01-15", "Referred to Committee on Judiciary", chamber="upper"),
+                       action("2025-02-20", "Final Action - Passed", "passage", chamber="upper"),
+                       action("2025-03-20", "Final Action - Passed", "passage", chamber="lower"),
+                       action("2025-03-25", "Enrolled and presented to Governor", chamber="upper"),
+                       action("2025-04-04", "Vetoed by Governor; Returned to the Senate", chamber="upper")]}
+    record = bill_record(row)
+    assert (record.status, record.status_date, record.status_action) == (
+        "vetoed", dt.date(2025, 4, 4), "Vetoed by Governor; Returned to the Senate")
+    assert record.data["status_basis"] == "actions"
+    # A classification, where there is one, still decides: the words are not read over it.
+    classified = bill_record({**row, "actions": row["actions"][:5] + [
+        action("2025-04-04", "Vetoed by Governor; Returned to the Senate", "executive-veto-line-item")]})
+    assert classified.status == "sent_to_executive"
+    # Words that prove nothing leave the classified steps as they are.
+    quiet = bill_record({**row, "actions": row["actions"][:4] + [action("2025-03-26", "Hearing: Monday, 10:30 AM")]})
+    assert quiet.status == "passed_both"
+
+
 # ---- vetoes through the federal action path (codes and words together) ------------------------
 
 def federal(*actions: tuple[str, str, str | None]) -> str | None:

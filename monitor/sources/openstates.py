@@ -24,7 +24,7 @@ from pydantic import Field
 
 from monitor.errors import ParseError
 from monitor.fetch import PollClient
-from monitor.normalise.actiontext import FULL_HISTORY, LATEST_ONLY, latest_action_status
+from monitor.normalise.actiontext import FULL_HISTORY, LATEST_ONLY, latest_action_status, text_step
 from monitor.normalise.crosswalks import OPENSTATES_CLASSIFICATIONS, Chamber, Step
 from monitor.normalise.identity import state_identity
 from monitor.normalise.ladder import Action, climb
@@ -104,14 +104,21 @@ class OpenStatesPage(Payload):
 
 
 def steps(action: OpenStatesAction, where: str = "action") -> list[tuple[Action, Step | None]]:
-    """One Open States action → one ladder event per classification it carries."""
+    """One Open States action → one ladder event per classification it carries.
+
+    An action with no classification (several states' scrapers leave even a veto unclassified)
+    is read by its words, with the rules a list row's latest action is read by.
+    """
     chamber = CHAMBERS.get(action.organization.classification or "") if action.organization else None
     try:
         day = dt.date.fromisoformat(action.date[:10])
     except ValueError:
         raise ParseError(f"{where}: 'date' {action.date!r} is not a date") from None
-    return [(Action(day, action.description or "", c, chamber, (action.order, i)), OPENSTATES_CLASSIFICATIONS.get(c))
-            for i, c in enumerate(action.classification or [])]
+    text = action.description or ""
+    if not action.classification:
+        return [(Action(day, text, None, chamber, (action.order, 0)), text_step(text))]
+    return [(Action(day, text, c, chamber, (action.order, i)), OPENSTATES_CLASSIFICATIONS.get(c))
+            for i, c in enumerate(action.classification)]
 
 
 def bill_record(row: dict[str, Any], where: str = "bill") -> ItemRecord:
