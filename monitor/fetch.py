@@ -28,7 +28,7 @@ import httpx
 from monitor import __version__
 from monitor.errors import AuthError, BudgetExceeded, FetchError
 from monitor.netguard import BlockedAddress, GuardedTransport, Unresolvable, check_request
-from monitor.redact import public_url
+from monitor.redact import public_url, redact
 
 if TYPE_CHECKING:
     from monitor.budget import Budgets
@@ -154,8 +154,15 @@ class Fetcher:
         """
         provider = self.provider_for(provider, url)
         attempt = 0
+        failed: FetchError | None = None  # the last attempt's error
         while True:
-            slot = await self.budgets.acquire(provider)
+            try:
+                slot = await self.budgets.acquire(provider)
+            except BudgetExceeded as spent:
+                if failed is None or failed.retry_after is not None:
+                    raise  # nothing tried yet, or the server asked us to wait: a quota's deferral
+                # the request failed and its retry does not fit: a failure, not a deferral
+                raise FetchError(f"{failed}; not retried: {spent}", retryable=False, status=failed.status) from None
             if on_send is not None:
                 on_send()
             try:
@@ -169,6 +176,7 @@ class Fetcher:
             finally:
                 slot.release()
             attempt += 1
+            failed = exc
             if exc.retry_after is not None:
                 until = await self.budgets.block(provider, exc.retry_after, f"{exc} asked us to wait")
                 if exc.retry_after > self.max_retry_wait or attempt > self.retries:
@@ -233,7 +241,20 @@ class Fetcher:
         except httpx.TimeoutException as exc:
             raise FetchError(f"timeout ({type(exc).__name__}) fetching {shown}", retryable=True) from None
         except httpx.TransportError as exc:
-            raise FetchError(f"network error fetching {shown}: {type(exc).__name__}", retryable=True) from None
+            raise FetchError(f"network error fetching {shown}: {type(exc).__name__}{_cause(exc)}",
+                             retryable=True) from None
+
+
+def _cause(exc: BaseException) -> str:
+    """': Connection refused': the socket's own reason, innermost in the chain, since httpx and
+    anyio wrap it in words that name none ('All connection attempts failed'); '' when there is none."""
+    reason = str(exc)
+    inner = exc.__cause__ or exc.__context__
+    while inner is not None:
+        if isinstance(inner, OSError) and (inner.errno or inner.strerror):
+            reason = os.strerror(inner.errno) if inner.errno else str(inner.strerror)
+        inner = inner.__cause__ or inner.__context__
+    return f": {redact(reason)}" if reason else ""
 
 
 class _Inflater:

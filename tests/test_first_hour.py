@@ -97,7 +97,9 @@ def test_connect_error_shows_the_url_and_the_cause(cli_env: dict[str, str], tmp_
     Path(cli_env["MONITOR_CONFIG"]).write_text(
         "sources:\n  - id: gone\n    kind: rss\n    url: http://127.0.0.1:9/feeds/gone.xml\n")
     result = run_cli(["run", "--once"], cli_env, cwd=tmp_path)
-    assert "http://127.0.0.1:9/feeds/gone.xml" in result.stdout + result.stderr
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("gone:")]
+    assert line == "gone: FAILED: fetch: network error fetching http://127.0.0.1:9/feeds/gone.xml: ConnectError: " \
+        "Connection refused"  # the cause, without -v
     assert "***" not in result.stdout
 
 
@@ -130,6 +132,27 @@ def test_run_once_during_a_total_outage_fails_every_time(cli_env: dict[str, str]
     assert "no source was polled successfully" in second.stderr
     as_json = run_cli(["run", "--once", "--json"], cli_env, cwd=tmp_path)
     assert as_json.returncode == 1 and '"not_polled": [' in as_json.stdout
+
+
+def test_a_failed_connection_whose_retry_is_out_of_budget_is_a_failure(cli_env: dict[str, str],
+                                                                       tmp_path: Path) -> None:
+    """The attempt failed to connect and its retry no longer fits the budget: the poll failed
+    (with its cause), it was not merely "deferred" as if the budget were the only trouble, and
+    the failure counts toward the source's incident. The summary does not call it polled."""
+    import json
+
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        "providers:\n  local: {hosts: [127.0.0.1], per_minute: 1}\n"
+        "sources:\n  - id: down\n    kind: rss\n    url: http://127.0.0.1:9/down.xml\n")
+    result = run_cli(["run", "--once"], cli_env, cwd=tmp_path)
+    assert result.returncode == 1
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("down:")]
+    assert line.startswith("down: FAILED: fetch: network error fetching http://127.0.0.1:9/down.xml: ConnectError: "
+                           "Connection refused; not retried"), line
+    assert "not retried: local: 1 requests per minute spent" in line
+    assert result.stdout.splitlines()[-1] == "0 of 1 sources polled, 1 failed"
+    [row] = json.loads(run_cli(["status", "--json"], cli_env, cwd=tmp_path).stdout)
+    assert row["last_outcome"] == "failed" and row["consecutive_failures"] == 1
 
 
 def test_run_once_wording_for_one_item(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:

@@ -96,10 +96,7 @@ def run_cmd(
         not_polled = [p for p in result.polls if p.outcome in ("failed", "deferred")]
         if not_polled:
             lines.append(f"not polled: {', '.join(p.source_id for p in not_polled)}")
-        skipped = sum(p.outcome == "skipped" for p in result.polls)
-        if skipped:
-            lines.append(f"{len(result.polls) - skipped} of {len(result.polls)} sources polled, {skipped} skipped: "
-                         "`monitor doctor` says why and what to do")
+        lines.extend(_count_line(result.polls))
         sys.stdout.write("\n".join(lines) + "\n")  # plain text in one write: rich is slower per line
     if _outage(database, result.polls):
         sys.stderr.write("error: no source was polled successfully: nothing is being watched "
@@ -110,6 +107,20 @@ def run_cmd(
 def plural(count: int, noun: str) -> str:
     """'1 item', '3 items'."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _count_line(polls: list[PollSummary]) -> list[str]:
+    """How many sources were polled, counting only polls that read their source: a failed or
+    deferred source is not polled, and an outage must not read like a quiet pass."""
+    polled = sum(p.outcome in ("changed", "unchanged") for p in polls)
+    if polled == len(polls):
+        return []
+    missed = {outcome: sum(p.outcome == outcome for p in polls) for outcome in ("failed", "deferred", "skipped")}
+    line = f"{polled} of {len(polls)} sources polled" + "".join(
+        f", {count} {outcome}" for outcome, count in missed.items() if count)
+    if missed["skipped"]:
+        line += ": `monitor doctor` says why and what to do"
+    return [line]
 
 
 def _poll_line(p: PollSummary) -> str:
