@@ -62,6 +62,7 @@ class PollSummary:
     requests: int = 0
     poll_id: int | None = None
     change_ids: list[int] = field(default_factory=list)
+    polled_elsewhere: bool = False  # skipped because another poller holds the source: it is still watched
 
 
 def build_source(config: SourceConfig) -> SourceKind:
@@ -153,7 +154,7 @@ class Pipeline:
                 start = health.load_start(conn, config.id) if claim.won else None
             if start is None:
                 error = f"a poll of it is running (leased by {claim.owner} until {claim.until})"
-                return PollSummary(config.id, Outcome.SKIPPED, error=error)
+                return PollSummary(config.id, Outcome.SKIPPED, error=error, polled_elsewhere=True)
             try:
                 async with lease.kept(self.db, config.id, self.owner, self.lease_ttl):
                     return await self._poll(config, source, start)

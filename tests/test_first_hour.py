@@ -134,6 +134,21 @@ def test_run_once_during_a_total_outage_fails_every_time(cli_env: dict[str, str]
     assert as_json.returncode == 1 and '"not_polled": [' in as_json.stdout
 
 
+def test_run_once_with_every_source_missing_its_key_fails(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """A cron job whose environment lacks the key: every source is skipped, nothing is watched,
+    and the job must not see success. A config with no source at all (a delivery pass) still can."""
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        "sources:\n  - id: bills\n    kind: congress_bill\n    congress: 119\n    bills: [S. 3470]\n")
+    env = {k: v for k, v in cli_env.items() if k != "CONGRESS_API_KEY"}
+    result = run_cli(["run", "--once"], env, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == \
+        "0 of 1 sources polled, 1 skipped: `monitor doctor` says why and what to do"
+    assert "no source was polled successfully" in result.stderr
+    Path(cli_env["MONITOR_CONFIG"]).write_text("sources: []\n")
+    assert run_cli(["run", "--once"], env, cwd=tmp_path).returncode == 0
+
+
 def test_a_failed_connection_whose_retry_is_out_of_budget_is_a_failure(cli_env: dict[str, str],
                                                                        tmp_path: Path) -> None:
     """The attempt failed to connect and its retry no longer fits the budget: the poll failed

@@ -65,8 +65,9 @@ def run_cmd(
     """Poll sources, store every version, detect changes and deliver alerts.
 
     With --once: one pass over every enabled source, delivering each poll's alerts as soon as it
-    is stored, and exit (exit 1 when no source was polled: each failed, or was deferred by a
-    budget that failed attempts spent). Without --once: the long-running service; stop with Ctrl-C.
+    is stored, and exit (exit 1 when no source was polled: each failed, was skipped for a missing
+    key, or was deferred by a budget that failed attempts spent). Without --once: the long-running
+    service; stop with Ctrl-C.
 
     Example: monitor run --once --config sources.yaml
     """
@@ -139,20 +140,21 @@ def _poll_line(p: PollSummary) -> str:
 
 
 def _outage(database: Database, polls: list[PollSummary]) -> bool:
-    """A pass where no source was polled and some failed or were deferred while not healthy:
-    deferred after failed attempts spent the budget (in this pass or before), or never polled
-    at all. A cron job must not read that as success."""
+    """A pass where no source was polled and some failed, were skipped (a key missing, refused
+    credentials) or were deferred while not healthy: deferred after failed attempts spent the
+    budget (in this pass or before), or never polled at all. A cron job must not read that as
+    success. A pass over no source at all (a delivery pass) is not an outage."""
     from sqlalchemy import or_, select
 
     from monitor.models import Source
 
-    if any(p.outcome in ("changed", "unchanged") for p in polls):
+    if any(p.outcome in ("changed", "unchanged") or p.polled_elsewhere for p in polls):
         return False
     if any(p.outcome == "failed" or (p.outcome == "deferred" and p.requests) for p in polls):
         return True
     deferred = [p.source_id for p in polls if p.outcome == "deferred"]
     if not deferred:
-        return False
+        return bool(polls)  # every source skipped: none of them is watched
     with database.session() as session:
         unhealthy = session.scalars(select(Source.id).where(
             Source.id.in_(deferred), or_(Source.consecutive_failures > 0, Source.last_success_at.is_(None))))
