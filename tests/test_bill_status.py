@@ -408,6 +408,33 @@ def test_an_open_states_action_without_a_classification_is_read_by_its_words() -
     assert quiet.status == "passed_both"
 
 
+def test_a_committee_action_type_is_a_floor_the_words_can_rise_above() -> None:
+    """``Committee`` and ``IntroReferral`` name groups of actions, not one rung: the words decide
+    where they prove one, as GovTrack reads them and as a list row's latest action is read.
+    Facts from GPO's samples (usgpo/bill-status samples/legacy/BILLSTATUS-114hr2566.xml and
+    samples/textVersions/DEV-BILLSTATUS-115hr367.xml): House actions with no code."""
+    from monitor.normalise.federal import FederalAction, derive
+
+    hr2566 = [  # newest first, as BILLSTATUS lists them
+        FederalAction("2016-09-21", "Ordered to be Reported by Voice Vote.", None, "Committee"),
+        FederalAction("2016-09-21", "Committee Consideration and Mark-up Session Held.", None, "Committee"),
+        FederalAction("2016-09-13", "Forwarded by Subcommittee to Full Committee by Voice Vote .", None, "Committee"),
+        FederalAction("2015-05-22", "Referred to the Subcommittee on Communications and Technology.", None,
+                      "Committee"),
+        FederalAction("2015-05-21", "Referred to the House Committee on Energy and Commerce.", "H11100",
+                      "IntroReferral"),
+        FederalAction("2015-05-21", "Introduced in House", "1000", "IntroReferral"),
+    ]
+    derived = derive(hr2566)
+    assert (derived.status, str(derived.date), derived.action) == (
+        "reported", "2016-09-21", "Ordered to be Reported by Voice Vote.")
+    assert derive(hr2566[2:]).status == "in_committee"  # a markup or a forwarding proves no more
+    referred = [FederalAction("2017-01-09", "Referred to the Committee on Ways and Means, and in addition to the "
+                              "Committee on the Judiciary.", "H11100-A", "IntroReferral"),
+                FederalAction("2017-01-09", "Introduced in House", "Intro-H", "IntroReferral")]
+    assert derive(referred).status == "in_committee"
+
+
 # ---- vetoes through the federal action path (codes and words together) ------------------------
 
 def federal(*actions: tuple[str, str, str | None]) -> str | None:

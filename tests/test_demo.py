@@ -7,8 +7,10 @@ from pathlib import Path
 
 from tests.conftest import run_cli
 
-REPORTED = ("Committee on the Judiciary. Reported with an amendment in the nature of a "
-            "substitute. Without written report.")
+# The committee's vote to report (Nov 19) moves the bill, as GovTrack reads it; the report filed
+# on Nov 24 (LOC 14000) restates the same rung and alerts nothing more.
+REPORTED = ("Committee on the Judiciary. Ordered to be reported with an amendment in the nature of a "
+            "substitute favorably.")
 
 
 def alerts(out: str) -> list[str]:
@@ -31,6 +33,7 @@ def test_demo_runs_offline_and_shows_the_alerts_and_the_digest(cli_env, tmp_path
     assert "S. 3470: Accountability for Federal Law Enforcement Act" in bill
     assert "*Was*: In committee\n   *Now*: Reported by committee" in bill  # a status move, not a text change
     assert f"Action: “{REPORTED}”" in bill  # the evidence: the action that moved it
+    assert "Reported by committee on Nov 19, 2026" in bill
     assert "Rule: federal-legislation: status-move (pinned us/119/s/3470)" in bill
     assert "summary" not in bill
 

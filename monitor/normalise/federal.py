@@ -8,8 +8,10 @@ action proves, in this order:
 2. a code whose meaning the text decides (``CONGRESS_CODES_READ_BY_TEXT``) or a legacy
    ``Placeholder Text for …`` type: the words (``monitor.normalise.actiontext``);
 3. any other known code: ``CONGRESS_ACTION_CODES``;
-4. the ``type`` (``BILLSTATUS_ACTION_TYPES``), where it can mean one thing only;
-5. otherwise the words (the Senate's own actions carry no code).
+4. the words (the Senate's own actions carry no code, nor do many House committee actions);
+5. only where the words prove nothing, the ``type`` (``BILLSTATUS_ACTION_TYPES``): a type names
+   a group of actions, so it is a floor ("Committee" is a referral, a hearing, a markup or the
+   committee ordering the bill reported, "Ordered to be Reported by Voice Vote.").
 """
 
 from __future__ import annotations
@@ -57,9 +59,11 @@ def federal_step(code: str | None, action_type: str | None, text: str, committee
         return meaning
     if code and code in CONGRESS_ACTION_CODES:
         return CONGRESS_ACTION_CODES[code]
+    if meaning is not None:
+        return meaning
     typed = f"{action_type}+committee" if committee and f"{action_type}+committee" in BILLSTATUS_ACTION_TYPES \
         else action_type or ""
-    return BILLSTATUS_ACTION_TYPES.get(typed) or meaning
+    return BILLSTATUS_ACTION_TYPES.get(typed)
 
 
 def derive(actions: Sequence[FederalAction]) -> Derived:
