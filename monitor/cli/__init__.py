@@ -10,12 +10,13 @@ from typing import Annotated, Any
 
 import typer
 
-from monitor.cli.common import close_databases, err_console
+from monitor.cli.common import PlainTyper, close_databases, err_console
 from monitor.cli.safety import require_safe_expat
 from monitor.errors import MonitorError, QueryError
 from monitor.redact import redact
 
-app = typer.Typer(rich_markup_mode=None, 
+app = PlainTyper(
+    rich_markup_mode=None,
     name="monitor",
     help="Remedy Monitor: watch courts and legislatures for changes to remedies against federal "
          "immigration officers, keep every version, and alert exactly once.",

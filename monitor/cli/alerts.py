@@ -11,9 +11,10 @@ import typer
 from monitor.cli import app
 from monitor.cli.common import (
     MAX_ID,
-    MAX_ROWS,
     DbOpt,
     JsonOpt,
+    PlainTyper,
+    between,
     console,
     fail,
     open_db,
@@ -24,9 +25,9 @@ from monitor.cli.common import (
 if TYPE_CHECKING:
     from monitor.models import Delivery
 
-alerts_app = typer.Typer(rich_markup_mode=None, help="The delivery ledger: what was sent, what failed, and why.",
+alerts_app = PlainTyper(rich_markup_mode=None, help="The delivery ledger: what was sent, what failed, and why.",
                          no_args_is_help=True)
-digest_app = typer.Typer(rich_markup_mode=None, help="Daily email digests.", no_args_is_help=True)
+digest_app = PlainTyper(rich_markup_mode=None, help="Daily email digests.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(digest_app, name="digest")
 
@@ -47,7 +48,7 @@ def _row(d: Delivery) -> dict[str, Any]:
 @alerts_app.command("list")
 def alerts_list(
     failed: Annotated[bool, typer.Option("--failed", help="Only deliveries that failed for good.")] = False,
-    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS, help="How many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(metavar="N", callback=between(1), help="How many, newest first.")] = 50,
     db: DbOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """List deliveries, newest first.
@@ -74,7 +75,7 @@ def alerts_list(
 
 
 @alerts_app.command("show")
-def alerts_show(delivery_id: Annotated[int, typer.Argument(metavar="DELIVERY_ID", min=1, max=MAX_ID,
+def alerts_show(delivery_id: Annotated[int, typer.Argument(metavar="DELIVERY_ID", callback=between(1, MAX_ID),
                                                            help="The delivery id from `monitor alerts list`.")],
                 db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """One delivery with every attempt and the receiver's answer.
@@ -106,7 +107,7 @@ def alerts_show(delivery_id: Annotated[int, typer.Argument(metavar="DELIVERY_ID"
 
 @alerts_app.command("retry")
 def alerts_retry(
-    delivery_id: Annotated[int | None, typer.Argument(metavar="DELIVERY_ID", min=1, max=MAX_ID,
+    delivery_id: Annotated[int | None, typer.Argument(metavar="DELIVERY_ID", callback=between(1, MAX_ID),
                                                       help="The failed delivery to send again.")] = None,
     all_failed: Annotated[bool, typer.Option("--all-failed", help="Retry every failed delivery.")] = False,
     db: DbOpt = None,

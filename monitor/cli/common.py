@@ -10,9 +10,12 @@ import datetime as dt
 import json
 import logging
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperCommand
+from typer.models import CommandFunctionType
 
 if TYPE_CHECKING:  # the commands import what they use when they run: `monitor --help` loads none of it
     from rich.console import Console
@@ -30,6 +33,48 @@ MAX_ROWS = 1_000_000  # a --limit above this is a typo (and 10^20 would overflow
 MAX_ID = 2**63 - 1  # the largest id either database stores
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+
+
+class PlainHelpCommand(TyperCommand):
+    """A command whose help names each argument as its usage line does (NAME, IDENTITIES…):
+    typer's plain help adds the Python type after it (`NAME <str>`, `IDENTITIES <list[str]>`)."""
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:  # typer's vendored Click types
+        arguments, options = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                arguments.append((param.metavar or (param.name or "").upper(), record[1]))
+            else:
+                options.append(record)
+        for title, records in (("Arguments", arguments), ("Options", options)):
+            if records:
+                with formatter.section(title):
+                    formatter.write_dl(records)
+
+
+class PlainTyper(typer.Typer):
+    """A typer app whose commands are PlainHelpCommands unless one names another class."""
+
+    def command(self, name: str | None = None, *, cls: type[TyperCommand] | None = PlainHelpCommand,
+                **settings: Any) -> Callable[[CommandFunctionType], CommandFunctionType]:
+        return super().command(name, cls=cls, **settings)
+
+
+def between(low: int, high: int = MAX_ROWS) -> Callable[[int | None], int | None]:
+    """The callback of a number that must lie in low..high. Typer's own min/max would print the
+    bounds in the help as `[1<=x<=9223372036854775807]`; this says which bound was passed."""
+
+    def check(value: int | None) -> int | None:
+        if value is not None and value < low:
+            raise typer.BadParameter(f"{value} is too small: at least {low:,}")
+        if value is not None and value > high:
+            raise typer.BadParameter(f"{value} is too large: at most {high:,}")
+        return value
+
+    return check
 
 
 class LazyConsole:

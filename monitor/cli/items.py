@@ -8,9 +8,10 @@ import typer
 
 from monitor.cli import app
 from monitor.cli.common import (
-    MAX_ROWS,
     DbOpt,
     JsonOpt,
+    PlainTyper,
+    between,
     console,
     cut,
     err_console,
@@ -27,10 +28,10 @@ if TYPE_CHECKING:
     from monitor.cli.watchlist_admin import IdentityView
     from monitor.models import Item
 
-items_app = typer.Typer(rich_markup_mode=None,
+items_app = PlainTyper(rich_markup_mode=None,
                         help="Stored items (bills, opinions, dockets, documents) and their history.",
                         no_args_is_help=True)
-changes_app = typer.Typer(rich_markup_mode=None, help="Detected changes.", no_args_is_help=True)
+changes_app = PlainTyper(rich_markup_mode=None, help="Detected changes.", no_args_is_help=True)
 app.add_typer(items_app, name="items")
 app.add_typer(changes_app, name="changes")
 
@@ -62,7 +63,7 @@ def items_list(
                                                   help="Only items this watchlist matches (query or pin).")] = None,
     since: Annotated[str | None, typer.Option("--since", metavar="DATE",
                                               help="Only items changed at or after this ISO date/time.")] = None,
-    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS,
+    limit: Annotated[int, typer.Option(metavar="N", callback=between(1),
                                        help="At most this many, newest change first.")] = 100,
     db: DbOpt = None,
     json_out: JsonOpt = False,
@@ -114,7 +115,7 @@ def items_list(
 def items_search(
     query: Annotated[str, typer.Argument(metavar="QUERY",
                                          help="A query, as in watchlists (see README: Query language).")],
-    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS,
+    limit: Annotated[int, typer.Option(metavar="N", callback=between(1),
                                        help="At most this many, newest change first.")] = 50,
     db: DbOpt = None,
     json_out: JsonOpt = False,
@@ -232,7 +233,7 @@ def changes_list(
                                               help="Only changes detected at or after this ISO date/time.")] = None,
     source: Annotated[str | None, typer.Option("--source", "-s", metavar="ID",
                                                help="Only changes of this source id.")] = None,
-    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS,
+    limit: Annotated[int, typer.Option(metavar="N", callback=between(1),
                                        help="At most this many, newest first.")] = 200,
     db: DbOpt = None,
     json_out: JsonOpt = False,

@@ -10,10 +10,11 @@ import typer
 
 from monitor.cli import app
 from monitor.cli.common import (
-    MAX_ROWS,
     ConfigOpt,
     DbOpt,
     JsonOpt,
+    PlainTyper,
+    between,
     console,
     cut,
     database_at,
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from monitor.db import Database
     from monitor.sources import ItemRecord
 
-sources_app = typer.Typer(rich_markup_mode=None, help="Configured sources.", no_args_is_help=True)
+sources_app = PlainTyper(rich_markup_mode=None, help="Configured sources.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 
 
@@ -73,7 +74,7 @@ async def _test_fetch(config_id: str, config: ConfigOpt) -> list[ItemRecord]:
 @sources_app.command("check")
 def sources_check(
     source_id: Annotated[str, typer.Argument(metavar="SOURCE_ID", help="The source id in sources.yaml.")],
-    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS,
+    limit: Annotated[int, typer.Option(metavar="N", callback=between(1),
                                        help="How many of the parsed items to print.")] = 20,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,

@@ -20,6 +20,7 @@ from monitor.cli.common import (
     MAX_ID,
     DbOpt,
     JsonOpt,
+    PlainTyper,
     console,
     fail,
     open_db,
@@ -28,7 +29,7 @@ from monitor.cli.common import (
 )
 from monitor.errors import ConfigError
 
-subscriptions_app = typer.Typer(rich_markup_mode=None, help="Who hears about which watchlist.", no_args_is_help=True)
+subscriptions_app = PlainTyper(rich_markup_mode=None, help="Who hears about which watchlist.", no_args_is_help=True)
 app.add_typer(subscriptions_app, name="subscriptions")
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")

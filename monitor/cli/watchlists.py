@@ -11,9 +11,10 @@ import typer
 
 from monitor.cli import app
 from monitor.cli.common import (
-    MAX_ROWS,
     DbOpt,
     JsonOpt,
+    PlainTyper,
+    between,
     console,
     cut,
     err_console,
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from monitor.cli import watchlist_admin as wl
     from monitor.db import Database
 
-watchlist_app = typer.Typer(rich_markup_mode=None,
+watchlist_app = PlainTyper(rich_markup_mode=None,
                             help="Watchlists: the remedies you track, what they follow and how loudly.",
                             no_args_is_help=True)
 app.add_typer(watchlist_app, name="watchlist")
@@ -55,7 +56,7 @@ OnFieldOpt = Annotated[bool | None, typer.Option("--on-field/--no-on-field", hel
 FollowOpt = Annotated[bool | None, typer.Option("--follow-matches/--no-follow-matches", help="Follow a new bill "
                                                 "a discovery feed finds and this matches (poll its status).",
                                                 show_default=False)]
-ConfirmOpt = Annotated[int | None, typer.Option("--confirm", metavar="N", min=1, max=5,
+ConfirmOpt = Annotated[int | None, typer.Option("--confirm", metavar="N", callback=between(1, 5),
                                                 help="Hold a status move until this "
                                                 "many providers reported it (2: wait for a second provider).",
                                                 show_default=False)]
@@ -63,7 +64,7 @@ ConfirmTimeoutOpt = Annotated[str | None, typer.Option("--confirm-timeout", meta
                                                        help="How long a held status move waits "
                                                        "for confirmation before it goes out marked 'reported by X "
                                                        "only' (e.g. 12h, 2d; default 24h).", show_default=False)]
-DaysOpt = Annotated[int, typer.Option("--days", metavar="N", min=1, max=3650,
+DaysOpt = Annotated[int, typer.Option("--days", metavar="N", callback=between(1, 3650),
                                       help="How many days of stored items to use.")]
 
 
@@ -229,7 +230,7 @@ def _state(data: dict[str, Any]) -> str:
 
 @watchlist_app.command("show")
 def watchlist_show(name: NameArg,
-                   limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS,
+                   limit: Annotated[int, typer.Option(metavar="N", callback=between(1),
                                                       help="How many latest matching items.")] = 10,
                    db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """The remedy board: each pinned identity's status as every source reports it, then the latest matches.
@@ -439,7 +440,7 @@ def watchlist_preview(
     name: Annotated[str | None, typer.Argument(metavar="NAME", help="Preview this watchlist (or give --query).",
                                                show_default=False)] = None,
     query: QueryOpt = None, days: DaysOpt = 30,
-    limit: Annotated[int, typer.Option(metavar="N", min=1, max=MAX_ROWS, help="How many hits to list.")] = 20,
+    limit: Annotated[int, typer.Option(metavar="N", callback=between(1), help="How many hits to list.")] = 20,
     db: DbOpt = None, json_out: JsonOpt = False,
 ) -> None:
     """Run a query over the stored items of the last days: the hits and the alerts a day it would send.

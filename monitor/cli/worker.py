@@ -19,6 +19,7 @@ from monitor.cli.common import (
     DbOpt,
     JsonOpt,
     LogFormatOpt,
+    between,
     console,
     database_at,
     open_config,
@@ -51,7 +52,7 @@ def parse_queues(text: str) -> list[str]:
 
 @app.command("worker")
 def worker_cmd(
-    concurrency: Annotated[int, typer.Option("--concurrency", "-n", metavar="N", min=1,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-n", metavar="N", callback=between(1),
                                              help="Jobs this worker runs at once.")] = 4,
     queues: Annotated[str, typer.Option("--queues", "-q", metavar="QUEUES",
                                         help="Comma-separated queues to serve: "
