@@ -584,6 +584,19 @@ def test_readme_tour_runs_in_order(cli_env: dict[str, str], feeds, slack, tmp_pa
         assert result.returncode == 0, (args, result.stdout, result.stderr)
 
 
+def test_readme_names_the_keys_doctor_knows() -> None:
+    """The quick start's list of keys is the list `monitor doctor` explains: no key a source
+    never reads (a user would sign up for it), none missing."""
+    import re
+
+    from monitor.cli.sources import KEY_FIXES
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    paragraph = readme.split("Keys are free and optional", 1)[1].split("The tests that read", 1)[0]
+    assert set(re.findall(r"`([A-Z][A-Z_]+)`", paragraph)) == set(KEY_FIXES)
+
+
 # ---- small wording and behaviour points ----------------------------------------------------------
 
 def test_lowercase_operators_are_operators(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
