@@ -27,6 +27,8 @@ _SECRET_PATH_HOSTS = ("hooks.slack.com", "discord.com", "discordapp.com", "hooks
                       "api.telegram.org", "maker.ifttt.com", "webhook.office.com", "outlook.office.com",
                       "chat.googleapis.com")
 # A path segment of 20+ characters mixing upper and lower case and digits reads as a token.
+# The user-info of the examples this program prints (smtp://user:pass@host): a placeholder, not a secret.
+_PLACEHOLDER_USERINFO = frozenset({"user", "user:pass", "user:password"})
 _TOKEN_SEGMENT = re.compile(r"^(?=.*\d)(?=.*[a-z])(?=.*[A-Z])[A-Za-z0-9_~%-]{20,}$")
 _TARGETS: set[str] = set()  # delivery targets this process posts to (see ``remember_target``)
 
@@ -55,7 +57,9 @@ def mask_url(url: str, *, secret_path: bool = False) -> str:
         path = "/".join("***" if _TOKEN_SEGMENT.match(s) else s for s in parts.path.split("/"))
     pairs = [pair.partition("=") for pair in parts.query.split("&") if pair]
     query = "&".join(f"{k}=***" if is_secret_param(k) else k + eq + v for k, eq, v in pairs)
-    shown = f"{parts.scheme}://{'***@' if userinfo else ''}{host}{path}"
+    if userinfo:
+        userinfo = f"{userinfo if userinfo in _PLACEHOLDER_USERINFO else '***'}@"
+    shown = f"{parts.scheme}://{userinfo}{host}{path}"
     return f"{shown}?{query}" if query else shown
 
 

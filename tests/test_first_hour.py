@@ -70,6 +70,26 @@ def test_masking_keeps_paths_and_example_urls() -> None:
     assert redact("e.g. smtp://mail.example.org:587") == "e.g. smtp://mail.example.org:587"
 
 
+@pytest.mark.parametrize(("args", "example"), [
+    (["items", "list", "--db", "foo://x"], "postgresql+psycopg://user@host/db"),
+    (["items", "list", "--db", "postgresql+psycopg://u@h:x/db"], "postgresql+psycopg://user@host/db"),
+])
+def test_errors_show_their_examples_unmasked(args: list[str], example: str, cli_env: dict[str, str],
+                                             tmp_path: Path) -> None:
+    """An example in an error (the user-info placeholder of a URL) is not a secret to mask."""
+    result = run_cli(args, cli_env, cwd=tmp_path)
+    assert result.returncode == 1 and "***" not in result.stderr, result.stderr
+    assert example in result.stderr
+
+
+def test_masking_keeps_placeholders_and_hides_real_user_info() -> None:
+    for example in ("smtp://user:pass@mail.example.org:587?starttls=1", "smtps://user:password@host:465",
+                    "postgresql+psycopg://user@host/db"):
+        assert redact(f"e.g. {example}") == f"e.g. {example}"
+    assert redact("smtp://ana:hunter22@mail.example.org:587") == "smtp://***@mail.example.org:587"
+    assert redact("postgresql+psycopg://monitor:pw@db/monitor") == "postgresql+psycopg://***@db/monitor"
+
+
 @pytest.mark.parametrize(("text", "secret"), [
     ("slack https://hooks.slack.com/services/T0/B0/SECRETPART1 failed", "SECRETPART1"),
     ("https://discord.com/api/webhooks/123/SECRETPART2", "SECRETPART2"),
@@ -196,7 +216,8 @@ def _subscriptions(cli_env: dict[str, str], tmp_path: Path) -> list[dict[str, ob
 
 
 @pytest.mark.parametrize(("env", "target", "expected"), [
-    ({"MONITOR_PUBLIC_URL": "https://monitor.example.org"}, "email:ana@example.org", "email needs MONITOR_SMTP_URL"),
+    ({"MONITOR_PUBLIC_URL": "https://monitor.example.org"}, "email:ana@example.org",
+     "email needs MONITOR_SMTP_URL, e.g. smtp://user:pass@mail.example.org:587?starttls=1"),
     ({"MONITOR_SMTP_URL": "smtp://127.0.0.1:25"}, "email:ana@example.org", "email needs MONITOR_PUBLIC_URL"),
     ({"MONITOR_SMTP_URL": "smtp://127.0.0.1:25", "MONITOR_PUBLIC_URL": "https://m.example.org"}, "email:ana@example",
      "'example' is not a full domain name"),
