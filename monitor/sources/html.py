@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from monitor.errors import ParseError
 from monitor.fetch import PollClient
 from monitor.normalise.casenames import case_name
+from monitor.redact import public_url
 from monitor.sources.base import (
     BaseSource,
     FeedUrl,
@@ -175,13 +176,14 @@ class HtmlSource(BaseSource):
         if not elements:
             raise ParseError(f"the item selector {cfg.item!r} matches nothing on the page")
         records: dict[str, ItemRecord] = {}
+        base = public_url(cfg.url)  # a link is resolved against the page without its credentials
         for element in elements:
             values = {name: select_value(element, sel) for name, sel in cfg.fields.model_dump().items() if sel}
             title = values.get("title")
             if not title:
                 continue
             extra = {name: select_value(element, sel) for name, sel in cfg.extra.items()}
-            url = urljoin(cfg.url, values["url"]) if values.get("url") else None
+            url = urljoin(base, values["url"]) if values.get("url") else None
             item_id = values.get("id") or url or title
             when = parse_date(values.get("date"), cfg.date_formats)
             if cfg.court or cfg.item_kind in ("opinion", "docket"):  # a caption: the court's spelling

@@ -202,6 +202,41 @@ def test_credentials_in_a_source_url_never_reach_what_is_shown_or_sent(cli_env, 
         assert "ana:" not in output and "ana@" not in output
 
 
+
+def test_credentials_in_an_html_source_url_never_reach_its_item_links(cli_env, feeds) -> None:
+    """Issue 16 item 7, the scraped-page case: an html source whose URL carries user-info and an
+    auth_token, and whose page links its items relatively (``/op/1``, ``#a2``). The items' links
+    (and keys) are resolved against the URL without its credentials, so neither the stored items
+    nor the webhook a subscriber gets carry them. Before: ``urljoin`` kept ``ana:PASSWORD1x@`` in
+    every item link, and a fragment link kept the whole query with the token."""
+    from tests.fakes.http_server import slack_ok
+
+    page = "<html><body><ul>{}<li class=op><a href='/op/0'>Other</a></li></ul></body></html>"
+    feeds.set("/list", page.format(""), content_type="text/html")
+    url = feeds.url("/list").replace("http://", "http://ana:PASSWORD1x@") + "?court=ca9&auth_token=AUTHTOKEN2x"
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        f"sources:\n  - id: p\n    kind: html\n    url: '{url}'\n    item: li.op\n"
+        "    fields: {title: a, url: a@href}\n")
+    receiver = HttpServer(fallback=slack_ok)
+    try:
+        assert run_cli(["watchlist", "add", "bivens", "--query", "bivens"], cli_env).returncode == 0
+        assert run_cli(["subscribe", "bivens", "webhook:" + receiver.url("/hook")], cli_env).returncode == 0
+        first = run_cli(["run", "--once", "--verbose"], cli_env)  # the baseline: no alerts
+        feeds.set("/list", page.format("<li class=op><a href='/op/1'>Bivens opinion</a></li>"
+                                       "<li class=op><a href='#a2'>Bivens order</a></li>"), content_type="text/html")
+        ran = run_cli(["run", "--once", "--verbose"], cli_env)
+        items = run_cli(["items", "list", "--json"], cli_env)
+        sent = [r.body.decode() for r in receiver.requests]
+    finally:
+        receiver.close()
+    assert first.returncode == ran.returncode == 0, ran.stderr
+    assert feeds.requests and "auth_token=AUTHTOKEN2x" in feeds.requests[-1].path  # fetched as written
+    links = sorted(c["url"] for body in sent for c in json.loads(body)["data"]["changes"])
+    assert links == [feeds.url("/list") + "?court=ca9#a2", feeds.url("/op/1")]
+    for output in [first.stdout + first.stderr, ran.stdout + ran.stderr, items.stdout, *sent]:
+        assert "PASSWORD1x" not in output and "AUTHTOKEN2x" not in output and "ana:" not in output, output[:2000]
+
+
 APPRISE_CANARY = "APPRISECANARY"
 
 
