@@ -185,21 +185,22 @@ def claim_message(session: Session, message_id: str, owner: str, now: dt.datetim
 
 def message_change(session: Session, delivery: Delivery, change: Change) -> MessageChange:
     """The change as an alert shows it: the item as of the version the change wrote (a later poll
-    may have moved it on since)."""
+    may have moved it on since), so a message resent under its id says what it said the first time."""
     item = change.item
     source = session.get(Source, item.source_id)
     watchlist = delivery.subscription.watchlist if delivery.subscription else None
     at = change.version.snapshot if change.version is not None else {}
     status_date = at.get("status_date") if at else item.status_date
     return MessageChange(
-        type=change.type, item_key=item.key, title=item.title, url=item.url, kind=item.kind,
-        source_id=item.source_id, source_url=source.url if source else None, identity=item.identity,
+        type=change.type, item_key=item.key, title=at.get("title", item.title), url=at.get("url", item.url),
+        kind=at.get("kind", item.kind), source_id=item.source_id, source_url=source.url if source else None,
+        identity=at.get("identity", item.identity),
         status=at.get("status", item.status), field=change.field, old=change.old, new=change.new,
         raw_status=at.get("raw_status", item.raw_status),
         status_action=at.get("status_action", item.status_action),
         status_date=dt.date.fromisoformat(status_date) if isinstance(status_date, str) else status_date,
         detected_at=change.detected_at, rule=delivery.rule,
-        watchlist=watchlist.name if watchlist else None, summary=item.summary,
+        watchlist=watchlist.name if watchlist else None, summary=at.get("summary", item.summary),
         corroboration=corroboration(session, change.id, watchlist, delivery.next_attempt_at),
     )
 

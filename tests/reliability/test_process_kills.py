@@ -245,3 +245,25 @@ def test_kill_loop_with_a_slow_receiver_delivers_every_change(db, db_url, feeds,
     assert duplicates <= kills
     print(f"kills={kills} messages={len(bodies)} posts={len(receiver.requests)} duplicate_posts={duplicates} "
           f"alerts={sum(kept.values())} duplicates_after_dedup=0")
+
+
+def test_a_retried_message_is_its_first_send_byte_for_byte_though_its_items_moved_on(db, cli_env, feeds):
+    """The retry after a kill resends the body first sent (the item's title, link and summary as of
+    the change), though the feed renamed the item since. Before: the retry carried the newer title
+    under the old ``webhook-id``, and a receiver that de-duplicates on it never saw the difference."""
+    write_sources(Path(cli_env["MONITOR_CONFIG"]), {"one": feeds.url("/one.xml")})
+    feeds.set("/one.xml", rss(("c1", "Case 1")))
+    assert run_cli(["run", "--once"], cli_env).returncode == 0  # baseline
+    receiver, _hooks, _sub = webhook_watch(db)
+    try:
+        feeds.set("/one.xml", rss(("c2", "Case 2"), ("c1", "Case 1")))
+        killed = run_cli_process(["run", "--once"], cli_env | {"MONITOR_FAILPOINTS": "dispatch.after-send=kill"})
+        assert killed.returncode == -signal.SIGKILL
+        feeds.set("/one.xml", rss(("c2", "Case 2 renamed"), ("c1", "Case 1")))
+        assert run_cli(["run", "--once"], cli_env).returncode == 0
+    finally:
+        receiver.close()
+    first, again = receiver.requests  # the rename is not news to this watchlist's rule
+    assert again.headers["webhook-id"] == first.headers["webhook-id"]
+    assert titles(first) == ["Case 2"]
+    assert again.body == first.body
