@@ -83,7 +83,11 @@ def tls_context(config: SmtpConfig) -> ssl.SSLContext:
 
 
 def mail_from() -> Address:
-    name, addr = parseaddr(os.environ.get("MONITOR_MAIL_FROM", "Remedy Monitor <monitor@localhost>"))
+    """MONITOR_MAIL_FROM, else monitor@ the service's public host: the Message-ID takes the
+    sender's domain, and "localhost" is no domain a receiver can trust or a client can thread by."""
+    host = urlsplit(os.environ.get("MONITOR_PUBLIC_URL", "")).hostname or ""
+    default = f"Remedy Monitor <monitor@{host if FULL_DOMAIN.match(host) else 'localhost'}>"
+    name, addr = parseaddr(os.environ.get("MONITOR_MAIL_FROM") or default)
     return Address(one_line(name), addr_spec=check_address(addr))
 
 

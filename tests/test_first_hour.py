@@ -257,6 +257,59 @@ def test_a_lost_smtp_setting_holds_alerts_and_keeps_the_subscriber(cli_env: dict
     assert alert["last_error"].startswith("held until the operator fixes it: email needs MONITOR_SMTP_URL")
 
 
+@pytest.mark.parametrize(("mail_from", "domain"), [
+    ({"MONITOR_MAIL_FROM": "Remedy Monitor <alerts@mail.example.org>"}, "mail.example.org"),
+    ({}, "monitor.example.org"),  # no sender set: the service's own public host, never "localhost"
+], ids=["mail-from", "public-url"])
+def test_an_email_alert_carries_its_unsubscribe_and_a_real_message_id(
+        mail_from: dict[str, str], domain: str, db, cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    """Subscribed through the CLI, the mail that arrives has a Message-ID at a real domain and a
+    List-Unsubscribe link; a browser opening that link sees the form and unsubscribes nothing,
+    and the mail client's one-click POST unsubscribes."""
+    import shutil
+    import subprocess
+
+    from tests.fakes.smtp_server import Mailbox, smtp_server
+    from tests.reliability.helpers import rss
+
+    feeds.set("/f.xml", rss(("a1", "Other")))
+    config = Path(cli_env["MONITOR_CONFIG"])
+    config.write_text(f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+    _watchlist(cli_env, tmp_path)
+    mailbox = Mailbox()
+    with smtp_server(mailbox) as port:
+        env = cli_env | mail_from | {"MONITOR_SMTP_URL": f"smtp://127.0.0.1:{port}",
+                                     "MONITOR_PUBLIC_URL": "https://monitor.example.org"}
+        assert run_cli(["subscribe", "bivens", "email:ana@example.org"], env, cwd=tmp_path).returncode == 0
+        feeds.set("/f.xml", rss(("a2", "A Bivens claim"), ("a1", "Other")))
+        result = run_cli(["run", "--once"], env, cwd=tmp_path)
+    assert result.returncode == 0 and "deliveries: 1 sent" in result.stdout, result.stdout + result.stderr
+    [mail] = mailbox.messages
+    assert str(mail["Message-ID"]).endswith(f"@{domain}>")
+    assert str(mail["From"]).endswith(f"@{domain}>")
+    link = str(mail["List-Unsubscribe"]).strip().strip("<>")
+    assert link.startswith("https://monitor.example.org/unsubscribe/")
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+    http = socket.create_server(("127.0.0.1", 0))
+    local = link.replace("https://monitor.example.org", f"http://127.0.0.1:{http.getsockname()[1]}")
+    chromium = shutil.which("chromium")
+
+    def visit(client):  # type: ignore[no-untyped-def]
+        page = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", local],
+                              capture_output=True, text=True, timeout=60, check=False).stdout if chromium else None
+        still = _subscriptions(cli_env, tmp_path)
+        return page, still, client.post(local, data={"List-Unsubscribe": "One-Click"})
+
+    page, still, one_click = visit_service(db, config, http, visit)
+    if page is not None:
+        assert '<form method="post"' in page and "Stop alerts for" in page
+    assert [sub["enabled"] for sub in still] == [True]  # opening the link changed nothing
+    assert one_click.status_code == 200
+    assert [sub["enabled"] for sub in _subscriptions(cli_env, tmp_path)] in ([], [False])
+
+
 def test_no_admin_target_is_not_a_failed_delivery(cli_env: dict[str, str], tmp_path: Path) -> None:
     """A fresh install without MONITOR_ADMIN_TARGET and a source that keeps failing: the incident's
     admin notice is logged, not recorded as a failed delivery."""
