@@ -105,7 +105,7 @@ def test_alerts_cli_lists_shows_and_retries(db, cli_env, slack: HttpServer) -> N
     attempts = json.loads(shown.stdout)["attempts_log"]
     assert [(a["outcome"], a["status"], a["answer"]) for a in attempts] == [("failed", 404, "404 channel_not_found")]
     retried = run_cli(["alerts", "retry", "--all-failed"], cli_env)
-    assert retried.returncode == 0 and "1 deliveries queued again" in retried.stdout
+    assert retried.returncode == 0 and "1 delivery queued again;" in retried.stdout
     assert subscription(db, sub).enabled
     assert dispatch(db).sent == 1 and len(slack.requests) == 2
 

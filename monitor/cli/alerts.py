@@ -141,7 +141,8 @@ def alerts_retry(
                 row.subscription.disabled_reason = None
         session.execute(update(Delivery).where(Delivery.id.in_([r.id for r in rows]))
                         .values(state=DeliveryState.PENDING, next_attempt_at=now, created_at=now, last_error=None))
-    console.print(f"{len(rows)} deliveries queued again; the dispatcher sends them within seconds", markup=False)
+    queued = "1 delivery" if len(rows) == 1 else f"{len(rows)} deliveries"
+    console.print(f"{queued} queued again; the dispatcher sends them within seconds", markup=False)
 
 
 @digest_app.command("preview")
