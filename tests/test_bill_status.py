@@ -337,8 +337,10 @@ def test_bad_bill_sources_are_reported_with_file_and_line(tmp_path, entry: str, 
     ("Placed on the Union Calendar, Calendar No. 222.", "reported"),
     ("Passed/agreed to in Senate: Passed Senate without amendment by Unanimous Consent.", "passed_one_chamber"),
     ("Failed of passage in Senate by Yea-Nay Vote. 45 - 55.", "failed"),
+    (("Read twice and referred concurrently to the Committees on Appropriations; the Budget pursuant to the order of "
+      "January 30, 1975."), "in_committee"),
+    ("Pursuant to the provisions of H. Res. 101, S. Con. Res. 5 is considered passed House.", "passed_one_chamber"),
     # Words that prove nothing: a listed bill has at least been introduced.
-    ("Held at the desk.", "introduced"),
     ("Motion to reconsider laid on the table Agreed to without objection.", "introduced"),
 ])
 def test_latest_action_status(text: str, status: str) -> None:
@@ -346,6 +348,40 @@ def test_latest_action_status(text: str, status: str) -> None:
 
     derived = latest_action_status(text, "2026-02-03")
     assert (derived.status, derived.action, derived.date) == (status, text, dt.date(2026, 2, 3))
+
+
+# Latest actions of GPO's BILLSTATUS samples (usgpo/bill-status samples/, read by hand), as a
+# congress.gov list row carries them: (bill type, latest action, what it shows happened before
+# it). The sample's whole history gives that status or, where marked, a higher one; a veto
+# message is never read as a bill merely introduced.
+IMPLIED_BY_THE_LATEST_ACTION = [
+    ("sjres", ("Motion to table the veto message to accompany S. J. Res. 8 agreed to in Senate by Yea-Nay Vote. "
+               "96 - 3. Record Vote Number: 172. (consideration: CR S2644)"), "vetoed"),  # 114sjres8
+    ("hr", "On motion to postpone consideration of the veto message until Jan. 26. Agreed to by voice vote.",
+     "vetoed"),  # 114hr3762
+    ("s", "Held at the desk.", "passed_one_chamber"),  # 117s35, 114s2848: the House holds a Senate bill
+    ("hr", "Received in the Senate.", "passed_one_chamber"),  # 117hr1
+    ("hr", ("Received in the Senate and Read twice and referred to the Committee on Energy and Natural "
+            "Resources."), "passed_one_chamber"),  # 114hr5278
+    ("hconres", "Message on Senate action sent to the House.", "passed_both"),  # 114hconres70
+    ("sconres", "Message on Senate action sent to the House.", "passed_one_chamber"),  # 114sconres11: passed_both
+    ("s", "Committee on Indian Affairs. Hearings held. Hearings printed: S.Hrg. 116-77.", "in_committee"),  # 116s790
+    ("hjres", "Subcommittee Hearings Held.", "in_committee"),  # 114hjres45
+    ("hr", "Cleared for White House.", "passed_both"),  # unitedstates/congress: after both chambers agree
+]
+
+
+@pytest.mark.parametrize(("bill_type", "text", "status"), IMPLIED_BY_THE_LATEST_ACTION,
+                         ids=[f"{t}:{x[:40]}" for t, x, _ in IMPLIED_BY_THE_LATEST_ACTION])
+def test_a_list_row_status_counts_what_its_latest_action_shows_happened(bill_type: str, text: str,
+                                                                        status: str) -> None:
+    """What the row's one action shows already happened (a veto message: a veto; received in the
+    Senate: passed by the House) is its status, with no date: the action's date is not that
+    event's. A passage in the chamber a bill did not start in means its own chamber passed it too."""
+    from monitor.normalise.actiontext import latest_action_status, origin_chamber
+
+    derived = latest_action_status(text, "2026-02-03", origin_chamber(bill_type))
+    assert (derived.status, derived.action, derived.date) == (status, text, None)
 
 
 @pytest.mark.parametrize("name", ["bill_117.json", "bill_117_hr.json"])

@@ -22,7 +22,7 @@ from monitor.normalise.federal import FederalAction, derive
 from monitor.normalise.ladder import Action, climb
 from monitor.sources.base import Fetched, ItemRecord, Page
 from monitor.sources.govinfo_billstatus import BillStatusConfig, GovInfoBillStatusSource
-from tests.peer_snapshots import peer_file
+from tests.peer_snapshots import peer_file, peer_paths
 
 # GovTrack's states (unitedstates/congress bill_info.py) on our ladder. A simple resolution's
 # PASSED:SIMPLERES is passage of its one chamber.
@@ -577,6 +577,36 @@ def test_gpo_legacy_samples(name: str, status: str, date: str, action: str) -> N
     record = billstatus(peer_file(GPO_REPO, GPO_COMMIT, f"samples/legacy/{name}"))
     assert (record.status, str(record.status_date)) == (status, date)
     assert (record.status_action or "").startswith(action)
+
+
+def test_every_gpo_sample_list_row_claims_no_more_than_its_whole_history() -> None:
+    """All of GPO's BILLSTATUS samples (legacy, 3.0.0, DEV), read in place: each parses; a bill
+    with a veto and no override in both chambers is vetoed, never enacted; and its latest action,
+    read alone as a congress.gov list row carries it, claims no more than the whole history (an
+    end only where the history ends the same way), so following the bill in full never takes
+    back what its list row said."""
+    from monitor.normalise.actiontext import latest_action_status, origin_chamber
+    from monitor.normalise.statuses import BILL_ENDS, rank
+
+    paths = [p for p in peer_paths(GPO_REPO, GPO_COMMIT, "samples") if p.endswith(".xml")]
+    assert len(paths) >= 50
+    for path in paths:
+        body = peer_file(GPO_REPO, GPO_COMMIT, path)
+        record = billstatus(body)
+        texts = " ".join(t.text or "" for t in ET.fromstring(body).iter("text"))
+        vetoed = "Vetoed by President" in texts
+        overridden = "over veto" in texts or "objections of the President to the contrary notwithstanding" in texts
+        if vetoed and not overridden:
+            assert record.status == "vetoed", path
+        latest = ET.fromstring(body).find("bill/latestAction")
+        assert latest is not None, path
+        row = latest_action_status(latest.findtext("text"), latest.findtext("actionDate"),
+                                   origin_chamber(record.data["type"]))
+        assert row.status is not None and record.status is not None, path
+        if row.status in BILL_ENDS or record.status in BILL_ENDS:
+            assert row.status in (record.status, "introduced"), (path, row.status, record.status)
+        else:
+            assert (rank(row.status) or 0) <= (rank(record.status) or 0), (path, row.status, record.status)
 
 
 # LegiScan: status (0-6) and progress events (1-12) as its API manual names them -> our rung.

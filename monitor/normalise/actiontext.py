@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 
 from monitor.normalise.crosswalks import (
     ENACTED,
@@ -23,12 +24,14 @@ from monitor.normalise.crosswalks import (
     OVERRIDE_LOWER,
     OVERRIDE_UPPER,
     PASSED,
+    PASSED_BOTH,
     PASSED_LOWER,
     PASSED_UPPER,
     REPORTED,
     TO_EXECUTIVE,
     VETOED,
     WITHDRAWN,
+    Chamber,
     Step,
 )
 from monitor.normalise.ladder import Action, Derived, climb
@@ -112,6 +115,7 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
         r"house agreed to senate amendment",
         r"^on motion that the house (?:suspend the rules and )?(?:agree|concur)[^.]*? agreed to\b",
         r"^measure passed house\b",
+        r"\bis considered (?:as )?passed (?:the )?house\b",
     ), PASSED_LOWER),
     ((
         r"^passed/agreed to in senate",
@@ -120,6 +124,7 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
         r"^(?:received|introduced|submitted) in the senate,? (?:[^.]*?, )?and (?:passed|agreed to)",
         r"^senate (?:agreed to|concurred in) (?:the )?house amendment",
         r"^measure passed senate\b",
+        r"\bis considered (?:as )?passed (?:the )?senate\b",
     ), PASSED_UPPER),
     ((
         rf"^passed (?:the )?{_HOUSE}\b",
@@ -142,7 +147,7 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
         r"\breported out of committee\b",
     ), REPORTED),
     ((
-        r"\breferred to\b",
+        r"\breferred (?:concurrently |jointly |sequentially )?to\b",
         r"\bre-?referred\b",
         r"\b(?:re)?committed to\b",
         r"\bassigned to\b.*\bcommittee\b",
@@ -169,16 +174,54 @@ def text_step(text: str | None) -> Step | None:
     return None
 
 
-def latest_action_status(text: str | None, date: str | None) -> Derived:
+# What a list row's one action shows had already happened, though in a whole history it proves
+# nothing itself (the veto, the passage, the referral came in an action of their own): a veto
+# message means a veto; a bill received in the Senate (or held at the House's desk, the House's
+# words for a Senate bill received) has passed the other chamber; hearings are held in committee.
+_IMPLIED: tuple[tuple[tuple[str, ...], Step], ...] = (
+    ((r"^(?!.*\b(?:line[- ]item|partial)\b).*(?:\bveto message\b|\bmotion to (?:table|postpone|refer)\b.*\bveto\b)",),
+     VETOED),
+    ((r"^received in the senate\b", r"\bmessage on house action sent to the senate\b"), PASSED_LOWER),
+    ((r"^received in the house\b", r"^held at the desk\.?$", r"\bmessage on senate action sent to the house\b"),
+     PASSED_UPPER),
+    ((r"\bcleared for (?:the )?white house\b",), PASSED_BOTH),
+    ((r"\bhearings? held\b", r"\bmark-?up session held\b", r"\bforwarded by subcommittee\b"), IN_COMMITTEE),
+)
+IMPLIED: tuple[tuple[re.Pattern[str], Step], ...] = tuple(
+    (re.compile("|".join(f"(?:{w})" for w in wordings), re.IGNORECASE), step) for wordings, step in _IMPLIED
+)
+
+
+def origin_chamber(bill_type: str) -> Chamber | None:
+    """The chamber a bill starts in, from its type (``hr``, ``hjres``: the House; ``s``: the Senate)."""
+    first = bill_type[:1].lower()
+    return "lower" if first == "h" else "upper" if first == "s" else None
+
+
+def latest_action_status(text: str | None, date: str | None, origin: Chamber | None = None) -> Derived:
     """A list row's status from its latest action alone (congress.gov's ``latestAction``, an
     Open States row without actions): the same text rules, one action, no history to climb.
 
-    A listed bill has at least been introduced, so words that prove nothing ("Held at the
-    desk.", "Motion to reconsider laid on the table") give ``introduced`` with that action.
+    A listed bill has at least been introduced, so words that prove nothing ("Motion to
+    reconsider laid on the table") give ``introduced`` with that action. What the action shows
+    had happened before it (``IMPLIED``; and, given the bill's ``origin`` chamber, a passage in
+    the other chamber shows its own passed it first) counts too, but undated: the action's
+    date is not that event's.
     """
     try:
         day = dt.date.fromisoformat((date or "")[:10])
     except ValueError:
         return Derived(None, None, None, None, None)
-    action = Action(day, text or "")
-    return climb([(action, text_step(text) or INTRODUCED)])
+    words = " ".join((text or "").split())
+    own = text_step(words) or INTRODUCED
+    before = [step for pattern, step in IMPLIED if pattern.search(words)]
+    if origin and any(s.passage and s.chamber not in (None, origin) for s in (*before, own)):
+        before.insert(0, PASSED_LOWER if origin == "lower" else PASSED_UPPER)
+    alone = climb([(Action(day, text or ""), own)])
+    if not before:
+        return alone
+    derived = climb([(Action(day, text or "", order=(i,)), step) for i, step in enumerate((*before, own))])
+    implied = climb([(Action(day, text or "", order=(i,)), step) for i, step in enumerate(before)])
+    if derived.status != alone.status and derived.status == implied.status:
+        return replace(derived, date=None)
+    return derived

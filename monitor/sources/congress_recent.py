@@ -25,7 +25,7 @@ from pydantic import Field
 from monitor.changes.query import MatchDoc, compile_query
 from monitor.errors import ParseError
 from monitor.fetch import PollClient
-from monitor.normalise.actiontext import LATEST_ONLY, latest_action_status
+from monitor.normalise.actiontext import LATEST_ONLY, latest_action_status, origin_chamber
 from monitor.normalise.federal import congress_gov_url, display_title
 from monitor.normalise.identity import federal_identity
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
@@ -101,7 +101,7 @@ class CongressRecentSource(BaseSource):
                 latest = bill.latestAction.model_dump() if bill.latestAction else {}
                 if key in records or not matches(MatchDoc(key=key, kind="bill", source=self.config.id, title=title)):
                     continue
-                derived = latest_action_status(latest.get("text"), latest.get("actionDate"))
+                derived = latest_action_status(latest.get("text"), latest.get("actionDate"), origin_chamber(kind))
                 records[key] = ItemRecord(
                     key=key, kind="bill", title=display_title(kind, number, title),
                     url=congress_gov_url(congress, kind, number),
