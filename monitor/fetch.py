@@ -58,11 +58,12 @@ def ssl_context() -> ssl.SSLContext:
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header given in seconds or as an HTTP date."""
+    """Seconds to wait from a Retry-After header given in seconds or as an HTTP date; None for
+    anything else (``str.isdigit`` alone passes "²", which ``float`` refuses)."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, select, text
 import alerts.http
 from alerts.webhook import new_secret
 from monitor.delivery.dispatcher import Dispatcher
-from monitor.models import Delivery, Source, Subscription, Watchlist, utcnow
+from monitor.models import Delivery, DeliveryAttempt, Source, Subscription, Watchlist, utcnow
 from tests.alerting import STATUS_MOVE, seed_changes
 from tests.conftest import run_cli
 from tests.fakes import socket_faults as fs
@@ -266,7 +266,8 @@ def deliver_only(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return run_cli(["run", "--once"], env)
 
 
-@pytest.mark.parametrize("retry_after", ["99999999999999", "3000000000", "Fri, 01 Jan 2121 00:00:00 GMT"])
+@pytest.mark.parametrize("retry_after", ["99999999999999", "3000000000", "Fri, 01 Jan 2121 00:00:00 GMT",
+                                         "9" * 400])
 def test_a_huge_retry_after_waits_a_day_at_most_and_other_receivers_still_get_theirs(
         db, cli_env, retry_after):
     secret_a, secret_b = new_secret(), new_secret()
@@ -298,3 +299,26 @@ def test_a_huge_retry_after_waits_a_day_at_most_and_other_receivers_still_get_th
     finally:
         greedy.close()
         plain.close()
+
+
+def test_a_retry_after_that_is_not_a_number_counts_as_none(db, cli_env):
+    """``Retry-After: ²`` (one latin-1 byte that ``str.isdigit`` calls a digit and ``float``
+    refuses): the 429 is retried on the schedule and then sent. Before: ``ValueError`` inside the
+    channel, a traceback in the log and "internal error" as the receiver's answer."""
+    secret = new_secret()
+    receiver, hooks = webhook_receiver(secret)
+    try:
+        [sub] = subscribe_all(db, "webhook:" + receiver.url())
+        with db.session() as s:
+            s.get(Subscription, sub).secret = secret
+            s.add(Source(id="ca9", kind="rss", url="https://www.ca9.uscourts.gov/opinions/rss"))
+        seed_changes(db, sub, STATUS_MOVE)
+        receiver.queue(429, "slow down", {"Retry-After": "\u00b2"})
+        result = deliver_only(cli_env)
+    finally:
+        receiver.close()
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert len(hooks.unique) == 1
+    with db.session() as s:
+        answers = [a.response for a in s.scalars(select(DeliveryAttempt).order_by(DeliveryAttempt.id))]
+    assert answers[0].startswith("429 slow down") and answers[-1].startswith("200")

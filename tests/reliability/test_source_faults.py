@@ -106,6 +106,8 @@ FAILURES: dict[str, tuple[Callable[[Env], str], str]] = {
                                  "HTTP 503"),
     "http_429": (lambda e: e.fault(fs.respond(429, b"slow down", {"Retry-After": "120"})), "HTTP 429"),
     "http_429_no_retry_after": (lambda e: e.fault(fs.respond(429, b"slow down")), "HTTP 429"),
+    "http_429_retry_after_not_a_number": (lambda e: e.fault(fs.respond(429, b"slow down", {"Retry-After": "\u00b2"})),
+                                          "HTTP 429"),
     "http_404": (lambda e: e.fault(fs.respond(404, b"gone")), "HTTP 404"),
     "http_410": (lambda e: e.fault(fs.respond(410, b"gone for good")), "HTTP 410"),
     # rss sends no key: a 401/403 is a server's or firewall's passing refusal, not a verdict on a key
