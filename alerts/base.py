@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from monitor.errors import ConfigError
 from monitor.normalise.meanings import describe_raw, is_code
 from monitor.outbox.states import DeliveryKind
+from monitor.text import cut
 
 if TYPE_CHECKING:  # only the protocol's signature names it; the CLI imports this module without httpx
     import httpx
@@ -124,11 +125,13 @@ class MessageChange:
             return None
         return describe_raw(self.raw_status)
 
-    def evidence(self, *, cut: int | None = None) -> list[str]:
+    def evidence(self, *, width: int | None = None) -> list[str]:
         """What backs the alert after its source, labelled: the action, the raw status, who
-        confirmed it and the rule that fired (``cut`` shortens the two provider texts)."""
+        confirmed it and the rule that fired (``width`` shortens the two provider texts)."""
         action, raw = self.action_text(), self.raw_code()
-        parts = [f"Action: “{action[:cut]}”" if action else None, f"Raw status: {raw[:cut]}" if raw else None,
+        if width is not None:
+            action, raw = action and cut(action, width), raw and cut(raw, width)
+        parts = [f"Action: “{action}”" if action else None, f"Raw status: {raw}" if raw else None,
                  self.corroboration, f"Rule: {self.rule}" if self.rule else None]
         return [part for part in parts if part]
 
@@ -171,14 +174,14 @@ class Message:
 
     def subject(self) -> str:
         if self.kind is DeliveryKind.ADMIN:
-            return one_line(f"[Remedy Monitor] {self.text or 'admin notice'}")[:200]
+            return cut(one_line(f"[Remedy Monitor] {self.text or 'admin notice'}"), 200)
         name = self.watchlist_title or self.watchlist
         if self.kind is DeliveryKind.DIGEST:
             day = self.extra.get("date", "")
             news = f"{self.total} change{'s' if self.total != 1 else ''}" if self.total else "no news"
-            return one_line(f"[Remedy Monitor] Daily digest {day}: {news}")[:200]
+            return cut(one_line(f"[Remedy Monitor] Daily digest {day}: {news}"), 200)
         if self.total == 1 and self.changes:
-            return one_line(f"[{name}] {self.changes[0].headline()}")[:200]
+            return cut(one_line(f"[{name}] {self.changes[0].headline()}"), 200)
         return one_line(f"[{name}] {self.total} changes")
 
 

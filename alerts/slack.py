@@ -18,6 +18,7 @@ from alerts.http import post
 from monitor.errors import DeliveryError
 from monitor.fetch import parse_retry_after
 from monitor.outbox.states import DeliveryKind
+from monitor.text import cut
 from monitor.urls import check_target_url
 
 SLACK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
@@ -43,8 +44,8 @@ def _change_blocks(change: MessageChange, timezone: str | None) -> list[dict[str
         ]
     elif change.type == "field":
         section["fields"] = [
-            {"type": "mrkdwn", "text": f"*{change.field} was*\n{(change.old or '—')[:300]}"},
-            {"type": "mrkdwn", "text": f"*{change.field} now*\n{(change.new or '—')[:300]}"},
+            {"type": "mrkdwn", "text": f"*{change.field} was*\n{cut(change.old or '—', 300)}"},
+            {"type": "mrkdwn", "text": f"*{change.field} now*\n{cut(change.new or '—', 300)}"},
         ]
     else:
         section["fields"] = [
@@ -56,7 +57,7 @@ def _change_blocks(change: MessageChange, timezone: str | None) -> list[dict[str
             "type": "button", "text": {"type": "plain_text", "text": "Open"}, "url": change.url,
         }
     blocks.append(section)
-    evidence = [f"Source: {_link(change.source_url, change.source_id)}", *change.evidence(cut=200)]
+    evidence = [f"Source: {_link(change.source_url, change.source_id)}", *change.evidence(width=200)]
     when = change.when(timezone)
     if when:
         evidence.append(when)
@@ -83,7 +84,7 @@ class SlackChannel:
             header = f"Daily digest {message.extra.get('date', '')}".strip()
         count = f"{message.total} change{'s' if message.total != 1 else ''}"
         blocks: list[dict[str, Any]] = [
-            {"type": "header", "text": {"type": "plain_text", "text": f"{header} — {count}"[:150]}},
+            {"type": "header", "text": {"type": "plain_text", "text": cut(f"{header} — {count}", 150)}},
         ]
         for change in message.changes[:MAX_CHANGES]:
             blocks.extend(_change_blocks(change, message.timezone))

@@ -184,6 +184,21 @@ def test_docket_with_token_new_entry_and_termination_are_changes(db, feeds, toke
     assert watermark(db, "nvlsp") == "2024-05-15T17:00:00+00:00"
 
 
+def test_a_long_docket_entry_is_titled_with_its_description_cut_with_an_ellipsis(db, feeds, token, tmp_path):
+    config = write_docket(tmp_path, feeds)
+    described = "ORDER granting in part and denying in part the motion to dismiss; " * 6
+    entry = {"id": 2209000002, "docket": f"https://www.courtlistener.com{DOCKET}", "recap_documents": [],
+             "date_created": "2024-05-15T10:00:00-07:00", "date_modified": "2024-05-15T10:00:00-07:00",
+             "date_filed": "2024-05-15", "entry_number": 142, "description": described}
+    feeds.set(DOCKET, docket_json(), content_type="application/json")
+    feeds.set(ENTRIES, entries_json(entry), content_type="application/json")
+    poll(db, config)
+    with db.session() as s:
+        item = s.scalars(select(Item).where(Item.key == "cl:docket:4214664:entry:142")).one()
+    assert item.title.startswith("Entry 142: ORDER granting") and item.title.endswith("…")
+    assert len(item.title) == len("Entry 142: ") + 200 and item.text == described.strip()
+
+
 def test_docket_without_token_reads_the_public_feed(db, feeds, tmp_path, monkeypatch):
     monkeypatch.delenv("COURTLISTENER_TOKEN", raising=False)
     config = write_docket(tmp_path, feeds)

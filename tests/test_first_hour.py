@@ -697,6 +697,29 @@ def test_lowercase_operators_are_operators(cli_env: dict[str, str], feeds, tmp_p
     assert new[2] == "new" and "→" not in new[4]  # a new item has no old value to point from
 
 
+def test_a_long_text_in_an_alert_is_cut_with_an_ellipsis(cli_env: dict[str, str], feeds, slack,
+                                                          tmp_path: Path) -> None:
+    """A watched item's summary grows past what a Slack field holds: the alert shows it cut
+    with "…", not stopped mid-word as if that were all."""
+    import json
+
+    from tests.reliability.helpers import rss
+
+    long = "The court held that " + "the officers' warrantless entry " * 20
+    feeds.set("/f.xml", rss(("a1", "A Bivens claim", "Filed.")))
+    Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+    assert run_cli(["watchlist", "add", "bivens", "--query", "bivens", "--on-field"], cli_env,
+                   cwd=tmp_path).returncode == 0
+    assert run_cli(["subscribe", "bivens", "slack:" + slack.url()], cli_env, cwd=tmp_path).returncode == 0
+    feeds.set("/f.xml", rss(("a1", "A Bivens claim", long)))
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+    [post] = [json.loads(request.body) for request in slack.requests]
+    fields = [field["text"] for block in post["blocks"] for field in block.get("fields", [])]
+    [now] = [field.split("\n", 1)[1] for field in fields if field.split("\n", 1)[0].endswith(" now*")]
+    assert now.endswith("…") and len(now) == 300 and long.startswith(now[:-1])
+
+
 def test_sources_check_masks_a_key_the_provider_echoes(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
     feeds.set("/f.xml", "bad key SECRETKEY123 for /f.xml?api_key=SECRETKEY123", status=403,
               content_type="text/plain")

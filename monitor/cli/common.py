@@ -190,12 +190,6 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, default=_default, indent=2, ensure_ascii=False) + "\n")
 
 
-def cut(text: str | None, width: int) -> str:
-    """``text`` in at most ``width`` characters, ending in "…" when it was cut."""
-    text = text or ""
-    return text if len(text) <= width else text[:width - 1].rstrip() + "…"
-
-
 def print_table(columns: list[str], rows: list[list[Any]], *, title: str | None = None) -> None:
     """A table on a terminal (columns cut with "…" to fit its width, never wrapped to a few
     characters a line); tab-separated lines with a header when piped, for grep, cut and awk."""

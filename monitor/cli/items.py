@@ -13,7 +13,6 @@ from monitor.cli.common import (
     PlainTyper,
     between,
     console,
-    cut,
     err_console,
     fail,
     open_db,
@@ -23,6 +22,7 @@ from monitor.cli.common import (
 )
 from monitor.cli.watchlists import print_moves
 from monitor.normalise.meanings import describe_raw
+from monitor.text import cut
 
 if TYPE_CHECKING:
     from monitor.cli.watchlist_admin import IdentityView

@@ -16,7 +16,6 @@ from monitor.cli.common import (
     PlainTyper,
     between,
     console,
-    cut,
     database_at,
     fail,
     open_config,
@@ -26,6 +25,7 @@ from monitor.cli.common import (
 )
 from monitor.cli.worker import cluster_section
 from monitor.errors import MonitorError
+from monitor.text import cut
 
 if TYPE_CHECKING:
     from monitor.db import Database

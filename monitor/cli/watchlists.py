@@ -16,7 +16,6 @@ from monitor.cli.common import (
     PlainTyper,
     between,
     console,
-    cut,
     err_console,
     fail,
     open_db,
@@ -24,6 +23,7 @@ from monitor.cli.common import (
     print_table,
 )
 from monitor.errors import ConfigError
+from monitor.text import cut
 
 if TYPE_CHECKING:
     from monitor.cli import watchlist_admin as wl

@@ -24,6 +24,7 @@ from monitor.errors import ParseError
 from monitor.normalise.casenames import case_name as court_case_name
 from monitor.sources.base import ItemRecord
 from monitor.sources.payload import Payload, Text, Whole, read
+from monitor.text import cut
 
 SITE = "https://www.courtlistener.com"
 TOKEN_ENV = "COURTLISTENER_TOKEN"
@@ -252,7 +253,7 @@ def entry_record(row: dict[str, Any], *, court: str | None = None, url: str | No
     return ItemRecord(
         key=f"cl:docket:{docket_id}:entry:{number if number is not None else 'id' + entry.id}",
         kind="entry",
-        title=f"{label}: {description[:200]}" if description else label,
+        title=f"{label}: {cut(description, 200)}" if description else label,
         url=url or absolute(first_doc) or f"{SITE}/docket/{docket_id}/",
         court=court,
         status_date=to_date(entry.date_filed),
