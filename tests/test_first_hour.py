@@ -16,11 +16,20 @@ from tests.conftest import run_cli, visit_service
 
 # ---- read-only commands never create a database -----------------------------------------------
 
-READ_ONLY = [["items", "list"], ["items", "show", "x"], ["changes", "list"], ["alerts", "list"], ["status"],
-             ["watchlist", "list"], ["subscriptions", "list"], ["items", "search", "bivens"]]
+READ_ONLY = [["items", "list"], ["items", "show", "x"], ["items", "show", "us/119/s/3470"], ["changes", "list"],
+             ["alerts", "list"], ["alerts", "show", "1"], ["status"], ["watchlist", "list"],
+             ["watchlist", "show", "bivens"], ["watchlist", "preview", "--query", "bivens"], ["watchlist", "export"],
+             ["watchlist", "feed", "bivens"], ["subscriptions", "list"], ["items", "search", "bivens"],
+             ["digest", "preview", "--email", "ana@example.org", "--out", "d.html"],
+             # commands that change something that must already exist: nothing to change without a database
+             ["watchlist", "edit", "bivens", "--query", "x"], ["watchlist", "remove", "bivens", "--yes"],
+             ["watchlist", "pause", "bivens"], ["watchlist", "resume", "bivens"],
+             ["watchlist", "snooze", "bivens", "7d"], ["watchlist", "pin", "bivens", "us/119/s/3470"],
+             ["watchlist", "unpin", "bivens", "us/119/s/3470"], ["subscribe", "bivens", "webhook:https://h.example.org/x"],
+             ["unsubscribe", "1"], ["alerts", "retry", "--all-failed"], ["alerts", "retry", "1"]]
 
 
-@pytest.mark.parametrize("args", READ_ONLY, ids=lambda a: "-".join(a[:2]))
+@pytest.mark.parametrize("args", READ_ONLY, ids=lambda a: "-".join(a[:3]))
 def test_read_only_command_in_a_wrong_place_creates_nothing(args: list[str], cli_env: dict[str, str],
                                                             tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere.db"

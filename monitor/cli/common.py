@@ -123,7 +123,8 @@ def database_at(db_url: str | None) -> Database:
 
 def open_db(db_url: str | None, *, create: bool = True) -> Database:
     """The command's database, its schema brought up to date. ``create=False`` is for commands
-    that only read: they never create a database or its tables where they are pointed (a wrong
+    that only read, or only change what must already exist (a watchlist, a subscription, a
+    delivery): they never create a database or its tables where they are pointed (a wrong
     ``--db`` or directory is an error, not a new empty ``monitor.db``)."""
     from monitor.db import sqlite_path
 

@@ -106,7 +106,7 @@ def subscribe(
     from monitor.models import Subscription
 
     channel, target = check_target(target)
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         watchlist = wl.get(session, name)
         existing = session.scalar(select(Subscription).where(Subscription.watchlist_id == watchlist.id,
@@ -144,7 +144,7 @@ def unsubscribe(
     from monitor.cli import watchlist_admin as wl
     from monitor.models import Subscription
 
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         if what.isdigit() and target is None:
             sub = session.get(Subscription, int(what)) if int(what) <= MAX_ID else None

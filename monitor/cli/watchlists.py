@@ -145,7 +145,7 @@ def watchlist_feed(name: NameArg, db: DbOpt = None, json_out: JsonOpt = False) -
 
     from monitor.cli import watchlist_admin as wl
 
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         watchlist = wl.get(session, name)
         if not watchlist.feed_token:  # a watchlist from before feed tokens
@@ -179,7 +179,7 @@ def watchlist_edit(name: NameArg, query: QueryOpt = None, title: TitleOpt = None
     """
     from monitor.cli import watchlist_admin as wl
 
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         current = wl.WatchlistSpec.of(wl.get(session, name)).model_dump()
     spec = _spec(current, query=query, title=title, description=description,
@@ -315,7 +315,7 @@ def watchlist_remove(name: NameArg,
     """
     from monitor.cli import watchlist_admin as wl
 
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         watchlist = wl.get(session, name)
         count = len(watchlist.subscriptions)
@@ -330,7 +330,7 @@ def watchlist_remove(name: NameArg,
 def _update(db: str | None, name: str, **values: Any) -> None:
     from monitor.cli import watchlist_admin as wl
 
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         watchlist = wl.get(session, name)
         for key, value in values.items():
@@ -404,7 +404,7 @@ def watchlist_pin(name: NameArg,
     from monitor.cli import watchlist_admin as wl
 
     wanted = [wl.check_identity(i) for i in identities]
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         watchlist = wl.get(session, name)
         watchlist.pinned = list(dict.fromkeys([*(watchlist.pinned or []), *wanted]))
@@ -423,7 +423,7 @@ def watchlist_unpin(name: NameArg,
     """
     from monitor.cli import watchlist_admin as wl
 
-    database = open_db(db)
+    database = open_db(db, create=False)
     with database.session() as session:
         watchlist = wl.get(session, name)
         drop = {i.strip().lower() for i in identities}
