@@ -61,13 +61,17 @@ def happened_text(status: str | None, day: dt.date | None) -> str | None:
     return f"{status_label(status)} on {day_text(day)}" if status and day else None
 
 
+def zone(timezone: str | None) -> ZoneInfo:
+    """The subscriber's zone; UTC when none or unknown."""
+    try:
+        return ZoneInfo(timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def moment_text(moment: dt.datetime, timezone: str | None = None) -> str:
     """``2026-02-02 10:00 EST``: a time in the subscriber's zone (UTC when none or unknown)."""
-    try:
-        zone = ZoneInfo(timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = moment.astimezone(zone)
+    local = moment.astimezone(zone(timezone))
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
@@ -90,6 +94,7 @@ class MessageChange:
     raw_status: str | None = None
     status_action: str | None = None
     status_date: dt.date | None = None  # the day the action happened, as the provider dates it
+    published_at: dt.datetime | None = None  # when the feed says it published the item
     detected_at: dt.datetime | None = None
     rule: str | None = None
     watchlist: str | None = None  # digests mix watchlists; alerts carry one
@@ -105,12 +110,17 @@ class MessageChange:
             return f"{self.title}: {status_label(self.old)} → {status_label(self.new)}"
         return f"{self.title}: {self.field} changed"
 
-    def happened(self) -> str | None:
+    def happened(self, timezone: str | None = None) -> str | None:
         """``Reported by committee on Nov 24, 2026``: the status this change is about, on the
-        action's own date (not the day we noticed it); None without a status or a date."""
+        action's own date (not the day we noticed it); a new item with no status, ``Published on
+        …`` (the feed's time, on the reader's calendar); None without a date."""
         if self.type == "field":
             return None
-        return happened_text(self.new if self.type == "status" else self.status, self.status_date)
+        said = happened_text(self.new if self.type == "status" else self.status, self.status_date)
+        if said is None and self.type == "new" and self.published_at is not None:
+            moment = self.published_at if self.published_at.tzinfo else self.published_at.replace(tzinfo=dt.UTC)
+            return f"Published on {day_text(moment.astimezone(zone(timezone)).date())}"
+        return said
 
     def action_text(self) -> str | None:
         """The action that set the status, else the raw status when it is words, not a code."""
@@ -140,7 +150,7 @@ class MessageChange:
 
     def when(self, timezone: str | None = None) -> str | None:
         """The action's date beside the detection time, for one evidence line."""
-        parts = [p for p in (self.happened(), self.detected(timezone)) if p]
+        parts = [p for p in (self.happened(timezone), self.detected(timezone)) if p]
         return " · ".join(parts) or None
 
     def section(self) -> int:

@@ -74,3 +74,15 @@ def test_render_golden(kind: str, case: str) -> None:
             continue
         assert text == path.read_text(encoding="utf-8"), f"{path} differs: review the change and update the golden"
     assert not written, f"wrote new goldens {written}: review and commit them"
+
+
+def test_a_new_item_without_a_status_says_when_it_was_published_in_the_readers_zone() -> None:
+    """A feed's new opinion often carries no status, only its publication time: that is the day
+    it happened, shown beside the detection time, on the subscriber's calendar."""
+    import datetime as dt
+
+    change = MessageChange(type="new", item_key="k", title="Reyes v. Hall", url=None, kind="opinion",
+                           source_id="ca9", published_at=dt.datetime(2026, 2, 4, 2, 30, tzinfo=dt.UTC),
+                           detected_at=dt.datetime(2026, 2, 4, 3, 0, tzinfo=dt.UTC))
+    assert change.when() == "Published on Feb 4, 2026 · Detected 2026-02-04 03:00 UTC"
+    assert change.when("America/Los_Angeles") == "Published on Feb 3, 2026 · Detected 2026-02-03 19:00 PST"

@@ -28,6 +28,7 @@ def test_demo_runs_offline_and_shows_the_alerts_and_the_digest(cli_env, tmp_path
     opinion = by_title["BIVENS CLAIMS AGAINST FEDERAL IMMIGRATION OFFICERS — 1 CHANGE"]
     assert "Reyes v. ICE Officer Hall" in opinion and "*New opinion*" in opinion
     assert "Rule: bivens: new-item (query)" in opinion and "Source: <http://127.0.0.1:" in opinion
+    assert "Published on Feb 3, 2026 · Detected " in opinion  # the feed's date beside the detection time
 
     bill = by_title["FEDERAL BILLS: A FEDERAL 1983, THE BIVENS ACT, QUALIFIED IMMUNITY — 1 CHANGE"]
     assert "S. 3470: Accountability for Federal Law Enforcement Act" in bill

@@ -191,6 +191,7 @@ def message_change(session: Session, delivery: Delivery, change: Change) -> Mess
     watchlist = delivery.subscription.watchlist if delivery.subscription else None
     at = change.version.snapshot if change.version is not None else {}
     status_date = at.get("status_date") if at else item.status_date
+    published_at = at.get("published_at") if at else item.published_at
     return MessageChange(
         type=change.type, item_key=item.key, title=at.get("title", item.title), url=at.get("url", item.url),
         kind=at.get("kind", item.kind), source_id=item.source_id, source_url=source.url if source else None,
@@ -199,6 +200,7 @@ def message_change(session: Session, delivery: Delivery, change: Change) -> Mess
         raw_status=at.get("raw_status", item.raw_status),
         status_action=at.get("status_action", item.status_action),
         status_date=dt.date.fromisoformat(status_date) if isinstance(status_date, str) else status_date,
+        published_at=dt.datetime.fromisoformat(published_at) if isinstance(published_at, str) else published_at,
         detected_at=change.detected_at, rule=delivery.rule,
         watchlist=watchlist.name if watchlist else None, summary=at.get("summary", item.summary),
         corroboration=corroboration(session, change.id, watchlist, delivery.next_attempt_at),
