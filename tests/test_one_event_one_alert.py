@@ -123,6 +123,8 @@ def test_two_providers_one_move_one_alert_then_confirm_two_holds(env, feeds: Htt
     board = cli(env, "watchlist", "show", "s3470")
     assert f"Reported by committee on {day_text(DAYS['reported'])}" in board and "14000 — Reported to Senate" in board
     assert "2 providers agree" in board
+    latest = json.loads(cli(env, "watchlist", "show", "s3470", "--json"))["latest"]
+    assert {i["happened"] for i in latest} == {f"Reported by committee on {day_text(DAYS['reported'])}"}
 
     # 2. --confirm 2: the Senate's passage waits for the second provider.
     cli(env, "watchlist", "edit", "s3470", "--confirm", "2", "--confirm-timeout", "12h")

@@ -279,8 +279,9 @@ def watchlist_show(name: NameArg,
                     [[f["label"], f["happened"] or f["status"] or "not polled yet", f["followed_at"], f["notice"],
                       cut(f["title"], 60)]
                      for f in data["following"]], title="followed (tracked because they matched)")
-    print_table(["last changed", "kind", "status", "title", "key"],
-                [[i["last_changed"], i["kind"], i["status"], cut(i["title"], 80), i["key"]] for i in data["latest"]],
+    print_table(["last changed", "kind", "status (action date)", "title", "key"],
+                [[i["last_changed"], i["kind"], i["happened"] or i["status"] or "—", cut(i["title"], 80), i["key"]]
+                 for i in data["latest"]],
                 title="latest matching items")
 
 
