@@ -132,7 +132,9 @@ def alerts_retry(
                 fail(f"no delivery {delivery_id} (see `monitor alerts list`)")
             if delivery.state != DeliveryState.FAILED:
                 fail(f"delivery {delivery_id} is {delivery.state}, not failed: nothing to retry")
-            query = query.where(Delivery.group_key == delivery.group_key)
+            # its whole message: resent under its id, it must carry what it carried the first time
+            query = query.where(Delivery.message_id == delivery.message_id if delivery.message_id
+                                else Delivery.group_key == delivery.group_key)
         rows = list(session.scalars(query))
         now = utcnow()
         for row in rows:

@@ -322,3 +322,37 @@ def test_a_retry_after_that_is_not_a_number_counts_as_none(db, cli_env):
     with db.session() as s:
         answers = [a.response for a in s.scalars(select(DeliveryAttempt).order_by(DeliveryAttempt.id))]
     assert answers[0].startswith("429 slow down") and answers[-1].startswith("200")
+
+
+def test_alerts_retry_resends_the_whole_message_under_its_id(db, cli_env, feeds):
+    """Two feeds' alerts share one message; the receiver answers 410 (failed, subscription off).
+    ``monitor alerts retry`` of one of its deliveries queues the whole message again, resent
+    under its ``webhook-id`` with both changes. Before: only the rows of that delivery's poll were
+    queued, so the same id came back carrying one change of the two."""
+    write_sources(Path(cli_env["MONITOR_CONFIG"]), {n: feeds.url(f"/{n}.xml") for n in ("one", "two")})
+    for n in ("one", "two"):
+        feeds.set(f"/{n}.xml", rss((f"{n}1", f"Bivens {n} 1")))
+    assert run_cli(["run", "--once"], cli_env).returncode == 0  # baseline
+    secret = new_secret()
+    receiver, hooks = webhook_receiver(secret)
+    try:
+        [sub] = subscribe_all(db, "webhook:" + receiver.url())
+        with db.session() as s:
+            s.get(Subscription, sub).secret = secret
+        for n in ("one", "two"):
+            feeds.set(f"/{n}.xml", rss((f"{n}2", f"Bivens {n} 2"), (f"{n}1", f"Bivens {n} 1")))
+        receiver.queue(410, "gone")
+        assert run_cli(["run", "--once"], cli_env).returncode == 0
+        with db.session() as s:
+            rows = list(s.scalars(select(Delivery).order_by(Delivery.id)))
+        assert {r.state for r in rows} == {"failed"} and len({r.group_key for r in rows}) == 2
+        assert len({r.message_id for r in rows}) == 1  # the two polls' alerts went in one message
+        assert run_cli(["alerts", "retry", str(rows[0].id)], cli_env).returncode == 0
+        assert deliver_only(cli_env).returncode == 0
+    finally:
+        receiver.close()
+    refused, again = receiver.requests
+    assert again.headers["webhook-id"] == refused.headers["webhook-id"]
+    titles = sorted(c["title"] for c in again.json()["data"]["changes"])
+    assert titles == sorted(c["title"] for c in refused.json()["data"]["changes"]) == ["Bivens one 2", "Bivens two 2"]
+    assert len(hooks.unique) == 1
