@@ -638,33 +638,76 @@ def test_status_names_the_missing_key_counts_items_and_hides_unconfigured_rows(
 
 # ---- the README's tour, top to bottom -------------------------------------------------------------
 
+def _readme_block(heading: str) -> list[tuple[str, str]]:
+    """(command, comment) of each line of the first ```sh block after ``heading`` in README.md."""
+    from tests.conftest import ROOT
+
+    block = (ROOT / "README.md").read_text().split(heading, 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    lines = [line.split("  #", 1) + [""] for line in block.splitlines() if line.strip()]
+    return [(line[0].strip(), line[1].strip()) for line in lines]
+
+
+def _ctrl_c_service(env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    """`monitor run` as a user starts it in a terminal, stopped with Ctrl-C once it has started."""
+    import signal
+    import subprocess
+    import sys
+
+    service = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=env, cwd=cwd,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert service.stderr is not None
+        log = ""
+        for line in service.stderr:  # its log, until the line that says it is running
+            log += line
+            if "monitoring" in line:
+                break
+        service.send_signal(signal.SIGINT)
+        _, rest = service.communicate(timeout=60)
+        return service.returncode, log + rest
+    finally:
+        if service.poll() is None:
+            service.kill()
+            service.communicate()
+
+
 def test_readme_tour_runs_in_order(cli_env: dict[str, str], feeds, slack, tmp_path: Path) -> None:
-    """Every command of "A short tour", in its order, against a local feed instead of the
-    internet and a local Slack-like server instead of hooks.slack.com; the long-running
-    `monitor run` is the one left out (tests/test_image.py and the metrics test run the service)."""
+    """Every command of "A short tour", as README.md writes it and in its order, in a fresh
+    directory with the shipped sources.yaml and no key: the internet is a local server that serves
+    every feed it names (tests/test_day_one.py), hooks.slack.com a local Slack-like server. KEY is a
+    key `items list` printed, as the user would pick one; `monitor run` is stopped with Ctrl-C."""
     import re
     import shlex
 
-    from monitor.models import utcnow
-    from tests.conftest import ROOT
-    from tests.reliability.helpers import rss
+    from tests.test_day_one import KEYS, local_config, serve
 
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split("## A short tour", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
-    commands = [shlex.split(line.split("  #", 1)[0]) for line in block.splitlines() if line.strip()]
-    feeds.set("/f.xml", rss(("a1", "ICE officer sued for damages under Bivens"), ("a2", "Other")))
-    Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
-    for command in commands:
-        assert command[0] == "monitor"
-        args = command[1:]
+    env = {k: v for k, v in cli_env.items() if k not in KEYS}
+    local_config(feeds.base, Path(env["MONITOR_CONFIG"]))
+    serve(feeds, new_opinion=False, new_bill=False, passed=False)
+    listed = ""
+    commands = _readme_block("## A short tour")
+    assert [line.split()[:2] for line, _ in commands][-2:] == [["monitor", "run"], ["monitor", "status"]]
+    for line, comment in commands:
+        command = shlex.split(line)
+        assert command[0] == "monitor", line
+        args = [re.sub(r"^slack:https://hooks\.slack\.com/.*", "slack:" + slack.url(), a) for a in command[1:]]
         if args == ["run"]:
+            code, log = _ctrl_c_service(env, tmp_path)
+            assert code == 0 and "stopping" in log and "Traceback" not in log, log
             continue
-        if args[:2] == ["items", "show"]:
-            args = ["items", "show", "rss:f:a1"]
-        args = [re.sub(r"^slack:https://hooks\.slack\.com/.*", "slack:" + slack.url(), a) for a in args]
-        args = [f"{utcnow().year}-01-01" if re.fullmatch(r"\d{4}-\d\d-\d\d", a) else a for a in args]
-        result = run_cli(args, cli_env, cwd=tmp_path)
-        assert result.returncode == 0, (args, result.stdout, result.stderr)
+        if "KEY" in args:
+            keys = [row.split("\t")[0] for row in listed.splitlines()[1:]]
+            assert "us/119/s/3470" in comment and keys, (comment, listed)  # the identity it names, a key to pick
+            for key in (keys[0], "us/119/s/3470"):
+                shown = run_cli([key if a == "KEY" else a for a in args], env, cwd=tmp_path)
+                assert shown.returncode == 0 and key in shown.stdout, (key, shown.stderr)
+            continue
+        result = run_cli(args, env, cwd=tmp_path)
+        assert result.returncode == 0, (line, result.stdout[-2000:], result.stderr[-2000:])
+        assert "error" not in result.stderr.lower() and "Traceback" not in result.stderr, (line, result.stderr)
+        if args[:2] == ["items", "list"]:
+            listed = result.stdout
+    assert slack.requests == []  # the first poll is a baseline: nobody is alerted on the tour
 
 
 def test_readme_names_the_keys_doctor_knows() -> None:
