@@ -269,7 +269,9 @@ def test_legiscan_bill_object_progress_agrees_with_its_status_code() -> None:
     assert record.status == cw.LEGISCAN_STATUS[bill["status"]].status == "passed_one_chamber"
     assert record.status_date and record.status_date.isoformat() == bill["status_date"]
     assert record.identity == "ak/2011/hb/1" and record.data["change_hash"] == bill["change_hash"]
-    assert record.status_action == "TRANSMITTED TO (S)"
+    # The action that proves the status, by its words: the vote, not the transmittal after it
+    # (LegiScan marks both important); the reconsidered vote is the one that stood.
+    assert record.status_action == "PASSED ON RECONSIDERATION Y23 N16 A1"
 
 
 def test_legiscan_vote_object_is_not_a_bill() -> None:

@@ -26,7 +26,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from monitor.errors import AuthError, FetchError, ParseError
 from monitor.fetch import PollClient
-from monitor.normalise.actiontext import FULL_HISTORY
+from monitor.normalise.actiontext import FULL_HISTORY, text_step
 from monitor.normalise.crosswalks import LEGISCAN_PROGRESS, Step
 from monitor.normalise.identity import split_bill_number, state_identity
 from monitor.normalise.ladder import Action, climb
@@ -159,6 +159,14 @@ def _progress(bill: LegiScanBill, where: str) -> list[tuple[Action, Step | None]
     return events
 
 
+def _proves(text: str | None, status: str | None) -> bool:
+    """Whether a history line's words prove ``status`` (a chamber's passage proves either passage rung)."""
+    step = text_step(text)
+    if step is None or status is None:
+        return False
+    return step.status == status or (step.passage and status in ("passed_one_chamber", "passed_both"))
+
+
 def bill_record(row: dict[str, Any], where: str = "bill") -> ItemRecord:
     bill = read(LegiScanBill, row, where)
     state = bill.state.lower()
@@ -166,7 +174,10 @@ def bill_record(row: dict[str, Any], where: str = "bill") -> ItemRecord:
     derived = climb(_progress(bill, where))
     history = bill.history or []
     on_day = [h for h in history if derived.date and h.date == derived.date.isoformat()]
-    candidates = [h for h in on_day if h.importance == 1] or on_day
+    # The history line that set the status: the last of the day whose words prove it ("PASSED
+    # Y24 N16"), else the last LegiScan marks important ("TRANSMITTED TO (S)").
+    candidates = ([h for h in on_day if _proves(h.action, derived.status)]
+                  or [h for h in on_day if h.importance == 1] or on_day)
     setter = candidates[-1] if candidates else None
     latest = history[-1] if history else HistoryStep()
     committee = bill.committee if isinstance(bill.committee, Committee) else None
