@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, column, create_engine, event, inspect, select, table
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import ConfigError
@@ -120,11 +120,17 @@ class Database:
         return cfg
 
     def current_revision(self) -> str | None:
-        """The revision Alembic last stored here (None: no schema yet)."""
-        with self.engine.connect() as conn:
-            if not inspect(conn).has_table("alembic_version"):
-                return None
-            return conn.scalar(select(_VERSION.c.version_num))
+        """The revision Alembic last stored here (None: no schema yet). Every command reads it
+        first, so a server that is not there, or a file that is no database, is one ConfigError
+        naming the URL and the driver's reason here."""
+        try:
+            with self.engine.connect() as conn:
+                if not inspect(conn).has_table("alembic_version"):
+                    return None
+                return conn.scalar(select(_VERSION.c.version_num))
+        except DBAPIError as exc:
+            reason = " ".join(str(exc.orig).split())
+            raise ConfigError(f"cannot open the database {self.display_url}: {reason}") from None
 
     def head_revision(self) -> str | None:
         from alembic.script import ScriptDirectory

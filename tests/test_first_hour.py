@@ -64,6 +64,25 @@ def test_database_in_a_missing_directory_is_one_line(args: list[str], cli_env: d
     assert result.stderr.strip().splitlines() == [expected]
 
 
+@pytest.mark.parametrize(("args", "expected"), [
+    (["items", "list", "--db", "postgresql+psycopg://monitor@127.0.0.1:9/monitor"],
+     "error: cannot open the database postgresql+psycopg://***@127.0.0.1:9/monitor: connection failed: "),
+    (["init", "--db", "postgresql+psycopg://monitor@127.0.0.1:9/monitor"],
+     "error: cannot open the database postgresql+psycopg://***@127.0.0.1:9/monitor: connection failed: "),
+    (["items", "list", "--db", "sqlite:///sources.yaml"],
+     "error: cannot open the database sqlite:///sources.yaml: file is not a database"),
+], ids=["postgres-down", "init-postgres-down", "not-a-database"])
+def test_a_database_that_cannot_be_opened_is_one_line(args: list[str], expected: str, cli_env: dict[str, str],
+                                                     tmp_path: Path) -> None:
+    """A database server that is not there, or a file that is no database: one line naming the
+    URL and the cause, not an internal error."""
+    (tmp_path / "sources.yaml").write_text("sources: []\n")
+    result = run_cli(args, cli_env, cwd=tmp_path)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(expected), line
+
+
 def test_init_then_read_only_commands_work(cli_env: dict[str, str], tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/fresh.db"
     assert run_cli(["init", "--db", url], cli_env, cwd=tmp_path).returncode == 0
