@@ -12,7 +12,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 _SECRET_ENV = ("COURTLISTENER_TOKEN", "CONGRESS_API_KEY", "GOVINFO_API_KEY", "OPENSTATES_API_KEY",
                "LEGISCAN_API_KEY", "MONITOR_SMTP_URL", "MONITOR_ADMIN_TARGET", "MONITOR_HOOK_SECRET")
-_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.IGNORECASE)
+# A URL in text ends at a space, a quote, <>, or "…": an elided example (hooks.slack.com/…) keeps its "…".
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\"'<>…]+", re.IGNORECASE)
 _AUTH_HEADER = re.compile(r"(?i)(authorization:\s*(?:token|bearer|basic)\s+|x-api-key:\s*)\S+")
 
 # A query parameter is a credential when its name, lower-cased without "-", "_" and ".", ends

@@ -44,6 +44,8 @@ def check_target(target: str) -> tuple[str, str]:
         slack = "hooks.slack.com" in target
         raise ConfigError(f"a target names its channel: {'slack' if slack else 'webhook'}:{mask_target(target)}"
                           f" (targets look like {TARGET_EXAMPLES})")
+    if ":" not in target and "@" in target:  # a bare address, likewise
+        raise ConfigError(f"a target names its channel: email:{target} (targets look like {TARGET_EXAMPLES})")
     kind, address = split_target(target)
     cls = CHANNEL_KINDS.get(kind)
     if cls is None:
