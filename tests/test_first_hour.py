@@ -512,6 +512,20 @@ def test_items_list_unknown_source_is_an_error(cli_env: dict[str, str], feeds, t
     assert result.stderr.strip() == "error: no source 'nope' (see `monitor sources list` or `monitor status`)"
 
 
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--kind", "bills"], "error: unknown kind 'bills' (expected one of: article, bill, docket, document, entry"),
+    (["--status", "in-committee"], "error: unknown status 'in-committee' (expected one of: "),
+    (["--watchlist", "nope"], "error: no watchlist named 'nope'"),
+])
+def test_items_list_a_mistyped_filter_is_an_error(args: list[str], expected: str, cli_env: dict[str, str], feeds,
+                                                  tmp_path: Path) -> None:
+    """A typo in a filter is said, as `--source nope` is: an empty table would read as "nothing"."""
+    _seed_feed(cli_env, feeds, tmp_path)
+    result = run_cli(["items", "list", *args], cli_env, cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith(expected) and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
 def test_items_show_by_identity(cli_env: dict[str, str], db, tmp_path: Path) -> None:
     """`items show us/119/s/3470` finds the bill; two providers' items of one bill are shown side by side."""
     from monitor.models import Item, Source

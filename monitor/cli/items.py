@@ -25,6 +25,8 @@ from monitor.normalise.meanings import describe_raw
 from monitor.text import cut
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from monitor.cli.watchlist_admin import IdentityView
     from monitor.models import Item
 
@@ -75,8 +77,10 @@ def items_list(
     from sqlalchemy import func, select
 
     from monitor.changes.match import CompiledWatchlist
+    from monitor.changes.query import ITEM_KINDS
     from monitor.cli import watchlist_admin as wl
     from monitor.models import Item, Source
+    from monitor.normalise.statuses import ALL_STATUSES
 
     after = parse_since(since)
     database = open_db(db, create=False)
@@ -87,9 +91,9 @@ def items_list(
                 fail(f"no source {source!r} (see `monitor sources list` or `monitor status`)")
             conditions.append(Item.source_id == source)
         if kind:
-            conditions.append(Item.kind == kind.lower())
+            conditions.append(Item.kind == _known("kind", kind, ITEM_KINDS))
         if status:
-            conditions.append(Item.status == status.lower())
+            conditions.append(Item.status == _known("status", status, sorted(ALL_STATUSES)))
         if identity:
             if identity.endswith("*"):
                 conditions.append(Item.identity.startswith(identity.rstrip("*").strip().lower(), autoescape=True))
@@ -109,6 +113,13 @@ def items_list(
     if total > len(items):
         err_console.print(f"showing {len(items)} of {total} items (use --limit, or narrow with --kind, "
                           "--status, --identity, --watchlist, --since)", markup=False)
+
+
+def _known(name: str, value: str, allowed: Sequence[str]) -> str:
+    """A kind or status as stored, or an error naming the ones there are (a typo must not read as "none")."""
+    if value.lower() not in allowed:
+        fail(f"unknown {name} {value!r} (expected one of: {', '.join(allowed)})")
+    return value.lower()
 
 
 @items_app.command("search")
