@@ -191,6 +191,10 @@ def test_import_export_round_trip(db):
     ("watchlists:\n- name: a\n  colour: red\n", "w.yaml:2: watchlist 'a': unknown field 'colour'"),
     ("watchlists:\n- name: a\n- name: a\n", "w.yaml:3: watchlist 'a': duplicate name"),
     ("sources: []\n", "w.yaml:1: expected a mapping with a 'watchlists:' list"),
+    ("watchlists:\n- name: a\n  confirm_timeout: 90d\n",
+     "w.yaml:2: watchlist 'a': field 'confirm_timeout': 90d is not between 1m and 30d"),
+    ("watchlists:\n- name: a\n  confirm_timeout: 30\n",
+     "w.yaml:2: watchlist 'a': field 'confirm_timeout': 30s is not between 1m and 30d"),
 ])
 def test_a_bad_watchlist_file_is_one_clear_line(text, problem):
     from monitor.errors import ConfigError

@@ -75,13 +75,20 @@ class WatchlistSpec(BaseModel):
     paused: bool = False
     snooze_until: dt.datetime | None = None
     confirm: int = Field(default=1, ge=1, le=5)
-    confirm_timeout: int = Field(default=86400, ge=60, le=30 * 86400)
+    confirm_timeout: int = 86400
 
     @field_validator("confirm_timeout", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
-        """A duration as the CLI takes it (``12h``, ``2d``) or a number of seconds."""
-        return parse_duration(value) if isinstance(value, str) and not value.isdigit() else value
+        """A duration as the CLI takes it (``12h``, ``2d``) or a number of seconds, from 1m to 30d,
+        said back as it was written when it is out of range."""
+        written = isinstance(value, str) and not value.isdigit()
+        seconds = parse_duration(value) if isinstance(value, str) and written else value
+        if isinstance(seconds, str) and seconds.isdigit():
+            seconds = int(seconds)
+        if isinstance(seconds, int) and not isinstance(seconds, bool) and not 60 <= seconds <= 30 * 86400:
+            raise ValueError(f"{value if written else f'{seconds}s'} is not between 1m and 30d")
+        return seconds
 
     @field_validator("name")
     @classmethod
