@@ -356,3 +356,42 @@ def test_alerts_retry_resends_the_whole_message_under_its_id(db, cli_env, feeds)
     titles = sorted(c["title"] for c in again.json()["data"]["changes"])
     assert titles == sorted(c["title"] for c in refused.json()["data"]["changes"]) == ["Bivens one 2", "Bivens two 2"]
     assert len(hooks.unique) == 1
+
+
+@pytest.mark.parametrize("answer", ["gzip_bomb", "endless"])
+def test_a_receiver_answering_a_bomb_or_without_end_costs_no_more_than_its_first_kilobytes(db, answer):
+    """A webhook receiver answers 200 with 64 KiB of gzip that inflate to 64 MiB (sent although
+    the post asked for an unencoded answer), or with a body that never ends. The delivery is
+    ``sent``, the stored answer is short, and the dispatch pass's peak allocation stays far below
+    the bomb. Before: httpx inflated the whole answer (64 MiB and a 64-million-character str) and
+    read an endless one until the send deadline."""
+    import gzip
+    import tracemalloc
+
+    from tests.fakes.http_server import Reply
+
+    secret = new_secret()
+    receiver, _hooks = webhook_receiver(secret)
+    bomb = gzip.compress(bytes(64 * 1024 * 1024))
+    reply = (Reply(200, bomb, {"Content-Encoding": "gzip"}) if answer == "gzip_bomb"
+             else Reply(200, endless=True))
+    receiver.route("/hooks/remedy", lambda request: reply)
+    try:
+        [sub] = subscribe_all(db, "webhook:" + receiver.url())
+        with db.session() as s:
+            s.add(Source(id="ca9", kind="rss", url="https://www.ca9.uscourts.gov/opinions/rss"))
+        seed_changes(db, sub, STATUS_MOVE)
+        tracemalloc.start()
+        try:
+            asyncio.run(Dispatcher(db).run_once())
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    finally:
+        receiver.close()
+    row = deliveries_by_subscription(db)[sub]
+    assert row.state == "sent", row.last_error
+    with db.session() as s:
+        [attempt] = s.scalars(select(DeliveryAttempt))
+    assert attempt.response.startswith("200") and len(attempt.response) <= 250
+    assert peak < 16 * 1024 * 1024, f"peak allocation {peak} bytes"
