@@ -418,11 +418,14 @@ def test_a_target_without_its_prefix_or_scheme_says_what_to_write(target: str, e
 
 # ---- what an operator expects: /metrics and JSON logs ------------------------------------------
 
-def test_metrics_endpoint_of_the_running_service(db, cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
-    """After a pass with one good and one dead source, the running service's /metrics says so in
-    the Prometheus text format: polls by outcome, failures in a row, items, changes, deliveries
-    by state, the queue's depth and the last success per source."""
+def test_metrics_endpoint_of_the_running_service(db, cli_env: dict[str, str], feeds, slack,
+                                                  tmp_path: Path) -> None:
+    """After a baseline, a pass with one new item (sent to Slack, held for a dead webhook) and a
+    dead source, the running service's /metrics says so in the Prometheus text format: polls by
+    outcome, failures in a row, items, changes, deliveries by state, the queue's depth and the
+    last success per source, to the second; an unconfigured push endpoint is not a source."""
     import json
+    import time
 
     from tests.reliability.helpers import rss
 
@@ -430,21 +433,33 @@ def test_metrics_endpoint_of_the_running_service(db, cli_env: dict[str, str], fe
     config = Path(cli_env["MONITOR_CONFIG"])
     config.write_text(f"sources:\n  - id: ok\n    kind: rss\n    url: {feeds.url('/ok.xml')}\n"
                       "  - id: down\n    kind: rss\n    url: http://127.0.0.1:9/x.xml\n")
+    before = time.time()
     assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+    _watchlist(cli_env, tmp_path)
+    for target in ("slack:" + slack.url(), "webhook:http://127.0.0.1:9/hook"):
+        assert run_cli(["subscribe", "bivens", target], cli_env, cwd=tmp_path).returncode == 0
+    feeds.set("/ok.xml", rss(("a3", "A Bivens claim"), ("a1", "One"), ("a2", "Two")))
+    second = run_cli(["run", "--once"], cli_env, cwd=tmp_path)
+    assert "ok: 3 seen, 1 new" in second.stdout, second.stdout + second.stderr
+    after = time.time()
 
     response = visit_service(db, config, socket.create_server(("127.0.0.1", 0)), lambda c: c.get("/metrics"))
     text, content_type = response.text, response.headers["Content-Type"]
     assert text is not None and content_type.startswith("text/plain; version=0.0.4")
     samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
                for line in text.splitlines() if line and not line.startswith("#")}
-    assert samples['remedy_polls_total{source="down",outcome="failed"}'] >= 1
-    assert samples['remedy_source_consecutive_failures{source="down"}'] >= 1
+    assert samples['remedy_polls_total{source="down",outcome="failed"}'] >= 2
+    assert samples['remedy_polls_total{source="ok",outcome="changed"}'] >= 2
+    assert samples['remedy_source_consecutive_failures{source="down"}'] >= 2
     assert samples['remedy_source_consecutive_failures{source="ok"}'] == 0
-    assert samples['remedy_items{source="ok"}'] == 2
-    assert 'remedy_source_last_success_timestamp_seconds{source="ok"}' in samples
+    assert samples['remedy_items{source="ok"}'] == 3
+    assert before - 1 <= samples['remedy_source_last_success_timestamp_seconds{source="ok"}'] <= after + 1
     assert 'remedy_source_last_success_timestamp_seconds{source="down"}' not in samples
-    assert samples["remedy_delivery_queue_depth"] == 0
+    assert samples['remedy_changes_total{type="new"}'] == 1
+    assert samples['remedy_deliveries{state="sent"}'] == 1 and samples['remedy_deliveries{state="pending"}'] == 1
+    assert samples["remedy_delivery_queue_depth"] == 1
     assert "# TYPE remedy_changes_total counter" in text and "# TYPE remedy_deliveries gauge" in text
+    assert "courtlistener-webhooks" not in text  # MONITOR_HOOK_SECRET unset: no such source
     json.dumps(samples)  # every value is a plain number
 
 

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Route
 
+from monitor.config import AppConfig
 from monitor.db import Database
 from monitor.models import Change, Delivery, Item, Poll, Source
 from monitor.outbox.states import DeliveryState
@@ -39,30 +40,42 @@ class Metric:
         yield f"# TYPE {self.name} {self.kind}"
         for labels, value in self.samples:
             shown = ",".join(f'{key}="{_escape(text)}"' for key, text in labels.items())
-            yield f"{self.name}{{{shown}}} {value:g}" if shown else f"{self.name} {value:g}"
+            yield f"{self.name}{{{shown}}} {_number(value)}" if shown else f"{self.name} {_number(value)}"
+
+
+def _number(value: float) -> str:
+    """Every digit: ``:g`` kept six, so a Unix time came out as 1.79665e+09 (off by up to an hour)
+    and a counter past 999999 stopped counting."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def collect(session: Session) -> list[Metric]:
+def collect(session: Session, configured: set[str] | None = None) -> list[Metric]:
     """Polls and their outcomes, failures in a row, items, changes, deliveries by state, the
-    delivery queue's depth and each source's last success."""
+    delivery queue's depth and each source's last success. As in ``monitor status``, a source
+    not in ``configured`` that never polled or stored anything (the push endpoint's row, made
+    at start even without MONITOR_HOOK_SECRET) is left out."""
     polls = Metric("remedy_polls_total", "counter", "Polls by source and outcome.")
     for source_id, outcome, count in session.execute(
             select(Poll.source_id, Poll.outcome, func.count()).group_by(Poll.source_id, Poll.outcome)):
         polls.samples.append(({"source": source_id, "outcome": outcome}, count))
+    stored: dict[str, int] = {source_id: count for source_id, count in session.execute(
+        select(Item.source_id, func.count()).group_by(Item.source_id))}
     failing = Metric("remedy_source_consecutive_failures", "gauge", "Failed polls in a row, by source.")
     last_success = Metric("remedy_source_last_success_timestamp_seconds", "gauge",
                           "Unix time of the source's last successful poll.")
     for source in session.scalars(select(Source).where(Source.enabled).order_by(Source.id)):
+        if configured is not None and source.id not in configured and not source.polls_total \
+                and not stored.get(source.id):
+            continue
         failing.samples.append(({"source": source.id}, source.consecutive_failures))
         if source.last_success_at is not None:
             last_success.samples.append(({"source": source.id}, source.last_success_at.timestamp()))
-    items = Metric("remedy_items", "gauge", "Stored items by source.")
-    for source_id, count in session.execute(select(Item.source_id, func.count()).group_by(Item.source_id)):
-        items.samples.append(({"source": source_id}, count))
+    items = Metric("remedy_items", "gauge", "Stored items by source.",
+                   [({"source": source_id}, count) for source_id, count in stored.items()])
     changes = Metric("remedy_changes_total", "counter", "Detected changes by type.")
     for change_type, count in session.execute(select(Change.type, func.count()).group_by(Change.type)):
         changes.samples.append(({"type": change_type}, count))
@@ -76,13 +89,14 @@ def collect(session: Session) -> list[Metric]:
     return [polls, failing, last_success, items, changes, deliveries, queue]
 
 
-def render(db: Database) -> str:
+def render(db: Database, config: AppConfig | None = None) -> str:
+    configured = {source.id for source in config.sources} if config is not None else None
     with db.session() as session:
-        return "".join(line + "\n" for metric in collect(session) for line in metric.lines())
+        return "".join(line + "\n" for metric in collect(session, configured) for line in metric.lines())
 
 
 async def metrics(request: Request) -> PlainTextResponse:
-    text = await run_in_threadpool(render, request.app.state.db)
+    text = await run_in_threadpool(render, request.app.state.db, request.app.state.config)
     return PlainTextResponse(text, media_type=CONTENT_TYPE)
 
 
