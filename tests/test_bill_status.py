@@ -386,6 +386,49 @@ def test_a_list_row_status_counts_what_its_latest_action_shows_happened(bill_typ
     assert (derived.status, derived.action, derived.date) == (status, text, None)
 
 
+# A list row whose latest action is a vote to override a veto (H.R. 6395, 116th Congress: the
+# House's vote on Dec 28, 2020, then the Senate's on Jan 1, 2021): (bill type, latest action,
+# status, dated). A veto goes back to the chamber the bill started in, which votes first (U.S.
+# Const. art. I, § 7), so the other chamber's override makes the law on that day; the first
+# chamber's shows only that the bill was vetoed, on an earlier day.
+HOUSE_OVERRIDE = ("On passage, the objections of the President to the contrary notwithstanding Passed by the "
+                  "Yeas and Nays: (2/3 required): 322 - 87 (Roll no. 253).")
+SENATE_OVERRIDE = "Passed Senate over veto by Yea-Nay Vote. 81 - 13. Record Vote Number: 292."
+OVERRIDE_ROWS = [
+    ("hr", HOUSE_OVERRIDE, "vetoed", False),
+    ("hr", SENATE_OVERRIDE, "enacted", True),
+    ("s", SENATE_OVERRIDE, "vetoed", False),
+    ("s", HOUSE_OVERRIDE, "enacted", True),
+    ("hr", ("Two-thirds of the Members present having voted in the affirmative the bill is passed, Passed by the "
+            "Yeas and Nays: (2/3 required): 383 - 41 (Roll no. 491)."), "vetoed", False),
+]
+
+
+@pytest.mark.parametrize(("bill_type", "text", "status", "dated"), OVERRIDE_ROWS,
+                         ids=[f"{t}:{x[:30]}" for t, x, *_ in OVERRIDE_ROWS])
+def test_a_list_row_ending_in_an_override_vote_is_vetoed_or_law(bill_type: str, text: str, status: str,
+                                                                 dated: bool) -> None:
+    body = json.loads(realdata("congress_gov", "bill_117_hr.json").read_bytes())
+    row = {**body["bills"][0], "type": bill_type.upper(), "title": "An act on remedies",
+           "latestAction": {"actionDate": "2021-01-01", "text": text}}
+    cls = SOURCE_KINDS["congress_recent"]
+    source = cls(cls.Config(id="r", kind="congress_recent", congress=117, filter="remedies"))
+    page = Page("file://x", json.dumps({**body, "bills": [row]}).encode(), label="page1")
+    [record] = source.parse(Fetched(pages=(page,)))
+    assert (record.status, record.status_action, record.data["status_basis"]) == (status, text, "latest_action")
+    assert record.status_date == (dt.date(2021, 1, 1) if dated else None)
+
+
+def test_an_open_states_row_ending_in_an_override_is_vetoed() -> None:
+    """A state row names no chamber the bill started in: the override shows the veto, no more."""
+    from monitor.sources.openstates import bill_record
+
+    record = bill_record({"id": "ocd-bill/y", "session": "2025", "identifier": "SB 5", "title": "Remedies",
+                          "jurisdiction": {"id": "ocd-jurisdiction/country:us/state:ky/government"},
+                          "latest_action_description": "Veto overridden", "latest_action_date": "2025-03-14"})
+    assert (record.status, record.status_date, record.data["status_basis"]) == ("vetoed", None, "latest_action")
+
+
 @pytest.mark.parametrize("name", ["bill_117.json", "bill_117_hr.json"])
 def test_every_congress_gov_list_row_gets_a_status_marked_latest_action_only(name: str) -> None:
     body = realdata("congress_gov", name).read_bytes()

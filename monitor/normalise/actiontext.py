@@ -206,7 +206,8 @@ def latest_action_status(text: str | None, date: str | None, origin: Chamber | N
     reconsider laid on the table") give ``introduced`` with that action. What the action shows
     had happened before it (``IMPLIED``; and, given the bill's ``origin`` chamber, a passage in
     the other chamber shows its own passed it first) counts too, but undated: the action's
-    date is not that event's.
+    date is not that event's. An override vote shows the veto before it; in the chamber the
+    bill did not start in, also the first chamber's override, so the row is law on that day.
     """
     try:
         day = dt.date.fromisoformat((date or "")[:10])
@@ -215,6 +216,10 @@ def latest_action_status(text: str | None, date: str | None, origin: Chamber | N
     words = " ".join((text or "").split())
     own = text_step(words) or INTRODUCED
     before = [step for pattern, step in IMPLIED if pattern.search(words)]
+    if own.override:  # a veto came first; the chamber it went back to votes first (art. I, § 7)
+        before.append(VETOED)
+        if origin and own.chamber not in (None, origin):
+            before.append(OVERRIDE_LOWER if origin == "lower" else OVERRIDE_UPPER)
     if origin and any(s.passage and s.chamber not in (None, origin) for s in (*before, own)):
         before.insert(0, PASSED_LOWER if origin == "lower" else PASSED_UPPER)
     alone = climb([(Action(day, text or ""), own)])
