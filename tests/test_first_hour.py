@@ -603,6 +603,30 @@ def test_narrow_terminal_cuts_cells_with_an_ellipsis(cli_env: dict[str, str], fe
     assert all(len(line) <= 60 for line in screen), screen
 
 
+@pytest.mark.skipif(not __import__("shutil").which("script"), reason="needs script(1) for a pseudo-terminal")
+def test_status_in_a_terminal_keeps_every_column(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """A failing source's long problem in a 100-column terminal: the problem is cut, and the
+    outcome, failure count and the other short columns stay on screen (they were squeezed to nothing)."""
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        "sources:\n  - id: down\n    kind: rss\n    url: http://127.0.0.1:9/feeds/a/long/path/to/the/feed.xml\n")
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 1
+    command = f"stty cols 100; {shlex.quote(sys.executable)} -m monitor status"
+    shown = subprocess.run(["script", "-qec", command, "/dev/null"], env=cli_env | {"COLUMNS": "100", "TERM": "xterm"},
+                           cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    screen = [re.sub(r"\x1b\[[0-9;]*m", "", line).rstrip("\r") for line in shown.stdout.splitlines()]
+    assert all(len(line) <= 100 for line in screen), screen
+    [header] = [line for line in screen if "source" in line]
+    [row] = [line for line in screen if "down" in line]
+    assert [cell.strip() for cell in header.strip("┃").split("┃")][:2] == ["source", "outcome"], screen
+    cells = [cell.strip() for cell in row.strip("│").split("│")]
+    assert cells[:2] == ["down", "failed"] and "1" in cells and cells[-1].startswith("fetch:"), screen
+
+
 # ---- watchlists on a fresh install --------------------------------------------------------------
 
 def _todays_feed(count: int) -> str:

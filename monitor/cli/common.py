@@ -201,14 +201,34 @@ def print_table(columns: list[str], rows: list[list[Any]], *, title: str | None 
         lines += ["\t".join(" ".join(cell.split()) for cell in row) for row in cells]
         sys.stdout.write("\n".join(lines) + "\n")
         return
+    from rich.cells import cell_len
     from rich.table import Table
 
+    cells = [[" ".join(cell.split()) for cell in row] for row in cells]
+    natural = [max([cell_len(column), *(cell_len(row[n]) for row in cells)]) for n, column in enumerate(columns)]
+    # each column adds a space either side and a rule, plus the table's left edge
+    cap = fair_cap(natural, console.width - 3 * len(columns) - 1)
     table = Table(title=title, show_lines=False)
     for column in columns:
-        table.add_column(column, overflow="ellipsis", no_wrap=True)
+        table.add_column(column, overflow="ellipsis", no_wrap=True, max_width=cap)
     for row in cells:
         table.add_row(*row)
     console.print(table)
+
+
+def fair_cap(widths: list[int], room: int) -> int | None:
+    """The widest a column may be so that all fit in ``room``: the widest columns are cut first
+    and short ones keep their width (rich, left alone, cuts every column by the same amount and
+    squeezes a short one such as a table's outcome to nothing). None when everything fits."""
+    if sum(widths) <= room:
+        return None
+    ordered = sorted(widths)
+    for n, width in enumerate(ordered):
+        left = len(ordered) - n
+        if width * left > room:
+            return max(room // left, 1)
+        room -= width
+    return None
 
 
 def parse_since(text: str | None) -> dt.datetime | None:
