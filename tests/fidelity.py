@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from monitor.normalise.actiontext import latest_action_status, text_step
 from monitor.normalise.crosswalks import LEGISCAN_STATUS, OPENSTATES_CLASSIFICATIONS
 from monitor.sources import SOURCE_KINDS, Fetched, Page
@@ -39,6 +41,7 @@ class Row:
     reference: str
     agree: int
     total: int
+    peer: bool = False  # read in place from a fetched snapshot (MONITOR_PEERS): absent without one
 
 
 def _parse(kind: str, body: bytes, label: str = "", **config: object) -> list[ItemRecord]:
@@ -56,11 +59,41 @@ def billstatus() -> Row:
     )
     return Row(
         "GovInfo BILLSTATUS",
-        f"{len(paths)} real bills (none vetoed: the veto paths are hand-built fixtures)",
+        f"{len(paths)} real bills (none vetoed; GPO's real vetoes are below)",
         "the document read by hand",
         agree,
         len(paths),
     )
+
+
+def gpo_samples() -> list[Row]:
+    """GPO's own BILLSTATUS samples, read in place: the vetoed and signed legacy bills read by
+    hand, and every sample's latest action read alone as a list row against its whole history."""
+    from tests.peer_snapshots import peer_file
+    from tests.test_conformance_status import (
+        GPO_COMMIT,
+        GPO_LEGACY_SAMPLES,
+        GPO_REPO,
+        billstatus,
+        claims_no_more,
+        gpo_samples,
+    )
+
+    read = sum(
+        billstatus(peer_file(GPO_REPO, GPO_COMMIT, f"samples/legacy/{name}")).status == status
+        for name, status, _, _ in GPO_LEGACY_SAMPLES
+    )
+    paths = gpo_samples()
+    rows = sum(claims_no_more(peer_file(GPO_REPO, GPO_COMMIT, p)) for p in paths)
+    return [
+        Row("GovInfo BILLSTATUS, GPO's samples (read in place)",
+            f"{len(GPO_LEGACY_SAMPLES)} real legacy bills: 2 vetoed, 1 signed", "the document read by hand",
+            read, len(GPO_LEGACY_SAMPLES), peer=True),
+        Row("GovInfo BILLSTATUS, GPO's samples (read in place)",
+            f"{len(paths)} real bills' latest actions, each read alone as a list row",
+            "the bill's whole history (the row claims no more; a veto stays a veto)", rows, len(paths),
+            peer=True),
+    ]
 
 
 def govtrack_bills() -> list[Row]:
@@ -129,8 +162,8 @@ def legiscan() -> Row:
         )
         agree += record.status == LEGISCAN_STATUS[bill["status"]].status
     return Row(
-        "LegiScan", f"{len(paths)} real bill objects", "LegiScan's own status code", agree,
-        len(paths)
+        "LegiScan", f"{len(paths)} real bill object{'' if len(paths) == 1 else 's'}",
+        "LegiScan's own status code", agree, len(paths)
     )
 
 
@@ -146,7 +179,7 @@ def congress_gov_lists() -> Row:
     return Row(
         "congress.gov bill lists (latestAction only)",
         f"{rows} rows of real list answers",
-        "the latest action read by hand",
+        "the latest action read by hand (a referral: in committee; the rest prove no more than introduced)",
         agree,
         rows,
     )
@@ -187,27 +220,59 @@ def court_names() -> list[Row]:
     ]
 
 
-def table() -> str:
+def rows() -> list[Row]:
+    """Every row; the peers' rows only where their snapshot is here (MONITOR_PEERS)."""
     builders: list[Callable[[], Row | list[Row]]] = [
         billstatus,
+        gpo_samples,
         govtrack_bills,
         peer_lines,
         openstates_wordings,
         legiscan,
         congress_gov_lists,
         court_names,
+        juriscraper_feeds,
     ]
-    rows: list[Row] = []
+    built: list[Row] = []
     for build in builders:
-        built = build()
-        rows += built if isinstance(built, list) else [built]
+        try:
+            made = build()
+        except pytest.skip.Exception:
+            continue
+        built += made if isinstance(made, list) else [made]
+    return built
+
+
+def line(row: Row) -> str:
+    return f"| {row.provider} | {row.documents} | {row.reference} | {row.agree} of {row.total} |"
+
+
+def juriscraper_feeds() -> list[Row]:
+    """juriscraper's own ca9 and cadc sample feeds and expected names, read in place."""
+    from tests.peer_snapshots import peer_file
+    from tests.test_casenames import JURISCRAPER, JURISCRAPER_FEEDS, parse_body
+
+    total = exact = folded = 0
+    for court, commit, name, suffix in JURISCRAPER_FEEDS.values():
+        folder = "tests/examples/opinions/united_states"
+        by_url = {r.url: r for r in parse_body(peer_file(JURISCRAPER, commit, f"{folder}/{name}{suffix}"), court)}
+        for case in json.loads(peer_file(JURISCRAPER, commit, f"{folder}/{name}.compare.json")):
+            ours, theirs = by_url[case["download_urls"]].data["case_name"], case["case_names"]
+            total += 1
+            exact += ours == theirs
+            folded += ours.casefold() == theirs.casefold()
+    real = f"juriscraper's {len(JURISCRAPER_FEEDS)} real feeds, {total} opinions"
+    provider = "Court opinion RSS (ca9, cadc), juriscraper's samples (read in place)"
+    return [Row(provider, real, "juriscraper's case name, exactly", exact, total, peer=True),
+            Row(provider, real, "juriscraper's case name, ignoring case", folded, total, peer=True)]
+
+
+def table(shown: list[Row] | None = None) -> str:
     lines = [
         "| provider / documents | what was compared | compared with | agree |",
         "|---|---|---|---|",
     ]
-    lines += [
-        f"| {r.provider} | {r.documents} | {r.reference} | {r.agree} of {r.total} |" for r in rows
-    ]
+    lines += [line(r) for r in (rows() if shown is None else shown)]
     lines.append(
         "| Open States | none (no real v3 response is public; see ../shared/realdata gaps) | — | — |"
     )
@@ -215,9 +280,12 @@ def table() -> str:
 
 
 def write(readme: Path = ROOT / "README.md") -> None:
+    built = rows()
+    if not any(r.peer for r in built):
+        sys.exit("the peers' rows need their snapshots: set MONITOR_PEERS (e.g. /work/.mirror)")
     text = readme.read_text()
     start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    readme.write_text(text[:start] + "\n" + table() + "\n" + text[end:])
+    readme.write_text(text[:start] + "\n" + table(built) + "\n" + text[end:])
 
 
 if __name__ == "__main__":

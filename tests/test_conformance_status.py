@@ -254,6 +254,39 @@ PEER_CASES = [
         "Referred to the Subcommittee Indian and Alaska Native Affairs.",
         "REFERRED",
     ),
+    # Four tests the peer keeps commented out, each saying the state "should not change":
+    # procedural votes (to proceed, to commit, to request a conference, to instruct conferees).
+    (
+        "vote_process_voice_senate",
+        "PASS_OVER:HOUSE",
+        "Motion to proceed to consideration of measure agreed to in Senate by Unanimous Consent.",
+        None,
+    ),
+    (
+        "vote_commit_roll_failure",
+        "PASS_OVER:HOUSE",
+        (
+            "Motion by Senator McCain to commit to Senate Committee on Finance under the order of "
+            "12/2/2009, not having achieved 60 votes in the affirmative, the motion was rejected in "
+            "Senate by Yea-Nay Vote. 42 - 58. Record Vote Number: 358."
+        ),
+        None,
+    ),
+    (
+        "vote_motion_conference",
+        "PASS_BACK:SENATE",
+        (
+            "On motion that the House disagree to the Senate amendments, and request a conference "
+            "Agreed to by the Yeas and Nays: 229 - 193 (Roll no. 946)."
+        ),
+        None,
+    ),
+    (
+        "vote_motion_instruct_conferees",
+        "PASS_BACK:SENATE",
+        "On motion that the House instruct conferees Agreed to by the Yeas and Nays: 397 - 16 (Roll no. 9).",
+        None,
+    ),
     (
         "hearings_held",
         "REFERRED",
@@ -291,6 +324,15 @@ def test_unitedstates_congress_action_lines(
     their_status = govtrack(theirs or before)
     expected, why = PEER_DIFFERENCES.get(name, (their_status, ""))
     assert ours == expected and (ours != their_status) == bool(why)
+
+
+def test_every_peer_action_line_test_is_a_case() -> None:
+    """Their test file, read in place: each of its tests (commented-out ones too) is a case above."""
+    import re
+
+    tests = peer_file(CONGRESS_REPO, CONGRESS_COMMIT, "test/test_bill_actions.py").decode()
+    found = re.findall(r"^\s*#?\s*def test_(\w+)\(", tests, re.MULTILINE)
+    assert sorted(found) == sorted(c[0] for c in PEER_CASES)
 
 
 # Whole bills from unitedstates/congress's test fixtures (test/fixtures/bills/<bill>/govtrack.xml
@@ -579,34 +621,42 @@ def test_gpo_legacy_samples(name: str, status: str, date: str, action: str) -> N
     assert (record.status_action or "").startswith(action)
 
 
-def test_every_gpo_sample_list_row_claims_no_more_than_its_whole_history() -> None:
-    """All of GPO's BILLSTATUS samples (legacy, 3.0.0, DEV), read in place: each parses; a bill
-    with a veto and no override in both chambers is vetoed, never enacted; and its latest action,
-    read alone as a congress.gov list row carries it, claims no more than the whole history (an
-    end only where the history ends the same way), so following the bill in full never takes
-    back what its list row said."""
+def gpo_samples() -> list[str]:
+    """Every BILLSTATUS sample GPO publishes (legacy, 3.0.0, DEV), read in place, or skip."""
+    return [p for p in peer_paths(GPO_REPO, GPO_COMMIT, "samples") if p.endswith(".xml")]
+
+
+def claims_no_more(body: bytes) -> bool:
+    """Whether a BILLSTATUS document is read as a follower of its history would: a veto with no
+    override in both chambers is vetoed, never enacted; and its latest action, read alone as a
+    congress.gov list row carries it, claims no more than the whole history (an end only where
+    the history ends the same way), so following the bill in full never takes back what its list
+    row said."""
     from monitor.normalise.actiontext import latest_action_status, origin_chamber
     from monitor.normalise.statuses import BILL_ENDS, rank
 
-    paths = [p for p in peer_paths(GPO_REPO, GPO_COMMIT, "samples") if p.endswith(".xml")]
+    record = billstatus(body)
+    root = ET.fromstring(body)
+    texts = " ".join(t.text or "" for t in root.iter("text"))
+    overridden = "over veto" in texts or "objections of the President to the contrary notwithstanding" in texts
+    if "Vetoed by President" in texts and not overridden and record.status != "vetoed":
+        return False
+    latest = root.find("bill/latestAction")
+    if latest is None:
+        return False
+    row = latest_action_status(latest.findtext("text"), latest.findtext("actionDate"),
+                               origin_chamber(record.data["type"]))
+    if row.status is None or record.status is None:
+        return False
+    if row.status in BILL_ENDS or record.status in BILL_ENDS:
+        return row.status in (record.status, "introduced")
+    return (rank(row.status) or 0) <= (rank(record.status) or 0)
+
+
+def test_every_gpo_sample_list_row_claims_no_more_than_its_whole_history() -> None:
+    paths = gpo_samples()
     assert len(paths) >= 50
-    for path in paths:
-        body = peer_file(GPO_REPO, GPO_COMMIT, path)
-        record = billstatus(body)
-        texts = " ".join(t.text or "" for t in ET.fromstring(body).iter("text"))
-        vetoed = "Vetoed by President" in texts
-        overridden = "over veto" in texts or "objections of the President to the contrary notwithstanding" in texts
-        if vetoed and not overridden:
-            assert record.status == "vetoed", path
-        latest = ET.fromstring(body).find("bill/latestAction")
-        assert latest is not None, path
-        row = latest_action_status(latest.findtext("text"), latest.findtext("actionDate"),
-                                   origin_chamber(record.data["type"]))
-        assert row.status is not None and record.status is not None, path
-        if row.status in BILL_ENDS or record.status in BILL_ENDS:
-            assert row.status in (record.status, "introduced"), (path, row.status, record.status)
-        else:
-            assert (rank(row.status) or 0) <= (rank(record.status) or 0), (path, row.status, record.status)
+    assert [p for p in paths if not claims_no_more(peer_file(GPO_REPO, GPO_COMMIT, p))] == []
 
 
 # LegiScan: status (0-6) and progress events (1-12) as its API manual names them -> our rung.
