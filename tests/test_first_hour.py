@@ -562,6 +562,42 @@ def test_items_show_by_identity(cli_env: dict[str, str], db, tmp_path: Path) -> 
     assert missing.returncode == 1 and "no item with key or identity 'us/119/s/9999'" in missing.stderr
 
 
+def pacer_feed(count: int, published: str) -> str:
+    """A district court's PACER "Recent Entries" feed: ``count`` entries of one case, all at ``published``."""
+    items = "".join(
+        f"<item><title>1:18-cv-03365 Chau v. Donovan et al</title>"
+        f"<link>https://ecf.nysd.uscourts.gov/cgi-bin/DktRpt.pl?492165</link>"
+        f"<description>[Notice of Appearance] (&#x3C;a href=&#x22;https://ecf.nysd.uscourts.gov/doc1/12712226{n:04}"
+        f"&#x22; &#x3E;{n + 1}&#x3C;/a&#x3E;)</description>"
+        f"<guid isPermaLink=\"true\">https://ecf.nysd.uscourts.gov/cgi-bin/DktRpt.pl?492165&#x26;{n + 1}</guid>"
+        f"<pubDate>{published}</pubDate></item>" for n in range(count))
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>SDNY - Recent Entries</title>{items}</channel></rss>'
+
+
+def _seed_pacer(cli_env: dict[str, str], feeds, tmp_path: Path, count: int, published: str) -> None:
+    feeds.set("/rss_outside.pl", pacer_feed(count, published))
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        f"sources:\n  - id: sdny\n    kind: pacer_rss\n    court: nysd\n    url: {feeds.url('/rss_outside.pl')}\n")
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+
+
+def test_a_district_court_case_is_found_by_its_identity(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    """A district docket number has a colon (nysd/1:18-cv-03365, as `items list --json` prints the
+    identity): items show, items list --identity and watchlist --pin take it as printed."""
+    import json
+
+    _seed_pacer(cli_env, feeds, tmp_path, 2, "Wed, 18 Apr 2018 00:09:55 GMT")
+    [identity] = {entry["identity"] for entry in json.loads(run_cli(["items", "list", "--json"], cli_env,
+                                                                     cwd=tmp_path).stdout)}
+    assert identity == "nysd/1:18-cv-03365"
+    shown = run_cli(["items", "show", identity], cli_env, cwd=tmp_path)
+    assert shown.returncode == 0 and f"identity: {identity}" in shown.stdout, shown.stderr
+    listed = run_cli(["items", "list", "--identity", identity, "--json"], cli_env, cwd=tmp_path)
+    assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 2, listed.stderr
+    pinned = run_cli(["watchlist", "add", "chau", "--pin", identity], cli_env, cwd=tmp_path)
+    assert pinned.returncode == 0, pinned.stderr
+
+
 # ---- tables that stay readable piped or in a narrow terminal --------------------------------------
 
 LONG_TITLE = "A very long opinion title about Bivens remedies against federal immigration officers " * 3

@@ -41,7 +41,7 @@ from monitor.normalise.actiontext import LATEST_ONLY
 from monitor.normalise.meanings import meaning
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
-IDENTITY = re.compile(r"^[a-z0-9][a-z0-9.-]*(?:/[a-z0-9][a-z0-9.-]*)+$")
+IDENTITY = re.compile(r"^[a-z0-9][a-z0-9.:-]*(?:/[a-z0-9][a-z0-9.:-]*)+$")  # district dockets: 1:18-cv-03365
 ALERTS_PER_DAY_WARNING = 30
 STARTER = "starter_watchlists.yaml"
 FIELDS = ("name", "title", "description", "query", "pinned", "muted", "on_new", "on_status", "on_field",
@@ -49,11 +49,12 @@ FIELDS = ("name", "title", "description", "query", "pinned", "muted", "on_new", 
 
 
 def check_identity(text: str) -> str:
-    """``us/119/s/3470`` (federal bill), ``il/104/hb/1312`` (state bill), ``ca9/24-1234`` (case)."""
+    """``us/119/s/3470`` (federal bill), ``il/104/hb/1312`` (state bill), ``ca9/24-1234`` and
+    ``nysd/1:18-cv-03365`` (cases)."""
     identity = text.strip().lower()
     if not IDENTITY.match(identity):
-        raise ConfigError(f"identity {text!r} must be slash-separated, e.g. us/119/s/3470, il/104/hb/1312 "
-                          "or ca9/24-1234")
+        raise ConfigError(f"identity {text!r} must be slash-separated, e.g. us/119/s/3470, il/104/hb/1312, "
+                          "ca9/24-1234 or nysd/1:18-cv-03365")
     return identity
 
 
