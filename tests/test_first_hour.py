@@ -571,7 +571,7 @@ def pacer_feed(count: int, published: str) -> str:
         f"&#x22; &#x3E;{n + 1}&#x3C;/a&#x3E;)</description>"
         f"<guid isPermaLink=\"true\">https://ecf.nysd.uscourts.gov/cgi-bin/DktRpt.pl?492165&#x26;{n + 1}</guid>"
         f"<pubDate>{published}</pubDate></item>" for n in range(count))
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>SDNY - Recent Entries</title>{items}</channel></rss>'
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>SDNY</title>{items}</channel></rss>'
 
 
 def _seed_pacer(cli_env: dict[str, str], feeds, tmp_path: Path, count: int, published: str) -> None:
