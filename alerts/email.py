@@ -91,6 +91,8 @@ def mail_from() -> Address:
     return Address(one_line(name), addr_spec=check_address(addr))
 
 
+NEEDS_PUBLIC_URL = ("email needs MONITOR_PUBLIC_URL (the service's public base URL, e.g. "
+                    "https://monitor.example.org): every email carries a one-click unsubscribe link")
 FULL_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.IGNORECASE)
 
 
@@ -202,16 +204,18 @@ class EmailChannel:
             raise ConfigError(f"{address!r}: {domain!r} is not a full domain name (e.g. someone@example.org)")
         smtp_config()
         if not os.environ.get("MONITOR_PUBLIC_URL"):
-            raise ConfigError("email needs MONITOR_PUBLIC_URL (the service's public base URL, e.g. "
-                              "https://monitor.example.org): every email carries a one-click unsubscribe link")
+            raise ConfigError(NEEDS_PUBLIC_URL)
         return addr
 
     def render(self, message: Message) -> Rendered:
         return {"id": message.event_id, "to": self.address, "unsubscribe_url": message.unsubscribe_url,
-                **render_email(message)}
+                "subscriber": message.kind is not DeliveryKind.ADMIN, **render_email(message)}
 
     async def send(self, client: httpx.AsyncClient, rendered: Rendered) -> str:
         config = smtp_config()
+        if rendered["subscriber"] and not rendered["unsubscribe_url"]:
+            # MONITOR_PUBLIC_URL was lost after subscribing: held (ConfigError), never sent without a way out
+            raise ConfigError(NEEDS_PUBLIC_URL)
         mime = build_mime(rendered, mail_from())
         context = tls_context(config) if config.ssl or config.starttls else None
         try:

@@ -285,6 +285,37 @@ def test_a_lost_smtp_setting_holds_alerts_and_keeps_the_subscriber(cli_env: dict
     assert alert["last_error"].startswith("held until the operator fixes it: email needs MONITOR_SMTP_URL")
 
 
+def test_a_lost_public_url_holds_email_rather_than_send_it_without_unsubscribe(
+        cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    """Subscribed with MONITOR_PUBLIC_URL set, then restarted without it: the alert is held (no
+    mail without its List-Unsubscribe, from monitor@localhost), and the subscriber keeps it."""
+    import json
+
+    from tests.fakes.smtp_server import Mailbox, smtp_server
+    from tests.reliability.helpers import rss
+
+    feeds.set("/f.xml", rss(("a1", "Other")))
+    Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+    _watchlist(cli_env, tmp_path)
+    mailbox = Mailbox()
+    with smtp_server(mailbox) as port:
+        smtp = cli_env | {"MONITOR_SMTP_URL": f"smtp://127.0.0.1:{port}"}
+        subscribed = run_cli(["subscribe", "bivens", "email:ana@example.org"],
+                             smtp | {"MONITOR_PUBLIC_URL": "https://monitor.example.org"}, cwd=tmp_path)
+        assert subscribed.returncode == 0, subscribed.stderr
+        feeds.set("/f.xml", rss(("a2", "A Bivens claim"), ("a1", "Other")))
+        result = run_cli(["run", "--once"], smtp, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert mailbox.messages == []
+    assert "deliveries: 0 sent," in result.stdout and ", 0 failed" in result.stdout
+    [sub] = _subscriptions(cli_env, tmp_path)
+    assert sub["enabled"] is True
+    [alert] = json.loads(run_cli(["alerts", "list", "--json"], cli_env, cwd=tmp_path).stdout)
+    assert alert["state"] == "pending"
+    assert alert["last_error"].startswith("held until the operator fixes it: email needs MONITOR_PUBLIC_URL")
+
+
 @pytest.mark.parametrize(("mail_from", "domain"), [
     ({"MONITOR_MAIL_FROM": "Remedy Monitor <alerts@mail.example.org>"}, "mail.example.org"),
     ({}, "monitor.example.org"),  # no sender set: the service's own public host, never "localhost"
