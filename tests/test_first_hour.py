@@ -725,6 +725,23 @@ def test_noisy_watchlist_is_flagged_on_a_fresh_install(cli_env: dict[str, str], 
     assert "warning" not in quiet.stderr
 
 
+def test_noisy_watchlist_is_flagged_on_a_feed_of_an_older_day(cli_env: dict[str, str], feeds,
+                                                              tmp_path: Path) -> None:
+    """A fresh install reading a captured feed (40 entries filed within an evening in 2018): none
+    is dated in the last 30 days, yet the feed's own pace is 40 a day, and that is what a live feed
+    of that court sends. The estimate was "≈ 0.0 a day" and `watchlist add` said nothing."""
+    import json
+
+    _seed_pacer(cli_env, feeds, tmp_path, 40, "Wed, 18 Apr 2018 00:09:55 GMT")
+    preview = run_cli(["watchlist", "preview", "--query", "kind:entry"], cli_env, cwd=tmp_path)
+    assert "estimated alerts: ≈ 40.0 a day" in preview.stdout, preview.stdout
+    as_json = json.loads(run_cli(["watchlist", "preview", "--query", "kind:entry", "--json"], cli_env,
+                                 cwd=tmp_path).stdout)
+    assert as_json["hits"] == 40 and as_json["too_many"] is True
+    added = run_cli(["watchlist", "add", "entries", "--query", "kind:entry"], cli_env, cwd=tmp_path)
+    assert added.returncode == 0 and "would send about 40 alerts a day" in added.stderr
+
+
 def test_watchlist_without_a_query_is_refused(cli_env: dict[str, str], tmp_path: Path) -> None:
     result = run_cli(["watchlist", "add", "foo"], cli_env, cwd=tmp_path)
     assert result.returncode == 1

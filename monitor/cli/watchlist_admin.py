@@ -229,6 +229,7 @@ def matching_items(session: Session, watchlist: CompiledWatchlist, *, limit: int
 class Preview:
     days: int
     covered_days: float  # how much of the window the stored polls cover
+    since: dt.datetime  # the window's start
     hits: int = 0
     alerts: int = 0
     latest: list[Item] = field(default_factory=list)
@@ -236,13 +237,20 @@ class Preview:
     dated: list[dt.datetime] = field(default_factory=list)  # when each hit happened, by its own date
 
     @property
+    def paced(self) -> list[dt.datetime]:
+        """The dates the pace is read from: the hits dated in the window, or, when none is (a feed
+        captured years ago), all of them: a feed's pace does not depend on the year it was read."""
+        return [d for d in self.dated if d >= self.since] or self.dated
+
+    @property
     def per_day(self) -> float:
         """From the stored changes, or the hits' own dates on a fresh install (first polls alert nothing)."""
         from_changes = self.alerts / max(self.covered_days, 1.0)
-        if not self.dated:
+        paced = self.paced
+        if not paced:
             return from_changes
-        span = (max(self.dated) - min(self.dated)).total_seconds() / 86400
-        return max(from_changes, len(self.dated) / max(span, 1.0))
+        span = (max(paced) - min(paced)).total_seconds() / 86400
+        return max(from_changes, len(paced) / max(span, 1.0))
 
     @property
     def too_many(self) -> bool:
@@ -257,7 +265,7 @@ def preview(session: Session, spec: WatchlistSpec, *, days: int = 30, limit: int
     watchlist = CompiledWatchlist.compile(Watchlist(id=0, **spec.model_dump()))
     first_poll = session.scalar(select(func.min(Poll.started_at)).where(Poll.started_at >= since))
     covered = (now - first_poll).total_seconds() / 86400 if first_poll else float(days)
-    result = Preview(days=days, covered_days=min(float(days), covered))
+    result = Preview(days=days, covered_days=min(float(days), covered), since=since)
     docs: dict[int, MatchDoc] = {}
     for item, doc in iter_items(session, Item.last_changed >= since):
         docs[item.id] = doc
@@ -267,7 +275,7 @@ def preview(session: Session, spec: WatchlistSpec, *, days: int = 30, limit: int
                 result.latest.append(item)
             happened_at = item.published_at or (dt.datetime.combine(item.status_date, dt.time(), dt.UTC)
                                                 if item.status_date else None)
-            if happened_at is not None and happened_at >= since:
+            if happened_at is not None:
                 result.dated.append(happened_at)
     changes = select(Change).where(Change.detected_at >= since).order_by(Change.id)
     for change in session.scalars(changes.execution_options(yield_per=500)):

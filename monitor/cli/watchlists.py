@@ -467,9 +467,13 @@ def watchlist_preview(
     print_table(["last changed", "kind", "status", "title", "key"],
                 [[h["last_changed"], h["kind"], h["status"], cut(h["title"], 80), h["key"]] for h in hits],
                 title=f"{result.hits} hit(s) in the last {days} days")
+    paced = result.paced
+    dated = f"{len(paced)} matching items dated in the last {result.days} days"
+    if paced and paced[0] < result.since:
+        dated = f"{len(paced)} matching items dated {min(paced):%Y-%m-%d} to {max(paced):%Y-%m-%d}, none in the last " \
+                f"{result.days} days"
     console.print(f"estimated alerts: ≈ {result.per_day:.1f} a day ({result.alerts} from the changes of the "
-                  f"last {result.covered_days:.1f} day(s); {len(result.dated)} matching items dated in the last "
-                  f"{result.days} days)", markup=False)
+                  f"last {result.covered_days:.1f} day(s); {dated})", markup=False)
     if result.too_many:
         err_console.print(f"warning: more than {wl.ALERTS_PER_DAY_WARNING} alerts a day; consider narrowing the query",
                           markup=False)
