@@ -151,6 +151,16 @@ def test_connect_error_shows_the_url_and_the_cause(cli_env: dict[str, str], tmp_
     assert "***" not in result.stdout
 
 
+def test_an_http_error_shows_the_path_that_failed(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    """A 404 names the URL as configured (which path?), without its token."""
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        f"sources:\n  - id: gone\n    kind: rss\n    url: {feeds.url('/feeds/ca9.xml')}?q=bivens&token=SECRETVALUE2\n")
+    result = run_cli(["run", "--once"], cli_env, cwd=tmp_path)
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("gone:")]
+    assert line == f"gone: FAILED: fetch: HTTP 404 from {feeds.url('/feeds/ca9.xml')}?q=bivens"
+    assert "SECRETVALUE2" not in result.stdout + result.stderr
+
+
 # ---- run --once during a total outage ----------------------------------------------------------
 
 OUTAGE = """\
@@ -411,6 +421,7 @@ def test_help_shows_plain_metavars(command: list[str], cli_env: dict[str, str]) 
 
     result = run_cli([*command, "--help"], cli_env)
     assert result.returncode == 0
+    assert "***" not in result.stdout  # an example URL is no secret
     described = result.stdout.split("Arguments:" if "Arguments:" in result.stdout else "Options:", 1)[1]
     assert not re.search(r"<(bool|str|int|float|file|path|text|choice|datetime|list\[)", described), described
     assert not re.search(r"\bx\s*[<>]=|<=\s*x\b", described), described
