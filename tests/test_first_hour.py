@@ -239,6 +239,25 @@ def test_run_once_wording_for_one_item(cli_env: dict[str, str], feeds, tmp_path:
     assert "one: baseline: 1 item stored" in result.stdout
 
 
+def test_run_once_counts_an_alert_sent_on_its_retry_as_sent_only(cli_env: dict[str, str], feeds, slack,
+                                                                 tmp_path: Path) -> None:
+    """Slack answered 429 (Retry-After: 0), then took the alert within the same pass: one alert,
+    sent, nothing left to retry (the line used to count the attempt: '1 sent, 1 to retry')."""
+    from tests.reliability.helpers import rss
+
+    feeds.set("/f.xml", rss(("a1", "Other")))
+    Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+    _watchlist(cli_env, tmp_path)
+    assert run_cli(["subscribe", "bivens", "slack:" + slack.url()], cli_env, cwd=tmp_path).returncode == 0
+    slack.queue(429, "rate_limited", {"Retry-After": "0"})
+    feeds.set("/f.xml", rss(("a2", "A Bivens claim"), ("a1", "Other")))
+    result = run_cli(["run", "--once"], cli_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(slack.requests) == 2
+    assert "deliveries: 1 sent, 0 to retry, 0 failed" in result.stdout
+
+
 # ---- email and admin settings: refused at subscribe time, never a disabled subscriber ----------
 
 def _watchlist(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -285,7 +304,7 @@ def test_a_lost_smtp_setting_holds_alerts_and_keeps_the_subscriber(cli_env: dict
     feeds.set("/f.xml", rss(("a2", "A Bivens claim"), ("a1", "Other")))
     result = run_cli(["run", "--once"], cli_env | {"MONITOR_PUBLIC_URL": "https://monitor.example.org"}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "deliveries: 0 sent," in result.stdout and ", 0 failed" in result.stdout
+    assert "deliveries: 0 sent, 1 to retry, 0 failed" in result.stdout
     [sub] = _subscriptions(cli_env, tmp_path)
     assert sub["enabled"] is True and sub["disabled_reason"] is None
     import json
@@ -318,7 +337,7 @@ def test_a_lost_public_url_holds_email_rather_than_send_it_without_unsubscribe(
         result = run_cli(["run", "--once"], smtp, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert mailbox.messages == []
-    assert "deliveries: 0 sent," in result.stdout and ", 0 failed" in result.stdout
+    assert "deliveries: 0 sent, 1 to retry, 0 failed" in result.stdout  # one alert, however often it was tried
     [sub] = _subscriptions(cli_env, tmp_path)
     assert sub["enabled"] is True
     [alert] = json.loads(run_cli(["alerts", "list", "--json"], cli_env, cwd=tmp_path).stdout)

@@ -86,14 +86,14 @@ def run_cmd(
     if json_out:
         print_json({
             "sources": [vars(p) | {"change_ids": None} for p in result.polls],
-            "deliveries": {"sent": result.dispatch.sent, "retrying": result.dispatch.retried,
+            "deliveries": {"sent": result.dispatch.sent, "retrying": len(result.dispatch.waiting),
                            "failed": result.dispatch.failed},
             "not_polled": [p.source_id for p in result.polls if p.outcome in ("failed", "deferred")],
         })
     else:
         lines = [_poll_line(p) for p in result.polls]
         d = result.dispatch
-        lines.append(f"deliveries: {d.sent} sent, {d.retried} to retry, {d.failed} failed")
+        lines.append(f"deliveries: {d.sent} sent, {len(d.waiting)} to retry, {d.failed} failed")
         not_polled = [p for p in result.polls if p.outcome in ("failed", "deferred")]
         if not_polled:
             lines.append(f"not polled: {', '.join(p.source_id for p in not_polled)}")

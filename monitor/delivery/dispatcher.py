@@ -75,15 +75,19 @@ class Outcome(StrEnum):
 @dataclass
 class DispatchStats:
     sent: int = 0
-    retried: int = 0
+    retried: int = 0  # tries that ended in "retry later"; one row may count in several passes
     failed: int = 0
     messages: int = 0
     errors: list[str] = field(default_factory=list)
+    waiting: set[int] = field(default_factory=set)  # rows left to retry after these passes
+    settled: set[int] = field(default_factory=set)  # rows sent or failed
 
     def __add__(self, other: DispatchStats) -> DispatchStats:
-        """The totals of two passes (``run --once`` sends after each poll, then once more)."""
+        """The totals of two passes (``run --once`` sends after each poll, then once more); a row
+        retried in one pass and sent in the next waits no longer."""
         return DispatchStats(self.sent + other.sent, self.retried + other.retried, self.failed + other.failed,
-                             self.messages + other.messages, self.errors + other.errors)
+                             self.messages + other.messages, self.errors + other.errors,
+                             (self.waiting - other.settled) | other.waiting, self.settled | other.settled)
 
 
 def process_start(pid: int) -> str | None:
@@ -382,9 +386,13 @@ class Dispatcher:
             next_at = now + dt.timedelta(seconds=retry_delay(attempts, retry_after))
             values = {"state": DeliveryState.PENDING, "next_attempt_at": next_at, "last_error": answer}
             stats.retried += len(ids)
+            stats.waiting.update(ids)
         else:
             stats.failed += len(ids)
             stats.errors.append(answer)
+        if outcome is not Outcome.RETRY:
+            stats.waiting.difference_update(ids)
+            stats.settled.update(ids)
         with self.db.session() as session:
             session.execute(
                 update(Delivery)
