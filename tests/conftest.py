@@ -55,13 +55,23 @@ for name in ("MONITOR_DATABASE_URL", "MONITOR_CONFIG", "MONITOR_ADMIN_TARGET", "
     os.environ.pop(name, None)
 
 
+REALDATA_ABSENT = f"real payloads not found: {REALDATA} is absent (they live in ../shared beside the repo)"
+
+
 def realdata(*parts: str) -> Path:
     """A path in ../shared/realdata, or skip the test saying why."""
     path = REALDATA.joinpath(*parts)
     if not REALDATA.is_dir():
-        pytest.skip(f"real payloads not found: {REALDATA} is absent "
-                    "(they live in ../shared beside the repo)")
+        pytest.skip(REALDATA_ABSENT)
     return path
+
+
+def realdata_files(paths: list[Path]) -> list[Any]:
+    """Parameters for a test run once per captured payload: without ../shared/realdata, one
+    that skips saying why (pytest's own skip says only 'got empty parameter set')."""
+    if paths or REALDATA.is_dir():
+        return list(paths)
+    return [pytest.param(None, id="realdata-absent", marks=pytest.mark.skip(reason=REALDATA_ABSENT))]
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
