@@ -6,6 +6,7 @@ they would see: the exit code, the one line that explains, and what ended up in 
 
 from __future__ import annotations
 
+import shutil
 import socket
 from pathlib import Path
 
@@ -354,7 +355,6 @@ def test_an_email_alert_carries_its_unsubscribe_and_a_real_message_id(
     """Subscribed through the CLI, the mail that arrives has a Message-ID at a real domain and a
     List-Unsubscribe link; a browser opening that link sees the form and unsubscribes nothing,
     and the mail client's one-click POST unsubscribes."""
-    import shutil
     import subprocess
 
     from tests.fakes.smtp_server import Mailbox, smtp_server
@@ -681,47 +681,62 @@ def test_piped_table_is_one_line_per_row(cli_env: dict[str, str], feeds, tmp_pat
     assert row[0].startswith("rss:long:") and row[3].endswith("…") and len(row[3]) == 80
 
 
-@pytest.mark.skipif(not __import__("shutil").which("script"), reason="needs script(1) for a pseudo-terminal")
-def test_narrow_terminal_cuts_cells_with_an_ellipsis(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
-    """In a 60-column terminal the table fits: rows are cut with "…", not wrapped to a few characters."""
+NEEDS_SCRIPT = pytest.mark.skipif(not shutil.which("script"), reason="needs script(1) for a pseudo-terminal")
+
+
+def _in_terminal(args: str, columns: int, cli_env: dict[str, str], tmp_path: Path) -> tuple[int, list[str]]:
+    """The exit code and screen of ``monitor ARGS`` run in a pseudo-terminal ``columns`` wide, colours removed."""
     import re
     import shlex
     import subprocess
     import sys
 
-    _seed_long(cli_env, feeds, tmp_path)
-    command = f"stty cols 60; {shlex.quote(sys.executable)} -m monitor items list"
-    shown = subprocess.run(["script", "-qec", command, "/dev/null"], env=cli_env | {"COLUMNS": "60", "TERM": "xterm"},
+    command = f"stty cols {columns}; {shlex.quote(sys.executable)} -m monitor {args}"
+    shown = subprocess.run(["script", "-qec", command, "/dev/null"],
+                           env=cli_env | {"COLUMNS": str(columns), "TERM": "xterm"},
                            cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
-    assert shown.returncode == 0, shown.stdout + shown.stderr
-    screen = [re.sub(r"\x1b\[[0-9;]*m", "", line).rstrip("\r") for line in shown.stdout.splitlines()]
+    return shown.returncode, [re.sub(r"\x1b\[[0-9;]*m", "", line).rstrip("\r") for line in shown.stdout.splitlines()]
+
+
+@NEEDS_SCRIPT
+def test_narrow_terminal_cuts_cells_with_an_ellipsis(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    """In a 60-column terminal the table fits: rows are cut with "…", not wrapped to a few characters."""
+    _seed_long(cli_env, feeds, tmp_path)
+    code, screen = _in_terminal("items list", 60, cli_env, tmp_path)
+    assert code == 0, screen
     body = screen[screen.index(next(line for line in screen if line.startswith("┡"))) + 1:-1]
     assert len(body) == 1 and "…" in body[0], screen  # the one item is one line
     assert all(len(line) <= 60 for line in screen), screen
 
 
-@pytest.mark.skipif(not __import__("shutil").which("script"), reason="needs script(1) for a pseudo-terminal")
+@NEEDS_SCRIPT
 def test_status_in_a_terminal_keeps_every_column(cli_env: dict[str, str], tmp_path: Path) -> None:
     """A failing source's long problem in a 100-column terminal: the problem is cut, and the
     outcome, failure count and the other short columns stay on screen (they were squeezed to nothing)."""
-    import re
-    import shlex
-    import subprocess
-    import sys
-
     Path(cli_env["MONITOR_CONFIG"]).write_text(
         "sources:\n  - id: down\n    kind: rss\n    url: http://127.0.0.1:9/feeds/a/long/path/to/the/feed.xml\n")
     assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 1
-    command = f"stty cols 100; {shlex.quote(sys.executable)} -m monitor status"
-    shown = subprocess.run(["script", "-qec", command, "/dev/null"], env=cli_env | {"COLUMNS": "100", "TERM": "xterm"},
-                           cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
-    screen = [re.sub(r"\x1b\[[0-9;]*m", "", line).rstrip("\r") for line in shown.stdout.splitlines()]
+    _, screen = _in_terminal("status", 100, cli_env, tmp_path)  # exit 1: a source is failing
     assert all(len(line) <= 100 for line in screen), screen
     [header] = [line for line in screen if "source" in line]
     [row] = [line for line in screen if "down" in line]
     assert [cell.strip() for cell in header.strip("┃").split("┃")][:2] == ["source", "outcome"], screen
     cells = [cell.strip() for cell in row.strip("│").split("│")]
     assert cells[:2] == ["down", "failed"] and "1" in cells and cells[-1].startswith("fetch:"), screen
+
+
+@NEEDS_SCRIPT
+def test_brackets_in_a_title_are_shown_as_written(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    """A title with square brackets ("[sealed]", "[/redacted]") is text: in a terminal it was read
+    as rich's markup, the first vanished and the second ended the command with a traceback."""
+    feeds.set("/b.xml", """<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+<item><guid>b1</guid><title>Order [sealed] on [/redacted] motion</title><link>https://example.org/b1</link></item>
+</channel></rss>""")
+    Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: b\n    kind: rss\n    url: {feeds.url('/b.xml')}\n")
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+    code, screen = _in_terminal("items list", 160, cli_env, tmp_path)
+    assert code == 0, screen
+    assert any("Order [sealed] on [/redacted] motion" in line for line in screen), screen
 
 
 # ---- watchlists on a fresh install --------------------------------------------------------------

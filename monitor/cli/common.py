@@ -203,16 +203,17 @@ def print_table(columns: list[str], rows: list[list[Any]], *, title: str | None 
         return
     from rich.cells import cell_len
     from rich.table import Table
+    from rich.text import Text
 
     cells = [[" ".join(cell.split()) for cell in row] for row in cells]
     natural = [max([cell_len(column), *(cell_len(row[n]) for row in cells)]) for n, column in enumerate(columns)]
     # each column adds a space either side and a rule, plus the table's left edge
     cap = fair_cap(natural, console.width - 3 * len(columns) - 1)
-    table = Table(title=title, show_lines=False)
+    table = Table(title=Text(title) if title else None, show_lines=False)
     for column in columns:
         table.add_column(column, overflow="ellipsis", no_wrap=True, max_width=cap)
     for row in cells:
-        table.add_row(*row)
+        table.add_row(*map(Text, row))  # text as written: "[sealed]" in a title is no markup
     console.print(table)
 
 
