@@ -11,6 +11,8 @@ snapshots (tests/peer_snapshots.py). Every place we differ from a peer on purpos
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from monitor.normalise.federal import FederalAction, derive
 from monitor.normalise.ladder import Action, climb
 from monitor.sources.base import Fetched, ItemRecord, Page
 from monitor.sources.govinfo_billstatus import BillStatusConfig, GovInfoBillStatusSource
+from tests.conftest import realdata
 from tests.peer_snapshots import peer_file, peer_paths
 
 # GovTrack's states (unitedstates/congress bill_info.py) on our ladder. A simple resolution's
@@ -328,8 +331,6 @@ def test_unitedstates_congress_action_lines(
 
 def test_every_peer_action_line_test_is_a_case() -> None:
     """Their test file, read in place: each of its tests (commented-out ones too) is a case above."""
-    import re
-
     tests = peer_file(CONGRESS_REPO, CONGRESS_COMMIT, "test/test_bill_actions.py").decode()
     found = re.findall(r"^\s*#?\s*def test_(\w+)\(", tests, re.MULTILINE)
     assert sorted(found) == sorted(c[0] for c in PEER_CASES)
@@ -801,3 +802,69 @@ def test_openstates_wordings(wording: str, classification: str) -> None:
     theirs = step.status if step else None
     expected, why = OPENSTATES_DIFFERENCES.get(wording, (theirs, ""))
     assert (ours.status if ours else None) == expected and (expected != theirs) == bool(why)
+
+
+# The crosswalk audit (monitor/normalise/crosswalks.py): every row of the congress.gov/BILLSTATUS
+# tables names a real document carrying its code ("RD:" ../shared/realdata, "GPO:" GPO's samples)
+# or says "no real example found"; both claims are checked against the documents themselves.
+AUDITED_TABLES = {"CONGRESS_ACTION_CODES": "actionCode", "BILLSTATUS_ACTION_TYPES": "type"}
+
+
+def audit_rows(table: str) -> dict[str, str]:
+    """Each row of ``table`` in crosswalks.py with its comment (continuation lines included)."""
+    source = (Path(__file__).parent.parent / "monitor" / "normalise" / "crosswalks.py").read_text()
+    body = source.split(f"\n{table}:", 1)[1].split("\n}\n", 1)[0]
+    rows: dict[str, str] = {}
+    last = ""
+    for line in body.splitlines()[1:]:
+        row = re.match(r'\s*"([^"]+)":[^#]*(?:#\s*(.*))?', line)
+        if row:
+            last = row.group(1)
+            rows[last] = row.group(2) or ""
+        elif line.strip().startswith("#") and last:
+            rows[last] += " " + line.strip("# ")
+    return rows
+
+
+def carried(body: bytes, name: str, field: str) -> set[str]:
+    """The action codes (or types) a real document's actions carry."""
+    if name.endswith(".json"):
+        return {str(a.get(field) or "") for a in json.loads(body).get("actions", [])} - {""}
+    return {(item.findtext(field) or "").strip() for actions in ET.fromstring(body).iter("actions")
+            for item in actions.findall("item")} - {""}
+
+
+def cited(comment: str) -> list[tuple[str, str]]:
+    """The documents a row's comment names: (RD or GPO, the name with "BILLSTATUS-" dropped)."""
+    return [(kind, ref.replace("BILLSTATUS-", "").replace("/", "_"))
+            for kind, ref in re.findall(r"\b(RD|GPO): ?((?:[\w.-]+/)*[\w.-]+)", comment)]
+
+
+def named(name: str) -> str:
+    return name.replace("BILLSTATUS-", "").replace("DEV-", "").replace("/", "_")
+
+
+def check_audit(kind: str, documents: dict[str, bytes]) -> None:
+    for table, field in AUDITED_TABLES.items():
+        carries = {name: carried(body, name, field) for name, body in documents.items()}
+        rows = audit_rows(table)
+        assert set(rows) == set(getattr(cw, table)), table  # every row was read
+        for key, comment in rows.items():
+            code = key.removesuffix("+committee")
+            refs = [ref.replace("DEV-", "") for k, ref in cited(comment) if k == kind]
+            assert cited(comment) or "no real example found" in comment, (table, key, "names no document")
+            holding = [name for name, codes in carries.items() if code in codes]
+            for ref in refs:
+                assert any(ref in named(name) for name in holding), (table, key, ref, "cited, code absent")
+            if "no real example found" in comment:
+                assert holding == [], (table, key, "says none, but found in", holding[:3])
+
+
+def test_crosswalk_rows_cite_real_documents_that_carry_them() -> None:
+    documents = {p.name: p.read_bytes() for p in sorted(realdata("govinfo", "billstatus").glob("*.xml"))}
+    documents |= {p.name: p.read_bytes() for p in sorted(realdata("congress_gov").glob("*_actions.json"))}
+    check_audit("RD", documents)
+
+
+def test_crosswalk_rows_cite_gpo_samples_that_carry_them() -> None:
+    check_audit("GPO", {p.removeprefix("samples/"): peer_file(GPO_REPO, GPO_COMMIT, p) for p in gpo_samples()})
