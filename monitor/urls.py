@@ -70,8 +70,9 @@ def check_target_url(url: str, *, allowed_hosts: tuple[str, ...] = ()) -> str:
         raise ConfigError(f"malformed URL {shown}: {exc}") from None
     if parts.scheme not in ("http", "https") or not host:
         raise ConfigError(f"{shown} is not an http(s) URL")
-    try:  # inet_aton's other forms (2130706433, 0x7f000001, 127.1, octal 0177.0.0.1) hide an address
-        legacy = socket.inet_ntoa(socket.inet_aton(host)) != host
+    name = host.rstrip(".")
+    try:  # inet_aton's other forms (2130706433, 0x7f000001, 127.1, octal 0177.0.0.1) or a trailing dot hide an address
+        legacy = socket.inet_ntoa(socket.inet_aton(name)) != host
     except OSError:
         legacy = False
     if legacy:
@@ -81,7 +82,6 @@ def check_target_url(url: str, *, allowed_hosts: tuple[str, ...] = ()) -> str:
         return url
     if parts.scheme != "https":
         raise ConfigError(f"{shown}: plain http is refused {HINT}")
-    name = host.rstrip(".")
     if name in LOOPBACK_NAMES or name.endswith(".localhost"):
         raise ConfigError(f"{shown}: loopback hosts are refused {HINT}")
     try:

@@ -280,6 +280,7 @@ BAD_TARGETS = {
     "webhook_6to4_metadata": "webhook:https://[2002:a9fe:a9fe::]/hook",
     "webhook_ipv4_compatible_loopback": "webhook:https://[::127.0.0.1]/hook",
     "webhook_ietf_dummy_192_0_0_8": "webhook:https://192.0.0.8/hook",
+    "webhook_loopback_trailing_dot": "webhook:https://127.0.0.1./hook",
     "unknown_channel": "pigeon:coo",
     "no_scheme": "hooks.slack.com/services/T/B/X",
     "empty": "",

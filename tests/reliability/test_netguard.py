@@ -225,7 +225,8 @@ def test_source_redirect_connects_to_the_address_it_checked_not_a_second_answer(
 
 
 @pytest.mark.parametrize("host", ["localhost.", "ip6-localhost", "2130706433", "0x7f000001", "127.1", "0177.0.0.1",
-                                  "[64:ff9b::a9fe:a9fe]", "[2002:a9fe:a9fe::]", "[::127.0.0.1]", "192.0.0.8"])
+                                  "[64:ff9b::a9fe:a9fe]", "[2002:a9fe:a9fe::]", "[::127.0.0.1]", "192.0.0.8",
+                                  "127.0.0.1.", "169.254.169.254.", "2130706433."])
 def test_hidden_loopback_and_embedded_forms_are_refused_at_subscribe_time(host: str, strict) -> None:
     """Each names a loopback, link-local or reserved address in a form a plain check would miss."""
     with pytest.raises(ConfigError, match="refused"):
