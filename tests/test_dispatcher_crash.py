@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,6 +76,34 @@ def test_kill_at_each_fail_point(db, cli_env, receiver, point, posts) -> None:
     assert len({r.json()["data"]["changes"][0]["title"] for r in server.requests}) == 1
     assert len(hooks.unique) == 1 and all(hooks.valid(r) for r in server.requests)
     assert [d.state for d in deliveries(db)] == ["sent"]
+
+
+def test_a_kill_resends_only_the_message_in_flight_not_those_already_answered(db, cli_env) -> None:
+    """Two receivers answering in a second each: ``monitor run --once`` is killed while the second
+    is answering. The first message was recorded as soon as it was answered (one commit per
+    message), so the next run resends only the second. Recorded once per pass, both came twice."""
+    servers: list[HttpServer] = []
+    for name in ("ana", "ben"):
+        sub = seed_watchlist(db, name, target="webhook:http://127.0.0.1:9/placeholder")
+        server, _ = webhook_receiver(subscription(db, sub).secret or "", delay=1.0)
+        with db.session() as s:
+            s.get(Subscription, sub).target = "webhook:" + server.url()
+        seed_changes(db, sub, STATUS_MOVE)
+        servers.append(server)
+    Path(cli_env["MONITOR_CONFIG"]).write_text("sources: []\n")
+    try:
+        child = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--once"], env=cli_env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert servers[0].wait_requests(1, timeout=60) and servers[1].wait_requests(1, timeout=10)
+        child.kill()  # the second receiver is still answering
+        child.wait()
+        assert deliver(cli_env) == 0
+    finally:
+        for server in servers:
+            server.close()
+    assert [len(server.requests) for server in servers] == [1, 2]
+    assert len({r.headers["webhook-id"] for r in servers[1].requests}) == 1
+    assert [d.state for d in deliveries(db)] == ["sent", "sent"]
 
 
 def test_claim_of_another_host_waits_for_its_lease(db, receiver) -> None:
