@@ -243,8 +243,10 @@ def test_kill_loop_with_a_slow_receiver_delivers_every_change(db, db_url, feeds,
     assert sorted(kept) == alerted and set(kept.values()) == {1}
     duplicates = len(receiver.requests) - len(bodies)
     assert duplicates <= kills
+    received = Counter(c for r in receiver.requests for c in changes(r))  # what a receiver without dedup got
     print(f"kills={kills} messages={len(bodies)} posts={len(receiver.requests)} duplicate_posts={duplicates} "
-          f"alerts={sum(kept.values())} duplicates_after_dedup=0")
+          f"alerts={len(alerted)} alerts_received_more_than_once={sum(n > 1 for n in received.values())} "
+          f"duplicates_after_dedup={sum(kept.values()) - len(kept)}")
 
 
 def test_a_retried_message_is_its_first_send_byte_for_byte_though_its_items_moved_on(db, cli_env, feeds):
