@@ -1013,3 +1013,36 @@ def test_a_remembered_target_does_not_mask_a_plain_word() -> None:
     remember_target("slack:http://127.0.0.1:9/slack/uxplainword")
     assert redact("watchlist uxplainword matched") == "watchlist uxplainword matched"
     assert "/slack/uxplainword" not in redact("POST http://127.0.0.1:9/slack/uxplainword failed")
+
+
+def test_items_show_an_identity_one_provider_gives_no_status(cli_env: dict[str, str], db, tmp_path: Path) -> None:
+    """GovInfo's bill-text feed names a bill's text version, not its status: its view of the bill
+    says so beside BILLSTATUS's status (``items show`` crashed on a provider with no status); a
+    congress.gov list row is marked as read from its latest action, and its older reading is no
+    disagreement with the bill followed in full."""
+    import datetime as dt
+
+    from monitor.models import Item, Source
+
+    with db.session() as session:
+        session.add_all([Source(id="govinfo-bills", kind="govinfo_bill_feed"),
+                         Source(id="billstatus", kind="govinfo_billstatus"),
+                         Source(id="recent", kind="congress_recent")])
+        session.flush()
+        session.add_all([
+            Item(key="govinfo:BILLS-119s3470is", source_id="govinfo-bills", kind="bill", identity="us/119/s/3470",
+                 title="S. 3470 IS: Bivens Act of 2025", status=None, raw_status="IS",
+                 status_action="Introduced in Senate", content_hash="a"),
+            Item(key="billstatus:us/119/s/3470", source_id="billstatus", kind="bill", identity="us/119/s/3470",
+                 title="Bivens Act of 2025", status="in_committee", status_date=dt.date(2025, 12, 11),
+                 data={"status_basis": "actions"}, content_hash="b"),
+            Item(key="congress:recent:us/119/s/3470", source_id="recent", kind="bill", identity="us/119/s/3470",
+                 title="Bivens Act of 2025", status="introduced", status_date=dt.date(2025, 12, 11),
+                 data={"status_basis": "latest_action"}, content_hash="c"),
+        ])
+    result = run_cli(["items", "show", "us/119/s/3470"], cli_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "they agree" in result.stdout and "status in_committee (from billstatus)" in result.stdout
+    [status_row] = [line for line in result.stdout.splitlines() if line.startswith("status")]
+    assert "In committee on Dec 11, 2025" in status_row and "no status" in status_row
+    assert "Introduced on Dec 11, 2025 (latest action only)" in status_row

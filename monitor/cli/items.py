@@ -222,7 +222,8 @@ def _show_identity(view: IdentityView, json_out: bool) -> None:
         for p in providers:
             value = p[name]
             if name == "happened":
-                value = (value or p["status"]) + (" (latest action only)" if p["latest_action_only"] else "")
+                only = " (latest action only)" if p["latest_action_only"] else ""
+                value = (value or p["status"] or "no status") + only
             elif name == "raw_status":
                 value = describe_raw(value) if value and value != p["status_action"] else None
             cells.append(value)
