@@ -280,3 +280,39 @@ def test_an_apprise_server_that_echoes_its_credentials_leaks_no_target_secret(fe
         database.dispose()
     assert len(errors) == 1 and "login *** refused for ntfy://***@127.0.0.1" in errors[0], errors  # its words stay
     assert APPRISE_CANARY not in "\n".join(errors + answers)
+
+
+def test_a_provider_that_echoes_its_key_in_an_error_leaks_it_nowhere(cli_env, db_url) -> None:
+    """LegiScan answers an error whose message repeats the key and the request it got (as a
+    provider or proxy may): ``sources check``, ``run --once --verbose`` and ``status`` say which
+    source failed and why, with the key masked, and no stored column keeps it."""
+    key = SECRETS["LEGISCAN_API_KEY"]
+
+    def echo(request: Request) -> Reply:
+        message = f"Invalid API key {request.path.split('key=', 1)[1].split('&')[0]} for {request.path}"
+        return Reply(200, json.dumps({"status": "ERROR", "alert": {"message": message}}),
+                     {"Content-Type": "application/json"})
+
+    provider = HttpServer(fallback=echo)
+    try:
+        env = cli_env | {"LEGISCAN_API_KEY": key}
+        Path(env["MONITOR_CONFIG"]).write_text("sources:\n  - {id: ca-bills, kind: legiscan, state: CA, "
+                                               f"query: ice, base_url: '{provider.url('/')}'}}\n")
+        outputs = [run_cli(args, env) for args in (["sources", "check", "ca-bills"],
+                                                   ["sources", "check", "ca-bills", "--json"],
+                                                   ["run", "--once", "--verbose"], ["status"], ["status", "--json"])]
+    finally:
+        provider.close()
+    assert key in provider.requests[0].path  # the key was sent, and echoed back
+    assert outputs[0].returncode == 1 and "source 'ca-bills': auth: LegiScan" in outputs[0].stderr
+    assert "Invalid API key" in outputs[0].stderr  # the provider's words stay
+    for result in outputs:
+        assert key not in result.stdout + result.stderr, f"{result.args[3:]} printed the key: {result.stderr[:500]}"
+    database = Database(db_url)
+    try:
+        with database.engine.connect() as conn:
+            stored = [repr(tuple(row)) for table in inspect(conn).get_table_names()
+                      for row in conn.execute(text(f'SELECT * FROM "{table}"'))]
+    finally:
+        database.dispose()
+    assert "Invalid API key" in "\n".join(stored) and key not in "\n".join(stored)
