@@ -710,6 +710,38 @@ def test_narrow_terminal_cuts_cells_with_an_ellipsis(cli_env: dict[str, str], fe
 
 
 @NEEDS_SCRIPT
+def test_text_is_shown_as_written_never_as_markup_or_emoji(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    """A source named `ice` and a docket title with brackets, as `items show` prints them and
+    as a terminal's `items list` shows them: 'rss:ice:a1' stayed no key once rich made ':ice:' an
+    emoji, '[sealed]' vanished as a style tag, and a '[/]' in a title was an internal error."""
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    from tests.reliability.helpers import rss
+
+    title = "[sealed] Doe v. ICE :ok: [/]"
+    feeds.set("/f.xml", rss(("a1", title)))
+    config = f"sources:\n  - id: ice\n    kind: rss\n    url: {feeds.url('/f.xml')}\n"
+    Path(cli_env["MONITOR_CONFIG"]).write_text(config)
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+    shown = run_cli(["items", "show", "rss:ice:a1"], cli_env, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "key: rss:ice:a1" in shown.stdout and f"title: {title}" in shown.stdout
+    added = run_cli(["watchlist", "add", "ice", "--query", "doe", "--title", title], cli_env, cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    board = run_cli(["watchlist", "show", "ice"], cli_env, cwd=tmp_path)
+    assert board.returncode == 0 and board.stdout.startswith(f"ice: {title}\n"), board.stdout + board.stderr
+    command = f"stty cols 200; {shlex.quote(sys.executable)} -m monitor items list"
+    screen = subprocess.run(["script", "-qec", command, "/dev/null"], env=cli_env | {"TERM": "xterm"},
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert screen.returncode == 0, screen.stdout + screen.stderr
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", screen.stdout)
+    assert "rss:ice:a1" in plain and title in plain, plain
+
+
+@NEEDS_SCRIPT
 def test_status_in_a_terminal_keeps_every_column(cli_env: dict[str, str], tmp_path: Path) -> None:
     """A failing source's long problem in a 100-column terminal: the problem is cut, and the
     outcome, failure count and the other short columns stay on screen (they were squeezed to nothing)."""

@@ -89,7 +89,8 @@ class LazyConsole:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True)
+            # emoji off: ':ice:' in a key such as rss:ice:a1 is data, not 🧊
+            self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True, emoji=False)
         return getattr(self._console, name)
 
 

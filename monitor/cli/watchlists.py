@@ -245,7 +245,9 @@ def watchlist_show(name: NameArg,
     if json_out:
         print_json(data)
         return
-    console.print(f"[bold]{data['name']}[/]: {data['title'] or ''}", highlight=False)
+    from rich.markup import escape
+
+    console.print(f"[bold]{escape(data['name'])}[/]: {escape(data['title'] or '')}", highlight=False)
     for label in ("description", "query"):
         if data[label]:
             console.print(f"{label}: {data[label]}", markup=False)
