@@ -79,6 +79,8 @@ def test_atom_feed_lists_the_watchlist_alerts_with_evidence(db, web, slack: Http
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/atom+xml")
     feed = ET.fromstring(answer.content)
     assert feed.findtext(f"{ATOM}title") == "Remedy Monitor: Bivens claims against ICE officers"
+    links = {link.get("rel"): link.get("href") for link in feed.findall(f"{ATOM}link")}
+    assert links["self"] == str(answer.url)  # what a reader subscribed to
     entries = feed.findall(f"{ATOM}entry")
     titles = [e.findtext(f"{ATOM}title") for e in entries]
     assert titles == ["New opinion: Doe v. Immigration Officer Smith (Bivens claim allowed)",

@@ -78,8 +78,9 @@ async def unsubscribe(request: Request) -> Response:
                  + (" or your other digests" if every else "") + ".</p>")
 
 
-def atom_feed(watchlist: Watchlist, changes: list[MessageChange], base_url: str) -> bytes:
-    """The watchlist's latest alerts as Atom (RFC 4287); pure."""
+def atom_feed(watchlist: Watchlist, changes: list[MessageChange], base_url: str, self_url: str) -> bytes:
+    """The watchlist's latest alerts as Atom (RFC 4287); pure. `self_url` is the feed's own address, which
+    feed readers and validators expect in a rel="self" link."""
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
 
@@ -94,6 +95,7 @@ def atom_feed(watchlist: Watchlist, changes: list[MessageChange], base_url: str)
     updated = max((c.detected_at for c in changes if c.detected_at), default=watchlist.created_at)
     sub(feed, "updated", updated.isoformat())
     sub(sub(feed, "author"), "name", "Remedy Monitor")
+    sub(feed, "link", rel="self", href=self_url)
     if base_url:
         sub(feed, "link", rel="alternate", href=base_url)
     for change in changes:
@@ -136,7 +138,7 @@ async def watchlist_feed(request: Request) -> Response:
                 continue
             seen.add(change.id)
             changes.append(message_change(session, delivery, change))
-        body = atom_feed(watchlist, changes, str(request.base_url))
+        body = atom_feed(watchlist, changes, str(request.base_url), str(request.url))
     return Response(body, media_type="application/atom+xml")
 
 
