@@ -116,3 +116,12 @@ def test_a_docket_costs_one_feed_request_without_a_token_and_its_pages_with_one(
     monkeypatch.setenv("COURTLISTENER_TOKEN", "t")
     with pytest.raises(ConfigError, match=r"about 144 requests a day"):  # the docket and up to two pages each
         load_config(path)
+
+
+def test_doctor_shows_a_config_path_with_brackets_as_written(env: dict[str, str], tmp_path: Path) -> None:
+    folder = tmp_path / "[bold]configs"
+    folder.mkdir()
+    path = folder / "sources.yaml"
+    path.write_text("sources:\n  - {id: x, kind: rss, url: 'https://example.org/feed.xml'}\n")
+    result = run_cli(["doctor", "--config", str(path)], env)
+    assert f"Sources ({path}): 1 of 1 enabled sources can run now" in result.stdout

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.text import Text
 
 from monitor.cli import app
 from monitor.cli.common import (
@@ -245,8 +246,9 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
         if not needs:
             runnable[source.kind] += 1
     disabled = len(cfg.sources) - len(enabled)
-    console.print(f"[bold]Sources[/] ({cfg.path}): {sum(runnable.values())} of {len(enabled)} enabled sources "
-                  f"can run now{f', {disabled} disabled' if disabled else ''}", highlight=False)
+    console.print(Text.assemble(("Sources", "bold"), f" ({cfg.path}): {sum(runnable.values())} of {len(enabled)} "
+                                f"enabled sources can run now{f', {disabled} disabled' if disabled else ''}"),
+                  highlight=False)  # Text, not markup: a path may hold brackets
     console.print("  works now: " + (", ".join(f"{n} {k}" for k, n in runnable.most_common()) or "nothing"),
                   markup=False)
     for name, ids in sorted(missing.items()):
