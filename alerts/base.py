@@ -101,6 +101,8 @@ class MessageChange:
     summary: str | None = None  # feed-supplied, possibly HTML: channels sanitise before showing it
     # which providers reported this move: "Confirmed by congress-gov" or "Reported by govinfo only"
     corroboration: str | None = None
+    # a list row (congress.gov list, Open States search row): its status read from its latest action alone
+    latest_action_only: bool = False
 
     def headline(self) -> str:
         """One line saying what happened, the same in every channel."""
@@ -112,11 +114,15 @@ class MessageChange:
 
     def happened(self, timezone: str | None = None) -> str | None:
         """``Reported by committee on Nov 24, 2026``: the status this change is about, on the
-        action's own date (not the day we noticed it); a new item with no status, ``Published on
-        …`` (the feed's time, on the reader's calendar); None without a date."""
+        action's own date (not the day we noticed it), marked when a list row's latest action was
+        all it was read from; a new item with no status, ``Published on …`` (the feed's time, on
+        the reader's calendar); None without a date."""
         if self.type == "field":
             return None
-        said = happened_text(self.new if self.type == "status" else self.status, self.status_date)
+        status = self.new if self.type == "status" else self.status
+        said = happened_text(status, self.status_date)
+        if self.latest_action_only and status:
+            return f"{said or status_label(status)} (read from the bill's latest action only)"
         if said is None and self.type == "new" and self.published_at is not None:
             moment = self.published_at if self.published_at.tzinfo else self.published_at.replace(tzinfo=dt.UTC)
             return f"Published on {day_text(moment.astimezone(zone(timezone)).date())}"

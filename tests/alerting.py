@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import secrets
+from typing import Any
 
 from sqlalchemy import select
 
@@ -25,6 +26,13 @@ NEW_OPINION = {"identity": None, "title": "Doe v. Immigration Officer Smith (Biv
                    "raw_status": "Opinion filed", "status_date": "2026-02-02", "type": "new", "old": None, "new": None,
                    "summary": "<p>Panel holds <b>Bivens</b> remedy available.</p><script>alert(1)</script>"
                            "<a href='javascript:alert(1)'>x</a>"}
+# A congress.gov list row (congress_recent): its status read from its latest action alone.
+LIST_ROW_MOVE = {"identity": "us/119/hr/6091", "title": "H.R. 6091 — Federal Officer Accountability Act",
+                 "kind": "bill", "url": "https://www.congress.gov/bill/119th-congress/house-bill/6091",
+                 "status": "passed_one_chamber", "raw_status": None, "status_date": "2026-01-29",
+                 "status_action": "Passed/agreed to in House: On passage Passed by recorded vote: 218 - 212.",
+                 "type": "status", "old": "reported", "new": "passed_one_chamber",
+                 "data": {"status_basis": "latest_action"}}
 FIELD_EDIT = {"identity": None, "title": "Roe v. Doe", "kind": "opinion", "url": "https://example.org/roe",
                   "status": "published", "raw_status": "Opinion amended", "type": "field", "old": "first summary",
                   "new": "amended summary",
@@ -55,7 +63,7 @@ def seed_watchlist(db: Database, name: str = "bivens", target: str = "slack:http
         return sub.id
 
 
-def seed_changes(db: Database, subscription_id: int, *specs: dict[str, str | None], poll: str = "p1",
+def seed_changes(db: Database, subscription_id: int, *specs: dict[str, Any], poll: str = "p1",
                  now: dt.datetime | None = None) -> list[int]:
     """One change per spec, queued for the subscription the way monitor.outbox.enqueue does it."""
     now = now or utcnow()
@@ -68,7 +76,7 @@ def seed_changes(db: Database, subscription_id: int, *specs: dict[str, str | Non
             item = Item(key=key, source_id="ca9", kind=spec["kind"], identity=spec["identity"], title=spec["title"],
                         url=spec["url"], status=spec["status"], raw_status=spec["raw_status"],
                         status_action=spec.get("status_action"), status_date=day(spec.get("status_date")),
-                        summary=spec.get("summary"), content_hash="x")
+                        summary=spec.get("summary"), data=spec.get("data") or {}, content_hash="x")
             s.add(item)
             s.flush()
             change = Change(item_id=item.id, type=spec["type"], field=spec.get("field"), old=spec["old"],

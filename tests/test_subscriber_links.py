@@ -12,6 +12,7 @@ import pytest
 from monitor.models import Watchlist
 from monitor.web import create_app
 from tests.alerting import (
+    LIST_ROW_MOVE,
     NEW_OPINION,
     STATUS_MOVE,
     deliveries,
@@ -22,6 +23,7 @@ from tests.alerting import (
 )
 from tests.conftest import run_cli, serve_asgi
 from tests.fakes.http_server import HttpServer
+from tests.fakes.smtp_server import Mailbox, smtp_server
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -122,3 +124,35 @@ def test_subscribing_a_webhook_shows_its_signing_secret_once(db, cli_env) -> Non
     assert secret.startswith("whsec_") and subscription(db, 2).secret == secret
     listed = run_cli(["subscriptions", "list", "--json"], cli_env)
     assert secret not in listed.stdout
+
+
+def test_a_list_rows_status_says_it_was_read_from_the_latest_action_only(db, web, slack: HttpServer,
+                                                                         monkeypatch) -> None:
+    """A congress.gov list row's status comes from its latest action alone: every channel says so
+    beside the action's date (Slack, email, the webhook's JSON, the Atom feed)."""
+    from monitor.models import Subscription
+    from tests.fakes.http_server import webhook_receiver
+
+    marked = "Passed one chamber on Jan 29, 2026 (read from the bill's latest action only)"
+    hook = seed_watchlist(db, target="webhook:http://127.0.0.1:9/placeholder")
+    server, _ = webhook_receiver(subscription(db, hook).secret or "")
+    smtp = Mailbox()
+    with smtp_server(smtp) as port:
+        monkeypatch.setenv("MONITOR_SMTP_URL", f"smtp://127.0.0.1:{port}")
+        monkeypatch.setenv("MONITOR_PUBLIC_URL", "https://monitor.example.org")
+        with db.session() as s:
+            s.get(Subscription, hook).target = "webhook:" + server.url()
+        for target in ("slack:" + slack.url(), "email:ana@example.org"):
+            seed_changes(db, seed_watchlist(db, target=target), LIST_ROW_MOVE)
+        seed_changes(db, hook, LIST_ROW_MOVE)
+        assert dispatch(db).sent == 3
+    server.close()
+    assert server.requests[0].json()["data"]["changes"][0]["happened"] == marked
+    assert marked in json.dumps(slack.requests[0].json()["blocks"], ensure_ascii=False)
+    mail = smtp.messages[0]
+    assert marked in mail.get_body(("plain",)).get_content()
+    assert marked in mail.get_body(("html",)).get_content()
+    with db.session() as s:
+        token = s.get(Watchlist, 1).feed_token
+    feed = ET.fromstring(web.get(f"/feeds/bivens.atom?token={token}").content)
+    assert marked in feed.find(f"{ATOM}entry").findtext(f"{ATOM}summary")
