@@ -1053,6 +1053,7 @@ def test_items_show_an_identity_one_provider_gives_no_status(cli_env: dict[str, 
     congress.gov list row is marked as read from its latest action, and its older reading is no
     disagreement with the bill followed in full."""
     import datetime as dt
+    import json
 
     from monitor.models import Item, Source
 
@@ -1078,3 +1079,12 @@ def test_items_show_an_identity_one_provider_gives_no_status(cli_env: dict[str, 
     [status_row] = [line for line in result.stdout.splitlines() if line.startswith("status")]
     assert "In committee on Dec 11, 2025" in status_row and "no status" in status_row
     assert "Introduced on Dec 11, 2025 (latest action only)" in status_row
+    # the remedy board marks the list row the same way, in text and JSON
+    assert run_cli(["watchlist", "add", "bivens", "--pin", "us/119/s/3470"], cli_env, cwd=tmp_path).returncode == 0
+    board = run_cli(["watchlist", "show", "bivens"], cli_env, cwd=tmp_path)
+    assert board.returncode == 0, board.stderr
+    [row] = [line for line in board.stdout.splitlines() if "recent" in line.split()]
+    assert "Introduced on Dec 11, 2025 (latest action only)" in row
+    shown = json.loads(run_cli(["watchlist", "show", "bivens", "--json"], cli_env, cwd=tmp_path).stdout)
+    assert {s["source"]: s["latest_action_only"] for s in shown["pinned_status"][0]["sources"]} == {
+        "govinfo-bills": False, "billstatus": False, "recent": True}

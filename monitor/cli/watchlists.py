@@ -268,7 +268,8 @@ def watchlist_show(name: NameArg,
             rows.append([pin["identity"], "—", "not seen yet", "", "", ""])
         for s in pin["sources"]:
             raw = s["raw_status"] if s["raw_status"] != s["status_action"] else None
-            rows.append([pin["identity"], s["source"], s["happened"] or s["status"] or "—", s["status_changed_at"],
+            said = (s["happened"] or s["status"] or "—") + (" (latest action only)" if s["latest_action_only"] else "")
+            rows.append([pin["identity"], s["source"], said, s["status_changed_at"],
                          cut(s["status_action"], 100), cut(describe_raw(raw), 60)])
     if rows:
         print_table(["identity", "source", "status (action date)", "detected", "moved by", "raw status"], rows,
