@@ -139,6 +139,8 @@ def test_juriscraper_case_names(court: Flavor, title: str, theirs: str) -> None:
         ("UNITED STATES EX REL. JONES V. ACME CORP.", "United States ex rel. Jones v. Acme Corp."),
         ("MARK BAX V. DOCTORS MED. CTR. OF MODESTO", "Mark Bax v. Doctors Med. Ctr. of Modesto"),
         ("SMITH V. MCDONALD", "Smith v. McDonald"),
+        ("JANE DOE V. MCDONALD'S CORP.", "Jane Doe v. McDonald's Corp."),
+        ("IN THE MATTER OF: JOHN DOE", "In the Matter of: John Doe"),
         # Irish and Romance elisions keep their second capital; a contraction does not.
         ("MARIA O'NEIL V. D'ANGELO TRUCKING, LLC", "Maria O'Neil v. D'Angelo Trucking, LLC"),
         ("KEVIN O’BRIEN V. USA", "Kevin O'Brien v. United States"),

@@ -80,7 +80,7 @@ def _acronym(word: str) -> bool:
 
 def _title_word(word: str, first: bool) -> str:
     lower = word.lower()
-    if not first and lower in _SMALL_WORDS:
+    if not first and (lower in _SMALL_WORDS or lower.rstrip(":,") in _SMALL_WORDS):  # "IN THE MATTER OF:"
         return lower
     if re.fullmatch(r"([A-Za-z]\.)+[A-Za-z]?\.?,?", word):  # initials: U.S., L.L.C.
         return word.upper()
@@ -88,7 +88,7 @@ def _title_word(word: str, first: bool) -> str:
         return word
     if _acronym(word):
         return word
-    if re.fullmatch(r"MC[A-Z]{2,}\W*", word):  # MCDONALD -> McDonald
+    if re.fullmatch(r"MC[A-Z]{2,}(?:'S)?\W*", word):  # MCDONALD -> McDonald, MCDONALD'S -> McDonald's
         return "Mc" + word[2] + word[3:].lower()
     return "-".join("/".join(_capitalised(piece) for piece in part.split("/")) for part in word.split("-"))
 
