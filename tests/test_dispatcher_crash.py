@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 
 from alerts.http import channel_client
 from monitor.delivery.dispatcher import LEASE, DispatchStats
@@ -28,7 +28,7 @@ from monitor.drivers.workers import (
     ensure_queue_schema,
     worker_dispatcher,
 )
-from monitor.models import Delivery, Subscription, utcnow
+from monitor.models import Delivery, StatusEvent, StatusReport, Subscription, utcnow
 from tests.alerting import (
     FIELD_EDIT,
     NEW_OPINION,
@@ -104,6 +104,28 @@ def test_a_kill_resends_only_the_message_in_flight_not_those_already_answered(db
     assert [len(server.requests) for server in servers] == [1, 2]
     assert len({r.headers["webhook-id"] for r in servers[1].requests}) == 1
     assert [d.state for d in deliveries(db)] == ["sent", "sent"]
+
+
+def test_a_retry_keeps_the_corroboration_its_first_send_showed(db, cli_env, receiver) -> None:
+    """The alert of a status move goes out, ``monitor run --once`` is killed before recording it, and
+    a second provider confirms the move before the retry: the retry under the same webhook-id is
+    still its first send, byte for byte. Before: it said "Confirmed by congress" the second time."""
+    server, _, sub = receiver
+    [delivery_id] = seed_changes(db, sub, STATUS_MOVE)
+    with db.session() as s:
+        change = s.get(Delivery, delivery_id).change
+        event = StatusEvent(identity="us/119/s/3470", kind="bill", status="reported", first_source_id="ca9",
+                            first_change_id=change.id)
+        event.reports.append(StatusReport(source_id="ca9", item_id=change.item_id, change_id=change.id))
+        s.add(event)
+    assert deliver(cli_env, "dispatch.after-send") == -signal.SIGKILL
+    with db.session() as s:
+        s.add(StatusReport(event_id=s.scalars(select(StatusEvent.id)).one(), source_id="congress"))
+    assert deliver(cli_env) == 0
+    first, again = server.requests
+    assert again.headers["webhook-id"] == first.headers["webhook-id"]
+    assert again.body == first.body
+    assert [d.state for d in deliveries(db)] == ["sent"]
 
 
 def test_claim_of_another_host_waits_for_its_lease(db, receiver) -> None:

@@ -195,6 +195,9 @@ def message_change(session: Session, delivery: Delivery, change: Change) -> Mess
     source = session.get(Source, item.source_id)
     watchlist = delivery.subscription.watchlist if delivery.subscription else None
     at = change.version.snapshot if change.version is not None else {}
+    kept = delivery.payload or {}
+    said = (kept["corroboration"] if "corroboration" in kept
+            else corroboration(session, change.id, watchlist, delivery.next_attempt_at))
     status_date = at.get("status_date") if at else item.status_date
     published_at = at.get("published_at") if at else item.published_at
     return MessageChange(
@@ -208,9 +211,19 @@ def message_change(session: Session, delivery: Delivery, change: Change) -> Mess
         published_at=dt.datetime.fromisoformat(published_at) if isinstance(published_at, str) else published_at,
         detected_at=change.detected_at, rule=delivery.rule,
         watchlist=watchlist.name if watchlist else None, summary=at.get("summary", item.summary),
-        corroboration=corroboration(session, change.id, watchlist, delivery.next_attempt_at),
+        corroboration=str(said) if said else None,
         latest_action_only=(at.get("data", item.data) or {}).get("status_basis") == LATEST_ONLY,
     )
+
+
+def keep_corroboration(session: Session, rows: list[Delivery]) -> None:
+    """Store in each claimed alert row who had reported its move when the message first went out:
+    a later confirmation must not change a message resent under its id."""
+    for row in rows:
+        if row.change_id is not None and "corroboration" not in (row.payload or {}):
+            watchlist = row.subscription.watchlist if row.subscription else None
+            said = corroboration(session, row.change_id, watchlist, row.next_attempt_at)
+            row.payload = {**(row.payload or {}), "corroboration": said}
 
 
 def unsubscribe_url(subscription: Subscription) -> str | None:
@@ -329,6 +342,7 @@ class Dispatcher:
             rows = claim_message(session, message_id, self.owner, now)
             if not rows:
                 return
+            keep_corroboration(session, rows)
             message, subscriptions = build_message(session, rows)
         failpoint("dispatch.after-claim")
         stats.messages += 1
