@@ -1088,3 +1088,21 @@ def test_items_show_an_identity_one_provider_gives_no_status(cli_env: dict[str, 
     shown = json.loads(run_cli(["watchlist", "show", "bivens", "--json"], cli_env, cwd=tmp_path).stdout)
     assert {s["source"]: s["latest_action_only"] for s in shown["pinned_status"][0]["sources"]} == {
         "govinfo-bills": False, "billstatus": False, "recent": True}
+
+
+def test_each_filing_in_a_case_alerts_though_filed_the_same_day(cli_env: dict[str, str], feeds, slack,
+                                                                tmp_path: Path) -> None:
+    """Docket entries share their case's identity, but each is its own event: a second and third
+    filing of one case on one day alert (they were taken for repeats of the first's 'filed')."""
+    day = "Wed, 18 Apr 2018 00:09:55 GMT"
+    _seed_pacer(cli_env, feeds, tmp_path, 1, day)  # the baseline: entry 1
+    for args in (["watchlist", "add", "chau", "--pin", "nysd/1:18-cv-03365"],
+                 ["subscribe", "chau", "slack:" + slack.url()]):
+        assert run_cli(args, cli_env, cwd=tmp_path).returncode == 0
+    feeds.set("/rss_outside.pl", pacer_feed(3, day))
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+    sent = " ".join(r.json()["text"] for r in slack.requests)
+    assert "#2 Notice of Appearance" in sent and "#3 Notice of Appearance" in sent
+    feeds.set("/rss_outside.pl", pacer_feed(4, day))  # a fourth, in a later poll
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+    assert "#4 Notice of Appearance" in slack.requests[-1].json()["text"]

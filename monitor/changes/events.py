@@ -26,6 +26,9 @@ SAME_DAY_WITHIN = dt.timedelta(days=1)
 UNDATED_WITHIN = dt.timedelta(days=30)
 # field changes that travel with a status move: quiet when the move is
 MOVE_FIELDS = frozenset({"raw_status", "status_action", "status_date"})
+# Kinds whose items are each an event of their own, not a status of the identity they share: every
+# filing on a case's docket is "filed", and two filings of one case on one day are two events.
+OWN_EVENTS = frozenset({"entry"})
 
 # first: nobody reported the move before, so the watchlists' rules decide; confirms: another provider
 # did (recorded as evidence); repeat: this provider did (a feed flip-flopping); behind: another provider
@@ -112,8 +115,8 @@ def _first(spec: ChangeSpec, status: str, others: list[str]) -> Verdict:
 
 def settle(conn: Connection, source_id: str, observed: list[Observed], now: dt.datetime) -> dict[int, Verdict]:
     """Record the poll's status moves as events and reports; a verdict per change of an identity."""
-    moves = [o for o in observed
-             if o.record.identity and o.record.status and o.spec.type in (ChangeType.NEW, ChangeType.STATUS)]
+    moves = [o for o in observed if o.record.identity and o.record.status and o.record.kind not in OWN_EVENTS
+             and o.spec.type in (ChangeType.NEW, ChangeType.STATUS)]
     if not moves:
         return {}
     identities = sorted({str(o.record.identity) for o in moves})
