@@ -319,7 +319,7 @@ class Delivery(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # admin/digest messages
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # admin text, digest date, alert's first corroboration
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
 
