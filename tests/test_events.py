@@ -137,6 +137,33 @@ def test_a_new_provider_item_of_a_tracked_identity_is_not_a_new_thing(two: Provi
     assert len(two.alerts()) == 1 and "Passed one chamber on Dec 1, 2026" in two.alerts()[0]
 
 
+def test_two_opinions_of_one_case_on_one_day_are_two_events(two: Providers) -> None:
+    """One provider's two items of a case (GovInfo publishes each opinion of a case as its own
+    granule) are two decisions, both alerted; another provider's copy of one of them confirms it."""
+    with two.db.session() as s:
+        wl.apply(s, wl.WatchlistSpec(name="case", pinned=["ca9/24-1234"], on_new=True))
+        s.flush()
+        s.add(Subscription(watchlist_id=wl.get(s, "case").id, channel="slack", target="slack:" + two.slack.url()))
+
+    def opinion(key: str, title: str) -> dict[str, Any]:
+        return {"key": key, "kind": "opinion", "identity": "ca9/24-1234", "jurisdiction": "us", "title": title,
+                "status": "decided", "status_date": "2026-11-24"}
+
+    two.serve("a", opinion("a:1", "Doe v. Smith (opinion)"), opinion("a:2", "Doe v. Smith (order on costs)"))
+    two.poll("a")
+    sent = " ".join(two.alerts())
+    assert "Doe v. Smith (opinion)" in sent and "Doe v. Smith (order on costs)" in sent
+    two.serve("b", opinion("b:1", "Doe v. Smith"))
+    two.poll("b")
+    two.serve("a", opinion("a:1", "Doe v. Smith (opinion)"), opinion("a:2", "Doe v. Smith (order on costs)"),
+              opinion("a:3", "Doe v. Smith (mandate)"))
+    two.poll("a")
+    assert len(two.alerts()) == 2 and "Doe v. Smith (mandate)" in two.alerts()[1]
+    with two.db.session() as s:
+        events = wl.identity_view(s, "ca9/24-1234").events
+        assert sorted(len(e.reports) for e in events) == [1, 1, 2]
+
+
 def test_an_undated_move_is_the_same_move_only_while_recent() -> None:
     from monitor.changes.events import Event, same_move
 

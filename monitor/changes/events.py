@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from sqlalchemy import insert, select, text, update
@@ -29,6 +29,10 @@ MOVE_FIELDS = frozenset({"raw_status", "status_action", "status_date"})
 # Kinds whose items are each an event of their own, not a status of the identity they share: every
 # filing on a case's docket is "filed", and two filings of one case on one day are two events.
 OWN_EVENTS = frozenset({"entry"})
+# Kinds whose one item per provider is the tracked thing itself: a provider's new item of a bill or
+# docket another provider tracks is that thing seen anew, news only when it moves it on. An opinion
+# that matches no reported decision is a new decision of the case (an en banc opinion after the panel's).
+TRACKED_THING = frozenset({"bill", "docket"})
 
 # first: nobody reported the move before, so the watchlists' rules decide; confirms: another provider
 # did (recorded as evidence); repeat: this provider did (a feed flip-flopping); behind: another provider
@@ -65,6 +69,7 @@ class Event:
     first_change_id: int | None
     first_seen_at: dt.datetime
     sources: list[str]
+    items: list[int] = field(default_factory=list)  # the items that reported it, one per report
 
 
 @dataclass(frozen=True)
@@ -100,12 +105,12 @@ def _lock(conn: Connection, identities: list[str]) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def _first(spec: ChangeSpec, status: str, others: list[str]) -> Verdict:
+def _first(spec: ChangeSpec, kind: str, status: str, others: list[str]) -> Verdict:
     """A move nobody reported yet alerts, unless another provider of the kind already stands higher."""
     rungs = next((ladder for ladder in (BILL_LADDER, CASE_LADDER) if status in ladder), ())
     if any(o in rungs and rungs.index(o) > rungs.index(status) for o in others):  # catching up
         return Verdict("behind")
-    if spec.type is ChangeType.NEW and others:  # a tracked identity's new item moves from where the others stand
+    if spec.type is ChangeType.NEW and others and kind in TRACKED_THING:  # moves from where the others stand
         best = max(others, key=lambda s: rank(s) or 0)
         if not moves_on_ladder(best, status):
             return Verdict("behind")
@@ -133,15 +138,21 @@ def settle(conn: Connection, source_id: str, observed: list[Observed], now: dt.d
         identity = str(o.record.identity)
         this = _View(o.item_id, source_id, o.record.kind, str(o.record.status), o.record.status_date)
         others = [v for v in views[identity] if v.kind == this.kind]
-        found = next((e for e in events[identity] if same_move(e, this.kind, this.status, this.status_date, now)), None)
-        already = [v for v in others if v.status == this.status and same_day(v.status_date, this.status_date)]
+        moved = [e for e in events[identity] if same_move(e, this.kind, this.status, this.status_date, now)]
+        # the move this item reported before (a repeat), else one this source has not reported: an
+        # event it reported through another item is another decision of the case, not this one
+        found = next((e for e in moved if o.item_id in e.items), None) or next(
+            (e for e in moved if source_id not in e.sources), None)
+        reported = {item for e in moved for item in e.items}
+        already = [v for v in others if v.status == this.status and same_day(v.status_date, this.status_date)
+                   and v.item_id not in reported]
         if found is None and already:  # it stood there before alerts began: its provider saw the move first
             found = _create(conn, identity, already[0], None, now)
             events[identity].append(found)
         if found is None:
             events[identity].append(_create(conn, identity, this, o.change_id, now))
-            verdicts[o.change_id] = _first(o.spec, this.status, [v.status for v in others])
-        elif source_id in found.sources:
+            verdicts[o.change_id] = _first(o.spec, this.kind, this.status, [v.status for v in others])
+        elif o.item_id in found.items:
             verdicts[o.change_id] = Verdict("repeat")
         else:
             _report(conn, found, this, o.change_id, now)
@@ -161,7 +172,7 @@ def _events(conn: Connection, identities: list[str]) -> dict[str, list[Event]]:
     found: dict[str, list[Event]] = defaultdict(list)
     by_id: dict[int, Event] = {}
     for row in conn.execute(select(e.id, e.identity, e.kind, e.status, e.status_date, e.first_change_id,
-                                   e.first_seen_at, r.source_id)
+                                   e.first_seen_at, r.source_id, r.item_id)
                             .outerjoin(StatusReport.__table__, r.event_id == e.id)
                             .where(e.identity.in_(identities)).order_by(e.id, r.id)):
         if row.id not in by_id:
@@ -170,6 +181,7 @@ def _events(conn: Connection, identities: list[str]) -> dict[str, list[Event]]:
             found[row.identity].append(by_id[row.id])
         if row.source_id is not None:
             by_id[row.id].sources.append(row.source_id)
+            by_id[row.id].items.append(row.item_id)
     return found
 
 
@@ -188,6 +200,7 @@ def _report(conn: Connection, event: Event, view: _View, change_id: int | None, 
                                         "change_id": change_id, "status_date": view.status_date,
                                         "reported_at": now})
     event.sources.append(view.source_id)
+    event.items.append(view.item_id)
 
 
 def _release_confirmed(conn: Connection, event: Event, now: dt.datetime) -> None:
