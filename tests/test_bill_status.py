@@ -165,6 +165,14 @@ def test_a_bad_federal_bill_number_is_a_clear_error() -> None:
     (("ny", "2025-2026", "S 8500"), ("ny", "2025-2026 General Assembly 2025", "S08500A"), "ny/2025/s/8500"),
     (("md", "2026", "HB 351"), ("md", "2026 Regular Session 2026", "HB0351"), "md/2026/hb/351"),
     (("co", "2026A", "SB26-005"), ("co", "2026 Regular Session 2026", "SB005"), "co/2026/sb/5"),
+    # Open States names these sessions by the legislature's number alone; LegiScan gives the year
+    (("ak", "27", "HB 1"), ("ak", "27th Legislature 2011", "HB1"), "ak/2011/hb/1"),
+    (("ma", "194th", "H 1234"), ("ma", "194th General Court 2025", "H1234"), "ma/2025/h/1234"),
+    (("nj", "221", "S 3672"), ("nj", "2024-2025 Regular Session 2024", "S3672"), "nj/2024/s/3672"),
+    (("oh", "136", "HB 96"), ("oh", "136th General Assembly 2025", "HB96"), "oh/2025/hb/96"),
+    (("tx", "89R", "SB 8"), ("tx", "89th Legislature 2025", "SB8"), "tx/2025/sb/8"),
+    (("tx", "891", "HB 1"), ("tx", "89th Legislature 1st Special Session 2025", "HB1"), "tx/2025/hb/1"),
+    (("me", "132", "LD 1971"), ("me", "132nd Legislature 2025", "LD1971"), "me/2025/ld/1971"),
 ])
 def test_open_states_and_legiscan_give_one_state_identity(open_states, legiscan, identity) -> None:
     assert state_identity(*open_states) == state_identity(*legiscan) == identity

@@ -22,7 +22,7 @@ from alerts.base import day_text
 from monitor.db import Database
 from monitor.delivery.dispatcher import Dispatcher
 from monitor.models import utcnow
-from tests.conftest import run_cli
+from tests.conftest import realdata, run_cli
 from tests.fakes.http_server import HttpServer
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -160,3 +160,51 @@ def test_two_providers_one_move_one_alert_then_confirm_two_holds(env, feeds: Htt
     lone = texts(slack)[2]
     assert f"Passed both chambers on {day_text(DAYS['house'])}" in lone
     assert "Reported by govinfo only: no other provider confirmed it within 12 h" in lone
+
+
+def test_a_state_veto_reported_by_legiscan_and_open_states_alerts_once(cli_env, feeds: HttpServer, slack: HttpServer,
+                                                                        tmp_path: Path) -> None:
+    """Alaska's 27th Legislature, HB 1: LegiScan's real bill object, and Open States' view of it
+    (session ``27``, as Open States names Alaska's sessions). The governor's veto reaches both:
+    one alert, as for a federal bill, since both name the bill ak/2011/hb/1."""
+    bill = json.loads(realdata("legiscan", "dataset_bill_AK_HB1_2011.json").read_text())["bill"]
+    actions = [{"date": "2011-01-18", "description": "READ THE FIRST TIME - REFERRALS",
+                "classification": ["introduction", "referral-committee"], "organization": {"classification": "lower"}},
+               {"date": "2011-04-11", "description": "PASSED Y24 N16", "classification": ["passage"],
+                "organization": {"classification": "lower"}}]
+
+    def serve_both(vetoed: bool) -> None:
+        shown = dict(bill, progress=bill["progress"] + [{"date": "2012-05-20", "event": 5}] * vetoed,
+                     history=bill["history"] + [{"date": "2012-05-20", "action": "VETOED BY GOVERNOR",
+                                                 "importance": 1}] * vetoed,
+                     change_hash="vetoed" if vetoed else bill["change_hash"])
+        listing = {"status": "OK", "masterlist": {"0": {"bill_id": bill["bill_id"], "number": "HB1",
+                                                         "change_hash": shown["change_hash"]}}}
+        feeds.set(f"/ls/?key={KEY}&op=getMasterListRaw&state=AK", json.dumps(listing), content_type="application/json")
+        feeds.set(f"/ls/?key={KEY}&op=getBill&id={bill['bill_id']}", json.dumps({"status": "OK", "bill": shown}),
+                  content_type="application/json")
+        veto = [{"date": "2012-05-20", "description": "VETOED BY GOVERNOR", "classification": ["executive-veto"],
+                 "organization": {"classification": "executive"}}] * vetoed
+        row = {"id": "ocd-bill/ak-27-hb1", "session": "27", "identifier": "HB 1", "title": bill["title"],
+               "jurisdiction": {"id": "ocd-jurisdiction/country:us/state:ak/government"},
+               "actions": [dict(a, order=n) for n, a in enumerate(actions + veto, 1)]}
+        feeds.set("/os/bills", json.dumps({"results": [row], "pagination": {"max_page": 1}}),
+                  content_type="application/json")
+
+    env = cli_env | {"LEGISCAN_API_KEY": KEY, "OPENSTATES_API_KEY": KEY}
+    Path(env["MONITOR_CONFIG"]).write_text(
+        "sources:\n"
+        f"  - id: legiscan-ak\n    kind: legiscan\n    state: AK\n    bills: [HB1]\n    base_url: {feeds.url('/ls/')}\n"
+        f"  - id: openstates-ak\n    kind: openstates\n    jurisdiction: ak\n    identifiers: [HB 1]\n"
+        f"    base_url: {feeds.url('/os')}\n")
+    serve_both(vetoed=False)
+    cli(env, "init")
+    cli(env, "watchlist", "add", "ak-hb1", "--query", "health care")
+    cli(env, "subscribe", "ak-hb1", "slack:" + slack.url())
+    cli(env, "run", "--once")
+    serve_both(vetoed=True)
+    cli(env, "run", "--once")
+    (message,) = texts(slack)
+    assert message.count(f"Vetoed on {day_text(dt.date(2012, 5, 20))}") == 1
+    view = json.loads(cli(env, "items", "show", "ak/2011/hb/1", "--json"))
+    assert {p["source"] for p in view["providers"]} == {"legiscan-ak", "openstates-ak"} and view["agree"] is True

@@ -10,7 +10,8 @@ Open States' session identifier and LegiScan's session object give the same answ
   ``session_name`` "104th General Assembly" → 104;
 - every other state uses the first year of the session: Open States ``20252026`` (CA),
   ``2025-2026`` (NY), ``2026`` (MD), ``2026A`` (CO) → the first four-digit year; LegiScan
-  ``year_start``.
+  ``year_start``. Where Open States gives only the legislature's number (Alaska ``27``,
+  Massachusetts ``194th``, New Jersey ``221``), that legislature's first year.
 Bill numbers drop zero padding, spaces, a year infix (Colorado ``SB26-005``) and a trailing
 amendment letter (New York ``S8500A`` is a version of ``S8500``).
 """
@@ -23,6 +24,17 @@ from monitor.errors import ParseError
 
 # States whose session name is the number of the legislature/assembly (LegiScan and Open States agree on it).
 NUMBERED_SESSIONS: frozenset[str] = frozenset({"il"})
+
+# States whose Open States session identifier is the legislature's number alone (Alaska ``27``,
+# Massachusetts ``194th``, Texas ``89R`` and ``891``, its first called session), while LegiScan
+# gives the year: the legislature's first year is base + 2 × number (read from the sessions' start
+# dates in openstates-scrapers), and the number has this many digits at most, so a special
+# session's suffix is not read into it.
+LEGISLATURE_YEARS: dict[str, tuple[int, int]] = {
+    "ak": (1957, 2), "dc": (1973, 2), "de": (1719, 3), "gu": (1949, 2), "ma": (1637, 3), "me": (1761, 3),
+    "mp": (1977, 2), "nd": (1887, 2), "ne": (1807, 3), "nj": (1582, 3), "nv": (1859, 2), "oh": (1753, 3),
+    "tn": (1797, 3), "tx": (1847, 2), "vi": (1953, 2),
+}
 
 _BILL_NUMBER = re.compile(r"^\s*([A-Za-z]+)\.?\s*(?:\d{2}-)?0*(\d+)[A-Za-z]?\s*$")
 _FEDERAL = re.compile(r"^\s*(h\.?\s*r|s|h\.?\s*j\.?\s*res|s\.?\s*j\.?\s*res|h\.?\s*con\.?\s*res|"
@@ -57,6 +69,11 @@ def session_key(state: str, session: str) -> str:
         year = re.search(r"(?:19|20)\d{2}", session)
         if year:
             return year.group(0)
+    if state in LEGISLATURE_YEARS:
+        base, digits = LEGISLATURE_YEARS[state]
+        legislature = re.match(rf"\s*(\d{{1,{digits}}})", session)
+        if legislature:
+            return str(base + 2 * int(legislature.group(1)))
     number = re.match(r"\s*(\d+)", session)
     if not number:
         raise ParseError(f"cannot read a session number from {session!r} ({state})")
