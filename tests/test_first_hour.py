@@ -1085,8 +1085,12 @@ def test_items_show_an_identity_one_provider_gives_no_status(cli_env: dict[str, 
     assert board.returncode == 0, board.stderr
     [row] = [line for line in board.stdout.splitlines() if "recent" in line.split()]
     assert "Introduced on Dec 11, 2025 (latest action only)" in row
+    [latest] = [line for line in board.stdout.splitlines() if "congress:recent:us/119/s/3470" in line]
+    assert "Introduced on Dec 11, 2025 (latest action only)" in latest
     shown = json.loads(run_cli(["watchlist", "show", "bivens", "--json"], cli_env, cwd=tmp_path).stdout)
     assert {s["source"]: s["latest_action_only"] for s in shown["pinned_status"][0]["sources"]} == {
+        "govinfo-bills": False, "billstatus": False, "recent": True}
+    assert {i["source"]: i["latest_action_only"] for i in shown["latest"]} == {
         "govinfo-bills": False, "billstatus": False, "recent": True}
 
 

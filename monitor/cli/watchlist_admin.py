@@ -373,5 +373,6 @@ def board(session: Session, watchlist: Watchlist, *, limit: int = 10) -> dict[st
         "subscriptions": len(watchlist.subscriptions), "pinned_status": pinned, "following": following,
         "latest": [{"key": i.key, "source": i.source_id, "kind": i.kind, "identity": i.identity, "title": i.title,
                     "status": i.status, "happened": happened_text(i.status, i.status_date),
-                    "last_changed": i.last_changed, "url": i.url} for i in latest],
+                    "latest_action_only": latest_action_only(i), "last_changed": i.last_changed, "url": i.url}
+                   for i in latest],
     }
