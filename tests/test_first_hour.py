@@ -1092,6 +1092,10 @@ def test_items_show_an_identity_one_provider_gives_no_status(cli_env: dict[str, 
         "govinfo-bills": False, "billstatus": False, "recent": True}
     assert {i["source"]: i["latest_action_only"] for i in shown["latest"]} == {
         "govinfo-bills": False, "billstatus": False, "recent": True}
+    row_view = run_cli(["items", "show", "congress:recent:us/119/s/3470"], cli_env, cwd=tmp_path)
+    assert "happened: Introduced on Dec 11, 2025 (latest action only)" in row_view.stdout, row_view.stderr
+    as_json = run_cli(["items", "show", "congress:recent:us/119/s/3470", "--json"], cli_env, cwd=tmp_path)
+    assert json.loads(as_json.stdout)["latest_action_only"] is True
 
 
 def test_each_filing_in_a_case_alerts_though_filed_the_same_day(cli_env: dict[str, str], feeds, slack,

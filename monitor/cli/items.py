@@ -184,6 +184,8 @@ def items_show(key: Annotated[str, typer.Argument(metavar="KEY", help="The item 
             print_json(data)
             return
         data["raw_status"] = describe_raw(item.raw_status)
+        if data["happened"] and data["latest_action_only"]:
+            data["happened"] += " (latest action only)"
         for name in ("key", "source", "kind", "identity", "title", "url", "status", "happened", "status_action",
                      "raw_status", "first_seen", "last_changed"):
             if data[name] is not None:
