@@ -87,6 +87,22 @@ def test_slack_429_waits_for_retry_after_then_sends(db, slack: HttpServer) -> No
     assert len(slack.requests) == 2 and deliveries(db)[0].state == "sent"
 
 
+def test_a_receiver_answering_retry_after_0_every_time_is_tried_less_and_less_often(db, slack: HttpServer) -> None:
+    """Retry-After: 0 on every 429 would have the alert posted about once a second for the three days
+    before giving up; the wait doubles from one second instead (a larger Retry-After still rules)."""
+    sub = seed_watchlist(db, target="slack:" + slack.url())
+    seed_changes(db, sub, STATUS_MOVE)
+    due, waits = utcnow(), []
+    for _ in range(8):
+        slack.queue(429, "rate_limited", {"Retry-After": "0"})
+        before = utcnow()
+        assert dispatch(db, due).retried == 1
+        due = deliveries(db)[0].next_attempt_at
+        waits.append(int((due - before).total_seconds()))
+    assert waits == [1, 2, 4, 8, 16, 32, 64, 128]
+    assert len(slack.requests) == 8
+
+
 def test_slack_5xx_follows_the_retry_schedule(db, slack: HttpServer) -> None:
     sub = seed_watchlist(db, target="slack:" + slack.url())
     seed_changes(db, sub, STATUS_MOVE)

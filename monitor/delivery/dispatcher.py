@@ -58,9 +58,12 @@ DUE = Delivery.state == DeliveryState.PENDING  # digest rows wait as 'queued' un
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:
-    """Seconds until the next try: the receiver's Retry-After (capped), else the schedule with jitter."""
+    """Seconds until the next try: the receiver's Retry-After (capped), else the schedule with jitter.
+    A Retry-After is waited at least 1, 2, 4 … seconds by the try, so a receiver answering
+    'Retry-After: 0' every time is not posted to once a second for the days before we give up."""
     if retry_after is not None:
-        return min(retry_after, MAX_RETRY_AFTER) + random.uniform(0, 0.25)
+        floor = 2.0 ** min(attempts - 1, 16)
+        return min(max(retry_after, floor), MAX_RETRY_AFTER) + random.uniform(0, 0.25)
     base = RETRY_SCHEDULE[attempts - 1] if attempts <= len(RETRY_SCHEDULE) else RETRY_EVERY
     return base * random.uniform(0.9, 1.1)
 
