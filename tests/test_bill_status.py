@@ -282,6 +282,17 @@ def test_legiscan_bill_object_progress_agrees_with_its_status_code() -> None:
     assert record.status_action == "PASSED ON RECONSIDERATION Y23 N16 A1"
 
 
+def test_a_legiscan_bill_without_progress_events_has_its_status_code() -> None:
+    """A bill LegiScan lists no progress events for yet (just pre-filed or introduced) still has a
+    status: LegiScan's own status code, on its status date."""
+    from monitor.sources.legiscan import bill_record
+
+    bill = json.loads(realdata("legiscan", "dataset_bill_AK_HB1_2011.json").read_bytes())["bill"]
+    record = bill_record(bill | {"progress": [], "status": 1, "status_date": "2011-01-18"})
+    assert (record.status, record.status_date, record.raw_status) == ("introduced", dt.date(2011, 1, 18), "status:1")
+    assert record.data["status_basis"] == "actions"
+
+
 def test_legiscan_vote_object_is_not_a_bill() -> None:
     body = realdata("legiscan", "dataset_vote_154366.json").read_bytes()
     cls = SOURCE_KINDS["legiscan"]

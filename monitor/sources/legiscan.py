@@ -27,7 +27,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from monitor.errors import AuthError, FetchError, ParseError
 from monitor.fetch import PollClient
 from monitor.normalise.actiontext import FULL_HISTORY, text_step
-from monitor.normalise.crosswalks import LEGISCAN_PROGRESS, Step
+from monitor.normalise.crosswalks import LEGISCAN_PROGRESS, LEGISCAN_STATUS, Step
 from monitor.normalise.identity import split_bill_number, state_identity
 from monitor.normalise.ladder import Action, climb
 from monitor.redact import public_url
@@ -159,6 +159,16 @@ def _progress(bill: LegiScanBill, where: str) -> list[tuple[Action, Step | None]
     return events
 
 
+def _status_code(bill: LegiScanBill) -> list[tuple[Action, Step | None]]:
+    """LegiScan's own status code on its date, for a bill it lists no progress events for yet."""
+    try:
+        day = dt.date.fromisoformat(bill.status_date or "")
+    except ValueError:
+        return []
+    step = LEGISCAN_STATUS.get(bill.status) if bill.status is not None else None
+    return [(Action(day, "", f"status:{bill.status}"), step)] if step else []
+
+
 def _proves(text: str | None, status: str | None) -> bool:
     """Whether a history line's words prove ``status`` (a chamber's passage proves either passage rung)."""
     step = text_step(text)
@@ -171,7 +181,7 @@ def bill_record(row: dict[str, Any], where: str = "bill") -> ItemRecord:
     bill = read(LegiScanBill, row, where)
     state = bill.state.lower()
     session = bill.session or Session()
-    derived = climb(_progress(bill, where))
+    derived = climb(_progress(bill, where) or _status_code(bill))
     history = bill.history or []
     on_day = [h for h in history if derived.date and h.date == derived.date.isoformat()]
     # The history line that set the status: the last of the day whose words prove it ("PASSED
