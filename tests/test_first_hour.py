@@ -874,6 +874,24 @@ def test_status_names_the_missing_key_counts_items_and_hides_unconfigured_rows(
     assert bills[1] == "skipped" and bills[-1] == "skipped: needs CONGRESS_API_KEY"
 
 
+def test_status_with_a_broken_sources_yaml_says_so_and_fails(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    """A cron health check must not pass while the service could not start; with no sources.yaml
+    where status looks (run beside the database only), it still shows the database's view."""
+    from tests.reliability.helpers import rss
+
+    feeds.set("/f.xml", rss(("a1", "One")))
+    config = Path(cli_env["MONITOR_CONFIG"])
+    config.write_text(f"sources:\n  - id: feed\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+    config.write_text("sources:\n  - {id: feed, kind: rsss}\n")
+    broken = run_cli(["status"], cli_env, cwd=tmp_path)
+    assert broken.returncode == 1 and broken.stdout.startswith("source\t")
+    assert "unknown kind 'rsss'" in broken.stderr and "Traceback" not in broken.stderr
+    elsewhere = {k: v for k, v in cli_env.items() if k != "MONITOR_CONFIG"}
+    (tmp_path / "elsewhere").mkdir()
+    assert run_cli(["status"], elsewhere, cwd=tmp_path / "elsewhere").returncode == 0  # no ./sources.yaml here
+
+
 # ---- the README's tour, top to bottom -------------------------------------------------------------
 
 def _readme_block(heading: str) -> list[tuple[str, str]]:

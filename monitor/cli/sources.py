@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated
 
@@ -98,27 +99,31 @@ def sources_check(
         console.print(f"… and {len(records) - limit} more", markup=False)
 
 
-def _configured(config: ConfigOpt) -> tuple[set[str], dict[str, str]]:
-    """The source ids in sources.yaml (none when there is no readable file) and, for each one
-    skipped for a missing key, why ("skipped: needs CONGRESS_API_KEY")."""
+def _configured(config: ConfigOpt) -> tuple[set[str], dict[str, str], str | None]:
+    """The source ids in sources.yaml, for each one skipped for a missing key why ("skipped: needs
+    CONGRESS_API_KEY"), and why the file could not be read. No file at the default place is no
+    problem (status may run beside the database only); a named or existing file that fails is."""
+    from monitor.config import config_path
     from monitor.pipeline import build_source, missing_env
 
     try:
         cfg = open_config(config)
-    except MonitorError:
-        return set(), {}
+    except MonitorError as exc:
+        named = config is not None or os.environ.get("MONITOR_CONFIG") or config_path().exists()
+        return set(), {}, str(exc) if named else None
     skipped = {}
     for source_config in cfg.enabled_sources():
         missing = missing_env(build_source(source_config))
         if missing:
             skipped[source_config.id] = f"skipped: needs {', '.join(missing)}"
-    return {s.id for s in cfg.sources}, skipped
+    return {s.id for s in cfg.sources}, skipped, None
 
 
 @app.command()
 def status(db: DbOpt = None, config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
     """Show each source's health; exits 1 when any enabled source is failing or silent.
 
+    Exits 1 too when sources.yaml is there but cannot be read (the service would not start).
     Deferred polls (a provider budget was spent) show the reason and when the next request is
     allowed; a source skipped for a missing key names the key. Sources no longer in sources.yaml
     that never polled or stored anything (an unconfigured push endpoint) are left out.
@@ -132,7 +137,7 @@ def status(db: DbOpt = None, config: ConfigOpt = None, json_out: JsonOpt = False
 
     database = open_db(db, create=False)
     today = utcnow().date()
-    configured, skipped = _configured(config)
+    configured, skipped, config_problem = _configured(config)
     with database.session() as session:
         counts = session.execute(select(Item.source_id, func.count()).group_by(Item.source_id))
         items: dict[str, int] = {source_id: count for source_id, count in counts}
@@ -152,6 +157,8 @@ def status(db: DbOpt = None, config: ConfigOpt = None, json_out: JsonOpt = False
               f"{r.unchanged_ratio:.0%}" if r.unchanged_ratio is not None else None, r.items_seen, r.next_run,
               r.incident or r.last_error or r.deferred_reason or skipped.get(r.id)] for r in rows])
         cluster_section(database)
+    if config_problem:  # the service would not start with it: not a healthy state
+        fail(f"{config_problem} (the table shows the database only)")
     if any(r.failing for r in rows):
         raise typer.Exit(1)
 
@@ -224,7 +231,6 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
 
     Example: monitor doctor
     """
-    import os
     from collections import Counter
 
     from monitor.budget import plan
