@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from monitor.models import Change, Item, Source
+from tests.conftest import run_cli
 from tests.fakes.http_server import HttpServer
 from tests.test_pipeline import count, poll
 
@@ -230,3 +231,31 @@ def test_docket_failures_store_nothing_and_keep_the_watermark(db, feeds, token, 
     with db.session() as s:
         assert s.scalars(select(Item).where(Item.key == "cl:docket:4214664")).one().status == "pending"
     assert watermark(db, "nvlsp") == "2022-10-18T20:03:18.466039+00:00"
+
+
+@pytest.mark.parametrize("mode", ["api", "feed"])
+def test_a_new_filing_on_a_pinned_case_alerts_its_watchlist(cli_env, feeds, slack, tmp_path, mode):
+    """The case is pinned by the identity `items show` gives its docket (dcd/1:16-cv-00745): a
+    new entry of that docket is a filing of the pinned case, as a PACER entry of it is."""
+    env = cli_env | ({"COURTLISTENER_TOKEN": TOKEN} if mode == "api" else {})
+    Path(env["MONITOR_CONFIG"]).write_text(write_docket(tmp_path, feeds).read_text())
+    order = {"id": 2209000001, "docket": f"https://www.courtlistener.com{DOCKET}", "recap_documents": [],
+             "date_created": "2024-05-15T10:00:00-07:00", "date_modified": "2024-05-15T10:00:00-07:00",
+             "date_filed": "2024-05-15", "entry_number": 141, "description": "ORDER granting final approval."}
+    feed = (EXAMPLES / "courtlistener_docket" / "feed" / "feed.xml").read_text()
+    first = feed.index("<entry>")
+    link = "https://www.courtlistener.com/docket/4214664/nvlsp/?order_by=desc#entry-141"
+    added = (f'<entry><title>Entry #141</title><link href="{link}" rel="alternate"></link><published>'
+             f"2024-05-15T10:00:00-07:00</published><id>{link}</id><summary>ORDER granting final approval."
+             "</summary></entry>")
+    feeds.set(DOCKET, docket_json(), content_type="application/json")
+    for filings in ([], [order]):
+        feeds.set(ENTRIES, entries_json(*filings), content_type="application/json")
+        feeds.set(FEED, feed[:first] + added * len(filings) + feed[first:], content_type="application/atom+xml")
+        if not filings:
+            for args in (["init"], ["watchlist", "add", "nvlsp", "--pin", "dcd/1:16-cv-00745"],
+                         ["subscribe", "nvlsp", "slack:" + slack.url()]):
+                assert run_cli(args, env).returncode == 0
+        assert run_cli(["run", "--once"], env).returncode == 0
+    (message,) = [r.json()["text"] for r in slack.requests]
+    assert "Entry 141: ORDER granting final approval." in message

@@ -236,10 +236,11 @@ class DocketEntry(Payload):
 
 
 def entry_record(row: dict[str, Any], *, court: str | None = None, url: str | None = None,
-                 where: str = "CourtListener docket entry") -> ItemRecord:
+                 case: str | None = None, where: str = "CourtListener docket entry") -> ItemRecord:
     """A docket entry from the docket-entries API, a docket-alert webhook or the docket feed.
 
-    Unnumbered (minute) entries are keyed by their CourtListener id.
+    Unnumbered (minute) entries are keyed by their CourtListener id. ``case`` is the docket's
+    identity, which a filing shares (as a PACER entry does), so a watchlist pinning the case hears it.
     """
     entry = read(DocketEntry, row, where)
     docket_id = docket_id_of(entry.docket)
@@ -255,6 +256,7 @@ def entry_record(row: dict[str, Any], *, court: str | None = None, url: str | No
         kind="entry",
         title=f"{label}: {cut(description, 200)}" if description else label,
         url=url or absolute(first_doc) or f"{SITE}/docket/{docket_id}/",
+        identity=case,
         court=court,
         status_date=to_date(entry.date_filed),
         text=description or None,
