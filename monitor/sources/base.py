@@ -45,6 +45,15 @@ def _fetchable(url: str) -> str:
 FeedUrl = Annotated[str, AfterValidator(_fetchable)]
 
 
+MAX_BODY_CAP = 512 * 1024 * 1024  # no feed or API page comes near; a larger cap is no cap at all
+
+
+def _body_cap(value: int) -> int:
+    if value > MAX_BODY_CAP:
+        raise ValueError(f"{value} bytes is more than the largest body cap, {MAX_BODY_CAP // 1024 // 1024} MB")
+    return value
+
+
 class SourceConfig(BaseModel):
     """Fields every source entry in sources.yaml has; each kind subclasses this."""
 
@@ -57,7 +66,7 @@ class SourceConfig(BaseModel):
     cron: Cron | None = None
     alert_on_first_poll: bool = False
     expect_items_within: Duration | None = None  # "14d": silent-source check
-    max_bytes: int | None = Field(default=None, gt=0)  # the body cap, bytes
+    max_bytes: Annotated[int, AfterValidator(_body_cap)] | None = Field(default=None, gt=0)  # bytes
     title: str | None = None
 
     def expand(self) -> list[SourceConfig]:

@@ -332,6 +332,8 @@ BAD_CONFIGS = {
                     "sources.yaml:2: defaults: field 'jitter': duration '999999999999d' is longer than 3650 days"),
     "max_bytes_negative": (ONE_SOURCE + "    max_bytes: -1\n", "sources.yaml:5: source 'a': field 'max_bytes'"),
     "max_bytes_zero": (ONE_SOURCE + "    max_bytes: 0\n", "sources.yaml:5: source 'a': field 'max_bytes'"),
+    "max_bytes_beyond_any_feed": (ONE_SOURCE + "    max_bytes: 99999999999999\n",
+                                  "field 'max_bytes': 99999999999999 bytes is more than the largest body cap, 512 MB"),
     "cron_never_fires": (ONE_SOURCE + "    cron: '0 0 31 2 *'\n",
                          "sources.yaml:5: source 'a': field 'cron': cron '0 0 31 2 *' never fires (no such date)"),
     "invalid_css_selector": (("sources:\n  - id: a\n    kind: html\n    url: https://example.org/p\n"
