@@ -548,6 +548,21 @@ PRESENTED = [("2026-03-01", "Passed/agreed to in House", "8000"), ("2026-03-05",
              ("2026-03-06", "Presented to President.", "E20000")]
 
 
+def test_a_bill_whose_actions_prove_nothing_yet_was_introduced() -> None:
+    """A bill on record has been introduced, as a list row's status says and GovTrack's does
+    (hconres74-112: "Considered as privileged matter." is INTRODUCED): on its first action's day."""
+    from monitor.normalise.federal import FederalAction, derive
+    from monitor.sources.openstates import bill_record
+
+    derived = derive([FederalAction("2011-09-07", "Considered as privileged matter.", "H30000", "Floor")])
+    assert (derived.status, derived.date) == ("introduced", dt.date(2011, 9, 7))
+    row = {"id": "ocd-bill/z", "session": "104th", "identifier": "HB 9", "title": "Remedies",
+           "jurisdiction": {"id": "ocd-jurisdiction/country:us/state:il/government"},
+           "actions": [{"date": "2026-02-10", "description": "Second Reading", "classification": ["reading-2"]}]}
+    record = bill_record(row)
+    assert (record.status, record.status_date) == ("introduced", dt.date(2026, 2, 10))
+
+
 def test_federal_veto_pocket_veto_and_overrides() -> None:
     vetoed = PRESENTED + [("2026-03-16", "Vetoed by President.", "E30000"),
                           ("2026-03-16", "Vetoed by President.", "31000")]

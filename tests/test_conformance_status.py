@@ -343,7 +343,7 @@ def test_every_peer_action_line_test_is_a_case() -> None:
 # whole documents: test_unitedstates_congress_fixture_documents). The GovTrack XML has no codes.
 GOVTRACK_BILLS: dict[str, list[tuple[str, str, str | None, str | None]]] = {
     "hconres74-112": [  # concurrent resolution, both chambers the same day
-        ("2011-09-07T14:12", "Considered as privileged matter.", "INTRODUCED", None),
+        ("2011-09-07T14:12", "Considered as privileged matter.", "INTRODUCED", "introduced"),
         ("2011-09-07T14:12",
          "On agreeing to the resolution Agreed to without objection.",
          "PASS_OVER:HOUSE", "passed_one_chamber"),
@@ -486,7 +486,7 @@ GOVTRACK_BILLS: dict[str, list[tuple[str, str, str | None, str | None]]] = {
     "s968-112": [  # same-day remarks and referral; reported
         ("2011-05-12",
          "Sponsor introductory remarks on measure. (CR S2936-2937)",
-         "INTRODUCED", None),
+         "INTRODUCED", "introduced"),
         ("2011-05-12",
          "Read twice and referred to the Committee on the Judiciary.",
          "REFERRED", "in_committee"),
@@ -508,10 +508,6 @@ GOVTRACK_BILLS: dict[str, list[tuple[str, str, str | None, str | None]]] = {
 }
 # Where we differ from GovTrack on purpose: (bill, start of the action text) -> why.
 FIXTURE_DIFFERENCES = {
-    ("hconres74-112", "Considered as privileged matter."): (
-        "no action yet proves a rung; we give no status rather than assume 'introduced'"),
-    ("s968-112", "Sponsor introductory remarks on measure."): (
-        "the sponsor's remarks prove nothing; the referral the same day sets the first status"),
     ("hr3630-112", "Referred to the Subcommittee on Insurance, Housing and Community"): (
         "a subcommittee referral after both chambers passed the bill: our rungs never step back"),
     ("hr6331-110", "Cloture on the motion to proceed to the measure not invoked"): (

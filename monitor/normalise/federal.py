@@ -27,7 +27,7 @@ from monitor.normalise.crosswalks import (
     CONGRESS_CODES_READ_BY_TEXT,
     Step,
 )
-from monitor.normalise.ladder import Action, Derived, climb
+from monitor.normalise.ladder import Action, Derived, on_record
 
 BILL_TYPE_PAGES = {  # congress.gov's public page segment per bill type
     "hr": "house-bill", "s": "senate-bill", "hjres": "house-joint-resolution",
@@ -73,7 +73,7 @@ def derive(actions: Sequence[FederalAction]) -> Derived:
         action = Action(dt.date.fromisoformat(a.date[:10]), a.text, a.code or a.type,
                         order=(a.time or "", -index))
         events.append((action, federal_step(a.code, a.type, a.text, a.committee)))
-    return climb(events)
+    return on_record(events)
 
 
 def congress_gov_url(congress: int, bill_type: str, number: int) -> str:

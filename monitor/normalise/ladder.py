@@ -23,7 +23,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from monitor.normalise.crosswalks import Chamber, Step
+from monitor.normalise.crosswalks import INTRODUCED, Chamber, Step
 from monitor.normalise.statuses import BILL_ENDS, BILL_LADDER
 
 
@@ -110,3 +110,14 @@ def climb(events: Iterable[tuple[Action, Step | None]]) -> Derived:
     action, status = fold.setter
     overrides = tuple(sorted(c for c in fold.overrides if c is not None)) if status == "vetoed" else ()
     return Derived(status, action.raw, action.text, action.date, latest, overrides)
+
+
+def on_record(events: list[tuple[Action, Step | None]]) -> Derived:
+    """``climb`` for a bill's whole history: a bill on record has been introduced, so where no
+    action proves a rung yet ("Considered as privileged matter."), it is ``introduced`` on its
+    first action's day, as GovTrack and a list row read it, never without a status."""
+    derived = climb(events)
+    if derived.status is not None or not events:
+        return derived
+    first = min(events, key=lambda e: (e[0].date, e[0].order))[0]
+    return climb([*events, (first, INTRODUCED)])

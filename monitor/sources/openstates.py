@@ -27,7 +27,7 @@ from monitor.fetch import PollClient
 from monitor.normalise.actiontext import FULL_HISTORY, LATEST_ONLY, latest_action_status, text_step
 from monitor.normalise.crosswalks import OPENSTATES_CLASSIFICATIONS, Chamber, Step
 from monitor.normalise.identity import state_identity
-from monitor.normalise.ladder import Action, climb
+from monitor.normalise.ladder import Action, on_record
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
 from monitor.sources.payload import Payload, Text, load_json, read
 
@@ -127,7 +127,7 @@ def bill_record(row: dict[str, Any], where: str = "bill") -> ItemRecord:
     identity = state_identity(state, bill.session, bill.identifier)
     actions = bill.actions or []
     if actions:
-        derived = climb([e for i, a in enumerate(actions) for e in steps(a, f"{where}: actions[{i}]")])
+        derived = on_record([e for i, a in enumerate(actions) for e in steps(a, f"{where}: actions[{i}]")])
         basis = FULL_HISTORY
     else:  # a search row without ``include=actions``: its latest action is all there is
         derived = latest_action_status(bill.latest_action_description, bill.latest_action_date)
