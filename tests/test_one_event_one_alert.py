@@ -208,3 +208,45 @@ def test_a_state_veto_reported_by_legiscan_and_open_states_alerts_once(cli_env, 
     assert message.count(f"Vetoed on {day_text(dt.date(2012, 5, 20))}") == 1
     view = json.loads(cli(env, "items", "show", "ak/2011/hb/1", "--json"))
     assert {p["source"] for p in view["providers"]} == {"legiscan-ak", "openstates-ak"} and view["agree"] is True
+
+
+def pacer_feed(*entries: int) -> str:
+    """D.D.C.'s PACER "Recent Entries" feed in the court's format, with these entries of NVLSP v. United States."""
+    items = "".join(
+        "<item><title>1:16-cv-00745 National Veterans Legal Services Program et al v. United States of America"
+        "</title><link>https://ecf.dcd.uscourts.gov/cgi-bin/DktRpt.pl?178502</link><description>[Order on Motion "
+        f"for Settlement] (&#x3C;a href=&#x22;https://ecf.dcd.uscourts.gov/doc1/04519{n:06d}?caseid=178502&#x26;"
+        f"de_seq_num={n * 3}&#x22; &#x3E;{n}&#x3C;/a&#x3E;)</description><guid isPermaLink=\"true\">"
+        f"https://ecf.dcd.uscourts.gov/cgi-bin/DktRpt.pl?178502&#x26;{n * 3}</guid>"
+        "<pubDate>Wed, 15 May 2024 20:09:55 GMT</pubDate></item>" for n in entries)
+    return ('<?xml version="1.0" encoding="ISO-8859-1"?><rss version="2.0"><channel><title>District of Columbia - '
+            f"Recent Entries</title><link>https://ecf.dcd.uscourts.gov</link>{items}</channel></rss>")
+
+
+def test_one_filing_reported_by_pacer_and_courtlistener_alerts_once(cli_env, feeds: HttpServer,
+                                                                    slack: HttpServer) -> None:
+    """CourtListener reads the courts' PACER feeds: the order entered as entry 141 of a pinned case
+    reaches both the court's feed and the CourtListener docket, and is one alert."""
+    docket = (EXAMPLES / "courtlistener_docket" / "api" / "docket.json").read_text()
+    entries = json.loads((EXAMPLES / "courtlistener_docket" / "api" / "entries1.json").read_text())
+    entries["next"] = None
+    order = {"id": 2209000001, "docket": "https://www.courtlistener.com/api/rest/v4/dockets/4214664/",
+             "recap_documents": [], "date_modified": "2024-05-15T14:00:00-07:00", "date_filed": "2024-05-15",
+             "entry_number": 141, "description": "ORDER granting preliminary approval of the settlement."}
+    env = cli_env | {"COURTLISTENER_TOKEN": "0123456789abcdef0123456789abcdef01234567"}
+    Path(env["MONITOR_CONFIG"]).write_text(
+        "sources:\n"
+        f"  - id: dcd-pacer\n    kind: pacer_rss\n    url: {feeds.url('/dcd/rss_outside.pl')}\n    court: dcd\n"
+        f"  - id: cl-nvlsp\n    kind: courtlistener_docket\n    docket_id: 4214664\n    base_url: {feeds.base}\n")
+    feeds.set("/api/rest/v4/dockets/4214664/", docket, content_type="application/json")
+    for filed in ([140], [140, 141]):
+        feeds.set("/dcd/rss_outside.pl", pacer_feed(*filed))
+        shown = dict(entries, results=[order] * (141 in filed) + entries["results"])
+        feeds.set("/api/rest/v4/docket-entries/", json.dumps(shown), content_type="application/json")
+        if filed == [140]:
+            cli(env, "init")
+            cli(env, "watchlist", "add", "nvlsp", "--pin", "dcd/1:16-cv-00745")
+            cli(env, "subscribe", "nvlsp", "slack:" + slack.url())
+        cli(env, "run", "--once")
+    (message,) = [r.json()["text"] for r in slack.requests]
+    assert message.count("New entry") == 1 and "141" in message

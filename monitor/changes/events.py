@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.engine import Connection
@@ -118,14 +118,44 @@ def _first(spec: ChangeSpec, kind: str, status: str, others: list[str]) -> Verdi
     return Verdict("first")
 
 
+def filing_number(data: dict[str, Any]) -> str | None:
+    """A docket entry's number on its docket, as CourtListener (``entry_number``) and a PACER feed
+    (``document_number``; an appellate feed's is the PACER document id, no entry number) give it."""
+    number = data.get("entry_number")
+    if number is None and data.get("document_number") != data.get("pacer_doc_id"):
+        number = data.get("document_number")
+    return str(int(str(number))) if str(number).isdigit() else None
+
+
+def _filings(conn: Connection, source_id: str, observed: list[Observed]) -> dict[int, Verdict]:
+    """A new docket entry another provider already has (same case, same entry number) is that filing
+    again: CourtListener reads the courts' PACER feeds, so one order reaches both."""
+    new = [(o, filing_number(o.record.data)) for o in observed
+           if o.record.kind in OWN_EVENTS and o.record.identity and o.spec.type is ChangeType.NEW]
+    new = [(o, n) for o, n in new if n is not None]
+    if not new:
+        return {}
+    i = Item.__table__.c
+    known: dict[str, set[str | None]] = defaultdict(set)
+    for row in conn.execute(select(i.identity, i.data).where(
+            i.identity.in_({str(o.record.identity) for o, _ in new}), i.kind.in_(OWN_EVENTS),
+            i.source_id != source_id)):
+        known[row.identity].add(filing_number(row.data or {}))
+    return {o.change_id: Verdict("confirms") for o, n in new if n in known[str(o.record.identity)]}
+
+
 def settle(conn: Connection, source_id: str, observed: list[Observed], now: dt.datetime) -> dict[int, Verdict]:
     """Record the poll's status moves as events and reports; a verdict per change of an identity."""
     moves = [o for o in observed if o.record.identity and o.record.status and o.record.kind not in OWN_EVENTS
              and o.spec.type in (ChangeType.NEW, ChangeType.STATUS)]
-    if not moves:
+    filed = [o for o in observed if o.record.identity and o.record.kind in OWN_EVENTS]
+    if not moves and not filed:
         return {}
-    identities = sorted({str(o.record.identity) for o in moves})
+    identities = sorted({str(o.record.identity) for o in moves + filed})
     _lock(conn, identities)
+    filings = _filings(conn, source_id, filed)
+    if not moves:
+        return filings
     events = _events(conn, identities)
     i = Item.__table__.c
     views: dict[str, list[_View]] = defaultdict(list)
@@ -164,7 +194,7 @@ def settle(conn: Connection, source_id: str, observed: list[Observed], now: dt.d
             verdicts[o.change_id] = quiet[o.item_id]
     for event in grown:
         _release_confirmed(conn, event, now)
-    return verdicts
+    return verdicts | filings
 
 
 def _events(conn: Connection, identities: list[str]) -> dict[str, list[Event]]:
