@@ -7,6 +7,7 @@ import json
 import socket
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,13 +15,13 @@ from sqlalchemy import func, select
 
 from monitor.db import Database
 from monitor.delivery.dispatcher import Dispatcher
-from monitor.models import Change, Delivery, Item, WebhookEvent
+from monitor.models import Change, Delivery, Item, Subscription, Watchlist, WebhookEvent
 from monitor.web import MAX_BODY, create_app
 from monitor.web.courtlistener import WEBHOOK_SOURCE, process_pending, store_event
 from tests.cluster import wait_for
 from tests.conftest import realdata, serve_asgi, visit_service
 from tests.fakes.http_server import HttpServer
-from tests.test_pipeline import count, subscribe
+from tests.test_pipeline import count, poll, subscribe
 
 SECRET = "s3cret-path-token"
 
@@ -182,3 +183,28 @@ def test_the_service_processes_events_left_over_from_before_a_restart(db, feeds,
     visit_service(db, config, socket.create_server(("127.0.0.1", 0)), lambda c: c.get("/healthz"))
     assert processed(db, 1), "the left-over event was not processed at start"
     assert item_keys(db) == ["cl:cluster:2812209"]
+
+
+def test_a_docket_alert_entry_alerts_the_watchlist_pinning_its_case(db, hooks, feeds: HttpServer, slack: HttpServer,
+                                                                    tmp_path, monkeypatch):
+    """A docket alert names only the docket's id: its entry is a filing of the case that docket is,
+    as stored when followed (dcd/1:16-cv-00745), so the watchlist pinning the case hears it."""
+    monkeypatch.setenv("COURTLISTENER_TOKEN", "0123456789abcdef0123456789abcdef01234567")
+    examples = Path(__file__).parent / "examples" / "courtlistener_docket" / "api"
+    feeds.set("/api/rest/v4/dockets/4214664/", (examples / "docket.json").read_bytes(),
+              content_type="application/json")
+    feeds.set("/api/rest/v4/docket-entries/", json.dumps({"next": None, "results": []}), content_type="application/json")
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"sources:\n  - id: nvlsp\n    kind: courtlistener_docket\n    docket_id: 4214664\n"
+                      f"    base_url: {feeds.base}\n")
+    poll(db, config)
+    with db.session() as s:
+        watchlist = Watchlist(name="nvlsp", pinned=["dcd/1:16-cv-00745"])
+        s.add(watchlist)
+        s.flush()
+        s.add(Subscription(watchlist_id=watchlist.id, channel="slack", target="slack:" + slack.url()))
+    assert hooks.post(body(*DOCKET_V2), key="d-pinned").status_code == 202
+    assert wait_for(lambda: processed(db, 1), timeout=15)
+    asyncio.run(Dispatcher(db).run_once())
+    (message,) = [r.json()["text"] for r in slack.requests]
+    assert "Entry 140: MOTION for Settlement Preliminary Approval" in message

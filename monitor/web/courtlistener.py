@@ -31,6 +31,7 @@ from urllib.parse import parse_qs
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -38,7 +39,7 @@ from starlette.routing import BaseRoute, Route
 
 from monitor.db import Database
 from monitor.errors import MonitorError
-from monitor.models import Source, WebhookEvent, utcnow
+from monitor.models import Item, Source, WebhookEvent, utcnow
 from monitor.pipeline import store_poll
 from monitor.sanity import sanity_check
 from monitor.sources.base import ItemRecord, SourceConfig
@@ -92,6 +93,16 @@ def event_records(body: dict[str, Any]) -> list[ItemRecord]:
             return [opinion_record(r) for r in results]
         return [docket_record(snake_docket(r)) for r in results]
     return []
+
+
+def with_cases(session: Session, records: list[ItemRecord]) -> list[ItemRecord]:
+    """A docket alert's entries name only their docket's id: each takes the case identity of that
+    docket as stored (``dcd/1:16-cv-00745``), so a watchlist pinning the case hears its filings."""
+    for record in records:
+        if record.kind == "entry" and record.identity is None:
+            record.identity = session.scalar(select(Item.identity).where(
+                Item.key == f"cl:docket:{record.data['docket_id']}"))
+    return records
 
 
 def _secret() -> str:
@@ -194,7 +205,7 @@ def _process_pending(db: Database) -> int:
                 event = session.get(WebhookEvent, event_id)
                 if event is None or event.processed_at is not None:
                     continue
-                records = event_records(event.body)
+                records = with_cases(session, event_records(event.body))
                 sanity_check(records)
                 if records:
                     store_poll(session, _WEBHOOK_CONFIG, records, baseline=False)
