@@ -193,7 +193,8 @@ def test_a_docket_alert_entry_alerts_the_watchlist_pinning_its_case(db, hooks, f
     examples = Path(__file__).parent / "examples" / "courtlistener_docket" / "api"
     feeds.set("/api/rest/v4/dockets/4214664/", (examples / "docket.json").read_bytes(),
               content_type="application/json")
-    feeds.set("/api/rest/v4/docket-entries/", json.dumps({"next": None, "results": []}), content_type="application/json")
+    feeds.set("/api/rest/v4/docket-entries/", json.dumps({"next": None, "results": []}),
+              content_type="application/json")
     config = tmp_path / "sources.yaml"
     config.write_text(f"sources:\n  - id: nvlsp\n    kind: courtlistener_docket\n    docket_id: 4214664\n"
                       f"    base_url: {feeds.base}\n")
