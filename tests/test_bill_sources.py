@@ -15,6 +15,7 @@ from monitor.config import load_config
 from monitor.db import Database
 from monitor.drivers.service import run_once
 from monitor.models import Item, Source
+from tests.conftest import run_cli
 from tests.fakes.http_server import HttpServer, Reply
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -271,3 +272,16 @@ def test_legiscan_search_fetches_its_best_matches_first_then_only_what_changed(d
               content_type="application/json")
     assert poll(db, tmp_path, entry)["ls-search"].requests == 2
     assert sorted(i.identity for i in items(db).values()) == ["md/2026/hb/351", "md/2026/hb/550"]
+
+
+def test_a_broken_billstatus_file_is_named_in_the_failure(cli_env, feeds):
+    """A source following several bills says which bill's file is broken, not only that one is."""
+    serve_congress(feeds)
+    feeds.set("/bulk/119/s/BILLSTATUS-119s3187.xml", "<html><body>Service Unavailable</body></html>",
+              content_type="text/html")
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        f"sources:\n  - id: gi\n    kind: govinfo_billstatus\n    congress: 119\n    bills: [S. 3470, S. 3187]\n"
+        f"    base_url: {feeds.url('/bulk')}\n")
+    result = run_cli(["run", "--once"], cli_env)
+    assert "gi: FAILED: parse: s3187: not BILLSTATUS XML" in result.stdout, result.stdout
+    assert "BILLSTATUS-119s3187.xml" in result.stdout

@@ -101,7 +101,13 @@ class GovInfoBillStatusSource(BaseSource):
         return Fetched(pages=tuple(pages), unchanged=not pages)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
-        return [self.record(parse_billstatus(page.body)) for page in fetched.pages]
+        records = []
+        for page in fetched.pages:
+            try:
+                records.append(self.record(parse_billstatus(page.body)))
+            except ParseError as exc:  # name the bill: a source may follow many
+                raise ParseError(f"{page.label}: {exc} ({page.url})") from None
+        return records
 
     def record(self, bill: dict[str, Any]) -> ItemRecord:
         data = {k: v for k, v in bill.items() if k != "title"}
