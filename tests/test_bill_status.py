@@ -563,6 +563,25 @@ def test_a_bill_whose_actions_prove_nothing_yet_was_introduced() -> None:
     assert (record.status, record.status_date) == ("introduced", dt.date(2026, 2, 10))
 
 
+@pytest.mark.parametrize(("text", "status"), [
+    ("Veto overridden, became law", "enacted"),
+    ("Enacted over Governor's veto", "enacted"),
+    ("became law notwithstanding Governor's veto", "enacted"),
+    ("Public Law enacted over veto", "enacted"),
+    ("Became Public Law over veto", "enacted"),
+    # one chamber's vote, in a governor's words: the bill stays vetoed
+    ("Passed notwithstanding the objections of the Governor", "vetoed"),
+])
+def test_a_law_over_a_veto_is_read_from_its_words(text: str, status: str) -> None:
+    """Words saying a bill became law over a veto lift the veto (in a whole history and in a list
+    row alike): they were read as a plain enactment, which a veto outranks, or not at all."""
+    from monitor.normalise.actiontext import latest_action_status, text_step
+
+    vetoed = [(Action(day(1), "Vetoed by Governor"), cw.VETOED)]
+    assert climb(vetoed + [(Action(day(5), text), text_step(text))]).status == status
+    assert latest_action_status(text, "2026-01-05").status == status
+
+
 def test_federal_veto_pocket_veto_and_overrides() -> None:
     vetoed = PRESENTED + [("2026-03-16", "Vetoed by President.", "E30000"),
                           ("2026-03-16", "Vetoed by President.", "31000")]

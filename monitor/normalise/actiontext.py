@@ -20,6 +20,7 @@ from monitor.normalise.crosswalks import (
     FAILED,
     IN_COMMITTEE,
     INTRODUCED,
+    OVERRIDDEN,
     OVERRIDE,
     OVERRIDE_LOWER,
     OVERRIDE_UPPER,
@@ -43,7 +44,8 @@ LATEST_ONLY = "latest_action"
 
 _EXECUTIVE = r"(?:the )?(?:president|governor)"
 _HOUSE = r"(?:house|assembly)"
-_OBJECTIONS = r"objections of the president to the contrary notwithstanding.{0,3}\s*"
+_OBJECTIONS = r"objections of the (?:president|governor)(?: to the contrary)?,? notwithstanding.{0,3}\s*"
+_NOTWITHSTANDING = r"\bnotwithstanding the objections of the (?:president|governor)"
 
 # (alternative wordings, the step they prove); the first rule with a matching wording decides.
 _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
@@ -60,6 +62,12 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
         _OBJECTIONS + "failed",
     ), VETOED),
     ((r"\bpocket vetoed?\b",), VETOED),
+    # A law made over the veto: the veto is lifted, whichever chambers' votes the history names.
+    ((
+        r"\b(?:became|becomes|enacted)\b.*\bover (?:the )?(?:president's |governor's )?veto",
+        rf"\bbecame law notwithstanding (?:the )?{_EXECUTIVE}",
+        r"\bveto overridden\b.*\bbecame law\b",
+    ), OVERRIDDEN),
     # A line-item (partial) veto strikes items; the bill itself is signed and becomes law.
     ((rf"\bapproved by {_EXECUTIVE}.* with (?:a )?partial veto",), ENACTED),
     ((r"\bline[- ]item veto", r"\bpartial veto\b", r"\bitems? vetoed\b"), None),
@@ -73,9 +81,10 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
         r"house (?:voted to )?overr(?:ode|idden)",
         r"veto overridden in (?:the )?house",
         r"two-thirds of the members present having voted in the affirmative",
-        _OBJECTIONS + "passed",
+        r"objections of the president to the contrary notwithstanding.{0,3}\s*passed",
     ), OVERRIDE_LOWER),
-    ((r"\bveto (?:was )?overridden\b", r"\boverride (?:passed|agreed)",
+    ((r"\bveto (?:was )?overridden\b", r"\boverride (?:passed|agreed)", _NOTWITHSTANDING,
+      _OBJECTIONS + "passed",
       r"\bpassed over (?:the )?(?:president's |governor's )?veto"), OVERRIDE),
     ((r"\bvetoed\b", r"^veto\b"), VETOED),
     ((
