@@ -66,3 +66,17 @@ def test_court_comes_from_the_host_or_must_be_named(tmp_path):
                     "    timezone: America/Chicgo\n")
     with pytest.raises(ConfigError, match=r"sources.yaml:5: .*unknown time zone 'America/Chicgo'"):
         load_config(path)
+
+
+def test_a_district_entry_is_dated_the_day_the_court_entered_it(db, feeds, tmp_path):
+    """District and bankruptcy feeds stamp entries in GMT; without a configured timezone the date
+    is the court's own: 00:09:55 GMT on Apr 18 is 8:09 pm on Apr 17 in New York, the day S.D.N.Y.
+    entered Chau v. Donovan's notice of appearance (an evening filing is not the next day's)."""
+    feeds.set("/rss_outside.pl", realdata("pacer_rss", "juriscraper", "sdny_1.xml").read_bytes())
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"sources:\n  - id: nysd\n    kind: pacer_rss\n    url: {feeds.url('/rss_outside.pl')}\n"
+                      "    court: nysd\n")
+    poll(db, config)
+    with db.session() as s:
+        entry = s.scalars(select(Item).where(Item.key == "pacer:nysd:1:18-cv-03365:3")).one()
+    assert entry.status_date.isoformat() == "2018-04-17"

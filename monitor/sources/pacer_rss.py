@@ -51,11 +51,39 @@ _BANKRUPTCY_PREFIX = re.compile(
 _HOST_COURT = re.compile(r"^ecf\.([a-z0-9]+)\.uscourts\.gov$")
 
 
+# The zone of each court's seat, by the state its code starts with (``nysd``, ``nysb`` -> ny) or the
+# court itself: CM/ECF enters a filing on the court's local day, while district and bankruptcy
+# feeds stamp it in GMT (``Wed, 18 Apr 2018 00:09:55 GMT`` is S.D.N.Y.'s Apr 17, 8:09 pm).
+_STATE_ZONES: dict[str, str] = {
+    **dict.fromkeys(("ct", "dc", "de", "fl", "ga", "ky", "ma", "md", "me", "nc", "nh", "nj", "ny", "oh", "pa",
+                     "ri", "sc", "va", "vt", "wv"), "America/New_York"),
+    **dict.fromkeys(("al", "ar", "ia", "il", "ks", "la", "mn", "mo", "ms", "nd", "ne", "ok", "sd", "tx", "wi"),
+                    "America/Chicago"),
+    **dict.fromkeys(("co", "mt", "nm", "ut", "wy"), "America/Denver"),
+    **dict.fromkeys(("ca", "nv", "or", "wa"), "America/Los_Angeles"),
+    "ak": "America/Anchorage", "az": "America/Phoenix", "gu": "Pacific/Guam", "hi": "Pacific/Honolulu",
+    "id": "America/Boise", "in": "America/Indiana/Indianapolis", "mi": "America/Detroit",
+    "pr": "America/Puerto_Rico", "vi": "America/St_Thomas",
+}
+COURT_ZONES: dict[str, str] = {
+    **dict.fromkeys(("ca1", "ca2", "ca3", "ca4", "ca6", "ca11", "cadc", "cafc", "cit"), "America/New_York"),
+    **dict.fromkeys(("ca5", "ca7", "ca8", "tnmd", "tnmb", "tnwd", "tnwb"), "America/Chicago"),
+    "ca9": "America/Los_Angeles", "ca10": "America/Denver", "tned": "America/New_York",
+    "tneb": "America/New_York", "nmid": "Pacific/Saipan",
+}
+
+
+def court_zone(court: str) -> str | None:
+    """The zone a federal court enters filings in, from its PACER code; None for a code not known."""
+    return COURT_ZONES.get(court) or (_STATE_ZONES.get(court[:2]) if re.fullmatch(r"[a-z]{2}[nsewcm]?[db]", court)
+                                      else None)
+
+
 class PacerRssConfig(SourceConfig):
     kind: Literal["pacer_rss"] = "pacer_rss"
     url: FeedUrl
     court: str = Field(default="", validate_default=True)  # default: from ecf.<court>.uscourts.gov
-    timezone: Timezone = None  # IANA zone giving the date an entry counts as filed on; default UTC
+    timezone: Timezone = None  # IANA zone giving the date an entry counts as filed on; default the court's
 
     @field_validator("court")
     @classmethod
@@ -255,7 +283,7 @@ class PacerRssSource(BaseSource):
             status="filed",
             raw_status=short or None,
             status_action=entry.description or None,
-            status_date=local_date(entry.date_filed, self.config.timezone),
+            status_date=local_date(entry.date_filed, self.config.timezone or court_zone(entry.court)),
             published_at=entry.date_filed.astimezone(dt.UTC),
             summary=entry.description or None,
             data=data,
