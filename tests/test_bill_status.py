@@ -478,6 +478,36 @@ def test_an_open_states_row_without_actions_gets_its_status_from_the_latest_acti
     assert (full.status, full.data["status_basis"]) == ("introduced", "actions")
 
 
+# State legislatures' own wordings (the states the default sources search), as an Open States
+# action without a classification or a search row's latest action carries them: (wording, status
+# that action shows as a list row's only action). They were read as proving nothing (or, for
+# "Passed Both Houses", one chamber).
+STATE_WORDINGS = [
+    ("SIGNED CHAP.481", "enacted"),  # NY
+    ("DELIVERED TO ASSEMBLY", "passed_one_chamber"),  # NY: the Senate passed it
+    ("AMEND AND RECOMMIT TO CODES", "in_committee"),  # NY
+    ("Governor Approved", "enacted"),  # IL
+    ("Passed Both Houses", "passed_both"),  # IL
+    ("Third Reading - Passed; 058-000-000", "passed_one_chamber"),  # IL
+    ("Total Veto Stands - No Positive Action Taken", "vetoed"),  # IL
+    ("Favorable with Amendments Report by Judiciary", "reported"),  # MD
+    ("Unfavorable Report by Judiciary", "failed"),  # MD: Open States classifies it committee-failure
+    ("Governor Signed", "enacted"),  # CO
+    ("House Third Reading Passed", "passed_one_chamber"),  # CO
+    ("Senate Committee on Judiciary Refer Amended to Appropriations", "reported"),  # CO
+    ("House Committee on Judiciary Postpone Indefinitely", "failed"),  # CO
+    ("Enacted and laid before the Governor", "sent_to_executive"),  # MA: "enacted" is the last vote
+    ("In Senate. Consideration of Governor's veto pending.", "vetoed"),  # CA
+]
+
+
+@pytest.mark.parametrize(("wording", "status"), STATE_WORDINGS, ids=[w for w, _ in STATE_WORDINGS])
+def test_state_legislatures_wordings(wording: str, status: str) -> None:
+    from monitor.normalise.actiontext import latest_action_status
+
+    assert latest_action_status(wording, "2026-03-02").status == status
+
+
 def test_an_open_states_action_without_a_classification_is_read_by_its_words() -> None:
     """Several states' scrapers leave actions unclassified (the veto too): the words decide, by
     the rules a list row's latest action is read with, so a vetoed bill never stays 'passed'."""

@@ -53,6 +53,7 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
     ((
         r"^(?!.*\bvetoed by\b).*\bveto message\b",
         r"\bmotion to (?:table|postpone|refer)\b.*\bveto\b",
+        r"\bconsideration of (?:the )?governor's veto\b",
     ), None),
     # A failed override vote: still vetoed.
     ((
@@ -86,19 +87,22 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
     ((r"\bveto (?:was )?overridden\b", r"\boverride (?:passed|agreed)", _NOTWITHSTANDING,
       _OBJECTIONS + "passed",
       r"\bpassed over (?:the )?(?:president's |governor's )?veto"), OVERRIDE),
-    ((r"\bvetoed\b", r"^veto\b"), VETOED),
+    ((r"\bvetoed\b", r"^veto\b", r"\bveto stands\b"), VETOED),
     ((
         r"\bbecame (?:public |private )?law\b",
         r"^(?:public|private) law\b",
         rf"\bsigned by {_EXECUTIVE}",
         rf"\bapproved by {_EXECUTIVE}",
+        rf"^{_EXECUTIVE} (?:approved|signed)\b",
+        r"^signed chap(?:ter)?\b",
         r"\bbecame law without (?:the )?(?:president's |governor's )?signature",
         r"\bsent to archivist\b.*\bunsigned",
         r"\bchaptered\b",
         r"^chapter \d+",
         r"^public act\b",
     ), ENACTED),
-    ((rf"\b(?:presented|sent|delivered|transmitted) to {_EXECUTIVE}",), TO_EXECUTIVE),
+    ((rf"\b(?:presented|sent|delivered|transmitted) to {_EXECUTIVE}", rf"\blaid before {_EXECUTIVE}"),
+     TO_EXECUTIVE),
     ((
         r"\bwithdrawn by (?:the )?sponsor",
         r"^withdrawn\b",
@@ -113,7 +117,11 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
         r"^(?:third reading )?failed\b",
         r"^(?:defeated|rejected)\b",
         r"\bdied in (?:standing )?committee\b",
+        r"^unfavorable report by\b",
+        r"\bcommittee on\b.*\bpostpone indefinitely\b",
+        r"^indefinitely postponed\b",
     ), FAILED),
+    ((r"\bpassed both (?:houses|chambers)\b",), PASSED_BOTH),
     # Passage, with its chamber where the words say it.
     ((
         r"^passed/agreed to in house",
@@ -124,6 +132,7 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
         r"house agreed to senate amendment",
         r"^on motion that the house (?:suspend the rules and )?(?:agree|concur)[^.]*? agreed to\b",
         r"^measure passed house\b",
+        r"^house third reading passed\b",
         r"\bis considered (?:as )?passed (?:the )?house\b",
     ), PASSED_LOWER),
     ((
@@ -133,11 +142,12 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
         r"^(?:received|introduced|submitted) in the senate,? (?:[^.]*?, )?and (?:passed|agreed to)",
         r"^senate (?:agreed to|concurred in) (?:the )?house amendment",
         r"^measure passed senate\b",
+        r"^senate third reading passed\b",
         r"\bis considered (?:as )?passed (?:the )?senate\b",
     ), PASSED_UPPER),
     ((
         rf"^passed (?:the )?{_HOUSE}\b",
-        r"^third reading passed\b",
+        r"^third reading\W+passed\b",
         r"^read third time\.? passed\b",
         r"\bthird time and passed\b",
         r"^(?:introduced,? (?:and )?)?adopted\b",
@@ -154,11 +164,14 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
         r"\bdo pass\b",
         r"\bcommittee (?:report|executive action)--(?:bill passed|resolution adopted)",
         r"\breported out of committee\b",
+        r"^favorable (?:with amendments? )?report by\b",
+        r"\brefer (?:un)?amended to\b",
     ), REPORTED),
     ((
         r"\breferred (?:concurrently |jointly |sequentially )?to\b",
         r"\bre-?referred\b",
         r"\b(?:re)?committed to\b",
+        r"\brecommit(?:ted)? to\b",
         r"\bassigned to\b.*\bcommittee\b",
     ), IN_COMMITTEE),
     ((
@@ -188,8 +201,9 @@ def text_step(text: str | None) -> Step | None:
 # message means a veto; a bill received in the Senate (or held at the House's desk, the House's
 # words for a Senate bill received) has passed the other chamber; hearings are held in committee.
 _IMPLIED: tuple[tuple[tuple[str, ...], Step], ...] = (
-    ((r"^(?!.*\b(?:line[- ]item|partial)\b).*(?:\bveto message\b|\bmotion to (?:table|postpone|refer)\b.*\bveto\b)",),
-     VETOED),
+    ((r"^(?!.*\b(?:line[- ]item|partial)\b).*(?:\bveto message\b|\bmotion to (?:table|postpone|refer)\b.*\bveto\b)",
+      r"\bconsideration of (?:the )?governor's veto\b"), VETOED),
+    ((r"^delivered to (?:the )?(?:assembly|senate|house)\b",), PASSED),
     ((r"^received in the senate\b", r"\bmessage on house action sent to the senate\b"), PASSED_LOWER),
     ((r"^received in the house\b", r"^held at the desk\.?$", r"\bmessage on senate action sent to the house\b"),
      PASSED_UPPER),
