@@ -498,6 +498,17 @@ STATE_WORDINGS = [
     ("House Committee on Judiciary Postpone Indefinitely", "failed"),  # CO
     ("Enacted and laid before the Governor", "sent_to_executive"),  # MA: "enacted" is the last vote
     ("In Senate. Consideration of Governor's veto pending.", "vetoed"),  # CA
+    ("Approved P.L.2025, c.123.", "enacted"),  # NJ
+    ("Reported out of Assembly Committee, 2nd Reading in Assembly", "reported"),  # NJ
+    ("Absolute Veto, Received in the Assembly", "vetoed"),  # NJ
+    ("Conditional Veto, Received in the Senate", "vetoed"),  # NJ
+    ("Passed to Rules Committee for second reading.", "reported"),  # WA: out of committee, not passed
+    ("Third reading. Carried by Smith. Passed.", "passed_one_chamber"),  # OR
+    ("Governor's action Approval", "enacted"),  # MN
+    ("Governor's action Veto", "vetoed"),  # MN
+    ("Secretary of State Chapter 45", "enacted"),  # MN
+    ("Committee report, to pass as amended", "reported"),  # MN
+    ("Concurred in House amendments", "passed_both"),  # the second chamber agrees to the first's changes
 ]
 
 

@@ -87,7 +87,8 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
     ((r"\bveto (?:was )?overridden\b", r"\boverride (?:passed|agreed)", _NOTWITHSTANDING,
       _OBJECTIONS + "passed",
       r"\bpassed over (?:the )?(?:president's |governor's )?veto"), OVERRIDE),
-    ((r"\bvetoed\b", r"^veto\b", r"\bveto stands\b"), VETOED),
+    ((r"\bvetoed\b", r"^veto\b", r"\bveto stands\b", r"\b(?:absolute|conditional) veto\b",
+      r"^governor's action veto\b"), VETOED),
     ((
         r"\bbecame (?:public |private )?law\b",
         r"^(?:public|private) law\b",
@@ -95,6 +96,9 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
         rf"\bapproved by {_EXECUTIVE}",
         rf"^{_EXECUTIVE} (?:approved|signed)\b",
         r"^signed chap(?:ter)?\b",
+        r"^approved p\.\s?l\.",
+        r"^governor's action approval\b",
+        r"^secretary of state,? chapter \d+",
         r"\bbecame law without (?:the )?(?:president's |governor's )?signature",
         r"\bsent to archivist\b.*\bunsigned",
         r"\bchaptered\b",
@@ -122,6 +126,8 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
         r"^indefinitely postponed\b",
     ), FAILED),
     ((r"\bpassed both (?:houses|chambers)\b",), PASSED_BOTH),
+    # Washington: out of the policy committee to Rules, not a floor vote
+    ((r"^passed to rules committee\b",), REPORTED),
     # Passage, with its chamber where the words say it.
     ((
         r"^passed/agreed to in house",
@@ -145,9 +151,12 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
         r"^senate third reading passed\b",
         r"\bis considered (?:as )?passed (?:the )?senate\b",
     ), PASSED_UPPER),
+    # The second chamber agreeing to the first's amendments: both have passed it.
+    ((r"^(?:\w+ )?concur(?:s|red)? in (?:the )?(?:house|senate|assembly) amendments?",), PASSED_BOTH),
     ((
         rf"^passed (?:the )?{_HOUSE}\b",
         r"^third reading\W+passed\b",
+        r"^third reading\.[^;]*\bpassed\.?$",
         r"^read third time\.? passed\b",
         r"\bthird time and passed\b",
         r"^(?:introduced,? (?:and )?)?adopted\b",
@@ -163,7 +172,8 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
         r"placed on the union calendar",
         r"\bdo pass\b",
         r"\bcommittee (?:report|executive action)--(?:bill passed|resolution adopted)",
-        r"\breported out of committee\b",
+        r"\breported (?:out of|from) (?:the )?(?:\w+ )?committee\b",
+        r"^committee report,? to pass\b",
         r"^favorable (?:with amendments? )?report by\b",
         r"\brefer (?:un)?amended to\b",
     ), REPORTED),
