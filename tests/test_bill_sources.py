@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -16,7 +17,7 @@ from monitor.db import Database
 from monitor.drivers.service import run_once
 from monitor.models import Item, Source
 from tests.conftest import run_cli
-from tests.fakes.http_server import HttpServer, Reply
+from tests.fakes.http_server import HttpServer, Reply, Request
 
 EXAMPLES = Path(__file__).parent / "examples"
 KEY = "test-key-5f2a9c81d3e4"
@@ -285,3 +286,39 @@ def test_a_broken_billstatus_file_is_named_in_the_failure(cli_env, feeds):
     result = run_cli(["run", "--once"], cli_env)
     assert "gi: FAILED: parse: s3187: not BILLSTATUS XML" in result.stdout, result.stdout
     assert "BILLSTATUS-119s3187.xml" in result.stdout
+
+
+def test_congress_recent_catches_up_on_updates_beyond_its_pages(db, feeds, tmp_path, monkeypatch):
+    """More bills were updated since the last poll than max_pages holds: the newest pages come
+    first, and the older updates the poll could not reach are fetched by the next polls, not
+    skipped (the Bivens Act's passage, updated before two busier bills, used to be lost)."""
+    monkeypatch.setenv("CONGRESS_API_KEY", KEY)
+    template = json.loads((EXAMPLES / "congress_recent" / "recent" / "page1.json").read_text())
+    bivens = next(b for b in template["bills"] if b["number"] == "6091")
+    listed = [bivens | {"updateDate": "2026-04-20T10:00:00Z"}]
+
+    def answer(request: Request) -> Reply:
+        """congress.gov's list: updated within fromDateTime..toDateTime, newest first, offset pages."""
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.path).query).items()}
+        window = [b for b in listed if query["fromDateTime"] <= b["updateDate"] <= query.get("toDateTime", "9999")]
+        window.sort(key=lambda b: b["updateDate"], reverse=True)
+        offset, limit = int(query.get("offset", 0)), int(query["limit"])
+        more = offset + limit < len(window)
+        following = feeds.url(f"/v3/bill/119?{urlencode(query | {'offset': offset + limit})}") if more else None
+        page = {"bills": window[offset:offset + limit], "pagination": {"count": len(window), "next": following}}
+        return Reply(200, json.dumps(page), {"Content-Type": "application/json"})
+
+    feeds.route("/v3/bill/119", answer)
+    entry = ("  - id: recent\n    kind: congress_recent\n    congress: 119\n    filter: bivens\n    page_size: 1\n"
+             f"    max_pages: 1\n    lookback_days: 366\n    base_url: {feeds.url('/v3')}\n")
+    poll(db, tmp_path, entry)
+    assert items(db)["congress_recent:recent:119:hr:6091"].status == "in_committee"
+    passed = {"actionDate": "2026-04-22", "text": "Passed/agreed to in House: On passage Passed by voice vote."}
+    listed[:] = [bivens | {"updateDate": "2026-04-22T09:00:00Z", "latestAction": passed},
+                 *(b | {"updateDate": f"2026-04-22T1{n}:00:00Z"} for n, b in enumerate(template["bills"][:2]))]
+    for _ in range(3):
+        poll(db, tmp_path, entry)
+    assert items(db)["congress_recent:recent:119:hr:6091"].status == "passed_one_chamber"
+    requests = len(feeds.requests)
+    poll(db, tmp_path, entry)  # caught up: one request, from the newest update seen
+    assert len(feeds.requests) == requests + 1 and "fromDateTime=2026-04-22T11%3A00%3A00Z" in feeds.requests[-1].path

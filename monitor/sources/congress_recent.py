@@ -4,7 +4,8 @@ Source: ``{base_url}/bill/{congress}?fromDateTime=…&sort=updateDate+desc&forma
 congress.gov API v3, newest update first, ``limit`` up to 250, at most ``max_pages`` pages a
 poll (``pagination.next`` links the rest). Auth as ``congress_bill``: ``X-Api-Key`` from
 ``CONGRESS_API_KEY``. Incremental: the watermark is the newest ``updateDate`` seen, the next
-poll asks from there; the first poll looks back ``lookback_days``.
+poll asks from there; the first poll looks back ``lookback_days``. Updates older than the pages a
+poll could reach are owed (``toDateTime`` bounds them) and fetched by the next polls first.
 Only bills whose title passes ``filter`` (the watchlist query language, via
 ``monitor.changes.query.compile_query``) are stored: the list has every bill of the Congress.
 Status: a list row has only its ``latestAction``; its status is what that action's words prove
@@ -17,6 +18,8 @@ an empty ``title`` until the CRS titles them.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import os
 from typing import Any, ClassVar, Literal
 
@@ -33,6 +36,8 @@ from monitor.sources.congress_gov import BillList
 from monitor.sources.payload import load_json, read
 
 API = "https://api.congress.gov/v3"
+
+log = logging.getLogger(__name__)
 
 
 class CongressRecentConfig(SourceConfig):
@@ -70,24 +75,39 @@ class CongressRecentSource(BaseSource):
     config: CongressRecentConfig
 
     async def fetch(self, client: PollClient, state: FetchState) -> Fetched:
-        since = state.watermark or _iso(dt.datetime.now(dt.UTC) - dt.timedelta(days=self.config.lookback_days))
+        """The bills updated since the watermark, newest first, at most ``max_pages`` pages.
+
+        When more remain, the older updates the pages did not reach are owed: the watermark becomes
+        ``{"from", "to", "newest"}`` and the next polls fetch that window before resuming at
+        ``newest``, so a busy day's older updates are fetched late instead of never."""
+        owed = json.loads(state.watermark) if state.watermark and state.watermark.startswith("{") else None
+        since = (owed["from"] if owed else state.watermark) or _iso(
+            dt.datetime.now(dt.UTC) - dt.timedelta(days=self.config.lookback_days))
         headers = {"X-Api-Key": os.environ.get("CONGRESS_API_KEY", ""), "Accept": "application/json"}
         url: str | None = f"{self.config.base_url.rstrip('/')}/bill/{self.config.congress}"
         params: dict[str, Any] | None = {"fromDateTime": since, "sort": "updateDate desc",
-                                         "limit": self.config.page_size, "format": "json"}
+                                         "limit": self.config.page_size, "format": "json",
+                                         **({"toDateTime": owed["to"]} if owed else {})}
         pages: list[Page] = []
-        newest = since
+        stamps: list[str] = []
         for n in range(1, self.config.max_pages + 1):
             assert url is not None
             response = await client.get(url, params=params, headers=headers, conditional=False)
             pages.append(Page(response.url, response.body, response.content_type, f"page{n}"))
             data = _load(pages[-1])
-            for i, bill in enumerate(data.bills):
-                if bill.updateDate:
-                    newest = max(newest, _iso(_timestamp(bill.updateDate, f"page{n}: bills[{i}]")))
+            stamps += [_iso(_timestamp(bill.updateDate, f"page{n}: bills[{i}]"))
+                       for i, bill in enumerate(data.bills) if bill.updateDate]
             url, params = data.pagination.next if data.pagination else None, None
             if not url:
                 break
+        newest = max([since, *stamps, *([owed["newest"]] if owed else [])])
+        # the owed window ends a second before the oldest update fetched, so each poll shrinks it
+        before = _iso(_timestamp(min(stamps, default=since)) - dt.timedelta(seconds=1))
+        if url and state.watermark and since <= before:  # a first poll's older updates are history
+            return Fetched(pages=tuple(pages), watermark=json.dumps({"from": since, "to": before, "newest": newest}))
+        if url and state.watermark:  # pages of updates all of one moment: the window cannot shrink
+            log.warning("source %s: more bills updated at %s than %d pages hold; some are not fetched",
+                        self.config.id, since, self.config.max_pages)
         return Fetched(pages=tuple(pages), watermark=newest)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
