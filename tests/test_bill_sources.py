@@ -322,3 +322,38 @@ def test_congress_recent_catches_up_on_updates_beyond_its_pages(db, feeds, tmp_p
     requests = len(feeds.requests)
     poll(db, tmp_path, entry)  # caught up: one request, from the newest update seen
     assert len(feeds.requests) == requests + 1 and "fromDateTime=2026-04-22T11%3A00%3A00Z" in feeds.requests[-1].path
+
+
+def test_openstates_catches_up_on_updates_beyond_its_pages(db, feeds, tmp_path, monkeypatch):
+    """More bills were updated since the last poll than max_pages holds (Open States sorts newest
+    first only): the pages a poll did not reach are fetched by the next polls, not skipped (HB 1312's
+    signature, updated before two busier bills, used to be lost)."""
+    monkeypatch.setenv("OPENSTATES_API_KEY", KEY)
+    [hb1312] = json.loads((EXAMPLES / "openstates" / "il_hb1312" / "page1.json").read_text())["results"]
+    introduced = {**hb1312, "actions": hb1312["actions"][:1], "updated_at": "2025-01-29T00:00:00+00:00"}
+    listed = [introduced]
+
+    def answer(request: Request) -> Reply:
+        """Open States' /bills: updated since updated_since, newest first, numbered pages."""
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.path).query).items()}
+        rows = sorted((b for b in listed if b["updated_at"] >= query.get("updated_since", "")),
+                      key=lambda b: b["updated_at"], reverse=True)
+        page, per_page = int(query["page"]), int(query["per_page"])
+        return openstates_page(rows[(page - 1) * per_page:page * per_page], page, max(1, len(rows)))
+
+    feeds.route("/v3os/bills", answer)
+    entry = (f"  - id: os-il\n    kind: openstates\n    jurisdiction: il\n    q: bivens\n    per_page: 1\n"
+             f"    max_pages: 1\n    base_url: {feeds.url('/v3os')}\n")
+    poll(db, tmp_path, entry)
+    assert items(db)[f"openstates:{hb1312['id']}"].status == "introduced"
+    others = [{**hb1312, "id": f"ocd-bill/00000000-0000-4000-8000-00000000000{n}", "identifier": f"HB {n}",
+               "actions": hb1312["actions"][:1], "updated_at": f"2025-12-1{n}T00:00:00+00:00"} for n in (1, 2)]
+    listed[:] = [hb1312, *others]  # HB 1312 signed (updated Dec 10), then two bills updated later
+    for _ in range(3):
+        poll(db, tmp_path, entry)
+    assert items(db)[f"openstates:{hb1312['id']}"].status == "enacted"
+    requests = len(feeds.requests)
+    poll(db, tmp_path, entry)  # caught up: one request, from the newest update seen
+    assert len(feeds.requests) == requests + 1
+    assert "updated_since=2025-12-12T00%3A00%3A00%2B00%3A00" in feeds.requests[-1].path
+    assert "page=1&" in feeds.requests[-1].path

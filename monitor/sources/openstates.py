@@ -10,12 +10,14 @@ with each Bill as in openstates/api-v3 ``api/schemas.py``; actions carry an ``or
 (``classification`` ``upper``/``lower``) and a list of ``classification`` strings, which the
 crosswalk table maps onto the ladder.
 Incremental: the watermark is the newest ``updated_at`` seen; the next poll sends it as
-``updated_since``, so an unchanged jurisdiction costs one request that returns nothing.
+``updated_since``, so an unchanged jurisdiction costs one request that returns nothing. Pages a
+poll could not reach are owed and fetched by the next polls first.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from typing import Any, ClassVar, Literal
 
@@ -180,12 +182,20 @@ class OpenStatesSource(BaseSource):
         return params + [("include", "actions"), ("sort", "updated_desc"), ("page", page), ("per_page", c.per_page)]
 
     async def fetch(self, client: PollClient, state: FetchState) -> Fetched:
+        """The bills updated since the watermark, newest first, at most ``max_pages`` pages.
+
+        Open States sorts newest first only, so when more pages remain they are owed: the watermark
+        becomes ``{"since", "newest", "page"}`` and the next polls fetch from that page on (a bill
+        updated meanwhile moves to the front, so none is passed over) before resuming at ``newest``."""
         headers = {"X-API-KEY": os.environ.get("OPENSTATES_API_KEY", ""), "Accept": "application/json"}
         url = f"{self.config.base_url.rstrip('/')}/bills"
+        owed = json.loads(state.watermark) if state.watermark and state.watermark.startswith("{") else None
+        since = owed["since"] if owed else state.watermark
+        newest = owed["newest"] if owed else since
         pages: list[Page] = []
-        newest = state.watermark
-        for n in range(1, self.config.max_pages + 1):
-            response = await client.get(str(httpx.URL(url, params=self.params(n, state.watermark))), headers=headers,
+        first = owed["page"] if owed else 1
+        for n in range(first, first + self.config.max_pages):
+            response = await client.get(str(httpx.URL(url, params=self.params(n, since))), headers=headers,
                                         conditional=False)
             pages.append(Page(response.url, response.body, response.content_type, f"page{n}"))
             data = _load(pages[-1])
@@ -195,6 +205,10 @@ class OpenStatesSource(BaseSource):
                     newest = stamp
             if n >= (data.pagination.max_page or 1):
                 break
+        else:
+            if state.watermark:  # a first poll's older updates are history
+                owing = {"since": since, "newest": newest, "page": first + self.config.max_pages}
+                return Fetched(pages=tuple(pages), watermark=json.dumps(owing))
         return Fetched(pages=tuple(pages), watermark=newest)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
