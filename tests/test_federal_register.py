@@ -6,12 +6,12 @@ import copy
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
 from sqlalchemy import select
 
 from monitor.models import Item, Source
-from tests.fakes.http_server import HttpServer
+from tests.fakes.http_server import HttpServer, Reply, Request
 from tests.test_pipeline import poll
 
 EXAMPLES = Path(__file__).parent / "examples" / "federal_register"
@@ -90,3 +90,32 @@ def test_429_and_garbage_fail_the_poll(db, feeds, tmp_path):
     asked = feeds.counts[DOCS]
     result = poll(db, config).polls[0]  # a new run remembers the wait: nothing is sent
     assert result.outcome == "deferred" and feeds.counts[DOCS] == asked
+
+
+def test_documents_beyond_max_pages_are_fetched_by_the_next_polls(db, feeds, tmp_path):
+    """More documents were published since the last poll than max_pages holds: the pages a poll
+    did not reach are fetched by the next polls, not skipped because the watermark moved on."""
+    published = [document("2026-01544", "Privacy Act of 1974", "2026-01-27")]
+
+    def answer(request: Request) -> Reply:
+        """documents.json: published on or after the gte date, newest first, numbered pages of one."""
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.path).query).items()}
+        docs = sorted((d for d in published if d["publication_date"] >= query.get(
+            "conditions[publication_date][gte]", "")), key=lambda d: d["publication_date"], reverse=True)
+        n = int(query.get("page", 1))
+        following = feeds.url(f"{DOCS}?{urlencode(query | {'page': n + 1})}") if n < len(docs) else None
+        return Reply(200, page(docs[n - 1:n], following, len(docs)), {"Content-Type": "application/json"})
+
+    feeds.route(DOCS, answer)
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"sources:\n  - id: fr-dhs\n    kind: federal_register\n    term: ICE\n    per_page: 1\n"
+                      f"    max_pages: 1\n    base_url: {feeds.base}\n")
+    poll(db, config)
+    published += [document(f"2026-0200{n}", f"ICE notice {n}", f"2026-01-2{n}") for n in (8, 9)]
+    for _ in range(3):  # three pages since Jan 27 (that day's document again), one a poll
+        poll(db, config)
+    with db.session() as s:
+        assert set(s.scalars(select(Item.key))) == {"fr:2026-01544", "fr:2026-02008", "fr:2026-02009"}
+    poll(db, config)  # caught up: from the newest date seen
+    assert "conditions[publication_date][gte]=2026-01-29" in unquote_plus(feeds.requests[-1].path)
+    assert "&page=" not in feeds.requests[-1].path

@@ -7,7 +7,8 @@ html_url, pdf_url, publication_date, agencies: [{name, slug, …}], …}]}``.
 
 Incremental: once a poll has stored documents, the next asks only for
 ``conditions[publication_date][gte]=<newest publication date stored>`` and follows
-``next_page_url`` at most ``max_pages`` times. The API answers with a one-day
+``next_page_url`` at most ``max_pages`` times; the pages a poll could not reach are owed and
+fetched by the next polls first. The API answers with a one-day
 ``Cache-Control``; that never suppresses a poll, because our HTTP client keeps no cache that
 honours it (only ETag/Last-Modified revalidation and a body hash, see ``monitor.fetch``).
 """
@@ -15,6 +16,7 @@ honours it (only ETag/Last-Modified revalidation and a body hash, see ``monitor.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -97,10 +99,17 @@ class FederalRegisterSource(BaseSource):
         return params
 
     async def fetch(self, client: PollClient, state: FetchState) -> Fetched:
-        url: str | None = str(httpx.URL(self.config.base_url.rstrip("/") + DOCUMENTS_PATH,
-                                        params=self.params(state.watermark)))
+        """The documents published since the watermark's date, newest first, at most ``max_pages``.
+
+        When more pages remain they are owed: the watermark becomes ``{"since", "newest", "next"}``
+        and the next polls go on from that page (a document published meanwhile comes first, so
+        none is passed over) before resuming at ``newest``."""
+        owed = json.loads(state.watermark) if state.watermark and state.watermark.startswith("{") else None
+        since = owed["since"] if owed else state.watermark
+        url: str | None = owed["next"] if owed else str(httpx.URL(
+            self.config.base_url.rstrip("/") + DOCUMENTS_PATH, params=self.params(since)))
         pages: list[Page] = []
-        newest = state.watermark
+        newest = owed["newest"] if owed else since
         while url and len(pages) < self.config.max_pages:
             response = await client.get(url, conditional=False)
             page = Page(response.url, response.body, response.content_type, label=f"page{len(pages) + 1}")
@@ -112,6 +121,8 @@ class FederalRegisterSource(BaseSource):
             if dates and (newest is None or max(dates) > newest):
                 newest = max(dates)
             url = data.next_page_url
+        if url and state.watermark:  # a first poll's older documents are history
+            return Fetched(pages=tuple(pages), watermark=json.dumps({"since": since, "newest": newest, "next": url}))
         return Fetched(pages=tuple(pages), watermark=newest)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
