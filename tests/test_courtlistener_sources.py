@@ -94,6 +94,15 @@ def test_search_pages_are_bounded_by_max_pages(db, feeds, token, tmp_path):
         feeds.set(SEARCH if n == 1 else SEARCH + f"?cursor=c{n - 1}", page, content_type="application/json")
     result = poll(db, config).polls[0]
     assert (result.requests, result.new) == (2, 2)
+    # The pages max_pages left are owed: the next polls go on from the cursor, nothing is skipped.
+    config.write_text("providers:\n  courtlistener: {per_minute: 60}\n" + config.read_text())  # 7 requests
+    feeds.set(SEARCH + "?cursor=c4", search_page([opinion(1, "One v. ICE", "2026-01-01")]),
+              content_type="application/json")
+    poll(db, config)
+    poll(db, config)
+    with db.session() as s:
+        assert {f"cl:cluster:{100 + n}" for n in range(1, 5)} <= set(s.scalars(select(Item.key)))
+    assert watermark(db, "cl-bivens") == "2026-02-09"
 
 
 def test_search_recap_dockets_take_their_status_from_termination(db, feeds, token, tmp_path):

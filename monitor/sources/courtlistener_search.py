@@ -19,6 +19,7 @@ seen here; follow such a case with ``courtlistener_docket`` or a docket-alert we
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -89,12 +90,17 @@ class CourtListenerSearchSource(BaseSource):
         return params
 
     async def fetch(self, client: PollClient, state: FetchState) -> Fetched:
-        url: str | None = self.config.base_url.rstrip("/") + SEARCH_PATH
-        params: dict[str, str] | None = self.params()
+        """The newest results, following the cursor while whole pages are newer than the watermark.
+
+        When ``max_pages`` runs out first, the rest is owed: the watermark becomes ``{"since",
+        "newest", "next"}`` and the next polls go on from that cursor before resuming at ``newest``."""
+        owed = json.loads(state.watermark) if state.watermark and state.watermark.startswith("{") else None
+        watermark = owed["since"] if owed else state.watermark
+        url: str | None = owed["next"] if owed else self.config.base_url.rstrip("/") + SEARCH_PATH
+        params: dict[str, str] | None = None if owed else self.params()
         pages: list[Page] = []
-        watermark = state.watermark
         limit = self.config.max_pages if watermark else 1  # first poll: the newest page is the baseline
-        newest = watermark
+        newest = owed["newest"] if owed else watermark
         while url and len(pages) < limit:
             response = await client.get(url, params=params, headers=token_headers(), conditional=False)
             data = page_results(response.body, url)
@@ -105,8 +111,12 @@ class CourtListenerSearchSource(BaseSource):
             oldest = min((d.isoformat() for d in (to_date(r.get("dateFiled")) for r in data.results) if d),
                          default=None)
             if watermark is None or oldest is None or oldest < watermark:
-                break  # reached what is already stored
+                url = None  # reached what is already stored
+                break
             url, params = data.next, None  # ``next`` carries the cursor and the query
+        if url and watermark:
+            owing = {"since": watermark, "newest": newest, "next": url}
+            return Fetched(pages=tuple(pages), watermark=json.dumps(owing))
         return Fetched(pages=tuple(pages), watermark=newest)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
