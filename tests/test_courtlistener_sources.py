@@ -268,3 +268,31 @@ def test_a_new_filing_on_a_pinned_case_alerts_its_watchlist(cli_env, feeds, slac
         assert run_cli(["run", "--once"], env).returncode == 0
     (message,) = [r.json()["text"] for r in slack.requests]
     assert "Entry 141: ORDER granting final approval." in message
+
+
+def test_docket_entries_beyond_max_pages_are_fetched_by_the_next_polls(db, feeds, token, tmp_path):
+    """Three entries changed since the last poll, one page each, max_pages 1: each poll goes on
+    from the cursor the last one stopped at, so entry 141 (the oldest change) is not skipped."""
+    config = write_docket(tmp_path, feeds)
+    config.write_text("providers:\n  courtlistener: {per_minute: 60}\n"
+                      + config.read_text().replace("    base_url", "    max_pages: 1\n    base_url"))
+    feeds.set(DOCKET, docket_json(), content_type="application/json")
+    feeds.set(ENTRIES, entries_json(), content_type="application/json")
+    poll(db, config)
+
+    def entry(number: int, modified: str, following: str | None) -> str:
+        row = {"id": 2209000000 + number, "docket": f"https://www.courtlistener.com{DOCKET}", "recap_documents": [],
+               "date_modified": modified, "date_filed": modified[:10], "entry_number": number,
+               "description": f"ORDER number {number}."}
+        return json.dumps({"next": following and feeds.url(ENTRIES + f"?cursor={following}"), "results": [row]})
+
+    feeds.set(ENTRIES, entry(143, "2024-05-17T10:00:00-07:00", "c2"), content_type="application/json")
+    feeds.set(ENTRIES + "?cursor=c2", entry(142, "2024-05-16T10:00:00-07:00", "c3"), content_type="application/json")
+    feeds.set(ENTRIES + "?cursor=c3", entry(141, "2024-05-15T10:00:00-07:00", "c4"), content_type="application/json")
+    feeds.set(ENTRIES + "?cursor=c4", entries_json(), content_type="application/json")
+    for _ in range(4):  # a page a poll, the last one reaching what the baseline stored
+        poll(db, config)
+    with db.session() as s:
+        keys = set(s.scalars(select(Item.key)))
+    assert {f"cl:docket:4214664:entry:{n}" for n in (141, 142, 143)} <= keys
+    assert watermark(db, "nvlsp") == "2024-05-17T17:00:00+00:00"

@@ -10,13 +10,14 @@ The Atom feed carries no termination date, so without a token the docket stays `
 and its identity comes from ``court``/``docket_number`` in the config.
 
 Budget: two requests per poll with a token (a third only when more than a page of entries
-changed since the last poll; ``max_pages`` bounds it), one without; the watermark is the
-newest entry ``date_modified`` seen.
+changed since the last poll; ``max_pages`` bounds it, and the next polls go on from the cursor
+where it ran out), one without; the watermark is the newest entry ``date_modified`` seen.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from typing import Any, ClassVar, Literal
 
@@ -100,9 +101,13 @@ class CourtListenerDocketSource(BaseSource):
         docket = await client.get(self._url(f"/api/rest/v4/dockets/{self.config.docket_id}/"),
                                   headers=headers, conditional=False)
         pages = [Page(docket.url, docket.body, docket.content_type, label="docket")]
-        url: str | None = self._url("/api/rest/v4/docket-entries/")
-        params: dict[str, Any] | None = {"docket": self.config.docket_id, "order_by": "-date_modified"}
-        newest = state.watermark
+        # entries the last poll's pages did not reach are owed: {"since", "newest", "next"}
+        owed = json.loads(state.watermark) if state.watermark and state.watermark.startswith("{") else None
+        since = owed["since"] if owed else state.watermark
+        url: str | None = owed["next"] if owed else self._url("/api/rest/v4/docket-entries/")
+        params: dict[str, Any] | None = None if owed else {"docket": self.config.docket_id,
+                                                           "order_by": "-date_modified"}
+        newest = owed["newest"] if owed else since
         while url and len(pages) <= self.config.max_pages:
             response = await client.get(url, params=params, headers=headers, conditional=False)
             page = Page(response.url, response.body, response.content_type, label=f"entries{len(pages)}")
@@ -111,9 +116,12 @@ class CourtListenerDocketSource(BaseSource):
             modified = [_utc(e.get("date_modified")) for e in data.results]
             if modified and (newest is None or max(modified) > newest):
                 newest = max(modified)
-            if state.watermark is None or not modified or min(modified) <= state.watermark:
-                break  # the rest was stored by an earlier poll
+            if since is None or not modified or min(modified) <= since:
+                url = None  # the rest was stored by an earlier poll
+                break
             url, params = data.next, None
+        if url and since:
+            return Fetched(pages=tuple(pages), watermark=json.dumps({"since": since, "newest": newest, "next": url}))
         return Fetched(pages=tuple(pages), watermark=newest)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
