@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from monitor.errors import ConfigError
 from monitor.normalise.meanings import describe_raw, is_code
 from monitor.outbox.states import DeliveryKind
-from monitor.text import cut
+from monitor.text import cut, plural
 
 if TYPE_CHECKING:  # only the protocol's signature names it; the CLI imports this module without httpx
     import httpx
@@ -194,7 +194,7 @@ class Message:
         name = self.watchlist_title or self.watchlist
         if self.kind is DeliveryKind.DIGEST:
             day = self.extra.get("date", "")
-            news = f"{self.total} change{'s' if self.total != 1 else ''}" if self.total else "no news"
+            news = plural(self.total, "change") if self.total else "no news"
             return cut(one_line(f"[Remedy Monitor] Daily digest {day}: {news}"), 200)
         if self.total == 1 and self.changes:
             return cut(one_line(f"[{name}] {self.changes[0].headline()}"), 200)

@@ -18,7 +18,7 @@ from alerts.http import post
 from monitor.errors import DeliveryError
 from monitor.fetch import parse_retry_after
 from monitor.outbox.states import DeliveryKind
-from monitor.text import cut
+from monitor.text import cut, plural
 from monitor.urls import check_target_url
 
 SLACK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
@@ -82,7 +82,7 @@ class SlackChannel:
         header = message.watchlist_title or message.watchlist
         if message.kind is DeliveryKind.DIGEST:
             header = f"Daily digest {message.extra.get('date', '')}".strip()
-        count = f"{message.total} change{'s' if message.total != 1 else ''}"
+        count = plural(message.total, "change")
         blocks: list[dict[str, Any]] = [
             {"type": "header", "text": {"type": "plain_text", "text": cut(f"{header} — {count}", 150)}},
         ]

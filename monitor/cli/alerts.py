@@ -21,6 +21,7 @@ from monitor.cli.common import (
     print_json,
     print_table,
 )
+from monitor.text import plural
 
 if TYPE_CHECKING:
     from monitor.models import Delivery
@@ -143,8 +144,8 @@ def alerts_retry(
                 row.subscription.disabled_reason = None
         session.execute(update(Delivery).where(Delivery.id.in_([r.id for r in rows]))
                         .values(state=DeliveryState.PENDING, next_attempt_at=now, created_at=now, last_error=None))
-    queued = "1 delivery" if len(rows) == 1 else f"{len(rows)} deliveries"
-    console.print(f"{queued} queued again; the dispatcher sends them within seconds", markup=False)
+    console.print(f"{plural(len(rows), 'delivery', 'deliveries')} queued again; the dispatcher sends them "
+                  "within seconds", markup=False)
 
 
 @digest_app.command("preview")

@@ -22,6 +22,7 @@ from monitor.cli.common import (
     print_json,
     setup_logging,
 )
+from monitor.text import plural
 
 if TYPE_CHECKING:
     from monitor.db import Database
@@ -103,11 +104,6 @@ def run_cmd(
         sys.stderr.write("error: no source was polled successfully: nothing is being watched "
                          "(see `monitor status`)\n")
         raise typer.Exit(1)
-
-
-def plural(count: int, noun: str) -> str:
-    """'1 item', '3 items'."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _count_line(polls: list[PollSummary]) -> list[str]:
