@@ -115,6 +115,11 @@ class FetchState:
     source_id: str
     watermark: str | None = None  # e.g. the newest date seen; incremental kinds fetch only what is newer
 
+    def owed(self) -> dict[str, Any] | None:
+        """The pages the last poll could not reach, as it left them in the watermark (a JSON
+        object, where a plain watermark owes nothing): a poll fetches them before what is newer."""
+        return json.loads(self.watermark) if self.watermark and self.watermark.startswith("{") else None
+
 
 @dataclass
 class ItemRecord:

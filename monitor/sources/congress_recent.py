@@ -80,7 +80,7 @@ class CongressRecentSource(BaseSource):
         When more remain, the older updates the pages did not reach are owed: the watermark becomes
         ``{"from", "to", "newest"}`` and the next polls fetch that window before resuming at
         ``newest``, so a busy day's older updates are fetched late instead of never."""
-        owed = json.loads(state.watermark) if state.watermark and state.watermark.startswith("{") else None
+        owed = state.owed()
         since = (owed["from"] if owed else state.watermark) or _iso(
             dt.datetime.now(dt.UTC) - dt.timedelta(days=self.config.lookback_days))
         headers = {"X-Api-Key": os.environ.get("CONGRESS_API_KEY", ""), "Accept": "application/json"}

@@ -102,7 +102,7 @@ class CourtListenerDocketSource(BaseSource):
                                   headers=headers, conditional=False)
         pages = [Page(docket.url, docket.body, docket.content_type, label="docket")]
         # entries the last poll's pages did not reach are owed: {"since", "newest", "next"}
-        owed = json.loads(state.watermark) if state.watermark and state.watermark.startswith("{") else None
+        owed = state.owed()
         since = owed["since"] if owed else state.watermark
         url: str | None = owed["next"] if owed else self._url("/api/rest/v4/docket-entries/")
         params: dict[str, Any] | None = None if owed else {"docket": self.config.docket_id,

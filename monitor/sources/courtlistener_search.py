@@ -94,7 +94,7 @@ class CourtListenerSearchSource(BaseSource):
 
         When ``max_pages`` runs out first, the rest is owed: the watermark becomes ``{"since",
         "newest", "next"}`` and the next polls go on from that cursor before resuming at ``newest``."""
-        owed = json.loads(state.watermark) if state.watermark and state.watermark.startswith("{") else None
+        owed = state.owed()
         watermark = owed["since"] if owed else state.watermark
         url: str | None = owed["next"] if owed else self.config.base_url.rstrip("/") + SEARCH_PATH
         params: dict[str, str] | None = None if owed else self.params()

@@ -104,7 +104,7 @@ class FederalRegisterSource(BaseSource):
         When more pages remain they are owed: the watermark becomes ``{"since", "newest", "next"}``
         and the next polls go on from that page (a document published meanwhile comes first, so
         none is passed over) before resuming at ``newest``."""
-        owed = json.loads(state.watermark) if state.watermark and state.watermark.startswith("{") else None
+        owed = state.owed()
         since = owed["since"] if owed else state.watermark
         url: str | None = owed["next"] if owed else str(httpx.URL(
             self.config.base_url.rstrip("/") + DOCUMENTS_PATH, params=self.params(since)))

@@ -189,7 +189,7 @@ class OpenStatesSource(BaseSource):
         updated meanwhile moves to the front, so none is passed over) before resuming at ``newest``."""
         headers = {"X-API-KEY": os.environ.get("OPENSTATES_API_KEY", ""), "Accept": "application/json"}
         url = f"{self.config.base_url.rstrip('/')}/bills"
-        owed = json.loads(state.watermark) if state.watermark and state.watermark.startswith("{") else None
+        owed = state.owed()
         since = owed["since"] if owed else state.watermark
         newest = owed["newest"] if owed else since
         pages: list[Page] = []
