@@ -128,9 +128,10 @@ def test_ladder_ends_hold_until_a_higher_rung() -> None:
     assert climb(failed + [(Action(day(3), "Introduced again"), cw.INTRODUCED)]).status == "failed"
     vetoed = [(Action(day(1), "Presented"), cw.TO_EXECUTIVE), (Action(day(2), "Vetoed by President"), cw.VETOED)]
     assert climb(vetoed).status == "vetoed"
-    # A law or signature without an override (the veto restated under another code) lifts nothing.
+    # A law or signature beside the veto (the veto restated under another code) lifts nothing;
+    # a law on a later day is one (an amendatory veto accepted without an override).
     assert climb(vetoed + [(Action(day(2), "Signed by President"), cw.ENACTED)]).status == "vetoed"
-    assert climb(vetoed + [(Action(day(3), "Became Public Law"), cw.ENACTED)]).status == "vetoed"
+    assert climb(vetoed + [(Action(day(3), "Became Public Law"), cw.ENACTED)]).status == "enacted"
     # One chamber's override leaves the bill vetoed; both chambers enact it, a law then follows.
     house = (Action(day(4), "Passed House over veto"), cw.OVERRIDE_LOWER)
     one = climb(vetoed + [house])
@@ -621,6 +622,32 @@ def test_a_law_over_a_veto_is_read_from_its_words(text: str, status: str) -> Non
     vetoed = [(Action(day(1), "Vetoed by Governor"), cw.VETOED)]
     assert climb(vetoed + [(Action(day(5), text), text_step(text))]).status == status
     assert latest_action_status(text, "2026-01-05").status == status
+
+
+def test_a_law_on_a_later_day_than_the_veto_lifts_it() -> None:
+    """Illinois' amendatory veto: both houses accept the governor's changes (no override vote) and
+    the bill becomes a Public Act, in Open States' classifications for IL's own wordings; and
+    LegiScan's "Passed" after its "Vetoed". A law recorded later than the veto is a law."""
+    from monitor.sources.legiscan import bill_record as legiscan_record
+    from monitor.sources.openstates import bill_record
+
+    actions = [("2025-02-10", "Third Reading - Passed", ["passage"], "lower"),
+               ("2025-05-20", "Third Reading - Passed", ["passage"], "upper"),
+               ("2025-06-18", "Sent to the Governor", ["executive-receipt"], "executive"),
+               ("2025-08-15", "Governor Amendatory Veto", ["executive-veto"], "executive"),
+               ("2025-10-29", "Accept Amendatory Veto - House Passed 110-000-000", [], "lower"),
+               ("2025-11-05", "Accept Amendatory Veto - Senate Passed 057-000-000", [], "upper"),
+               ("2025-12-09", "Public Act . . . . . . . . . 104-0500", ["became-law"], "executive")]
+    row = {"id": "ocd-bill/av", "session": "104th", "identifier": "HB 2", "title": "Remedies",
+           "jurisdiction": {"id": "ocd-jurisdiction/country:us/state:il/government"},
+           "actions": [{"date": d, "description": t, "classification": c, "organization": {"classification": o},
+                        "order": n} for n, (d, t, c, o) in enumerate(actions, 1)]}
+    record = bill_record(row)
+    assert (record.status, record.status_date) == ("enacted", dt.date(2025, 12, 9))
+    bill = json.loads(realdata("legiscan", "dataset_bill_AK_HB1_2011.json").read_text())["bill"]
+    later = bill | {"progress": [*bill["progress"], {"date": "2012-04-10", "event": 3},
+                                 {"date": "2012-05-20", "event": 5}, {"date": "2012-06-12", "event": 4}]}
+    assert legiscan_record(later).status == "enacted"
 
 
 def test_federal_veto_pocket_veto_and_overrides() -> None:

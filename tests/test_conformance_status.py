@@ -746,9 +746,8 @@ def test_openstates_override_classifications() -> None:
     assert climb(one).status == "vetoed"
     assert climb(one + [act(6, "became-law")]).status == "enacted"  # a law after an override vote
     assert climb(one + [act(6, "veto-override-passage", "upper")]).status == "enacted"
-    assert (
-        climb(vetoed + [act(5, "became-law")]).status == "vetoed"
-    )  # a law with no override: not believed
+    assert climb(vetoed + [act(4, "became-law")]).status == "vetoed"  # beside the veto: a restatement
+    assert climb(vetoed + [act(5, "became-law")]).status == "enacted"  # later: IL's accepted amendatory veto
 
 
 # Open States' scrapers classify state action text (openstates-scrapers, e.g. the Wisconsin,

@@ -8,9 +8,10 @@ passages are still one chamber.
 
 An end is lifted only by something that happened *after* it and proves more:
 - a veto (a pocket veto too) only by an override: a vote to override in each chamber, or an
-  action saying the veto was overridden, or a law after at least one override vote. A law or
-  a signature recorded beside the veto (the same event restated under another code) lifts
-  nothing, and an override in one chamber only leaves the bill vetoed;
+  action saying the veto was overridden, or a law after at least one override vote; or by a law
+  on a later day (Illinois' amendatory veto, accepted by both houses without an override, ends
+  in a Public Act). A law or a signature recorded beside the veto (the same event restated
+  under another code) lifts nothing, and an override in one chamber only leaves the bill vetoed;
 - a failure or a withdrawal only by a higher rung than the bill stood on, on a later day
   (passage under a rule after a failed suspension vote), never by an action of the same day.
 A second action stating the same end (LOC 31000 beside the House's E30000 "Vetoed by
@@ -73,7 +74,8 @@ class _Fold:
         if self.end is None:
             return position > self.rung
         if self.status == "vetoed":
-            return step.status == "enacted" and (step.overridden or bool(self.overrides))
+            return step.status == "enacted" and (step.overridden or bool(self.overrides)
+                                                 or action.date > self.end.date)
         return position > self.rung and action.date > self.end.date
 
 
