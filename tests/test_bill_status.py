@@ -650,6 +650,24 @@ def test_a_law_on_a_later_day_than_the_veto_lifts_it() -> None:
     assert legiscan_record(later).status == "enacted"
 
 
+def test_illinois_both_houses_override_is_a_law_on_its_day() -> None:
+    """IL records both chambers' override as one action, "Both Houses Override Total Veto", which
+    Open States classifies veto-override-passage (one vote): the bill stayed 'vetoed' until the
+    Public Act weeks later, and the override itself alerted nobody."""
+    from monitor.sources.openstates import bill_record
+
+    actions = [("2025-02-10", "Third Reading - Passed", ["passage"], "lower"),
+               ("2025-05-20", "Third Reading - Passed", ["passage"], "upper"),
+               ("2025-08-15", "Governor Vetoed", ["executive-veto"], "executive"),
+               ("2025-11-06", "Both Houses Override Total Veto", ["veto-override-passage"], "upper")]
+    row = {"id": "ocd-bill/ov", "session": "104th", "identifier": "SB 3", "title": "Remedies",
+           "jurisdiction": {"id": "ocd-jurisdiction/country:us/state:il/government"},
+           "actions": [{"date": d, "description": t, "classification": c, "organization": {"classification": o},
+                        "order": n} for n, (d, t, c, o) in enumerate(actions, 1)]}
+    record = bill_record(row)
+    assert (record.status, record.status_date) == ("enacted", dt.date(2025, 11, 6))
+
+
 def test_federal_veto_pocket_veto_and_overrides() -> None:
     vetoed = PRESENTED + [("2026-03-16", "Vetoed by President.", "E30000"),
                           ("2026-03-16", "Vetoed by President.", "31000")]

@@ -109,7 +109,9 @@ def steps(action: OpenStatesAction, where: str = "action") -> list[tuple[Action,
     """One Open States action → one ladder event per classification it carries.
 
     An action with no classification (several states' scrapers leave even a veto unclassified)
-    is read by its words, with the rules a list row's latest action is read by.
+    is read by its words, with the rules a list row's latest action is read by; so is an override
+    vote whose words say the veto is overridden outright (Illinois' "Both Houses Override Total
+    Veto" is both chambers' votes in one action).
     """
     chamber = CHAMBERS.get(action.organization.classification or "") if action.organization else None
     try:
@@ -119,7 +121,10 @@ def steps(action: OpenStatesAction, where: str = "action") -> list[tuple[Action,
     text = action.description or ""
     if not action.classification:
         return [(Action(day, text, None, chamber, (action.order, 0)), text_step(text))]
-    return [(Action(day, text, c, chamber, (action.order, i)), OPENSTATES_CLASSIFICATIONS.get(c))
+    said = text_step(text)
+    return [(Action(day, text, c, chamber, (action.order, i)),
+             said if c == "veto-override-passage" and said is not None and said.overridden
+             else OPENSTATES_CLASSIFICATIONS.get(c))
             for i, c in enumerate(action.classification)]
 
 
