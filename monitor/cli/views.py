@@ -9,7 +9,7 @@ from typing import Any
 
 from alerts.base import happened_text
 from monitor.models import Change, Item, ItemVersion, Source
-from monitor.normalise.actiontext import LATEST_ONLY
+from monitor.normalise.actiontext import latest_action_only
 from monitor.normalise.meanings import meaning
 
 
@@ -20,7 +20,7 @@ def item_json(item: Item) -> dict[str, Any]:
         "status": item.status, "raw_status": item.raw_status, "raw_status_meaning": meaning(item.raw_status),
         "status_action": item.status_action, "status_date": item.status_date,
         "happened": happened_text(item.status, item.status_date),
-        "latest_action_only": (item.data or {}).get("status_basis") == LATEST_ONLY,  # a list row's reading
+        "latest_action_only": latest_action_only(item.data),
         "published_at": item.published_at, "first_seen": item.first_seen,
         "last_changed": item.last_changed, "version": item.version,
     }

@@ -37,7 +37,7 @@ from monitor.durations import parse_duration
 from monitor.errors import ConfigError, QueryError
 from monitor.follow import notice
 from monitor.models import Change, FollowedBill, Item, Poll, StatusEvent, Watchlist, utcnow
-from monitor.normalise.actiontext import LATEST_ONLY
+from monitor.normalise.actiontext import latest_action_only
 from monitor.normalise.meanings import meaning
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
@@ -289,11 +289,6 @@ def preview(session: Session, spec: WatchlistSpec, *, days: int = 30, limit: int
 BOARD_MOVES = 5
 
 
-def latest_action_only(item: Item) -> bool:
-    """A list row whose status was read from its latest action alone (congress.gov list, Open States rows)."""
-    return (item.data or {}).get("status_basis") == LATEST_ONLY
-
-
 @dataclass
 class IdentityView:
     """Every provider's item of one identity, and the moves they reported: ``items show`` and the board."""
@@ -305,7 +300,7 @@ class IdentityView:
     @property
     def authoritative(self) -> list[Item]:
         """The items that count: a bill followed in full outranks a list row read from its latest action."""
-        return [i for i in self.items if not latest_action_only(i)] or self.items
+        return [i for i in self.items if not latest_action_only(i.data)] or self.items
 
     @property
     def status_item(self) -> Item | None:
@@ -334,7 +329,7 @@ def provider_view(item: Item) -> dict[str, Any]:
             "status": item.status, "raw_status": item.raw_status, "raw_status_meaning": meaning(item.raw_status),
             "status_action": item.status_action, "status_date": item.status_date,
             "happened": happened_text(item.status, item.status_date), "status_changed_at": item.status_changed_at,
-            "latest_action_only": latest_action_only(item), "url": item.url}
+            "latest_action_only": latest_action_only(item.data), "url": item.url}
 
 
 def move_json(event: StatusEvent) -> dict[str, Any]:
@@ -373,6 +368,6 @@ def board(session: Session, watchlist: Watchlist, *, limit: int = 10) -> dict[st
         "subscriptions": len(watchlist.subscriptions), "pinned_status": pinned, "following": following,
         "latest": [{"key": i.key, "source": i.source_id, "kind": i.kind, "identity": i.identity, "title": i.title,
                     "status": i.status, "happened": happened_text(i.status, i.status_date),
-                    "latest_action_only": latest_action_only(i), "last_changed": i.last_changed, "url": i.url}
+                    "latest_action_only": latest_action_only(i.data), "last_changed": i.last_changed, "url": i.url}
                    for i in latest],
     }

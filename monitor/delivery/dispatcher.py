@@ -34,7 +34,7 @@ from monitor.db import Database
 from monitor.errors import ConfigError, DeliveryError
 from monitor.failpoints import failpoint
 from monitor.models import Change, Delivery, DeliveryAttempt, Digest, Source, Subscription, utcnow
-from monitor.normalise.actiontext import LATEST_ONLY
+from monitor.normalise.actiontext import latest_action_only
 from monitor.outbox.states import DeliveryKind, DeliveryState, DigestState
 from monitor.redact import redact_for_target, remember_target
 
@@ -215,7 +215,7 @@ def message_change(session: Session, delivery: Delivery, change: Change) -> Mess
         detected_at=change.detected_at, rule=delivery.rule,
         watchlist=watchlist.name if watchlist else None, summary=at.get("summary", item.summary),
         corroboration=str(said) if said else None,
-        latest_action_only=(at.get("data", item.data) or {}).get("status_basis") == LATEST_ONLY,
+        latest_action_only=latest_action_only(at.get("data", item.data)),
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import replace
+from typing import Any
 
 from monitor.normalise.crosswalks import (
     ENACTED,
@@ -41,6 +42,12 @@ from monitor.normalise.ladder import Action, Derived, climb
 # a list row carries (a bill followed in full replaces the latter under the same identity).
 FULL_HISTORY = "actions"
 LATEST_ONLY = "latest_action"
+
+
+def latest_action_only(data: dict[str, Any] | None) -> bool:
+    """Whether a bill item's status was read from a list row's latest action alone (its ``data``):
+    every view marks such a status, since a bill followed in full may stand further on."""
+    return (data or {}).get("status_basis") == LATEST_ONLY
 
 _EXECUTIVE = r"(?:the )?(?:president|governor)"
 _HOUSE = r"(?:house|assembly)"
