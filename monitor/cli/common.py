@@ -218,6 +218,13 @@ def print_table(columns: list[str], rows: list[list[Any]], *, title: str | None 
     console.print(table)
 
 
+def status_said(view: dict[str, Any], missing: str = "—") -> str:
+    """An item's status in words on its action date (``happened``), else as stored, marked when
+    a list row's latest action was all it was read from: a bill followed in full may stand further."""
+    only = " (latest action only)" if view["latest_action_only"] else ""
+    return (view["happened"] or view["status"] or missing) + only
+
+
 def fair_cap(widths: list[int], room: int) -> int | None:
     """The widest a column may be so that all fit in ``room``: the widest columns are cut first
     and short ones keep their width (rich, left alone, cuts every column by the same amount and

@@ -19,6 +19,7 @@ from monitor.cli.common import (
     parse_since,
     print_json,
     print_table,
+    status_said,
 )
 from monitor.cli.watchlists import print_moves
 from monitor.normalise.meanings import describe_raw
@@ -184,8 +185,8 @@ def items_show(key: Annotated[str, typer.Argument(metavar="KEY", help="The item 
             print_json(data)
             return
         data["raw_status"] = describe_raw(item.raw_status)
-        if data["happened"] and data["latest_action_only"]:
-            data["happened"] += " (latest action only)"
+        if data["happened"]:
+            data["happened"] = status_said(data)
         for name in ("key", "source", "kind", "identity", "title", "url", "status", "happened", "status_action",
                      "raw_status", "first_seen", "last_changed"):
             if data[name] is not None:
@@ -224,8 +225,7 @@ def _show_identity(view: IdentityView, json_out: bool) -> None:
         for p in providers:
             value = p[name]
             if name == "happened":
-                only = " (latest action only)" if p["latest_action_only"] else ""
-                value = (value or p["status"] or "no status") + only
+                value = status_said(p, "no status")
             elif name == "raw_status":
                 value = describe_raw(value) if value and value != p["status_action"] else None
             cells.append(value)

@@ -21,6 +21,7 @@ from monitor.cli.common import (
     open_db,
     print_json,
     print_table,
+    status_said,
 )
 from monitor.errors import ConfigError
 from monitor.text import cut
@@ -268,7 +269,7 @@ def watchlist_show(name: NameArg,
             rows.append([pin["identity"], "—", "not seen yet", "", "", ""])
         for s in pin["sources"]:
             raw = s["raw_status"] if s["raw_status"] != s["status_action"] else None
-            rows.append([pin["identity"], s["source"], _status_said(s), s["status_changed_at"],
+            rows.append([pin["identity"], s["source"], status_said(s), s["status_changed_at"],
                          cut(s["status_action"], 100), cut(describe_raw(raw), 60)])
     if rows:
         print_table(["identity", "source", "status (action date)", "detected", "moved by", "raw status"], rows,
@@ -282,14 +283,9 @@ def watchlist_show(name: NameArg,
                       cut(f["title"], 60)]
                      for f in data["following"]], title="followed (tracked because they matched)")
     print_table(["last changed", "kind", "status (action date)", "title", "key"],
-                [[i["last_changed"], i["kind"], _status_said(i), cut(i["title"], 80), i["key"]]
+                [[i["last_changed"], i["kind"], status_said(i), cut(i["title"], 80), i["key"]]
                  for i in data["latest"]],
                 title="latest matching items")
-
-
-def _status_said(view: dict[str, Any]) -> str:
-    """A provider's status on its action date, marked when a list row's latest action was all it read."""
-    return (view["happened"] or view["status"] or "—") + (" (latest action only)" if view["latest_action_only"] else "")
 
 
 def _print_agreement(identity: str, agree: bool, sources: list[dict[str, Any]]) -> None:
