@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 @functools.cache
 def command() -> Callable[..., Any]:
     """The Click command typer builds from ``app``: once per process, not on every ``main`` call
-    (reading every command's signature costs about 25 ms; tests call ``main`` hundreds of times)."""
+    (it reads every command's signature, and tests call ``main`` hundreds of times)."""
     return typer.main.get_command(app)
 
 

@@ -78,8 +78,8 @@ def between(low: int, high: int = MAX_ROWS) -> Callable[[int | None], int | None
 
 
 class LazyConsole:
-    """A rich ``Console`` made on first use: rich costs ~20 ms to import, and `run --once` prints
-    plain text."""
+    """A rich ``Console`` made on first use: importing rich is a noticeable part of a short
+    command's start-up, and `run --once` prints plain text."""
 
     def __init__(self, *, stderr: bool = False) -> None:
         self._stderr = stderr
