@@ -650,18 +650,22 @@ def test_a_law_on_a_later_day_than_the_veto_lifts_it() -> None:
     assert legiscan_record(later).status == "enacted"
 
 
-def test_illinois_both_houses_override_is_a_law_on_its_day() -> None:
-    """IL records both chambers' override as one action, "Both Houses Override Total Veto", which
-    Open States classifies veto-override-passage (one vote): the bill stayed 'vetoed' until the
-    Public Act weeks later, and the override itself alerted nobody."""
+@pytest.mark.parametrize(("state", "session", "override"), [
+    ("il", "104th", "Both Houses Override Total Veto"),
+    ("mo", "2025", "Legislature voted to override Governor's veto"),
+])
+def test_both_houses_override_in_one_action_is_a_law_on_its_day(state: str, session: str, override: str) -> None:
+    """IL and MO record both chambers' override as one action, which Open States classifies
+    veto-override-passage (one vote): the bill stayed 'vetoed' until the law weeks later, and
+    the override itself alerted nobody."""
     from monitor.sources.openstates import bill_record
 
     actions = [("2025-02-10", "Third Reading - Passed", ["passage"], "lower"),
                ("2025-05-20", "Third Reading - Passed", ["passage"], "upper"),
                ("2025-08-15", "Governor Vetoed", ["executive-veto"], "executive"),
-               ("2025-11-06", "Both Houses Override Total Veto", ["veto-override-passage"], "upper")]
-    row = {"id": "ocd-bill/ov", "session": "104th", "identifier": "SB 3", "title": "Remedies",
-           "jurisdiction": {"id": "ocd-jurisdiction/country:us/state:il/government"},
+               ("2025-11-06", override, ["veto-override-passage"], "upper")]
+    row = {"id": "ocd-bill/ov", "session": session, "identifier": "SB 3", "title": "Remedies",
+           "jurisdiction": {"id": f"ocd-jurisdiction/country:us/state:{state}/government"},
            "actions": [{"date": d, "description": t, "classification": c, "organization": {"classification": o},
                         "order": n} for n, (d, t, c, o) in enumerate(actions, 1)]}
     record = bill_record(row)

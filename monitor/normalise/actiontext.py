@@ -76,6 +76,7 @@ _RULES: tuple[tuple[tuple[str, ...], Step | None], ...] = (
         rf"\bbecame law notwithstanding (?:the )?{_EXECUTIVE}",
         r"\bveto overridden\b.*\bbecame law\b",
         r"\bboth houses override\b",  # Illinois: both chambers' override votes as one action
+        r"\blegislature voted to override\b",  # Missouri, likewise
     ), OVERRIDDEN),
     # A line-item (partial) veto strikes items; the bill itself is signed and becomes law.
     ((rf"\bapproved by {_EXECUTIVE}.* with (?:a )?partial veto",), ENACTED),
