@@ -259,6 +259,30 @@ def test_run_once_counts_an_alert_sent_on_its_retry_as_sent_only(cli_env: dict[s
     assert "deliveries: 1 sent, 0 to retry, 0 failed" in result.stdout
 
 
+@pytest.mark.parametrize(("status", "body"), [(404, "no_service"), (410, "channel_is_archived"),
+                                            (403, "action_prohibited")])
+def test_run_once_fails_when_an_alert_could_not_be_delivered_for_good(
+        status: int, body: str, cli_env: dict[str, str], feeds, slack, tmp_path: Path) -> None:
+    """Slack refused the alert for good (the subscription is now disabled): the sources were
+    polled, but a cron job must not read the pass as success, and stderr says what to do."""
+    from tests.reliability.helpers import rss
+
+    feeds.set("/f.xml", rss(("a1", "Other")))
+    Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+    _watchlist(cli_env, tmp_path)
+    assert run_cli(["subscribe", "bivens", "slack:" + slack.url()], cli_env, cwd=tmp_path).returncode == 0
+    slack.queue(status, body)
+    feeds.set("/f.xml", rss(("a2", "A Bivens claim"), ("a1", "Other")))
+    result = run_cli(["run", "--once"], cli_env, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "deliveries: 0 sent, 0 to retry, 1 failed" in result.stdout
+    assert (f"error: 1 alert could not be delivered ({status} {body}); "
+            "see `monitor alerts list --failed`") in result.stderr.splitlines()
+    quiet = run_cli(["run", "--once"], cli_env, cwd=tmp_path)  # nothing new failed: a quiet pass again
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+
+
 # ---- email and admin settings: refused at subscribe time, never a disabled subscriber ----------
 
 def _watchlist(cli_env: dict[str, str], tmp_path: Path) -> None:

@@ -67,7 +67,8 @@ def run_cmd(
 
     With --once: one pass over every enabled source, delivering each poll's alerts as soon as it
     is stored, and exit (exit 1 when no source was polled: each failed, was skipped for a missing
-    key, or was deferred by a budget that failed attempts spent). Without --once: the long-running
+    key, or was deferred by a budget that failed attempts spent; or when an alert was refused for
+    good). Without --once: the long-running
     service; stop with Ctrl-C.
 
     Example: monitor run --once --config sources.yaml
@@ -100,9 +101,15 @@ def run_cmd(
             lines.append(f"not polled: {', '.join(p.source_id for p in not_polled)}")
         lines.extend(_count_line(result.polls))
         sys.stdout.write("\n".join(lines) + "\n")  # plain text in one write: rich is slower per line
+    errors = []
     if _outage(database, result.polls):
-        sys.stderr.write("error: no source was polled successfully: nothing is being watched "
-                         "(see `monitor status`)\n")
+        errors.append("error: no source was polled successfully: nothing is being watched (see `monitor status`)")
+    if result.dispatch.failed:  # refused for good: a cron job must hear of it, not only the admin target
+        reasons = "; ".join(dict.fromkeys(result.dispatch.errors))
+        errors.append(f"error: {plural(result.dispatch.failed, 'alert')} could not be delivered ({reasons}); "
+                      "see `monitor alerts list --failed`")
+    if errors:
+        sys.stderr.write("\n".join(errors) + "\n")
         raise typer.Exit(1)
 
 
