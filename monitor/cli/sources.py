@@ -8,7 +8,6 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.text import Text
 
 from monitor.cli import app
 from monitor.cli.common import (
@@ -232,6 +231,8 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
     Example: monitor doctor
     """
     from collections import Counter
+
+    from rich.text import Text
 
     from monitor.budget import plan
     from monitor.config import load_config
