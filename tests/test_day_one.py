@@ -10,6 +10,7 @@ alerts too.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -79,7 +80,9 @@ def serve(feeds: HttpServer, *, new_opinion: bool, new_bill: bool, passed: bool)
     feeds.set("/feed/court/scotus/", cl, etag=True)
     feeds.set("/feed/search/", cl, etag=True)
     feeds.set("/rss.xml", (EXAMPLES / "rss" / "dhs_oig_reports.xml").read_bytes(), etag=True)
-    feeds.set("/opinions/slipopinion/25", (EXAMPLES / "html" / "scotus_slip_opinions.html").read_bytes(),
+    today = dt.date.today()  # the shipped source reads the term in progress
+    term = today.year if today.month >= 10 else today.year - 1
+    feeds.set(f"/opinions/slipopinion/{term % 100:02d}", (EXAMPLES / "html" / "scotus_slip_opinions.html").read_bytes(),
               content_type="text/html")
     register = json.loads((EXAMPLES / "federal_register" / "dhs_documents.json").read_text())
     feeds.set("/api/v1/documents.json", json.dumps(register | {"next_page_url": None}),  # one page here

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -72,3 +73,21 @@ def test_poll_stores_the_page_then_revalidates_and_fails_clearly(db, feeds, tmp_
     feeds.set("/opinions/slipopinion/25", "Forbidden", status=403, content_type="text/plain")
     failed = poll(db, config).polls[0]
     assert failed.outcome == "failed" and "403" in failed.error
+
+
+@pytest.mark.parametrize("published", ["current", "last"])
+def test_the_slip_opinions_page_of_the_term_in_progress(db, feeds, tmp_path, published):
+    """``{term}`` in the url is the October Term in progress: a config naming one term went quiet
+    when the next began (OT2025's page in December 2026). Until the new term's page exists (it
+    appears with its first opinion) the last term's is read."""
+    today = dt.date.today()
+    term = today.year if today.month >= 10 else today.year - 1
+    served = term if published == "current" else term - 1
+    feeds.set(f"/opinions/slipopinion/{served % 100:02d}", (EXAMPLES / "scotus_slip_opinions.html").read_bytes(),
+              content_type="text/html; charset=utf-8")
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"sources:\n  - id: scotus\n    kind: html\n    preset: scotus_slip_opinions\n"
+                      f"    url: '{feeds.url('/opinions/slipopinion/{term}')}'\n")
+    result = poll(db, config).polls[0]
+    assert result.outcome == "changed" and result.new == 2
+    assert feeds.requests[0].path == f"/opinions/slipopinion/{term % 100:02d}"

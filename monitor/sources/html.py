@@ -9,7 +9,9 @@ item selector matches nothing is a parse error, because a redesigned page must n
 like a quiet one.
 
 Presets fill in the selectors for known pages (``preset: scotus_slip_opinions``; any field
-given in the config wins). robots.txt is the fetch layer's business, not this module's.
+given in the config wins). ``{term}`` in the url is the Supreme Court's October Term in progress
+(``…/slipopinion/{term}``), so the source follows the Court from term to term. robots.txt is the
+fetch layer's business, not this module's.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from urllib.parse import urljoin
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from monitor.errors import ParseError
+from monitor.errors import FetchError, ParseError
 from monitor.fetch import PollClient
 from monitor.normalise.casenames import case_name
 from monitor.redact import public_url
@@ -165,7 +167,19 @@ class HtmlSource(BaseSource):
     config: HtmlConfig
 
     async def fetch(self, client: PollClient, state: FetchState) -> Fetched:
-        return await fetch_page(client, self.config.url)
+        """The page; ``{term}`` in its url is the Supreme Court's October Term in progress (``26``
+        from October 2026), or the last one while the new term's page does not exist yet."""
+        url = self.config.url
+        if "{term}" not in url:
+            return await fetch_page(client, url)
+        today = dt.date.today()
+        term = today.year if today.month >= 10 else today.year - 1
+        try:
+            return await fetch_page(client, url.replace("{term}", f"{term % 100:02d}"))
+        except FetchError as exc:
+            if exc.status != 404:
+                raise
+            return await fetch_page(client, url.replace("{term}", f"{(term - 1) % 100:02d}"))
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
         from bs4 import BeautifulSoup
