@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from monitor.errors import ConfigError
 from monitor.normalise.meanings import describe_raw, is_code
 from monitor.outbox.states import DeliveryKind
+from monitor.redact import mask_url
 from monitor.text import cut, plural
 
 if TYPE_CHECKING:  # only the protocol's signature names it; the CLI imports this module without httpx
@@ -224,8 +225,6 @@ def split_target(target: str) -> tuple[str, str]:
 
 def mask_target(target: str) -> str:
     """A target safe to print: webhook URLs keep scheme, host and a hint of the path."""
-    from monitor.redact import mask_url
-
     kind, sep, address = target.partition(":")
     if "://" in address:
         return f"{kind}{sep}{mask_url(address, secret_path=True)}"

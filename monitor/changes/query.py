@@ -114,6 +114,7 @@ def extract_citations(text: str) -> frozenset[str]:
     """``{"596|us|482", "42|usc|1983", …}``: volume|reporter|page for cases, title|code|section for laws."""
     if not text:
         return frozenset()
+    # eyecite is slow to import (its reporter tables): only a text searched for citations loads it
     from eyecite import get_citations
     from eyecite.models import FullCaseCitation, FullLawCitation
 

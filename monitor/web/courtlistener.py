@@ -44,6 +44,7 @@ from monitor.pipeline import store_poll
 from monitor.sanity import sanity_check
 from monitor.sources.base import ItemRecord, SourceConfig
 from monitor.sources.courtlistener import docket_record, entry_record, opinion_record, snake_docket
+from monitor.web import MAX_BODY
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,6 @@ async def _read_capped(request: Request, limit: int) -> bytes | None:
 
 
 async def receive(request: Request) -> JSONResponse:
-    from monitor.web import MAX_BODY
-
     secret = _secret()
     path_secret = request.path_params.get("secret")
     if not secret:
