@@ -5,6 +5,7 @@ identity for the congress.gov and GovInfo views of a bill."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -357,3 +358,18 @@ def test_openstates_catches_up_on_updates_beyond_its_pages(db, feeds, tmp_path, 
     assert len(feeds.requests) == requests + 1
     assert "updated_since=2025-12-12T00%3A00%3A00%2B00%3A00" in feeds.requests[-1].path
     assert "page=1&" in feeds.requests[-1].path
+
+
+def test_congress_recent_can_follow_the_congress_in_session(db, feeds, tmp_path, monkeypatch):
+    """``congress: current`` asks for the Congress in session (a new one meets on January 3 of an
+    odd year): a source naming the 119th finds no bill introduced in the 120th."""
+    monkeypatch.setenv("CONGRESS_API_KEY", KEY)
+    today = dt.date.today()
+    year = today.year - (today.year % 2 == 1 and (today.month, today.day) < (1, 3))
+    congress = (year - 1789) // 2 + 1
+    feeds.set(f"/v3/bill/{congress}", json.dumps({"bills": [], "pagination": {"count": 0}}),
+              content_type="application/json")
+    entry = ("  - id: recent\n    kind: congress_recent\n    congress: current\n    filter: bivens\n"
+             f"    base_url: {feeds.url('/v3')}\n")
+    assert poll(db, tmp_path, entry)["recent"].outcome != "failed"
+    assert feeds.requests[0].path.startswith(f"/v3/bill/{congress}?")

@@ -21,7 +21,7 @@ import datetime as dt
 import json
 import logging
 import os
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 class CongressRecentConfig(SourceConfig):
     kind: Literal["congress_recent"] = "congress_recent"
-    congress: int = Field(ge=93)
+    congress: Annotated[int, Field(ge=93)] | Literal["current"]  # "current": the Congress in session when polled
     filter: str = Field(min_length=1)
     base_url: str = API
     max_pages: int = Field(default=2, ge=1, le=20)
@@ -51,6 +51,12 @@ class CongressRecentConfig(SourceConfig):
 
     def requests_per_poll(self) -> int:
         return self.max_pages
+
+
+def congress_in_session(today: dt.date) -> int:
+    """The Congress in session: a new one meets on January 3 of each odd year (the 119th in 2025)."""
+    year = today.year - (today.year % 2 == 1 and (today.month, today.day) < (1, 3))
+    return (year - 1789) // 2 + 1
 
 
 def _timestamp(value: str, where: str = "updateDate") -> dt.datetime:
@@ -84,7 +90,10 @@ class CongressRecentSource(BaseSource):
         since = (owed["from"] if owed else state.watermark) or _iso(
             dt.datetime.now(dt.UTC) - dt.timedelta(days=self.config.lookback_days))
         headers = {"X-Api-Key": os.environ.get("CONGRESS_API_KEY", ""), "Accept": "application/json"}
-        url: str | None = f"{self.config.base_url.rstrip('/')}/bill/{self.config.congress}"
+        congress = self.config.congress
+        if congress == "current":
+            congress = congress_in_session(dt.date.today())
+        url: str | None = f"{self.config.base_url.rstrip('/')}/bill/{congress}"
         params: dict[str, Any] | None = {"fromDateTime": since, "sort": "updateDate desc",
                                          "limit": self.config.page_size, "format": "json",
                                          **({"toDateTime": owed["to"]} if owed else {})}
