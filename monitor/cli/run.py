@@ -85,20 +85,20 @@ def run_cmd(
         asyncio.run(Service(database, cfg, http=listen(http) if http else None).run())
         return
     result = asyncio.run(run_once(database, cfg, source_ids=source or None))
+    not_polled = [p.source_id for p in result.polls if p.outcome in ("failed", "deferred")]
     if json_out:
         print_json({
             "sources": [vars(p) | {"change_ids": None} for p in result.polls],
             "deliveries": {"sent": result.dispatch.sent, "retrying": len(result.dispatch.waiting),
                            "failed": result.dispatch.failed},
-            "not_polled": [p.source_id for p in result.polls if p.outcome in ("failed", "deferred")],
+            "not_polled": not_polled,
         })
     else:
         lines = [_poll_line(p) for p in result.polls]
         d = result.dispatch
         lines.append(f"deliveries: {d.sent} sent, {len(d.waiting)} to retry, {d.failed} failed")
-        not_polled = [p for p in result.polls if p.outcome in ("failed", "deferred")]
         if not_polled:
-            lines.append(f"not polled: {', '.join(p.source_id for p in not_polled)}")
+            lines.append(f"not polled: {', '.join(not_polled)}")
         lines.extend(_count_line(result.polls))
         sys.stdout.write("\n".join(lines) + "\n")  # plain text in one write: rich is slower per line
     errors = []
