@@ -62,8 +62,9 @@ def happened_text(status: str | None, day: dt.date | None) -> str | None:
     return f"{status_label(status)} on {day_text(day)}" if status and day else None
 
 
-def zone(timezone: str | None) -> ZoneInfo:
-    """The subscriber's zone; UTC when none or unknown."""
+def zone_or_utc(timezone: str | None) -> ZoneInfo:
+    """The subscriber's zone, UTC when none or unknown: a message must render even for a zone this
+    machine's tz database lacks (``monitor.delivery.digest.zone``, which schedules, refuses one)."""
     try:
         return ZoneInfo(timezone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
@@ -72,7 +73,7 @@ def zone(timezone: str | None) -> ZoneInfo:
 
 def moment_text(moment: dt.datetime, timezone: str | None = None) -> str:
     """``2026-02-02 10:00 EST``: a time in the subscriber's zone (UTC when none or unknown)."""
-    local = moment.astimezone(zone(timezone))
+    local = moment.astimezone(zone_or_utc(timezone))
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
@@ -126,7 +127,7 @@ class MessageChange:
             return f"{said or status_label(status)} (read from the bill's latest action only)"
         if said is None and self.type == "new" and self.published_at is not None:
             moment = self.published_at if self.published_at.tzinfo else self.published_at.replace(tzinfo=dt.UTC)
-            return f"Published on {day_text(moment.astimezone(zone(timezone)).date())}"
+            return f"Published on {day_text(moment.astimezone(zone_or_utc(timezone)).date())}"
         return said
 
     def action_text(self) -> str | None:
