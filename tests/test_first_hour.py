@@ -91,6 +91,40 @@ def test_init_then_read_only_commands_work(cli_env: dict[str, str], tmp_path: Pa
     assert result.returncode == 0 and result.stdout.strip() == "[]"
 
 
+@pytest.mark.parametrize("args", [
+    ["subscribe", "bivens", "webhook:https://hooks.example.org/remedy"],  # an INSERT carrying the whsec_ secret
+    ["watchlist", "add", "ftca", "--query", "ftca"],
+    ["unsubscribe", "1"],
+], ids=["subscribe", "watchlist-add", "unsubscribe"])
+def test_a_database_that_refuses_writes_is_one_line_without_the_statement(args: list[str], cli_env: dict[str, str],
+                                                                          tmp_path: Path) -> None:
+    """A database file the operator's account cannot write (a backup restored read-only): one line
+    with the driver's reason, not the SQL statement and its parameters, which carried the new
+    subscription's signing secret and unsubscribe token to stderr."""
+    import os
+    import subprocess
+
+    db_file = tmp_path / "monitor.db"
+    env = cli_env | {"MONITOR_DATABASE_URL": f"sqlite:///{db_file}"}
+    assert run_cli(["watchlist", "add", "bivens", "--query", "bivens"], env, cwd=tmp_path).returncode == 0
+    assert run_cli(["subscribe", "bivens", "webhook:https://h.example.org/x"], env, cwd=tmp_path).returncode == 0
+    db_file.chmod(0o444)
+    if os.geteuid() == 0 and (shutil.which("chattr") is None or subprocess.run(
+            ["chattr", "+i", str(db_file)], check=False, capture_output=True).returncode):
+        pytest.skip("root ignores file modes and chattr +i is not available here")
+    try:
+        result = run_cli(args, env, cwd=tmp_path)
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(db_file)], check=True)
+        db_file.chmod(0o644)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: the database sqlite:///{db_file} refused the change: attempt to write a readonly database"]
+    assert "whsec_" not in result.stderr
+    assert [s["target"] for s in _subscriptions(env, tmp_path)] == ["webhook:https://h.example.org/***"]
+
+
 # ---- masking hides secrets, not paths ---------------------------------------------------------
 
 def test_masking_keeps_paths_and_example_urls() -> None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from monitor.cli.common import PlainTyper, close_databases, err_console
+from monitor.cli.common import PlainTyper, close_databases, database_refused, err_console
 from monitor.cli.safety import require_safe_expat
 from monitor.errors import MonitorError, QueryError
 from monitor.redact import redact
@@ -104,5 +104,10 @@ def _run(argv: Sequence[str] | None) -> int:
         err_console.print(f"error: {redact(exc.format_message())}{hint}", markup=False)
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        from sqlalchemy.exc import DBAPIError
+
+        if isinstance(exc, DBAPIError):  # read-only, locked, full: the reason, never the statement
+            err_console.print(f"error: {redact(database_refused(exc))}", markup=False)
+            return 1
         err_console.print(f"error: internal error: {type(exc).__name__}: {redact(str(exc))}", markup=False)
         return 1

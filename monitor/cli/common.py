@@ -19,6 +19,7 @@ from typer.models import CommandFunctionType
 
 if TYPE_CHECKING:  # the commands import what they use when they run: `monitor --help` loads none of it
     from rich.console import Console
+    from sqlalchemy.exc import DBAPIError
 
     from monitor.config import AppConfig
     from monitor.db import Database
@@ -135,6 +136,14 @@ def open_db(db_url: str | None, *, create: bool = True) -> Database:
         fail(f"{NO_DATABASE} ({database.display_url})")
     database.ensure_schema()
     return database
+
+
+def database_refused(exc: DBAPIError) -> str:
+    """The driver's reason, first line only: the statement's parameters (and PostgreSQL's DETAIL
+    of a key) may hold a subscription's secret, so they never reach the terminal."""
+    reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+    where = f"the database {_opened[-1].display_url}" if _opened else "the database"
+    return f"{where} refused the change: {reason}"
 
 
 def close_databases() -> None:
