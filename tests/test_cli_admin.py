@@ -115,6 +115,14 @@ def test_every_watchlist_and_subscription_command(cli, feeds, slack, tmp_path, c
     assert [w["name"] for w in json.loads(cli("watchlist", "list", "--json")[1])] == ["noisy", "quiet"]
 
 
+def test_watchlist_list_cuts_a_long_query_as_every_table_cuts_text(cli):
+    """The query column is cut to 60 characters ending in "…", with no space left before it."""
+    query = "immunity " * 6 + "ftca bivens"  # the cut falls just after a space
+    cli("watchlist", "add", "long", "--query", query)
+    _, out, _ = cli("watchlist", "list")
+    assert out.splitlines()[1].split("\t")[-1] == query[:58] + "…"
+
+
 @pytest.mark.parametrize(("args", "code", "message"), [
     (["watchlist", "add", "bad", "--query", "kind:bil"], 1, "error: unknown kind 'bil'"),
     (["watchlist", "add", "Bad Name"], 1, "is not a slug"),

@@ -211,12 +211,8 @@ def watchlist_list(db: DbOpt = None, json_out: JsonOpt = False) -> None:
         print_json(data)
         return
     print_table(["name", "title", "pins", "state", "subs", "query"],
-                [[d["name"], d["title"], len(d["pinned"]), _state(d), d["subscriptions"], _short(d["query"])]
+                [[d["name"], d["title"], len(d["pinned"]), _state(d), d["subscriptions"], cut(d["query"], 60)]
                  for d in data])
-
-
-def _short(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def _state(data: dict[str, Any]) -> str:
