@@ -124,7 +124,7 @@ def test_each_opinion_of_a_case_is_its_own_item_and_a_repeat_is_one() -> None:
             + "</channel></rss>").encode()
     records = GovInfoCourtsSource(GovInfoCourtsConfig(id="g", courts=["ca9"])).parse(
         Fetched(pages=(Page("x", feed, label="ca9"),)))
-    assert sorted((r.key, r.status_date.isoformat() if r.status_date else None) for r in records) == [
+    assert sorted((r.key, r.published_at.date().isoformat() if r.published_at else None) for r in records) == [
         ("govinfo:USCOURTS-ca9-24-01234-0", "2026-06-02"), ("govinfo:USCOURTS-ca9-24-01234-1", "2026-09-30")]
     assert {r.identity for r in records} == {"ca9/24-1234"}
 
@@ -188,3 +188,34 @@ def test_a_court_with_no_govinfo_feed_fails_alone_saying_so(cli_env: dict[str, s
     assert str(polls["c.ca9"]["outcome"]).lower() == "changed"
     assert str(polls["c.nmid"]["outcome"]).lower() == "failed"
     assert "GovInfo has no opinions feed for court 'nmid'" in polls["c.nmid"]["error"]
+
+
+def test_an_opinion_published_on_govinfo_days_later_is_the_courts_decision_not_another(
+        cli_env: dict[str, str], feeds: HttpServer, tmp_path: Path, slack: HttpServer) -> None:
+    """The Ninth Circuit's feed dates Quintero-Vega v. Garland by its decision (Mar 12, 2024);
+    GovInfo publishes the case two days later, and its feed knows only that day. That is when
+    GovInfo published it, not another decision: one alert, and GovInfo's item says "Published"."""
+    court = (Path(__file__).parent / "examples" / "rss" / "ca9_opinions.xml").read_text()
+    first = court.index("<item>")
+    without = court[:first] + court[court.index("</item>", first) + len("</item>"):]
+    package = ('<item><title>Marisol Quintero-Vega v. Merrick Garland</title><guid isPermaLink="false">'
+               "USCOURTS-ca9-22-70417</guid><link>https://www.govinfo.gov/app/details/USCOURTS-ca9-22-70417</link>"
+               "<pubDate>Thu, 14 Mar 2024 15:20:00 GMT</pubDate></item>")
+    gov = (EXAMPLES / "ca9.xml").read_text()
+    feeds.set("/ca9_opinions.xml", without)
+    feeds.set("/rss/uscourts-ca9.xml", gov)
+    env = cli_env | {"COLUMNS": "300"}
+    Path(env["MONITOR_CONFIG"]).write_text(
+        f"sources:\n  - {{id: ca9-opinions, kind: rss, flavor: ca9, url: '{feeds.url('/ca9_opinions.xml')}'}}\n"
+        f"  - {{id: gi, kind: govinfo_courts, courts: [ca9], base_url: '{feeds.base}/rss'}}\n")
+    for args in (["init"], ["watchlist", "add", "case", "--pin", "ca9/22-70417"],
+                 ["subscribe", "case", "slack:" + slack.url()], ["run", "--once"]):
+        assert run_cli(args, env).returncode == 0
+    feeds.set("/ca9_opinions.xml", court)
+    assert run_cli(["run", "--once"], env).returncode == 0
+    feeds.set("/rss/uscourts-ca9.xml", gov.replace("<item>", package + "<item>", 1))
+    assert run_cli(["run", "--once"], env).returncode == 0
+    (message,) = [json.dumps(r.json()["blocks"]) for r in slack.requests]
+    assert "Decided on Mar 12, 2024" in message
+    shown = run_cli(["items", "show", "govinfo:USCOURTS-ca9-22-70417"], env).stdout
+    assert "Decided on Mar 14" not in shown

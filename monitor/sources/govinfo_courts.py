@@ -41,7 +41,7 @@ from pydantic import Field, field_validator
 from monitor.errors import FetchError
 from monitor.fetch import PollClient
 from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
-from monitor.sources.feedparse import FeedEntry, local_date, parse_feed, plain_text
+from monitor.sources.feedparse import FeedEntry, parse_feed, plain_text
 
 RSS = "https://www.govinfo.gov/rss"
 DETAILS = "https://www.govinfo.gov/app/details"
@@ -207,7 +207,9 @@ class GovInfoCourtsSource(BaseSource):
             court=court,
             status="decided",
             status_action=plain_text(entry.title) or None,
-            status_date=local_date(published, "America/New_York") if published else None,
+            # the feed dates an opinion by when GovInfo published it, often days after the court
+            # decided: no decision date is claimed, so the court's own dated report is the same event
+            status_date=None,
             published_at=published,
             summary=plain_text(entry.summary) or None,
             data={
