@@ -171,7 +171,12 @@ def build_mime(rendered: Rendered, sender: Address) -> EmailMessage:
     return mime
 
 
-def _smtp_error(exc: Exception, recipient: str) -> DeliveryError:
+def _smtp_error(exc: Exception, recipient: str) -> DeliveryError | ConfigError:
+    if isinstance(exc, smtplib.SMTPSenderRefused):  # the relay refuses our MAIL FROM: every email would fail alike
+        answer = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        sender = exc.sender.decode(errors="replace") if isinstance(exc.sender, bytes) else exc.sender
+        return ConfigError(f"the SMTP server refused the sender {sender} ({exc.smtp_code} {answer})"[:300]
+                           + ": check MONITOR_MAIL_FROM and MONITOR_SMTP_URL")
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, text = exc.recipients.get(recipient, (451, b"refused"))
         return DeliveryError(f"{code} {text.decode(errors='replace')}"[:300], permanent=code >= 500, status=code)

@@ -238,6 +238,25 @@ def test_email_5xx_is_permanent_for_that_recipient(db, smtp: Mailbox) -> None:
         assert (attempt.outcome, attempt.status_code) == ("failed", 550)
 
 
+def test_email_sender_refused_is_the_operators_to_fix_and_disables_no_subscriber(db, smtp: Mailbox) -> None:
+    """A relay answering 550 to MAIL FROM refuses our sender (MONITOR_MAIL_FROM is not allowed
+    there): every email would fail the same way, so it is held for the operator, never a reason to
+    disable the subscriber. Before: failed for good and the subscription disabled."""
+    sub = seed_watchlist(db, target="email:ana@example.org")
+    seed_changes(db, sub, STATUS_MOVE)
+    smtp.sender_answers.append("550 5.7.1 alerts@example.org: sender not allowed to relay")
+    stats = dispatch(db)
+    assert (stats.failed, stats.retried) == (0, 1)
+    assert subscription(db, sub).enabled
+    [row] = deliveries(db)
+    assert row.state == "pending"
+    assert row.last_error == ("held until the operator fixes it: the SMTP server refused the sender "
+                              "alerts@example.org (550 5.7.1 alerts@example.org: sender not allowed to relay): "
+                              "check MONITOR_MAIL_FROM and MONITOR_SMTP_URL")
+    assert dispatch(db, utcnow() + dt.timedelta(seconds=10)).sent == 1  # the operator fixed the relay
+    assert len(smtp.messages) == 1
+
+
 def test_email_disconnect_mid_data_is_retried(db, smtp: Mailbox) -> None:
     sub = seed_watchlist(db, target="email:ana@example.org")
     seed_changes(db, sub, STATUS_MOVE)

@@ -1,10 +1,11 @@
 """A real SMTP server (aiosmtpd) on a free loopback port: plain, STARTTLS or implicit TLS, with AUTH.
 
 ``Mailbox`` is the handler: script answers per DATA with ``answers`` (``"451 …"``, ``"550 …"``,
-``"disconnect"``; otherwise ``250 OK``); it keeps every accepted message, its envelope and whether
-that session was encrypted and logged in. ``smtp_server(mailbox, **params)`` passes ``params`` to
-aiosmtpd: ``tls_context`` + ``require_starttls`` for STARTTLS, ``ssl_context`` for implicit TLS
-(SMTPS), ``authenticator`` for AUTH.
+``"disconnect"``; otherwise ``250 OK``) and per MAIL FROM with ``sender_answers``; it keeps every
+accepted message, its envelope and whether that session was encrypted and logged in.
+``smtp_server(mailbox, **params)`` passes ``params`` to aiosmtpd: ``tls_context`` +
+``require_starttls`` for STARTTLS, ``ssl_context`` for implicit TLS (SMTPS), ``authenticator``
+for AUTH.
 """
 
 from __future__ import annotations
@@ -29,9 +30,17 @@ class SessionSeen:
 class Mailbox:
     def __init__(self) -> None:
         self.answers: list[str] = []
+        self.sender_answers: list[str] = []  # answers to MAIL FROM, e.g. a relay refusing our sender
         self.messages: list[email.message.EmailMessage] = []
         self.envelopes: list[Any] = []
         self.sessions: list[SessionSeen] = []
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        answer = self.sender_answers.pop(0) if self.sender_answers else "250 OK"
+        if answer.startswith("250"):
+            envelope.mail_from = address
+            envelope.mail_options.extend(options)
+        return answer
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         answer = self.answers.pop(0) if self.answers else "250 OK"
