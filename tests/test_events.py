@@ -281,3 +281,19 @@ def test_without_a_full_history_the_latest_action_status_stands(two: Providers) 
     with two.db.session() as s:
         current = wl.identity_view(s, "us/119/s/3470").status_item
     assert current is not None and (current.source_id, current.status) == ("a", "reported")
+
+
+def test_an_undated_opinion_does_not_swallow_a_later_dated_decision(two: Providers) -> None:
+    """GovInfo's opinions are undated (its feed knows only when it published them): the court's
+    own dated report of a case's next decision, weeks later, is that decision, not a copy."""
+    with two.db.session() as s:
+        wl.apply(s, wl.WatchlistSpec(name="case", pinned=["ca9/24-1234"], on_new=True))
+        s.flush()
+        s.add(Subscription(watchlist_id=wl.get(s, "case").id, channel="slack", target="slack:" + two.slack.url()))
+    opinion = {"kind": "opinion", "identity": "ca9/24-1234", "jurisdiction": "us", "status": "decided"}
+    two.serve("a", opinion | {"key": "a:1", "title": "Doe v. Smith (opinion)"})
+    two.poll("a")
+    two.serve("b", opinion | {"key": "b:2", "title": "Doe v. Smith (order denying rehearing)",
+                              "status_date": "2026-11-24"})
+    two.poll("b")
+    assert len(two.alerts()) == 2 and "order denying rehearing" in two.alerts()[1]

@@ -87,9 +87,17 @@ def same_day(a: dt.date | None, b: dt.date | None) -> bool:
     return a is None or b is None or abs(a - b) <= SAME_DAY_WITHIN
 
 
+def undated_before_dated(kind: str, earlier: dt.date | None, later: dt.date | None) -> bool:
+    """An undated opinion (GovInfo's feed knows only when it published one, after the court) is no
+    copy of a dated decision reported after it: that is the case's next decision."""
+    return kind == "opinion" and earlier is None and later is not None
+
+
 def same_move(event: Event, kind: str, status: str, day: dt.date | None, now: dt.datetime) -> bool:
     """Same kind and status on the same action day or, undated, recent enough to be the same move."""
     if event.kind != kind or event.status != status:
+        return False
+    if undated_before_dated(kind, event.status_date, day):
         return False
     if event.status_date is None or day is None:
         return now - event.first_seen_at <= UNDATED_WITHIN
@@ -175,7 +183,7 @@ def settle(conn: Connection, source_id: str, observed: list[Observed], now: dt.d
             (e for e in moved if source_id not in e.sources), None)
         reported = {item for e in moved for item in e.items}
         already = [v for v in others if v.status == this.status and same_day(v.status_date, this.status_date)
-                   and v.item_id not in reported]
+                   and not undated_before_dated(v.kind, v.status_date, this.status_date) and v.item_id not in reported]
         if found is None and already:  # it stood there before alerts began: its provider saw the move first
             found = _create(conn, identity, already[0], None, now)
             events[identity].append(found)
