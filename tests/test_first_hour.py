@@ -772,10 +772,6 @@ def test_text_is_shown_as_written_never_as_markup_or_emoji(cli_env: dict[str, st
     """A source named `ice` and a docket title with brackets, as `items show` prints them and
     as a terminal's `items list` shows them: 'rss:ice:a1' stayed no key once rich made ':ice:' an
     emoji, '[sealed]' vanished as a style tag, and a '[/]' in a title was an internal error."""
-    import re
-    import shlex
-    import subprocess
-    import sys
 
     from tests.reliability.helpers import rss
 
@@ -791,12 +787,9 @@ def test_text_is_shown_as_written_never_as_markup_or_emoji(cli_env: dict[str, st
     assert added.returncode == 0, added.stderr
     board = run_cli(["watchlist", "show", "ice"], cli_env, cwd=tmp_path)
     assert board.returncode == 0 and board.stdout.startswith(f"ice: {title}\n"), board.stdout + board.stderr
-    command = f"stty cols 200; {shlex.quote(sys.executable)} -m monitor items list"
-    screen = subprocess.run(["script", "-qec", command, "/dev/null"], env=cli_env | {"TERM": "xterm"},
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
-    assert screen.returncode == 0, screen.stdout + screen.stderr
-    plain = re.sub(r"\x1b\[[0-9;]*m", "", screen.stdout)
-    assert "rss:ice:a1" in plain and title in plain, plain
+    code, screen = _in_terminal("items list", 200, cli_env, tmp_path)  # COLUMNS too: rich prefers it
+    plain = "\n".join(screen)
+    assert code == 0 and "rss:ice:a1" in plain and title in plain, plain
 
 
 @NEEDS_SCRIPT
