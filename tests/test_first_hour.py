@@ -263,6 +263,28 @@ def test_a_failed_connection_whose_retry_is_out_of_budget_is_a_failure(cli_env: 
     assert row["last_outcome"] == "failed" and row["consecutive_failures"] == 1
 
 
+@pytest.mark.parametrize(("only", "expected"), [
+    ("c9-opinions", "error: sources.yaml: no source with id 'c9-opinions'"),  # a typo in a cron line
+    ("paused-feed", "error: sources.yaml: source 'paused-feed' is disabled (enabled: false); nothing to poll"),
+])
+def test_run_once_of_a_source_it_cannot_poll_is_an_error_not_a_quiet_pass(
+        only: str, expected: str, cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    """``run --once -s ID`` with an id that is not there, or is disabled, polled nothing and
+    exited 0: a cron job with a typo watched nothing for ever and heard nothing of it."""
+    from tests.reliability.helpers import rss
+
+    feeds.set("/f.xml", rss(("a1", "Only entry")))
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        f"sources:\n  - id: ca9-opinions\n    kind: rss\n    url: {feeds.url('/f.xml')}\n"
+        f"  - id: paused-feed\n    kind: rss\n    url: {feeds.url('/f.xml')}\n    enabled: false\n")
+    result = run_cli(["run", "--once", "-s", "ca9-opinions", "-s", only], cli_env, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [expected]
+    assert not feeds.requests  # refused before anything was polled
+    good = run_cli(["run", "--once", "-s", "ca9-opinions"], cli_env, cwd=tmp_path)
+    assert good.returncode == 0 and "ca9-opinions: baseline: 1 item stored" in good.stdout
+
+
 def test_run_once_wording_for_one_item(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
     from tests.reliability.helpers import rss
 

@@ -56,6 +56,9 @@ async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | N
     (a stalled source holds back no one else's; the changes of the polls finishing meanwhile go in the same message,
     as Alertmanager's group_wait), then today's digests and the retries due within ``wait_limit`` seconds."""
     config = with_followed_bills(db, config)
+    for source_id in source_ids or ():  # a typo in a cron line must not pass as a quiet pass
+        if not config.get(source_id).enabled:
+            raise ConfigError(f"{config.path.name}: source {source_id!r} is disabled (enabled: false); nothing to poll")
     sync_sources(db, config)
     async with Fetcher() as fetcher, channel_client() as client:
         pipeline = Pipeline(db, config, fetcher)
