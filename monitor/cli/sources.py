@@ -100,16 +100,16 @@ def sources_check(
 
 def _configured(config: ConfigOpt) -> tuple[set[str], dict[str, str], str | None]:
     """The source ids in sources.yaml, for each one skipped for a missing key why ("skipped: needs
-    CONGRESS_API_KEY"), and why the file could not be read. No file at the default place is no
-    problem (status may run beside the database only); a named or existing file that fails is."""
+    CONGRESS_API_KEY"), and why the file could not be read. No file where it looks is no problem
+    (status may run beside the database only); a file there, or one --config names, that fails is."""
     from monitor.config import config_path
     from monitor.pipeline import build_source, missing_env
 
     try:
         cfg = open_config(config)
     except MonitorError as exc:
-        named = config is not None or os.environ.get("MONITOR_CONFIG") or config_path().exists()
-        return set(), {}, str(exc) if named else None
+        there = config is not None or config_path().exists()  # --config names it; else only a file that is there
+        return set(), {}, str(exc) if there else None
     skipped = {}
     for source_config in cfg.enabled_sources():
         missing = missing_env(build_source(source_config))
