@@ -85,7 +85,7 @@ class Source(Base):
     polls_unchanged: Mapped[int] = mapped_column(Integer, default=0)
     items_seen: Mapped[int] = mapped_column(Integer, default=0)
     baseline_done: Mapped[bool] = mapped_column(Boolean, default=False)
-    watermark: Mapped[str | None] = mapped_column(String(200))
+    watermark: Mapped[str | None] = mapped_column(Text)  # a date, or the pages a poll still owes (URLs)
     requests_today: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     requests_day: Mapped[dt.date | None] = mapped_column(Date)  # the UTC day requests_today counts
     # fingerprint of config + key that got a 401/403: not polled again until it changes

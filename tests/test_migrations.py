@@ -15,18 +15,20 @@ from monitor.models import Base
 from tests.conftest import ROOT, run_cli
 
 
-def test_fresh_database_upgrades_to_head_with_every_table(test_database_url, tmp_path):
+def fresh_url(test_database_url: str, tmp_path) -> str:
+    """An empty database: a new SQLite file, or an empty schema in the session's PostgreSQL database."""
     if test_database_url.startswith("sqlite-template:"):
-        url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    else:  # an empty schema in the session's PostgreSQL database
-        url = test_database_url
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS fresh CASCADE"))
-            conn.execute(text("CREATE SCHEMA fresh"))
-        engine.dispose()
-        url += "?options=-csearch_path%3Dfresh"
-    db = Database(url)
+        return f"sqlite:///{tmp_path / 'fresh.db'}"
+    engine = create_engine(test_database_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS fresh CASCADE"))
+        conn.execute(text("CREATE SCHEMA fresh"))
+    engine.dispose()
+    return test_database_url + "?options=-csearch_path%3Dfresh"
+
+
+def test_fresh_database_upgrades_to_head_with_every_table(test_database_url, tmp_path):
+    db = Database(fresh_url(test_database_url, tmp_path))
     try:
         assert db.current_revision() is None
         before, after = db.upgrade()
@@ -34,6 +36,28 @@ def test_fresh_database_upgrades_to_head_with_every_table(test_database_url, tmp
         tables = set(inspect(db.engine).get_table_names())
         assert {t.name for t in Base.metadata.sorted_tables} <= tables
         assert db.upgrade() == (after, after)  # idempotent
+    finally:
+        db.dispose()
+
+
+def test_a_database_of_0004_keeps_its_watermarks_and_takes_long_ones(test_database_url, tmp_path):
+    """0005: a poll that owes pages keeps a next-page URL in the watermark, longer than the 200
+    characters 0004 allowed (PostgreSQL refused to store the poll)."""
+    from alembic import command
+
+    db = Database(fresh_url(test_database_url, tmp_path))
+    try:
+        command.upgrade(db.alembic_config(), "0004")
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO sources (id, kind, enabled, created_at, consecutive_failures, polls_total, "
+                              "polls_unchanged, items_seen, baseline_done, incident_open, watermark) VALUES ('fr', "
+                              "'federal_register', true, CURRENT_TIMESTAMP, 0, 0, 0, 0, true, false, '2026-02-01')"))
+        assert db.upgrade() == ("0004", HEAD)
+        owed = '{"next": "https://www.federalregister.gov/api/v1/documents.json?' + "x" * 900 + '"}'
+        with db.engine.begin() as conn:
+            assert conn.execute(text("SELECT watermark FROM sources")).scalar_one() == "2026-02-01"
+            conn.execute(text("UPDATE sources SET watermark = :w"), {"w": owed})
+            assert conn.execute(text("SELECT watermark FROM sources")).scalar_one() == owed
     finally:
         db.dispose()
 
