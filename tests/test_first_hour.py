@@ -7,7 +7,11 @@ they would see: the exit code, the one line that explains, and what ended up in 
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -283,6 +287,38 @@ def test_run_once_of_a_source_it_cannot_poll_is_an_error_not_a_quiet_pass(
     assert not feeds.requests  # refused before anything was polled
     good = run_cli(["run", "--once", "-s", "ca9-opinions"], cli_env, cwd=tmp_path)
     assert good.returncode == 0 and "ca9-opinions: baseline: 1 item stored" in good.stdout
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_run_once_killed_mid_poll_does_not_hold_the_source_from_the_next_run(
+        sig: signal.Signals, cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    """``timeout 60 monitor run --once`` from cron, stopped while a source hangs: the next run
+    polls it. Before: for the lease's 2 minutes it said ``skipped: a poll of it is running``
+    (leased by the dead process), polled nothing and exited 0."""
+    from tests.fakes.http_server import Reply
+    from tests.reliability.helpers import rss
+
+    release = threading.Event()
+
+    def hangs(_request: object) -> Reply:
+        release.wait(30)
+        return Reply(200, rss(("a1", "Entry")), {"Content-Type": "application/rss+xml"})
+
+    feeds.route("/f.xml", hangs)
+    Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
+    assert run_cli(["init"], cli_env, cwd=tmp_path).returncode == 0
+    child = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--once"], env=cli_env, cwd=tmp_path,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert feeds.wait_requests(1, timeout=60)
+        child.send_signal(sig)
+        child.wait(30)
+    finally:
+        release.set()
+    feeds.set("/f.xml", rss(("a1", "Entry")))
+    result = run_cli(["run", "--once"], cli_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "f: baseline: 1 item stored" in result.stdout
 
 
 def test_run_once_wording_for_one_item(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ import datetime as dt
 import logging
 import os
 import random
-import socket
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from monitor.models import Change, Delivery, DeliveryAttempt, Digest, Source, Su
 from monitor.normalise.actiontext import latest_action_only
 from monitor.outbox.states import DeliveryKind, DeliveryState, DigestState
 from monitor.redact import redact_for_target, remember_target
+from monitor.store.lease import new_owner, owner_dead
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,6 @@ GROUPS_PER_PASS = 100
 MESSAGES_PER_PASS = 200
 ADMIN_ENV = "MONITOR_ADMIN_TARGET"
 PUBLIC_URL_ENV = "MONITOR_PUBLIC_URL"
-HOST = socket.gethostname()[:40]
 BURST = 3  # messages a target may take at once before the one-a-second pace applies
 DUE = Delivery.state == DeliveryState.PENDING  # digest rows wait as 'queued' until their day is claimed
 
@@ -92,33 +91,6 @@ class DispatchStats:
         return DispatchStats(self.sent + other.sent, self.retried + other.retried, self.failed + other.failed,
                              self.messages + other.messages, self.errors + other.errors,
                              (self.waiting - other.settled) | other.waiting, self.settled | other.settled)
-
-
-def process_start(pid: int) -> str | None:
-    """When ``pid`` started ("-" without /proc), None if gone: a pid reused later is not its dead owner."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return None if fields[0] in ("Z", "X") else fields[19]
-    except (OSError, IndexError):
-        pass
-    try:  # no /proc: ask the kernel whether the pid exists
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:  # someone else's process
-        pass
-    return "-"
-
-
-def owner_dead(owner: str) -> bool:
-    """Whether a lease owner (``host:pid:start:tag``) is a process of this host known gone;
-    another host's owner counts as alive (its lease or its worker's heartbeats decide)."""
-    parts = owner.split(":")
-    if len(parts) != 4 or parts[0] != HOST or not parts[1].isdigit():
-        return False
-    start = process_start(int(parts[1]))
-    return start is None or (start != parts[2] and "-" not in (start, parts[2]))
 
 
 def reclaim(session: Session, now: dt.datetime, known_dead: Collection[str] = ()) -> None:
@@ -316,7 +288,7 @@ class Dispatcher:
         """``known_dead`` names the lease owners known dead beyond this host (a cluster's
         heartbeats, see ``monitor.drivers.workers.dead_lease_owners``)."""
         self.db = db
-        self.owner = f"{HOST}:{os.getpid()}:{process_start(os.getpid())}:{uuid.uuid4().hex[:8]}"
+        self.owner = new_owner()
         self._known_dead = known_dead
         self._client = client
         self._pacer = Pacer()

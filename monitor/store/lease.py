@@ -4,10 +4,11 @@ A poller owns a source while ``sources.lease_owner`` names it and ``lease_until`
 future. Taking the lease is one conditional UPDATE (``… WHERE lease_until IS NULL OR
 lease_until < now``) whose rowcount says who won, so it needs no locking feature of either
 backend. A poller that dies mid-poll simply stops renewing, and the source is free again once
-``lease_until`` passes. While a poll runs the lease is renewed every third of its length
-(``kept``), so a slow poll of a live poller is never taken over. The pipeline takes the lease in
-the transaction that reads the poll's starting state and gives it back in the one that records
-the poll, so a lease costs no transaction of its own.
+``lease_until`` passes, or at once for a poller on this host whose process is gone. While a poll
+runs the lease is renewed every third of its length (``kept``), so a slow poll of a live poller
+is never taken over. The pipeline takes the lease in the transaction that reads the poll's
+starting state and gives it back in the one that records the poll, so a lease costs no
+transaction of its own.
 """
 
 from __future__ import annotations
@@ -39,9 +40,40 @@ def lease_seconds() -> float:
     return float(parse_duration(os.environ.get(LEASE_ENV) or DEFAULT_LEASE))
 
 
-def new_owner(prefix: str = "") -> str:
-    """A name unique to this process (host and pid first, so an operator can find it)."""
-    return f"{prefix}{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"[-100:]
+HOST = socket.gethostname()[:40]
+
+
+def new_owner() -> str:
+    """A name unique to this process, ``host:pid:start:tag`` (host and pid first, so an operator
+    can find it; the start time, so a pid reused later is not taken for its dead owner)."""
+    return f"{HOST}:{os.getpid()}:{process_start(os.getpid())}:{uuid.uuid4().hex[:8]}"
+
+
+def process_start(pid: int) -> str | None:
+    """When ``pid`` started ("-" without /proc), None if gone: a pid reused later is not its dead owner."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return None if fields[0] in ("Z", "X") else fields[19]
+    except (OSError, IndexError):
+        pass
+    try:  # no /proc: ask the kernel whether the pid exists
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # someone else's process
+        pass
+    return "-"
+
+
+def owner_dead(owner: str) -> bool:
+    """Whether a lease owner (``host:pid:start:tag``) is a process of this host known gone;
+    another host's owner counts as alive (its lease or its worker's heartbeats decide)."""
+    parts = owner.split(":")
+    if len(parts) != 4 or parts[0] != HOST or not parts[1].isdigit():
+        return False
+    start = process_start(int(parts[1]))
+    return start is None or (start != parts[2] and "-" not in (start, parts[2]))
 
 
 @dataclass(frozen=True)
@@ -62,6 +94,8 @@ _ACQUIRE = update(Source).where(_SID, _FREE).values(lease_owner=bindparam("owner
                                                    lease_until=_UNTIL)
 _HOLDER = select(Source.lease_owner, Source.lease_until).where(_SID)
 _RENEW = update(Source).where(_SID, _OURS).values(lease_until=_UNTIL)
+_TAKE_BACK = update(Source).where(_SID, Source.lease_owner == bindparam("dead")).values(
+    lease_owner=bindparam("owner"), lease_until=_UNTIL)
 _RELEASE = update(Source).where(_SID, _OURS).values(lease_owner=None, lease_until=None)
 
 
@@ -73,6 +107,13 @@ def acquire(conn: Connection, source_id: str, owner: str, ttl: float,
     if taken.rowcount == 1:
         return Claim(True, owner, until)
     row = conn.execute(_HOLDER, {"sid": source_id}).first()
+    if row is not None and row.lease_owner and owner_dead(row.lease_owner):
+        # killed mid-poll on this host (cron's timeout, kill -9): its poll is not running, so waiting
+        # out the lease would only skip the source while claiming it is being polled
+        params = {"sid": source_id, "dead": row.lease_owner, "owner": owner, "until": until}
+        if conn.execute(_TAKE_BACK, params).rowcount == 1:
+            log.info("source %s: took back the lease of %s, which is gone", source_id, row.lease_owner)
+            return Claim(True, owner, until)
     return Claim(False, row.lease_owner if row else None, row.lease_until if row else None)
 
 
