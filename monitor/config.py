@@ -284,6 +284,11 @@ def _sources(name: str, text: str, entries: list[Any], source_lines: list[int]
         if not isinstance(entry, dict):
             raise ConfigError(f"{name}:{line}: each source must be a mapping with 'id' and 'kind'")
         sid, kind = entry.get("id"), entry.get("kind")
+        if isinstance(sid, bool):  # YAML 1.1: an id written off/no/on/yes arrives as a boolean
+            raise ConfigError(f"{name}:{line}: source id {sid} is not text: quote it "
+                              "(YAML reads off, no and false as False, on and yes as True)")
+        if isinstance(sid, (int, float)):
+            raise ConfigError(f'{name}:{line}: source id {sid} is not text: quote it (id: "{sid}")')
         if not isinstance(sid, str) or not sid:
             raise ConfigError(f"{name}:{line}: source without an 'id'")
         label = f"source {sid!r}"
