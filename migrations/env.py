@@ -16,10 +16,23 @@ def run_migrations_online() -> None:
     given = config.attributes.get("engine")
     engine = given or create_engine(database_url())
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, include_name=include_name,
-                          render_as_batch=connection.dialect.name == "sqlite")
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # batch mode rebuilds a table (copy, drop, rename); with foreign keys on, dropping the old
+            # table cascades into every row that refers to it. The pragma is a no-op inside a
+            # transaction, so it is set before the migrations' own.
+            connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            connection.commit()
+        try:
+            context.configure(connection=connection, target_metadata=target_metadata, include_name=include_name,
+                              render_as_batch=sqlite)
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:  # the pooled connection goes back as every other: foreign keys on
+                connection.commit()
+                connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+                connection.commit()
     if given is None:
         engine.dispose()
 

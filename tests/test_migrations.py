@@ -62,6 +62,36 @@ def test_a_database_of_0004_keeps_its_watermarks_and_takes_long_ones(test_databa
         db.dispose()
 
 
+def test_upgrading_a_database_with_items_keeps_every_item_version_and_change(test_database_url, tmp_path):
+    """Migrations that rebuild a table on SQLite (batch mode: copy, drop, rename) must not drop
+    what refers to it. Before: 0005 rebuilt ``sources`` with foreign keys on, and dropping the old
+    table cascaded: ``monitor init`` of a 0004 install deleted every item, version, change and
+    alert delivery."""
+    from alembic import command
+
+    db = Database(fresh_url(test_database_url, tmp_path))
+    try:
+        command.upgrade(db.alembic_config(), "0004")
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO sources (id, kind, enabled, created_at, consecutive_failures, polls_total, "
+                              "polls_unchanged, items_seen, baseline_done, incident_open) VALUES ('ca9', 'rss', true, "
+                              "CURRENT_TIMESTAMP, 0, 0, 0, 0, true, false)"))
+            conn.execute(text("INSERT INTO items (id, key, source_id, kind, title, data, first_seen, last_seen, "
+                              "last_changed, content_hash, version) VALUES (1, 'rss:ca9:a1', 'ca9', 'opinion', "
+                              "'Doe v. ICE', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'h', 1)"))
+            conn.execute(text("INSERT INTO item_versions (id, item_id, version, content_hash, snapshot, created_at) "
+                              "VALUES (1, 1, 1, 'h', '{}', CURRENT_TIMESTAMP)"))
+            conn.execute(text("INSERT INTO changes (id, item_id, version_id, type, detected_at) "
+                              "VALUES (1, 1, 1, 'new', CURRENT_TIMESTAMP)"))
+        assert db.upgrade() == ("0004", HEAD)
+        with db.engine.connect() as conn:
+            counts = [conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                      for table in ("sources", "items", "item_versions", "changes")]
+        assert counts == [1, 1, 1, 1]
+    finally:
+        db.dispose()
+
+
 def test_init_command_is_idempotent(cli_env):
     first = run_cli(["init"], cli_env)
     assert first.returncode == 0, first.stderr
