@@ -157,8 +157,12 @@ class MessageChange:
         return f"Detected {moment_text(self.detected_at, timezone)}" if self.detected_at else None
 
     def when(self, timezone: str | None = None) -> str | None:
-        """The action's date beside the detection time, for one evidence line."""
-        parts = [p for p in (self.happened(timezone), self.detected(timezone)) if p]
+        """The action's date beside the detection time, for one evidence line; a status move or new
+        item its source left undated says so, lest the detection time read as the day it happened."""
+        happened = self.happened(timezone)
+        if happened is None and self.type != "field":
+            happened = "No date from the source"
+        parts = [p for p in (happened, self.detected(timezone)) if p]
         return " · ".join(parts) or None
 
     def section(self) -> int:

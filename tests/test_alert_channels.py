@@ -47,6 +47,21 @@ def test_slack_message_shows_all_the_evidence(db, slack: HttpServer) -> None:
     assert "In committee → Reported by committee" in body["text"]  # plain-text fallback
 
 
+def test_an_alert_without_a_date_from_its_source_says_so(db, slack: HttpServer, smtp: Mailbox) -> None:
+    """A status move or a new item whose source gave no date: the alert says the source gave none,
+    beside when it was detected, in Slack and email alike. Before: only "Detected …", which a reader
+    takes for the day it happened."""
+    undated = [dict(STATUS_MOVE, status_date=None), dict(NEW_OPINION, status_date=None, title="Undated opinion")]
+    seed_changes(db, seed_watchlist(db, target="slack:" + slack.url()), *undated)
+    seed_changes(db, seed_watchlist(db, "ftca", target="email:ana@example.org"), *undated)
+    assert dispatch(db).sent == 4
+    context = [e["text"] for b in slack.requests[0].json()["blocks"] if b["type"] == "context" for e in b["elements"]]
+    assert len(context) == 2
+    assert all(" · No date from the source · Detected " in line for line in context), context
+    text = smtp.messages[0].get_body(("plain",)).get_content()
+    assert text.count("When: No date from the source · Detected ") == 2, text
+
+
 def test_slack_group_of_forty_is_one_message_with_and_n_more(db, slack: HttpServer) -> None:
     sub = seed_watchlist(db, target="slack:" + slack.url())
     seed_changes(db, sub, *[dict(NEW_OPINION, title=f"Opinion {n}") for n in range(40)])
