@@ -123,7 +123,7 @@ def alerts_retry(
     from monitor.outbox.states import DeliveryState
 
     if (delivery_id is None) == (not all_failed):
-        fail("give a delivery ID or --all-failed (not both)")
+        raise typer.BadParameter("give a delivery ID or --all-failed, not both")
     database = open_db(db, create=False)
     with database.session() as session:
         query = select(Delivery).where(Delivery.state == DeliveryState.FAILED)

@@ -228,6 +228,8 @@ CLI_USAGE = {
     "option_missing_value": ["run", "--config"],
     "bad_choice_flag_value": ["items", "list", "--limit", "many"],
     "extra_argument": ["status", "extra"],
+    "retry_without_what": ["alerts", "retry"],
+    "retry_one_and_all": ["alerts", "retry", "3", "--all-failed"],
 }
 
 CLI_USER = {
