@@ -171,12 +171,20 @@ def build_mime(rendered: Rendered, sender: Address) -> EmailMessage:
     return mime
 
 
+def _answer(exc: smtplib.SMTPResponseException) -> str:
+    """The server's words, as it sent them."""
+    return exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+
+
 def _smtp_error(exc: Exception, recipient: str) -> DeliveryError | ConfigError:
     if isinstance(exc, smtplib.SMTPSenderRefused):  # the relay refuses our MAIL FROM: every email would fail alike
-        answer = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
         sender = exc.sender.decode(errors="replace") if isinstance(exc.sender, bytes) else exc.sender
-        return ConfigError(f"the SMTP server refused the sender {sender} ({exc.smtp_code} {answer})"[:300]
+        return ConfigError(f"the SMTP server refused the sender {sender} ({exc.smtp_code} {_answer(exc)})"[:300]
                            + ": check MONITOR_MAIL_FROM and MONITOR_SMTP_URL")
+    if isinstance(exc, (smtplib.SMTPConnectError, smtplib.SMTPHeloError)) and exc.smtp_code >= 500:
+        # the server refuses this host (its greeting or EHLO/HELO), whoever the recipient
+        return ConfigError(f"the SMTP server refused this host ({exc.smtp_code} {_answer(exc)})"[:300]
+                           + ": check MONITOR_SMTP_URL")
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, text = exc.recipients.get(recipient, (451, b"refused"))
         return DeliveryError(f"{code} {text.decode(errors='replace')}"[:300], permanent=code >= 500, status=code)
@@ -188,8 +196,8 @@ def _smtp_error(exc: Exception, recipient: str) -> DeliveryError | ConfigError:
     if isinstance(exc, ssl.SSLError):
         return DeliveryError(f"SMTP TLS handshake failed: {exc.reason or type(exc).__name__}")
     if isinstance(exc, smtplib.SMTPResponseException):
-        message = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-        return DeliveryError(f"{exc.smtp_code} {message}"[:300], permanent=exc.smtp_code >= 500, status=exc.smtp_code)
+        code = exc.smtp_code
+        return DeliveryError(f"{code} {_answer(exc)}"[:300], permanent=code >= 500, status=code)
     return DeliveryError(f"SMTP connection failed: {type(exc).__name__}")
 
 

@@ -272,6 +272,21 @@ def test_email_sender_refused_is_the_operators_to_fix_and_disables_no_subscriber
     assert len(smtp.messages) == 1
 
 
+def test_email_server_refusing_our_client_is_held_for_the_operator(db, smtp: Mailbox) -> None:
+    """A server answering 554 to EHLO and HELO refuses this host, not the recipient: held for the
+    operator, subscriber kept. Before: failed for good and the subscription disabled."""
+    sub = seed_watchlist(db, target="email:ana@example.org")
+    seed_changes(db, sub, STATUS_MOVE)
+    smtp.refuse_client = "554 5.7.1 client host rejected"
+    assert dispatch(db).retried == 1
+    assert subscription(db, sub).enabled
+    [row] = deliveries(db)
+    assert row.last_error == ("held until the operator fixes it: the SMTP server refused this host "
+                              "(554 5.7.1 client host rejected): check MONITOR_SMTP_URL")
+    smtp.refuse_client = None
+    assert dispatch(db, utcnow() + dt.timedelta(seconds=10)).sent == 1
+
+
 def test_email_disconnect_mid_data_is_retried(db, smtp: Mailbox) -> None:
     sub = seed_watchlist(db, target="email:ana@example.org")
     seed_changes(db, sub, STATUS_MOVE)

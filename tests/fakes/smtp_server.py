@@ -1,8 +1,9 @@
 """A real SMTP server (aiosmtpd) on a free loopback port: plain, STARTTLS or implicit TLS, with AUTH.
 
 ``Mailbox`` is the handler: script answers per DATA with ``answers`` (``"451 …"``, ``"550 …"``,
-``"disconnect"``; otherwise ``250 OK``) and per MAIL FROM with ``sender_answers``; it keeps every
-accepted message, its envelope and whether that session was encrypted and logged in.
+``"disconnect"``; otherwise ``250 OK``), per MAIL FROM with ``sender_answers``, and to EHLO/HELO
+with ``refuse_client``; it keeps every accepted message, its envelope and whether that session
+was encrypted and logged in.
 ``smtp_server(mailbox, **params)`` passes ``params`` to aiosmtpd: ``tls_context`` +
 ``require_starttls`` for STARTTLS, ``ssl_context`` for implicit TLS (SMTPS), ``authenticator``
 for AUTH.
@@ -31,9 +32,23 @@ class Mailbox:
     def __init__(self) -> None:
         self.answers: list[str] = []
         self.sender_answers: list[str] = []  # answers to MAIL FROM, e.g. a relay refusing our sender
+        self.refuse_client: str | None = None  # the answer to EHLO and HELO, e.g. a server refusing our address
         self.messages: list[email.message.EmailMessage] = []
         self.envelopes: list[Any] = []
         self.sessions: list[SessionSeen] = []
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        if self.refuse_client:
+            return [self.refuse_client]
+        session.host_name = hostname
+        return responses
+
+    async def handle_HELO(self, server: Any, session: Any, envelope: Any, hostname: str) -> str:
+        if self.refuse_client:
+            return self.refuse_client
+        session.host_name = hostname
+        return f"250 {server.hostname}"
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
         answer = self.sender_answers.pop(0) if self.sender_answers else "250 OK"
