@@ -90,6 +90,37 @@ def test_doctor_fails_for_email_subscriptions_without_smtp_or_public_url(env: di
     assert fixed.returncode == 0, fixed.stdout
 
 
+def test_doctor_fails_while_a_subscription_is_disabled(env: dict[str, str], tmp_path: Path) -> None:
+    """A receiver answered 410, so its subscription was disabled: its alerts go nowhere until
+    someone acts. Before: doctor listed "subscriptions: 1 webhook" and "everything configured can
+    run", exit 0."""
+    from tests.fakes.http_server import HttpServer
+    from tests.reliability.helpers import rss
+
+    feeds, receiver = HttpServer(), HttpServer(home="/hooks/remedy")
+    try:
+        feeds.set("/f.xml", rss(("a1", "Other")))
+        config = tmp_path / "sources.yaml"
+        config.write_text(f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
+        assert run_cli(["run", "--once", "--config", str(config)], env).returncode == 0
+        assert run_cli(["watchlist", "add", "bivens", "--query", "bivens"], env).returncode == 0
+        assert run_cli(["subscribe", "bivens", "webhook:" + receiver.url()], env).returncode == 0
+        receiver.queue(410, "gone")
+        feeds.set("/f.xml", rss(("a2", "A Bivens claim"), ("a1", "Other")))
+        assert run_cli(["run", "--once", "--config", str(config)], env).returncode == 1
+        result = run_cli(["doctor", "--config", str(config)], env)
+        assert result.returncode == 1, result.stdout
+        problem = (f"  problem: subscription 1 (webhook:{receiver.base}/hooks/***) on bivens is disabled: 410 gone: "
+                   "receiver is gone; fix: its target, or `monitor alerts retry --all-failed` once it answers again")
+        assert problem in result.stdout.splitlines(), result.stdout
+        assert run_cli(["alerts", "retry", "--all-failed"], env).returncode == 0  # the receiver answers 200 again
+        fixed = run_cli(["doctor", "--config", str(config)], env)
+        assert fixed.returncode == 0, fixed.stdout
+    finally:
+        feeds.close()
+        receiver.close()
+
+
 def test_doctor_reports_a_broken_config_in_one_line(env: dict[str, str], tmp_path: Path) -> None:
     path = tmp_path / "sources.yaml"
     path.write_text("sources:\n  - {id: x, kind: rsss}\n")

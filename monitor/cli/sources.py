@@ -226,7 +226,8 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
 
     Exits 0 when everything configured can run (sources that need a key you have not set are
     skipped by design, each with its fix); 1 for an invalid sources.yaml, a provider planned over
-    its limit, or email subscriptions without an SMTP server or the public URL their links need.
+    its limit, email subscriptions without an SMTP server or the public URL their links need, or a
+    subscription disabled by its receiver's refusal.
 
     Example: monitor doctor
     """
@@ -270,7 +271,8 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
         console.print("  budgets: every provider within its published limit (`monitor sources budget`)", markup=False)
 
     console.print("[bold]Delivery[/]", highlight=False)
-    channels = _subscription_channels(db)
+    found = _subscription_channels(db)
+    channels, disabled_subscriptions = found if found is not None else (None, [])
     for name, purpose, fix in DELIVERY_FIXES:
         if os.environ.get(name):
             console.print(f"  {name}: set ({purpose})", markup=False)
@@ -286,6 +288,10 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
         console.print("  subscriptions: " + (", ".join(f"{n} {c}" for c, n in sorted(channels.items()))
                                              or "none yet; fix: monitor watchlist import --starter, then "
                                                 "monitor subscribe <watchlist> <target>"), markup=False)
+    for line in disabled_subscriptions:
+        problems += 1
+        console.print(f"  problem: {line}; fix: its target, or `monitor alerts retry --all-failed` once it "
+                      "answers again", markup=False)
     console.print("everything configured can run" if not problems else f"{problems} problem(s) to fix",
                   markup=False)
     if problems:
@@ -308,22 +314,27 @@ def _existing_database(db_url: str | None) -> Database | None:
     return database
 
 
-def _subscription_channels(db_url: str | None) -> dict[str, int] | None:
-    """Subscriptions per channel (``email``, ``slack``, …), or None when there is no database yet."""
+def _subscription_channels(db_url: str | None) -> tuple[dict[str, int], list[str]] | None:
+    """Subscriptions per channel (``email``, ``slack``, …) and a line for each disabled one (its
+    alerts go nowhere until someone acts), or None when there is no database yet."""
     from sqlalchemy import select
 
+    from alerts.base import mask_target
     from monitor.models import Subscription
 
     database = _existing_database(db_url)
     if database is None:
         return None
+    counts: dict[str, int] = {}
+    disabled: list[str] = []
     try:
         with database.session() as session:
-            targets = session.scalars(select(Subscription.target)).all()
+            for sub in session.scalars(select(Subscription).order_by(Subscription.id)):
+                channel = sub.target.split(":", 1)[0]
+                counts[channel] = counts.get(channel, 0) + 1
+                if not sub.enabled:
+                    disabled.append(f"subscription {sub.id} ({mask_target(sub.target)}) on {sub.watchlist.name} is "
+                                    f"disabled: {cut(sub.disabled_reason or 'by an operator', 120)}")
     finally:
         database.dispose()
-    counts: dict[str, int] = {}
-    for target in targets:
-        channel = target.split(":", 1)[0]
-        counts[channel] = counts.get(channel, 0) + 1
-    return counts
+    return counts, disabled
