@@ -19,6 +19,7 @@ subscriber. smtplib is blocking: it runs in a thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import smtplib
@@ -239,10 +240,15 @@ class EmailChannel:
     def _deliver(self, config: SmtpConfig, context: ssl.SSLContext | None, mime: EmailMessage) -> str:
         smtp = (smtplib.SMTP_SSL(config.host, config.port, timeout=30, context=context) if config.ssl
                 else smtplib.SMTP(config.host, config.port, timeout=30))
-        with smtp:
+        try:
             if config.starttls:
                 smtp.starttls(context=context)
             if config.user:
                 smtp.login(config.user, config.password or "")
             smtp.send_message(mime)  # raises unless the server answered 250 to DATA
+            # the server took the email: how it answers QUIT must not make it a failure or a resend
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.quit()
+        finally:
+            smtp.close()
         return f"250 accepted by {config.host}"

@@ -287,6 +287,20 @@ def test_email_server_refusing_our_client_is_held_for_the_operator(db, smtp: Mai
     assert dispatch(db, utcnow() + dt.timedelta(seconds=10)).sent == 1
 
 
+@pytest.mark.parametrize("quit_answer", ["421 4.3.2 shutting down", "500 5.5.1 confused"])
+def test_email_accepted_at_data_is_sent_whatever_the_server_answers_to_quit(db, smtp: Mailbox,
+                                                                            quit_answer: str) -> None:
+    """250 to DATA means the server took the email; an odd answer to the QUIT after it changes
+    nothing. Before: 421 sent the same email again on the retry, 500 marked it failed and disabled
+    the subscription, though the recipient had it."""
+    sub = seed_watchlist(db, target="email:ana@example.org")
+    seed_changes(db, sub, STATUS_MOVE)
+    smtp.quit_answer = quit_answer
+    assert dispatch(db).sent == 1
+    assert dispatch(db, utcnow() + dt.timedelta(seconds=10)).messages == 0
+    assert len(smtp.messages) == 1 and subscription(db, sub).enabled
+
+
 def test_email_disconnect_mid_data_is_retried(db, smtp: Mailbox) -> None:
     sub = seed_watchlist(db, target="email:ana@example.org")
     seed_changes(db, sub, STATUS_MOVE)

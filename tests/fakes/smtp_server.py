@@ -1,9 +1,9 @@
 """A real SMTP server (aiosmtpd) on a free loopback port: plain, STARTTLS or implicit TLS, with AUTH.
 
 ``Mailbox`` is the handler: script answers per DATA with ``answers`` (``"451 …"``, ``"550 …"``,
-``"disconnect"``; otherwise ``250 OK``), per MAIL FROM with ``sender_answers``, and to EHLO/HELO
-with ``refuse_client``; it keeps every accepted message, its envelope and whether that session
-was encrypted and logged in.
+``"disconnect"``; otherwise ``250 OK``), per MAIL FROM with ``sender_answers``, to EHLO/HELO
+with ``refuse_client`` and to QUIT with ``quit_answer``; it keeps every accepted message, its
+envelope and whether that session was encrypted and logged in.
 ``smtp_server(mailbox, **params)`` passes ``params`` to aiosmtpd: ``tls_context`` +
 ``require_starttls`` for STARTTLS, ``ssl_context`` for implicit TLS (SMTPS), ``authenticator``
 for AUTH.
@@ -33,6 +33,7 @@ class Mailbox:
         self.answers: list[str] = []
         self.sender_answers: list[str] = []  # answers to MAIL FROM, e.g. a relay refusing our sender
         self.refuse_client: str | None = None  # the answer to EHLO and HELO, e.g. a server refusing our address
+        self.quit_answer: str | None = None  # the answer to QUIT instead of 221
         self.messages: list[email.message.EmailMessage] = []
         self.envelopes: list[Any] = []
         self.sessions: list[SessionSeen] = []
@@ -49,6 +50,9 @@ class Mailbox:
             return self.refuse_client
         session.host_name = hostname
         return f"250 {server.hostname}"
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        return self.quit_answer or "221 Bye"
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
         answer = self.sender_answers.pop(0) if self.sender_answers else "250 OK"
