@@ -7,13 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import httpx
 
 from tests.cluster import wait_for
 from tests.conftest import run_cli
-from tests.fakes.http_server import HttpServer
+from tests.fakes.http_server import HttpServer, Reply
 from tests.test_pipeline import rss
 
 
@@ -50,3 +51,35 @@ def test_service_polls_serves_healthz_and_stops_on_sigterm(feeds: HttpServer, cl
             proc.communicate()
     items = run_cli(["items", "list", "--json"], cli_env)
     assert [i["key"] for i in json.loads(items.stdout)] == ["rss:a:a1"]
+
+
+def test_sigterm_during_a_hung_poll_says_what_it_left_unfinished(feeds: HttpServer, cli_env, tmp_path):
+    """A source that never answers holds its poll past the 30 s shutdown grace: the service stops
+    with one warning naming the unfinished poll, and no traceback. Before: APScheduler logged
+    ``Job "Service.poll_job" raised an exception`` with a CancelledError traceback at ERROR, and
+    nothing said which source was left."""
+    release = threading.Event()
+
+    def hangs(_request: object) -> Reply:
+        release.wait(60)
+        return Reply(200, rss(("a1", "One")))
+
+    feeds.route("/hang.xml", hangs)
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        "defaults:\n  interval: 1h\n  jitter: 1s\nsources:\n"
+        f"  - id: stuck\n    kind: rss\n    url: {feeds.url('/hang.xml')}\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=cli_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert feeds.wait_requests(1, timeout=30), "the source was never polled"
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr and " ERROR " not in stderr, stderr
+    assert "stopped after 30 s with the poll of stuck unfinished (polled again at the next start)" in stderr

@@ -140,7 +140,12 @@ class Service:
             source = self.config.get(source_id)
         except ConfigError:
             return  # removed by a reload while this run was queued
-        await self.pipeline.poll(source)
+        try:
+            await self.pipeline.poll(source)
+        except asyncio.CancelledError:
+            if not self.stopping.is_set():
+                raise
+            return  # cut off by the shutdown grace: run() names it, and the lease is back
         if source.discovers():
             self.follow_bills()
         job = self.scheduler.get_job(f"poll:{source_id}")
@@ -199,6 +204,19 @@ class Service:
         log.info("reloaded %s: monitoring %d sources", self.config.path, len(self.config.enabled_sources()))
         return True
 
+    async def abandon(self, unfinished: set[asyncio.Task[object]]) -> None:
+        """Cancel what outlived the shutdown grace, saying which polls were cut off (the sources this
+        process still leases): they are polled again at the next start."""
+        assert self.pipeline is not None
+        with self.db.session() as session:
+            polling = session.scalars(select(Source.id).where(Source.lease_owner == self.pipeline.owner)
+                                      .order_by(Source.id)).all()
+        left = f"the poll of {', '.join(polling)}" if polling else f"{len(unfinished)} task(s)"
+        log.warning("stopped after %.0f s with %s unfinished (polled again at the next start)", SHUTDOWN_GRACE, left)
+        for task in unfinished:
+            task.cancel()
+        await asyncio.wait(unfinished)
+
     async def run(self) -> None:
         self.config = with_followed_bills(self.db, self.file_config)
         sync_sources(self.db, self.config)
@@ -229,7 +247,9 @@ class Service:
                 current = asyncio.current_task()
                 running = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
                 if running:
-                    await asyncio.wait(running, timeout=SHUTDOWN_GRACE)
+                    _, unfinished = await asyncio.wait(running, timeout=SHUTDOWN_GRACE)
+                    if unfinished:
+                        await self.abandon(unfinished)
                 scheduler.shutdown(wait=False)
                 self.pid_file.unlink(missing_ok=True)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
