@@ -23,14 +23,20 @@ def run_migrations_online() -> None:
             # transaction, so it is set before the migrations' own.
             connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
             connection.commit()
+            # Python's sqlite3 runs DDL outside any transaction unless one is begun by hand: without
+            # this, a migration failing midway (a full disk) left its first tables and no revision
+            connection.exec_driver_sql("BEGIN")
         try:
             context.configure(connection=connection, target_metadata=target_metadata, include_name=include_name,
                               render_as_batch=sqlite)
             with context.begin_transaction():
                 context.run_migrations()
+            connection.commit()  # on SQLite the BEGIN's transaction (Alembic leaves one it did not begin)
+        except BaseException:
+            connection.rollback()
+            raise
         finally:
             if sqlite:  # the pooled connection goes back as every other: foreign keys on
-                connection.commit()
                 connection.exec_driver_sql("PRAGMA foreign_keys = ON")
                 connection.commit()
     if given is None:

@@ -92,6 +92,28 @@ def test_upgrading_a_database_with_items_keeps_every_item_version_and_change(tes
         db.dispose()
 
 
+def test_a_migration_that_fails_midway_leaves_the_database_as_it_was(cli_env, tmp_path):
+    """``monitor init`` stopped part-way (a full disk; here a table of the same name in the way)
+    must leave no half schema: SQLite's driver runs DDL outside any transaction unless told. Before:
+    the tables made before the failure stayed, without a revision, and every later command failed
+    with ``table budget_spend already exists`` until the file was deleted by hand."""
+    import sqlite3
+
+    path = tmp_path / "half.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE delivery_attempts (note TEXT)")  # the last table 0001 makes
+    result = run_cli(["init", "--db", f"sqlite:///{path}"], cli_env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: the database sqlite:///{path} refused the change: table delivery_attempts already exists"]
+    with sqlite3.connect(path) as conn:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        conn.execute("DROP TABLE delivery_attempts")  # the operator clears the way
+    assert tables == ["delivery_attempts"]
+    again = run_cli(["init", "--db", f"sqlite:///{path}"], cli_env, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+
+
 def test_init_command_is_idempotent(cli_env):
     first = run_cli(["init"], cli_env)
     assert first.returncode == 0, first.stderr
