@@ -1,7 +1,7 @@
 """Slack incoming webhooks: Block Kit message with a plain-text fallback.
 
 Answers (Slack's changelog of 2016-05-17 and rate-limit docs): 200 with body ``ok`` is the only
-success; 429 carries ``Retry-After`` seconds; 5xx (``rollup_error``) is worth retrying;
+success; 429 carries ``Retry-After`` seconds; 5xx (``rollup_error``), 408 and 425 are worth retrying;
 400 ``invalid_payload``, 403 ``action_prohibited``, 404 ``channel_not_found``/``no_service`` and
 410 ``channel_is_archived`` will not get better by retrying. Some errors arrive as 200 with an
 error word in the body, so success is ``status == 200 and body == "ok"``.
@@ -24,6 +24,7 @@ from monitor.urls import check_target_url
 SLACK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
 MAX_CHANGES = 10  # 2 blocks each: well under Slack's 50-block limit
 PERMANENT_STATUSES = frozenset({400, 403, 404, 410})
+TRANSIENT_STATUSES = frozenset({408, 425})  # request timeout, too early: the same post may go through later
 
 
 def _link(url: str | None, text: str) -> str:
@@ -106,8 +107,9 @@ class SlackChannel:
         if status == 429:
             raise DeliveryError("429 rate limited", status=status,
                                 retry_after=parse_retry_after(response.headers.get("retry-after")))
-        if status >= 500:
-            raise DeliveryError(f"{status} {body or 'server error'}", status=status)
+        if status >= 500 or status in TRANSIENT_STATUSES:
+            reason = "server error" if status >= 500 else "try again later"
+            raise DeliveryError(f"{status} {body or reason}", status=status)
         if status in PERMANENT_STATUSES or 300 <= status < 500:
             raise DeliveryError(f"{status} {body or 'refused'}", permanent=True, status=status)
         # 200 with an error word in the body (seen from some workspaces): not delivered.

@@ -95,6 +95,8 @@ RETRYABLE = {
     "slack_503_retry_after": (503, "maintenance", {"Retry-After": "30"}),
     "slack_504": (504, "gateway timeout", {}),
     "slack_429_long_retry_after": (429, "rate_limited", {"Retry-After": "600"}),
+    "slack_408_request_timeout": (408, "", {}),  # a proxy that gave up waiting: the post may go through later
+    "slack_425_too_early": (425, "", {}),
 }
 
 
