@@ -1001,6 +1001,19 @@ def test_status_with_a_broken_sources_yaml_says_so_and_fails(cli_env: dict[str, 
     assert run_cli(["status"], elsewhere, cwd=tmp_path / "elsewhere").returncode == 0  # no ./sources.yaml here
 
 
+def test_status_fails_when_no_enabled_source_can_run(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """A cron health check of a deployment whose every source needs a key nobody set: `run --once`
+    exits 1 (nothing is watched), and so does status, naming the way out."""
+    config = Path(cli_env["MONITOR_CONFIG"])
+    config.write_text("sources:\n  - id: bills\n    kind: congress_bill\n    congress: 119\n    bills: [S. 3470]\n")
+    env = {k: v for k, v in cli_env.items() if k != "CONGRESS_API_KEY"}
+    assert run_cli(["run", "--once"], env, cwd=tmp_path).returncode == 1
+    shown = run_cli(["status"], env, cwd=tmp_path)
+    assert shown.returncode == 1 and "bills\tskipped" in shown.stdout
+    assert "no enabled source can run: 1 need a key (`monitor doctor` says which)" in shown.stderr
+    assert run_cli(["status"], env | {"CONGRESS_API_KEY": "k"}, cwd=tmp_path).returncode == 0
+
+
 # ---- the README's tour, top to bottom -------------------------------------------------------------
 
 def _readme_block(heading: str) -> list[tuple[str, str]]:

@@ -100,8 +100,9 @@ def sources_check(
 
 def _configured(config: ConfigOpt) -> tuple[set[str], dict[str, str], str | None]:
     """The source ids in sources.yaml, for each one skipped for a missing key why ("skipped: needs
-    CONGRESS_API_KEY"), and why the file could not be read. No file where it looks is no problem
-    (status may run beside the database only); a file there, or one --config names, that fails is."""
+    CONGRESS_API_KEY"), and why nothing configured is watched: the file cannot be read, or no
+    enabled source can run. No file where it looks is no problem (status may run beside the
+    database only); a file there, or one --config names, that fails is."""
     from monitor.config import config_path
     from monitor.pipeline import build_source, missing_env
 
@@ -109,20 +110,26 @@ def _configured(config: ConfigOpt) -> tuple[set[str], dict[str, str], str | None
         cfg = open_config(config)
     except MonitorError as exc:
         there = config is not None or config_path().exists()  # --config names it; else only a file that is there
-        return set(), {}, str(exc) if there else None
+        return set(), {}, f"{exc} (the table shows the database only)" if there else None
     skipped = {}
-    for source_config in cfg.enabled_sources():
+    enabled = cfg.enabled_sources()
+    for source_config in enabled:
         missing = missing_env(build_source(source_config))
         if missing:
             skipped[source_config.id] = f"skipped: needs {', '.join(missing)}"
-    return {s.id for s in cfg.sources}, skipped, None
+    problem = None
+    if len(skipped) == len(enabled):  # as run --once: a service that polls nothing is not healthy
+        problem = (f"no enabled source can run: {len(skipped)} need a key (`monitor doctor` says which)"
+                   if skipped else f"{cfg.path} enables no source")
+    return {s.id for s in cfg.sources}, skipped, problem
 
 
 @app.command()
 def status(db: DbOpt = None, config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
     """Show each source's health; exits 1 when any enabled source is failing or silent.
 
-    Exits 1 too when sources.yaml is there but cannot be read (the service would not start).
+    Exits 1 too when sources.yaml is there but cannot be read, or no enabled source in it can run
+    (every one needs a key that is not set): then nothing is watched.
     Deferred polls (a provider budget was spent) show the reason and when the next request is
     allowed; a source skipped for a missing key names the key. Sources no longer in sources.yaml
     that never polled or stored anything (an unconfigured push endpoint) are left out.
@@ -156,8 +163,8 @@ def status(db: DbOpt = None, config: ConfigOpt = None, json_out: JsonOpt = False
               f"{r.unchanged_ratio:.0%}" if r.unchanged_ratio is not None else None, r.items_seen, r.next_run,
               r.incident or r.last_error or r.deferred_reason or skipped.get(r.id)] for r in rows])
         cluster_section(database)
-    if config_problem:  # the service would not start with it: not a healthy state
-        fail(f"{config_problem} (the table shows the database only)")
+    if config_problem:  # the service would not start, or would watch nothing: not a healthy state
+        fail(config_problem)
     if any(r.failing for r in rows):
         raise typer.Exit(1)
 
