@@ -207,11 +207,14 @@ class Pipeline:
                                       failures_threshold=self.failures_threshold, now=utcnow())
             return PollSummary(config.id, Outcome.UNCHANGED, requests=client.requests)
         baseline = start.first_poll and not config.alert_on_first_poll
+        missed = redact(f"fetch: {'; '.join(fetched.missed)} (the rest was stored)") if fetched.missed else None
+        if missed:
+            log.warning("source %s failed in part: %s", config.id, missed)
         try:
             with self.db.session() as session:
                 summary = store_poll(session, config, records, baseline=baseline, owner=self.owner,
                                      requests=client.requests, cache_updates=client.updated,
-                                     watermark=fetched.watermark,
+                                     watermark=fetched.watermark, missed=missed,
                                      failures_threshold=self.failures_threshold)
         except Exception as exc:
             log.exception("source %s: storing the poll failed", config.id)
@@ -251,20 +254,21 @@ def parse_checked(source: SourceKind, fetched: Fetched) -> list[ItemRecord]:
 def store_poll(session: Session, config: SourceConfig, records: list[ItemRecord], *,
                baseline: bool, requests: int = 0, owner: str | None = None,
                cache_updates: dict[str, CacheEntry] | None = None,
-               watermark: str | None = None, failures_threshold: int = 3,
+               watermark: str | None = None, failures_threshold: int = 3, missed: str | None = None,
                now: dt.datetime | None = None) -> PollSummary:
     """Step 4 in ``session``'s transaction (the pushed CourtListener events use it too): a version
     of each new or changed item, its changes, the alerts they fire, and the source's health.
-    This is the transactional outbox: a crash at any point loses no change and duplicates none."""
+    This is the transactional outbox: a crash at any point loses no change and duplicates none.
+    ``missed``: what the poll could not get besides (a failure, though the rest is stored)."""
     now = now or utcnow()
     conn = session.connection()
     poll_id = health.start_poll(conn, config.id, now)
     written = items.upsert(conn, config.id, poll_id, records, now)
     follow.after_poll(session, config, records)  # a discovered bill a watchlist matches is followed from now on
     new = sum(w.old is None for w in written)
-    summary = PollSummary(config.id, Outcome.CHANGED if written else Outcome.UNCHANGED,
-                          seen=len(records), new=new, changed=len(written) - new, baseline=baseline,
-                          requests=requests, poll_id=poll_id)
+    outcome = Outcome.FAILED if missed else Outcome.CHANGED if written else Outcome.UNCHANGED
+    summary = PollSummary(config.id, outcome, seen=len(records), new=new, changed=len(written) - new,
+                          baseline=baseline, requests=requests, poll_id=poll_id, error=missed)
     found = [] if baseline else [(w, change) for w in written for change in diff(w.old, w.record)]
     if found:
         summary.change_ids = list(conn.execute(
@@ -277,7 +281,7 @@ def store_poll(session: Session, config: SourceConfig, records: list[ItemRecord]
     health.record_success(conn, config, outcome=summary.outcome, requests=requests,
                           cache_updates=cache_updates or {}, failures_threshold=failures_threshold,
                           now=now, owner=owner, poll_id=poll_id, seen=summary.seen, new=new,
-                          changed=summary.changed, baseline=baseline, watermark=watermark)
+                          changed=summary.changed, baseline=baseline, watermark=watermark, missed=missed)
     return summary
 
 

@@ -289,6 +289,41 @@ def test_a_broken_billstatus_file_is_named_in_the_failure(cli_env, feeds):
     assert "BILLSTATUS-119s3187.xml" in result.stdout
 
 
+@pytest.mark.parametrize("kind", ["govinfo_billstatus", "congress_bill"])
+def test_one_bill_not_published_yet_holds_back_none_of_the_others(kind, cli_env, feeds):
+    """A source following S. 3470 and a bill whose file is not there yet (404): S. 3470 is stored
+    and alerted as usual, the poll is a failure naming the missing bill, and a bill missing poll
+    after poll opens an incident as any failing source does; once its file is there, all is well."""
+    serve_congress(feeds)
+    base = feeds.url("/bulk" if kind == "govinfo_billstatus" else "/v3")
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        f"sources:\n  - id: bills\n    kind: {kind}\n    congress: 119\n    bills: [S. 3470, H.R. 9999]\n"
+        f"    base_url: {base}\n")
+    env = cli_env | {"CONGRESS_API_KEY": KEY}
+    first = run_cli(["run", "--once"], env)
+    assert "bills: FAILED in part: fetch: hr9999: HTTP 404" in first.stdout, first.stdout
+    assert "(the rest was stored); 1 seen, 1 new" in first.stdout
+    shown = json.loads(run_cli(["items", "show", "us/119/s/3470", "--json"], env).stdout)
+    assert shown, "S. 3470 was not stored"
+    for _ in range(2):
+        run_cli(["run", "--once"], env)
+    [row] = json.loads(run_cli(["status", "--json"], env).stdout)
+    assert row["consecutive_failures"] == 3 and "hr9999" in row["last_error"] and row["incident"]
+    if kind == "govinfo_billstatus":
+        feeds.set("/bulk/119/hr/BILLSTATUS-119hr9999.xml",
+                  (EXAMPLES / "govinfo_billstatus" / "s3470.xml").read_bytes().replace(b"<number>3470</number>",
+                                                                                 b"<number>9999</number>"))
+    else:
+        for f in (EXAMPLES / "congress_bill" / "s3470").iterdir():
+            part = f.stem.split(".")[1]
+            feeds.set("/v3/bill/119/hr/9999" + ("" if part == "bill" else f"/{part}"), f.read_bytes(),
+                      content_type="application/json")
+    healed = run_cli(["run", "--once"], env)
+    assert healed.returncode == 0 and "FAILED" not in healed.stdout, healed.stdout
+    [row] = json.loads(run_cli(["status", "--json"], env).stdout)
+    assert row["consecutive_failures"] == 0 and not row["failing"]
+
+
 def test_congress_recent_catches_up_on_updates_beyond_its_pages(db, feeds, tmp_path, monkeypatch):
     """More bills were updated since the last poll than max_pages holds: the newest pages come
     first, and the older updates the poll could not reach are fetched by the next polls, not

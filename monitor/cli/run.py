@@ -130,6 +130,9 @@ def _count_line(polls: list[PollSummary]) -> list[str]:
 def _poll_line(p: PollSummary) -> str:
     if p.outcome == "skipped":
         return f"{p.source_id}: skipped: {p.error}"
+    if p.outcome == "failed" and p.poll_id is not None:  # stored what it got, missed the rest
+        return (f"{p.source_id}: FAILED in part: {p.error}; {p.seen} seen, {p.new} new, {p.changed} changed, "
+                f"{plural(p.alerts, 'alert')} queued")
     if p.outcome == "failed":
         return f"{p.source_id}: FAILED: {p.error}"
     if p.outcome == "deferred":

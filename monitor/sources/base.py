@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from monitor.durations import Cron, Duration
+from monitor.errors import FetchError
 
 if TYPE_CHECKING:
     from monitor.fetch import PollClient
@@ -99,6 +100,9 @@ class Fetched:
     pages: tuple[Page, ...] = ()
     unchanged: bool = False
     watermark: str | None = None  # new incremental watermark; stored only if the poll commits
+    # what a kind following several things (bills) could not get this time, "label: error" each:
+    # the rest is stored and alerted, and the poll still counts as a failure of the source
+    missed: tuple[str, ...] = ()
 
     @property
     def body(self) -> bytes:
@@ -106,6 +110,15 @@ class Fetched:
 
     def page(self, label: str) -> Page | None:
         return next((p for p in self.pages if p.label == label), None)
+
+
+def fetched_despite(pages: list[Page], missed: list[tuple[str, FetchError]], wanted: int) -> Fetched:
+    """What a kind following ``wanted`` things got: with every one failed, the first failure is the
+    poll's (there is nothing to store); else what came, and which did not, named."""
+    if missed and len(missed) == wanted:
+        raise missed[0][1]
+    return Fetched(pages=tuple(pages), unchanged=not pages and not missed,
+                   missed=tuple(f"{label}: {exc}" for label, exc in missed))
 
 
 @dataclass

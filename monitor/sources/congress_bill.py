@@ -15,11 +15,11 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar, Literal
 
-from monitor.errors import ParseError
+from monitor.errors import AuthError, FetchError, ParseError
 from monitor.fetch import PollClient, Response
 from monitor.normalise.federal import FederalAction, derive
 from monitor.normalise.identity import parse_federal_bill
-from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
+from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig, fetched_despite
 from monitor.sources.congress_gov import (
     ActionsPage,
     BillAction,
@@ -84,19 +84,31 @@ class CongressBillSource(BaseSource):
         headers = {"X-Api-Key": os.environ.get("CONGRESS_API_KEY", ""), "Accept": "application/json"}
         base = self.config.base_url.rstrip("/")
         pages: list[Page] = []
+        missed: list[tuple[str, FetchError]] = []
         for bill in self.config.bills:
             slug = bill_slug(bill)
-            root = f"{base}/bill/{self.config.congress}/{slug_path(bill)}"
-            parts = ["bill", "actions"] + ["titles"] * self.config.titles + ["committees"] * self.config.committees
-            got = {part: await self._part(client, root, part, headers, conditional=True) for part in parts}
-            if all(r.unchanged for responses in got.values() for r in responses):
-                continue
-            for part, responses in got.items():
-                if not responses[0].body:  # a 304 among changed parts: its body is needed again
-                    responses = await self._part(client, root, part, headers, conditional=False)
-                pages += [Page(r.url, r.body, r.content_type, f"{slug}.{part}" + (f".{n}" if n > 1 else ""))
-                          for n, r in enumerate(responses, 1)]
-        return Fetched(pages=tuple(pages), unchanged=not pages)
+            try:
+                pages += await self._bill(client, f"{base}/bill/{self.config.congress}/{slug_path(bill)}", slug,
+                                          headers)
+            except FetchError as exc:  # one bill's failure does not hold back the others
+                if isinstance(exc, AuthError):
+                    raise
+                missed.append((slug, exc))
+        return fetched_despite(pages, missed, len(self.config.bills))
+
+    async def _bill(self, client: PollClient, root: str, slug: str, headers: dict[str, str]) -> list[Page]:
+        """The bill's parts, or none when every part is unchanged."""
+        parts = ["bill", "actions"] + ["titles"] * self.config.titles + ["committees"] * self.config.committees
+        got = {part: await self._part(client, root, part, headers, conditional=True) for part in parts}
+        if all(r.unchanged for responses in got.values() for r in responses):
+            return []
+        pages = []
+        for part, responses in got.items():
+            if not responses[0].body:  # a 304 among changed parts: its body is needed again
+                responses = await self._part(client, root, part, headers, conditional=False)
+            pages += [Page(r.url, r.body, r.content_type, f"{slug}.{part}" + (f".{n}" if n > 1 else ""))
+                      for n, r in enumerate(responses, 1)]
+        return pages
 
     async def _part(self, client: PollClient, root: str, part: str, headers: dict[str, str], *,
                     conditional: bool) -> list[Response]:

@@ -17,11 +17,11 @@ from xml.etree import ElementTree as ET
 
 from pydantic import Field
 
-from monitor.errors import ParseError
+from monitor.errors import AuthError, FetchError, ParseError
 from monitor.fetch import PollClient
 from monitor.normalise.federal import FederalAction, derive
 from monitor.normalise.identity import parse_federal_bill
-from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig
+from monitor.sources.base import BaseSource, Fetched, FetchState, ItemRecord, Page, SourceConfig, fetched_despite
 from monitor.sources.federal_bills import FederalBillsConfig, federal_record
 
 BULK = "https://www.govinfo.gov/bulkdata/BILLSTATUS"
@@ -92,13 +92,20 @@ class GovInfoBillStatusSource(BaseSource):
         return f"{self.config.base_url.rstrip('/')}/{c}/{kind}/BILLSTATUS-{c}{kind}{number}.xml"
 
     async def fetch(self, client: PollClient, state: FetchState) -> Fetched:
-        pages = []
+        """Each bill's file; one that fails (not published yet, say) does not hold back the others."""
+        pages, missed = [], []
         for bill in self.config.bills:
-            response = await client.get(self.url(bill))
+            kind, number = parse_federal_bill(bill)
+            try:
+                response = await client.get(self.url(bill))
+            except FetchError as exc:
+                if isinstance(exc, AuthError):
+                    raise
+                missed.append((f"{kind}{number}", exc))
+                continue
             if not response.unchanged:
-                kind, number = parse_federal_bill(bill)
                 pages.append(Page(response.url, response.body, response.content_type, f"{kind}{number}"))
-        return Fetched(pages=tuple(pages), unchanged=not pages)
+        return fetched_despite(pages, missed, len(self.config.bills))
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
         records = []

@@ -76,12 +76,16 @@ _SPENT = {"requests_today": case((Source.requests_day == _TODAY, Source.requests
 _OURS = Source.lease_owner == bindparam("owner", type_=String)
 _RELEASE = {"lease_owner": case((_OURS, None), else_=Source.lease_owner),
             "lease_until": case((_OURS, None), else_=Source.lease_until)}
+# a poll that stored what it got but missed part of what it follows (one bill's file) carries an error:
+# it counts as a failure, so a part missing poll after poll opens an incident like any failure
+_MISSED = bindparam("error", type_=String)
 _POLL_DONE = update(Poll).where(Poll.id == bindparam("poll_id")).values(
     finished_at=_at("now"), outcome=bindparam("outcome"), baseline=bindparam("baseline"),
     items_seen=bindparam("seen"), items_new=bindparam("new"), items_changed=bindparam("changed"),
-    requests=_N)
+    requests=_N, error=_MISSED)
 _SUCCESS = update(Source).where(_SID).values(
-    last_attempt_at=_at("now"), last_success_at=_at("now"), consecutive_failures=0, last_error=None,
+    last_attempt_at=_at("now"), last_success_at=_at("now"), last_error=_MISSED,
+    consecutive_failures=case((_MISSED.is_(None), 0), else_=Source.consecutive_failures + 1),
     last_outcome=bindparam("outcome", type_=String), deferred_reason=None,
     polls_total=Source.polls_total + 1,
     polls_unchanged=Source.polls_unchanged + bindparam("unchanged", type_=Integer),
@@ -142,16 +146,19 @@ def start_poll(conn: Connection, source_id: str, now: dt.datetime) -> int:
 def record_success(conn: Connection, config: SourceConfig, *, outcome: Outcome, requests: int,
                    cache_updates: dict[str, CacheEntry], failures_threshold: int, now: dt.datetime,
                    owner: str | None = None, poll_id: int | None = None, seen: int = 0, new: int = 0,
-                   changed: int = 0, baseline: bool = False, watermark: str | None = None) -> None:
+                   changed: int = 0, baseline: bool = False, watermark: str | None = None,
+                   missed: str | None = None) -> None:
     """A poll that got an answer: its row (``poll_id``; a 304 has none), the source's health,
-    validators and watermark, the silent-source check, and ``owner``'s lease given back."""
+    validators and watermark, the silent-source check, and ``owner``'s lease given back.
+    ``missed`` names what it could not get besides: the poll is then a failure that stored the rest."""
+    error = missed[:1000] if missed else None
     if poll_id is not None:
         conn.execute(_POLL_DONE, {"poll_id": poll_id, "now": now, "outcome": outcome,
                                   "n": requests, "baseline": baseline, "seen": seen, "new": new,
-                                  "changed": changed})
+                                  "changed": changed, "error": error})
     _save_cache(conn, config.id, cache_updates, now)
     row = conn.execute(_SUCCESS, {
-        "sid": config.id, "now": now, "outcome": outcome, "seen": seen, "watermark": watermark,
+        "sid": config.id, "now": now, "outcome": outcome, "seen": seen, "watermark": watermark, "error": error,
         "unchanged": int(outcome == Outcome.UNCHANGED), "items_at": now if seen else None,
         "change_at": now if new or changed else None, "n": requests, "today": now.date(),
         "owner": owner}).one()
