@@ -40,9 +40,12 @@ def test_fresh_database_upgrades_to_head_with_every_table(test_database_url, tmp
         db.dispose()
 
 
-def test_a_database_of_0004_keeps_its_watermarks_and_takes_long_ones(test_database_url, tmp_path):
-    """0005: a poll that owes pages keeps a next-page URL in the watermark, longer than the 200
-    characters 0004 allowed (PostgreSQL refused to store the poll)."""
+def test_upgrading_a_0004_database_keeps_every_row_and_takes_long_watermarks(test_database_url, tmp_path):
+    """0005 widens ``sources.watermark`` (a poll owing pages keeps a next-page URL there, longer than
+    the 200 characters 0004 allowed: PostgreSQL refused to store the poll). On SQLite it rebuilds
+    ``sources`` (batch mode: copy, drop, rename), which must not drop what refers to it. Before:
+    with foreign keys on, dropping the old table cascaded, and ``monitor init`` of a 0004 install
+    deleted every item, version, change and alert delivery."""
     from alembic import command
 
     db = Database(fresh_url(test_database_url, tmp_path))
@@ -50,32 +53,8 @@ def test_a_database_of_0004_keeps_its_watermarks_and_takes_long_ones(test_databa
         command.upgrade(db.alembic_config(), "0004")
         with db.engine.begin() as conn:
             conn.execute(text("INSERT INTO sources (id, kind, enabled, created_at, consecutive_failures, polls_total, "
-                              "polls_unchanged, items_seen, baseline_done, incident_open, watermark) VALUES ('fr', "
-                              "'federal_register', true, CURRENT_TIMESTAMP, 0, 0, 0, 0, true, false, '2026-02-01')"))
-        assert db.upgrade() == ("0004", HEAD)
-        owed = '{"next": "https://www.federalregister.gov/api/v1/documents.json?' + "x" * 900 + '"}'
-        with db.engine.begin() as conn:
-            assert conn.execute(text("SELECT watermark FROM sources")).scalar_one() == "2026-02-01"
-            conn.execute(text("UPDATE sources SET watermark = :w"), {"w": owed})
-            assert conn.execute(text("SELECT watermark FROM sources")).scalar_one() == owed
-    finally:
-        db.dispose()
-
-
-def test_upgrading_a_database_with_items_keeps_every_item_version_and_change(test_database_url, tmp_path):
-    """Migrations that rebuild a table on SQLite (batch mode: copy, drop, rename) must not drop
-    what refers to it. Before: 0005 rebuilt ``sources`` with foreign keys on, and dropping the old
-    table cascaded: ``monitor init`` of a 0004 install deleted every item, version, change and
-    alert delivery."""
-    from alembic import command
-
-    db = Database(fresh_url(test_database_url, tmp_path))
-    try:
-        command.upgrade(db.alembic_config(), "0004")
-        with db.engine.begin() as conn:
-            conn.execute(text("INSERT INTO sources (id, kind, enabled, created_at, consecutive_failures, polls_total, "
-                              "polls_unchanged, items_seen, baseline_done, incident_open) VALUES ('ca9', 'rss', true, "
-                              "CURRENT_TIMESTAMP, 0, 0, 0, 0, true, false)"))
+                              "polls_unchanged, items_seen, baseline_done, incident_open, watermark) VALUES ('ca9', "
+                              "'rss', true, CURRENT_TIMESTAMP, 0, 0, 0, 0, true, false, '2026-02-01')"))
             conn.execute(text("INSERT INTO items (id, key, source_id, kind, title, data, first_seen, last_seen, "
                               "last_changed, content_hash, version) VALUES (1, 'rss:ca9:a1', 'ca9', 'opinion', "
                               "'Doe v. ICE', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'h', 1)"))
@@ -84,10 +63,14 @@ def test_upgrading_a_database_with_items_keeps_every_item_version_and_change(tes
             conn.execute(text("INSERT INTO changes (id, item_id, version_id, type, detected_at) "
                               "VALUES (1, 1, 1, 'new', CURRENT_TIMESTAMP)"))
         assert db.upgrade() == ("0004", HEAD)
-        with db.engine.connect() as conn:
+        owed = '{"next": "https://www.federalregister.gov/api/v1/documents.json?' + "x" * 900 + '"}'
+        with db.engine.begin() as conn:
             counts = [conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
                       for table in ("sources", "items", "item_versions", "changes")]
-        assert counts == [1, 1, 1, 1]
+            assert counts == [1, 1, 1, 1]
+            assert conn.execute(text("SELECT watermark FROM sources")).scalar_one() == "2026-02-01"
+            conn.execute(text("UPDATE sources SET watermark = :w"), {"w": owed})
+            assert conn.execute(text("SELECT watermark FROM sources")).scalar_one() == owed
     finally:
         db.dispose()
 

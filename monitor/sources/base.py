@@ -111,6 +111,12 @@ class Fetched:
     def page(self, label: str) -> Page | None:
         return next((p for p in self.pages if p.label == label), None)
 
+    @classmethod
+    def owing(cls, pages: list[Page], **where: Any) -> Fetched:
+        """What a poll got when pages remain that it could not reach: where they start (``where``,
+        plain JSON) goes in the watermark, which ``FetchState.owed`` reads back on the next poll."""
+        return cls(pages=tuple(pages), watermark=json.dumps(where))
+
 
 def fetched_despite(pages: list[Page], missed: list[tuple[str, FetchError]], wanted: int) -> Fetched:
     """What a kind following ``wanted`` things got: with every one failed, the first failure is the

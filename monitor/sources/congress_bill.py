@@ -90,9 +90,9 @@ class CongressBillSource(BaseSource):
             try:
                 pages += await self._bill(client, f"{base}/bill/{self.config.congress}/{slug_path(bill)}", slug,
                                           headers)
+            except AuthError:  # the key, not the bill: every other bill would be refused alike
+                raise
             except FetchError as exc:  # one bill's failure does not hold back the others
-                if isinstance(exc, AuthError):
-                    raise
                 missed.append((slug, exc))
         return fetched_despite(pages, missed, len(self.config.bills))
 

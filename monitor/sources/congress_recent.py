@@ -18,7 +18,6 @@ an empty ``title`` until the CRS titles them.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 from typing import Annotated, Any, ClassVar, Literal
@@ -113,7 +112,7 @@ class CongressRecentSource(BaseSource):
         # the owed window ends a second before the oldest update fetched, so each poll shrinks it
         before = _iso(_timestamp(min(stamps, default=since)) - dt.timedelta(seconds=1))
         if url and state.watermark and since <= before:  # a first poll's older updates are history
-            return Fetched(pages=tuple(pages), watermark=json.dumps({"from": since, "to": before, "newest": newest}))
+            return Fetched.owing(pages, **{"from": since, "to": before, "newest": newest})
         if url and state.watermark:  # pages of updates all of one moment: the window cannot shrink
             log.warning("source %s: more bills updated at %s than %d pages hold; some are not fetched",
                         self.config.id, since, self.config.max_pages)

@@ -17,7 +17,6 @@ where it ran out), one without; the watermark is the newest entry ``date_modifie
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from typing import Any, ClassVar, Literal
 
@@ -121,7 +120,7 @@ class CourtListenerDocketSource(BaseSource):
                 break
             url, params = data.next, None
         if url and since:
-            return Fetched(pages=tuple(pages), watermark=json.dumps({"since": since, "newest": newest, "next": url}))
+            return Fetched.owing(pages, since=since, newest=newest, next=url)
         return Fetched(pages=tuple(pages), watermark=newest)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:

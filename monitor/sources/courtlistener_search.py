@@ -19,7 +19,6 @@ seen here; follow such a case with ``courtlistener_docket`` or a docket-alert we
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -115,8 +114,7 @@ class CourtListenerSearchSource(BaseSource):
                 break
             url, params = data.next, None  # ``next`` carries the cursor and the query
         if url and watermark:
-            owing = {"since": watermark, "newest": newest, "next": url}
-            return Fetched(pages=tuple(pages), watermark=json.dumps(owing))
+            return Fetched.owing(pages, since=watermark, newest=newest, next=url)
         return Fetched(pages=tuple(pages), watermark=newest)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:

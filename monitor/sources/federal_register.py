@@ -16,7 +16,6 @@ honours it (only ETag/Last-Modified revalidation and a body hash, see ``monitor.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -122,7 +121,7 @@ class FederalRegisterSource(BaseSource):
                 newest = max(dates)
             url = data.next_page_url
         if url and state.watermark:  # a first poll's older documents are history
-            return Fetched(pages=tuple(pages), watermark=json.dumps({"since": since, "newest": newest, "next": url}))
+            return Fetched.owing(pages, since=since, newest=newest, next=url)
         return Fetched(pages=tuple(pages), watermark=newest)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:

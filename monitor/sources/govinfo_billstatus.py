@@ -98,9 +98,9 @@ class GovInfoBillStatusSource(BaseSource):
             kind, number = parse_federal_bill(bill)
             try:
                 response = await client.get(self.url(bill))
+            except AuthError:  # the key, not the bill: every other bill would be refused alike
+                raise
             except FetchError as exc:
-                if isinstance(exc, AuthError):
-                    raise
                 missed.append((f"{kind}{number}", exc))
                 continue
             if not response.unchanged:

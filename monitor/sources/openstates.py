@@ -17,7 +17,6 @@ poll could not reach are owed and fetched by the next polls first.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from typing import Any, ClassVar, Literal
 
@@ -212,8 +211,7 @@ class OpenStatesSource(BaseSource):
                 break
         else:
             if state.watermark:  # a first poll's older updates are history
-                owing = {"since": since, "newest": newest, "page": first + self.config.max_pages}
-                return Fetched(pages=tuple(pages), watermark=json.dumps(owing))
+                return Fetched.owing(pages, since=since, newest=newest, page=first + self.config.max_pages)
         return Fetched(pages=tuple(pages), watermark=newest)
 
     def parse(self, fetched: Fetched) -> list[ItemRecord]:
