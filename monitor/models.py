@@ -1,9 +1,5 @@
-"""The SQL schema: every table Remedy Monitor keeps, as SQLAlchemy 2 typed ORM classes.
-
-The same models run on SQLite (embedded default) and PostgreSQL (production); the schema
-itself is created and changed only by the Alembic migrations in ``migrations/``.
-Times are stored as timezone-aware UTC (``UTCDateTime``) so both backends compare alike.
-"""
+"""The SQL schema: every table Remedy Monitor keeps, as SQLAlchemy 2 typed ORM classes, alike on SQLite
+and PostgreSQL; only the Alembic migrations in ``migrations/`` create and change it."""
 
 from __future__ import annotations
 
@@ -34,26 +30,19 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def as_utc(value: dt.datetime | None) -> dt.datetime | None:
-    """``value`` in UTC; a naive datetime is taken to be UTC already."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
-
-
 class UTCDateTime(TypeDecorator[dt.datetime]):
-    """A datetime that always comes back aware and in UTC, on SQLite as on PostgreSQL."""
+    """A datetime stored and read back aware, in UTC, so both backends compare alike; a naive one
+    (SQLite returns them) is UTC already."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
-        return as_utc(value)
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
-    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
-        return as_utc(value)  # SQLite hands back naive datetimes: they were stored as UTC
+    process_result_value = process_bind_param
 
 
 class Base(DeclarativeBase):
@@ -160,9 +149,7 @@ class Item(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    versions: Mapped[list[ItemVersion]] = relationship(
-        back_populates="item", order_by="ItemVersion.version", cascade="all, delete-orphan"
-    )
+    versions: Mapped[list[ItemVersion]] = relationship(order_by="ItemVersion.version", cascade="all, delete-orphan")
 
 
 class ItemVersion(Base):
@@ -178,8 +165,6 @@ class ItemVersion(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     snapshot: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-    item: Mapped[Item] = relationship(back_populates="versions")
 
 
 class Change(Base):
@@ -218,8 +203,7 @@ class StatusEvent(Base):
     first_change_id: Mapped[int | None] = mapped_column(ForeignKey("changes.id", ondelete="SET NULL"))
     first_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-    reports: Mapped[list[StatusReport]] = relationship(
-        back_populates="event", order_by="StatusReport.id", cascade="all, delete-orphan")
+    reports: Mapped[list[StatusReport]] = relationship(order_by="StatusReport.id", cascade="all, delete-orphan")
 
 
 class StatusReport(Base):
@@ -235,8 +219,6 @@ class StatusReport(Base):
     change_id: Mapped[int | None] = mapped_column(ForeignKey("changes.id", ondelete="SET NULL"))
     status_date: Mapped[dt.date | None] = mapped_column(Date)
     reported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-    event: Mapped[StatusEvent] = relationship(back_populates="reports")
 
 
 class Watchlist(Base):
