@@ -8,7 +8,6 @@ import functools
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -40,13 +39,8 @@ class CompiledWatchlist:
 
     @classmethod
     def compile(cls, watchlist: Watchlist) -> CompiledWatchlist:
-        try:
-            matcher = compile_query(watchlist.query or "")
-        except QueryError as exc:  # saved before a grammar change: keep its pins working, say why
-            log.warning("watchlist %s: query ignored: %s", watchlist.name, exc)
-            matcher = NOTHING
         return cls(
-            id=watchlist.id, name=watchlist.name, matcher=matcher,
+            id=watchlist.id, name=watchlist.name, matcher=_matcher(watchlist.name, watchlist.query or ""),
             pinned=frozenset(p.lower() for p in watchlist.pinned or []),
             on_new=watchlist.on_new, on_status=watchlist.on_status, on_field=watchlist.on_field,
             muted=tuple(f" {' '.join(words(p))} " for p in watchlist.muted or [] if words(p)),
@@ -84,21 +78,20 @@ def match_doc(item: Item | ItemRecord, source_id: str) -> MatchDoc:
                     status_action=item.status_action)
 
 
-_WATCHLIST_FIELDS = ("id", "name", "query", "pinned", "muted", "on_new", "on_status", "on_field",
-                     "paused", "snooze_until", "confirm", "confirm_timeout")
-
-
 @functools.lru_cache(maxsize=256)
-def _compiled(values: tuple[Any, ...]) -> CompiledWatchlist:
-    """Memoised on the watchlist's values: a query is parsed once per run; an edit still counts."""
-    return CompiledWatchlist.compile(Watchlist(**dict(zip(_WATCHLIST_FIELDS, values))))
+def _matcher(name: str, query: str) -> Node:
+    """A query is parsed once per run. One saved before a grammar change matches nothing (its pins
+    still work), and the log says why once."""
+    try:
+        return compile_query(query)
+    except QueryError as exc:
+        log.warning("watchlist %s: query ignored: %s", name, exc)
+        return NOTHING
 
 
 def compiled_watchlists(conn: Connection, ids: Collection[int]) -> list[CompiledWatchlist]:
     """The watchlists ``ids``, read for each poll so an edit made while the service runs applies next poll."""
     if not ids:
         return []
-    w = Watchlist.__table__.c
-    rows = conn.execute(select(*(w[name] for name in _WATCHLIST_FIELDS))
-                        .where(w.id.in_(list(ids))).order_by(w.id))
-    return [_compiled(tuple(tuple(v) if isinstance(v, list) else v for v in row)) for row in rows]
+    rows = conn.execute(select(Watchlist.__table__).where(Watchlist.id.in_(list(ids))).order_by(Watchlist.id))
+    return [CompiledWatchlist.compile(Watchlist(**row)) for row in rows.mappings()]
