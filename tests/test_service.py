@@ -54,10 +54,10 @@ def test_service_polls_serves_healthz_and_stops_on_sigterm(feeds: HttpServer, cl
 
 
 def test_sigterm_during_a_hung_poll_says_what_it_left_unfinished(feeds: HttpServer, cli_env, tmp_path):
-    """A source that never answers holds its poll past the 30 s shutdown grace: the service stops
-    with one warning naming the unfinished poll, and no traceback. Before: APScheduler logged
-    ``Job "Service.poll_job" raised an exception`` with a CancelledError traceback at ERROR, and
-    nothing said which source was left."""
+    """A source that never answers holds its poll past the shutdown grace (MONITOR_SHUTDOWN_GRACE,
+    here 1 s): the service stops with one warning naming the unfinished poll, and no traceback.
+    Before: APScheduler logged ``Job "Service.poll_job" raised an exception`` with a CancelledError
+    traceback at ERROR, and nothing said which source was left."""
     release = threading.Event()
 
     def hangs(_request: object) -> Reply:
@@ -69,6 +69,7 @@ def test_sigterm_during_a_hung_poll_says_what_it_left_unfinished(feeds: HttpServ
         "defaults:\n  interval: 1h\n  jitter: 1s\nsources:\n"
         f"  - id: stuck\n    kind: rss\n    url: {feeds.url('/hang.xml')}\n"
     )
+    cli_env["MONITOR_SHUTDOWN_GRACE"] = "1s"
     proc = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=cli_env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -82,4 +83,14 @@ def test_sigterm_during_a_hung_poll_says_what_it_left_unfinished(feeds: HttpServ
             proc.communicate()
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr and " ERROR " not in stderr, stderr
-    assert "stopped after 30 s with the poll of stuck unfinished (polled again at the next start)" in stderr
+    assert "stopped after 1 s with the poll of stuck unfinished (polled again at the next start)" in stderr
+
+
+def test_a_bad_shutdown_grace_stops_the_start_with_one_line(cli_env, tmp_path):
+    """A typo in MONITOR_SHUTDOWN_GRACE is found when the service starts, not when it is stopped."""
+    Path(cli_env["MONITOR_CONFIG"]).write_text("sources: []\n")
+    cli_env["MONITOR_SHUTDOWN_GRACE"] = "10 seconds"
+    result = run_cli(["run"], cli_env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: MONITOR_SHUTDOWN_GRACE: invalid duration '10 seconds' "
+                                     "(expected e.g. 30s, 15m, 1h, 1d, 1h30m)")

@@ -29,9 +29,10 @@ from sqlalchemy.engine import make_url
 
 from monitor.budget import window_start
 from monitor.cli import app as cli_app
-from monitor.cli.worker import SHUTDOWN_GRACE, parse_queues
+from monitor.cli.worker import parse_queues
 from monitor.config import load_config
 from monitor.db import Database
+from monitor.drivers import shutdown_grace
 from monitor.drivers.workers import (
     POLL_TASK,
     ClusterSettings,
@@ -207,7 +208,7 @@ def test_docker_compose_runs_workers_the_way_this_code_reads_them(monkeypatch: p
         parse_queues(params["queues"])
         if params["http"]:
             http.append(service)
-        assert parse_duration(service["stop_grace_period"]) > SHUTDOWN_GRACE
+        assert parse_duration(service["stop_grace_period"]) > shutdown_grace()
     assert len(http) == 1 and http[0]["ports"] == ["8080:8080"]
     # the image installs the [postgres] extra: the PostgreSQL driver and the queue are in it
     extra = " ".join(

@@ -36,8 +36,6 @@ if TYPE_CHECKING:  # procrastinate loads only when a worker or the cluster statu
     from monitor.db import Database
     from monitor.drivers.workers import ClusterSettings
 
-SHUTDOWN_GRACE = 30.0
-
 
 def parse_queues(text: str) -> list[str]:
     from monitor.drivers.workers import QUEUES
@@ -69,10 +67,11 @@ def worker_cmd(
 
     Workers share the database: each source is polled by one worker at a time, at its
     interval, and each alert is sent once. Needs PostgreSQL (on SQLite use `monitor run`).
-    SIGINT/SIGTERM finish running jobs (up to 30 s) and stop.
+    SIGINT/SIGTERM finish running jobs (up to MONITOR_SHUTDOWN_GRACE, 30 s by default) and stop.
 
     Example: monitor worker --concurrency 8 --queues polls,deliveries
     """
+    from monitor.drivers import shutdown_grace
     from monitor.drivers.workers import (
         ClusterSettings,
         ensure_queue_schema,
@@ -88,17 +87,18 @@ def worker_cmd(
     require_postgres(database, "monitor worker")
     cfg = open_config(config)
     settings = ClusterSettings.from_env()
+    grace = shutdown_grace()
     database.ensure_schema()
     ensure_queue_schema(database)
     sync_sources_once(database, cfg)
     from monitor.web import listen
 
     listener = listen(http) if http else None
-    asyncio.run(run_worker(database, cfg, settings, queues=names, concurrency=concurrency, http=listener))
+    asyncio.run(run_worker(database, cfg, settings, queues=names, concurrency=concurrency, grace=grace, http=listener))
 
 
 async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings, *, queues: list[str],
-                     concurrency: int, http: socket.socket | None = None) -> None:
+                     concurrency: int, grace: float, http: socket.socket | None = None) -> None:
     from procrastinate.worker import Worker
 
     from alerts.http import channel_client
@@ -113,7 +113,7 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
         runtime = Runtime(db, config, Pipeline(db, config, fetcher), dispatcher, settings, http=http)
         worker = Worker(queue_app, queues=queues, concurrency=concurrency, name=f"monitor-{os.getpid()}",
                         additional_context={"runtime": runtime}, update_heartbeat_interval=settings.heartbeat,
-                        stalled_worker_timeout=settings.stalled_after, shutdown_graceful_timeout=SHUTDOWN_GRACE,
+                        stalled_worker_timeout=settings.stalled_after, shutdown_graceful_timeout=grace,
                         delete_jobs="successful")
         info = {"host": socket.gethostname(), "pid": os.getpid(), "queues": queues, "concurrency": concurrency,
                 "started_at": utcnow().isoformat(), "lease_owner": dispatcher.owner}

@@ -23,6 +23,7 @@ from monitor.config import AppConfig, config_hash, load_config
 from monitor.db import Database
 from monitor.delivery.digest import claim_digests
 from monitor.delivery.dispatcher import Dispatcher, DispatchStats
+from monitor.drivers import shutdown_grace
 from monitor.durations import cron_trigger, parse_duration
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 
 DISPATCH_EVERY = 5.0  # seconds
 GROUP_WAIT = 2.0  # seconds run --once gathers alerts before sending what one poll found
-SHUTDOWN_GRACE = 30.0
 PID_FILE_NAME = "monitor.pid"
 
 
@@ -112,6 +112,7 @@ class Service:
         self.config = config
         self.http = http  # the bound socket of --http (monitor.web.listen)
         self.pid_file = pid_file_path(config.path)
+        self.grace = shutdown_grace()  # a bad MONITOR_SHUTDOWN_GRACE stops the start, not the stop
         self.stopping = asyncio.Event()
         self.scheduler: AsyncIOScheduler | None = None
         self.pipeline: Pipeline | None = None
@@ -212,7 +213,7 @@ class Service:
             polling = session.scalars(select(Source.id).where(Source.lease_owner == self.pipeline.owner)
                                       .order_by(Source.id)).all()
         left = f"the poll of {', '.join(polling)}" if polling else f"{len(unfinished)} task(s)"
-        log.warning("stopped after %.0f s with %s unfinished (polled again at the next start)", SHUTDOWN_GRACE, left)
+        log.warning("stopped after %.0f s with %s unfinished (polled again at the next start)", self.grace, left)
         for task in unfinished:
             task.cancel()
         await asyncio.wait(unfinished)
@@ -247,7 +248,7 @@ class Service:
                 current = asyncio.current_task()
                 running = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
                 if running:
-                    _, unfinished = await asyncio.wait(running, timeout=SHUTDOWN_GRACE)
+                    _, unfinished = await asyncio.wait(running, timeout=self.grace)
                     if unfinished:
                         await self.abandon(unfinished)
                 scheduler.shutdown(wait=False)
