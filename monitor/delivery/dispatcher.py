@@ -15,6 +15,7 @@ import os
 import random
 import uuid
 from collections.abc import Callable, Collection
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
@@ -77,20 +78,14 @@ class Outcome(StrEnum):
 
 @dataclass
 class DispatchStats:
+    """The totals of one or more passes (``run --once`` sends after each poll, then once more)."""
+
     sent: int = 0
     retried: int = 0  # tries that ended in "retry later"; one row may count in several passes
     failed: int = 0
     messages: int = 0
     errors: list[str] = field(default_factory=list)
     waiting: set[int] = field(default_factory=set)  # rows left to retry after these passes
-    settled: set[int] = field(default_factory=set)  # rows sent or failed
-
-    def __add__(self, other: DispatchStats) -> DispatchStats:
-        """The totals of two passes (``run --once`` sends after each poll, then once more); a row
-        retried in one pass and sent in the next waits no longer."""
-        return DispatchStats(self.sent + other.sent, self.retried + other.retried, self.failed + other.failed,
-                             self.messages + other.messages, self.errors + other.errors,
-                             (self.waiting - other.settled) | other.waiting, self.settled | other.settled)
 
 
 def reclaim(session: Session, now: dt.datetime, known_dead: Collection[str] = ()) -> None:
@@ -293,21 +288,18 @@ class Dispatcher:
         self._client = client
         self._pacer = Pacer()
 
-    async def run_once(self, now: dt.datetime | None = None) -> DispatchStats:
-        stats = DispatchStats()
+    async def run_once(self, now: dt.datetime | None = None, stats: DispatchStats | None = None) -> DispatchStats:
+        """One pass, its counts added to ``stats`` when given."""
+        stats = DispatchStats() if stats is None else stats
         now = now or utcnow()
         with self.db.session() as session:  # committed before any send
             reclaim(session, now, self._known_dead(session) if self._known_dead else ())
             release_holds(session, now)
             build_messages(session, now)
             due = due_messages(session, now)
-        client = self._client or channel_client()
-        try:
+        async with (nullcontext(self._client) if self._client else channel_client()) as client:
             for message_id in due:
                 await self._deliver(client, message_id, stats, now)
-        finally:
-            if self._client is None:
-                await client.aclose()
         return stats
 
     async def _deliver(self, client: httpx.AsyncClient, message_id: str, stats: DispatchStats,
@@ -336,7 +328,7 @@ class Dispatcher:
         try:
             channel = channel_for_target(target, secret=main.secret if main else None)
             rendered = channel.render(message)
-            await self._pace(target)
+            await asyncio.sleep(self._pacer.wait(target, asyncio.get_running_loop().time()))
             answer = await channel.send(client, rendered)
         except ConfigError as exc:  # an operator setting is missing or wrong: held, the subscriber keeps it
             held = redact_for_target(f"held until the operator fixes it: {exc}", target)
@@ -356,11 +348,6 @@ class Dispatcher:
         else:
             failpoint("dispatch.after-send")
             record(Outcome.SENT, redact_for_target(answer, target))
-
-    async def _pace(self, target: str) -> None:
-        wait = self._pacer.wait(target, asyncio.get_running_loop().time())
-        if wait:
-            await asyncio.sleep(wait)
 
     def _record(self, rows: list[Delivery], subscriptions: list[Subscription], attempts: int,
                 stats: DispatchStats, outcome: Outcome, answer: str, *, retry_after: float | None = None,
@@ -383,7 +370,6 @@ class Dispatcher:
             stats.errors.append(answer)
         if outcome is not Outcome.RETRY:
             stats.waiting.difference_update(ids)
-            stats.settled.update(ids)
         with self.db.session() as session:
             session.execute(
                 update(Delivery)

@@ -73,13 +73,13 @@ async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | N
                 if pipeline.alerts_queued.is_set():
                     await asyncio.wait({polling}, timeout=GROUP_WAIT)  # what the next polls find joins the message
                     pipeline.alerts_queued.clear()
-                    stats += await dispatcher.run_once()
+                    await dispatcher.run_once(stats=stats)
         finally:
             polling.cancel()  # only when delivery failed: the polls are done otherwise
         claim_digests(db)
         deadline = asyncio.get_running_loop().time() + wait_limit
         while True:
-            stats += await dispatcher.run_once()
+            await dispatcher.run_once(stats=stats)
             due = dispatcher.next_due()
             wait = None if due is None else (due - utcnow()).total_seconds()
             if wait is None or wait > deadline - asyncio.get_running_loop().time():
