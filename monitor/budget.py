@@ -83,11 +83,11 @@ def polls_per_day(config: AppConfig, source: SourceConfig) -> float:
     return 86400 / config.interval_seconds(source)
 
 
-def plan(config: AppConfig, sources: list[SourceConfig] | None = None) -> list[ProviderPlan]:
-    """Planned requests per provider per day for ``sources`` (default: the enabled ones), worst case."""
+def plan(config: AppConfig) -> list[ProviderPlan]:
+    """Planned requests per provider per day for the enabled sources, worst case."""
     budgets = Budgets(None, config.providers)
     plans: dict[str, ProviderPlan] = {}
-    for source in config.enabled_sources() if sources is None else sources:
+    for source in config.enabled_sources():
         url = getattr(source, "url", None) or getattr(source, "base_url", None) or ""
         provider = budgets.provider_for(SOURCE_KINDS[source.kind].provider, urlsplit(url).hostname)
         entry = plans.setdefault(provider, ProviderPlan(provider))
@@ -152,13 +152,12 @@ class Budgets:
     def __init__(self, db: Database | None, configured: dict[str, ProviderLimits] | None = None) -> None:
         self.db = db
         self._semaphores: dict[str, asyncio.Semaphore] = {}
-        self._blocked: dict[str, dt.datetime] = {}  # Retry-After still in force, from earlier runs too
-        self._block_reasons: dict[str, str] = {}  # what caused a block this process saw
+        self._blocked: dict[str, tuple[dt.datetime, str]] = {}  # Retry-After in force: (until, reason)
         if db is not None:  # a restart must not re-ask a server that said "wait"
             with db.session() as session:
                 rows = session.execute(select(BudgetSpend.provider, func.max(BudgetSpend.blocked_until))
                                        .where(BudgetSpend.blocked_until > utcnow()).group_by(BudgetSpend.provider))
-                self._blocked = {provider: until for provider, until in rows if until is not None}
+                self._blocked = {provider: (until, BLOCKED) for provider, until in rows if until is not None}
         self.configure(configured or {})
 
     def configure(self, configured: dict[str, ProviderLimits]) -> None:
@@ -189,9 +188,9 @@ class Budgets:
             semaphore = self._semaphores[provider] = asyncio.Semaphore(limits.concurrency or 4)
         await semaphore.acquire()
         try:
-            until = self._blocked.get(provider)
-            if until is not None and until > utcnow():
-                raise BudgetExceeded(provider, self._block_reasons.get(provider, BLOCKED), until)
+            until, reason = self._blocked.get(provider, (EPOCH, ""))
+            if until > utcnow():
+                raise BudgetExceeded(provider, reason, until)
             if self.db is not None and any(getattr(limits, f"per_{w}") for w in WINDOWS):
                 with self.db.session() as session:
                     reserve(session, provider, limits, utcnow())
@@ -205,8 +204,8 @@ class Budgets:
         shortened; ``cause`` is the reason its held polls are deferred with."""
         cap = MAX_WEB_BLOCK_SECONDS if provider.startswith(f"{WEB}:") else MAX_BLOCK_SECONDS
         until = utcnow() + dt.timedelta(seconds=min(seconds, cap))
-        self._blocked[provider] = max(until, self._blocked.get(provider, until))
-        self._block_reasons[provider] = f"blocked: {cause}"
+        held = self._blocked.get(provider, (until, ""))[0]
+        self._blocked[provider] = (max(until, held), f"blocked: {cause}")
         if self.db is not None:
             with self.db.session() as session:
                 _insert_ignore(session, {"provider": provider, "window": BLOCK_WINDOW, "window_start": EPOCH,

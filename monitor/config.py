@@ -107,12 +107,13 @@ def _check_tree(name: str, root: yaml.Node) -> None:
     while stack:
         node, depth, done = stack.pop()
         if depth > MAX_NESTING:
-            raise yaml.YAMLError(f"nested more than {MAX_NESTING} levels deep", node.start_mark)
+            raise ConfigError(f"{name}:{_line(node)}: invalid YAML: nested more than {MAX_NESTING} levels deep")
         children = _children(node)
         if done:
             size[id(node)] = 1 + sum(size[id(child)] for child in children)
             if size[id(node)] > MAX_NODES:
-                raise yaml.YAMLError(f"aliases expand to more than {MAX_NODES:,} values", node.start_mark)
+                raise ConfigError(f"{name}:{_line(node)}: invalid YAML: "
+                                  f"aliases expand to more than {MAX_NODES:,} values")
         elif id(node) not in size:
             seen: dict[str, int] = {}
             for key, _ in node.value if isinstance(node, yaml.MappingNode) else ():
@@ -218,8 +219,6 @@ def _parse(name: str, text: str) -> tuple[yaml.Node | None, Any]:
         raise ConfigError(f"{name}:{_deep_line(text)}: invalid YAML: "
                           f"nested more than {MAX_NESTING} levels deep") from None
     except yaml.YAMLError as exc:
-        if len(exc.args) == 2 and isinstance(exc.args[1], yaml.Mark):  # raised by _check_tree
-            raise ConfigError(f"{name}:{exc.args[1].line + 1}: invalid YAML: {exc.args[0]}") from None
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else text.count("\n", 0, getattr(exc, "position", 0)) + 1
         problem = (getattr(exc, "problem", None) or str(exc)).splitlines()[0]
@@ -249,19 +248,14 @@ def _top_level(name: str, text: str) -> tuple[Defaults, dict[str, ProviderLimits
             raise ConfigError(f"{name}:{_line(key_node)}: unknown top-level key {str(key_node.value)!r} "
                               f"(expected one of: {', '.join(TOP_LEVEL)})")
 
-    defaults_node = _key_node(root, "defaults")[1]
     defaults = _validated(Defaults, data.get("defaults") or {}, name, "defaults",
-                          partial(_field_line, defaults_node))
-
-    providers: dict[str, ProviderLimits] = {}
+                          partial(_field_line, _key_node(root, "defaults")[1]))
     providers_node = _key_node(root, "providers")[1]
-    raw_providers = data.get("providers") or {}
-    if not isinstance(raw_providers, dict):
+    if not isinstance(data.get("providers") or {}, dict):
         raise ConfigError(f"{name}:{_line(providers_node)}: 'providers' must be a mapping of provider name to limits")
-    for provider, limits in raw_providers.items():
-        limits_node = _key_node(providers_node, str(provider))[1]
-        providers[str(provider)] = _validated(ProviderLimits, limits or {}, name, f"provider '{provider}'",
-                                              partial(_field_line, limits_node))
+    providers = {str(provider): _validated(ProviderLimits, limits or {}, name, f"provider '{provider}'",
+                                           partial(_field_line, _key_node(providers_node, str(provider))[1]))
+                 for provider, limits in (data.get("providers") or {}).items()}
 
     sources_key, sources_node = _key_node(root, "sources")
     if sources_node is None:
@@ -297,12 +291,11 @@ def _sources(name: str, text: str, entries: list[Any], source_lines: list[int]
         if not isinstance(kind, str) or kind not in SOURCE_KINDS:
             raise ConfigError(f"{name}:{field_line(index, 'kind')}: {label}: unknown kind {str(kind)!r} "
                               f"(expected one of: {kinds})")
-        if sid in lines:
-            raise ConfigError(f"{name}:{line}: {label}: duplicate id (first defined on line {lines[sid]})")
         config = _validated(SOURCE_KINDS[kind].Config, entry, name, label, partial(field_line, index))
         for expanded in config.expand():
             if expanded.id in lines:
-                raise ConfigError(f"{name}:{line}: {label}: duplicate id {expanded.id!r} "
+                which = "" if expanded.id == sid else f" {expanded.id!r}"
+                raise ConfigError(f"{name}:{line}: {label}: duplicate id{which} "
                                   f"(first defined on line {lines[expanded.id]})")
             sources.append(expanded)
             lines[expanded.id] = line

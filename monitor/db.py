@@ -38,15 +38,13 @@ def database_url(explicit: str | None = None) -> str:
     """``--db`` beats ``MONITOR_DATABASE_URL`` beats ``sqlite:///monitor.db``; plain
     ``postgresql://`` is taken to mean the psycopg 3 driver we ship."""
     url = explicit or os.environ.get("MONITOR_DATABASE_URL") or DEFAULT_DB
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
     try:
-        make_url(url)
+        parsed = make_url(url)
     except (ArgumentError, ValueError):
         raise ConfigError("the database URL is malformed "
                           "(expected e.g. sqlite:///monitor.db or postgresql+psycopg://user@host/db)") from None
+    if parsed.drivername in ("postgres", "postgresql"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     return url
 
 
@@ -79,7 +77,7 @@ def make_engine(url: str | None = None) -> Engine:
     if path is not None and not path.parent.is_dir():
         raise ConfigError(f"the database directory {path.parent} does not exist (database URL {url})")
     try:
-        if path is not None or url.startswith("sqlite"):
+        if url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
@@ -131,11 +129,6 @@ class Database:
         except DBAPIError as exc:
             reason = " ".join(str(exc.orig).split())
             raise ConfigError(f"cannot open the database {self.display_url}: {reason}") from None
-
-    def head_revision(self) -> str | None:
-        from alembic.script import ScriptDirectory
-
-        return ScriptDirectory.from_config(self.alembic_config()).get_current_head()
 
     def upgrade(self) -> tuple[str | None, str | None]:
         """Upgrade to the latest migration; returns (before, after) revisions."""

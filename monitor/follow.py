@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from monitor.changes.match import CompiledWatchlist, match_doc
 from monitor.config import AppConfig
+from monitor.db import Database
 from monitor.models import FollowedBill, Watchlist
 from monitor.normalise.identity import parse_federal_bill
 from monitor.sources.base import ItemRecord, SourceConfig
@@ -65,15 +66,16 @@ def after_poll(session: Session, config: SourceConfig, records: Sequence[ItemRec
     return notices
 
 
-def with_followed(config: AppConfig, session: Session) -> AppConfig:
+def with_followed(config: AppConfig, db: Database) -> AppConfig:
     """The configuration plus one source per followed federal bill no configured source names."""
     feeds = {s.id: s for s in config.sources if isinstance(s, GovInfoBillFeedConfig)}
     configured = {(s.congress, *parse_federal_bill(bill)) for s in config.sources if isinstance(s, BillStatusConfig)
                   for bill in s.bills}
     extra: list[SourceConfig] = []
     seen: set[str] = set()
-    rows = session.execute(select(FollowedBill.identity, FollowedBill.label, FollowedBill.found_by)
-                           .order_by(FollowedBill.id))
+    with db.session() as session:
+        rows = session.execute(select(FollowedBill.identity, FollowedBill.label, FollowedBill.found_by)
+                               .order_by(FollowedBill.id)).all()
     for identity, label, found_by in rows:
         parts = identity.split("/")
         feed = feeds.get(found_by)

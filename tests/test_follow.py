@@ -75,8 +75,8 @@ def test_followed_bills_become_sources_on_the_feeds_schedule(db: Database, tmp_p
     add(db, "any-bill", "kind:bill")
     with db.session() as session:
         notices = follow.after_poll(session, config.get("govinfo-bills"), discovered())
-        assert len(notices) == 3  # H.R. 10660, S. 3187, H.J.Res. 45
-        extended = follow.with_followed(config, session)
+    assert len(notices) == 3  # H.R. 10660, S. 3187, H.J.Res. 45
+    extended = follow.with_followed(config, db)
     added = extended.sources[len(config.sources):]
     # S. 3187 is already polled by remedy-bills: not twice
     assert [s.id for s in added] == ["follow.us-119-hr-10660", "follow.us-119-hjres-45"]
@@ -85,8 +85,7 @@ def test_followed_bills_become_sources_on_the_feeds_schedule(db: Database, tmp_p
     assert (first.bills, first.congress, first.base_url, first.interval) == (
         ["H.R. 10660"], 119, "http://127.0.0.1:1/bulk", "3h")
     monkeypatch.setenv("CONGRESS_API_KEY", "k")  # with a key, congress.gov's record of each too
-    with db.session() as session:
-        keyed = follow.with_followed(config, session).sources[len(config.sources):]
+    keyed = follow.with_followed(config, db).sources[len(config.sources):]
     assert [(s.id, s.kind) for s in keyed] == [
         ("follow.us-119-hr-10660", "govinfo_billstatus"), ("follow.us-119-hr-10660.congress", "congress_bill"),
         ("follow.us-119-hjres-45", "govinfo_billstatus"), ("follow.us-119-hjres-45.congress", "congress_bill")]

@@ -415,7 +415,7 @@ async def test_a_worker_knows_the_bills_followed_so_far(pg_url: str, tmp_path: P
     from monitor import follow
     from monitor.cli import watchlist_admin as wl
     from monitor.delivery.dispatcher import Dispatcher
-    from monitor.drivers.workers import ClusterSettings, Runtime
+    from monitor.drivers.workers import Runtime
     from monitor.fetch import Fetcher
     from monitor.pipeline import Pipeline
     from tests.test_follow import CONFIG, discovered
@@ -430,7 +430,7 @@ async def test_a_worker_knows_the_bills_followed_so_far(pg_url: str, tmp_path: P
     with db.session() as session:
         follow.after_poll(session, config.get("govinfo-bills"), discovered())
     async with Fetcher() as fetcher:
-        runtime = Runtime(db, config, Pipeline(db, config, fetcher), Dispatcher(db), ClusterSettings.from_env())
+        runtime = Runtime(db, config, Pipeline(db, config, fetcher), Dispatcher(db))
         runtime.follow_bills()
     assert "follow.us-119-hr-10660" in {s.id for s in runtime.config.enabled_sources()}
     with db.session() as session:  # a row claim_due can take

@@ -186,8 +186,7 @@ def sources_budget(config: ConfigOpt = None, db: DbOpt = None, json_out: JsonOpt
     cfg = load_config(config, check_budget=False)
     database = _existing_database(db)
     if database is not None:
-        with database.session() as session:
-            cfg = with_followed(cfg, session)
+        cfg = with_followed(cfg, database)
         database.dispose()
     plans = plan(cfg)
     limits = {p.provider: PUBLISHED.get(p.provider, "no published limit" if p.limit_per_day is None

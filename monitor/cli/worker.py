@@ -110,7 +110,7 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
     queue_app = build_app(db, settings)
     async with Fetcher() as fetcher, queue_app.open_async(), channel_client() as client:
         dispatcher = worker_dispatcher(db, settings, client)
-        runtime = Runtime(db, config, Pipeline(db, config, fetcher), dispatcher, settings, http=http)
+        runtime = Runtime(db, config, Pipeline(db, config, fetcher), dispatcher, http=http)
         worker = Worker(queue_app, queues=queues, concurrency=concurrency, name=f"monitor-{os.getpid()}",
                         additional_context={"runtime": runtime}, update_heartbeat_interval=settings.heartbeat,
                         stalled_worker_timeout=settings.stalled_after, shutdown_graceful_timeout=grace,

@@ -44,18 +44,12 @@ class RunResult:
     dispatch: DispatchStats = field(default_factory=DispatchStats)
 
 
-def with_followed_bills(db: Database, config: AppConfig) -> AppConfig:
-    """``config`` plus a source for each bill followed so far (monitor.follow)."""
-    with db.session() as session:
-        return with_followed(config, session)
-
-
 async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | None = None,
                    wait_limit: float = 10.0) -> RunResult:
     """``run --once``: poll every enabled source, sending alerts within ``GROUP_WAIT`` of the poll that found them
     (a stalled source holds back no one else's; the changes of the polls finishing meanwhile go in the same message,
     as Alertmanager's group_wait), then today's digests and the retries due within ``wait_limit`` seconds."""
-    config = with_followed_bills(db, config)
+    config = with_followed(config, db)
     for source_id in source_ids or ():  # a typo in a cron line must not pass as a quiet pass
         if not config.get(source_id).enabled:
             raise ConfigError(f"{config.path.name}: source {source_id!r} is disabled (enabled: false); nothing to poll")
@@ -137,9 +131,8 @@ class Service:
     async def poll_job(self, source_id: str) -> None:
         """One scheduled poll, then the source's next run time stored for ``monitor status``."""
         assert self.pipeline is not None and self.scheduler is not None
-        try:
-            source = self.config.get(source_id)
-        except ConfigError:
+        source = self.config.by_id.get(source_id)
+        if source is None:
             return  # removed by a reload while this run was queued
         try:
             await self.pipeline.poll(source)
@@ -179,7 +172,7 @@ class Service:
 
     def follow_bills(self) -> None:
         """Poll the bills followed so far (monitor.follow) beside sources.yaml's."""
-        config = with_followed_bills(self.db, self.file_config)
+        config = with_followed(self.file_config, self.db)
         if [s.id for s in config.sources] != [s.id for s in self.config.sources]:
             self._use(config)
 
@@ -201,7 +194,7 @@ class Service:
         except ConfigError as exc:
             log.error("reload rejected, still running the previous configuration: %s", exc)
             return False
-        self._use(with_followed_bills(self.db, self.file_config))
+        self._use(with_followed(self.file_config, self.db))
         log.info("reloaded %s: monitoring %d sources", self.config.path, len(self.config.enabled_sources()))
         return True
 
@@ -219,8 +212,7 @@ class Service:
         await asyncio.wait(unfinished)
 
     async def run(self) -> None:
-        self.config = with_followed_bills(self.db, self.file_config)
-        sync_sources(self.db, self.config)
+        self._use(with_followed(self.file_config, self.db))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)

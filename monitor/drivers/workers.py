@@ -165,11 +165,10 @@ class Runtime(Service):
     """A worker process: the service's pipeline, followed bills and HTTP endpoints, driven by the job queue."""
 
     def __init__(self, db: Database, config: AppConfig, pipeline: Pipeline, dispatcher: Dispatcher,
-                 settings: ClusterSettings, **service: Any) -> None:
+                 **service: Any) -> None:
         super().__init__(db, config, **service)
         self.pipeline: Pipeline = pipeline
         self.dispatcher = dispatcher
-        self.settings = settings
 
     def sync(self, config: AppConfig) -> None:
         sync_sources_once(self.db, config)
@@ -189,9 +188,8 @@ def build_app(db: Database, settings: ClusterSettings) -> App:
     @app.task(name=POLL_TASK, queue=POLLS, pass_context=True, retry=False)
     async def poll(context: JobContext, source_id: str) -> str:
         rt = _runtime(context)
-        try:
-            config = rt.config.get(source_id)
-        except ConfigError:
+        config = rt.config.by_id.get(source_id)
+        if config is None:
             return "not in this worker's sources.yaml"
         summary = await rt.pipeline.poll(config)
         if summary.outcome == Outcome.SKIPPED:  # turned away by a live lease? come back when it ends
@@ -207,7 +205,7 @@ def build_app(db: Database, settings: ClusterSettings) -> App:
     async def dispatch(context: JobContext, timestamp: int) -> str:
         rt = _runtime(context)
         await asyncio.to_thread(rt.follow_bills)
-        ids = await asyncio.to_thread(claim_due, rt.db, rt.config, utcnow(), rt.settings.batch)
+        ids = await asyncio.to_thread(claim_due, rt.db, rt.config, utcnow(), settings.batch)
         polls = [poll.configure(lock=f"source:{i}", queueing_lock=f"source:{i}").make_new_job(source_id=i)
                  for i in ids]
         try:
