@@ -25,8 +25,6 @@ import os
 import random
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -38,23 +36,13 @@ from alerts.webhook import new_secret
 from monitor.config import load_config
 from monitor.drivers.service import run_once
 from monitor.models import Change, Delivery, Item, Source, Subscription, Watchlist
-from tests.conftest import ROOT, run_cli, run_cli_process
+from tests.conftest import run_cli, run_cli_process
 from tests.fakes.http_server import HttpServer, SignedWebhooks, webhook_receiver
-from tests.reliability.helpers import assert_versions_consistent, rss, write_sources
+from tests.reliability.helpers import assert_versions_consistent, rss, start_passes, write_sources
 
 KILLS = 12
 FEEDS = ("one", "two")
 
-CHILD = """
-import asyncio, sys
-from monitor.config import load_config
-from monitor.db import Database
-from monitor.drivers.service import run_once
-db = Database(sys.argv[1]); config = load_config(sys.argv[2])
-print("ready", flush=True)
-while True:
-    asyncio.run(run_once(db, config, wait_limit=1.0))
-"""
 
 
 class ChangingFeeds:
@@ -91,8 +79,6 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(db, db_ur
         s.add(Subscription(watchlist_id=watchlist.id, channel="slack", target="slack:" + slack.url()))
     asyncio.run(run_once(db, load_config(config), wait_limit=1))  # baseline
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env.update(PYTHONPATH=str(ROOT), MONITOR_ALLOW_PRIVATE_URLS="1")
     stop = threading.Event()
 
     def churn() -> None:
@@ -104,16 +90,14 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(db, db_ur
     killed_at: list[float] = []
     try:
         for _ in range(KILLS):
-            child = subprocess.Popen([sys.executable, "-c", CHILD, db_url, str(config)], env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-            assert child.stdout.readline().strip() == "ready"
+            child = start_passes(db_url, config)
             if len(killed_at) % 2:  # at a random moment
                 time.sleep(rng.uniform(0.05, 1.5))
             else:  # just after Slack received a message: inside the send/record window
                 slack.wait_requests(len(slack.requests) + 1, timeout=3)
                 time.sleep(rng.uniform(0, 0.05))
             child.kill()
-            child.communicate()
+            child.join()
             killed_at.append(time.monotonic())
     finally:
         stop.set()
@@ -211,18 +195,14 @@ def test_kill_loop_with_a_slow_receiver_delivers_every_change(db, db_url, feeds,
     changing = ChangingFeeds(feeds)
     asyncio.run(run_once(db, load_config(config), wait_limit=1))  # baseline
     receiver, hooks, _sub = webhook_watch(db, delay=0.5)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env.update(PYTHONPATH=str(ROOT), MONITOR_ALLOW_PRIVATE_URLS="1")
     try:
         for _ in range(kills):
             changing.publish()
-            child = subprocess.Popen([sys.executable, "-c", CHILD, db_url, str(config)], env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-            assert child.stdout.readline().strip() == "ready"
+            child = start_passes(db_url, config)
             receiver.wait_requests(len(receiver.requests) + 1, timeout=10)
             time.sleep(rng.uniform(0, 0.6))  # inside the 0.5 s answer, or just after it
             child.kill()
-            child.communicate()
+            child.join()
         with db.session() as s:  # a killed poller's source lease (not a delivery's) waits its term
             s.execute(update(Source).values(lease_owner=None, lease_until=None))
         asyncio.run(run_once(db, load_config(config), wait_limit=30))
