@@ -293,8 +293,8 @@ def enqueue(session: Session, source_id: str, poll_id: int,
     A status move another provider already reported for the same identity is recorded as its
     confirmation and fires nothing (``monitor.changes.events``)."""
     conn = session.connection()
-    verdicts = events.settle(conn, source_id, [events.Observed(change_id, w.item_id, w.record, change)
-                                               for change_id, (w, change) in zip(change_ids, found)], now)
+    verdicts = events.settle(session, source_id, [events.Observed(change_id, w.item_id, w.record, change)
+                                                  for change_id, (w, change) in zip(change_ids, found)], now)
     subscribers = recipients(conn)
     watchlists = compiled_watchlists(conn, subscribers)
     rows: list[dict[str, object]] = []

@@ -165,13 +165,14 @@ def test_two_opinions_of_one_case_on_one_day_are_two_events(two: Providers) -> N
 
 
 def test_an_undated_move_is_the_same_move_only_while_recent() -> None:
-    from monitor.changes.events import Event, same_move
+    from monitor.changes.events import same_move
+    from monitor.models import StatusEvent
 
     seen = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
-    decided = Event(1, "docket", "decided", None, 7, seen, ["a"])
+    decided = StatusEvent(kind="docket", status="decided", status_date=None, first_seen_at=seen)
     assert same_move(decided, "docket", "decided", None, seen + dt.timedelta(days=2))  # a feed flip-flopping
     assert not same_move(decided, "docket", "decided", None, seen + dt.timedelta(days=90))  # decided again
-    dated = Event(2, "bill", "reported", dt.date(2026, 11, 24), 8, seen, ["a"])
+    dated = StatusEvent(kind="bill", status="reported", status_date=dt.date(2026, 11, 24), first_seen_at=seen)
     assert same_move(dated, "bill", "reported", dt.date(2026, 11, 25), seen)
     assert not same_move(dated, "bill", "reported", dt.date(2026, 11, 27), seen)
     assert not same_move(dated, "opinion", "reported", dt.date(2026, 11, 24), seen)
@@ -184,6 +185,7 @@ def test_two_workers_deciding_one_move_at_once_make_one_first(db: Database) -> N
     import time
 
     from sqlalchemy import func, select, text
+    from sqlalchemy.orm import Session
 
     from monitor.changes.diff import ChangeSpec, ChangeType
     from monitor.changes.events import Observed, Verdict, settle
@@ -212,11 +214,11 @@ def test_two_workers_deciding_one_move_at_once_make_one_first(db: Database) -> N
     verdicts: dict[str, dict[int, Verdict]] = {}
     first = db.engine.connect()
     transaction = first.begin()
-    verdicts["a"] = settle(first, "a", [moves["a"]], now)  # holds the identity's lock until it commits
+    verdicts["a"] = settle(Session(first), "a", [moves["a"]], now)  # holds the identity's lock until it commits
 
     def second() -> None:
-        with db.engine.begin() as conn:
-            verdicts["b"] = settle(conn, "b", [moves["b"]], now)
+        with db.session() as session:
+            verdicts["b"] = settle(session, "b", [moves["b"]], now)
 
     worker = threading.Thread(target=second)
     worker.start()

@@ -7,12 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import insert, select, text, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session, selectinload
 
 from monitor.changes.diff import ChangeSpec, ChangeType
 from monitor.models import Delivery, Item, StatusEvent, StatusReport, Subscription, Watchlist, utcnow
@@ -60,18 +59,6 @@ class Observed:
     spec: ChangeSpec
 
 
-@dataclass
-class Event:
-    id: int
-    kind: str
-    status: str
-    status_date: dt.date | None
-    first_change_id: int | None
-    first_seen_at: dt.datetime
-    sources: list[str]
-    items: list[int] = field(default_factory=list)  # the items that reported it, one per report
-
-
 @dataclass(frozen=True)
 class _View:
     """One provider's item of the identity at a status: as it stands, or as this poll reports it."""
@@ -93,7 +80,7 @@ def undated_before_dated(kind: str, earlier: dt.date | None, later: dt.date | No
     return kind == "opinion" and earlier is None and later is not None
 
 
-def same_move(event: Event, kind: str, status: str, day: dt.date | None, now: dt.datetime) -> bool:
+def same_move(event: StatusEvent, kind: str, status: str, day: dt.date | None, now: dt.datetime) -> bool:
     """Same kind and status on the same action day or, undated, recent enough to be the same move."""
     if event.kind != kind or event.status != status:
         return False
@@ -104,13 +91,13 @@ def same_move(event: Event, kind: str, status: str, day: dt.date | None, now: dt
     return same_day(event.status_date, day)
 
 
-def _lock(conn: Connection, identities: list[str]) -> None:
+def _lock(session: Session, identities: list[str]) -> None:
     """Serialise the polls that decide about these identities (PostgreSQL; SQLite has one writer)."""
-    if conn.dialect.name != "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
         return
     for identity in sorted(identities):
         key = int.from_bytes(hashlib.sha256(identity.encode()).digest()[:8], "big", signed=True)
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def _first(spec: ChangeSpec, kind: str, status: str, others: list[str]) -> Verdict:
@@ -135,7 +122,7 @@ def filing_number(data: dict[str, Any]) -> str | None:
     return str(int(str(number))) if str(number).isdigit() else None
 
 
-def _filings(conn: Connection, source_id: str, observed: list[Observed]) -> dict[int, Verdict]:
+def _filings(session: Session, source_id: str, observed: list[Observed]) -> dict[int, Verdict]:
     """A new docket entry another provider already has (same case, same entry number) is that filing
     again: CourtListener reads the courts' PACER feeds, so one order reaches both."""
     new = [(o, filing_number(o.record.data)) for o in observed
@@ -145,33 +132,36 @@ def _filings(conn: Connection, source_id: str, observed: list[Observed]) -> dict
         return {}
     i = Item.__table__.c
     known: dict[str, set[str | None]] = defaultdict(set)
-    for row in conn.execute(select(i.identity, i.data).where(
+    for row in session.execute(select(i.identity, i.data).where(
             i.identity.in_({str(o.record.identity) for o, _ in new}), i.kind.in_(OWN_EVENTS),
             i.source_id != source_id)):
         known[row.identity].add(filing_number(row.data or {}))
     return {o.change_id: Verdict("confirms") for o, n in new if n in known[str(o.record.identity)]}
 
 
-def settle(conn: Connection, source_id: str, observed: list[Observed], now: dt.datetime) -> dict[int, Verdict]:
-    """Record the poll's status moves as events and reports; a verdict per change of an identity."""
+def settle(session: Session, source_id: str, observed: list[Observed], now: dt.datetime) -> dict[int, Verdict]:
+    """Record the poll's status moves as events and reports (flushed); a verdict per change of an identity."""
     moves = [o for o in observed if o.record.identity and o.record.status and o.record.kind not in OWN_EVENTS
              and o.spec.type in (ChangeType.NEW, ChangeType.STATUS)]
     filed = [o for o in observed if o.record.identity and o.record.kind in OWN_EVENTS]
     if not moves and not filed:
         return {}
     identities = sorted({str(o.record.identity) for o in moves + filed})
-    _lock(conn, identities)
-    filings = _filings(conn, source_id, filed)
+    _lock(session, identities)
+    filings = _filings(session, source_id, filed)
     if not moves:
         return filings
-    events = _events(conn, identities)
+    events: dict[str, list[StatusEvent]] = defaultdict(list)
+    for event in session.scalars(select(StatusEvent).where(StatusEvent.identity.in_(identities))
+                                 .options(selectinload(StatusEvent.reports)).order_by(StatusEvent.id)):
+        events[event.identity].append(event)
     i = Item.__table__.c
     views: dict[str, list[_View]] = defaultdict(list)
-    for row in conn.execute(select(i.id, i.identity, i.source_id, i.kind, i.status, i.status_date).where(
+    for row in session.execute(select(i.id, i.identity, i.source_id, i.kind, i.status, i.status_date).where(
             i.identity.in_(identities), i.source_id != source_id, i.status.is_not(None))):
         views[row.identity].append(_View(row.id, row.source_id, row.kind, row.status, row.status_date))
     verdicts: dict[int, Verdict] = {}
-    grown: list[Event] = []
+    grown: list[StatusEvent] = []
     for o in moves:
         identity = str(o.record.identity)
         this = _View(o.item_id, source_id, o.record.kind, str(o.record.status), o.record.status_date)
@@ -179,78 +169,60 @@ def settle(conn: Connection, source_id: str, observed: list[Observed], now: dt.d
         moved = [e for e in events[identity] if same_move(e, this.kind, this.status, this.status_date, now)]
         # the move this item reported before (a repeat), else one this source has not reported: an
         # event it reported through another item is another decision of the case, not this one
-        found = next((e for e in moved if o.item_id in e.items), None) or next(
-            (e for e in moved if source_id not in e.sources), None)
-        reported = {item for e in moved for item in e.items}
+        found = next((e for e in moved if o.item_id in _items(e)), None) or next(
+            (e for e in moved if source_id not in {r.source_id for r in e.reports}), None)
+        reported = {item for e in moved for item in _items(e)}
         already = [v for v in others if v.status == this.status and same_day(v.status_date, this.status_date)
                    and not undated_before_dated(v.kind, v.status_date, this.status_date) and v.item_id not in reported]
         if found is None and already:  # it stood there before alerts began: its provider saw the move first
-            found = _create(conn, identity, already[0], None, now)
+            found = _create(session, identity, already[0], None, now)
             events[identity].append(found)
         if found is None:
-            events[identity].append(_create(conn, identity, this, o.change_id, now))
+            events[identity].append(_create(session, identity, this, o.change_id, now))
             verdicts[o.change_id] = _first(o.spec, this.kind, this.status, [v.status for v in others])
-        elif o.item_id in found.items:
+        elif o.item_id in _items(found):
             verdicts[o.change_id] = Verdict("repeat")
         else:
-            _report(conn, found, this, o.change_id, now)
+            _report(found, this, o.change_id, now)
             grown.append(found)
             verdicts[o.change_id] = Verdict("confirms")
     quiet = {o.item_id: verdicts[o.change_id] for o in moves if not verdicts[o.change_id].alerts}
     for o in observed:
         if o.item_id in quiet and o.spec.type is ChangeType.FIELD and o.spec.field in MOVE_FIELDS:
             verdicts[o.change_id] = quiet[o.item_id]
+    session.flush()
     for event in grown:
-        _release_confirmed(conn, event, now)
+        _release_confirmed(session, event, now)
     return verdicts | filings
 
 
-def _events(conn: Connection, identities: list[str]) -> dict[str, list[Event]]:
-    e, r = StatusEvent.__table__.c, StatusReport.__table__.c
-    found: dict[str, list[Event]] = defaultdict(list)
-    by_id: dict[int, Event] = {}
-    for row in conn.execute(select(e.id, e.identity, e.kind, e.status, e.status_date, e.first_change_id,
-                                   e.first_seen_at, r.source_id, r.item_id)
-                            .outerjoin(StatusReport.__table__, r.event_id == e.id)
-                            .where(e.identity.in_(identities)).order_by(e.id, r.id)):
-        if row.id not in by_id:
-            by_id[row.id] = Event(row.id, row.kind, row.status, row.status_date, row.first_change_id,
-                                  row.first_seen_at, [])
-            found[row.identity].append(by_id[row.id])
-        if row.source_id is not None:
-            by_id[row.id].sources.append(row.source_id)
-            by_id[row.id].items.append(row.item_id)
-    return found
+def _items(event: StatusEvent) -> set[int | None]:
+    return {r.item_id for r in event.reports}
 
 
-def _create(conn: Connection, identity: str, first: _View, change_id: int | None, now: dt.datetime) -> Event:
+def _create(session: Session, identity: str, first: _View, change_id: int | None, now: dt.datetime) -> StatusEvent:
     """A new event of ``identity``, with its first report."""
-    event_id = conn.execute(insert(StatusEvent).returning(StatusEvent.__table__.c.id), {
-        "identity": identity, "kind": first.kind, "status": first.status, "status_date": first.status_date,
-        "first_source_id": first.source_id, "first_change_id": change_id, "first_seen_at": now}).scalar_one()
-    event = Event(event_id, first.kind, first.status, first.status_date, change_id, now, [])
-    _report(conn, event, first, change_id, now)
+    event = StatusEvent(identity=identity, kind=first.kind, status=first.status, status_date=first.status_date,
+                        first_source_id=first.source_id, first_change_id=change_id, first_seen_at=now)
+    session.add(event)
+    _report(event, first, change_id, now)
     return event
 
 
-def _report(conn: Connection, event: Event, view: _View, change_id: int | None, now: dt.datetime) -> None:
-    conn.execute(insert(StatusReport), {"event_id": event.id, "source_id": view.source_id, "item_id": view.item_id,
-                                        "change_id": change_id, "status_date": view.status_date,
-                                        "reported_at": now})
-    event.sources.append(view.source_id)
-    event.items.append(view.item_id)
+def _report(event: StatusEvent, view: _View, change_id: int | None, now: dt.datetime) -> None:
+    event.reports.append(StatusReport(source_id=view.source_id, item_id=view.item_id, change_id=change_id,
+                                      status_date=view.status_date, reported_at=now))
 
 
-def _release_confirmed(conn: Connection, event: Event, now: dt.datetime) -> None:
+def _release_confirmed(session: Session, event: StatusEvent, now: dt.datetime) -> None:
     """Send the alerts held for ``event`` whose watchlist asked for no more providers than now agree."""
     if event.first_change_id is None:
         return
-    d, s, w = Delivery.__table__.c, Subscription.__table__.c, Watchlist.__table__.c
-    ready = select(d.id).join(Subscription.__table__, s.id == d.subscription_id).join(
-        Watchlist.__table__, w.id == s.watchlist_id).where(
-        d.change_id == event.first_change_id, d.state == DeliveryState.HELD, w.confirm <= len(set(event.sources)))
-    conn.execute(update(Delivery).where(Delivery.id.in_(ready))
-                 .values(state=DeliveryState.PENDING, next_attempt_at=now))
+    ready = (select(Delivery.id).join(Delivery.subscription).join(Subscription.watchlist)
+             .where(Delivery.change_id == event.first_change_id, Delivery.state == DeliveryState.HELD,
+                    Watchlist.confirm <= len({r.source_id for r in event.reports})))
+    session.execute(update(Delivery).where(Delivery.id.in_(ready))
+                    .values(state=DeliveryState.PENDING, next_attempt_at=now))
 
 
 def hold_until(confirm: int, timeout: int, verdict: Verdict | None, spec: ChangeSpec,
