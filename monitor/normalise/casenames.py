@@ -18,12 +18,13 @@ _LOWER_V = re.compile(r"\sv\.?\s")  # only lower-case "v": "Vitamin V Corp" stay
 _UNITED_STATES = re.compile(
     r"^(USA|U\.S\.A\.|U\.S\.?|U\. S\.?|(The )?United States of America|The United States)(,|\.)?$", re.IGNORECASE)
 _ET_AL = re.compile(r",?\set\.?\sal\.?", re.IGNORECASE)
+# a party designation as a whole word (between spaces), with its comma or period
 _DESIGNATION = re.compile(
-    r"^(appell(ee|ant)s?|claimants?|complainants?|defendants?|defendants?(--?|/)appell(ee|ant)s?"
+    r"(?<!\S)(appell(ee|ant)s?|claimants?|complainants?|defendants?|defendants?(--?|/)appell(ee|ant)s?"
     r"|devisee|executor|executrix|pet(\.|itioner)s?|petitioners?(--?|/)appell(ee|ant)s?"
     r"|petitioners?(--?|/)defendants?|plaintiffs?|plaintiffs?(--?|/)appell(ee|ant)s?|respond(e|a)nts?"
     r"|respond(e|a)nts?(--?|/)appell(ee|ant)s?|cross(--?|/)respondents?|crosss?(--?|/)petitioners?"
-    r"|cross(--?|/)appell(ees|ant)s?|deceased)(,|\.)?$", re.IGNORECASE)
+    r"|cross(--?|/)appell(ees|ant)s?|deceased)(,|\.)?(?!\S)", re.IGNORECASE)
 _EDGE_PUNCTUATION = r"(-|–|_|/|;|,|\s)*"
 _BAD_END = re.compile(_EDGE_PUNCTUATION + "$")
 _BAD_START = re.compile("^" + _EDGE_PUNCTUATION)
@@ -49,7 +50,7 @@ def tidy(text: str) -> str:
 def harmonize(name: str) -> str:
     """The comparable form of a case name (see the module docstring)."""
     text = _LOWER_V.sub(" v. ", _VERSUS.sub(" v. ", html.unescape(name)))
-    text = " ".join(_DESIGNATION.sub("", word) for word in text.split())
+    text = _DESIGNATION.sub("", " ".join(text.split()))
     text = " v. ".join(_party(p) for p in text.split(" v. "))
     text = _ET_AL.sub("", text)
     text = re.sub(r"^Nos?\.\s+", "", text)
