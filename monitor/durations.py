@@ -4,11 +4,14 @@ them where a config field is declared: the loader and every source kind's config
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator
+
+from monitor.errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
 MAX_DURATION_DAYS = 3650  # ten years: longer is a typo, and would overflow a date
@@ -26,6 +29,16 @@ def parse_duration(text: str) -> int:
     if total > MAX_DURATION_DAYS * 86400:
         raise ValueError(f"duration {text!r} is longer than {MAX_DURATION_DAYS} days")
     return total
+
+
+def env_seconds(variable: str, default: int) -> int:
+    """A duration set in the environment (``MONITOR_SHUTDOWN_GRACE=8s``) in seconds, else ``default``;
+    a bad value is a ConfigError naming the variable."""
+    text = os.environ.get(variable)
+    try:
+        return parse_duration(text) if text else default
+    except ValueError as exc:
+        raise ConfigError(f"{variable}: {exc}") from None
 
 
 def cron_trigger(text: str, jitter: int | None = None) -> Any:

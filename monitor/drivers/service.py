@@ -71,14 +71,13 @@ async def run_once(db: Database, config: AppConfig, *, source_ids: list[str] | N
         finally:
             polling.cancel()  # only when delivery failed: the polls are done otherwise
         claim_digests(db)
-        deadline = asyncio.get_running_loop().time() + wait_limit
+        deadline = utcnow() + dt.timedelta(seconds=wait_limit)
         while True:
             await dispatcher.run_once(stats=stats)
             due = dispatcher.next_due()
-            wait = None if due is None else (due - utcnow()).total_seconds()
-            if wait is None or wait > deadline - asyncio.get_running_loop().time():
+            if due is None or due > deadline:
                 return RunResult(polling.result(), stats)
-            await asyncio.sleep(max(wait, 0.05))
+            await asyncio.sleep(max((due - utcnow()).total_seconds(), 0.05))
 
 
 def first_run_time(last_attempt: dt.datetime | None, interval: float, jitter: float,

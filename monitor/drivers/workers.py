@@ -14,7 +14,6 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from monitor.config import AppConfig
 from monitor.db import Database
 from monitor.delivery.dispatcher import Dispatcher
 from monitor.drivers.service import Service, first_run_time
-from monitor.durations import parse_duration
+from monitor.durations import env_seconds, parse_duration
 from monitor.errors import ConfigError
 from monitor.models import Setting, Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
@@ -54,10 +53,10 @@ _SYNC_LOCK = 7_246_002
 class ClusterSettings:
     """Tunables, from the environment so every worker of a deployment agrees."""
 
-    dispatch_every: int = 5  # MONITOR_DISPATCH_EVERY: seconds between dispatch ticks
-    deliver_every: int = 5  # MONITOR_DELIVER_EVERY
-    heartbeat: float = 10.0  # MONITOR_WORKER_HEARTBEAT
-    stalled_after: float = 30.0  # MONITOR_WORKER_STALLED_AFTER: silence that makes a worker dead
+    dispatch_every: int = 5  # seconds between dispatch ticks
+    deliver_every: int = 5
+    heartbeat: int = 10
+    stalled_after: int = 30  # silence that makes a worker dead
     batch: int = 2000  # most sources one dispatch tick takes
 
     def __post_init__(self) -> None:
@@ -69,16 +68,10 @@ class ClusterSettings:
 
     @classmethod
     def from_env(cls) -> ClusterSettings:
-        values: dict[str, Any] = {}
-        for name, variable in (("dispatch_every", "MONITOR_DISPATCH_EVERY"), ("deliver_every", "MONITOR_DELIVER_EVERY"),
-                               ("heartbeat", "MONITOR_WORKER_HEARTBEAT"),
-                               ("stalled_after", "MONITOR_WORKER_STALLED_AFTER")):
-            try:
-                if os.environ.get(variable):
-                    values[name] = parse_duration(os.environ[variable])
-            except ValueError as exc:
-                raise ConfigError(f"{variable}: {exc}") from None
-        return cls(**values)
+        return cls(dispatch_every=env_seconds("MONITOR_DISPATCH_EVERY", cls.dispatch_every),
+                   deliver_every=env_seconds("MONITOR_DELIVER_EVERY", cls.deliver_every),
+                   heartbeat=env_seconds("MONITOR_WORKER_HEARTBEAT", cls.heartbeat),
+                   stalled_after=env_seconds("MONITOR_WORKER_STALLED_AFTER", cls.stalled_after))
 
 
 def cron_every(seconds: int, name: str = "interval") -> str:
