@@ -86,12 +86,10 @@ def claim_digests(db: Database, now: dt.datetime | None = None) -> list[str]:
 
 
 def claim_day(session: Session, subs: list[Subscription], day: dt.date, key: str, now: dt.datetime) -> bool:
-    """In one transaction: the day's ``digests`` rows and the queued rows moved under ``key``;
-    False when the day had nothing to send and nobody asked for a "no news" digest."""
+    """In one transaction: the queued rows moved under ``key`` and the day's ``digests`` rows (whose
+    UNIQUE constraint makes the claim); False when the day had nothing to send and nobody asked
+    for a "no news" digest."""
     ids = [s.id for s in subs]
-    session.add_all(Digest(subscription_id=sub_id, digest_date=day, state=DigestState.PENDING, created_at=now)
-                    for sub_id in ids)
-    session.flush()
     due_at = min(now, utcnow())
     moved = session.scalars(
         update(Delivery)
@@ -101,17 +99,15 @@ def claim_day(session: Session, subs: list[Subscription], day: dt.date, key: str
                 next_attempt_at=due_at)
         .returning(Delivery.id)
     ).all()
-    if moved:
-        return True
     wanting = next((s.id for s in subs if s.send_empty_digest), None)
-    if wanting is None:
-        session.execute(update(Digest).where(Digest.subscription_id.in_(ids), Digest.digest_date == day)
-                        .values(state=DigestState.EMPTY))
-        return False
-    session.add(Delivery(idempotency_key=f"{key}:empty", group_key=key, subscription_id=wanting,
-                         kind=DeliveryKind.DIGEST, state=DeliveryState.PENDING, payload={"date": day.isoformat()},
-                         next_attempt_at=due_at, created_at=now))
-    return True
+    sending = bool(moved) or wanting is not None
+    session.add_all(Digest(subscription_id=sub_id, digest_date=day, created_at=now,
+                           state=DigestState.PENDING if sending else DigestState.EMPTY) for sub_id in ids)
+    if not moved and wanting is not None:
+        session.add(Delivery(idempotency_key=f"{key}:empty", group_key=key, subscription_id=wanting,
+                             kind=DeliveryKind.DIGEST, state=DeliveryState.PENDING,
+                             payload={"date": day.isoformat()}, next_attempt_at=due_at, created_at=now))
+    return sending
 
 
 def preview_message(session: Session, subscriptions: list[Subscription], day: dt.date) -> Message:
