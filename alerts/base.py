@@ -64,7 +64,7 @@ def happened_text(status: str | None, day: dt.date | None) -> str | None:
 
 def zone_or_utc(timezone: str | None) -> ZoneInfo:
     """The subscriber's zone, UTC when none or unknown: a message must render even for a zone this
-    machine's tz database lacks (``monitor.delivery.digest.zone``, which schedules, refuses one)."""
+    machine's tz database lacks (``monitor.delivery.digest``, which schedules, skips its digest)."""
     try:
         return ZoneInfo(timezone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):

@@ -165,7 +165,8 @@ def digest_preview(
     from sqlalchemy import select
 
     from alerts import channel_for_target, mask_target
-    from monitor.delivery.digest import preview_message, zone
+    from alerts.base import zone_or_utc
+    from monitor.delivery.digest import preview_message
     from monitor.models import Subscription, utcnow
 
     if (subscription is None) == (email is None):
@@ -179,7 +180,7 @@ def digest_preview(
         if not subs:
             fail("no digest subscription matches (see `monitor subscriptions list`)")
         try:
-            day = dt.date.fromisoformat(date) if date else utcnow().astimezone(zone(subs[0].timezone)).date()
+            day = dt.date.fromisoformat(date) if date else utcnow().astimezone(zone_or_utc(subs[0].timezone)).date()
         except ValueError:
             fail(f"--date {date!r}: expected YYYY-MM-DD")
         message = preview_message(session, subs, day)
