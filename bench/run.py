@@ -484,6 +484,39 @@ both sampled from /proc every 20 ms. The machine is shared, so walls move from r
 compare tools within one run, and read CPU seconds beside the walls."""
 
 
+def fixed_costs(work: Path, nginx: Nginx, paths: list[str], r2e: str | None) -> list[str]:
+    """The two fixed costs of an unchanged cycle, each alone in a new process (bench/parts.py):
+    start-up imports, and the HTTP client's own work for the N conditional GETs (all 304)."""
+    urls = work / "urls.txt"
+    urls.write_text("\n".join(nginx.url(p) for p in paths) + "\n")
+    parts = str(ROOT / "bench" / "parts.py")
+
+    def cpu(python: str, *args: str) -> str:
+        out = subprocess.run([python, *args], env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
+                             text=True, check=True)
+        return out.stdout.strip()
+
+    n = len(paths)
+    httpx_cpu, urllib_cpu = cpu(PYTHON, parts, "httpx", str(urls), "4"), cpu(PYTHON, parts, "urllib", str(urls))
+    rows = ["| part | CPU s |", "|---|---:|",
+            f"| monitor: importing what `run --once` needs | {cpu(PYTHON, parts, 'imports')} |",
+            f"| httpx.AsyncClient alone: {n} conditional GETs (304), 4 at a time (the monitor's per-host limit) | "
+            + httpx_cpu + " |",
+            f"| urllib alone (feedparser's, so rss2email's): the same {n} GETs one by one | {urllib_cpu} |"]
+    if r2e:
+        python = str(Path(r2e).parent / "python")
+        took = cpu(python, "-c", "import time; t = time.process_time(); import rss2email.main, rss2email.feeds; "
+                                 "print(f'{time.process_time() - t:.3f}')")
+        rows.append(f"| rss2email: importing its modules | {took} |")
+    return rows
+
+
+FIXED_COSTS = """\
+Each measured alone in a new process (`bench/parts.py`), on the same server and feeds as the
+largest peer run above. An unchanged cycle cannot cost less than its start-up plus its HTTP
+client's own work for the conditional GETs; read them beside the peers' whole cycle."""
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:
@@ -559,6 +592,7 @@ def main() -> None:
     nginx = Nginx(work)
     slack, smtp = SlackSink(), SmtpSink()
     results: list[Measure] = []
+    costs: list[str] = []
 
     def report() -> None:
         """Written after every tool, so an interrupted run still leaves its numbers."""
@@ -568,6 +602,8 @@ def main() -> None:
                 f"Machine: {description}.", "", "## Method", "", METHOD, "", "## Results", "",
                 *table(results), "", "Ratios (wall time; medians for the repeated cycles):", "",
                 *ratios(results), ""]
+        if costs:
+            text += ["## Fixed costs of an unchanged cycle", "", FIXED_COSTS, "", *costs, ""]
         Path(args.out).write_text("\n".join(text) + "\n")
 
     try:
@@ -580,6 +616,7 @@ def main() -> None:
                 results += run_naive(work, nginx, paths, args.entries, args.repeat)
                 report()
                 results += run_r2e(work, nginx, paths, args.entries, args.repeat, r2e_binary(args.r2e), smtp)
+                costs = fixed_costs(work, nginx, paths, r2e_binary(args.r2e))
                 report()
             print("\n".join(table([r for r in results if r.feeds == n])[2:]), file=sys.stderr)
     finally:

@@ -53,7 +53,7 @@ def user_agent() -> str:
 
 @functools.cache
 def ssl_context() -> ssl.SSLContext:
-    """One CA bundle load per process (a quarter of a second of CPU), shared by every client."""
+    """One CA bundle load per process (loading it is slow), shared by every client."""
     return ssl.create_default_context(cafile=certifi.where())
 
 
