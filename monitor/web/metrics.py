@@ -21,6 +21,7 @@ from monitor.config import AppConfig
 from monitor.db import Database
 from monitor.models import Change, Delivery, Item, Poll, Source
 from monitor.outbox.states import DeliveryState
+from monitor.pipeline import build_source, missing_env
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 QUEUED_STATES = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.QUEUED)
@@ -53,11 +54,12 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def collect(session: Session, configured: set[str] | None = None) -> list[Metric]:
+def collect(session: Session, configured: set[str] | None = None, keyless: set[str] | None = None) -> list[Metric]:
     """Polls and their outcomes, failures in a row, items, changes, deliveries by state, the
-    delivery queue's depth and each source's last success. As in ``monitor status``, a source
-    not in ``configured`` that never polled or stored anything (the push endpoint's row, made
-    at start even without MONITOR_HOOK_SECRET) is left out."""
+    delivery queue's depth, each source's last success and whether it is watched at all. As in
+    ``monitor status``, a source not in ``configured`` that never polled or stored anything (the
+    push endpoint's row, made at start even without MONITOR_HOOK_SECRET) is left out. ``keyless``:
+    the sources that cannot run here because a key they need is not set."""
     polls = Metric("remedy_polls_total", "counter", "Polls by source and outcome.")
     for source_id, outcome, count in session.execute(
             select(Poll.source_id, Poll.outcome, func.count()).group_by(Poll.source_id, Poll.outcome)):
@@ -67,11 +69,18 @@ def collect(session: Session, configured: set[str] | None = None) -> list[Metric
     failing = Metric("remedy_source_consecutive_failures", "gauge", "Failed polls in a row, by source.")
     last_success = Metric("remedy_source_last_success_timestamp_seconds", "gauge",
                           "Unix time of the source's last successful poll.")
+    # one gauge to alert on: a source skipped for a missing key fails nothing, and a silent one
+    # (no new item for longer than expected) may fail nothing either, yet neither is watched
+    up = Metric("remedy_source_up", "gauge",
+                "1 while the source is watched; 0 when its polls fail, it is silent (an incident is open) "
+                "or it cannot run (a key it needs is not set).")
     for source in session.scalars(select(Source).where(Source.enabled).order_by(Source.id)):
         if configured is not None and source.id not in configured and not source.polls_total \
                 and not stored.get(source.id):
             continue
         failing.samples.append(({"source": source.id}, source.consecutive_failures))
+        down = source.consecutive_failures or source.incident_open or source.id in (keyless or set())
+        up.samples.append(({"source": source.id}, 0 if down else 1))
         if source.last_success_at is not None:
             last_success.samples.append(({"source": source.id}, source.last_success_at.timestamp()))
     items = Metric("remedy_items", "gauge", "Stored items by source.",
@@ -86,13 +95,15 @@ def collect(session: Session, configured: set[str] | None = None) -> list[Metric
         depth += count if str(state) in QUEUED_STATES else 0
     queue = Metric("remedy_delivery_queue_depth", "gauge", "Deliveries waiting to be sent or retried.",
                    [({}, depth)])
-    return [polls, failing, last_success, items, changes, deliveries, queue]
+    return [polls, failing, last_success, up, items, changes, deliveries, queue]
 
 
 def render(db: Database, config: AppConfig | None = None) -> str:
     configured = {source.id for source in config.sources} if config is not None else None
+    keyless = {source.id for source in config.enabled_sources()
+               if missing_env(build_source(source))} if config is not None else None
     with db.session() as session:
-        return "".join(line + "\n" for metric in collect(session, configured) for line in metric.lines())
+        return "".join(line + "\n" for metric in collect(session, configured, keyless) for line in metric.lines())
 
 
 async def metrics(request: Request) -> PlainTextResponse:

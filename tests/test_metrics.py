@@ -1,0 +1,50 @@
+"""/metrics tells an operator which sources are not watched, whatever the reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import update
+
+from monitor.config import load_config
+from monitor.db import Database
+from monitor.models import Source
+from monitor.web.metrics import render
+from tests.conftest import run_cli
+from tests.reliability.helpers import rss
+
+
+def samples(text: str) -> dict[str, float]:
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line and not line.startswith("#")}
+
+
+def test_source_up_is_zero_for_a_failing_a_silent_and_a_keyless_source(db: Database, cli_env: dict[str, str],
+                                                                      feeds, tmp_path: Path) -> None:
+    """A source whose key is not set fails no poll and a silent one (no new item for longer than
+    its ``expect_items_within``) fails none either: ``remedy_source_up`` is 0 for them as for a
+    failing one, and 1 for the source that is watched."""
+    feeds.set("/ok.xml", rss(("a1", "One")))
+    feeds.set("/quiet.xml", rss(("q1", "Old news")))
+    config = Path(cli_env["MONITOR_CONFIG"])
+    config.write_text(
+        f"sources:\n  - id: ok\n    kind: rss\n    url: {feeds.url('/ok.xml')}\n"
+        f"  - id: quiet\n    kind: rss\n    url: {feeds.url('/quiet.xml')}\n    expect_items_within: 7d\n"
+        "  - id: down\n    kind: rss\n    url: http://127.0.0.1:9/x.xml\n"
+        "  - id: bills\n    kind: congress_recent\n    congress: current\n    filter: bivens\n")
+    env = {name: value for name, value in cli_env.items() if name != "CONGRESS_API_KEY"}
+    run_cli(["run", "--once"], env, cwd=tmp_path)
+    with db.session() as session:  # the quiet feed's last new item was ten days ago
+        session.execute(update(Source).where(Source.id == "quiet").values(
+            last_change_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=10)))
+    second = run_cli(["run", "--once"], env, cwd=tmp_path)
+    assert "bills: skipped: set CONGRESS_API_KEY" in second.stdout, second.stdout
+
+    with_env = samples(render(db, load_config(config)))
+    assert with_env['remedy_source_up{source="ok"}'] == 1
+    assert with_env['remedy_source_up{source="down"}'] == 0
+    assert with_env['remedy_source_up{source="quiet"}'] == 0
+    assert with_env['remedy_source_consecutive_failures{source="quiet"}'] == 0  # silent, not failing
+    assert with_env['remedy_source_up{source="bills"}'] == 0
+    assert with_env['remedy_source_consecutive_failures{source="bills"}'] == 0  # skipped, not failing
