@@ -102,22 +102,16 @@ def ensure_queue_schema(db: Database) -> bool:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
         if conn.scalar(QUEUE_TABLE):
             return False
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        raw.execute(SchemaManager.get_schema())  # no parameters: its % signs stay literal
+        conn.execution_options(no_parameters=True).exec_driver_sql(SchemaManager.get_schema())  # % stays literal
     log.info("applied the job queue schema (procrastinate)")
     return True
 
 
 def sync_sources_once(db: Database, config: AppConfig) -> None:
     """``sync_sources`` for many workers starting together: one at a time, under a lock."""
-    with db.engine.connect() as conn:
-        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _SYNC_LOCK})
-        try:
-            sync_sources(db, config)
-        finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _SYNC_LOCK})
-            conn.commit()
+    with db.engine.begin() as conn:  # the lock is held until this transaction ends
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SYNC_LOCK})
+        sync_sources(db, config)
 
 
 def claim_due(db: Database, config: AppConfig, now: dt.datetime, limit: int) -> list[str]:
