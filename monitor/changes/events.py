@@ -82,9 +82,7 @@ def undated_before_dated(kind: str, earlier: dt.date | None, later: dt.date | No
 
 def same_move(event: StatusEvent, kind: str, status: str, day: dt.date | None, now: dt.datetime) -> bool:
     """Same kind and status on the same action day or, undated, recent enough to be the same move."""
-    if event.kind != kind or event.status != status:
-        return False
-    if undated_before_dated(kind, event.status_date, day):
+    if event.kind != kind or event.status != status or undated_before_dated(kind, event.status_date, day):
         return False
     if event.status_date is None or day is None:
         return now - event.first_seen_at <= UNDATED_WITHIN

@@ -242,7 +242,7 @@ def build_message(session: Session, deliveries: list[Delivery]) -> tuple[Message
     ), subscriptions
 
 
-def queue_admin_notice(session: Session, text: str, key: str, now: dt.datetime | None = None) -> bool:
+def queue_admin_notice(session: Session, text: str, key: str, now: dt.datetime) -> bool:
     """Queue one admin notice per incident ``key``; False if it was queued already or, without
     ``MONITOR_ADMIN_TARGET``, only logged (so it never counts as a failed delivery)."""
     if not os.environ.get(ADMIN_ENV):
@@ -251,7 +251,6 @@ def queue_admin_notice(session: Session, text: str, key: str, now: dt.datetime |
     idempotency_key = f"admin:{key}"
     if session.scalar(select(Delivery.id).where(Delivery.idempotency_key == idempotency_key)):
         return False
-    now = now or utcnow()
     session.add(Delivery(idempotency_key=idempotency_key, group_key=idempotency_key, kind=DeliveryKind.ADMIN,
                          state=DeliveryState.PENDING, payload={"text": text}, next_attempt_at=now, created_at=now))
     return True
