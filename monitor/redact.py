@@ -5,7 +5,6 @@ logs and output, while hosts and ordinary paths stay so an operator can see whic
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
@@ -136,19 +135,3 @@ def redact_for_target(text: str, target: str) -> str:
     """``redact``, and first the secret parts of the target the text came back from: a receiver or
     proxy that echoes the request's path or URL must not put its credential into errors or logs."""
     return redact(_scrub_target(text, target))
-
-
-class RedactingFilter(logging.Filter):
-    """Rewrites every record's message through ``redact`` before any handler sees it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage()), None
-        return True
-
-
-def install_log_redaction() -> None:
-    """On the root logger and on its handlers: records of child loggers reach only the handlers."""
-    root = logging.getLogger()
-    for holder in (root, *root.handlers):
-        if not any(isinstance(f, RedactingFilter) for f in holder.filters):
-            holder.addFilter(RedactingFilter())

@@ -6,6 +6,7 @@ text when a subscription is made; ``monitor.netguard`` judges the addresses at c
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
@@ -71,25 +72,19 @@ def check_target_url(url: str, *, allowed_hosts: tuple[str, ...] = ()) -> str:
     if parts.scheme not in ("http", "https") or not host:
         raise ConfigError(f"{shown} is not an http(s) URL")
     name = host.rstrip(".")
-    try:  # inet_aton's other forms (2130706433, 0x7f000001, 127.1, octal 0177.0.0.1) or a trailing dot hide an address
-        legacy = socket.inet_ntoa(socket.inet_aton(name)) != host
-    except OSError:
-        legacy = False
-    if legacy:
-        raise ConfigError(f"{shown}: an IPv4 address written as {host!r} is refused; write it as four "
-                          "decimal numbers (a.b.c.d)")
+    with contextlib.suppress(OSError):  # 2130706433, 0x7f000001, 127.1, 0177.0.0.1, 10.0.0.1. hide an address
+        if socket.inet_ntoa(socket.inet_aton(name)) != host:
+            raise ConfigError(f"{shown}: an IPv4 address written as {host!r} is refused; write it as four "
+                              "decimal numbers (a.b.c.d)")
     if private_urls_allowed():
         return url
     if parts.scheme != "https":
         raise ConfigError(f"{shown}: plain http is refused {HINT}")
     if name in LOOPBACK_NAMES or name.endswith(".localhost"):
         raise ConfigError(f"{shown}: loopback hosts are refused {HINT}")
-    try:
-        refused = not address_allowed(host)
-    except ValueError:  # a name: netguard judges the addresses it resolves to
-        refused = False
-    if refused:
-        raise ConfigError(f"{shown}: private or reserved address refused {HINT}")
+    with contextlib.suppress(ValueError):  # a name: netguard judges the addresses it resolves to
+        if not address_allowed(host):
+            raise ConfigError(f"{shown}: private or reserved address refused {HINT}")
     if allowed_hosts and name not in allowed_hosts:
         raise ConfigError(f"{shown}: expected a host among {', '.join(allowed_hosts)}")
     return url

@@ -175,9 +175,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def setup_logging(verbose: bool = False, log_format: str = "text") -> None:
-    from monitor.redact import install_log_redaction
+class RedactingFilter(logging.Filter):
+    """Rewrites every record's message through ``monitor.redact`` before any handler sees it."""
 
+    def filter(self, record: logging.LogRecord) -> bool:
+        from monitor.redact import redact
+
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+def setup_logging(verbose: bool = False, log_format: str = "text") -> None:
     if log_format not in ("text", "json"):
         raise typer.BadParameter(f"--log-format {log_format!r}: expected text or json")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
@@ -188,7 +196,10 @@ def setup_logging(verbose: bool = False, log_format: str = "text") -> None:
     logging.getLogger("httpx").setLevel(logging.INFO if verbose else logging.WARNING)  # URLs redacted below
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    install_log_redaction()
+    root = logging.getLogger()
+    for holder in (root, *root.handlers):  # on the handlers too: records of child loggers reach only them
+        if not any(isinstance(f, RedactingFilter) for f in holder.filters):
+            holder.addFilter(RedactingFilter())
 
 
 def _default(value: Any) -> Any:
