@@ -75,24 +75,22 @@ def gpo_samples() -> list[Row]:
         GPO_LEGACY_SAMPLES,
         GPO_REPO,
         billstatus,
-        claims_no_more,
-        gpo_samples,
+        gpo_sample_claims,
     )
 
     read = sum(
         billstatus(peer_file(GPO_REPO, GPO_COMMIT, f"samples/legacy/{name}")).status == status
         for name, status, _, _ in GPO_LEGACY_SAMPLES
     )
-    paths = gpo_samples()
-    rows = sum(claims_no_more(peer_file(GPO_REPO, GPO_COMMIT, p)) for p in paths)
+    claims = gpo_sample_claims()
     return [
         Row("GovInfo BILLSTATUS, GPO's samples (read in place)",
             f"{len(GPO_LEGACY_SAMPLES)} real legacy bills: 2 vetoed, 1 signed", "the document read by hand",
             read, len(GPO_LEGACY_SAMPLES), peer=True),
         Row("GovInfo BILLSTATUS, GPO's samples (read in place)",
-            f"{len(paths)} real bills' latest actions, each read alone as a list row",
-            "the bill's whole history (the row claims no more; a veto stays a veto)", rows, len(paths),
-            peer=True),
+            f"{len(claims)} real bills' latest actions, each read alone as a list row",
+            "the bill's whole history (the row claims no more; a veto stays a veto)", sum(claims.values()),
+            len(claims), peer=True),
     ]
 
 

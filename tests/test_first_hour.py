@@ -431,6 +431,7 @@ def test_a_lost_smtp_setting_holds_alerts_and_keeps_the_subscriber(cli_env: dict
     assert alert["last_error"].startswith("held until the operator fixes it: email needs MONITOR_SMTP_URL")
 
 
+@pytest.mark.usefixtures("quick_first_retry")
 def test_a_lost_public_url_holds_email_rather_than_send_it_without_unsubscribe(
         cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
     """Subscribed with MONITOR_PUBLIC_URL set, then restarted without it: the alert is held (no
@@ -595,6 +596,7 @@ def test_a_target_without_its_prefix_or_scheme_says_what_to_write(target: str, e
 
 # ---- what an operator expects: /metrics and JSON logs ------------------------------------------
 
+@pytest.mark.usefixtures("quick_first_retry")
 def test_metrics_endpoint_of_the_running_service(db, cli_env: dict[str, str], feeds, slack,
                                                   tmp_path: Path) -> None:
     """After a baseline, a pass with one new item (sent to Slack, held for a dead webhook) and a

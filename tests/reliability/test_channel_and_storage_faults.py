@@ -303,6 +303,7 @@ def test_a_huge_retry_after_waits_a_day_at_most_and_other_receivers_still_get_th
         plain.close()
 
 
+@pytest.mark.usefixtures("quick_first_retry")
 def test_a_retry_after_that_is_not_a_number_counts_as_none(db, cli_env):
     """``Retry-After: ²`` (one latin-1 byte that ``str.isdigit`` calls a digit and ``float``
     refuses): the 429 is retried on the schedule and then sent. Before: ``ValueError`` inside the
