@@ -18,9 +18,9 @@ EARLIEST = dt.date(1789, 1, 1)
 FUTURE_SLACK = dt.timedelta(days=2)
 
 
-def sanity_check(records: list[ItemRecord], *, source_id: str = "", today: dt.date | None = None) -> None:
+def sanity_check(records: list[ItemRecord], *, source_id: str = "") -> None:
     """Raise InsanityError for a poll that cannot be right; clear (and log) impossible dates."""
-    today = today or dt.datetime.now(dt.UTC).date()
+    today = dt.datetime.now(dt.UTC).date()
     seen: set[str] = set()
     for record in records:
         if not record.key or not record.kind or not record.title:
