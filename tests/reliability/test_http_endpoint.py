@@ -10,9 +10,11 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from monitor.web import create_app
 from tests.alerting import seed_watchlist, subscription
@@ -21,12 +23,37 @@ from tests.conftest import CliResult, run_cli, serve_asgi
 HOOK_SECRET = "hook-secret-for-tests-0123456789"
 
 
+class Mounted:
+    """An ASGI app that passes each request to the app the running test mounted (on its own database)."""
+
+    def __init__(self) -> None:
+        self.app: Starlette | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        assert self.app is not None, "a request outside a test"
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[str, Mounted]]:
+    """One uvicorn for the module: stopping one takes uvicorn a tenth of a second, and the
+    malformed-request cases alone are 75 tests."""
+    mounted = Mounted()
+    with serve_asgi(mounted) as base:
+        yield base, mounted
+
+
 @pytest.fixture
-def web(db, monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.Client]:
-    """The service's app served by uvicorn on a local port, with a plain HTTP client."""
+def web(db, server: tuple[str, Mounted], monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.Client]:
+    """The service's app on this test's database, served by uvicorn on a local port, with a plain HTTP client."""
     monkeypatch.setenv("MONITOR_HOOK_SECRET", HOOK_SECRET)
-    with serve_asgi(create_app(db)) as base, httpx.Client(base_url=base) as client:
-        yield client
+    base, mounted = server
+    mounted.app = create_app(db)
+    try:
+        with httpx.Client(base_url=base) as client:
+            yield client
+    finally:
+        mounted.app = None
 
 
 def test_head_and_get_of_an_unsubscribe_link_change_nothing_only_post_unsubscribes(db, web) -> None:
