@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from monitor.normalise import crosswalks as cw
 from monitor.normalise.actiontext import text_step
@@ -634,7 +635,7 @@ def claims_no_more(body: bytes) -> bool:
     from monitor.normalise.statuses import BILL_ENDS, rank
 
     record = billstatus(body)
-    root = ET.fromstring(body)
+    root = etree.fromstring(body)  # lxml: this test's own reading of 29 MB, six times as fast as ElementTree
     texts = " ".join(t.text or "" for t in root.iter("text"))
     overridden = "over veto" in texts or "objections of the President to the contrary notwithstanding" in texts
     if "Vetoed by President" in texts and not overridden and record.status != "vetoed":
@@ -835,7 +836,7 @@ def carried(body: bytes, name: str) -> dict[str, set[str]]:
     if name.endswith(".json"):
         actions = json.loads(body).get("actions", [])
         return {field: {str(a.get(field) or "") for a in actions} - {""} for field in AUDITED_TABLES.values()}
-    items = [item for actions in ET.fromstring(body).iter("actions") for item in actions.findall("item")]
+    items = [item for actions in etree.fromstring(body).iter("actions") for item in actions.findall("item")]
     return {field: {(item.findtext(field) or "").strip() for item in items} - {""} for field in AUDITED_TABLES.values()}
 
 
