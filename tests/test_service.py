@@ -94,3 +94,13 @@ def test_a_bad_shutdown_grace_stops_the_start_with_one_line(cli_env, tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == ("error: MONITOR_SHUTDOWN_GRACE: invalid duration '10 seconds' "
                                      "(expected e.g. 30s, 15m, 1h, 1d, 1h30m)")
+
+
+def test_a_bad_poll_lease_stops_the_pass_with_one_line(cli_env, tmp_path):
+    """A typo in MONITOR_POLL_LEASE is one error line naming it, not a traceback."""
+    Path(cli_env["MONITOR_CONFIG"]).write_text("sources:\n  - id: down\n    kind: rss\n    url: http://127.0.0.1:9/x\n")
+    cli_env["MONITOR_POLL_LEASE"] = "2 minutes"
+    result = run_cli(["run", "--once"], cli_env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: MONITOR_POLL_LEASE: invalid duration '2 minutes' "
+                                     "(expected e.g. 30s, 15m, 1h, 1d, 1h30m)")

@@ -371,6 +371,37 @@ def test_three_workers_share_one_provider_budget(pg_url: str, timed_feeds: Timed
     db.dispose()
 
 
+def test_a_cron_source_falls_due_at_the_times_its_line_names(pg_url: str, tmp_path: Path) -> None:
+    """Workers poll a ``cron:`` source when its line says (06:00 UTC each day), as ``monitor run``
+    does, not an interval after each poll."""
+    config = tmp_path / "sources.yaml"
+    config.write_text("defaults:\n  interval: 1h\n  jitter: 1s\nsources:\n"
+                      "  - id: morning\n    kind: rss\n    url: http://127.0.0.1:9/m.xml\n    cron: '0 6 * * *'\n"
+                      "  - id: hourly\n    kind: rss\n    url: http://127.0.0.1:9/h.xml\n")
+    cfg = load_config(config)
+    db = Database(pg_url)
+    ensure_queue_schema(db)
+    sync_sources(db, cfg)
+
+    def slots() -> dict[str, dt.datetime]:
+        with db.session() as s:
+            return {row.id: row.next_run_at for row in s.execute(select(Source.id, Source.next_run_at))}
+
+    def at_six(day: int) -> dt.datetime:
+        return dt.datetime(2026, 12, day, 6, tzinfo=dt.UTC)
+
+    now = dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.UTC)
+    assert claim_due(db, cfg, now, 100) == []  # never scheduled: each gets its first slot
+    first = slots()
+    assert at_six(8) <= first["morning"] <= at_six(8) + dt.timedelta(seconds=1)
+    assert now <= first["hourly"] <= now + dt.timedelta(seconds=1)
+    assert claim_due(db, cfg, first["morning"], 100) == ["hourly", "morning"]
+    second = slots()
+    assert at_six(9) <= second["morning"] <= at_six(9) + dt.timedelta(seconds=1)  # the next morning
+    assert second["hourly"] == first["morning"] + dt.timedelta(hours=1)
+    db.dispose()
+
+
 def test_worker_says_it_started(pg_url: str, tmp_path: Path) -> None:
     """`monitor worker` prints a start line (it used to print nothing until a job ran)."""
     import os

@@ -30,7 +30,7 @@ from monitor.config import AppConfig
 from monitor.db import Database
 from monitor.delivery.dispatcher import Dispatcher
 from monitor.drivers.service import Service, first_run_time
-from monitor.durations import env_seconds, parse_duration
+from monitor.durations import cron_trigger, env_seconds, parse_duration
 from monitor.errors import ConfigError
 from monitor.models import Setting, Source, utcnow
 from monitor.pipeline import Pipeline, sync_sources
@@ -115,11 +115,13 @@ def sync_sources_once(db: Database, config: AppConfig) -> None:
 
 
 def claim_due(db: Database, config: AppConfig, now: dt.datetime, limit: int) -> list[str]:
-    """Take the due, unleased sources and move each one's next run on by its interval; return the ids to poll.
+    """Take the due, unleased sources and move each one's next run on to its next slot (its ``cron``'s next
+    time, else one interval on); return the ids to poll.
 
     Missed slots coalesce into one; a source never scheduled gets its first slot as ``monitor run`` would.
     """
-    intervals = {s.id: config.interval_seconds(s) for s in config.enabled_sources()}
+    enabled = {s.id: s for s in config.enabled_sources()}
+    intervals = {s.id: config.interval_seconds(s) for s in enabled.values()}
     jitter = parse_duration(config.defaults.jitter)
     taken: list[str] = []
     with db.session() as session:
@@ -138,7 +140,10 @@ def claim_due(db: Database, config: AppConfig, now: dt.datetime, limit: int) -> 
             if source_id not in intervals:  # not in this worker's sources.yaml: leave it to one that has it
                 continue
             step = dt.timedelta(seconds=intervals[source_id])
-            if due is None:
+            cron = enabled[source_id].cron
+            if cron:  # as the service's CronTrigger: the first time the line names after now
+                next_run = cron_trigger(cron, jitter).get_next_fire_time(None, now + dt.timedelta(microseconds=1))
+            elif due is None:
                 next_run = first_run_time(last_attempt, intervals[source_id], jitter, now)
             else:
                 next_run = due + step if due + step > now else now + step

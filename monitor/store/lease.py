@@ -26,18 +26,19 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from monitor.db import Database
-from monitor.durations import parse_duration
+from monitor.durations import env_seconds
 from monitor.models import Source, utcnow
 
 log = logging.getLogger(__name__)
 
 LEASE_ENV = "MONITOR_POLL_LEASE"
-DEFAULT_LEASE = "2m"
+DEFAULT_LEASE = 120  # seconds
 
 
 def lease_seconds() -> float:
-    """How long a lease lasts without renewal: ``MONITOR_POLL_LEASE`` (e.g. ``90s``), default 2m."""
-    return float(parse_duration(os.environ.get(LEASE_ENV) or DEFAULT_LEASE))
+    """How long a lease lasts without renewal: ``MONITOR_POLL_LEASE`` (e.g. ``90s``), default 2m;
+    a bad value is one error line naming the variable."""
+    return float(env_seconds(LEASE_ENV, DEFAULT_LEASE))
 
 
 HOST = socket.gethostname()[:40]
