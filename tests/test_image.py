@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import ROOT, run_cli_process
+from tests.conftest import ROOT, run_cli
 
 DOCKERFILE = ROOT / "Dockerfile"
 
@@ -125,7 +125,7 @@ def test_image_command_starts_with_a_read_only_config_dir(tmp_path: Path) -> Non
 def test_unwritable_pid_file_is_one_clear_line(tmp_path: Path, cli_env: dict[str, str]) -> None:
     Path(cli_env["MONITOR_CONFIG"]).write_text("sources: []\n")
     cli_env["MONITOR_PID_FILE"] = str(tmp_path / "no" / "such" / "dir" / "monitor.pid")
-    result = run_cli_process(["run"], cli_env, cwd=tmp_path)
+    result = run_cli(["run"], cli_env, cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: cannot write the pid file {tmp_path}/no/such/dir/monitor.pid (No such file or directory); "
