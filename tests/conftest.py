@@ -244,9 +244,10 @@ def run_cli(args: list[str], env: dict[str, str], *, cwd: Path | None = None) ->
     """Run ``monitor ARGS`` in this process through the real entry point (``monitor.cli.main``:
     same parsing, exit codes and one-line errors as the console script) with exactly ``env`` as
     the environment, and nothing left behind (``main`` closes the databases it opened).
-    What only a process of its own shows (signals, kills, the service) uses ``run_cli_process``."""
+    What only a process of its own shows (signals, kills, the service) uses ``run_cli_process``, or
+    ``tests.forked.run_cli_forked`` for a fail point's kill."""
     if env.get(FAILPOINTS, "").strip():
-        raise ValueError(f"{FAILPOINTS} kills the process at a fail point: use run_cli_process")
+        raise ValueError(f"{FAILPOINTS} kills the process at a fail point: use tests.forked.run_cli_forked")
     saved_cwd = Path.cwd()
     forget_targets()  # a new process knows no delivery target yet
     try:

@@ -40,9 +40,10 @@ from tests.alerting import (
     subscription,
 )
 from tests.cluster import reset_queue
-from tests.conftest import run_cli, run_cli_process
+from tests.conftest import run_cli
 from tests.fakes.http_server import HttpServer, SignedWebhooks, webhook_receiver
 from tests.fakes.smtp_server import Mailbox, smtp_server
+from tests.forked import run_cli_forked
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def deliver(env: dict[str, str], failpoint: str | None = None) -> int:
     """``monitor run --once`` over no sources (it only delivers); its exit code."""
     Path(env["MONITOR_CONFIG"]).write_text("sources: []\n")
     if failpoint:  # the process kills itself there: a process of its own
-        return run_cli_process(["run", "--once"], env | {"MONITOR_FAILPOINTS": f"{failpoint}=kill"}).returncode
+        return run_cli_forked(["run", "--once"], env | {"MONITOR_FAILPOINTS": f"{failpoint}=kill"}).returncode
     return run_cli(["run", "--once"], env).returncode
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import os
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -74,31 +71,3 @@ def assert_versions_consistent(db: Database) -> None:
             Change.version_id.is_not(None), ~Change.version_id.in_(select(ItemVersion.id))))
         assert dangling == 0
 
-
-def _passes_until_killed(db_url: str, config: str, ready: Any) -> None:
-    """A killed process's life: ``run --once`` passes back to back, as a cron job would run them, until SIGKILL.
-    It sees no MONITOR_ variable of the test's but the one that lets it reach the local fakes; its stderr is dropped."""
-    for name in [name for name in os.environ if name.startswith("MONITOR_")]:
-        del os.environ[name]
-    os.environ["MONITOR_ALLOW_PRIVATE_URLS"] = "1"
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
-    db = Database(db_url)
-    loaded = load_config(config)
-    ready.send("ready")
-    while True:
-        asyncio.run(run_once(db, loaded, wait_limit=1.0))
-
-
-def start_passes(db_url: str, config: Path) -> BaseProcess:
-    """A process running ``run --once`` passes back to back, once it is ready to poll: forked from a
-    server that imported the service once (``forkserver``), not a new interpreter that spends a
-    second importing it before each kill of the kill loops. It is a process of its own, for SIGKILL."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_passes_until_killed, args=(db_url, str(config), send), daemon=True)
-    child.start()
-    send.close()
-    assert receive.poll(60) and receive.recv() == "ready", "the process never got ready to poll"
-    receive.close()
-    return child

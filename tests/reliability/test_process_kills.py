@@ -36,9 +36,10 @@ from alerts.webhook import new_secret
 from monitor.config import load_config
 from monitor.drivers.service import run_once
 from monitor.models import Change, Delivery, Item, Source, Subscription, Watchlist
-from tests.conftest import run_cli, run_cli_process
+from tests.conftest import run_cli
 from tests.fakes.http_server import HttpServer, SignedWebhooks, webhook_receiver
-from tests.reliability.helpers import assert_versions_consistent, rss, start_passes, write_sources
+from tests.forked import run_cli_forked, start_passes
+from tests.reliability.helpers import assert_versions_consistent, rss, write_sources
 
 KILLS = 12
 FEEDS = ("one", "two")
@@ -169,7 +170,7 @@ def test_a_retry_resends_the_same_message_and_later_changes_go_in_a_new_one(db, 
     receiver, hooks, _sub = webhook_watch(db)
     try:
         feeds.set("/one.xml", rss(("c3", "Case 3"), ("c2", "Case 2"), ("c1", "Case 1")))
-        killed = run_cli_process(["run", "--once"], cli_env | {"MONITOR_FAILPOINTS": "dispatch.after-send=kill"})
+        killed = run_cli_forked(["run", "--once"], cli_env | {"MONITOR_FAILPOINTS": "dispatch.after-send=kill"})
         assert killed.returncode == -signal.SIGKILL
         feeds.set("/one.xml", rss(("c5", "Case 5"), ("c4", "Case 4"), ("c3", "Case 3"), ("c2", "Case 2"),
                                   ("c1", "Case 1")))
@@ -239,7 +240,7 @@ def test_a_retried_message_is_its_first_send_byte_for_byte_though_its_items_move
     receiver, _hooks, _sub = webhook_watch(db)
     try:
         feeds.set("/one.xml", rss(("c2", "Case 2"), ("c1", "Case 1")))
-        killed = run_cli_process(["run", "--once"], cli_env | {"MONITOR_FAILPOINTS": "dispatch.after-send=kill"})
+        killed = run_cli_forked(["run", "--once"], cli_env | {"MONITOR_FAILPOINTS": "dispatch.after-send=kill"})
         assert killed.returncode == -signal.SIGKILL
         feeds.set("/one.xml", rss(("c2", "Case 2 renamed"), ("c1", "Case 1")))
         assert run_cli(["run", "--once"], cli_env).returncode == 0
