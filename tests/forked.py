@@ -38,14 +38,21 @@ def _monitor(args: list[str], env: dict[str, str], cwd: str, stdout: str, stderr
     sys.exit(main(args))
 
 
+def start_cli_forked(args: list[str], env: dict[str, str], *, cwd: Path | None = None,
+                     stdout: str = os.devnull, stderr: str = os.devnull) -> BaseProcess:
+    """Start ``monitor ARGS`` in a process of its own, for a test to signal or kill while it runs."""
+    child = FORKS.Process(target=_monitor, args=(args, env, str(cwd or Path.cwd()), stdout, stderr))
+    child.start()
+    return child
+
+
 def run_cli_forked(args: list[str], env: dict[str, str], *, cwd: Path | None = None,
                    timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """``monitor ARGS`` in a process of its own, as ``run_cli_process`` runs it (exactly ``env``, the
     exit code, negative for the signal that killed it, and the output), for fail points that kill it."""
     with tempfile.TemporaryDirectory() as scratch:
         stdout, stderr = Path(scratch, "stdout"), Path(scratch, "stderr")
-        child = FORKS.Process(target=_monitor, args=(args, env, str(cwd or Path.cwd()), str(stdout), str(stderr)))
-        child.start()
+        child = start_cli_forked(args, env, cwd=cwd, stdout=str(stdout), stderr=str(stderr))
         child.join(timeout)
         if child.exitcode is None:
             child.kill()

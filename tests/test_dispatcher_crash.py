@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,7 +41,7 @@ from tests.cluster import reset_queue
 from tests.conftest import run_cli
 from tests.fakes.http_server import HttpServer, SignedWebhooks, webhook_receiver
 from tests.fakes.smtp_server import Mailbox, smtp_server
-from tests.forked import run_cli_forked
+from tests.forked import run_cli_forked, start_cli_forked
 
 
 @pytest.fixture
@@ -93,11 +91,10 @@ def test_a_kill_resends_only_the_message_in_flight_not_those_already_answered(db
         servers.append(server)
     Path(cli_env["MONITOR_CONFIG"]).write_text("sources: []\n")
     try:
-        child = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--once"], env=cli_env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        child = start_cli_forked(["run", "--once"], cli_env)
         assert servers[0].wait_requests(1, timeout=60) and servers[1].wait_requests(1, timeout=10)
         child.kill()  # the second receiver is still answering
-        child.wait()
+        child.join()
         assert deliver(cli_env) == 0
     finally:
         for server in servers:

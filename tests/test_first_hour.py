@@ -6,11 +6,10 @@ they would see: the exit code, the one line that explains, and what ended up in 
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 
 from monitor.redact import mask_url, public_url, redact
 from tests.conftest import run_cli, visit_service
+from tests.forked import start_cli_forked
 
 # ---- read-only commands never create a database -----------------------------------------------
 
@@ -307,12 +307,11 @@ def test_run_once_killed_mid_poll_does_not_hold_the_source_from_the_next_run(
     feeds.route("/f.xml", hangs)
     Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
     assert run_cli(["init"], cli_env, cwd=tmp_path).returncode == 0
-    child = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--once"], env=cli_env, cwd=tmp_path,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = start_cli_forked(["run", "--once"], cli_env, cwd=tmp_path)
     try:
         assert feeds.wait_requests(1, timeout=60)
-        child.send_signal(sig)
-        child.wait(30)
+        os.kill(child.pid, sig)
+        child.join(30)
     finally:
         release.set()
     feeds.set("/f.xml", rss(("a1", "Entry")))
