@@ -244,8 +244,8 @@ def run_cli(args: list[str], env: dict[str, str], *, cwd: Path | None = None) ->
     """Run ``monitor ARGS`` in this process through the real entry point (``monitor.cli.main``:
     same parsing, exit codes and one-line errors as the console script) with exactly ``env`` as
     the environment, and nothing left behind (``main`` closes the databases it opened).
-    What only a process of its own shows (signals, kills, the service) uses ``run_cli_process``, or
-    ``tests.forked.run_cli_forked`` for a fail point's kill."""
+    What only a process of its own shows (signals, kills, the service) runs in one forked by
+    ``tests.forked``; what only a new interpreter shows (the entry point) uses ``run_cli_process``."""
     if env.get(FAILPOINTS, "").strip():
         raise ValueError(f"{FAILPOINTS} kills the process at a fail point: use tests.forked.run_cli_forked")
     saved_cwd = Path.cwd()
@@ -265,8 +265,8 @@ def run_cli(args: list[str], env: dict[str, str], *, cwd: Path | None = None) ->
 
 def run_cli_process(args: list[str], env: dict[str, str], *, cwd: Path | None = None,
                     timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m monitor ARGS`` as a new process: for what only a process shows (its
-    exit on a signal, a kill, an installed entry point)."""
+    """Run ``python -m monitor ARGS`` as a new interpreter: for what only one shows (the entry
+    point, what ``--help`` registers before any command ran, a pipe closed under it)."""
     return subprocess.run([sys.executable, "-m", "monitor", *args], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=timeout, check=False)
 

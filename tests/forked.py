@@ -15,6 +15,8 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -34,16 +36,25 @@ def _monitor(args: list[str], env: dict[str, str], cwd: str, stdout: str, stderr
     os.environ.clear()
     os.environ.update(env)
     for fd, path in ((1, stdout), (2, stderr)):
-        os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+        os.dup2(os.open(path, os.O_WRONLY | os.O_APPEND), fd)
     sys.exit(main(args))
 
 
-def start_cli_forked(args: list[str], env: dict[str, str], *, cwd: Path | None = None,
-                     stdout: str = os.devnull, stderr: str = os.devnull) -> BaseProcess:
-    """Start ``monitor ARGS`` in a process of its own, for a test to signal or kill while it runs."""
+@contextmanager
+def cli_process(args: list[str], env: dict[str, str], *, cwd: Path | None = None, stdout: str = os.devnull,
+                stderr: str = os.devnull) -> Iterator[BaseProcess]:
+    """``monitor ARGS`` running in a process of its own, for a test to signal or kill while it runs;
+    killed at the end if it still runs."""
+    for path in (stdout, stderr):
+        Path(path).write_bytes(b"")  # there and empty from the start, for a test reading the log as it grows
     child = FORKS.Process(target=_monitor, args=(args, env, str(cwd or Path.cwd()), stdout, stderr))
     child.start()
-    return child
+    try:
+        yield child
+    finally:
+        if child.exitcode is None:
+            child.kill()
+        child.join()
 
 
 def run_cli_forked(args: list[str], env: dict[str, str], *, cwd: Path | None = None,
@@ -52,12 +63,10 @@ def run_cli_forked(args: list[str], env: dict[str, str], *, cwd: Path | None = N
     exit code, negative for the signal that killed it, and the output), for fail points that kill it."""
     with tempfile.TemporaryDirectory() as scratch:
         stdout, stderr = Path(scratch, "stdout"), Path(scratch, "stderr")
-        child = start_cli_forked(args, env, cwd=cwd, stdout=str(stdout), stderr=str(stderr))
-        child.join(timeout)
-        if child.exitcode is None:
-            child.kill()
-            child.join()
-            raise subprocess.TimeoutExpired(["monitor", *args], timeout)
+        with cli_process(args, env, cwd=cwd, stdout=str(stdout), stderr=str(stderr)) as child:
+            child.join(timeout)
+            if child.exitcode is None:
+                raise subprocess.TimeoutExpired(["monitor", *args], timeout)
         return subprocess.CompletedProcess(["monitor", *args], child.exitcode, stdout.read_text(), stderr.read_text())
 
 

@@ -41,7 +41,7 @@ from tests.cluster import reset_queue
 from tests.conftest import run_cli
 from tests.fakes.http_server import HttpServer, SignedWebhooks, webhook_receiver
 from tests.fakes.smtp_server import Mailbox, smtp_server
-from tests.forked import run_cli_forked, start_cli_forked
+from tests.forked import cli_process, run_cli_forked
 
 
 @pytest.fixture
@@ -91,10 +91,9 @@ def test_a_kill_resends_only_the_message_in_flight_not_those_already_answered(db
         servers.append(server)
     Path(cli_env["MONITOR_CONFIG"]).write_text("sources: []\n")
     try:
-        child = start_cli_forked(["run", "--once"], cli_env)
-        assert servers[0].wait_requests(1, timeout=60) and servers[1].wait_requests(1, timeout=10)
-        child.kill()  # the second receiver is still answering
-        child.join()
+        with cli_process(["run", "--once"], cli_env) as child:
+            assert servers[0].wait_requests(1, timeout=60) and servers[1].wait_requests(1, timeout=10)
+            child.kill()  # the second receiver is still answering
         assert deliver(cli_env) == 0
     finally:
         for server in servers:

@@ -17,7 +17,7 @@ import pytest
 
 from monitor.redact import mask_url, public_url, redact
 from tests.conftest import run_cli, visit_service
-from tests.forked import start_cli_forked
+from tests.forked import cli_process
 
 # ---- read-only commands never create a database -----------------------------------------------
 
@@ -307,11 +307,11 @@ def test_run_once_killed_mid_poll_does_not_hold_the_source_from_the_next_run(
     feeds.route("/f.xml", hangs)
     Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
     assert run_cli(["init"], cli_env, cwd=tmp_path).returncode == 0
-    child = start_cli_forked(["run", "--once"], cli_env, cwd=tmp_path)
     try:
-        assert feeds.wait_requests(1, timeout=60)
-        os.kill(child.pid, sig)
-        child.join(30)
+        with cli_process(["run", "--once"], cli_env, cwd=tmp_path) as child:
+            assert feeds.wait_requests(1, timeout=60)
+            os.kill(child.pid, sig)
+            child.join(30)
     finally:
         release.set()
     feeds.set("/f.xml", rss(("a1", "Entry")))
@@ -1026,28 +1026,19 @@ def _readme_block(heading: str) -> list[tuple[str, str]]:
     return [(line[0].strip(), line[1].strip()) for line in lines]
 
 
-def _ctrl_c_service(env: dict[str, str], cwd: Path) -> tuple[int, str]:
+def _ctrl_c_service(env: dict[str, str], cwd: Path) -> tuple[int | None, str]:
     """`monitor run` as a user starts it in a terminal, stopped with Ctrl-C once it has started."""
-    import signal
-    import subprocess
-    import sys
+    import tempfile
 
-    service = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=env, cwd=cwd,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert service.stderr is not None
-        log = ""
-        for line in service.stderr:  # its log, until the line that says it is running
-            log += line
-            if "monitoring" in line:
-                break
-        service.send_signal(signal.SIGINT)
-        _, rest = service.communicate(timeout=60)
-        return service.returncode, log + rest
-    finally:
-        if service.poll() is None:
-            service.kill()
-            service.communicate()
+    from tests.cluster import wait_for
+
+    with tempfile.TemporaryDirectory() as scratch:
+        log = Path(scratch, "stderr")
+        with cli_process(["run"], env, cwd=cwd, stderr=str(log)) as service:
+            assert wait_for(lambda: "monitoring" in log.read_text()), log.read_text()  # the line that says it runs
+            os.kill(service.pid, signal.SIGINT)
+            service.join(60)
+        return service.exitcode, log.read_text()
 
 
 def test_readme_tour_runs_in_order(cli_env: dict[str, str], feeds, slack, tmp_path: Path) -> None:

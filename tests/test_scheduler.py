@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -20,6 +19,7 @@ from monitor.pipeline import sync_sources
 from tests.cluster import wait_for
 from tests.conftest import run_cli
 from tests.fakes.http_server import HttpServer
+from tests.forked import cli_process
 from tests.test_pipeline import rss
 
 FEED = rss(("a1", "One"))
@@ -54,29 +54,22 @@ def test_sighup_and_reload_apply_a_good_config_and_keep_the_old_one_on_a_bad_one
     header = "defaults:\n  interval: 1h\n  jitter: 1s\nsources:\n"
     config.write_text(header + f"  - id: a\n    kind: rss\n    url: {feeds.url('/a.xml')}\n")
     log = tmp_path / "service.log"
-    with log.open("w") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=cli_env, stdout=subprocess.DEVNULL,
-                                stderr=sink)
-    try:
+    with cli_process(["run"], cli_env, stderr=str(log)) as proc:
         assert wait_for(lambda: feeds.counts["/a.xml"] >= 1), "source a was never polled"
         assert wait_for(lambda: config.with_name("monitor.pid").exists())
         config.write_text(header + "  - id: b\n    kind: rsss\n    url: x\n")
         refused = run_cli(["reload"], cli_env)
         assert refused.returncode == 1 and "sources.yaml:6" in refused.stderr
-        proc.send_signal(signal.SIGHUP)  # the service itself also refuses it
+        os.kill(proc.pid, signal.SIGHUP)  # the service itself also refuses it
         assert wait_for(lambda: "reload rejected" in log.read_text())
         config.write_text(header + f"  - id: b\n    kind: rss\n    url: {feeds.url('/b.xml')}\n")
         done = run_cli(["reload"], cli_env)
         assert done.returncode == 0, done.stderr
         assert wait_for(lambda: feeds.counts["/b.xml"] >= 1), "the added source was never polled"
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=40)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        proc.terminate()
+        proc.join(40)
     stderr = log.read_text()
-    assert proc.returncode == 0, stderr
+    assert proc.exitcode == 0, stderr
     assert "reload rejected" in stderr and "sources.yaml:6" in stderr and "unknown kind 'rsss'" in stderr
     assert "reloaded" in stderr
     assert not config.with_name("monitor.pid").exists()

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import signal
 import socket
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -15,6 +12,7 @@ import httpx
 from tests.cluster import wait_for
 from tests.conftest import run_cli
 from tests.fakes.http_server import HttpServer, Reply
+from tests.forked import cli_process
 from tests.test_pipeline import rss
 
 
@@ -31,24 +29,20 @@ def test_service_polls_serves_healthz_and_stops_on_sigterm(feeds: HttpServer, cl
         f"  - id: a\n    kind: rss\n    url: {feeds.url('/a.xml')}\n"
     )
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--http", f"127.0.0.1:{port}"],
-                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        def healthy() -> bool:
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json() == {"status": "ok"}
-            except httpx.HTTPError:
-                return False
 
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json() == {"status": "ok"}
+        except httpx.HTTPError:
+            return False
+
+    log = tmp_path / "service.log"
+    with cli_process(["run", "--http", f"127.0.0.1:{port}"], cli_env, stderr=str(log)) as proc:
         assert wait_for(healthy), "GET /healthz never answered ok"
         assert wait_for(lambda: feeds.counts["/a.xml"] >= 1), "the source was never polled"
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=40)
-        assert proc.returncode == 0, stderr
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        proc.terminate()
+        proc.join(40)
+    assert proc.exitcode == 0, log.read_text()
     items = run_cli(["items", "list", "--json"], cli_env)
     assert [i["key"] for i in json.loads(items.stdout)] == ["rss:a:a1"]
 
@@ -70,18 +64,16 @@ def test_sigterm_during_a_hung_poll_says_what_it_left_unfinished(feeds: HttpServ
         f"  - id: stuck\n    kind: rss\n    url: {feeds.url('/hang.xml')}\n"
     )
     cli_env["MONITOR_SHUTDOWN_GRACE"] = "1s"
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=cli_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "service.log"
     try:
-        assert feeds.wait_requests(1, timeout=30), "the source was never polled"
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
+        with cli_process(["run"], cli_env, stderr=str(log)) as proc:
+            assert feeds.wait_requests(1, timeout=30), "the source was never polled"
+            proc.terminate()
+            proc.join(60)
     finally:
         release.set()
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, stderr
+    stderr = log.read_text()
+    assert proc.exitcode == 0, stderr
     assert "Traceback" not in stderr and " ERROR " not in stderr, stderr
     assert "stopped after 1 s with the poll of stuck unfinished (polled again at the next start)" in stderr
 
