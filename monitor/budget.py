@@ -24,6 +24,7 @@ from monitor.errors import BudgetExceeded, ConfigError
 from monitor.fetch import WEB
 from monitor.models import BudgetSpend, utcnow
 from monitor.sources import SOURCE_KINDS, SourceConfig
+from monitor.text import plural
 
 WINDOWS: dict[str, dt.timedelta] = {
     "minute": dt.timedelta(minutes=1), "hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1),
@@ -108,7 +109,7 @@ def check(config: AppConfig) -> None:
             assert entry.limit_per_day is not None
             raise ConfigError(
                 f"{config.path.name}: provider '{entry.provider}' would get about {math.ceil(entry.per_day)} "
-                f"requests a day from {len(entry.sources)} source(s), over its limit of "
+                f"requests a day from {plural(len(entry.sources), 'source')}, over its limit of "
                 f"{math.floor(entry.limit_per_day)} ({PUBLISHED[entry.provider]}); lengthen their intervals or "
                 "disable some (see `monitor sources budget`)")
 

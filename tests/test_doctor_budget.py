@@ -84,8 +84,8 @@ def test_doctor_fails_for_email_subscriptions_without_smtp_or_public_url(env: di
     assert run_cli(["subscribe", "bivens", "email:someone@example.org"], env | smtp).returncode == 0
     result = run_cli(["doctor", "--config", str(ROOT / "sources.yaml")], env)  # the variables lost since
     assert result.returncode == 1
-    assert "problem: 1 email subscription(s) but no MONITOR_SMTP_URL" in result.stdout
-    assert "problem: 1 email subscription(s) but no MONITOR_PUBLIC_URL" in result.stdout
+    assert "problem: 1 email subscription but no MONITOR_SMTP_URL" in result.stdout
+    assert "problem: 1 email subscription but no MONITOR_PUBLIC_URL" in result.stdout
     fixed = run_cli(["doctor", "--config", str(ROOT / "sources.yaml")], env | smtp)
     assert fixed.returncode == 0, fixed.stdout
 

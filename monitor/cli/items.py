@@ -23,7 +23,7 @@ from monitor.cli.common import (
 )
 from monitor.cli.watchlists import print_moves
 from monitor.normalise.meanings import describe_raw
-from monitor.text import cut
+from monitor.text import cut, plural
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -212,7 +212,7 @@ def _show_identity(view: IdentityView, json_out: bool) -> None:
                     "status_source": current.source_id if current else None, "providers": providers,
                     "moves": moves})
         return
-    console.print(f"identity: {view.identity}: {len(providers)} provider view(s) "
+    console.print(f"identity: {view.identity}: {plural(len(providers), 'provider view')} "
                   f"({', '.join(p['source'] for p in providers)}); "
                   + ("they agree" if view.agree else "PROVIDERS DISAGREE")
                   + (f"; status {current.status} (from {current.source_id})" if current else ""),

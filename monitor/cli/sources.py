@@ -26,7 +26,7 @@ from monitor.cli.common import (
 )
 from monitor.cli.worker import cluster_section
 from monitor.errors import MonitorError
-from monitor.text import cut
+from monitor.text import cut, plural
 
 if TYPE_CHECKING:
     from monitor.db import Database
@@ -93,7 +93,7 @@ def sources_check(
         return
     print_table(["key", "kind", "identity", "status", "title"],
                 [[r.key, r.kind, r.identity, r.status, cut(r.title, 80)] for r in records[:limit]],
-                title=f"{source_id}: {len(records)} item(s) parsed, nothing stored")
+                title=f"{source_id}: {plural(len(records), 'item')} parsed, nothing stored")
     if len(records) > limit:
         console.print(f"… and {len(records) - limit} more", markup=False)
 
@@ -266,7 +266,7 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
     console.print("  works now: " + (", ".join(f"{n} {k}" for k, n in runnable.most_common()) or "nothing"),
                   markup=False)
     for name, ids in sorted(missing.items()):
-        console.print(f"  skipped: {len(ids)} source(s) need {name} ({_few(ids)}); "
+        console.print(f"  skipped: {plural(len(ids), 'source')} need {name} ({_few(ids)}); "
                       f"fix: {KEY_FIXES.get(name, f'set {name}')}", markup=False)
     over = [p for p in plan(cfg) if p.over]
     for p in over:
@@ -284,7 +284,7 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
             console.print(f"  {name}: set ({purpose})", markup=False)
         elif name in EMAIL_NEEDS and channels and channels.get("email"):
             problems += 1
-            console.print(f"  problem: {channels['email']} email subscription(s) but no {name}; fix: {fix}",
+            console.print(f"  problem: {plural(channels['email'], 'email subscription')} but no {name}; fix: {fix}",
                           markup=False)
         else:
             console.print(f"  {name}: not set, so no {purpose}; fix: {fix}", markup=False)
@@ -298,7 +298,7 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
         problems += 1
         console.print(f"  problem: {line}; fix: its target, or `monitor alerts retry --all-failed` once it "
                       "answers again", markup=False)
-    console.print("everything configured can run" if not problems else f"{problems} problem(s) to fix",
+    console.print("everything configured can run" if not problems else f"{plural(problems, 'problem')} to fix",
                   markup=False)
     if problems:
         raise typer.Exit(1)

@@ -24,7 +24,7 @@ from monitor.cli.common import (
     status_said,
 )
 from monitor.errors import ConfigError
-from monitor.text import cut
+from monitor.text import cut, plural
 
 if TYPE_CHECKING:
     from monitor.cli import watchlist_admin as wl
@@ -251,7 +251,7 @@ def watchlist_show(name: NameArg,
     console.print(f"alerts: new={'on' if data['on_new'] else 'off'} status={data['on_status']} "
                   f"fields={'on' if data['on_field'] else 'off'}; muted: {', '.join(data['muted']) or '—'}; "
                   f"follow matches={'on' if data['follow_matches'] else 'off'}; "
-                  f"{_state(data)}; {data['subscriptions']} subscription(s)", markup=False)
+                  f"{_state(data)}; {plural(data['subscriptions'], 'subscription')}", markup=False)
     if data["confirm"] > 1:
         from monitor.changes.events import duration_text
 
@@ -321,10 +321,10 @@ def watchlist_remove(name: NameArg,
         count = len(watchlist.subscriptions)
         if not yes and not sys.stdin.isatty():
             fail(f"not removed: confirm with `monitor watchlist remove {name} --yes` (no terminal to ask on)")
-        if not yes and not typer.confirm(f"remove watchlist {name} and its {count} subscription(s)?"):
+        if not yes and not typer.confirm(f"remove watchlist {name} and its {plural(count, 'subscription')}?"):
             fail("not removed")
         session.delete(watchlist)
-    console.print(f"watchlist {name} removed with {count} subscription(s)", markup=False)
+    console.print(f"watchlist {name} removed with {plural(count, 'subscription')}", markup=False)
 
 
 def _update(db: str | None, name: str, **values: Any) -> None:
@@ -465,14 +465,14 @@ def watchlist_preview(
         return
     print_table(["last changed", "kind", "status", "title", "key"],
                 [[h["last_changed"], h["kind"], h["status"], cut(h["title"], 80), h["key"]] for h in hits],
-                title=f"{result.hits} hit(s) in the last {days} days")
+                title=f"{plural(result.hits, 'hit')} in the last {plural(days, 'day')}")
     paced = result.paced
     dated = f"{len(paced)} matching items dated in the last {result.days} days"
     if paced and paced[0] < result.since:
         dated = f"{len(paced)} matching items dated {min(paced):%Y-%m-%d} to {max(paced):%Y-%m-%d}, none in the last " \
                 f"{result.days} days"
     console.print(f"estimated alerts: ≈ {result.per_day:.1f} a day ({result.alerts} from the changes of the "
-                  f"last {result.covered_days:.1f} day(s); {dated})", markup=False)
+                  f"last {result.covered_days:.1f} days; {dated})", markup=False)
     if result.too_many:
         err_console.print(f"warning: more than {wl.ALERTS_PER_DAY_WARNING} alerts a day; consider narrowing the query",
                           markup=False)
@@ -535,4 +535,4 @@ def watchlist_export(
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror}")
-    console.print(f"{len(rows)} watchlist(s) written to {output}", markup=False)
+    console.print(f"{plural(len(rows), 'watchlist')} written to {output}", markup=False)

@@ -30,6 +30,7 @@ from monitor.fetch import Fetcher
 from monitor.follow import with_followed
 from monitor.models import Source, utcnow
 from monitor.pipeline import Pipeline, PollSummary, sync_sources
+from monitor.text import plural
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +205,7 @@ class Service:
         with self.db.session() as session:
             polling = session.scalars(select(Source.id).where(Source.lease_owner == self.pipeline.owner)
                                       .order_by(Source.id)).all()
-        left = f"the poll of {', '.join(polling)}" if polling else f"{len(unfinished)} task(s)"
+        left = f"the poll of {', '.join(polling)}" if polling else plural(len(unfinished), "task")
         log.warning("stopped after %.0f s with %s unfinished (polled again at the next start)", self.grace, left)
         for task in unfinished:
             task.cancel()
