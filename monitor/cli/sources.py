@@ -243,7 +243,7 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
 
     from monitor.budget import plan
     from monitor.config import load_config
-    from monitor.sources import SOURCE_KINDS
+    from monitor.pipeline import build_source, missing_env
 
     problems = 0
     try:
@@ -254,7 +254,7 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
     missing: dict[str, list[str]] = {}
     runnable: Counter[str] = Counter()
     for source in enabled:
-        needs = [name for name in SOURCE_KINDS[source.kind].required_env if not os.environ.get(name)]
+        needs = missing_env(build_source(source))  # what run --once skips it for
         for name in needs:
             missing.setdefault(name, []).append(source.id)
         if not needs:
