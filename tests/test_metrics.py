@@ -48,3 +48,22 @@ def test_source_up_is_zero_for_a_failing_a_silent_and_a_keyless_source(db: Datab
     assert with_env['remedy_source_consecutive_failures{source="quiet"}'] == 0  # silent, not failing
     assert with_env['remedy_source_up{source="bills"}'] == 0
     assert with_env['remedy_source_consecutive_failures{source="bills"}'] == 0  # skipped, not failing
+
+
+def test_polls_total_counts_the_polls_that_found_nothing_new(db: Database, cli_env: dict[str, str],
+                                                             feeds, tmp_path: Path) -> None:
+    """A feed that answers 304 or the same body is polled all the same: an operator alerting on
+    ``rate(remedy_polls_total[1h]) == 0`` (the poller stopped) must see those polls counted, as
+    ``monitor status`` counts them, or a quiet feed looks like a dead poller."""
+    feeds.set("/same.xml", rss(("s1", "Same")), etag=True)
+    feeds.set("/body.xml", rss(("b1", "Body")))
+    config = Path(cli_env["MONITOR_CONFIG"])
+    config.write_text(f"sources:\n  - id: same\n    kind: rss\n    url: {feeds.url('/same.xml')}\n"
+                      f"  - id: body\n    kind: rss\n    url: {feeds.url('/body.xml')}\n")
+    for _ in range(3):
+        run_cli(["run", "--once"], cli_env, cwd=tmp_path)
+
+    polls = samples(render(db, load_config(config)))
+    for source in ("same", "body"):
+        assert polls[f'remedy_polls_total{{source="{source}",outcome="changed"}}'] == 1
+        assert polls[f'remedy_polls_total{{source="{source}",outcome="unchanged"}}'] == 2

@@ -22,6 +22,7 @@ from monitor.db import Database
 from monitor.models import Change, Delivery, Item, Poll, Source
 from monitor.outbox.states import DeliveryState
 from monitor.pipeline import build_source, missing_env
+from monitor.store.health import Outcome
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 QUEUED_STATES = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.QUEUED)
@@ -61,9 +62,15 @@ def collect(session: Session, configured: set[str] | None = None, keyless: set[s
     push endpoint's row, made at start even without MONITOR_HOOK_SECRET) is left out. ``keyless``:
     the sources that cannot run here because a key they need is not set."""
     polls = Metric("remedy_polls_total", "counter", "Polls by source and outcome.")
+    # a 304 or an unchanged body writes no poll row (health only), so unchanged polls are the
+    # source's own count, which counts those too
     for source_id, outcome, count in session.execute(
-            select(Poll.source_id, Poll.outcome, func.count()).group_by(Poll.source_id, Poll.outcome)):
+            select(Poll.source_id, Poll.outcome, func.count()).where(Poll.outcome != Outcome.UNCHANGED)
+            .group_by(Poll.source_id, Poll.outcome)):
         polls.samples.append(({"source": source_id, "outcome": outcome}, count))
+    for source_id, count in session.execute(
+            select(Source.id, Source.polls_unchanged).where(Source.polls_unchanged > 0)):
+        polls.samples.append(({"source": source_id, "outcome": Outcome.UNCHANGED}, count))
     stored: dict[str, int] = {source_id: count for source_id, count in session.execute(
         select(Item.source_id, func.count()).group_by(Item.source_id))}
     failing = Metric("remedy_source_consecutive_failures", "gauge", "Failed polls in a row, by source.")
