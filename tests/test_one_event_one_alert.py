@@ -250,3 +250,70 @@ def test_one_filing_reported_by_pacer_and_courtlistener_alerts_once(cli_env, fee
         cli(env, "run", "--once")
     (message,) = [r.json()["text"] for r in slack.requests]
     assert message.count("New entry") == 1 and "141" in message
+
+
+def loc_action(day: str, code: str, kind: str, words: str) -> dict[str, Any]:
+    """One congress.gov action in the recorded format, from the Library of Congress."""
+    return {"actionCode": code, "actionDate": day, "committees": [], "links": [], "recordedVotes": [],
+            "sourceSystem": {"code": 9, "name": "Library of Congress"}, "text": words, "type": kind}
+
+
+VETO = [loc_action("2022-05-10", "17000", "Floor", "Passed/agreed to in Senate: Passed Senate without amendment by "
+                   "Unanimous Consent."),
+        loc_action("2022-06-14", "28000", "President", "Presented to President."),
+        loc_action("2022-06-20", "31000", "Veto", "Vetoed by President.")]
+HOUSE_OVERRIDE = loc_action("2022-07-12", "32000", "Veto", "Passed House over veto: On passage, the objections of the "
+                            "President to the contrary notwithstanding Passed by the Yeas and Nays: (2/3 required): "
+                            "300 - 120 (Roll no. 350).")
+SENATE_OVERRIDE = [loc_action("2022-07-20", "34000", "Veto", "Passed Senate over veto: On passage, the objections of "
+                              "the President to the contrary notwithstanding Passed by Yea-Nay Vote. 70 - 28."),
+                   loc_action("2022-07-20", "E40000", "BecameLaw", "Became Public Law No: 117-190.")]
+FAILED_SUSPENSION = loc_action("2021-01-04", "9000", "Floor", "Failed of passage/not agreed to in House: On motion to "
+                               "suspend the rules and pass the bill Failed by the Yeas and Nays: (2/3 required): "
+                               "250 - 170 (Roll no. 5).")
+
+
+# (actions added before, whether the House's recorded passage is shown yet, the status then, added after, the news)
+@pytest.mark.parametrize(("before", "passed_before", "baseline", "after", "news"), [
+    pytest.param(VETO + [HOUSE_OVERRIDE], True, "vetoed", VETO + [HOUSE_OVERRIDE] + SENATE_OVERRIDE,
+                 "Vetoed → Enacted", id="veto-overridden-into-law"),
+    pytest.param([FAILED_SUSPENSION], False, "failed", [FAILED_SUSPENSION], "Failed → Passed one chamber",
+                 id="failed-vote-then-passed"),
+])
+def test_a_bill_that_leaves_a_veto_or_a_failure_for_a_higher_rung_alerts(cli_env, feeds: HttpServer, slack: HttpServer,
+                                                                         before: list[dict[str, Any]],
+                                                                         passed_before: bool, baseline: str,
+                                                                         after: list[dict[str, Any]],
+                                                                         news: str) -> None:
+    """H.R. 21 (117th) as congress.gov recorded it, with later actions added: a veto overridden by
+    both chambers makes the bill law, and a House passage after a failed suspension vote passes
+    one chamber. Each is the news a tracker waits for, not a step back from an end."""
+    folder = realdata("congress_gov")
+    recorded = json.loads((folder / "bill_117_hr_21_actions.json").read_text())
+    passage_day = "2021-01-05"
+
+    def serve_hr21(added: list[dict[str, Any]], *, passed: bool) -> None:
+        page = dict(recorded, actions=list(reversed(added)) + [
+            a for a in recorded["actions"] if passed or a["actionDate"] < passage_day])
+        for part in ("", "/titles", "/committees"):
+            feeds.set("/v3/bill/117/hr/21" + part, (folder / f"bill_117_hr_21{part.replace('/', '_')}.json")
+                      .read_bytes(), content_type="application/json")
+        feeds.set("/v3/bill/117/hr/21/actions", json.dumps(page), content_type="application/json")
+
+    env = cli_env | {"CONGRESS_API_KEY": KEY}
+    Path(env["MONITOR_CONFIG"]).write_text(
+        "sources:\n"
+        f"  - id: congress-gov\n    kind: congress_bill\n    congress: 117\n    bills: [H.R. 21]\n"
+        f"    base_url: {feeds.url('/v3')}\n")
+    serve_hr21(before, passed=passed_before)
+    cli(env, "init")
+    cli(env, "watchlist", "add", "hr21", "--pin", "us/117/hr/21")
+    cli(env, "subscribe", "hr21", "slack:" + slack.url())
+    cli(env, "run", "--once")  # the baseline (the House's override alone lifts no veto)
+    assert json.loads(cli(env, "items", "show", "us/117/hr/21", "--json"))["status"] == baseline
+
+    serve_hr21(after, passed=True)
+    cli(env, "run", "--once")
+    cli(env, "run", "--once")  # nothing new: nothing more
+    (message,) = [r.json()["text"] for r in slack.requests]
+    assert news in message
