@@ -57,8 +57,12 @@ def day_text(day: dt.date) -> str:
     return f"{day:%b} {day.day}, {day.year}"
 
 
-def happened_text(status: str | None, day: dt.date | None) -> str | None:
-    """``Reported by committee on Nov 24, 2026``: a status on the action's own date."""
+def happened_text(status: str | None, day: dt.date | None, kind: str | None = None) -> str | None:
+    """``Reported by committee on Nov 24, 2026``: a status on the action's own date. A docket entry
+    is a filing: CourtListener dates its entries (``date_filed``) without a status, and such an
+    entry was filed on that day, as a PACER entry (status ``filed``) says."""
+    if status is None and kind == "entry":
+        status = "filed"
     return f"{status_label(status)} on {day_text(day)}" if status and day else None
 
 
@@ -122,7 +126,7 @@ class MessageChange:
         if self.type == "field":
             return None
         status = self.new if self.type == "status" else self.status
-        said = happened_text(status, self.status_date)
+        said = happened_text(status, self.status_date, self.kind)
         if self.latest_action_only and status:
             return f"{said or status_label(status)} (read from the bill's latest action only)"
         if said is None and self.type == "new" and self.published_at is not None:

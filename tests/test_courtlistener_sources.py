@@ -266,8 +266,9 @@ def test_a_new_filing_on_a_pinned_case_alerts_its_watchlist(cli_env, feeds, slac
                          ["subscribe", "nvlsp", "slack:" + slack.url()]):
                 assert run_cli(args, env).returncode == 0
         assert run_cli(["run", "--once"], env).returncode == 0
-    (message,) = [r.json()["text"] for r in slack.requests]
-    assert "Entry 141: ORDER granting final approval." in message
+    (message,) = [r.json() for r in slack.requests]
+    assert "Entry 141: ORDER granting final approval." in message["text"]
+    assert "Filed on May 15, 2024" in json.dumps(message["blocks"])  # the day it was filed, not "No date"
 
 
 def test_docket_entries_beyond_max_pages_are_fetched_by_the_next_polls(db, feeds, token, tmp_path):

@@ -92,6 +92,17 @@ def test_search_alert_is_stored_once_processed_and_alerts_its_watchlist(db, hook
     assert "Obergefell v. Hodges" in slack.requests[0].json()["text"]
 
 
+def test_a_docket_alert_entry_alerts_with_the_day_it_was_filed(db, hooks, slack: HttpServer):
+    """CourtListener's docket alert dates its entry (``date_filed``): the alert says when the motion
+    was filed, as a PACER entry's does, never "No date from the source"."""
+    subscribe(db, slack, query="kind:entry settlement")
+    assert hooks.post(body(*DOCKET_V2), key="d-dated").status_code == 202
+    assert wait_for(lambda: processed(db, 1), timeout=15)
+    asyncio.run(Dispatcher(db).run_once())
+    (message,) = [json.dumps(r.json()["blocks"]) for r in slack.requests]
+    assert "Filed on Oct 11, 2022" in message and "No date from the source" not in message
+
+
 def test_version_1_and_2_bodies_are_the_same_opinion(db, hooks):
     assert hooks.post(body(*SEARCH_V1), key="v1").status_code == 202
     assert wait_for(lambda: processed(db, 1), timeout=15)

@@ -19,7 +19,7 @@ def item_json(item: Item) -> dict[str, Any]:
         "title": item.title, "url": item.url, "jurisdiction": item.jurisdiction, "court": item.court,
         "status": item.status, "raw_status": item.raw_status, "raw_status_meaning": meaning(item.raw_status),
         "status_action": item.status_action, "status_date": item.status_date,
-        "happened": happened_text(item.status, item.status_date),
+        "happened": happened_text(item.status, item.status_date, item.kind),
         "latest_action_only": latest_action_only(item.data),
         "published_at": item.published_at, "first_seen": item.first_seen,
         "last_changed": item.last_changed, "version": item.version,

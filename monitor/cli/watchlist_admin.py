@@ -328,7 +328,8 @@ def provider_view(item: Item) -> dict[str, Any]:
     return {"source": item.source_id, "key": item.key, "kind": item.kind, "title": item.title,
             "status": item.status, "raw_status": item.raw_status, "raw_status_meaning": meaning(item.raw_status),
             "status_action": item.status_action, "status_date": item.status_date,
-            "happened": happened_text(item.status, item.status_date), "status_changed_at": item.status_changed_at,
+            "happened": happened_text(item.status, item.status_date, item.kind),
+            "status_changed_at": item.status_changed_at,
             "latest_action_only": latest_action_only(item.data), "url": item.url}
 
 
@@ -367,7 +368,7 @@ def board(session: Session, watchlist: Watchlist, *, limit: int = 10) -> dict[st
     return WatchlistSpec.of(watchlist).data() | {
         "subscriptions": len(watchlist.subscriptions), "pinned_status": pinned, "following": following,
         "latest": [{"key": i.key, "source": i.source_id, "kind": i.kind, "identity": i.identity, "title": i.title,
-                    "status": i.status, "happened": happened_text(i.status, i.status_date),
+                    "status": i.status, "happened": happened_text(i.status, i.status_date, i.kind),
                     "latest_action_only": latest_action_only(i.data), "last_changed": i.last_changed, "url": i.url}
                    for i in latest],
     }
