@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from monitor import follow
+from monitor import follow, urls
 from monitor.budget import Budgets
 from monitor.changes import events
 from monitor.changes.diff import ChangeSpec, diff
@@ -119,6 +119,7 @@ class Pipeline:
         fetcher.budgets = Budgets(db, config.providers)
         self.owner = lease.new_owner()
         self.lease_ttl = lease.lease_seconds()
+        urls.allowed_networks()  # a bad MONITOR_ALLOW_PRIVATE_URLS stops the start, not every poll
         self.alerts_queued = asyncio.Event()  # set when a poll commits alerts: deliver them now
         # one bound for every poll of this process, no larger than the connection pool: a request
         # never waits for a connection inside its timeout

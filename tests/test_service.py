@@ -96,3 +96,17 @@ def test_a_bad_poll_lease_stops_the_pass_with_one_line(cli_env, tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == ("error: MONITOR_POLL_LEASE: invalid duration '2 minutes' "
                                      "(expected e.g. 30s, 15m, 1h, 1d, 1h30m)")
+
+
+def test_a_bad_private_urls_list_stops_the_pass_with_one_line_and_fails_no_source(cli_env, db, tmp_path):
+    """A typo in MONITOR_ALLOW_PRIVATE_URLS is the deployment's mistake, not the sources': one error
+    line at the start, and no source recorded failing for it (before: every poll failed with it,
+    counting failures towards incidents and admin notices)."""
+    Path(cli_env["MONITOR_CONFIG"]).write_text("sources:\n  - id: down\n    kind: rss\n    url: http://127.0.0.1:9/x\n")
+    cli_env["MONITOR_ALLOW_PRIVATE_URLS"] = "10.0.0.0/8;192.168.1.5"
+    result = run_cli(["run", "--once"], cli_env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: MONITOR_ALLOW_PRIVATE_URLS='10.0.0.0/8;192.168.1.5': expected 1, "
+                                     "or addresses and networks separated by commas (e.g. 10.20.0.0/16,192.168.1.5)")
+    status = json.loads(run_cli(["status", "--json"], cli_env | {"MONITOR_ALLOW_PRIVATE_URLS": "1"}).stdout)
+    assert [source["consecutive_failures"] for source in status] in ([], [0])
