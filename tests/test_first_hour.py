@@ -1179,6 +1179,26 @@ def test_a_remembered_target_does_not_mask_a_plain_word() -> None:
     assert "/slack/uxplainword" not in redact("POST http://127.0.0.1:9/slack/uxplainword failed")
 
 
+def test_items_show_an_identity_only_one_provider_follows_claims_no_agreement(cli_env: dict[str, str], db,
+                                                                              tmp_path: Path) -> None:
+    """One provider is nobody to agree with: ``items show`` names it and its status, and says
+    nothing of agreement ("they agree" read as if a second provider had confirmed the veto)."""
+    import datetime as dt
+
+    from monitor.models import Item, Source
+
+    with db.session() as session:
+        session.add(Source(id="billstatus", kind="govinfo_billstatus"))
+        session.flush()
+        session.add(Item(key="billstatus:us/115/s/3509", source_id="billstatus", kind="bill", identity="us/115/s/3509",
+                         title="Congressional Award Program Reauthorization Act of 2018", status="vetoed",
+                         status_date=dt.date(2018, 10, 12), content_hash="a"))
+    result = run_cli(["items", "show", "us/115/s/3509"], cli_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first == "identity: us/115/s/3509: 1 provider view (billstatus); status vetoed (from billstatus)"
+
+
 def test_items_show_an_identity_one_provider_gives_no_status(cli_env: dict[str, str], db, tmp_path: Path) -> None:
     """GovInfo's bill-text feed names a bill's text version, not its status: its view of the bill
     says so beside BILLSTATUS's status (``items show`` crashed on a provider with no status); a

@@ -212,11 +212,12 @@ def _show_identity(view: IdentityView, json_out: bool) -> None:
                     "status_source": current.source_id if current else None, "providers": providers,
                     "moves": moves})
         return
-    console.print(f"identity: {view.identity}: {plural(len(providers), 'provider view')} "
-                  f"({', '.join(p['source'] for p in providers)}); "
-                  + ("they agree" if view.agree else "PROVIDERS DISAGREE")
-                  + (f"; status {current.status} (from {current.source_id})" if current else ""),
-                  markup=False, highlight=False)
+    said = [f"{plural(len(providers), 'provider view')} ({', '.join(p['source'] for p in providers)})"]
+    if len(providers) > 1:  # one provider has nobody to agree with
+        said.append("they agree" if view.agree else "PROVIDERS DISAGREE")
+    if current:
+        said.append(f"status {current.status} (from {current.source_id})")
+    console.print(f"identity: {view.identity}: " + "; ".join(said), markup=False, highlight=False)
     fields = [("title", "title"), ("kind", "kind"), ("status", "happened"), ("moved by", "status_action"),
               ("raw status", "raw_status"), ("detected", "status_changed_at"), ("key", "key"), ("url", "url")]
     rows = []
