@@ -303,6 +303,9 @@ def test_one_bill_not_published_yet_holds_back_none_of_the_others(kind, cli_env,
     first = run_cli(["run", "--once"], env)
     assert "bills: FAILED in part: fetch: hr9999: HTTP 404" in first.stdout, first.stdout
     assert "(the rest was stored); 1 seen, 1 new" in first.stdout
+    # S. 3470 was polled: the pass says the source was polled in part, not that nothing is watched
+    assert "not polled" not in first.stdout and "1 of 1 sources polled, 1 failed in part" in first.stdout, first.stdout
+    assert "nothing is being watched" not in first.stderr, first.stderr
     shown = json.loads(run_cli(["items", "show", "us/119/s/3470", "--json"], env).stdout)
     assert shown, "S. 3470 was not stored"
     for _ in range(2):

@@ -85,7 +85,7 @@ def run_cmd(
         asyncio.run(Service(database, cfg, http=listen(http) if http else None).run())
         return
     result = asyncio.run(run_once(database, cfg, source_ids=source or None))
-    not_polled = [p.source_id for p in result.polls if p.outcome in ("failed", "deferred")]
+    not_polled = [p.source_id for p in result.polls if p.outcome in ("failed", "deferred") and not _in_part(p)]
     if json_out:
         print_json({
             "sources": [vars(p) | {"change_ids": None} for p in result.polls],
@@ -113,14 +113,22 @@ def run_cmd(
         raise typer.Exit(1)
 
 
+def _in_part(p: PollSummary) -> bool:
+    """A failed poll that stored what it got (one bill's file missing, the others read)."""
+    return p.outcome == "failed" and p.poll_id is not None
+
+
 def _count_line(polls: list[PollSummary]) -> list[str]:
     """How many sources were polled, counting only polls that read their source: a failed or
-    deferred source is not polled, and an outage must not read like a quiet pass."""
-    polled = sum(p.outcome in ("changed", "unchanged") for p in polls)
-    if polled == len(polls):
+    deferred source is not polled (one that failed in part was), and an outage must not read
+    like a quiet pass."""
+    in_part = sum(_in_part(p) for p in polls)
+    polled = sum(p.outcome in ("changed", "unchanged") for p in polls) + in_part
+    if polled == len(polls) and not in_part:
         return []
-    missed = {outcome: sum(p.outcome == outcome for p in polls) for outcome in ("failed", "deferred", "skipped")}
-    line = f"{polled} of {len(polls)} sources polled" + "".join(
+    missed = {outcome: sum(p.outcome == outcome and not _in_part(p) for p in polls)
+              for outcome in ("failed", "deferred", "skipped")}
+    line = f"{polled} of {len(polls)} sources polled" + (f", {in_part} failed in part" if in_part else "") + "".join(
         f", {count} {outcome}" for outcome, count in missed.items() if count)
     if missed["skipped"]:
         line += ": `monitor doctor` says why and what to do"
@@ -154,7 +162,7 @@ def _outage(database: Database, polls: list[PollSummary]) -> bool:
 
     from monitor.models import Source
 
-    if any(p.outcome in ("changed", "unchanged") or p.polled_elsewhere for p in polls):
+    if any(p.outcome in ("changed", "unchanged") or p.polled_elsewhere or _in_part(p) for p in polls):
         return False
     if any(p.outcome == "failed" or (p.outcome == "deferred" and p.requests) for p in polls):
         return True
