@@ -183,7 +183,12 @@ def build_app(db: Database, settings: ClusterSettings) -> App:
         config = rt.config.by_id.get(source_id)
         if config is None:
             return "not in this worker's sources.yaml"
-        summary = await rt.pipeline.poll(config)
+        try:
+            summary = await rt.pipeline.poll(config)
+        except asyncio.CancelledError:  # still running when MONITOR_SHUTDOWN_GRACE ran out
+            log.warning("the poll of %s was cut off by the shutdown (polled again at once)", source_id)
+            await asyncio.to_thread(in_transaction, rt.db, due_when_free, source_id)
+            raise
         if summary.outcome == Outcome.SKIPPED:  # turned away by a live lease? come back when it ends
             await asyncio.to_thread(in_transaction, rt.db, due_when_free, source_id, leased_only=True)
         elif summary.alerts:
