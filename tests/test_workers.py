@@ -180,6 +180,20 @@ async def test_workers_shows_who_is_alive_queue_depth_and_stalled_jobs(pg_url: s
         " ".join(table.stdout.split()))
 
 
+def test_workers_exits_1_when_no_worker_is_running(pg_url: str, cli_env: dict[str, str]) -> None:
+    """Every worker stopped (or never started): nothing polls and nothing is delivered, so the
+    operator's `monitor workers` check must not pass (before: an empty table and exit 0)."""
+    env = cli_env | {"MONITOR_DATABASE_URL": pg_url}
+    assert run_cli(["init"], env).returncode == 0
+
+    result = run_cli(["workers"], env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: no worker is running: nothing is polled or delivered "
+                                     "(start `monitor worker`)")
+    listed = run_cli(["workers", "--json"], env)
+    assert listed.returncode == 1 and json.loads(listed.stdout)["workers"] == []
+
+
 def test_docker_compose_runs_workers_the_way_this_code_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
     """What ``docker compose up`` would trip over, checked without Docker: every worker reaches the
     compose database with the psycopg driver once it is healthy, its command line and tunables are
@@ -308,6 +322,31 @@ def test_sigkill_mid_poll_the_source_comes_back_after_the_lease(
     finally:
         cluster.close()
     assert timed_feeds.overlaps == []
+    db.dispose()
+
+
+def test_sigterm_past_the_grace_names_the_cut_off_poll_and_it_is_polled_again_at_once(
+        pg_url: str, timed_feeds: TimedFeeds, tmp_path: Path) -> None:
+    """A worker stopped while a poll outlives MONITOR_SHUTDOWN_GRACE says which poll it cut off,
+    as `monitor run` does (before: nothing at all in its log), and the source is due again now,
+    not a whole interval after the poll that never finished."""
+    config = tmp_path / "sources.yaml"
+    [route] = write_sources(config, timed_feeds, 1, interval="1h", jitter="1s")
+    timed_feeds.hold(route)
+    db = Database(pg_url)
+    cluster = Cluster(cluster_env(pg_url, config, MONITOR_SHUTDOWN_GRACE="1s", **TUNABLES), tmp_path)
+    try:
+        worker = cluster.start()
+        assert wait_for(lambda: timed_feeds.in_flight[route] == 1, 60), cluster.log_tail()
+        assert cluster.stop(worker) == 0
+    finally:
+        timed_feeds.release(route)
+        cluster.close()
+    assert "the poll of s0000 was cut off by the shutdown (polled again at once)" in cluster.log_tail(), \
+        cluster.log_tail()
+    with db.session() as s:
+        next_run = s.execute(select(Source.next_run_at).where(Source.id == "s0000")).scalar_one()
+    assert next_run is not None and next_run <= utcnow()
     db.dispose()
 
 

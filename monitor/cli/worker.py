@@ -228,8 +228,8 @@ def cluster_section(database: Database) -> None:
 
 @app.command("workers")
 def workers_cmd(db: DbOpt = None, json_out: JsonOpt = False) -> None:
-    """Show the workers (alive, last heartbeat), queue depth and stalled jobs; exit 1 if a
-    worker is dead or a job is stalled.
+    """Show the workers (alive, last heartbeat), queue depth and stalled jobs; exit 1 if no
+    worker is running, a worker is dead or a job is stalled.
 
     Example: monitor workers --json
     """
@@ -245,5 +245,7 @@ def workers_cmd(db: DbOpt = None, json_out: JsonOpt = False) -> None:
         print_json(cluster_data(status))
     else:
         print_cluster(status)
+    if not any(w.alive for w in status.workers):
+        raise ConfigError("no worker is running: nothing is polled or delivered (start `monitor worker`)")
     if status.stalled or not all(w.alive for w in status.workers):
         raise typer.Exit(1)
