@@ -1011,7 +1011,8 @@ def test_status_fails_when_no_enabled_source_can_run(cli_env: dict[str, str], tm
     assert run_cli(["run", "--once"], env, cwd=tmp_path).returncode == 1
     shown = run_cli(["status"], env, cwd=tmp_path)
     assert shown.returncode == 1 and "bills\tskipped" in shown.stdout
-    assert "no enabled source can run: 1 need a key (`monitor doctor` says which)" in shown.stderr
+    assert "no enabled source can run: 1 needs a key (`monitor doctor` says which)" in shown.stderr
+    assert "skipped: 1 source needs CONGRESS_API_KEY (bills)" in run_cli(["doctor"], env, cwd=tmp_path).stdout
     assert run_cli(["status"], env | {"CONGRESS_API_KEY": "k"}, cwd=tmp_path).returncode == 0
 
 

@@ -119,7 +119,8 @@ def _configured(config: ConfigOpt) -> tuple[set[str], dict[str, str], str | None
             skipped[source_config.id] = f"skipped: needs {', '.join(missing)}"
     problem = None
     if len(skipped) == len(enabled):  # as run --once: a service that polls nothing is not healthy
-        problem = (f"no enabled source can run: {len(skipped)} need a key (`monitor doctor` says which)"
+        problem = (f"no enabled source can run: {len(skipped)} {'needs' if len(skipped) == 1 else 'need'} a key "
+                   "(`monitor doctor` says which)"
                    if skipped else f"{cfg.path} enables no source")
     return {s.id for s in cfg.sources}, skipped, problem
 
@@ -266,7 +267,8 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
     console.print("  works now: " + (", ".join(f"{n} {k}" for k, n in runnable.most_common()) or "nothing"),
                   markup=False)
     for name, ids in sorted(missing.items()):
-        console.print(f"  skipped: {plural(len(ids), 'source')} need {name} ({_few(ids)}); "
+        need = "needs" if len(ids) == 1 else "need"
+        console.print(f"  skipped: {plural(len(ids), 'source')} {need} {name} ({_few(ids)}); "
                       f"fix: {KEY_FIXES.get(name, f'set {name}')}", markup=False)
     over = [p for p in plan(cfg) if p.over]
     for p in over:
