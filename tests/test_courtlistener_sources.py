@@ -205,8 +205,9 @@ def test_a_long_docket_entry_is_titled_with_its_description_cut_with_an_ellipsis
     poll(db, config)
     with db.session() as s:
         item = s.scalars(select(Item).where(Item.key == "cl:docket:4214664:entry:142")).one()
-    assert item.title.startswith("Entry 142: ORDER granting") and item.title.endswith("…")
-    assert len(item.title) == len("Entry 142: ") + 200 and item.text == described.strip()
+    case = "NATIONAL VETERANS LEGAL SERVICES PROGRAM v. United States — "
+    assert item.title.startswith(case + "Entry 142: ORDER granting") and item.title.endswith("…")
+    assert len(item.title) == len(case + "Entry 142: ") + 200 and item.text == described.strip()
 
 
 def test_docket_without_token_reads_the_public_feed(db, feeds, tmp_path, monkeypatch):
@@ -267,7 +268,9 @@ def test_a_new_filing_on_a_pinned_case_alerts_its_watchlist(cli_env, feeds, slac
                 assert run_cli(args, env).returncode == 0
         assert run_cli(["run", "--once"], env).returncode == 0
     (message,) = [r.json() for r in slack.requests]
-    assert "Entry 141: ORDER granting final approval." in message["text"]
+    # the case is named, as a PACER entry names it: a tracker follows several dockets
+    assert "New entry: NATIONAL VETERANS LEGAL SERVICES PROGRAM v. United States" in message["text"], message["text"]
+    assert "— Entry 141: ORDER granting final approval." in message["text"]
     assert "Filed on May 15, 2024" in json.dumps(message["blocks"])  # the day it was filed, not "No date"
 
 

@@ -219,4 +219,4 @@ def test_a_docket_alert_entry_alerts_the_watchlist_pinning_its_case(db, hooks, f
     assert wait_for(lambda: processed(db, 1), timeout=15)
     asyncio.run(Dispatcher(db).run_once())
     (message,) = [r.json()["text"] for r in slack.requests]
-    assert "Entry 140: MOTION for Settlement Preliminary Approval" in message
+    assert "NATIONAL VETERANS LEGAL SERVICES PROGRAM v. United States — Entry 140: MOTION for Settlement" in message

@@ -236,11 +236,13 @@ class DocketEntry(Payload):
 
 
 def entry_record(row: dict[str, Any], *, court: str | None = None, url: str | None = None,
-                 case: str | None = None, where: str = "CourtListener docket entry") -> ItemRecord:
+                 case: str | None = None, case_name: str | None = None,
+                 where: str = "CourtListener docket entry") -> ItemRecord:
     """A docket entry from the docket-entries API, a docket-alert webhook or the docket feed.
 
     Unnumbered (minute) entries are keyed by their CourtListener id. ``case`` is the docket's
-    identity, which a filing shares (as a PACER entry does), so a watchlist pinning the case hears it.
+    identity, which a filing shares (as a PACER entry does), so a watchlist pinning the case hears it;
+    ``case_name`` (the docket's title) leads the entry's title, as a PACER entry names its case.
     """
     entry = read(DocketEntry, row, where)
     docket_id = docket_id_of(entry.docket)
@@ -250,6 +252,8 @@ def entry_record(row: dict[str, Any], *, court: str | None = None, url: str | No
     if not description and documents:
         description = (documents[0].description or "").strip()
     label = f"Entry {number}" if number is not None else "Minute entry"
+    if case_name:
+        label = f"{case_name} — {label}"
     first_doc = next((d.absolute_url for d in documents if d.absolute_url), None)
     return ItemRecord(
         key=f"cl:docket:{docket_id}:entry:{number if number is not None else 'id' + entry.id}",

@@ -140,7 +140,7 @@ class CourtListenerDocketSource(BaseSource):
                 continue
             for i, entry in enumerate(_entries(page).results):
                 record = entry_record(entry, court=docket.get("court_id"), case=records[0].identity,
-                                      where=f"{page.label}: results[{i}]")
+                                      case_name=records[0].title, where=f"{page.label}: results[{i}]")
                 if record.key not in seen:
                     seen.add(record.key)
                     records.append(record)
@@ -167,7 +167,7 @@ class CourtListenerDocketSource(BaseSource):
                 "docket": docket_id, "entry_number": int(number.group(1)) if number else None,
                 "description": entry.get("summary") or entry.get("title"),
                 "date_filed": _feed_date(entry),
-            }, court=self.config.court, url=link or None, case=records[0].identity)
+            }, court=self.config.court, url=link or None, case=records[0].identity, case_name=records[0].title)
             if record.key not in seen:
                 seen.add(record.key)
                 records.append(record)

@@ -98,11 +98,15 @@ def event_records(body: dict[str, Any]) -> list[ItemRecord]:
 
 def with_cases(session: Session, records: list[ItemRecord]) -> list[ItemRecord]:
     """A docket alert's entries name only their docket's id: each takes the case identity of that
-    docket as stored (``dcd/1:16-cv-00745``), so a watchlist pinning the case hears its filings."""
+    docket as stored (``dcd/1:16-cv-00745``), so a watchlist pinning the case hears its filings,
+    and its case name, so the alert says which case filed it."""
     for record in records:
         if record.kind == "entry" and record.identity is None:
-            record.identity = session.scalar(select(Item.identity).where(
-                Item.key == f"cl:docket:{record.data['docket_id']}"))
+            docket = session.execute(select(Item.identity, Item.title).where(
+                Item.key == f"cl:docket:{record.data['docket_id']}")).first()
+            if docket is not None:
+                record.identity = docket.identity
+                record.title = f"{docket.title} — {record.title}" if docket.title else record.title
     return records
 
 
