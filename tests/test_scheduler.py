@@ -110,3 +110,13 @@ def test_status_shows_deferred_polls_and_requests_today(feeds: HttpServer, cli_e
     assert sum(r["requests_today"] for r in rows.values()) == 1
     table = run_cli(["status"], cli_env | {"COLUMNS": "200"})
     assert "deferred" in table.stdout
+
+
+def test_reload_without_a_service_says_workers_are_restarted_instead(cli_env):
+    """On a worker deployment there is no `monitor run` to reload: the error must not send the
+    operator to start one beside the workers without saying that workers are restarted instead."""
+    Path(cli_env["MONITOR_CONFIG"]).write_text("sources: []\n")
+    result = run_cli(["reload"], cli_env)
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith(
+        "start it with: monitor run (workers read sources.yaml when they start: restart them instead)")

@@ -350,6 +350,26 @@ def test_sigterm_past_the_grace_names_the_cut_off_poll_and_it_is_polled_again_at
     db.dispose()
 
 
+def test_sighup_to_a_worker_says_to_restart_it_and_does_not_kill_it(pg_url: str, tmp_path: Path) -> None:
+    """SIGHUP reloads `monitor run`; sent to a worker (systemd's ExecReload, a habit) it must not kill
+    it on the spot with its jobs and leases held (before: exit 129, no log line). Workers read
+    sources.yaml at start, so it says to restart them, and keeps working."""
+    config = tmp_path / "sources.yaml"
+    config.write_text("sources: []\n")
+    cluster = Cluster(cluster_env(pg_url, config, **TUNABLES), tmp_path)
+    try:
+        worker = cluster.start()
+        cluster.wait_registered([worker])
+        worker.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: "restart the worker" in cluster.log_tail()), cluster.log_tail()
+        assert worker.poll() is None
+        assert cluster.stop(worker) == 0
+    finally:
+        cluster.close()
+    assert ("SIGHUP: a worker reads sources.yaml when it starts; restart the worker to apply changes"
+            in cluster.log_tail())
+
+
 def attempted(db: Database) -> int:
     with db.session() as s:
         return len(s.scalars(select(Source.id).where(Source.last_attempt_at.is_not(None))).all())

@@ -175,6 +175,9 @@ def _outage(database: Database, polls: list[PollSummary]) -> bool:
         return any(True for _ in unhealthy)
 
 
+WORKERS = " (workers read sources.yaml when they start: restart them instead)"
+
+
 @app.command()
 def reload(config: ConfigOpt = None) -> None:
     """Tell the running service to re-read sources.yaml (checked here first; a bad file is refused).
@@ -194,8 +197,8 @@ def reload(config: ConfigOpt = None) -> None:
         pid = int(pid_file.read_text().strip())
         os.kill(pid, signal.SIGHUP)
     except (FileNotFoundError, ValueError):
-        fail(f"no running service found ({pid_file} is missing or unreadable); start it with: monitor run")
+        fail(f"no running service found ({pid_file} is missing or unreadable); start it with: monitor run{WORKERS}")
     except ProcessLookupError:
-        fail(f"the service recorded in {pid_file} is not running; start it with: monitor run")
+        fail(f"the service recorded in {pid_file} is not running; start it with: monitor run{WORKERS}")
     console.print(f"asked the service (pid {pid}) to reload {cfg.path} ({len(cfg.enabled_sources())} enabled sources)",
                   markup=False)

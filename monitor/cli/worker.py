@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import logging
 import os
+import signal
 import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
@@ -122,9 +123,14 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
             "worker monitor-%d started: queues %s, concurrency %d, %d sources%s", os.getpid(),
             ",".join(queues), concurrency, len(config.enabled_sources()), f", HTTP on {http}" if http else "")
         http_task = asyncio.create_task(runtime.serve_http()) if http else None
+        # SIGHUP reloads `monitor run`; its default action would kill a worker with its jobs held
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, logging.getLogger(__name__).warning,
+                                                      "SIGHUP: a worker reads sources.yaml when it starts; "
+                                                      "restart the worker to apply changes")
         try:
             await worker.run()  # type: ignore[no-untyped-call]
         finally:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             announce.cancel()
             runtime.stopping.set()
             if http_task is not None:
