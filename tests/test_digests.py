@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 import subprocess
@@ -152,6 +153,22 @@ class Links(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in == "h2" and data.strip():
             self.headings.append(data.strip())
+
+
+def test_digest_preview_of_a_slack_digest_writes_the_message_it_would_post(db, cli_env, tmp_path: Path) -> None:
+    """A Slack digest has no HTML: the preview writes the Slack message the digest would post
+    (it refused with "only email digests have HTML", so a Slack digest could not be previewed)."""
+    sub = seed_watchlist(db, target="slack:https://hooks.slack.com/services/T000/B000/XXXX", mode="digest",
+                         digest_at="08:00", tz="America/Chicago")
+    seed_changes(db, sub, STATUS_MOVE, NEW_OPINION)
+    out = tmp_path / "digest.json"
+    result = run_cli(["digest", "preview", "--subscription", str(sub), "--out", str(out)], cli_env)
+    assert result.returncode == 0, result.stderr
+    assert str(out) in result.stdout
+    posted = json.loads(out.read_text())
+    assert STATUS_MOVE["title"] in posted["text"] and NEW_OPINION["title"] in posted["text"]
+    assert posted["blocks"][0]["text"]["text"].startswith("Daily digest")
+    assert [d.state for d in deliveries(db)] == ["queued", "queued"]  # the preview sent and claimed nothing
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None,

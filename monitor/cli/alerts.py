@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -150,7 +151,8 @@ def alerts_retry(
 
 @digest_app.command("preview")
 def digest_preview(
-    out: Annotated[Path, typer.Option("--out", metavar="FILE", help="Where to write the HTML.")],
+    out: Annotated[Path, typer.Option("--out", metavar="FILE", help=(
+        "Where to write it: an email digest's HTML, another channel's message as JSON (Slack's blocks)."))],
     subscription: Annotated[int | None, typer.Option("--subscription", metavar="ID", help="A subscription id.")] = None,
     email: Annotated[str | None, typer.Option("--email", metavar="ADDR",
                                               help="Every digest subscription of this address.")] = None,
@@ -164,7 +166,7 @@ def digest_preview(
     """
     from sqlalchemy import select
 
-    from alerts import channel_for_target, mask_target
+    from alerts import channel_for_target
     from alerts.base import zone_or_utc
     from monitor.delivery.digest import preview_message
     from monitor.models import Subscription, utcnow
@@ -185,8 +187,7 @@ def digest_preview(
             fail(f"--date {date!r}: expected YYYY-MM-DD")
         message = preview_message(session, subs, day)
         rendered = channel_for_target(subs[0].target, secret=subs[0].secret).render(message)
-    html = rendered.get("html")
-    if html is None:
-        fail(f"{mask_target(subs[0].target)} is not an email subscription; only email digests have HTML")
-    out.write_text(str(html), encoding="utf-8")
+    html = rendered.get("html")  # an email; another channel's digest is the message it would post
+    out.write_text(str(html) if html is not None else json.dumps(rendered, indent=2, ensure_ascii=False) + "\n",
+                   encoding="utf-8")
     console.print(f"{message.subject()}\nwritten to {out}", markup=False)
