@@ -113,6 +113,19 @@ def test_an_end_is_never_behind_a_rung_it_disagrees_with(two: Providers) -> None
     assert len(two.alerts()) == 2 and "Failed on Dec 2, 2026" in two.alerts()[1]
 
 
+def test_a_new_provider_item_below_another_providers_end_is_catching_up(two: Providers) -> None:
+    """a saw the Senate's failed vote; b's new listing of the bill stands at a rung it passed before
+    that vote: b is behind, not news that the bill left its failure (only the law lifts a veto)."""
+    failed = {"status": "failed", "raw_status": "18000", "status_date": "2026-12-02",
+              "status_action": "Failed of passage in Senate."}
+    two.serve("a", bill("a", **failed))
+    two.poll("a")
+    assert len(two.alerts()) == 1
+    two.serve("b", bill("b", **IN_COMMITTEE), bill("b2", **PASSED))
+    two.poll("b")
+    assert len(two.alerts()) == 1, two.alerts()
+
+
 def test_the_same_status_on_another_day_is_another_move(two: Providers) -> None:
     two.serve("a", bill("a", **REPORTED))
     two.poll("a")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from monitor.changes.diff import ChangeSpec, ChangeType
 from monitor.models import Delivery, Item, StatusEvent, StatusReport, Subscription, Watchlist, utcnow
-from monitor.normalise.statuses import BILL_LADDER, CASE_LADDER, moves_on_ladder, rank
+from monitor.normalise.statuses import BILL_ENDS, BILL_LADDER, CASE_LADDER, moves_on_ladder, rank
 from monitor.outbox.states import DeliveryState
 from monitor.sources.base import ItemRecord
 
@@ -105,7 +105,9 @@ def _first(spec: ChangeSpec, kind: str, status: str, others: list[str]) -> Verdi
         return Verdict("behind")
     if spec.type is ChangeType.NEW and others and kind in TRACKED_THING:  # moves from where the others stand
         best = max(others, key=lambda s: rank(s) or 0)
-        if not moves_on_ladder(best, status):
+        # below another provider's end, only a law moves on: any other rung this new item shows
+        # may be one the bill stood on before that end (a lagging provider), not a way out of it
+        if not moves_on_ladder(best, status) or (best in BILL_ENDS and status != "enacted"):
             return Verdict("behind")
         return Verdict("first", ChangeSpec(ChangeType.STATUS, "status", best, status))
     return Verdict("first")

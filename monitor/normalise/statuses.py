@@ -35,15 +35,16 @@ def moves_on_ladder(old: str | None, new: str | None) -> bool:
     """True when ``new`` is further along than ``old`` (or an end): the default alert rule.
 
     A bill leaves an end only as the status machine lets it (``monitor/normalise/ladder.py``),
-    and that is news: a veto overridden into law is ``enacted``, a failed or withdrawn bill
-    passing later climbs to a higher rung than it stood on. A step back (a feed flip-flopping
-    between two readings) or a move into an unknown status is recorded as a change but does
-    not alert under the default rule.
+    and that is news: a veto overridden into law is ``enacted``, a failed or withdrawn bill that
+    later passes a chamber has climbed past where it stood (an earlier rung would be a provider
+    taking the end back). A step back (a feed flip-flopping between two readings) or a move into
+    an unknown status is recorded as a change but does not alert under the default rule.
     """
     if new is None or new == old:
         return False
     if old in BILL_ENDS and new in BILL_LADDER:
-        return new == "enacted" or old != "vetoed"
+        passed = BILL_LADDER.index(new) >= BILL_LADDER.index("passed_one_chamber")
+        return new == "enacted" or (old != "vetoed" and passed)
     new_rank = rank(new)
     if new_rank is None:
         return False
