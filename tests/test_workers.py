@@ -42,7 +42,7 @@ from monitor.drivers.workers import (
     ensure_queue_schema,
 )
 from monitor.durations import parse_duration
-from monitor.models import BudgetSpend, Delivery, Source, utcnow
+from monitor.models import BudgetSpend, Delivery, Digest, Source, utcnow
 from monitor.pipeline import sync_sources
 from monitor.store.lease import lease_seconds
 from tests.cluster import (
@@ -368,6 +368,35 @@ def test_sighup_to_a_worker_says_to_restart_it_and_does_not_kill_it(pg_url: str,
         cluster.close()
     assert ("SIGHUP: a worker reads sources.yaml when it starts; restart the worker to apply changes"
             in cluster.log_tail())
+
+
+def test_workers_send_the_daily_digest(pg_url: str, tmp_path: Path) -> None:
+    """A digest subscriber on a worker deployment gets the day's digest once its hour has passed,
+    as under `monitor run` (before: workers never claimed a digest day, so no digest ever went out)."""
+    from tests.alerting import STATUS_MOVE, seed_changes, seed_watchlist
+    from tests.fakes.smtp_server import Mailbox, smtp_server
+
+    config = tmp_path / "sources.yaml"
+    config.write_text("sources: []\n")
+    db = Database(pg_url)
+    sub = seed_watchlist(db, target="email:kenji@example.org", mode="digest", digest_at="00:00", tz="UTC")
+    seed_changes(db, sub, STATUS_MOVE)
+    mailbox = Mailbox()
+    with smtp_server(mailbox) as port:
+        env = cluster_env(pg_url, config, MONITOR_SMTP_URL=f"smtp://127.0.0.1:{port}",
+                          MONITOR_PUBLIC_URL="https://monitor.example.org", **TUNABLES)
+        cluster = Cluster(env, tmp_path)
+        try:
+            worker = cluster.start()
+            assert wait_for(lambda: len(mailbox.messages) == 1, 60), cluster.log_tail()
+            assert cluster.stop(worker) == 0
+        finally:
+            cluster.close()
+    assert str(mailbox.messages[0]["To"]) == "kenji@example.org"
+    assert "Daily digest" in str(mailbox.messages[0]["Subject"])
+    with db.session() as s:
+        assert s.scalars(select(Digest.state).where(Digest.subscription_id == sub)).all() == ["sent"]
+    db.dispose()
 
 
 def attempted(db: Database) -> int:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from monitor.config import AppConfig
 from monitor.db import Database
+from monitor.delivery.digest import claim_digests
 from monitor.delivery.dispatcher import Dispatcher
 from monitor.drivers.service import Service, first_run_time
 from monitor.durations import cron_trigger, env_seconds, parse_duration
@@ -225,7 +226,9 @@ def build_app(db: Database, settings: ClusterSettings) -> App:
     @app.task(name="monitor.deliver", queue=DELIVERIES, priority=10, queueing_lock="monitor.deliver",
               pass_context=True, retry=False)
     async def deliver(context: JobContext, timestamp: int) -> str:
-        stats = await _runtime(context).dispatcher.run_once()
+        rt = _runtime(context)
+        await asyncio.to_thread(claim_digests, rt.db)  # the digests' days, claimed once across workers
+        stats = await rt.dispatcher.run_once()
         return f"{stats.sent} sent, {stats.retried} to retry, {stats.failed} failed"
 
     return app
