@@ -90,6 +90,20 @@ def test_doctor_fails_for_email_subscriptions_without_smtp_or_public_url(env: di
     assert fixed.returncode == 0, fixed.stdout
 
 
+def test_doctor_fails_for_an_smtp_url_or_admin_target_that_cannot_work(env: dict[str, str]) -> None:
+    """A set variable is not a working one: doctor reads MONITOR_SMTP_URL and MONITOR_ADMIN_TARGET as
+    the senders will (before: "set", exit 0, and every email and admin notice failed later)."""
+    bad = {"MONITOR_SMTP_URL": "ftp://mail.example.org", "MONITOR_ADMIN_TARGET": "slack:nope"}
+    result = run_cli(["doctor", "--config", str(ROOT / "sources.yaml")], env | bad)
+    assert result.returncode == 1
+    assert ("problem: MONITOR_SMTP_URL: MONITOR_SMTP_URL must look like smtp://user:pass@host:587?starttls=1 "
+            "or smtps://host:465") in result.stdout
+    assert "problem: MONITOR_ADMIN_TARGET: slack: needs a URL" in result.stdout
+    good = {"MONITOR_SMTP_URL": "smtp://mail.example.org:587?starttls=1",
+            "MONITOR_ADMIN_TARGET": "slack:https://hooks.slack.com/services/T000/B000/XXXX"}
+    assert run_cli(["doctor", "--config", str(ROOT / "sources.yaml")], env | good).returncode == 0
+
+
 def test_doctor_fails_while_a_subscription_is_disabled(env: dict[str, str], tmp_path: Path) -> None:
     """A receiver answered 410, so its subscription was disabled: its alerts go nowhere until
     someone acts. Before: doctor listed "subscriptions: 1 webhook" and "everything configured can

@@ -25,7 +25,7 @@ from monitor.cli.common import (
     print_table,
 )
 from monitor.cli.worker import cluster_section
-from monitor.errors import MonitorError
+from monitor.errors import ConfigError, MonitorError
 from monitor.text import cut, plural
 
 if TYPE_CHECKING:
@@ -227,6 +227,21 @@ DELIVERY_FIXES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def _setting_error(name: str) -> str | None:
+    """Why a set delivery variable cannot work, read as its sender reads it; None when it can."""
+    from alerts.email import smtp_config
+    from monitor.cli.subscriptions import check_target
+
+    try:
+        if name == "MONITOR_SMTP_URL":
+            smtp_config()
+        elif name == "MONITOR_ADMIN_TARGET":
+            check_target(os.environ[name])
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
 @app.command()
 def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
     """What works now, what is skipped and why, and the one-line fix for each missing piece.
@@ -282,7 +297,11 @@ def doctor(config: ConfigOpt = None, db: DbOpt = None) -> None:
     found = _subscription_channels(db)
     channels, disabled_subscriptions = found if found is not None else (None, [])
     for name, purpose, fix in DELIVERY_FIXES:
-        if os.environ.get(name):
+        error = _setting_error(name) if os.environ.get(name) else None
+        if error:
+            problems += 1
+            console.print(f"  problem: {name}: {error}; fix: {fix}", markup=False)
+        elif os.environ.get(name):
             console.print(f"  {name}: set ({purpose})", markup=False)
         elif name in EMAIL_NEEDS and channels and channels.get("email"):
             problems += 1
