@@ -67,3 +67,26 @@ def test_polls_total_counts_the_polls_that_found_nothing_new(db: Database, cli_e
     for source in ("same", "body"):
         assert polls[f'remedy_polls_total{{source="{source}",outcome="changed"}}'] == 1
         assert polls[f'remedy_polls_total{{source="{source}",outcome="unchanged"}}'] == 2
+
+
+def test_queue_depth_leaves_out_digest_rows_waiting_for_their_hour(db: Database, cli_env: dict[str, str],
+                                                                   feeds, tmp_path: Path) -> None:
+    """A digest subscriber's changes wait all day for the digest by design: an alert on
+    ``remedy_delivery_queue_depth`` (a stuck sender) must not fire for them every day. They are
+    still shown, as ``remedy_deliveries{state="queued"}``."""
+    feeds.set("/ok.xml", rss(("a1", "One")))
+    config = Path(cli_env["MONITOR_CONFIG"])
+    config.write_text(f"sources:\n  - id: ok\n    kind: rss\n    url: {feeds.url('/ok.xml')}\n")
+    env = cli_env | {"MONITOR_SMTP_URL": "smtp://127.0.0.1:9", "MONITOR_PUBLIC_URL": "https://m.example.org"}
+    run_cli(["run", "--once"], env, cwd=tmp_path)
+    assert run_cli(["watchlist", "add", "all", "--query", "kind:article|document|opinion"], env).returncode == 0
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).strftime("%H:%M")  # not due in this test
+    digest = run_cli(["subscribe", "all", "email:a@example.org", "--digest", "daily", "--at", later, "--tz", "UTC"],
+                     env)
+    assert digest.returncode == 0, digest.stderr
+    feeds.set("/ok.xml", rss(("a2", "Two"), ("a1", "One")))
+    run_cli(["run", "--once"], env, cwd=tmp_path)
+
+    shown = samples(render(db, load_config(config)))
+    assert shown['remedy_deliveries{state="queued"}'] == 1
+    assert shown["remedy_delivery_queue_depth"] == 0

@@ -25,7 +25,9 @@ from monitor.pipeline import build_source, missing_env
 from monitor.store.health import Outcome
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-QUEUED_STATES = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.QUEUED)
+# due or being sent; not a digest row waiting for its hour (``queued``) nor an alert waiting for a
+# second provider (``held``): those wait by design, and would make the depth climb every day
+QUEUED_STATES = (DeliveryState.PENDING, DeliveryState.SENDING)
 
 
 @dataclass
@@ -100,7 +102,7 @@ def collect(session: Session, configured: set[str] | None = None, keyless: set[s
     for state, count in session.execute(select(Delivery.state, func.count()).group_by(Delivery.state)):
         deliveries.samples.append(({"state": str(state)}, count))
         depth += count if str(state) in QUEUED_STATES else 0
-    queue = Metric("remedy_delivery_queue_depth", "gauge", "Deliveries waiting to be sent or retried.",
+    queue = Metric("remedy_delivery_queue_depth", "gauge", "Deliveries due to be sent or retried.",
                    [({}, depth)])
     return [polls, failing, last_success, up, items, changes, deliveries, queue]
 
