@@ -61,11 +61,13 @@ def claim_digests(db: Database, now: dt.datetime | None = None) -> list[str]:
     for (_target, day), subs in due.items():
         key = f"digest:s{subs[0].id}:{day.isoformat()}"
         try:
-            with db.session() as session:
-                if claim_day(session, subs, day, key, now):
-                    claimed.append(key)
+            with db.session() as session:  # the day's UNIQUE digests rows make the claim at commit
+                sending = claim_day(session, subs, day, key, now)
         except IntegrityError:  # another process claimed one of these days first
             log.info("digest %s already claimed elsewhere", key)
+            continue
+        if sending:
+            claimed.append(key)
     return claimed
 
 
