@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from monitor.changes.match import CompiledWatchlist
 from monitor.cli import watchlist_admin as wl
 from monitor.config import load_config
 from monitor.db import Database
 from monitor.drivers.service import run_once
 from monitor.models import Change, Delivery, Subscription, Watchlist, utcnow
 from monitor.sources import SOURCE_KINDS
+from tests.conftest import realdata
 from tests.fakes.http_server import HttpServer
 from tests.fakes.records_source import RecordsSource
 
@@ -225,3 +227,20 @@ def test_remedy_board_shows_each_source_view_of_a_pinned_identity(db, feeds, sla
                                          "status_source": None, "sources": [], "moves": []}
     assert board["pinned_status"][0]["agree"] is False  # congress says introduced, govinfo in committee
     assert {i["key"] for i in board["latest"]} == {"congress:119:s:3470", "govinfo:BILLSTATUS-119s3470"}
+
+
+def test_starter_bivens_matches_a_real_suit_against_unknown_federal_officers(db, feeds, tmp_path):
+    """Bivens suits name their defendants as unknown officers ("Six Unknown Named Agents"): the
+    Fourth Circuit's real PACER feed carries Nur v. Unknown CBP Officers, No. 23-1057, whose
+    entries never say "Bivens"; the starter watchlist must still hear of it, and not of an
+    ordinary petition for review against the Attorney General in the same feed."""
+    feeds.set("/ca4.xml", realdata("pacer_rss", "juriscraper", "ca4_1.xml").read_bytes())
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"sources:\n  - id: ca4\n    kind: pacer_rss\n    url: {feeds.url('/ca4.xml')}\n"
+                      "    court: ca4\n")
+    poll(db, config)
+    bivens = next(spec for spec in wl.parse_file(wl.starter_text(), "starter") if spec.name == "bivens")
+    with db.session() as s:
+        watchlist = CompiledWatchlist.compile(Watchlist(id=0, **bivens.model_dump()))
+        matched = {item.identity for item in wl.matching_items(s, watchlist, limit=50)}
+    assert matched == {"ca4/23-1057"}
