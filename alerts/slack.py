@@ -23,6 +23,9 @@ from monitor.urls import check_target_url
 
 SLACK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
 MAX_CHANGES = 10  # 2 blocks each: well under Slack's 50-block limit
+# Slack refuses (400 invalid_blocks) a section text over 3,000 characters: a title cut to 500 stays
+# under it with its link, even with every character escaped ("&" is "&amp;").
+MAX_TITLE = 500
 PERMANENT_STATUSES = frozenset({400, 403, 404, 410})
 TRANSIENT_STATUSES = frozenset({408, 425})  # request timeout, too early: the same post may go through later
 
@@ -36,7 +39,7 @@ def _change_blocks(change: MessageChange, timezone: str | None) -> list[dict[str
     blocks: list[dict[str, Any]] = []
     section: dict[str, Any] = {
         "type": "section",
-        "text": {"type": "mrkdwn", "text": f"*{_link(change.url, change.title)}*"},
+        "text": {"type": "mrkdwn", "text": f"*{_link(change.url, cut(change.title, MAX_TITLE))}*"},
     }
     if change.type == "status":
         section["fields"] = [

@@ -72,7 +72,7 @@ def seed_changes(db: Database, subscription_id: int, *specs: dict[str, Any], pol
         sub = s.get(Subscription, subscription_id)
         assert sub is not None
         for n, spec in enumerate(specs):
-            key = f"ca9:{spec['title']}:{n}:{utcnow().timestamp()}"
+            key = f"ca9:{spec['title'][:200]}:{n}:{utcnow().timestamp()}"  # keys are at most 400 characters
             item = Item(key=key, source_id="ca9", kind=spec["kind"], identity=spec["identity"], title=spec["title"],
                         url=spec["url"], status=spec["status"], raw_status=spec["raw_status"],
                         status_action=spec.get("status_action"), status_date=day(spec.get("status_date")),

@@ -89,6 +89,23 @@ def test_one_subscriptions_alerts_from_many_polls_go_as_few_messages(db, slack: 
     assert (stats.messages, stats.sent) == (1, 10) and {d.state for d in deliveries(db)} == {"sent"}
 
 
+def test_slack_message_of_a_very_long_title_stays_within_slacks_block_limits(db, slack: HttpServer) -> None:
+    """A feed item with a 4,000-character title (seen in scraped pages that put the whole first
+    paragraph in the title): Slack refuses a section text over 3,000 characters with 400
+    invalid_blocks, which would fail the alert for good and disable the subscription. The title is
+    cut with "…", and the message keeps the item's link."""
+    title = "Doe v. ICE & Officers " + "the detention was unlawful & " * 140
+    sub = seed_watchlist(db, target="slack:" + slack.url())
+    seed_changes(db, sub, dict(NEW_OPINION, title=title), STATUS_MOVE)
+    assert dispatch(db).sent == 2
+    blocks = slack.requests[0].json()["blocks"]
+    sections = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    fields = [f["text"] for b in blocks for f in b.get("fields", [])]
+    context = [e["text"] for b in blocks if b["type"] == "context" for e in b["elements"]]
+    assert max(len(t) for t in sections + context) <= 3000 and max(len(t) for t in fields) <= 2000
+    assert sections[0].startswith(f"*<{NEW_OPINION['url']}|Doe v. ICE &amp; Officers") and "…" in sections[0]
+
+
 def test_slack_429_waits_for_retry_after_then_sends(db, slack: HttpServer) -> None:
     sub = seed_watchlist(db, target="slack:" + slack.url())
     seed_changes(db, sub, STATUS_MOVE)
