@@ -149,3 +149,15 @@ def test_errors_are_one_clear_line_with_the_right_exit_code(cli, feeds, cli_env,
     write_config(Path(cli_env["MONITOR_CONFIG"]), feeds, "opinions")
     _, _, err = cli(*args, code=code)
     assert message in err
+
+
+def test_feed_of_a_watchlist_without_subscriptions_says_it_stays_empty(cli, slack):
+    """The Atom feed lists the alerts of the watchlist's subscriptions: a watchlist nobody subscribes
+    to alerts no one, so its feed stays empty. `watchlist feed` says so instead of handing out a URL
+    a feed reader will show empty forever."""
+    cli("watchlist", "add", "bivens", "--query", "bivens")
+    _, out, err = cli("watchlist", "feed", "bivens")
+    assert "/feeds/bivens.atom?token=" in out
+    assert "no subscription" in err and "monitor subscribe bivens" in err
+    cli("subscribe", "bivens", "slack:" + slack.url())
+    assert "no subscription" not in cli("watchlist", "feed", "bivens")[2]

@@ -152,6 +152,7 @@ def watchlist_feed(name: NameArg, db: DbOpt = None, json_out: JsonOpt = False) -
         if not watchlist.feed_token:  # a watchlist from before feed tokens
             watchlist.feed_token = secrets.token_urlsafe(24)
         token = watchlist.feed_token
+        subscribed = any(sub.enabled for sub in watchlist.subscriptions)
     base = os.environ.get("MONITOR_PUBLIC_URL", "").rstrip("/")
     path = f"/feeds/{quote(name)}.atom?token={token}"
     if json_out:
@@ -163,6 +164,9 @@ def watchlist_feed(name: NameArg, db: DbOpt = None, json_out: JsonOpt = False) -
         console.print(path, markup=False, soft_wrap=True)
         err_console.print("note: set MONITOR_PUBLIC_URL (e.g. https://monitor.example.org) to get the full URL; "
                           "the path above is served by `monitor run --http HOST:PORT`", markup=False)
+    if not subscribed:
+        err_console.print(f"note: {name} has no subscription: the feed lists the alerts sent to its subscribers, "
+                          f"so it stays empty until one is added (`monitor subscribe {name} TARGET`)", markup=False)
 
 
 @watchlist_app.command("edit")
