@@ -138,6 +138,8 @@ SECTION_1983 = [
     "Plaintiffs sue under 42 U. S. C. §1983.",
     "an action under 42 U.S.C. § 1983(a) for damages",
     "The bill amends section 1983 of title 42, United States Code.",
+    "Cf. 42 U.S.C. 1983; see also 28 U.S.C. 1331.",  # courts and dockets often drop the section sign
+    "Civil rights claim under 42 U.S.C.A. § 1983 (West).",
 ]
 
 
@@ -151,6 +153,12 @@ def test_cites_finds_a_case_however_it_is_written(text: str) -> None:
 def test_cites_finds_a_statute_however_it_is_written(text: str) -> None:
     assert compile_query('cites:"42 U.S.C. § 1983"')(doc(text=text))
     assert not compile_query('cites:"596 U.S. 482"')(doc(text=text))
+
+
+@pytest.mark.parametrize("query", ['cites:"42 U.S.C. 1983"', 'cites:"42 USC 1983"', 'cites:"42 U.S.C.A. § 1983"'])
+def test_a_statute_cited_without_a_section_sign_or_as_usca_is_the_same_statute(query: str) -> None:
+    assert compile_query(query)(doc(text="an action under 42 U.S.C. § 1983"))
+    assert not compile_query(query)(doc(text="an action under 42 U.S.C. § 1985"))
 
 
 def test_cites_is_not_fooled_by_neighbouring_citations() -> None:

@@ -24,6 +24,10 @@ MIN_PREFIX = 2
 _WORD = re.compile(r"[^\W_]+")
 # eyecite does not read "section 1983 of title 42"; statutes are cited that way in prose.
 _SPELLED_STATUTE = re.compile(r"\bsection\s+(\d+[a-z]?)(?:\([^)]*\))*\s+of\s+title\s+(\d+)\b", re.IGNORECASE)
+# "42 U.S.C. 1983", "42 USC 1983", "42 U.S.C.A. § 1983": the forms eyecite misses (no section sign) or keys
+# apart (West's annotated code is the same statute), so every one is also keyed as the U.S. Code.
+_US_CODE = re.compile(r"\b(\d+)\s*U\.?\s?S\.?\s?C\.?(?:\s?A\.?)?\s*(?:§+|sec(?:tion)?s?\.?)?\s*"
+                      r"(\d+[a-z]?(?:-\d+[a-z]?)?)\b", re.IGNORECASE)
 
 # NOT binds tightest, then AND (also written as nothing), then OR. Operators are words in any case
 # (`bivens or ftca`), so never a term. A field's values follow its ':' and '|' with no space; there an
@@ -128,6 +132,8 @@ def extract_citations(text: str) -> frozenset[str]:
             section = groups["section"].split("(")[0].strip()
             keys.add(f"{groups.get('title', '')}|{_compact(groups.get('reporter', ''))}|{section}")
     for section, title in _SPELLED_STATUTE.findall(text):
+        keys.add(f"{title}|usc|{section}")
+    for title, section in _US_CODE.findall(text):
         keys.add(f"{title}|usc|{section}")
     return frozenset(keys)
 
