@@ -30,8 +30,14 @@ PERMANENT_STATUSES = frozenset({400, 403, 404, 410})
 TRANSIENT_STATUSES = frozenset({408, 425})  # request timeout, too early: the same post may go through later
 
 
+def _escape(text: str) -> str:
+    """Feed text as Slack shows it, not as mrkdwn it reads: "<!channel>" would mention everyone and
+    "<https://…|text>" would be a link (Slack's "Escaping text": escape &, < and >, nothing else)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _link(url: str | None, text: str) -> str:
-    safe = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    safe = _escape(text)
     return f"<{url}|{safe}>" if url else safe
 
 
@@ -48,8 +54,8 @@ def _change_blocks(change: MessageChange, timezone: str | None) -> list[dict[str
         ]
     elif change.type == "field":
         section["fields"] = [
-            {"type": "mrkdwn", "text": f"*{change.field} was*\n{cut(change.old or '—', 300)}"},
-            {"type": "mrkdwn", "text": f"*{change.field} now*\n{cut(change.new or '—', 300)}"},
+            {"type": "mrkdwn", "text": f"*{change.field} was*\n{_escape(cut(change.old or '—', 300))}"},
+            {"type": "mrkdwn", "text": f"*{change.field} now*\n{_escape(cut(change.new or '—', 300))}"},
         ]
     else:
         section["fields"] = [
@@ -61,7 +67,8 @@ def _change_blocks(change: MessageChange, timezone: str | None) -> list[dict[str
             "type": "button", "text": {"type": "plain_text", "text": "Open"}, "url": change.url,
         }
     blocks.append(section)
-    evidence = [f"Source: {_link(change.source_url, change.source_id)}", *change.evidence(width=200)]
+    evidence = [f"Source: {_link(change.source_url, change.source_id)}",
+                *(_escape(part) for part in change.evidence(width=200))]
     when = change.when(timezone)
     if when:
         evidence.append(when)
@@ -95,7 +102,7 @@ class SlackChannel:
         more = message.total - min(len(message.changes), MAX_CHANGES)
         if more > 0:
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"…and {more} more"}]})
-        lines = [f"{header}: {count}"] + [f"• {c.headline()} {c.url or ''}".rstrip()
+        lines = [f"{_escape(header)}: {count}"] + [f"• {_escape(c.headline())} {c.url or ''}".rstrip()
                                           for c in message.changes[:MAX_CHANGES]]
         if more > 0:
             lines.append(f"…and {more} more")

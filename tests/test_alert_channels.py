@@ -106,6 +106,24 @@ def test_slack_message_of_a_very_long_title_stays_within_slacks_block_limits(db,
     assert sections[0].startswith(f"*<{NEW_OPINION['url']}|Doe v. ICE &amp; Officers") and "…" in sections[0]
 
 
+def test_feed_text_cannot_mention_the_channel_or_forge_a_link_in_slack(db, slack: HttpServer) -> None:
+    """Titles, action texts and changed fields come from third-party feeds. Slack reads "<!channel>"
+    in mrkdwn as a mention of everyone in the channel, and "<https://…|text>" as a link, so each of
+    them goes out escaped (&amp; &lt; &gt;, as Slack's "Escaping text" asks), in the blocks and in
+    the fallback text. Before: only the title's link label was escaped."""
+    hostile = "<!channel> see <https://evil.example|the order> & more"
+    seed_changes(db, seed_watchlist(db, target="slack:" + slack.url()),
+                 dict(STATUS_MOVE, title="S. 3470 " + hostile, status_action="Reported " + hostile),
+                 dict(NEW_OPINION, type="field", field="summary", old="first", new=hostile))
+    assert dispatch(db).sent == 2
+    body = slack.requests[0].json()
+    blocks = json.dumps(body["blocks"], ensure_ascii=False)
+    for text in (blocks, body["text"]):
+        assert "<!channel>" not in text and "<https://evil.example|" not in text
+    assert "&lt;!channel&gt; see &lt;https://evil.example|the order&gt; &amp; more" in body["text"]
+    assert blocks.count("&lt;!channel&gt;") == 3  # the title, the action, the changed field
+
+
 def test_slack_429_waits_for_retry_after_then_sends(db, slack: HttpServer) -> None:
     sub = seed_watchlist(db, target="slack:" + slack.url())
     seed_changes(db, sub, STATUS_MOVE)
