@@ -118,6 +118,10 @@ def test_different_queries_are_different_trees(query: str, other: str) -> None:
     ("a | b", 3, "found '|'"),
     (': x', 1, "expected a field name"),
     ('cites:"not a citation"', 7, "no case or statute citation"),
+    ("hernandez -garland", 11, "'-garland': to leave a word out, write NOT garland"),
+    ("court:ca4 !garland", 11, "'!garland': to leave a word out, write NOT garland"),
+    ("“qualified immunity”", 1, 'curly quotes: write a phrase in straight quotes, "like this"'),
+    ("title:“no kings”", 7, "curly quotes"),
 ])
 def test_syntax_errors_point_at_the_column(query: str, column: int, message: str) -> None:
     with pytest.raises(QueryError) as info:

@@ -244,6 +244,10 @@ def _deeper(node: Node, token: Token) -> int:
 
 def _words(token: Token, scope: str) -> Node:
     text, term = _text(token), token.type != "PHRASE"
+    if term and len(text) > 1 and text[0] in "-!":  # search engines' exclusion, here it would be a plain word
+        raise _error(f"{text!r}: to leave a word out, write NOT {text[1:]}", token)
+    if term and any(quote in text for quote in "“”"):  # pasted from a word processor: not a phrase
+        raise _error('curly quotes: write a phrase in straight quotes, "like this"', token)
     prefix = term and text.endswith("*")
     if term and "*" in text.removesuffix("*"):
         raise _error("a wildcard '*' may only end a term (e.g. immigra*)", token)
