@@ -81,8 +81,11 @@ class AppriseChannel:
         notifier.add(service)
         # Apprise answers only True/False; the provider's answer is in its warnings, which the
         # error keeps (the dispatcher scrubs the target's secrets from it, see redact_for_target).
+        # The body is plain text: said so, Apprise escapes it for the services that read HTML
+        # (Telegram, Matrix, email) instead of passing feed text through as markup.
         with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as said:
-            delivered = await notifier.async_notify(body=str(rendered["body"]), title=str(rendered["title"]))
+            delivered = await notifier.async_notify(body=str(rendered["body"]), title=str(rendered["title"]),
+                                                    body_format=apprise.NotifyFormat.TEXT)
         if not delivered:
             answer = " ".join(said.getvalue().split())[:MAX_ANSWER] or "no answer logged"
             raise DeliveryError(f"apprise could not deliver: {answer}")

@@ -369,6 +369,19 @@ def test_apprise_delivers_through_the_library_and_retries_on_failure(db, slack: 
     assert "In committee → Reported by committee" in body["message"] and "bivens" in body["title"].lower()
 
 
+def test_apprise_services_that_read_html_get_the_alert_as_escaped_text(db, slack: HttpServer) -> None:
+    """Telegram, Matrix, email and other Apprise services read their body as HTML. The alert is
+    plain text, and Apprise converts it for them only when told so: feed text such as "<b>" or "&"
+    arrives escaped and each line stays a line. Before: the text went through as HTML (Telegram's
+    parse_mode HTML), so a feed's markup was obeyed and the lines ran together."""
+    sub = seed_watchlist(db, target=f"apprise:json://127.0.0.1:{slack.port}/notify?format=html")
+    seed_changes(db, sub, dict(STATUS_MOVE, title="S. 3470 <b>Bivens</b> & ICE"))
+    assert dispatch(db).sent == 1
+    message = slack.requests[-1].json()["message"]
+    assert "&lt;b&gt;Bivens&lt;/b&gt;" in message and "&amp;" in message and "<b>" not in message
+    assert "<br" in message  # Apprise keeps the lines (and spaces, as &nbsp;)
+
+
 def test_unknown_apprise_url_is_refused() -> None:
     with pytest.raises(ConfigError):
         channel_for_target("apprise:nosuchscheme://x").validate("nosuchscheme://x")
