@@ -159,6 +159,11 @@ def pydantic_problem(error: ErrorDetails) -> str:
         return f"missing required field '{loc}'"
     if kind == "extra_forbidden":
         return f"unknown field '{loc}'"
+    if kind == "string_pattern_mismatch" and loc == "id":  # the pattern itself means nothing to a reader
+        return (f"field 'id': {error['input']!r} is not an id: up to 100 lower-case letters, digits, '.', '_' "
+                "or '-' (e.g. dhs-oig-reports)")
+    if kind == "bool_parsing":
+        return f"field '{loc}': {error['input']!r} is neither true nor false"
     return f"field '{loc}': {error['msg'].removeprefix('Value error, ')}"
 
 
