@@ -165,6 +165,20 @@ def test_a_statute_cited_without_a_section_sign_or_as_usca_is_the_same_statute(q
     assert not compile_query(query)(doc(text="an action under 42 U.S.C. § 1985"))
 
 
+@pytest.mark.parametrize("text", ["claims under 42 U.S.C. §§ 1983, 1985(3) and 1986",
+                                  "claims under 42 U.S.C. sections 1983 and 1985"])
+def test_every_section_of_a_list_is_cited(text: str) -> None:
+    assert compile_query('cites:"42 U.S.C. § 1983"')(doc(text=text))
+    assert compile_query('cites:"42 U.S.C. § 1985"')(doc(text=text))
+    assert not compile_query('cites:"42 U.S.C. § 1981"')(doc(text=text))
+
+
+def test_a_list_of_sections_stops_at_the_next_citation() -> None:
+    text = "42 U.S.C. §§ 1983, 1985, and 28 U.S.C. § 1331"
+    assert compile_query('cites:"28 U.S.C. § 1331"')(doc(text=text))
+    assert not compile_query('cites:"42 U.S.C. § 28"')(doc(text=text))
+
+
 def test_cites_is_not_fooled_by_neighbouring_citations() -> None:
     text = "Compare 597 U.S. 482 and 42 U.S.C. § 1985; see also 596 F.3d 482."
     assert not compile_query('cites:"596 U.S. 482"')(doc(text=text))

@@ -26,8 +26,14 @@ _WORD = re.compile(r"[^\W_]+")
 _SPELLED_STATUTE = re.compile(r"\bsection\s+(\d+[a-z]?)(?:\([^)]*\))*\s+of\s+title\s+(\d+)\b", re.IGNORECASE)
 # "42 U.S.C. 1983", "42 USC 1983", "42 U.S.C.A. § 1983": the forms eyecite misses (no section sign) or keys
 # apart (West's annotated code is the same statute), so every one is also keyed as the U.S. Code.
-_US_CODE = re.compile(r"\b(\d+)\s*U\.?\s?S\.?\s?C\.?(?:\s?A\.?)?\s*(?:§+|sec(?:tion)?s?\.?)?\s*"
-                      r"(\d+[a-z]?(?:-\d+[a-z]?)?)\b", re.IGNORECASE)
+_USC = r"\b(\d+)\s*U\.?\s?S\.?\s?C\.?(?:\s?A\.?)?\s*"
+_SECTION = r"\d+[a-z]?(?:-\d+[a-z]?)?\b"
+_US_CODE = re.compile(rf"{_USC}(?:§+|sec(?:tion)?s?\.?)?\s*({_SECTION})", re.IGNORECASE)
+# "42 U.S.C. §§ 1983, 1985(3) and 1986": eyecite keeps the first section only. A list goes on while
+# the next number is not the title of another citation ("…, and 28 U.S.C. § 1331").
+_US_CODE_LIST = re.compile(rf"{_USC}(?:§§|sections|secs\.?)\s*({_SECTION}(?:\([^)]*\))*"
+                           rf"(?:(?:\s*,\s*(?:and\s+)?|\s+and\s+){_SECTION}(?!\s*U\.?\s?S)(?:\([^)]*\))*)+)",
+                           re.IGNORECASE)
 
 # NOT binds tightest, then AND (also written as nothing), then OR. Operators are words in any case
 # (`bivens or ftca`), so never a term. A field's values follow its ':' and '|' with no space; there an
@@ -135,6 +141,8 @@ def extract_citations(text: str) -> frozenset[str]:
         keys.add(f"{title}|usc|{section}")
     for title, section in _US_CODE.findall(text):
         keys.add(f"{title}|usc|{section}")
+    for title, listed in _US_CODE_LIST.findall(text):
+        keys.update(f"{title}|usc|{section}" for section in re.findall(_SECTION, re.sub(r"\([^)]*\)", "", listed)))
     return frozenset(keys)
 
 
