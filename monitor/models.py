@@ -251,6 +251,9 @@ class Watchlist(Base):
     )
 
 
+UNSUBSCRIBED = "unsubscribed by the recipient"  # Subscription.disabled_reason of an unsubscribe link
+
+
 class Subscription(Base):
     """Who hears about a watchlist, through which channel target, immediately or in a digest."""
 
@@ -269,6 +272,11 @@ class Subscription(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    @property
+    def unsubscribed(self) -> bool:
+        """Turned off by its recipient (an unsubscribe link): theirs to undo, never an operator's retry."""
+        return not self.enabled and self.disabled_reason == UNSUBSCRIBED
 
     watchlist: Mapped[Watchlist] = relationship(back_populates="subscriptions")
 

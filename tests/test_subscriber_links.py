@@ -156,3 +156,32 @@ def test_a_list_rows_status_says_it_was_read_from_the_latest_action_only(db, web
         token = s.get(Watchlist, 1).feed_token
     feed = ET.fromstring(web.get(f"/feeds/bivens.atom?token={token}").content)
     assert marked in feed.find(f"{ATOM}entry").findtext(f"{ATOM}summary")
+
+
+def test_an_operators_retry_of_failed_alerts_never_resubscribes_a_recipient(db, web, slack: HttpServer,
+                                                                            cli_env, tmp_path) -> None:
+    """Alerts queued before an unsubscribe are failed ("subscription disabled"). The operator then
+    fixes another receiver and runs `monitor alerts retry --all-failed`: that re-enables the
+    subscriptions a receiver's refusal disabled, never one the recipient unsubscribed from (RFC 8058:
+    an unsubscribe is the recipient's word), and `monitor doctor` does not call it a problem.
+    Before: the retry subscribed the recipient again and sent them the alerts, and doctor exited 1
+    asking to fix "its target"."""
+    (tmp_path / "sources.yaml").write_text("sources: []\n")
+    gone = seed_watchlist(db, target="slack:" + slack.url())
+    refused = seed_watchlist(db, "ftca", target="slack:" + slack.url("/services/T000/B000/OTHER"))
+    seed_changes(db, gone, STATUS_MOVE)
+    seed_changes(db, refused, NEW_OPINION)
+    web.post(f"/unsubscribe/{subscription(db, gone).unsubscribe_token}")
+    slack.queue(404, "no_service")
+    dispatch(db)
+    other = "/services/T000/B000/OTHER"
+    assert [d.state for d in deliveries(db)] == ["failed", "failed"] and [r.route for r in slack.requests] == [other]
+    doctor = run_cli(["doctor"], cli_env)
+    assert "ftca is disabled: 404" in doctor.stdout and "unsubscribed by the recipient" not in doctor.stdout
+    unsubscribed = run_cli(["alerts", "retry", str(deliveries(db)[0].id)], cli_env)
+    assert unsubscribed.returncode == 1 and "its recipient unsubscribed" in unsubscribed.stderr
+    assert run_cli(["alerts", "retry", "--all-failed"], cli_env).returncode == 0
+    dispatch(db)
+    assert [r.route for r in slack.requests] == [other, other]  # the refused receiver's alert, now it answers
+    assert not subscription(db, gone).enabled and subscription(db, refused).enabled
+    assert [d.state for d in deliveries(db)] == ["failed", "sent"]

@@ -137,7 +137,10 @@ def alerts_retry(
             # its whole message: resent under its id, it must carry what it carried the first time
             query = query.where(Delivery.message_id == delivery.message_id if delivery.message_id
                                 else Delivery.group_key == delivery.group_key)
-        rows = list(session.scalars(query))
+        # an alert failed because its recipient unsubscribed stays failed: a retry never subscribes them again
+        rows = [row for row in session.scalars(query) if row.subscription is None or not row.subscription.unsubscribed]
+        if delivery_id is not None and not rows:
+            fail(f"delivery {delivery_id}: its recipient unsubscribed; only they can subscribe again")
         now = utcnow()
         for row in rows:
             if row.subscription is not None and not row.subscription.enabled:

@@ -359,7 +359,7 @@ def _subscription_channels(db_url: str | None) -> tuple[dict[str, int], list[str
             for sub in session.scalars(select(Subscription).order_by(Subscription.id)):
                 channel = sub.target.split(":", 1)[0]
                 counts[channel] = counts.get(channel, 0) + 1
-                if not sub.enabled:
+                if not sub.enabled and not sub.unsubscribed:  # an unsubscribe is the recipient's word
                     disabled.append(f"subscription {sub.id} ({mask_target(sub.target)}) on {sub.watchlist.name} is "
                                     f"disabled: {cut(sub.disabled_reason or 'by an operator', 120)}")
     finally:

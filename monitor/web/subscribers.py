@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 from alerts.base import MessageChange
 from monitor.db import Database
 from monitor.delivery.dispatcher import message_change
-from monitor.models import Delivery, Subscription, Watchlist
+from monitor.models import UNSUBSCRIBED, Delivery, Subscription, Watchlist
 from monitor.outbox.states import DeliveryState
 
 FEED_ENTRIES = 50
@@ -73,7 +73,7 @@ async def unsubscribe(request: Request) -> Response:
                                                                    Subscription.mode == sub.mode)))
         for each in subs:
             each.enabled = False
-            each.disabled_reason = "unsubscribed by the recipient"
+            each.disabled_reason = UNSUBSCRIBED
     return _page("Unsubscribed", f"<h1>Unsubscribed</h1><p>You will get no more alerts for “{escape(name)}”"
                  + (" or your other digests" if every else "") + ".</p>")
 
