@@ -184,7 +184,9 @@ class Budgets:
         """Wait for a concurrency slot, then reserve one request (raises BudgetExceeded, unsent); the caller
         releases the returned semaphore when its request is done."""
         limits = self.limits_for(provider)
-        semaphore = self._semaphores.setdefault(provider, asyncio.Semaphore(limits.concurrency or 4))
+        if provider not in self._semaphores:  # made once per provider, not on every request
+            self._semaphores[provider] = asyncio.Semaphore(limits.concurrency or 4)
+        semaphore = self._semaphores[provider]
         await semaphore.acquire()
         try:
             until, reason = self._blocked.get(provider, (EPOCH, ""))

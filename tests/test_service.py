@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.cluster import wait_for
 from tests.conftest import run_cli
@@ -78,23 +79,17 @@ def test_sigterm_during_a_hung_poll_says_what_it_left_unfinished(feeds: HttpServ
     assert "stopped after 1 s with the poll of stuck unfinished (polled again at the next start)" in stderr
 
 
-def test_a_bad_shutdown_grace_stops_the_start_with_one_line(cli_env, tmp_path):
-    """A typo in MONITOR_SHUTDOWN_GRACE is found when the service starts, not when it is stopped."""
-    Path(cli_env["MONITOR_CONFIG"]).write_text("sources: []\n")
-    cli_env["MONITOR_SHUTDOWN_GRACE"] = "10 seconds"
-    result = run_cli(["run"], cli_env)
-    assert result.returncode == 1
-    assert result.stderr.strip() == ("error: MONITOR_SHUTDOWN_GRACE: invalid duration '10 seconds' "
-                                     "(expected e.g. 30s, 15m, 1h, 1d, 1h30m)")
-
-
-def test_a_bad_poll_lease_stops_the_pass_with_one_line(cli_env, tmp_path):
-    """A typo in MONITOR_POLL_LEASE is one error line naming it, not a traceback."""
+@pytest.mark.parametrize(("variable", "value", "args"), [
+    ("MONITOR_SHUTDOWN_GRACE", "10 seconds", ["run"]),  # found when the service starts, not when it stops
+    ("MONITOR_POLL_LEASE", "2 minutes", ["run", "--once"]),
+])
+def test_a_bad_duration_setting_stops_the_start_with_one_line(cli_env, tmp_path, variable, value, args):
+    """A typo in a duration setting is one error line naming it, not a traceback."""
     Path(cli_env["MONITOR_CONFIG"]).write_text("sources:\n  - id: down\n    kind: rss\n    url: http://127.0.0.1:9/x\n")
-    cli_env["MONITOR_POLL_LEASE"] = "2 minutes"
-    result = run_cli(["run", "--once"], cli_env)
+    cli_env[variable] = value
+    result = run_cli(args, cli_env)
     assert result.returncode == 1
-    assert result.stderr.strip() == ("error: MONITOR_POLL_LEASE: invalid duration '2 minutes' "
+    assert result.stderr.strip() == (f"error: {variable}: invalid duration '{value}' "
                                      "(expected e.g. 30s, 15m, 1h, 1d, 1h30m)")
 
 
