@@ -25,7 +25,7 @@ _DESIGNATION = re.compile(
     r"|petitioners?(--?|/)defendants?|plaintiffs?|plaintiffs?(--?|/)appell(ee|ant)s?|respond(e|a)nts?"
     r"|respond(e|a)nts?(--?|/)appell(ee|ant)s?|cross(--?|/)respondents?|crosss?(--?|/)petitioners?"
     r"|cross(--?|/)appell(ees|ant)s?|deceased)(,|\.)?(?!\S)", re.IGNORECASE)
-_EDGE_PUNCTUATION = r"(-|–|_|/|;|,|\s)*"
+_EDGE_PUNCTUATION = r"[-–_/;,\s]+"  # a class, not an alternation: the engine tries it at every position
 _BAD_END = re.compile(_EDGE_PUNCTUATION + "$")
 _BAD_START = re.compile("^" + _EDGE_PUNCTUATION)
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "*": None, "#": None, "\u00a0": " "})
