@@ -126,6 +126,35 @@ def test_a_new_provider_item_below_another_providers_end_is_catching_up(two: Pro
     assert len(two.alerts()) == 1, two.alerts()
 
 
+def test_a_lagging_provider_climbing_below_another_providers_veto_is_not_news(two: Providers) -> None:
+    """a reported the veto; b, a day behind, now reads the bill as passed: old news, not a move after
+    the veto (only a law lifts it)."""
+    vetoed = {"status": "vetoed", "raw_status": "31000", "status_date": "2026-12-04",
+              "status_action": "Vetoed by President."}
+    two.serve("a", bill("a", **vetoed))
+    two.poll("a")
+    assert len(two.alerts()) == 1 and "Vetoed on Dec 4, 2026" in two.alerts()[0]
+    two.serve("b", bill("b", **PASSED))
+    two.poll("b")
+    assert len(two.alerts()) == 1, two.alerts()
+
+
+def test_a_vote_dated_after_another_providers_failure_is_news(two: Providers) -> None:
+    """a reported the committee's failed vote; b, behind, then reads the bill as reported (dated before
+    that vote: catching up) and later as passed on a day after it (revived and passed): only the
+    passage leaves the failure, and it is news."""
+    failed = {"status": "failed", "raw_status": "18000", "status_date": "2026-11-26",
+              "status_action": "Failed to pass in committee."}
+    two.serve("a", bill("a", **failed))
+    two.poll("a")
+    two.serve("b", bill("b", **REPORTED))  # dated Nov 24: before the failure
+    two.poll("b")
+    assert len(two.alerts()) == 1, two.alerts()
+    two.serve("b", bill("b", **PASSED))  # dated Dec 1: after it
+    two.poll("b")
+    assert len(two.alerts()) == 2 and "Passed one chamber on Dec 1, 2026" in two.alerts()[1]
+
+
 def test_the_same_status_on_another_day_is_another_move(two: Providers) -> None:
     two.serve("a", bill("a", **REPORTED))
     two.poll("a")

@@ -98,18 +98,33 @@ def _lock(session: Session, identities: list[str]) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def _first(spec: ChangeSpec, kind: str, status: str, others: list[str]) -> Verdict:
-    """A move nobody reported yet alerts, unless another provider of the kind already stands higher."""
-    rungs = next((ladder for ladder in (BILL_LADDER, CASE_LADDER) if status in ladder), ())
-    if any(o in rungs and rungs.index(o) > rungs.index(status) for o in others):  # catching up
+def _behind(this: _View, others: list[_View]) -> bool:
+    """Another provider of the kind already stands past this move: on a higher rung, or at an end the
+    move does not lead out of. Only a law lifts a veto; a passage leaves a failure only when it is
+    dated after it (the same passage dated before is a lagging provider catching up)."""
+    rungs = next((ladder for ladder in (BILL_LADDER, CASE_LADDER) if this.status in ladder), ())
+    for other in others:
+        if other.status in rungs and rungs.index(other.status) > rungs.index(this.status):
+            return True
+        if other.status in BILL_ENDS and this.status in BILL_LADDER and this.status != "enacted" and (
+                not moves_on_ladder(other.status, this.status) or not _dated_after(this, other)):
+            return True
+    return False
+
+
+def _dated_after(this: _View, other: _View) -> bool:
+    return this.status_date is not None and other.status_date is not None and this.status_date > other.status_date
+
+
+def _first(spec: ChangeSpec, this: _View, others: list[_View]) -> Verdict:
+    """A move nobody reported yet alerts, unless another provider of the kind already stands past it."""
+    if _behind(this, others):
         return Verdict("behind")
-    if spec.type is ChangeType.NEW and others and kind in TRACKED_THING:  # moves from where the others stand
-        best = max(others, key=lambda s: rank(s) or 0)
-        # below another provider's end, only a law moves on: any other rung this new item shows
-        # may be one the bill stood on before that end (a lagging provider), not a way out of it
-        if not moves_on_ladder(best, status) or (best in BILL_ENDS and status != "enacted"):
+    if spec.type is ChangeType.NEW and others and this.kind in TRACKED_THING:  # moves from where the others stand
+        best = max((o.status for o in others), key=lambda s: rank(s) or 0)
+        if not moves_on_ladder(best, this.status):
             return Verdict("behind")
-        return Verdict("first", ChangeSpec(ChangeType.STATUS, "status", best, status))
+        return Verdict("first", ChangeSpec(ChangeType.STATUS, "status", best, this.status))
     return Verdict("first")
 
 
@@ -179,7 +194,7 @@ def settle(session: Session, source_id: str, observed: list[Observed], now: dt.d
             events[identity].append(found)
         if found is None:
             events[identity].append(_create(session, identity, this, o.change_id, now))
-            verdicts[o.change_id] = _first(o.spec, this.kind, this.status, [v.status for v in others])
+            verdicts[o.change_id] = _first(o.spec, this, others)
         elif o.item_id in _items(found):
             verdicts[o.change_id] = Verdict("repeat")
         else:
