@@ -109,6 +109,8 @@ class MessageChange:
     corroboration: str | None = None
     # a list row (congress.gov list, Open States search row): its status read from its latest action alone
     latest_action_only: bool = False
+    # the date the source gave that could not be right (monitor.sanity set it aside): said, not hidden
+    impossible_date: str | None = None
 
     def headline(self) -> str:
         """One line saying what happened, the same in every channel."""
@@ -165,7 +167,8 @@ class MessageChange:
         item its source left undated says so, lest the detection time read as the day it happened."""
         happened = self.happened(timezone)
         if happened is None and self.type != "field":
-            happened = "No date from the source"
+            happened = (f"The source dated it {self.impossible_date}, which cannot be right" if self.impossible_date
+                        else "No date from the source")
         parts = [p for p in (happened, self.detected(timezone)) if p]
         return " · ".join(parts) or None
 

@@ -62,6 +62,21 @@ def test_an_alert_without_a_date_from_its_source_says_so(db, slack: HttpServer, 
     assert text.count("When: No date from the source · Detected ") == 2, text
 
 
+def test_an_alert_whose_source_gave_an_impossible_date_says_so(db, slack: HttpServer, smtp: Mailbox) -> None:
+    """A court's typo (2099 for 2025) is set aside when the item is stored; the alert names the date
+    the source gave and that it cannot be right, not "No date from the source" (it gave one)."""
+    typo = dict(NEW_OPINION, status_date=None, title="Typo opinion",
+                data={"impossible_dates": {"status_date": "2099-01-01"}})
+    seed_changes(db, seed_watchlist(db, target="slack:" + slack.url()), typo)
+    seed_changes(db, seed_watchlist(db, "ftca", target="email:ana@example.org"), typo)
+    assert dispatch(db).sent == 2
+    blocks = json.dumps(slack.requests[0].json()["blocks"], ensure_ascii=False)
+    text = smtp.messages[0].get_body(("plain",)).get_content()
+    for shown in (blocks, text):
+        assert "The source dated it 2099-01-01, which cannot be right" in shown, shown
+        assert "No date from the source" not in shown
+
+
 def test_slack_group_of_forty_is_one_message_with_and_n_more(db, slack: HttpServer) -> None:
     sub = seed_watchlist(db, target="slack:" + slack.url())
     seed_changes(db, sub, *[dict(NEW_OPINION, title=f"Opinion {n}") for n in range(40)])

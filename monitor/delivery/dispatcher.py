@@ -170,6 +170,8 @@ def message_change(session: Session, delivery: Delivery, change: Change) -> Mess
             else corroboration(session, change.id, watchlist, delivery.next_attempt_at))
     status_date = at.get("status_date") if at else item.status_date
     published_at = at.get("published_at") if at else item.published_at
+    data = at.get("data", item.data) or {}
+    set_aside = data.get("impossible_dates", {})
     return MessageChange(
         type=change.type, item_key=item.key, title=at.get("title", item.title), url=at.get("url", item.url),
         kind=at.get("kind", item.kind), source_id=item.source_id, source_url=source.url if source else None,
@@ -182,7 +184,8 @@ def message_change(session: Session, delivery: Delivery, change: Change) -> Mess
         detected_at=change.detected_at, rule=delivery.rule,
         watchlist=watchlist.name if watchlist else None, summary=at.get("summary", item.summary),
         corroboration=str(said) if said else None,
-        latest_action_only=latest_action_only(at.get("data", item.data)),
+        latest_action_only=latest_action_only(data),
+        impossible_date=(set_aside.get("status_date") or set_aside.get("published_at") or "")[:10] or None,
     )
 
 
