@@ -181,6 +181,23 @@ def test_broken_source_does_not_stop_the_others(db, feeds, slack, tmp_path):
     assert count(db, Item) == 1
 
 
+def test_a_feed_cut_off_mid_item_invents_no_entry(db, feeds, slack, tmp_path):
+    whole = rss(("a1", "Bivens claim dismissed", "Docket 24-1"), ("a2", "Bivens appeal", "Docket 24-2"))
+    feeds.set("/opinions.xml", whole)
+    config = write_config(tmp_path / "sources.yaml", feeds, "opinions")
+    subscribe(db, slack)
+    poll(db, config)
+
+    # A server that stops writing mid-document (a script timeout) still answers 200: the second
+    # item has lost its guid, and read as it stands it would be a "new" opinion with another key.
+    feeds.set("/opinions.xml", whole[: whole.index("<guid>a2")] + "<item><title>Bivens appeal</title>")
+    result = poll(db, config)
+    assert result.polls[0].new == 0
+    feeds.set("/opinions.xml", whole)
+    poll(db, config)
+    assert count(db, Item) == 2 and count(db, Change) == 0 and slack.requests == []
+
+
 def test_restart_resends_nothing(db_url, feeds, slack, tmp_path, cli_env):
     feeds.set("/opinions.xml", rss(("a1", "Other")))
     write_config(Path(cli_env["MONITOR_CONFIG"]), feeds, "opinions")

@@ -80,6 +80,9 @@ _NAMED_ENTITY = re.compile(r"&([A-Za-z][A-Za-z0-9]*);")
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
 _ITEM_TAG = re.compile(r"<(?:item|entry)[\s>]")
 _ITEM_TAG_BYTES = re.compile(_ITEM_TAG.pattern.encode())
+# The document element of a feed (RSS 2.0, Atom, RSS 1.0's rdf:RDF) and its end tag.
+_ROOT_OPEN = re.compile(rb"<((?:[A-Za-z][\w.-]*:)?(?:rss|feed|RDF))[\s>]")
+_ITEM_END = re.compile(rb"</(?:item|entry)\s*>")
 _DATE_ELEMENT = re.compile(
     rb"<(?:[A-Za-z][\w.-]*:)?(?:pubDate|date|published|updated|issued|modified|created|lastBuildDate)[\s>/]",
     re.IGNORECASE)
@@ -260,9 +263,27 @@ def parse_with_feedparser(body: bytes) -> ParsedFeed:
     return ParsedFeed(entries, "feedparser")
 
 
+def _items_before_cut(body: bytes) -> int | None:
+    """None when the feed's document element is closed; else how many items were closed before
+    the body was cut off (a server that stopped writing still answers 200). Both parsers recover
+    the half item after them, which has lost its guid or most of its title, so read as it stands
+    it would be a "new" entry under another key; the next whole answer brings it."""
+    root = _ROOT_OPEN.search(body)
+    if root is None or re.search(rb"</\s*" + re.escape(root.group(1)) + rb"\s*>", body[root.end():]):
+        return None
+    return len(_ITEM_END.findall(body))
+
+
 def parse_feed(body: bytes) -> ParsedFeed:
-    """Clean the bytes, parse fast, fall back to feedparser when the fast parse looks short."""
+    """Clean the bytes, parse, and leave out a half item the body was cut off in."""
     cleaned, expected = _clean(body)
+    parsed = _parse_cleaned(cleaned, expected)
+    whole = _items_before_cut(cleaned)
+    return parsed if whole is None else ParsedFeed(parsed.entries[:whole], parsed.parser)
+
+
+def _parse_cleaned(cleaned: bytes, expected: int) -> ParsedFeed:
+    """Parse fast, fall back to feedparser when the fast parse looks short."""
     try:
         fast = parse_with_fastfeedparser(cleaned)
     except Exception as exc:  # noqa: BLE001 - any failure of the fast path means "use the careful one"
