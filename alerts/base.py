@@ -112,13 +112,16 @@ class MessageChange:
     # the date the source gave that could not be right (monitor.sanity set it aside): said, not hidden
     impossible_date: str | None = None
 
-    def headline(self) -> str:
-        """One line saying what happened, the same in every channel."""
+    def headline(self, width: int | None = None) -> str:
+        """One line saying what happened, the same in every channel; with ``width``, a long title
+        is cut so the line fits and what happened stays whole (an email subject)."""
+        before, after = "", f": {self.field} changed"
         if self.type == "new":
-            return f"New {self.kind}: {self.title}"
-        if self.type == "status":
-            return f"{self.title}: {status_label(self.old)} → {status_label(self.new)}"
-        return f"{self.title}: {self.field} changed"
+            before, after = f"New {self.kind}: ", ""
+        elif self.type == "status":
+            after = f": {status_label(self.old)} → {status_label(self.new)}"
+        title = self.title if width is None else cut(one_line(self.title), max(width - len(before + after), 20))
+        return before + title + after
 
     def happened(self, timezone: str | None = None) -> str | None:
         """``Reported by committee on Nov 24, 2026``: the status this change is about, on the
@@ -210,7 +213,7 @@ class Message:
             news = plural(self.total, "change") if self.total else "no news"
             return cut(one_line(f"[Remedy Monitor] Daily digest {day}: {news}"), 200)
         if self.total == 1 and self.changes:
-            return cut(one_line(f"[{name}] {self.changes[0].headline()}"), 200)
+            return cut(one_line(f"[{name}] {self.changes[0].headline(200 - len(name) - 3)}"), 200)
         return one_line(f"[{name}] {self.total} changes")
 
 

@@ -360,6 +360,19 @@ def test_email_disconnect_mid_data_is_retried(db, smtp: Mailbox) -> None:
     assert dispatch(db, utcnow() + dt.timedelta(seconds=10)).sent == 1
 
 
+def test_email_subject_of_a_very_long_title_still_says_what_the_bill_became(db, smtp: Mailbox) -> None:
+    """A subject is cut at 200 characters; the title is what gives way, never the move. Before: a
+    long bill title pushed "→ Vetoed" out of the subject, which then said only the title."""
+    sub = seed_watchlist(db, target="email:ana@example.org")
+    long_title = "H.R. 5240: Hernández Accountability Act " + "to amend title 42 " * 20
+    seed_changes(db, sub, dict(STATUS_MOVE, title=long_title, old="sent_to_executive", new="vetoed"))
+    assert dispatch(db).sent == 1
+    subject = str(smtp.messages[0]["Subject"])
+    assert subject.startswith("[Bivens remedies] H.R. 5240: Hernández Accountability Act to amend")
+    assert subject.endswith("…: Sent to the executive → Vetoed")
+    assert len(subject) <= 200
+
+
 def test_email_headers_cannot_be_injected(db, smtp: Mailbox) -> None:
     sub = seed_watchlist(db, target="email:ana@example.org")
     seed_changes(db, sub, dict(NEW_OPINION, title="Evil\r\nBcc: victim@example.org\r\nX-Injected: yes"))
