@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from monitor.models import Watchlist
+from monitor.models import Change, Delivery, Watchlist, utcnow
 from monitor.web import create_app
 from tests.alerting import (
     LIST_ROW_MOVE,
@@ -93,6 +94,30 @@ def test_atom_feed_lists_the_watchlist_alerts_with_evidence(db, web, slack: Http
     # the day it happened in words, and the provider's code with its meaning, never bare
     assert "Reported by committee on Jan 29, 2026 · Detected " in summary
     assert "Raw status: 14000 — Reported to Senate" in summary
+
+
+def test_a_status_move_and_a_title_edit_found_by_one_poll_are_two_feed_entries(db, web, slack: HttpServer) -> None:
+    """One poll's changes share their detection time; each is its own Atom entry with its own id.
+    Before: both had the id item key + detection time, so a feed reader kept only one of them."""
+    sub = seed_watchlist(db, target="slack:" + slack.url())
+    now = utcnow()
+    seed_changes(db, sub, STATUS_MOVE, now=now)
+    with db.session() as s:
+        move = s.scalar(select(Delivery))
+        edit = Change(item_id=move.change.item_id, type="field", field="title", old="S. 3470",
+                      new=STATUS_MOVE["title"], detected_at=now)
+        s.add(edit)
+        s.flush()
+        s.add(Delivery(idempotency_key=f"{edit.id}:{sub}", change_id=edit.id, subscription_id=sub,
+                       group_key=move.group_key, kind="alert", state="pending", rule="bivens: field-change (query)",
+                       next_attempt_at=now, created_at=now))
+        token = s.scalar(select(Watchlist)).feed_token
+    feed = ET.fromstring(web.get(f"/feeds/bivens.atom?token={token}").content)
+    entries = feed.findall(f"{ATOM}entry")
+    assert [e.findtext(f"{ATOM}title") for e in entries] == [
+        "S. 3470 — Bivens Act of 2026: title changed",
+        "S. 3470 — Bivens Act of 2026: In committee → Reported by committee"]
+    assert len({e.findtext(f"{ATOM}id") for e in entries}) == 2
 
 
 def test_alerts_cli_lists_shows_and_retries(db, cli_env, slack: HttpServer) -> None:

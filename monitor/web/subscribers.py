@@ -100,8 +100,10 @@ def atom_feed(watchlist: Watchlist, changes: list[MessageChange], base_url: str,
         sub(feed, "link", rel="alternate", href=base_url)
     for change in changes:
         entry = sub(feed, "entry")
-        sub(entry, "id", f"urn:remedy-monitor:change:{change.item_key}:{change.detected_at:%Y%m%dT%H%M%S%f}"
-            if change.detected_at else f"urn:remedy-monitor:item:{change.item_key}")
+        # one poll's changes of an item share their detection time: a field edit's id also names its field
+        edited = f":{change.field}" if change.type == "field" else ""
+        sub(entry, "id", f"urn:remedy-monitor:change:{change.item_key}:{change.detected_at:%Y%m%dT%H%M%S%f}{edited}"
+            if change.detected_at else f"urn:remedy-monitor:item:{change.item_key}{edited}")
         sub(entry, "title", change.headline())
         sub(entry, "updated", (change.detected_at or updated).isoformat())
         if change.url and change.url.startswith(("http://", "https://")):
