@@ -210,3 +210,22 @@ def test_an_operators_retry_of_failed_alerts_never_resubscribes_a_recipient(db, 
     assert [r.route for r in slack.requests] == [other, other]  # the refused receiver's alert, now it answers
     assert not subscription(db, gone).enabled and subscription(db, refused).enabled
     assert [d.state for d in deliveries(db)] == ["failed", "sent"]
+
+
+def test_a_recipient_who_unsubscribed_can_be_subscribed_again_by_the_operator(db, web, slack: HttpServer,
+                                                                              cli_env) -> None:
+    """The recipient asks to hear again: `monitor subscribe` turns their subscription back on (one
+    subscription, so no alert goes twice). Before: it answered "already subscribed" about a
+    subscription that sent nothing, and the only way back was to remove it first."""
+    target = "slack:" + slack.url()
+    sub = seed_watchlist(db, target=target)
+    web.post(f"/unsubscribe/{subscription(db, sub).unsubscribe_token}")
+    again = run_cli(["subscribe", "bivens", target], cli_env)
+    assert again.returncode == 0, again.stderr
+    assert f"subscription {sub}:" in again.stdout
+    assert "enabled again (was: unsubscribed by the recipient)" in again.stdout
+    listed = json.loads(run_cli(["subscriptions", "list", "--json"], cli_env).stdout)
+    assert [(s["id"], s["enabled"]) for s in listed] == [(sub, True)]
+    assert "already subscribed" in run_cli(["subscribe", "bivens", target], cli_env).stderr
+    seed_changes(db, sub, STATUS_MOVE)
+    assert dispatch(db).sent == 1 and len(slack.requests) == 1

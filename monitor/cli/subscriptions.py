@@ -113,16 +113,20 @@ def subscribe(
         watchlist = wl.get(session, name)
         existing = session.scalar(select(Subscription).where(Subscription.watchlist_id == watchlist.id,
                                                              Subscription.target == target))
-        if existing is not None:
+        if existing is not None and existing.enabled:
             fail(f"{mask_target(target)} is already subscribed to {name} (subscription {existing.id})")
-        signing = new_secret() if channel == "webhook" else None
-        sub = Subscription(watchlist_id=watchlist.id, channel=channel, target=target, secret=signing,
-                           mode="digest" if digest else "immediate", digest_at=(at or "07:30") if digest else None,
-                           timezone=(tz or "UTC") if digest else None, unsubscribe_token=secrets.token_urlsafe(24))
+        signing = new_secret() if channel == "webhook" and existing is None else None
+        sub = existing or Subscription(watchlist_id=watchlist.id, channel=channel, target=target, secret=signing,
+                                       unsubscribe_token=secrets.token_urlsafe(24))
+        # a disabled one (unsubscribed, or refused by its receiver) is turned back on: one row per target
+        was = f", enabled again (was: {sub.disabled_reason or 'disabled'})" if existing else ""
+        sub.enabled, sub.disabled_reason = True, None
+        sub.mode, sub.digest_at = ("digest" if digest else "immediate"), (at or "07:30") if digest else None
+        sub.timezone = (tz or "UTC") if digest else None
         session.add(sub)
         session.flush()
         how = f"daily digest at {sub.digest_at} {sub.timezone}" if digest else "immediate"
-        shown = f"subscription {sub.id}: {mask_target(target)} → {name} ({how})"
+        shown = f"subscription {sub.id}: {mask_target(target)} → {name} ({how}){was}"
     # committed before anything is printed: `monitor subscribe … | head -1` keeps the subscription
     console.print(shown, markup=False)
     if signing:
