@@ -49,6 +49,8 @@ class AppriseChannel:
         lines = []
         for change in message.changes[:MAX_LINES]:
             lines.append(f"• {change.headline()}" + (f"\n  {change.url}" if change.url else ""))
+            if change.edit():
+                lines.append(f"  {change.edit()}")
             evidence = [f"source {change.source_id}"]
             action, raw = change.action_text(), change.raw_code()
             if action:

@@ -152,6 +152,12 @@ class MessageChange:
             return None
         return describe_raw(self.raw_status)
 
+    def edit(self) -> str | None:
+        """A field change's values, for the channels of plain text (Slack and HTML lay them out)."""
+        if self.type != "field":
+            return None
+        return f"Was: {cut(one_line(self.old or '—'), 300)} → Now: {cut(one_line(self.new or '—'), 300)}"
+
     def evidence(self, *, width: int | None = None) -> list[str]:
         """What backs the alert after its source, labelled: the action, the raw status, who
         confirmed it and the rule that fired (``width`` shortens the two provider texts)."""

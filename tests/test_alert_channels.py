@@ -14,6 +14,7 @@ from monitor.delivery.dispatcher import RETRY_SCHEDULE
 from monitor.errors import ConfigError
 from monitor.models import Delivery, DeliveryAttempt, utcnow
 from tests.alerting import (
+    FIELD_EDIT,
     NEW_OPINION,
     STATUS_MOVE,
     deliveries,
@@ -371,6 +372,15 @@ def test_email_subject_of_a_very_long_title_still_says_what_the_bill_became(db, 
     assert subject.startswith("[Bivens remedies] H.R. 5240: Hernández Accountability Act to amend")
     assert subject.endswith("…: Sent to the executive → Vetoed")
     assert len(subject) <= 200
+
+
+def test_a_field_change_says_from_what_to_what_in_both_parts_of_an_email(db, smtp: Mailbox) -> None:
+    """Before: the HTML part showed the old and new summary, the plain-text part only "summary changed"."""
+    seed_changes(db, seed_watchlist(db, target="email:ana@example.org"), FIELD_EDIT)
+    assert dispatch(db).sent == 1
+    for part in ("plain", "html"):
+        body = smtp.messages[0].get_body((part,)).get_content()
+        assert "first summary" in body and "amended summary" in body, part
 
 
 def test_email_headers_cannot_be_injected(db, smtp: Mailbox) -> None:

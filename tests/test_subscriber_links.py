@@ -118,6 +118,7 @@ def test_a_status_move_and_a_title_edit_found_by_one_poll_are_two_feed_entries(d
         "S. 3470 — Bivens Act of 2026: title changed",
         "S. 3470 — Bivens Act of 2026: In committee → Reported by committee"]
     assert len({e.findtext(f"{ATOM}id") for e in entries}) == 2
+    assert f"Was: S. 3470 → Now: {STATUS_MOVE['title']}" in entries[0].findtext(f"{ATOM}summary")  # from what to what
 
 
 def test_alerts_cli_lists_shows_and_retries(db, cli_env, slack: HttpServer) -> None:

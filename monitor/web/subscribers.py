@@ -110,6 +110,8 @@ def atom_feed(watchlist: Watchlist, changes: list[MessageChange], base_url: str,
             sub(entry, "link", rel="alternate", href=change.url)
         source = f"Source: {change.source_id}" + (f" ({change.source_url})" if change.source_url else "")
         evidence, when = [source, *change.evidence()], change.when()
+        if change.edit():
+            evidence.insert(0, str(change.edit()))
         if when:
             evidence.append(when)
         sub(entry, "summary", "\n".join([change.headline(), *evidence]))
