@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -124,6 +125,23 @@ def test_empty_digest_is_skipped_unless_asked_for(db, smtp: Mailbox) -> None:
     assert [str(m["To"]) for m in smtp.messages] == ["chatty@example.org"]
     assert "no news" in str(smtp.messages[0]["Subject"])
     assert {r.subscription_id: r.state for r in digest_rows(db)} == {quiet: "empty", chatty: "sent"}
+
+
+def test_a_subscriber_can_ask_for_the_digest_on_days_with_no_news(db, smtp: Mailbox, cli_env) -> None:
+    """`subscribe --digest daily --send-empty`: a quiet day still sends "no news", so the reader
+    knows the monitor is running. Before: the README named the setting but no command could set it."""
+    env = cli_env | {k: os.environ[k] for k in ("MONITOR_SMTP_URL", "MONITOR_PUBLIC_URL")}
+    assert run_cli(["watchlist", "add", "bivens", "--query", "bivens"], env).returncode == 0
+    made = run_cli(["subscribe", "bivens", "email:quiet@example.org", "--digest", "daily", "--at", "08:00",
+                    "--tz", "Pacific/Honolulu", "--send-empty"], env)
+    assert made.returncode == 0, made.stderr
+    assert "daily digest at 08:00 Pacific/Honolulu, also on days with no news" in made.stdout
+    assert "apply to --digest daily" in run_cli(["subscribe", "bivens", "email:b@example.org", "--send-empty"],
+                                                env).stderr
+    claim_digests(db, dt.datetime(2026, 3, 2, 18, 0, tzinfo=UTC))  # 08:00 in Honolulu
+    dispatch(db)
+    assert [str(m["To"]) for m in smtp.messages] == ["quiet@example.org"]
+    assert "no news" in str(smtp.messages[0]["Subject"])
 
 
 def test_snoozed_watchlist_digest_waits_until_the_snooze_ends(db, smtp: Mailbox) -> None:

@@ -88,6 +88,8 @@ def subscribe(
                                            show_default=False)] = None,
     immediate: Annotated[bool, typer.Option("--immediate", help="Alert on every change as it is found "
                                             "(the default).")] = False,
+    send_empty: Annotated[bool, typer.Option("--send-empty", help="With --digest: send it on a day with no news "
+                                             "too, saying so.")] = False,
     db: DbOpt = None,
 ) -> None:
     """Subscribe a target to a watchlist: immediate alerts, or a daily digest at a local time.
@@ -99,8 +101,8 @@ def subscribe(
         raise typer.BadParameter(f"--digest {digest!r}: the only digest is 'daily'")
     if digest and immediate:
         raise typer.BadParameter("--digest and --immediate exclude each other")
-    if digest is None and (at or tz):
-        raise typer.BadParameter("--at and --tz apply to --digest daily")
+    if digest is None and (at or tz or send_empty):
+        raise typer.BadParameter("--at, --tz and --send-empty apply to --digest daily")
     from sqlalchemy import select
 
     from alerts.webhook import new_secret
@@ -122,10 +124,11 @@ def subscribe(
         was = f", enabled again (was: {sub.disabled_reason or 'disabled'})" if existing else ""
         sub.enabled, sub.disabled_reason = True, None
         sub.mode, sub.digest_at = ("digest" if digest else "immediate"), (at or "07:30") if digest else None
-        sub.timezone = (tz or "UTC") if digest else None
+        sub.timezone, sub.send_empty_digest = (tz or "UTC") if digest else None, send_empty
         session.add(sub)
         session.flush()
         how = f"daily digest at {sub.digest_at} {sub.timezone}" if digest else "immediate"
+        how += ", also on days with no news" if send_empty else ""
         shown = f"subscription {sub.id}: {mask_target(target)} → {name} ({how}){was}"
     # committed before anything is printed: `monitor subscribe … | head -1` keeps the subscription
     console.print(shown, markup=False)
