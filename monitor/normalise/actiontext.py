@@ -245,7 +245,8 @@ def latest_action_status(text: str | None, date: str | None, origin: Chamber | N
     Open States row without actions): the same text rules, one action, no history to climb.
 
     A listed bill has at least been introduced, so words that prove nothing ("Motion to
-    reconsider laid on the table") give ``introduced`` with that action. What the action shows
+    reconsider laid on the table") give ``introduced`` with that action, undated: the bill was
+    introduced before it, not on its day. What the action shows
     had happened before it (``IMPLIED``; and, given the bill's ``origin`` chamber, a passage in
     the other chamber shows its own passed it first) counts too, but undated: the action's
     date is not that event's. An override vote shows the veto before it; in the chamber the
@@ -256,7 +257,8 @@ def latest_action_status(text: str | None, date: str | None, origin: Chamber | N
     except ValueError:
         return Derived(None, None, None, None, None)
     words = " ".join((text or "").split())
-    own = text_step(words) or INTRODUCED
+    proven = text_step(words)
+    own = proven or INTRODUCED
     before = [step for pattern, step in IMPLIED if pattern.search(words)]
     if own.override:  # a veto came first; the chamber it went back to votes first (art. I, § 7)
         before.append(VETOED)
@@ -266,7 +268,7 @@ def latest_action_status(text: str | None, date: str | None, origin: Chamber | N
         before.insert(0, PASSED_LOWER if origin == "lower" else PASSED_UPPER)
     alone = climb([(Action(day, text or ""), own)])
     if not before:
-        return alone
+        return alone if proven else replace(alone, date=None)
     derived = climb([(Action(day, text or "", order=(i,)), step) for i, step in enumerate((*before, own))])
     implied = climb([(Action(day, text or "", order=(i,)), step) for i, step in enumerate(before)])
     if derived.status != alone.status and derived.status == implied.status:
