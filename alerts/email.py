@@ -196,6 +196,11 @@ def _smtp_error(exc: Exception, recipient: str) -> DeliveryError | ConfigError:
                              "certificate, or set MONITOR_SMTP_CAFILE to the CA that signed it")
     if isinstance(exc, ssl.SSLError):
         return DeliveryError(f"SMTP TLS handshake failed: {exc.reason or type(exc).__name__}")
+    if isinstance(exc, smtplib.SMTPNotSupportedError):  # the server lacks an extension we need
+        if not recipient.isascii():  # SMTPUTF8: this server can never deliver to this address
+            return DeliveryError(f"the SMTP server takes no non-ASCII address (no SMTPUTF8): {exc}"[:300],
+                                 permanent=True)
+        return ConfigError(f"the SMTP server lacks what MONITOR_SMTP_URL or MONITOR_MAIL_FROM needs: {exc}"[:300])
     if isinstance(exc, smtplib.SMTPResponseException):
         code = exc.smtp_code
         return DeliveryError(f"{code} {_answer(exc)}"[:300], permanent=code >= 500, status=code)

@@ -383,6 +383,30 @@ def test_a_field_change_says_from_what_to_what_in_both_parts_of_an_email(db, smt
         assert "first summary" in body and "amended summary" in body, part
 
 
+def test_an_smtp_server_without_what_we_need_is_named_not_a_connection_failure(db, monkeypatch) -> None:
+    """A server that takes no non-ASCII address (no SMTPUTF8) can never deliver to hernández@…: failed at
+    once, saying why, and the admin told; one that offers no STARTTLS while MONITOR_SMTP_URL asks for
+    it is the operator's to fix: held, no subscriber disabled. Before: both were "SMTP connection
+    failed: SMTPNotSupportedError", retried for three days, then every such subscriber disabled."""
+    mailbox = Mailbox()
+    with smtp_server(mailbox, enable_SMTPUTF8=False) as port:
+        monkeypatch.setenv("MONITOR_SMTP_URL", f"smtp://127.0.0.1:{port}")
+        monkeypatch.setenv("MONITOR_PUBLIC_URL", "https://monitor.example.org")
+        monkeypatch.setenv("MONITOR_ADMIN_TARGET", "email:admin@example.org")
+        accented = seed_watchlist(db, target="email:hernández@example.org")
+        seed_changes(db, accented, STATUS_MOVE)
+        assert dispatch(db).failed == 1
+        assert not subscription(db, accented).enabled
+        assert "SMTPUTF8" in deliveries(db)[0].last_error
+        dispatch(db)
+        assert [str(m["To"]) for m in mailbox.messages] == ["admin@example.org"]
+        monkeypatch.setenv("MONITOR_SMTP_URL", f"smtp://127.0.0.1:{port}?starttls=1")
+        plain = seed_watchlist(db, "ftca", target="email:ana@example.org")
+        seed_changes(db, plain, NEW_OPINION)
+        assert dispatch(db).retried == 1
+        assert subscription(db, plain).enabled and "STARTTLS" in deliveries(db)[-1].last_error
+
+
 def test_email_headers_cannot_be_injected(db, smtp: Mailbox) -> None:
     sub = seed_watchlist(db, target="email:ana@example.org")
     seed_changes(db, sub, dict(NEW_OPINION, title="Evil\r\nBcc: victim@example.org\r\nX-Injected: yes"))
