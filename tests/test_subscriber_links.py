@@ -50,6 +50,10 @@ def test_one_click_unsubscribe_needs_the_right_token_and_no_cookies(db, web) -> 
     assert answer.status_code == 200 and "set-cookie" not in answer.headers
     assert not subscription(db, sub).enabled
     assert subscription(db, sub).disabled_reason == "unsubscribed by the recipient"
+    # the link again (a second click, after a restart): it says so, and offers no button that does nothing
+    again = client.get(f"/unsubscribe/{token}")
+    assert again.status_code == 200 and "already unsubscribed" in again.text and "<form" not in again.text
+    assert client.post(f"/unsubscribe/{token}").status_code == 200 and not subscription(db, sub).enabled
 
 
 def test_unsubscribe_all_covers_every_digest_of_that_address(db, web) -> None:

@@ -62,6 +62,9 @@ async def unsubscribe(request: Request) -> Response:
         sub = session.get(Subscription, sub_id)
         assert sub is not None
         name = sub.watchlist.title or sub.watchlist.name
+        if request.method != "POST" and sub.unsubscribed and not every:
+            return _page("Unsubscribed", f"<h1>Unsubscribed</h1><p>You are already unsubscribed from alerts for "
+                         f"“{escape(name)}”.</p>")
         if request.method != "POST":  # GET, and HEAD through the GET route: read-only
             action = f"/unsubscribe/{token}" + ("?all=1" if every else "")
             what = "all your digests" if every else f"alerts for “{escape(name)}”"
