@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from alerts import channel_for_target
-from monitor.delivery.dispatcher import RETRY_SCHEDULE
+from monitor.delivery.dispatcher import RETRY_SCHEDULE, Dispatcher
 from monitor.errors import ConfigError
-from monitor.models import Delivery, DeliveryAttempt, utcnow
+from monitor.models import Delivery, DeliveryAttempt, Watchlist, utcnow
 from tests.alerting import (
     FIELD_EDIT,
     NEW_OPINION,
@@ -76,6 +76,29 @@ def test_an_alert_whose_source_gave_an_impossible_date_says_so(db, slack: HttpSe
     for shown in (blocks, text):
         assert "The source dated it 2099-01-01, which cannot be right" in shown, shown
         assert "No date from the source" not in shown
+
+
+@pytest.mark.parametrize("quiet", ["paused", "snoozed"])
+def test_alerts_queued_before_a_pause_or_snooze_wait_for_its_end(db, slack: HttpServer, quiet: str) -> None:
+    """An alert already queued (or waiting to be retried) when the watchlist is paused or snoozed is
+    not sent while it is (pause means nothing at all; snooze, no immediate alerts); it goes out, once,
+    when the watchlist is resumed or the snooze ends."""
+    seed_changes(db, seed_watchlist(db, target="slack:" + slack.url()), STATUS_MOVE)
+    with db.session() as s:
+        watchlist = s.scalars(select(Watchlist)).one()
+        if quiet == "paused":
+            watchlist.paused = True
+        else:
+            watchlist.snooze_until = utcnow() + dt.timedelta(days=7)
+    assert dispatch(db).sent == 0 and slack.requests == []
+    assert Dispatcher(db).next_due() is None  # `run --once` does not wait for it
+    assert [d.state for d in deliveries(db) if d.kind == "alert"] == ["pending"]
+    with db.session() as s:
+        watchlist = s.scalars(select(Watchlist)).one()
+        watchlist.paused, watchlist.snooze_until = False, None
+    assert dispatch(db).sent == 1 and dispatch(db).sent == 0
+    assert [d.state for d in deliveries(db) if d.kind == "alert"] == ["sent"]
+    assert "Reported by committee" in json.dumps(slack.requests[-1].json())
 
 
 def test_slack_group_of_forty_is_one_message_with_and_n_more(db, slack: HttpServer) -> None:

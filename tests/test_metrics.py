@@ -90,3 +90,24 @@ def test_queue_depth_leaves_out_digest_rows_waiting_for_their_hour(db: Database,
     shown = samples(render(db, load_config(config)))
     assert shown['remedy_deliveries{state="queued"}'] == 1
     assert shown["remedy_delivery_queue_depth"] == 0
+
+
+
+def test_queue_depth_leaves_out_alerts_waiting_for_a_paused_watchlist(db: Database, cli_env: dict[str, str],
+                                                                      feeds, tmp_path: Path) -> None:
+    """An alert waiting to be retried when its watchlist is paused waits for the resume by design, not
+    for a stuck sender: it leaves ``remedy_delivery_queue_depth`` while paused and is back after."""
+    feeds.set("/ok.xml", rss(("a1", "One")))
+    config = Path(cli_env["MONITOR_CONFIG"])
+    config.write_text(f"sources:\n  - id: ok\n    kind: rss\n    url: {feeds.url('/ok.xml')}\n")
+    run_cli(["run", "--once"], cli_env, cwd=tmp_path)
+    assert run_cli(["watchlist", "add", "all", "--query", "kind:article|document|opinion"], cli_env).returncode == 0
+    assert run_cli(["subscribe", "all", "slack:http://127.0.0.1:9/hook"], cli_env).returncode == 0  # nobody there
+    feeds.set("/ok.xml", rss(("a2", "Two"), ("a1", "One")))
+    run_cli(["run", "--once"], cli_env, cwd=tmp_path)
+    depth = "remedy_delivery_queue_depth"
+    assert samples(render(db, load_config(config)))[depth] == 1  # to be retried
+    assert run_cli(["watchlist", "pause", "all"], cli_env).returncode == 0
+    assert samples(render(db, load_config(config)))[depth] == 0
+    assert run_cli(["watchlist", "resume", "all"], cli_env).returncode == 0
+    assert samples(render(db, load_config(config)))[depth] == 1

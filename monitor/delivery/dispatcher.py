@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any
 
 import httpx
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from alerts import channel_for_target
@@ -33,7 +33,7 @@ from monitor.changes.events import corroboration, release_holds
 from monitor.db import Database
 from monitor.errors import ConfigError, DeliveryError
 from monitor.failpoints import failpoint
-from monitor.models import Change, Delivery, DeliveryAttempt, Digest, Source, Subscription, utcnow
+from monitor.models import Change, Delivery, DeliveryAttempt, Digest, Source, Subscription, Watchlist, utcnow
 from monitor.normalise.actiontext import latest_action_only
 from monitor.outbox.states import DeliveryKind, DeliveryState, DigestState
 from monitor.redact import redact_for_target, remember_target
@@ -55,6 +55,15 @@ ADMIN_ENV = "MONITOR_ADMIN_TARGET"
 PUBLIC_URL_ENV = "MONITOR_PUBLIC_URL"
 BURST = 3  # messages a target may take at once before the one-a-second pace applies
 DUE = Delivery.state == DeliveryState.PENDING  # digest rows wait as 'queued' until their day is claimed
+
+
+def not_silenced(now: dt.datetime) -> ColumnElement[bool]:
+    """An alert of a paused or snoozed watchlist waits for its end, even one queued before (pause
+    means nothing at all; snooze, no immediate alerts); it goes out once the watchlist is heard again."""
+    quiet = (select(Subscription.id).join(Subscription.watchlist)
+             .where(or_(Watchlist.paused, Watchlist.snooze_until > now)))
+    return or_(Delivery.kind != DeliveryKind.ALERT, Delivery.subscription_id.is_(None),
+               Delivery.subscription_id.not_in(quiet))
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:
@@ -109,7 +118,7 @@ def build_messages(session: Session, now: dt.datetime) -> None:
     One poll's rows for one subscription are a group; the alert groups of one subscription share
     a message while they fit ``MERGE_UP_TO`` (ten feeds changing at once make one message, not
     ten paced a second apart); a digest or admin group goes alone."""
-    unbuilt = DUE & (Delivery.next_attempt_at <= now) & Delivery.message_id.is_(None)
+    unbuilt = DUE & (Delivery.next_attempt_at <= now) & Delivery.message_id.is_(None) & not_silenced(now)
     keys = (select(Delivery.group_key).where(unbuilt).group_by(Delivery.group_key)
             .order_by(func.min(Delivery.id)).limit(GROUPS_PER_PASS))
     groups: dict[str, list[Delivery]] = {}
@@ -139,7 +148,7 @@ def due_messages(session: Session, now: dt.datetime) -> list[str]:
     """Ids of the messages due now, oldest first."""
     rows = session.scalars(
         select(Delivery.message_id)
-        .where(DUE, Delivery.next_attempt_at <= now, Delivery.message_id.is_not(None))
+        .where(DUE, Delivery.next_attempt_at <= now, Delivery.message_id.is_not(None), not_silenced(now))
         .group_by(Delivery.message_id)
         .order_by(func.min(Delivery.id))
         .limit(MESSAGES_PER_PASS)
@@ -403,7 +412,7 @@ class Dispatcher:
         with self.db.session() as session:
             return session.scalar(
                 select(Delivery.next_attempt_at)
-                .where(DUE | (Delivery.state == DeliveryState.HELD))
+                .where((DUE & not_silenced(utcnow())) | (Delivery.state == DeliveryState.HELD))
                 .order_by(Delivery.next_attempt_at)
                 .limit(1)
             )

@@ -19,7 +19,8 @@ from starlette.routing import BaseRoute, Route
 
 from monitor.config import AppConfig
 from monitor.db import Database
-from monitor.models import Change, Delivery, Item, Poll, Source
+from monitor.delivery.dispatcher import not_silenced
+from monitor.models import Change, Delivery, Item, Poll, Source, utcnow
 from monitor.outbox.states import DeliveryState
 from monitor.pipeline import build_source, missing_env
 from monitor.store.health import Outcome
@@ -98,12 +99,11 @@ def collect(session: Session, configured: set[str] | None = None, keyless: set[s
     for change_type, count in session.execute(select(Change.type, func.count()).group_by(Change.type)):
         changes.samples.append(({"type": change_type}, count))
     deliveries = Metric("remedy_deliveries", "gauge", "Deliveries (alerts, digests, admin notices) by state.")
-    depth = 0
     for state, count in session.execute(select(Delivery.state, func.count()).group_by(Delivery.state)):
         deliveries.samples.append(({"state": str(state)}, count))
-        depth += count if str(state) in QUEUED_STATES else 0
+    depth = session.scalar(select(func.count()).where(Delivery.state.in_(QUEUED_STATES), not_silenced(utcnow())))
     queue = Metric("remedy_delivery_queue_depth", "gauge", "Deliveries due to be sent or retried.",
-                   [({}, depth)])
+                   [({}, depth or 0)])
     return [polls, failing, last_success, up, items, changes, deliveries, queue]
 
 
