@@ -79,3 +79,8 @@ class DeliveryError(MonitorError):
         self.permanent = permanent
         self.retry_after = retry_after
         self.status = status
+
+
+def error_kind(exc: Exception) -> str:
+    """How a status line names a failure: ``auth``, ``parse``, ``sanity`` or ``fetch``."""
+    return {AuthError: "auth", ParseError: "parse", InsanityError: "sanity"}.get(type(exc), "fetch")

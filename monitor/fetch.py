@@ -364,6 +364,12 @@ class PollClient:
     def _sent(self) -> None:
         self.requests += 1
 
+    def forget(self, urls: set[str]) -> None:
+        """Drop the validators of answers that could not be used (a bill's document that does not
+        parse), so the next poll fetches and reads them again instead of calling them unchanged."""
+        for url in urls:
+            self.updated.pop(url, None)
+
     async def get(self, url: str, *, params: Mapping[str, Any] | None = None,
                   headers: Mapping[str, str] | None = None, conditional: bool = True,
                   robots: bool = False) -> Response:

@@ -29,7 +29,7 @@ from monitor.changes.match import compiled_watchlists, match_doc
 from monitor.changes.query import MatchDoc
 from monitor.config import AppConfig, config_hash
 from monitor.db import Database
-from monitor.errors import AuthError, BudgetExceeded, InsanityError, MonitorError, ParseError
+from monitor.errors import AuthError, BudgetExceeded, MonitorError, error_kind
 from monitor.fetch import DEFAULT_MAX_BYTES, CacheEntry, Fetcher, PollClient
 from monitor.models import Change, Delivery, Source, utcnow
 from monitor.outbox.enqueue import deliveries, recipients
@@ -208,7 +208,7 @@ class Pipeline:
                                       failures_threshold=self.failures_threshold, now=utcnow())
             return PollSummary(config.id, Outcome.UNCHANGED, requests=client.requests)
         baseline = start.first_poll and not config.alert_on_first_poll
-        missed = redact(f"fetch: {'; '.join(fetched.missed)} (the rest was stored)") if fetched.missed else None
+        missed = redact(f"{'; '.join(fetched.missed)} (the rest was stored)") if fetched.missed else None
         if missed:
             log.warning("source %s failed in part: %s", config.id, missed)
         try:
@@ -318,5 +318,4 @@ def enqueue(session: Session, source_id: str, poll_id: int,
 
 
 def _describe(exc: Exception) -> str:
-    prefix = {AuthError: "auth", ParseError: "parse", InsanityError: "sanity"}.get(type(exc), "fetch")
-    return f"{prefix}: {exc}"
+    return f"{error_kind(exc)}: {exc}"

@@ -276,19 +276,6 @@ def test_legiscan_search_fetches_its_best_matches_first_then_only_what_changed(d
     assert sorted(i.identity for i in items(db).values()) == ["md/2026/hb/351", "md/2026/hb/550"]
 
 
-def test_a_broken_billstatus_file_is_named_in_the_failure(cli_env, feeds):
-    """A source following several bills says which bill's file is broken, not only that one is."""
-    serve_congress(feeds)
-    feeds.set("/bulk/119/s/BILLSTATUS-119s3187.xml", "<html><body>Service Unavailable</body></html>",
-              content_type="text/html")
-    Path(cli_env["MONITOR_CONFIG"]).write_text(
-        f"sources:\n  - id: gi\n    kind: govinfo_billstatus\n    congress: 119\n    bills: [S. 3470, S. 3187]\n"
-        f"    base_url: {feeds.url('/bulk')}\n")
-    result = run_cli(["run", "--once"], cli_env)
-    assert "gi: FAILED: parse: s3187: not BILLSTATUS XML" in result.stdout, result.stdout
-    assert "BILLSTATUS-119s3187.xml" in result.stdout
-
-
 @pytest.mark.parametrize("kind", ["govinfo_billstatus", "congress_bill"])
 def test_one_bill_not_published_yet_holds_back_none_of_the_others(kind, cli_env, feeds):
     """A source following S. 3470 and a bill whose file is not there yet (404): S. 3470 is stored
@@ -325,6 +312,41 @@ def test_one_bill_not_published_yet_holds_back_none_of_the_others(kind, cli_env,
     assert healed.returncode == 0 and "FAILED" not in healed.stdout, healed.stdout
     [row] = json.loads(run_cli(["status", "--json"], env).stdout)
     assert row["consecutive_failures"] == 0 and not row["failing"]
+
+
+@pytest.mark.parametrize("kind", ["govinfo_billstatus", "congress_bill"])
+def test_one_bills_broken_document_holds_back_none_of_the_others(kind, cli_env, feeds):
+    """One bill's document that does not parse (an error page answered 200, cut-off JSON) fails
+    that bill only: S. 3470 is stored, the poll is a failure naming the broken bill, poll after
+    poll while it stays broken, and the bill is stored once its document is whole again."""
+    serve_congress(feeds)
+    broken, whole = ("/bulk/119/hr/BILLSTATUS-119hr9999.xml", "/v3/bill/119/hr/9999/actions")
+    if kind == "govinfo_billstatus":
+        feeds.set(broken, "<html><body>Service Unavailable</body></html>", content_type="text/html")
+    else:
+        for f in (EXAMPLES / "congress_bill" / "s3470").iterdir():
+            part = f.stem.split(".")[1]
+            feeds.set("/v3/bill/119/hr/9999" + ("" if part == "bill" else f"/{part}"), f.read_bytes(),
+                      content_type="application/json")
+        feeds.set(whole, b'{"actions": [{"actionDate": "2026-', content_type="application/json")
+    base = feeds.url("/bulk" if kind == "govinfo_billstatus" else "/v3")
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        f"sources:\n  - id: bills\n    kind: {kind}\n    congress: 119\n    bills: [S. 3470, H.R. 9999]\n"
+        f"    base_url: {base}\n")
+    env = cli_env | {"CONGRESS_API_KEY": KEY}
+    for _ in range(2):  # still named on the next poll: the broken answer is not remembered as seen
+        result = run_cli(["run", "--once"], env)
+        assert "bills: FAILED in part: parse: hr9999: " in result.stdout, result.stdout
+        assert "/119/hr/" in result.stdout  # the broken document's address, to look at
+    assert json.loads(run_cli(["items", "show", "us/119/s/3470", "--json"], env).stdout), "S. 3470 was not stored"
+    if kind == "govinfo_billstatus":
+        feeds.set(broken, (EXAMPLES / "govinfo_billstatus" / "s3470.xml").read_bytes().replace(
+            b"<number>3470</number>", b"<number>9999</number>"))
+    else:
+        feeds.set(whole, (EXAMPLES / "congress_bill" / "s3470" / "s3470.actions.json").read_bytes(),
+                  content_type="application/json")
+    healed = run_cli(["run", "--once"], env)
+    assert healed.returncode == 0 and "FAILED" not in healed.stdout and "bills: 1 seen" in healed.stdout, healed.stdout
 
 
 def test_congress_recent_catches_up_on_updates_beyond_its_pages(db, feeds, tmp_path, monkeypatch):

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from monitor.durations import Cron, Duration
-from monitor.errors import FetchError
+from monitor.errors import MonitorError, error_kind
 
 if TYPE_CHECKING:
     from monitor.fetch import PollClient
@@ -118,13 +118,13 @@ class Fetched:
         return cls(pages=tuple(pages), watermark=json.dumps(where))
 
 
-def fetched_despite(pages: list[Page], missed: list[tuple[str, FetchError]], wanted: int) -> Fetched:
+def fetched_despite(pages: list[Page], missed: list[tuple[str, MonitorError]], wanted: int) -> Fetched:
     """What a kind following ``wanted`` things got: with every one failed, the first failure is the
     poll's (there is nothing to store); else what came, and which did not, named."""
     if missed and len(missed) == wanted:
         raise missed[0][1]
     return Fetched(pages=tuple(pages), unchanged=not pages and not missed,
-                   missed=tuple(f"{label}: {exc}" for label, exc in missed))
+                   missed=tuple(f"{error_kind(exc)}: {label}: {exc}" for label, exc in missed))
 
 
 @dataclass

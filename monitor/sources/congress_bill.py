@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar, Literal
 
-from monitor.errors import AuthError, FetchError, ParseError
+from monitor.errors import AuthError, FetchError, MonitorError, ParseError
 from monitor.fetch import PollClient, Response
 from monitor.normalise.federal import FederalAction, derive
 from monitor.normalise.identity import parse_federal_bill
@@ -84,16 +84,21 @@ class CongressBillSource(BaseSource):
         headers = {"X-Api-Key": os.environ.get("CONGRESS_API_KEY", ""), "Accept": "application/json"}
         base = self.config.base_url.rstrip("/")
         pages: list[Page] = []
-        missed: list[tuple[str, FetchError]] = []
+        missed: list[tuple[str, MonitorError]] = []
         for bill in self.config.bills:
             slug = bill_slug(bill)
+            known = set(client.updated)
             try:
-                pages += await self._bill(client, f"{base}/bill/{self.config.congress}/{slug_path(bill)}", slug,
-                                          headers)
+                got = await self._bill(client, f"{base}/bill/{self.config.congress}/{slug_path(bill)}", slug,
+                                       headers)
+                self.parse(Fetched(pages=tuple(got)))  # a broken answer fails its bill, not the others
             except AuthError:  # the key, not the bill: every other bill would be refused alike
                 raise
-            except FetchError as exc:  # one bill's failure does not hold back the others
+            except (FetchError, ParseError) as exc:  # one bill's failure does not hold back the others
+                client.forget(set(client.updated) - known)
                 missed.append((slug, exc))
+                continue
+            pages += got
         return fetched_despite(pages, missed, len(self.config.bills))
 
     async def _bill(self, client: PollClient, root: str, slug: str, headers: dict[str, str]) -> list[Page]:

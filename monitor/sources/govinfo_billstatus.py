@@ -17,7 +17,7 @@ from xml.etree import ElementTree as ET
 
 from pydantic import Field
 
-from monitor.errors import AuthError, FetchError, ParseError
+from monitor.errors import AuthError, FetchError, MonitorError, ParseError
 from monitor.fetch import PollClient
 from monitor.normalise.federal import FederalAction, derive
 from monitor.normalise.identity import parse_federal_bill
@@ -93,15 +93,23 @@ class GovInfoBillStatusSource(BaseSource):
 
     async def fetch(self, client: PollClient, state: FetchState) -> Fetched:
         """Each bill's file; one that fails (not published yet, say) does not hold back the others."""
-        pages, missed = [], []
+        pages: list[Page] = []
+        missed: list[tuple[str, MonitorError]] = []
         for bill in self.config.bills:
             kind, number = parse_federal_bill(bill)
+            known = set(client.updated)
             try:
                 response = await client.get(self.url(bill))
+                if not response.unchanged:
+                    parse_billstatus(response.body)  # a broken file fails its bill, not the others
             except AuthError:  # the key, not the bill: every other bill would be refused alike
                 raise
             except FetchError as exc:
                 missed.append((f"{kind}{number}", exc))
+                continue
+            except ParseError as exc:
+                client.forget(set(client.updated) - known)
+                missed.append((f"{kind}{number}", ParseError(f"{exc} ({response.url})")))
                 continue
             if not response.unchanged:
                 pages.append(Page(response.url, response.body, response.content_type, f"{kind}{number}"))
