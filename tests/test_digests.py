@@ -144,6 +144,35 @@ def test_a_subscriber_can_ask_for_the_digest_on_days_with_no_news(db, smtp: Mail
     assert "no news" in str(smtp.messages[0]["Subject"])
 
 
+def test_a_subscriber_moves_their_digest_hour_or_to_immediate_without_losing_what_waits(db, smtp: Mailbox,
+                                                                                        cli_env) -> None:
+    """`subscribe` again with other settings changes the subscription in place: the changes waiting
+    for the digest go in the digest at the new hour, or, switched to immediate alerts, go out at once.
+    Before: "already subscribed", and removing the subscription to add it again dropped what waited."""
+    env = cli_env | {k: os.environ[k] for k in ("MONITOR_SMTP_URL", "MONITOR_PUBLIC_URL")}
+    target = "email:journo@example.org"
+    sub = seed_watchlist(db, target=target, mode="digest", digest_at="07:30", tz="UTC")
+    seed_changes(db, sub, STATUS_MOVE)
+    moved = run_cli(["subscribe", "bivens", target, "--digest", "daily", "--at", "06:00", "--tz", "America/Chicago"],
+                    env)
+    assert moved.returncode == 0, moved.stderr
+    assert f"subscription {sub}:" in moved.stdout and "daily digest at 06:00 America/Chicago" in moved.stdout
+    assert "changed (was: daily digest at 07:30 UTC)" in moved.stdout
+    assert "already subscribed" in run_cli(["subscribe", "bivens", target, "--digest", "daily", "--at", "06:00",
+                                            "--tz", "America/Chicago"], env).stderr
+    claim_digests(db, dt.datetime(2026, 3, 2, 11, 0, tzinfo=UTC))  # 05:00 in Chicago: not yet
+    assert dispatch(db).sent == 0
+    seed_changes(db, sub, NEW_OPINION)
+    now = run_cli(["subscribe", "bivens", target, "--immediate"], env)
+    assert now.returncode == 0 and "(immediate), changed (was: daily digest at 06:00 America/Chicago)" in now.stdout
+    assert dispatch(db).sent == 2  # both waiting changes, at once
+    (mail,) = smtp.messages
+    body = mail.get_body(("plain",)).get_content()
+    assert "Reported by committee" in body and "Doe v. Immigration Officer Smith" in body
+    listed = json.loads(run_cli(["subscriptions", "list", "--json"], env).stdout)
+    assert [(s["id"], s["mode"]) for s in listed] == [(sub, "immediate")]
+
+
 def test_snoozed_watchlist_digest_waits_until_the_snooze_ends(db, smtp: Mailbox) -> None:
     sub = seed_watchlist(db, target="email:ana@example.org", mode="digest", digest_at="08:00", tz="UTC")
     seed_changes(db, sub, STATUS_MOVE)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 import zoneinfo
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -28,6 +28,11 @@ from monitor.cli.common import (
     print_table,
 )
 from monitor.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from monitor.models import Subscription
 
 subscriptions_app = PlainTyper(rich_markup_mode=None, help="Who hears about which watchlist.", no_args_is_help=True)
 app.add_typer(subscriptions_app, name="subscriptions")
@@ -110,30 +115,56 @@ def subscribe(
     from monitor.models import Subscription
 
     channel, target = check_target(target)
+    mode, digest_at, timezone = ("digest", at or "07:30", tz or "UTC") if digest else ("immediate", None, None)
     database = open_db(db, create=False)
     with database.session() as session:
         watchlist = wl.get(session, name)
         existing = session.scalar(select(Subscription).where(Subscription.watchlist_id == watchlist.id,
                                                              Subscription.target == target))
-        if existing is not None and existing.enabled:
-            fail(f"{mask_target(target)} is already subscribed to {name} (subscription {existing.id})")
+        before = _how(existing) if existing is not None else None
+        asked = digest is not None or immediate
+        if existing is not None and existing.enabled and (
+                not asked or (mode, digest_at, timezone, send_empty) == (existing.mode, existing.digest_at,
+                                                                        existing.timezone, existing.send_empty_digest)):
+            fail(f"{mask_target(target)} is already subscribed to {name} (subscription {existing.id}, {before})")
         signing = new_secret() if channel == "webhook" and existing is None else None
         sub = existing or Subscription(watchlist_id=watchlist.id, channel=channel, target=target, secret=signing,
                                        unsubscribe_token=secrets.token_urlsafe(24))
-        # a disabled one (unsubscribed, or refused by its receiver) is turned back on: one row per target
-        was = f", enabled again (was: {sub.disabled_reason or 'disabled'})" if existing else ""
+        # one row per target, changed in place: what waits for it is kept (a disabled one is turned back on)
+        was = ""
+        if existing is not None:
+            was = (f", changed (was: {before})" if existing.enabled
+                   else f", enabled again (was: {existing.disabled_reason or 'disabled'})")
+            if existing.mode == "digest" and mode == "immediate":
+                _digest_rows_go_now(session, existing)
         sub.enabled, sub.disabled_reason = True, None
-        sub.mode, sub.digest_at = ("digest" if digest else "immediate"), (at or "07:30") if digest else None
-        sub.timezone, sub.send_empty_digest = (tz or "UTC") if digest else None, send_empty
+        sub.mode, sub.digest_at, sub.timezone, sub.send_empty_digest = mode, digest_at, timezone, send_empty
         session.add(sub)
         session.flush()
-        how = f"daily digest at {sub.digest_at} {sub.timezone}" if digest else "immediate"
-        how += ", also on days with no news" if send_empty else ""
-        shown = f"subscription {sub.id}: {mask_target(target)} → {name} ({how}){was}"
+        shown = f"subscription {sub.id}: {mask_target(target)} → {name} ({_how(sub)}){was}"
     # committed before anything is printed: `monitor subscribe … | head -1` keeps the subscription
     console.print(shown, markup=False)
     if signing:
         console.print(f"signing secret (shown once; verify webhook-signature with it): {signing}", markup=False)
+
+
+def _how(sub: Subscription) -> str:
+    how = f"daily digest at {sub.digest_at} {sub.timezone}" if sub.mode == "digest" else "immediate"
+    return how + (", also on days with no news" if sub.send_empty_digest else "")
+
+
+def _digest_rows_go_now(session: Session, sub: Subscription) -> None:
+    """A digest subscriber switching to immediate alerts gets what waited for the digest now, as one alert."""
+    from sqlalchemy import update
+
+    from monitor.models import Delivery, utcnow
+    from monitor.outbox.states import DeliveryKind, DeliveryState
+
+    now = utcnow()
+    session.execute(update(Delivery).where(Delivery.subscription_id == sub.id, Delivery.kind == DeliveryKind.DIGEST,
+                                           Delivery.state == DeliveryState.QUEUED)
+                    .values(kind=DeliveryKind.ALERT, state=DeliveryState.PENDING, group_key=f"switched:s{sub.id}",
+                            next_attempt_at=now))
 
 
 @app.command()
