@@ -173,6 +173,21 @@ def test_a_subscriber_moves_their_digest_hour_or_to_immediate_without_losing_wha
     assert [(s["id"], s["mode"]) for s in listed] == [(sub, "immediate")]
 
 
+def test_a_digest_subscribed_after_its_hour_first_goes_out_the_next_day(db, smtp: Mailbox) -> None:
+    """Subscribed at 13:00 to a 07:30 digest: the first digest is tomorrow's at 07:30, not one at the
+    next pass that afternoon (which read as a digest at a random hour)."""
+    sub = seed_watchlist(db, target="email:late@example.org", mode="digest", digest_at="07:30", tz="UTC")
+    with db.session() as s:
+        from monitor.models import Subscription
+        s.get(Subscription, sub).created_at = dt.datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
+    seed_changes(db, sub, STATUS_MOVE)
+    assert claim_digests(db, dt.datetime(2026, 3, 2, 13, 18, tzinfo=UTC)) == []
+    assert claim_digests(db, dt.datetime(2026, 3, 3, 7, 29, tzinfo=UTC)) == []
+    assert len(claim_digests(db, dt.datetime(2026, 3, 3, 7, 30, tzinfo=UTC))) == 1
+    dispatch(db)
+    assert [str(m["To"]) for m in smtp.messages] == ["late@example.org"]
+
+
 def test_snoozed_watchlist_digest_waits_until_the_snooze_ends(db, smtp: Mailbox) -> None:
     sub = seed_watchlist(db, target="email:ana@example.org", mode="digest", digest_at="08:00", tz="UTC")
     seed_changes(db, sub, STATUS_MOVE)

@@ -39,14 +39,17 @@ def due_subscriptions(session: Session, now: dt.datetime) -> dict[tuple[str, dt.
         if watchlist.paused or (watchlist.snooze_until is not None and now < watchlist.snooze_until):
             continue
         try:
-            local = now.astimezone(ZoneInfo(sub.timezone or "UTC"))
+            zone = ZoneInfo(sub.timezone or "UTC")
             at = dt.datetime.strptime(sub.digest_at or DEFAULT_AT, "%H:%M").time()
         except (ZoneInfoNotFoundError, ValueError) as exc:  # a zone this machine's tz database lacks
             log.warning("subscription %s: no digest: %s", sub.id, exc)
             continue
+        local = now.astimezone(zone)
         day = local.date()
-        if local.time() < at or session.scalar(select(Digest.id).where(Digest.subscription_id == sub.id,
-                                                                        Digest.digest_date == day)):
+        hour = dt.datetime.combine(day, at, tzinfo=zone)
+        # subscribed since today's hour went by: the first digest is tomorrow's, not one at the next pass
+        claimed = select(Digest.id).where(Digest.subscription_id == sub.id, Digest.digest_date == day)
+        if local.time() < at or hour < sub.created_at <= now or session.scalar(claimed):
             continue
         due[(sub.target, day)].append(sub)
     return due
