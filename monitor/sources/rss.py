@@ -273,8 +273,9 @@ class RssSource(BaseSource):
             record.title = name
             record.status = "decided"
             record.raw_status = opinion.precedential_status
-        else:  # a docket entry: its title already names the entry and the case
+        else:  # a docket entry: its title names the entry and the case, its summary what was filed
             record.status = "filed"
+            record.status_action = plain_text(entry.summary) or record.status_action
         record.data.update({
             "case_name": name,
             "raw_title": entry.title or None,
