@@ -28,7 +28,7 @@ from monitor.cli.common import (
     print_table,
     setup_logging,
 )
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, MonitorError
 
 if TYPE_CHECKING:  # procrastinate loads only when a worker or the cluster status needs it
     from procrastinate.worker import Worker
@@ -115,7 +115,9 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
         worker = Worker(queue_app, queues=queues, concurrency=concurrency, name=f"monitor-{os.getpid()}",
                         additional_context={"runtime": runtime}, update_heartbeat_interval=settings.heartbeat,
                         stalled_worker_timeout=settings.stalled_after, shutdown_graceful_timeout=grace,
-                        delete_jobs="successful")
+                        delete_jobs="successful", install_signal_handlers=False)
+        loop = asyncio.get_running_loop()
+        asked = _stop_on_signal(loop, worker)
         info = {"host": socket.gethostname(), "pid": os.getpid(), "queues": queues, "concurrency": concurrency,
                 "started_at": utcnow().isoformat(), "lease_owner": dispatcher.owner}
         announce = asyncio.create_task(_announce(worker, db, info))
@@ -124,19 +126,38 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
             ",".join(queues), concurrency, len(config.enabled_sources()), f", HTTP on {http}" if http else "")
         http_task = asyncio.create_task(runtime.serve_http()) if http else None
         # SIGHUP reloads `monitor run`; its default action would kill a worker with its jobs held
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, logging.getLogger(__name__).warning,
-                                                      "SIGHUP: a worker reads sources.yaml when it starts; "
-                                                      "restart the worker to apply changes")
+        loop.add_signal_handler(signal.SIGHUP, logging.getLogger(__name__).warning,
+                                "SIGHUP: a worker reads sources.yaml when it starts; "
+                                "restart the worker to apply changes")
         try:
             await worker.run()  # type: ignore[no-untyped-call]
         finally:
-            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            loop.remove_signal_handler(signal.SIGHUP)
             announce.cancel()
             runtime.stopping.set()
             if http_task is not None:
                 await http_task
             if announce.done() and not announce.cancelled():
                 await asyncio.to_thread(forget_workers, db, [announce.result()])
+        if not asked.is_set():  # procrastinate stops by itself when its heartbeat or listener loses the database
+            raise MonitorError("the worker stopped without being asked to: it lost the database (the log above says "
+                               "how); start it again (a supervisor restarting failures does)")
+
+
+def _stop_on_signal(loop: asyncio.AbstractEventLoop, worker: Worker) -> asyncio.Event:
+    """SIGINT/SIGTERM stop the worker gracefully, as procrastinate's own handlers do, and are recorded, so a
+    stop nobody asked for exits non-zero; a second signal has its default effect."""
+    asked = asyncio.Event()
+
+    def stop() -> None:
+        asked.set()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        worker.stop()  # type: ignore[no-untyped-call]
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    return asked
 
 
 async def _announce(worker: Worker, db: Database, info: dict[str, Any]) -> int:
