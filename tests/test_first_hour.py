@@ -1208,6 +1208,8 @@ def test_items_show_an_identity_one_provider_gives_no_status(cli_env: dict[str, 
     import datetime as dt
     import json
 
+    from sqlalchemy import update
+
     from monitor.models import Item, Source
 
     with db.session() as session:
@@ -1249,6 +1251,10 @@ def test_items_show_an_identity_one_provider_gives_no_status(cli_env: dict[str, 
     assert "happened: Introduced on Dec 11, 2025 (latest action only)" in row_view.stdout, row_view.stderr
     as_json = run_cli(["items", "show", "congress:recent:us/119/s/3470", "--json"], cli_env, cwd=tmp_path)
     assert json.loads(as_json.stdout)["latest_action_only"] is True
+    with db.session() as session:  # a latest action that proves nothing: introduced on no stated day
+        session.execute(update(Item).where(Item.key == "congress:recent:us/119/s/3470").values(status_date=None))
+    undated = run_cli(["items", "show", "congress:recent:us/119/s/3470"], cli_env, cwd=tmp_path)
+    assert "happened: Introduced (latest action only)" in undated.stdout, undated.stdout
 
 
 def test_each_filing_in_a_case_alerts_though_filed_the_same_day(cli_env: dict[str, str], feeds, slack,

@@ -241,8 +241,10 @@ def print_table(columns: list[str], rows: list[list[Any]], *, title: str | None 
 def status_said(view: dict[str, Any], missing: str = "—") -> str:
     """An item's status in words on its action date (``happened``), else as stored, marked when
     a list row's latest action was all it was read from: a bill followed in full may stand further."""
+    from alerts.base import status_label
+
     only = " (latest action only)" if view["latest_action_only"] else ""
-    return (view["happened"] or view["status"] or missing) + only
+    return (view["happened"] or (status_label(view["status"]) if view["status"] else missing)) + only
 
 
 def fair_cap(widths: list[int], room: int) -> int | None:

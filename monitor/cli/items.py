@@ -185,7 +185,7 @@ def items_show(key: Annotated[str, typer.Argument(metavar="KEY", help="The item 
             print_json(data)
             return
         data["raw_status"] = describe_raw(item.raw_status)
-        if data["happened"]:
+        if data["happened"] or data["latest_action_only"]:  # an undated list row's reading is marked too
             data["happened"] = status_said(data)
         for name in ("key", "source", "kind", "identity", "title", "url", "status", "happened", "status_action",
                      "raw_status", "first_seen", "last_changed"):
