@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import re
 import smtplib
@@ -27,7 +28,7 @@ import ssl
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email.utils import format_datetime, parseaddr
 from functools import cache
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -162,7 +163,7 @@ def build_mime(rendered: Rendered, sender: Address) -> EmailMessage:
     mime["Subject"] = one_line(str(rendered["subject"]))
     mime["From"] = sender
     mime["To"] = rendered["to"]
-    mime["Date"] = formatdate(localtime=False)
+    mime["Date"] = format_datetime(dt.datetime.now(dt.UTC))
     mime["Message-ID"] = f"<{rendered['id']}@{sender.domain}>"  # the same on a retry: clients fold duplicates
     if rendered.get("unsubscribe_url"):
         mime["List-Unsubscribe"] = f"<{rendered['unsubscribe_url']}>"

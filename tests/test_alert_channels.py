@@ -298,6 +298,7 @@ def test_email_alert_is_multipart_with_one_click_unsubscribe(db, smtp: Mailbox) 
     token = subscription(db, sub).unsubscribe_token
     assert str(mail["List-Unsubscribe"]).strip() == f"<https://monitor.example.org/unsubscribe/{token}>"
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert str(mail["Date"]).endswith(" +0000")  # UTC said as UTC ("-0000" reads as "zone unknown", RFC 5322)
     assert smtp.envelopes[0].rcpt_tos == ["ana@example.org"]
     text = mail.get_body(("plain",)).get_content()
     html = mail.get_body(("html",)).get_content()
