@@ -133,9 +133,16 @@ class Database:
     def upgrade(self) -> tuple[str | None, str | None]:
         """Upgrade to the latest migration; returns (before, after) revisions."""
         from alembic import command
+        from alembic.script import ScriptDirectory
 
         before = self.current_revision()
-        command.upgrade(self.alembic_config(), "head")
+        config = self.alembic_config()
+        known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+        if before is not None and before not in known:
+            raise ConfigError(f"the database {self.display_url} has schema revision {before}, which this version of "
+                              f"Remedy Monitor does not know (its newest is {HEAD}): a newer version upgraded it; "
+                              "run that version, or point at another database")
+        command.upgrade(config, "head")
         return before, self.current_revision()
 
     def ensure_schema(self) -> None:

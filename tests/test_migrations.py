@@ -99,6 +99,27 @@ def test_a_migration_that_fails_midway_leaves_the_database_as_it_was(cli_env, tm
     assert again.returncode == 0, again.stderr
 
 
+def test_a_database_a_newer_version_upgraded_is_named_not_an_internal_error(cli_env, tmp_path):
+    """A deployment rolled back after a newer version migrated its database: every command says
+    so in one line and changes nothing (before: ``internal error: CommandError: Can't locate
+    revision identified by '0006'``, which reads as a bug of this version)."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    assert run_cli(["init", "--db", url], cli_env, cwd=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "newer.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099'")
+    shutil.copy(ROOT / "tests/config/good/minimal.yaml", tmp_path / "sources.yaml")
+    for args in (["init"], ["status"], ["run", "--once"]):
+        result = run_cli([*args, "--db", url], cli_env, cwd=tmp_path)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.strip().splitlines() == [(
+            f"error: the database {url} has schema revision 0099, which this version of Remedy Monitor does not know "
+            f"(its newest is {HEAD}): a newer version upgraded it; run that version, or point at another database")]
+    with sqlite3.connect(tmp_path / "newer.db") as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0099",)]
+
+
 def test_init_command_is_idempotent(cli_env):
     first = run_cli(["init"], cli_env)
     assert first.returncode == 0, first.stderr
