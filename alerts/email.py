@@ -218,8 +218,9 @@ class EmailChannel:
     def validate(cls, address: str) -> str:
         """A full address, and an installation that can send it and unsubscribe from it: both
         are checked now, so a missing setting is never found by a failed first delivery."""
-        addr = check_address(address)
-        domain = addr.rpartition("@")[2]
+        local, _, domain = check_address(address).rpartition("@")
+        domain = domain.lower()  # domains are case-blind (RFC 5321): one mailbox, one way of writing it
+        addr = f"{local}@{domain}"
         if not FULL_DOMAIN.match(domain):
             raise ConfigError(f"{address!r}: {domain!r} is not a full domain name (e.g. someone@example.org)")
         smtp_config()

@@ -173,6 +173,18 @@ def test_a_subscriber_moves_their_digest_hour_or_to_immediate_without_losing_wha
     assert [(s["id"], s["mode"]) for s in listed] == [(sub, "immediate")]
 
 
+def test_one_mailbox_written_in_other_capitals_is_one_subscription(db, smtp: Mailbox, cli_env) -> None:
+    """`Journo@Example.org` and `journo@example.org` are one mailbox: subscribing the second is
+    "already subscribed", not a second subscription that mails every alert twice."""
+    env = cli_env | {k: os.environ[k] for k in ("MONITOR_SMTP_URL", "MONITOR_PUBLIC_URL")}
+    assert run_cli(["watchlist", "add", "bivens", "--query", "bivens"], env).returncode == 0
+    first = run_cli(["subscribe", "bivens", "email:Journo@Example.ORG", "--immediate"], env)
+    assert first.returncode == 0 and "Journo@example.org" in first.stdout, first.stdout + first.stderr
+    again = run_cli(["subscribe", "bivens", "email:journo@example.org", "--immediate"], env)
+    assert again.returncode == 1 and "already subscribed" in again.stderr, again.stdout
+    assert len(json.loads(run_cli(["subscriptions", "list", "--json"], env).stdout)) == 1
+
+
 def test_a_digest_subscribed_after_its_hour_first_goes_out_the_next_day(db, smtp: Mailbox) -> None:
     """Subscribed at 13:00 to a 07:30 digest: the first digest is tomorrow's at 07:30, not one at the
     next pass that afternoon (which read as a digest at a random hour)."""

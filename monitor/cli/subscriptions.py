@@ -108,7 +108,7 @@ def subscribe(
         raise typer.BadParameter("--digest and --immediate exclude each other")
     if digest is None and (at or tz or send_empty):
         raise typer.BadParameter("--at, --tz and --send-empty apply to --digest daily")
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from alerts.webhook import new_secret
     from monitor.cli import watchlist_admin as wl
@@ -119,8 +119,10 @@ def subscribe(
     database = open_db(db, create=False)
     with database.session() as session:
         watchlist = wl.get(session, name)
-        existing = session.scalar(select(Subscription).where(Subscription.watchlist_id == watchlist.id,
-                                                             Subscription.target == target))
+        # a mailbox is one however its capitals are written (providers treat the local part so too)
+        same = (func.lower(Subscription.target) == target.lower() if channel == "email"
+                else Subscription.target == target)
+        existing = session.scalar(select(Subscription).where(Subscription.watchlist_id == watchlist.id, same))
         before = _how(existing) if existing is not None else None
         asked = digest is not None or immediate
         if existing is not None and existing.enabled and (
