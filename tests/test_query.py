@@ -173,6 +173,28 @@ def test_every_section_of_a_list_is_cited(text: str) -> None:
     assert not compile_query('cites:"42 U.S.C. § 1981"')(doc(text=text))
 
 
+@pytest.mark.parametrize("query", ['cites:"28 U.S.C. §§ 2671–2680"', 'cites:"28 U.S.C. §§ 2671-2680"'])
+@pytest.mark.parametrize("text", ["the FTCA, 28 U.S.C. §§ 2671-2680", "the FTCA, 28 U.S.C. §§ 2671–2680",
+                                  "the intentional-tort exception, 28 U.S.C. § 2680(h)",
+                                  "the Westfall Act, 28 U.S.C. § 2679(d)(1)"])
+def test_a_range_of_sections_cites_every_section_in_it(query: str, text: str) -> None:
+    assert compile_query(query)(doc(text=text))
+    assert not compile_query(query)(doc(text="28 U.S.C. § 1346(b)"))
+
+
+def test_a_section_inside_a_cited_range_is_cited() -> None:
+    text = "claims under the Federal Tort Claims Act, 28 U.S.C. §§ 1346(b), 2671–2680"
+    assert compile_query('cites:"28 U.S.C. § 2680"')(doc(text=text))
+    assert compile_query('cites:"28 U.S.C. § 1346"')(doc(text=text))
+    assert not compile_query('cites:"28 U.S.C. § 2681"')(doc(text=text))
+
+
+def test_a_section_with_a_two_letter_suffix_is_cited() -> None:
+    text = "damages against federal officers under RFRA, 42 U.S.C. § 2000bb-1(c) (Tanzin v. Tanvir)"
+    assert compile_query('cites:"42 U.S.C. § 2000bb-1"')(doc(text=text))
+    assert not compile_query('cites:"42 U.S.C. § 2000bb-2"')(doc(text=text))
+
+
 def test_a_list_of_sections_stops_at_the_next_citation() -> None:
     text = "42 U.S.C. §§ 1983, 1985, and 28 U.S.C. § 1331"
     assert compile_query('cites:"28 U.S.C. § 1331"')(doc(text=text))

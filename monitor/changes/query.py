@@ -27,13 +27,16 @@ _SPELLED_STATUTE = re.compile(r"\bsection\s+(\d+[a-z]?)(?:\([^)]*\))*\s+of\s+tit
 # "42 U.S.C. 1983", "42 USC 1983", "42 U.S.C.A. § 1983": the forms eyecite misses (no section sign) or keys
 # apart (West's annotated code is the same statute), so every one is also keyed as the U.S. Code.
 _USC = r"\b(\d+)\s*U\.?\s?S\.?\s?C\.?(?:\s?A\.?)?\s*"
-_SECTION = r"\d+[a-z]?(?:-\d+[a-z]?)?\b"
+_SECTION = r"\d+[a-z]{0,3}(?:-\d+[a-z]?)?\b"  # 1983, 1985a, 2000bb-1, 2000e-2
 _US_CODE = re.compile(rf"{_USC}(?:§+|sec(?:tion)?s?\.?)?\s*({_SECTION})", re.IGNORECASE)
 # "42 U.S.C. §§ 1983, 1985(3) and 1986": eyecite keeps the first section only. A list goes on while
 # the next number is not the title of another citation ("…, and 28 U.S.C. § 1331").
 _US_CODE_LIST = re.compile(rf"{_USC}(?:§§|sections|secs\.?)\s*({_SECTION}(?:\([^)]*\))*"
                            rf"(?:(?:\s*,\s*(?:and\s+)?|\s+and\s+){_SECTION}(?!\s*U\.?\s?S)(?:\([^)]*\))*)+)",
                            re.IGNORECASE)
+# "28 U.S.C. §§ 2671-2680" (the FTCA) cites each section from 2671 to 2680; a longer span is not a range.
+_RANGE = re.compile(r"(\d+)-(\d+)")
+MAX_RANGE = 100
 
 # NOT binds tightest, then AND (also written as nothing), then OR. Operators are words in any case
 # (`bivens or ftca`), so never a term. A field's values follow its ':' and '|' with no space; there an
@@ -128,6 +131,7 @@ def extract_citations(text: str) -> frozenset[str]:
     from eyecite import get_citations
     from eyecite.models import FullCaseCitation, FullLawCitation
 
+    text = text.replace("\u2013", "-").replace("\u2014", "-")  # "§§ 2671–2680" is written with an en dash too
     keys: set[str] = set()
     for citation in get_citations(text):
         groups = citation.groups
@@ -143,6 +147,10 @@ def extract_citations(text: str) -> frozenset[str]:
         keys.add(f"{title}|usc|{section}")
     for title, listed in _US_CODE_LIST.findall(text):
         keys.update(f"{title}|usc|{section}" for section in re.findall(_SECTION, re.sub(r"\([^)]*\)", "", listed)))
+    for key in list(keys):
+        prefix, _, section = key.rpartition("|")
+        if (span := _RANGE.fullmatch(section)) and 0 < int(span[2]) - int(span[1]) <= MAX_RANGE:
+            keys.update(f"{prefix}|{n}" for n in range(int(span[1]), int(span[2]) + 1))
     return frozenset(keys)
 
 
