@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from monitor.changes.match import CompiledWatchlist
+from monitor.changes.query import MatchDoc
 from monitor.cli import watchlist_admin as wl
 from monitor.config import load_config
 from monitor.db import Database
@@ -244,3 +245,23 @@ def test_starter_bivens_matches_a_real_suit_against_unknown_federal_officers(db,
         watchlist = CompiledWatchlist.compile(Watchlist(id=0, **bivens.model_dump()))
         matched = {item.identity for item in wl.matching_items(s, watchlist, limit=50)}
     assert matched == {"ca4/23-1057"}
+
+
+@pytest.mark.parametrize(("name", "kind", "text"), [
+    ("bivens", "docket", "ORDER dismissing the claims against the agents. See Egbert v. Boule, 142 S. Ct. 1793."),
+    ("bivens", "opinion", "Ziglar v. Abbasi, 137 S. Ct. 1843, 1857 (2017); Hernández v. Mesa, 140 S. Ct. 735."),
+    ("ftca", "entry", "NOTICE of substitution of the United States as defendant under 28 U.S.C. § 2679(d)(1)."),
+    ("ftca", "opinion", "Plaintiff did not present her claim to the agency first. 28 U.S.C. § 2675(a)."),
+])
+def test_starter_watchlists_find_the_citations_courts_write(name, kind, text):
+    """Courts cite Egbert and Ziglar by the Supreme Court Reporter as often as by U.S. Reports, and an
+    FTCA docket cites the Act's sections (Westfall substitution, § 2679(d); exhaustion, § 2675(a))
+    without naming it: the starter set hears of both."""
+    spec = next(spec for spec in wl.parse_file(wl.starter_text(), "starter") if spec.name == name)
+    watchlist = CompiledWatchlist.compile(Watchlist(id=0, **spec.model_dump()))
+    assert watchlist.why_matched(match_doc_of(kind, text)) == "query"
+    assert watchlist.why_matched(match_doc_of(kind, "Smith v. Jones, 142 F.4th 1793 (9th Cir. 2025).")) is None
+
+
+def match_doc_of(kind: str, text: str) -> MatchDoc:
+    return MatchDoc(key="k", kind=kind, source="court", title="Doe v. Unnamed Agents", text=text)
