@@ -48,6 +48,35 @@ def test_service_polls_serves_healthz_and_stops_on_sigterm(feeds: HttpServer, cl
     assert [i["key"] for i in json.loads(items.stdout)] == ["rss:a:a1"]
 
 
+def test_json_log_stays_json_when_the_http_endpoint_gets_a_malformed_request(feeds: HttpServer, cli_env, tmp_path):
+    """``--log-format json`` is one JSON object a line for a log collector, the HTTP server's lines too: a
+    port scanner's or a probe's malformed request (before: uvicorn logged ``WARNING:  Invalid HTTP request
+    received.`` as plain text with its own handler, past the JSON formatter and the secret masking)."""
+    feeds.set("/a.xml", rss(("a1", "One")))
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        f"sources:\n  - id: a\n    kind: rss\n    url: {feeds.url('/a.xml')}\n")
+    port = free_port()
+    log = tmp_path / "service.log"
+
+    def answered(raw: bytes) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                conn.sendall(raw)
+                return conn.recv(100).startswith(b"HTTP/1.1 400")
+        except OSError:
+            return False
+
+    with cli_process(["run", "--http", f"127.0.0.1:{port}", "--log-format", "json"], cli_env,
+                     stderr=str(log)) as proc:
+        assert wait_for(lambda: answered(b"GARBAGE /x\r\n\r\n")), log.read_text()
+        assert wait_for(lambda: "Invalid HTTP request" in log.read_text()), log.read_text()
+        proc.terminate()
+        proc.join(40)
+    assert proc.exitcode == 0, log.read_text()
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(e["logger"].startswith("uvicorn") and "Invalid HTTP request" in e["message"] for e in entries), entries
+
+
 def test_sigterm_during_a_hung_poll_says_what_it_left_unfinished(feeds: HttpServer, cli_env, tmp_path):
     """A source that never answers holds its poll past the shutdown grace (MONITOR_SHUTDOWN_GRACE,
     here 1 s): the service stops with one warning naming the unfinished poll, and no traceback.

@@ -121,8 +121,10 @@ class Service:
         from monitor.web.courtlistener import process_pending
 
         await asyncio.to_thread(process_pending, self.db)  # pushed events a restart left unprocessed
+        # log_config=None: uvicorn's records go through the service's handlers (JSON lines, secrets masked),
+        # not the handler of its own it would otherwise install
         server = uvicorn.Server(uvicorn.Config(create_app(self.db, self.config), log_level="warning",
-                                               lifespan="off"))
+                                               log_config=None, lifespan="off"))
         task = asyncio.create_task(server.serve(sockets=[self.http] if self.http else None))
         await self.stopping.wait()
         server.should_exit = True
