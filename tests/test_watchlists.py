@@ -265,3 +265,17 @@ def test_starter_watchlists_find_the_citations_courts_write(name, kind, text):
 
 def match_doc_of(kind: str, text: str) -> MatchDoc:
     return MatchDoc(key="k", kind=kind, source="court", title="Doe v. Unnamed Agents", text=text)
+
+
+@pytest.mark.parametrize(("written", "stored"), [
+    ("us/119/s/03470", "us/119/s/3470"),             # bill numbers lose padding, as every provider's do
+    ("ny/2025/s/8500a", "ny/2025/s/8500"),            # and amendment letters (S8500A is a version of S8500)
+    ("ca9/25-00412", "ca9/25-412"),                   # GovInfo's USCOURTS-ca9-25-00412: the court writes 25-412
+    ("nysd/1:18-cv-3355", "nysd/1:18-cv-03355"),      # PACER pads a district case number to five digits
+    ("NYSD/1:18-CV-03355-JMF", "nysd/1:18-cv-03355"),  # and the judge's initials are no part of the case
+])
+def test_a_pin_written_as_people_write_it_follows_the_stored_identity(written, stored):
+    spec = wl.WatchlistSpec.model_validate({"name": "pins", "pinned": [written]})
+    assert spec.pinned == [stored]
+    watchlist = CompiledWatchlist.compile(Watchlist(id=0, **spec.model_dump()))
+    assert watchlist.why_matched(MatchDoc(key="k", kind="opinion", source="s", identity=stored)) == f"pinned {stored}"

@@ -38,6 +38,7 @@ from monitor.errors import ConfigError, QueryError
 from monitor.follow import notice
 from monitor.models import Change, FollowedBill, Item, Poll, StatusEvent, Watchlist, utcnow
 from monitor.normalise.actiontext import latest_action_only
+from monitor.normalise.identity import canonical_identity
 from monitor.normalise.meanings import meaning
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
@@ -55,7 +56,7 @@ def check_identity(text: str) -> str:
     if not IDENTITY.match(identity):
         raise ConfigError(f"identity {text!r} must be slash-separated, e.g. us/119/s/3470, il/104/hb/1312, "
                           "ca9/24-1234 or nysd/1:18-cv-03365")
-    return identity
+    return canonical_identity(identity)
 
 
 class WatchlistSpec(BaseModel):

@@ -83,3 +83,28 @@ def session_key(state: str, session: str) -> str:
 def state_identity(state: str, session: str, identifier: str) -> str:
     kind, number = split_bill_number(identifier)
     return f"{state.lower()}/{session_key(state, session)}/{kind}/{number}"
+
+
+_APPELLATE_DOCKET = re.compile(r"^(ca\d+|cadc|cafc)/(\d{2})-0*(\d+)$")
+_DISTRICT_DOCKET = re.compile(r"^([a-z]+)/(\d+):(\d{2})-([a-z]{1,4})-0*(\d+)(?:-[a-z]+)*$")
+
+
+def canonical_identity(identity: str) -> str:
+    """An identity as a person writes it, as the sources store it, so a pin follows the item:
+    ``us/119/s/03470`` → ``us/119/s/3470``, GovInfo's ``ca9/25-00412`` → ``ca9/25-412``, PACER's
+    ``nysd/1:18-cv-3355-JMF`` → ``nysd/1:18-cv-03355`` (five digits, no judge's initials)."""
+    identity = identity.strip().lower()
+    if appellate := _APPELLATE_DOCKET.match(identity):
+        court, year, number = appellate.groups()
+        return f"{court}/{year}-{int(number)}"
+    if district := _DISTRICT_DOCKET.match(identity):
+        court, office, year, kind, number = district.groups()
+        return f"{court}/{office}:{year}-{kind}-{int(number):05d}"
+    parts = identity.split("/")
+    if len(parts) != 4:
+        return identity
+    try:
+        kind, number = split_bill_number(parts[2] + parts[3])
+    except ParseError:
+        return identity
+    return "/".join((parts[0], str(int(parts[1])) if parts[1].isdigit() else parts[1], kind, str(number)))
