@@ -279,3 +279,20 @@ def test_a_pin_written_as_people_write_it_follows_the_stored_identity(written, s
     assert spec.pinned == [stored]
     watchlist = CompiledWatchlist.compile(Watchlist(id=0, **spec.model_dump()))
     assert watchlist.why_matched(MatchDoc(key="k", kind="opinion", source="s", identity=stored)) == f"pinned {stored}"
+
+
+def test_preview_judges_the_pace_by_the_hits_that_would_alert_not_the_muted_ones(db, feeds, tmp_path):
+    """On a fresh install the pace comes from the hits' own dates: S.D.N.Y.'s real feed carries 33
+    notices of appearance and transcript filings in a day, which a watchlist muting them never
+    sends, so it must not be warned of 33 alerts a day."""
+    feeds.set("/sdny.xml", realdata("pacer_rss", "juriscraper", "sdny_1.xml").read_bytes())
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"sources:\n  - id: sdny\n    kind: pacer_rss\n    url: {feeds.url('/sdny.xml')}\n"
+                      "    court: nysd\n")
+    poll(db, config)
+    query = 'court:nysd ("notice of appearance" OR transcript)'
+    with db.session() as s:
+        loud = wl.preview(s, wl.WatchlistSpec(name="p", query=query))
+        quiet = wl.preview(s, wl.WatchlistSpec(name="p", query=query, muted=["notice of appearance", "transcript"]))
+    assert loud.hits == quiet.hits > 30 and loud.too_many
+    assert (quiet.alerts, quiet.per_day, quiet.too_many) == (0, 0.0, False)

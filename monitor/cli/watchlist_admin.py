@@ -235,7 +235,7 @@ class Preview:
     alerts: int = 0
     latest: list[Item] = field(default_factory=list)
 
-    dated: list[dt.datetime] = field(default_factory=list)  # when each hit happened, by its own date
+    dated: list[dt.datetime] = field(default_factory=list)  # when each hit not muted happened, by its own date
 
     @property
     def paced(self) -> list[dt.datetime]:
@@ -276,7 +276,7 @@ def preview(session: Session, spec: WatchlistSpec, *, days: int = 30, limit: int
                 result.latest.append(item)
             happened_at = item.published_at or (dt.datetime.combine(item.status_date, dt.time(), dt.UTC)
                                                 if item.status_date else None)
-            if happened_at is not None:
+            if happened_at is not None and not watchlist.is_muted(doc):  # a muted hit never alerts
                 result.dated.append(happened_at)
     changes = select(Change).where(Change.detected_at >= since).order_by(Change.id)
     for change in session.scalars(changes.execution_options(yield_per=500)):

@@ -471,10 +471,10 @@ def watchlist_preview(
                 [[h["last_changed"], h["kind"], h["status"], cut(h["title"], 80), h["key"]] for h in hits],
                 title=f"{plural(result.hits, 'hit')} in the last {plural(days, 'day')}")
     paced = result.paced
-    dated = f"{len(paced)} matching items dated in the last {result.days} days"
+    dated = f"{len(paced)} matching items not muted, dated in the last {result.days} days"
     if paced and paced[0] < result.since:
-        dated = f"{len(paced)} matching items dated {min(paced):%Y-%m-%d} to {max(paced):%Y-%m-%d}, none in the last " \
-                f"{result.days} days"
+        dated = (f"{len(paced)} matching items not muted, dated {min(paced):%Y-%m-%d} to {max(paced):%Y-%m-%d}, "
+                 f"none in the last {result.days} days")
     console.print(f"estimated alerts: ≈ {result.per_day:.1f} a day ({result.alerts} from the changes of the "
                   f"last {result.covered_days:.1f} days; {dated})", markup=False)
     if result.too_many:
