@@ -101,6 +101,29 @@ def test_alerts_queued_before_a_pause_or_snooze_wait_for_its_end(db, slack: Http
     assert "Reported by committee" in json.dumps(slack.requests[-1].json())
 
 
+def test_a_message_that_cannot_be_built_holds_back_none_behind_it(db, slack: HttpServer) -> None:
+    """A queued alert whose subscription row is gone (deleted with foreign keys off, by hand) cannot
+    be built: it is recorded failed, with the reason, and the alerts queued after it still go out.
+    Before: every pass stopped at it, and nothing behind it was ever sent."""
+    from sqlalchemy import text
+
+    orphan = seed_watchlist(db, target="slack:" + slack.url("/gone"))
+    seed_changes(db, orphan, STATUS_MOVE)
+    seed_changes(db, seed_watchlist(db, "ftca", target="slack:" + slack.url("/kept")), NEW_OPINION, poll="p2")
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET session_replication_role = replica"))  # foreign keys not enforced
+        else:
+            conn.execute(text("PRAGMA foreign_keys = OFF"))
+        conn.execute(text("DELETE FROM subscriptions WHERE id = :id"), {"id": orphan})
+        conn.commit()
+    stats = dispatch(db)
+    assert [r.path for r in slack.requests] == ["/kept"]
+    states = {d.subscription_id: (d.state, d.last_error) for d in deliveries(db)}
+    assert states[orphan][0] == "failed" and "cannot be built" in states[orphan][1], states
+    assert stats.failed == 1 and dispatch(db).sent == 0  # settled: not tried again every pass
+
+
 def test_slack_group_of_forty_is_one_message_with_and_n_more(db, slack: HttpServer) -> None:
     sub = seed_watchlist(db, target="slack:" + slack.url())
     seed_changes(db, sub, *[dict(NEW_OPINION, title=f"Opinion {n}") for n in range(40)])

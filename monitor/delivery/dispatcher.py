@@ -321,9 +321,17 @@ class Dispatcher:
             if not rows:
                 return
             keep_corroboration(session, rows)
-            message, subscriptions = build_message(session, rows)
-        failpoint("dispatch.after-claim")
+            broken: str | None = None
+            try:
+                message, subscriptions = build_message(session, rows)
+            except Exception as exc:  # a broken row (say, its subscription deleted by hand) must not block the rest
+                log.exception("message %s: cannot be built", message_id)
+                broken = f"internal error: the message cannot be built: {type(exc).__name__}: {exc}"
         stats.messages += 1
+        if broken is not None:
+            self._record(rows, [], max(d.attempts for d in rows) + 1, stats, Outcome.FAILED, broken)
+            return
+        failpoint("dispatch.after-claim")
         main = subscriptions[0] if subscriptions else None
         target = main.target if main else os.environ.get(ADMIN_ENV, "")
         off = next((s for s in subscriptions if not s.enabled), None)
