@@ -176,12 +176,15 @@ class JsonFormatter(logging.Formatter):
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites every record's message through ``monitor.redact`` before any handler sees it."""
+    """Rewrites every record's message, and its traceback, through ``monitor.redact`` before any
+    handler sees it (a formatter uses the traceback text cached in ``exc_text`` when it is set)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         from monitor.redact import redact
 
         record.msg, record.args = redact(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True
 
 

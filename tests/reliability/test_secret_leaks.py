@@ -316,3 +316,31 @@ def test_a_provider_that_echoes_its_key_in_an_error_leaks_it_nowhere(cli_env, db
     finally:
         database.dispose()
     assert "Invalid API key" in "\n".join(stored) and key not in "\n".join(stored)
+
+
+def test_a_traceback_in_the_text_log_is_masked_like_its_message(monkeypatch) -> None:
+    """An exception logged with its traceback (``log.exception``) in the default text format: the
+    traceback's lines go through the same masking as the message. Before: only the JSON format
+    masked them, so a key in an exception's text reached a text log whole."""
+    import io
+    import logging
+
+    from monitor.cli.common import RedactingFilter
+
+    monkeypatch.setenv("CONGRESS_API_KEY", SECRETS["CONGRESS_API_KEY"])
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    log = logging.getLogger("tests.leak")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        raise RuntimeError(f"GET https://api.congress.gov/v3/bill?api_key={SECRETS['CONGRESS_API_KEY']} failed")
+    except RuntimeError:
+        log.exception("source bills: unexpected error")
+    finally:
+        log.removeHandler(handler)
+    written = out.getvalue()
+    assert "RuntimeError" in written and "Traceback" in written  # the traceback is still there
+    assert "LEAKCANARY" not in written, written
