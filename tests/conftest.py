@@ -325,3 +325,10 @@ def feeds() -> Iterator[HttpServer]:
 @pytest.fixture(scope="session")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
     return make_certificates(tmp_path_factory)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for a server a test starts itself)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -9,7 +9,6 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, free_port, run_cli
 
 DOCKERFILE = ROOT / "Dockerfile"
 
@@ -45,12 +44,6 @@ def image_env() -> dict[str, str]:
 
 def last(word: str) -> str:
     return [rest for w, rest in instructions() if w == word][-1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_image_runs_as_monitor_and_serves_http() -> None:

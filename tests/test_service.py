@@ -11,16 +11,10 @@ import httpx
 import pytest
 
 from tests.cluster import wait_for
-from tests.conftest import run_cli
+from tests.conftest import free_port, run_cli
 from tests.fakes.http_server import HttpServer, Reply
 from tests.forked import cli_process
 from tests.test_pipeline import rss
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_service_polls_serves_healthz_and_stops_on_sigterm(feeds: HttpServer, cli_env, tmp_path):

@@ -54,7 +54,7 @@ from tests.cluster import (
     wait_for,
     write_sources,
 )
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, free_port, run_cli
 from tests.fakes.http_server import HttpServer
 from tests.test_pipeline import subscribe
 
@@ -520,7 +520,8 @@ def test_a_worker_that_loses_its_database_exits_non_zero(pg_url: str, tmp_path: 
 
 
 def test_worker_says_it_started(pg_url: str, tmp_path: Path) -> None:
-    """`monitor worker` prints a start line (it used to print nothing until a job ran)."""
+    """`monitor worker` prints a start line (it used to print nothing until a job ran), with the
+    address its HTTP endpoint listens on (it printed the socket object)."""
     import os
     import signal
     import subprocess
@@ -530,7 +531,9 @@ def test_worker_says_it_started(pg_url: str, tmp_path: Path) -> None:
     config.write_text("sources: []\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     env |= {"MONITOR_DATABASE_URL": pg_url, "MONITOR_CONFIG": str(config), "PYTHONPATH": str(ROOT)}
-    worker = subprocess.Popen([sys.executable, "-m", "monitor", "worker", "--concurrency", "2"], env=env,
+    port = free_port()
+    worker = subprocess.Popen([sys.executable, "-m", "monitor", "worker", "--concurrency", "2",
+                               "--http", f"127.0.0.1:{port}"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert worker.stderr is not None
@@ -554,7 +557,8 @@ def test_worker_says_it_started(pg_url: str, tmp_path: Path) -> None:
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.communicate(timeout=60)
-    assert f"worker monitor-{worker.pid} started: queues polls,deliveries, concurrency 2, 0 sources" in started
+    assert (f"worker monitor-{worker.pid} started: queues polls,deliveries, concurrency 2, 0 sources, "
+            f"HTTP on 127.0.0.1:{port}\n") in started, started
     assert announced, "the worker never recorded its delivery lease owner"
 
 

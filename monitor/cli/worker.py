@@ -123,7 +123,8 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
         announce = asyncio.create_task(_announce(worker, db, info))
         logging.getLogger(__name__).info(
             "worker monitor-%d started: queues %s, concurrency %d, %d sources%s", os.getpid(),
-            ",".join(queues), concurrency, len(config.enabled_sources()), f", HTTP on {http}" if http else "")
+            ",".join(queues), concurrency, len(config.enabled_sources()),
+            ", HTTP on {}:{}".format(*http.getsockname()[:2]) if http else "")
         http_task = asyncio.create_task(runtime.serve_http()) if http else None
         # SIGHUP reloads `monitor run`; its default action would kill a worker with its jobs held
         loop.add_signal_handler(signal.SIGHUP, logging.getLogger(__name__).warning,
