@@ -300,3 +300,17 @@ def test_docket_entries_beyond_max_pages_are_fetched_by_the_next_polls(db, feeds
         keys = set(s.scalars(select(Item.key)))
     assert {f"cl:docket:4214664:entry:{n}" for n in (141, 142, 143)} <= keys
     assert watermark(db, "nvlsp") == "2024-05-17T17:00:00+00:00"
+
+
+def test_a_search_result_is_found_by_the_words_of_its_snippet(cli_env, feeds, tmp_path):
+    """CourtListener's search result gives no opinion text, only each opinion's snippet: the passage
+    that matched ("a <mark>Bivens</mark> claim against the ICE officers"). A watchlist's query reads
+    it, so `bivens` finds Garcia v. ICE, whose caption never says so."""
+    env = cli_env | {"COURTLISTENER_TOKEN": TOKEN}
+    Path(env["MONITOR_CONFIG"]).write_text(write_search(tmp_path, feeds).read_text())
+    feeds.set(SEARCH, (EXAMPLES / "courtlistener_search" / "opinions.json").read_text(),
+              content_type="application/json")
+    assert run_cli(["run", "--once"], env).returncode == 0
+    found = json.loads(run_cli(["items", "search", '"bivens claim" ice', "--json"], env).stdout)
+    assert [i["title"] for i in found] == ["Garcia v. United States Immigration and Customs Enforcement"]
+    assert json.loads(run_cli(["items", "search", "mark", "--json"], env).stdout) == []  # the highlight tag is no word

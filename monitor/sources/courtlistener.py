@@ -23,6 +23,7 @@ from typing import Any
 from monitor.errors import ParseError
 from monitor.normalise.casenames import case_name as court_case_name
 from monitor.sources.base import ItemRecord
+from monitor.sources.feedparse import plain_text
 from monitor.sources.payload import Payload, Text, Whole, read
 from monitor.text import cut
 
@@ -95,6 +96,7 @@ def precedential(status: str | None) -> str | None:
 
 class SearchOpinion(Payload):
     download_url: str | None = None
+    snippet: str | None = None  # the passage that matched, <mark>ed: the only opinion text a result carries
 
 
 class OpinionResult(Payload):
@@ -107,6 +109,7 @@ class OpinionResult(Payload):
     opinions: list[SearchOpinion] | None = None
     citation: list[str] | None = None
     download_url: str | None = None  # v3: one flat opinion per result
+    snippet: str | None = None  # v3
     status: str | None = None
     absolute_url: str | None = None
     dateFiled: str | None = None
@@ -122,6 +125,7 @@ def opinion_record(row: dict[str, Any], where: str = "CourtListener result") -> 
     if not downloads and result.download_url:
         downloads = [result.download_url]
     status = precedential(result.status)
+    snippets = [o.snippet for o in result.opinions or [] if o.snippet] or [result.snippet or ""]
     return ItemRecord(
         key=f"cl:cluster:{result.cluster_id}",
         kind="opinion",
@@ -133,6 +137,7 @@ def opinion_record(row: dict[str, Any], where: str = "CourtListener result") -> 
         raw_status=status,
         status_date=to_date(result.dateFiled),
         summary=result.syllabus or None,
+        text=" … ".join(filter(None, map(plain_text, snippets))) or None,
         data={
             "raw_title": result.caseName,
             "court_name": result.court,
