@@ -42,6 +42,10 @@ POLICE = doc("Police misconduct settlement approved", "Justice department notice
     ("HERNÁNDEZ", doc("hernandez v. mesa"), True),
     ("immigra*", HERNANDEZ, True),                          # prefix wildcard
     ("immigra*", BIVENS_ICE, False),
+    ('"immigration enforce*"', HERNANDEZ, True),            # a phrase's last word may be a prefix too
+    ('title:"customs enforce*"', doc("Cheng v. Immigration and Customs Enforcement"), True),
+    ('"customs enforce*"', doc("customs enforce the law"), True),
+    ('"customs enforce*"', doc("customs officers enforce"), False),
     ('"declined to extend"', BIVENS_ICE, True),             # phrase: words in a row
     ('"extend declined"', BIVENS_ICE, False),
     ('"cross border"', HERNANDEZ, True),                    # punctuation is ignored
@@ -114,6 +118,7 @@ def test_different_queries_are_different_trees(query: str, other: str) -> None:
     ("bivens colour:red", 8, "unknown field 'colour'"),
     ("im*gration", 1, "wildcard '*' may only end a term"),
     ("i*", 1, "at least 2 letters"),
+    ('"border* patrol"', 1, "wildcard '*' may only end a term"),
     ("()", 2, "empty parentheses"),
     ("a | b", 3, "found '|'"),
     (': x', 1, "expected a field name"),

@@ -264,9 +264,9 @@ def _words(token: Token, scope: str) -> Node:
         raise _error(f"{text!r}: to leave a word out, write NOT {text[1:]}", token)
     if term and any(quote in text for quote in "“”"):  # pasted from a word processor: not a phrase
         raise _error('curly quotes: write a phrase in straight quotes, "like this"', token)
-    prefix = term and text.endswith("*")
-    if term and "*" in text.removesuffix("*"):
-        raise _error("a wildcard '*' may only end a term (e.g. immigra*)", token)
+    prefix = text.endswith("*")  # a phrase's last word too: "customs enforce*"
+    if "*" in text.removesuffix("*"):
+        raise _error("a wildcard '*' may only end a term or a phrase (e.g. immigra*)", token)
     found = tuple(words(text[:-1] if prefix else text))
     if not found:
         raise _error(f"{text!r} has no letters or digits" if term else "empty phrase", token)
