@@ -62,6 +62,8 @@ POLICE = doc("Police misconduct settlement approved", "Justice department notice
     ("identity:us/119/s/3470", BILL, True),
     ("identity:il/104/*", STATE_BILL, True),
     ("identity:il/104/*", BILL, False),
+    ("identity:us/119/s/03470", BILL, True),                # written as a pin is: the stored identity
+    ("identity:ca9/25-00412", doc(identity="ca9/25-412"), True),  # GovInfo's padded docket
     ('title:"bivens act"', STATE_BILL, True),
     ('title:"law enforcement"', BILL, True),
     ("title:extend", BIVENS_ICE, False),                    # only in the summary

@@ -15,6 +15,7 @@ from typing import Any, cast
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, v_args
 
 from monitor.errors import QueryError
+from monitor.normalise.identity import canonical_identity
 from monitor.normalise.statuses import ALL_STATUSES
 
 ITEM_KINDS = ("article", "bill", "docket", "document", "entry", "opinion")
@@ -328,7 +329,7 @@ class _Build(Transformer[Token, Node]):
             elif allowed is not None and text not in allowed:
                 raise _error(f"unknown {name} {_text(value)!r} (expected one of: {', '.join(allowed)})", value)
             else:
-                exact.append(text)
+                exact.append(canonical_identity(text) if name == "identity" else text)
         return Exact(name, tuple(exact), tuple(prefixes))
 
 
