@@ -736,6 +736,8 @@ def test_items_show_by_identity(cli_env: dict[str, str], db, tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     assert "identity: us/119/s/3470" in result.stdout and "PROVIDERS DISAGREE" in result.stdout
     assert "openstates:x" in result.stdout and "congress:us/119/s/3470" in result.stdout
+    padded = run_cli(["items", "show", "US/119/S/03470"], cli_env, cwd=tmp_path)  # written as a pin may be
+    assert padded.returncode == 0 and "identity: us/119/s/3470" in padded.stdout, padded.stderr
     missing = run_cli(["items", "show", "us/119/s/9999"], cli_env, cwd=tmp_path)
     assert missing.returncode == 1 and "no item with key or identity 'us/119/s/9999'" in missing.stderr
 

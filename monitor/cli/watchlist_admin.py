@@ -317,7 +317,7 @@ class IdentityView:
 
 
 def identity_view(session: Session, identity: str) -> IdentityView:
-    identity = identity.lower()
+    identity = canonical_identity(identity)
     items = session.scalars(select(Item).where(func.lower(Item.identity) == identity)
                             .order_by(Item.kind, Item.source_id, Item.key))
     events = session.scalars(select(StatusEvent).where(StatusEvent.identity == identity).order_by(StatusEvent.id))
