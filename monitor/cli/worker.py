@@ -98,8 +98,13 @@ def worker_cmd(
     asyncio.run(run_worker(database, cfg, settings, queues=names, concurrency=concurrency, grace=grace, http=listener))
 
 
+LOST_DATABASE = ("the worker stopped: it lost the database (the log above says how); start it again "
+                 "(a supervisor restarting failures does)")
+
+
 async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings, *, queues: list[str],
                      concurrency: int, grace: float, http: socket.socket | None = None) -> None:
+    from procrastinate.exceptions import ConnectorException
     from procrastinate.worker import Worker
 
     from alerts.http import channel_client
@@ -132,17 +137,19 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
                                 "restart the worker to apply changes")
         try:
             await worker.run()  # type: ignore[no-untyped-call]
+        except ConnectorException as exc:  # it could not even unregister: the database is still away
+            raise MonitorError(LOST_DATABASE) from exc
         finally:
             loop.remove_signal_handler(signal.SIGHUP)
             announce.cancel()
             runtime.stopping.set()
             if http_task is not None:
                 await http_task
-            if announce.done() and not announce.cancelled():
-                await asyncio.to_thread(forget_workers, db, [announce.result()])
         if not asked.is_set():  # procrastinate stops by itself when its heartbeat or listener loses the database
-            raise MonitorError("the worker stopped without being asked to: it lost the database (the log above says "
-                               "how); start it again (a supervisor restarting failures does)")
+            raise MonitorError(LOST_DATABASE)
+        # only now: after a lost database the row stays for the sweep to prune (removing it needs the database)
+        if announce.done() and not announce.cancelled():
+            await asyncio.to_thread(forget_workers, db, [announce.result()])
 
 
 def _stop_on_signal(loop: asyncio.AbstractEventLoop, worker: Worker) -> asyncio.Event:
