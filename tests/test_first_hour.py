@@ -18,6 +18,7 @@ import pytest
 from monitor.redact import mask_url, public_url, redact
 from tests.conftest import run_cli, visit_service
 from tests.forked import cli_process
+from tests.reliability.helpers import rss
 
 # ---- read-only commands never create a database -----------------------------------------------
 
@@ -231,6 +232,27 @@ def test_run_once_during_a_total_outage_fails_every_time(cli_env: dict[str, str]
     assert as_json.returncode == 1 and '"not_polled": [' in as_json.stdout
 
 
+def test_run_once_fails_once_a_partial_outage_has_lasted(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
+    """One source of two is down. A blip (its first failed poll) is listed and exits 0; once it has
+    failed ``alert_after_failures`` passes in a row (its incident is open: the admin notice went out)
+    the pass exits 1 naming it, so a cron job hears of an outage, not only of a total one; it
+    exits 0 again once the source is back."""
+    feeds.set("/ok.xml", rss(("a1", "One")))
+    Path(cli_env["MONITOR_CONFIG"]).write_text(
+        "defaults:\n  alert_after_failures: 2\nsources:\n"
+        f"  - id: ok\n    kind: rss\n    url: {feeds.url('/ok.xml')}\n"
+        f"  - id: down\n    kind: rss\n    url: {feeds.url('/down.xml')}\n")
+    feeds.set("/down.xml", "upstream failure", status=404, content_type="text/plain")
+    blip = run_cli(["run", "--once"], cli_env, cwd=tmp_path)
+    assert blip.returncode == 0 and "down: FAILED" in blip.stdout, blip.stdout + blip.stderr
+    lasting = run_cli(["run", "--once"], cli_env, cwd=tmp_path)
+    assert lasting.returncode == 1, lasting.stdout + lasting.stderr
+    assert "error: 1 source is failing or silent: down (failed 2 polls in a row); see `monitor status`" \
+        in lasting.stderr
+    feeds.set("/down.xml", rss(("d1", "Back")))
+    assert run_cli(["run", "--once"], cli_env, cwd=tmp_path).returncode == 0
+
+
 def test_run_once_with_every_source_missing_its_key_fails(cli_env: dict[str, str], tmp_path: Path) -> None:
     """A cron job whose environment lacks the key: every source is skipped, nothing is watched,
     and the job must not see success. A config with no source at all (a delivery pass) still can."""
@@ -275,7 +297,6 @@ def test_run_once_of_a_source_it_cannot_poll_is_an_error_not_a_quiet_pass(
         only: str, expected: str, cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
     """``run --once -s ID`` with an id that is not there, or is disabled, polled nothing and
     exited 0: a cron job with a typo watched nothing for ever and heard nothing of it."""
-    from tests.reliability.helpers import rss
 
     feeds.set("/f.xml", rss(("a1", "Only entry")))
     Path(cli_env["MONITOR_CONFIG"]).write_text(
@@ -296,7 +317,6 @@ def test_run_once_killed_mid_poll_does_not_hold_the_source_from_the_next_run(
     polls it. Before: for the lease's 2 minutes it said ``skipped: a poll of it is running``
     (leased by the dead process), polled nothing and exited 0."""
     from tests.fakes.http_server import Reply
-    from tests.reliability.helpers import rss
 
     release = threading.Event()
 
@@ -321,7 +341,6 @@ def test_run_once_killed_mid_poll_does_not_hold_the_source_from_the_next_run(
 
 
 def test_run_once_wording_for_one_item(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
-    from tests.reliability.helpers import rss
 
     feeds.set("/one.xml", rss(("a1", "Only entry")))
     Path(cli_env["MONITOR_CONFIG"]).write_text(
@@ -335,7 +354,6 @@ def test_run_once_counts_an_alert_sent_on_its_retry_as_sent_only(cli_env: dict[s
                                                                  tmp_path: Path) -> None:
     """Slack answered 429 (Retry-After: 0), then took the alert within the same pass: one alert,
     sent, nothing left to retry (the line used to count the attempt: '1 sent, 1 to retry')."""
-    from tests.reliability.helpers import rss
 
     feeds.set("/f.xml", rss(("a1", "Other")))
     Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
@@ -356,7 +374,6 @@ def test_run_once_fails_when_an_alert_could_not_be_delivered_for_good(
         status: int, body: str, cli_env: dict[str, str], feeds, slack, tmp_path: Path) -> None:
     """Slack refused the alert for good (the subscription is now disabled): the sources were
     polled, but a cron job must not read the pass as success, and stderr says what to do."""
-    from tests.reliability.helpers import rss
 
     feeds.set("/f.xml", rss(("a1", "Other")))
     Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
@@ -409,7 +426,6 @@ def test_a_lost_smtp_setting_holds_alerts_and_keeps_the_subscriber(cli_env: dict
                                                                     tmp_path: Path) -> None:
     """The operator subscribed an address, then restarted without MONITOR_SMTP_URL: the alert is
     held (to retry), the subscription stays enabled, and nothing counts as failed."""
-    from tests.reliability.helpers import rss
 
     feeds.set("/f.xml", rss(("a1", "Other")))
     Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
@@ -438,7 +454,6 @@ def test_a_lost_public_url_holds_email_rather_than_send_it_without_unsubscribe(
     import json
 
     from tests.fakes.smtp_server import Mailbox, smtp_server
-    from tests.reliability.helpers import rss
 
     feeds.set("/f.xml", rss(("a1", "Other")))
     Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
@@ -474,7 +489,6 @@ def test_an_email_alert_carries_its_unsubscribe_and_a_real_message_id(
     import subprocess
 
     from tests.fakes.smtp_server import Mailbox, smtp_server
-    from tests.reliability.helpers import rss
 
     feeds.set("/f.xml", rss(("a1", "Other")))
     config = Path(cli_env["MONITOR_CONFIG"])
@@ -605,7 +619,6 @@ def test_metrics_endpoint_of_the_running_service(db, cli_env: dict[str, str], fe
     import json
     import time
 
-    from tests.reliability.helpers import rss
 
     feeds.set("/ok.xml", rss(("a1", "One"), ("a2", "Two")))
     config = Path(cli_env["MONITOR_CONFIG"])
@@ -834,7 +847,6 @@ def test_text_is_shown_as_written_never_as_markup_or_emoji(cli_env: dict[str, st
     as a terminal's `items list` shows them: 'rss:ice:a1' stayed no key once rich made ':ice:' an
     emoji, '[sealed]' vanished as a style tag, and a '[/]' in a title was an internal error."""
 
-    from tests.reliability.helpers import rss
 
     title = "[sealed] Doe v. ICE :ok: [/]"
     feeds.set("/f.xml", rss(("a1", title)))
@@ -967,7 +979,6 @@ def test_status_names_the_missing_key_counts_items_and_hides_unconfigured_rows(
         cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
     import json
 
-    from tests.reliability.helpers import rss
 
     feeds.set("/f.xml", rss(("a1", "One"), ("a2", "Two"), ("a3", "Three")))
     Path(cli_env["MONITOR_CONFIG"]).write_text(
@@ -989,7 +1000,6 @@ def test_status_names_the_missing_key_counts_items_and_hides_unconfigured_rows(
 def test_status_with_a_broken_sources_yaml_says_so_and_fails(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
     """A cron health check must not pass while the service could not start; with no sources.yaml
     where status looks (run beside the database only), it still shows the database's view."""
-    from tests.reliability.helpers import rss
 
     feeds.set("/f.xml", rss(("a1", "One")))
     config = Path(cli_env["MONITOR_CONFIG"])
@@ -1101,7 +1111,6 @@ def test_readme_names_the_keys_doctor_knows() -> None:
 def test_lowercase_operators_are_operators(cli_env: dict[str, str], feeds, tmp_path: Path) -> None:
     import json
 
-    from tests.reliability.helpers import rss
 
     feeds.set("/f.xml", rss(("a1", "A Bivens claim"), ("a2", "An FTCA claim"), ("a3", "Neither")))
     Path(cli_env["MONITOR_CONFIG"]).write_text(f"sources:\n  - id: f\n    kind: rss\n    url: {feeds.url('/f.xml')}\n")
@@ -1128,7 +1137,6 @@ def test_a_long_text_in_an_alert_is_cut_with_an_ellipsis(cli_env: dict[str, str]
     with "…", not stopped mid-word as if that were all."""
     import json
 
-    from tests.reliability.helpers import rss
 
     long = "The court held that " + "the officers' warrantless entry " * 20
     feeds.set("/f.xml", rss(("a1", "A Bivens claim", "Filed.")))

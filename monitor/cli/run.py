@@ -67,8 +67,9 @@ def run_cmd(
 
     With --once: one pass over every enabled source, delivering each poll's alerts as soon as it
     is stored, and exit (exit 1 when no source was polled: each failed, was skipped for a missing
-    key, or was deferred by a budget that failed attempts spent; or when an alert was refused for
-    good). Without --once: the long-running
+    key, or was deferred by a budget that failed attempts spent; when a source has failed
+    alert_after_failures polls in a row or is silent; or when an alert was refused for good).
+    Without --once: the long-running
     service; stop with Ctrl-C.
 
     Example: monitor run --once --config sources.yaml
@@ -104,6 +105,10 @@ def run_cmd(
     errors = []
     if _outage(database, result.polls):
         errors.append("error: no source was polled successfully: nothing is being watched (see `monitor status`)")
+    down = _incidents(database, result.polls)
+    if down:
+        errors.append(f"error: {plural(len(down), 'source')} {'is' if len(down) == 1 else 'are'} failing or silent: "
+                      f"{', '.join(down)}; see `monitor status`")
     if result.dispatch.failed:  # refused for good: a cron job must hear of it, not only the admin target
         reasons = "; ".join(dict.fromkeys(result.dispatch.errors))
         errors.append(f"error: {plural(result.dispatch.failed, 'alert')} could not be delivered ({reasons}); "
@@ -173,6 +178,23 @@ def _outage(database: Database, polls: list[PollSummary]) -> bool:
         unhealthy = session.scalars(select(Source.id).where(
             Source.id.in_(deferred), or_(Source.consecutive_failures > 0, Source.last_success_at.is_(None))))
         return any(True for _ in unhealthy)
+
+
+def _incidents(database: Database, polls: list[PollSummary]) -> list[str]:
+    """This pass's sources whose incident is open (failed ``alert_after_failures`` polls in a row, a
+    refused key, or silent past ``expect_items_within``), each with why: an outage that has lasted,
+    which a cron job must hear of; a blip (one failed poll) is only listed."""
+    from sqlalchemy import select
+
+    from monitor.models import Source
+
+    polled = {p.source_id for p in polls}
+    with database.session() as session:
+        rows = session.execute(select(Source.id, Source.consecutive_failures, Source.incident_reason)
+                               .where(Source.incident_open.is_(True)).order_by(Source.id)).all()
+    return [f"{row.id} (failed {plural(row.consecutive_failures, 'poll')} in a row)" if row.consecutive_failures
+            else f"{row.id} ({(row.incident_reason or '').partition(' ')[2] or 'silent'})"
+            for row in rows if row.id in polled]
 
 
 WORKERS = " (workers read sources.yaml when they start: restart them instead)"
