@@ -317,3 +317,27 @@ def test_a_bill_that_leaves_a_veto_or_a_failure_for_a_higher_rung_alerts(cli_env
     cli(env, "run", "--once")  # nothing new: nothing more
     (message,) = [r.json()["text"] for r in slack.requests]
     assert news in message
+
+
+def test_a_bill_named_by_two_sources_of_one_kind_alerts_its_move_once(cli_env, feeds: HttpServer,
+                                                                      slack: HttpServer) -> None:
+    """S. 3470 in the shipped GovInfo source and in a researcher's own (here a mirror that is ahead):
+    both keep one item, and its committee report alerts once, whichever source sees it first. The
+    source that did not store the item first used to read the item it had just moved as another
+    provider already there, and the move alerted nobody."""
+    cli(cli_env, "init")
+    cli(cli_env, "watchlist", "add", "s3470", "--pin", "us/119/s/3470")
+    cli(cli_env, "subscribe", "s3470", "slack:" + slack.url())
+    for sources in (["govinfo"], ["govinfo", "mirror"]):  # the baselines: the shipped source stores the item
+        Path(cli_env["MONITOR_CONFIG"]).write_text("sources:\n" + "".join(
+            f"  - id: {name}\n    kind: govinfo_billstatus\n    congress: 119\n    bills: [S. 3470]\n"
+            f"    base_url: {feeds.url('/' + name)}\n" for name in sources))
+        feeds.set(f"/{sources[-1]}/119/s/BILLSTATUS-119s3470.xml", billstatus([]))
+        cli(cli_env, "run", "--once")
+    assert slack.requests == []
+    feeds.set("/mirror/119/s/BILLSTATUS-119s3470.xml", billstatus([REPORTED]))
+    cli(cli_env, "run", "--once")
+    assert len(slack.requests) == 1 and f"Reported by committee on {day_text(DAYS['reported'])}" in texts(slack)[0]
+    feeds.set("/govinfo/119/s/BILLSTATUS-119s3470.xml", billstatus([REPORTED]))
+    cli(cli_env, "run", "--once")
+    assert len(slack.requests) == 1

@@ -180,7 +180,8 @@ def settle(session: Session, source_id: str, observed: list[Observed], now: dt.d
     for o in moves:
         identity = str(o.record.identity)
         this = _View(o.item_id, source_id, o.record.kind, str(o.record.status), o.record.status_date)
-        others = [v for v in views[identity] if v.kind == this.kind]
+        # another source of this kind naming the same bill shares its item: never a provider of its own
+        others = [v for v in views[identity] if v.kind == this.kind and v.item_id != o.item_id]
         moved = [e for e in events[identity] if same_move(e, this.kind, this.status, this.status_date, now)]
         # the move this item reported before (a repeat), else one this source has not reported: an
         # event it reported through another item is another decision of the case, not this one
