@@ -82,9 +82,13 @@ def make_engine(url: str | None = None) -> Engine:
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
-    except (NoSuchModuleError, ImportError):
+    except NoSuchModuleError:
         raise ConfigError(f"unsupported database URL scheme {make_url(url).drivername!r} (expected sqlite:///FILE "
                           "or postgresql+psycopg://user@host/db)") from None
+    except ImportError as exc:  # a scheme SQLAlchemy knows, its driver not installed (`pip install .` alone)
+        raise ConfigError(f"the database URL needs the Python module {exc.name!r}, which is not installed; "
+                          "PostgreSQL needs the postgres extra: pip install 'remedy-monitor[postgres]' "
+                          "(or '.[postgres]' from a clone)") from None
 
 
 class Database:

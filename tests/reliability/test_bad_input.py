@@ -382,6 +382,11 @@ CLI_HOSTILE = {
                           "the database directory /nonexistent/dir does not exist"),
     "db_unknown_dialect": (["items", "list", "--db", "frobdb://host/db"], 1,
                            "unsupported database URL scheme 'frobdb'"),
+    # a known scheme whose driver is not installed, as PostgreSQL is after a plain `pip install .` without the
+    # postgres extra (before: "unsupported database URL scheme … (expected … postgresql+psycopg://…)")
+    "db_driver_not_installed": (["items", "list", "--db", "postgresql+pg8000://u@127.0.0.1/db"], 1,
+                                ("the database URL needs the Python module 'pg8000', which is not installed; "
+                                 "PostgreSQL needs the postgres extra: pip install 'remedy-monitor[postgres]'")),
 }
 
 
