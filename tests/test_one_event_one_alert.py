@@ -107,6 +107,8 @@ def test_two_providers_one_move_one_alert_then_confirm_two_holds(env, feeds: Htt
     assert "14000 — Reported to Senate" in message and "Reported by Senator Durbin" in message
     cli(env, "run", "--once")  # nothing new from either provider: nothing more
     assert len(slack.requests) == 1
+    preview = json.loads(cli(env, "watchlist", "preview", "s3470", "--json"))
+    assert preview["alerts"] == 1  # what was sent: the second provider's report is a confirmation
 
     view = json.loads(cli(env, "items", "show", "us/119/s/3470", "--json"))
     assert {p["source"] for p in view["providers"]} == {"congress-gov", "govinfo"}

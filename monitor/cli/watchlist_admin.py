@@ -36,7 +36,7 @@ from monitor.config import pydantic_problem
 from monitor.durations import parse_duration
 from monitor.errors import ConfigError, QueryError
 from monitor.follow import notice
-from monitor.models import Change, FollowedBill, Item, Poll, StatusEvent, Watchlist, utcnow
+from monitor.models import Change, FollowedBill, Item, Poll, StatusEvent, StatusReport, Watchlist, utcnow
 from monitor.normalise.actiontext import latest_action_only
 from monitor.normalise.identity import canonical_identity
 from monitor.normalise.meanings import meaning
@@ -278,8 +278,15 @@ def preview(session: Session, spec: WatchlistSpec, *, days: int = 30, limit: int
                                                 if item.status_date else None)
             if happened_at is not None and not watchlist.is_muted(doc):  # a muted hit never alerts
                 result.dated.append(happened_at)
+    # a later provider's report of a move already alerted is a confirmation: it alerted nobody
+    confirmations = set(session.scalars(
+        select(StatusReport.change_id).join(StatusEvent, StatusEvent.id == StatusReport.event_id)
+        .where(StatusReport.reported_at >= since, StatusReport.change_id.is_not(None),
+               StatusReport.change_id.is_distinct_from(StatusEvent.first_change_id))))
     changes = select(Change).where(Change.detected_at >= since).order_by(Change.id)
     for change in session.scalars(changes.execution_options(yield_per=500)):
+        if change.id in confirmations:
+            continue
         doc = docs.get(change.item_id) or match_doc(change.item, change.item.source_id)
         spec_ = ChangeSpec(ChangeType(change.type), change.field, change.old, change.new)
         if watchlist.rule_for(spec_, doc) is not None:
