@@ -202,6 +202,12 @@ def test_a_section_with_a_two_letter_suffix_is_cited() -> None:
     assert not compile_query('cites:"42 U.S.C. § 2000bb-2"')(doc(text=text))
 
 
+def test_a_regulation_is_cited_with_its_title() -> None:
+    """28 C.F.R. § 14.2 (presenting an FTCA claim) is not 14 C.F.R. § 14.2 (an FAA rule)."""
+    assert compile_query('cites:"28 C.F.R. § 14.2"')(doc(text="presented under 28 C.F.R. § 14.2(a)"))
+    assert not compile_query('cites:"28 C.F.R. § 14.2"')(doc(text="fees under 14 C.F.R. § 14.2"))
+
+
 def test_a_list_of_sections_stops_at_the_next_citation() -> None:
     text = "42 U.S.C. §§ 1983, 1985, and 28 U.S.C. § 1331"
     assert compile_query('cites:"28 U.S.C. § 1331"')(doc(text=text))

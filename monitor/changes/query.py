@@ -141,7 +141,8 @@ def extract_citations(text: str) -> frozenset[str]:
             keys.add(f"{groups['volume']}|{_compact(reporter)}|{groups['page']}")
         elif isinstance(citation, FullLawCitation) and groups.get("section"):
             section = groups["section"].split("(")[0].strip()
-            keys.add(f"{groups.get('title', '')}|{_compact(groups.get('reporter', ''))}|{section}")
+            title = groups.get("title") or groups.get("chapter", "")  # eyecite calls C.F.R.'s title its chapter
+            keys.add(f"{title}|{_compact(groups.get('reporter', ''))}|{section}")
     for section, title in _SPELLED_STATUTE.findall(text):
         keys.add(f"{title}|usc|{section}")
     for title, section in _US_CODE.findall(text):
