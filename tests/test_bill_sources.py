@@ -433,3 +433,30 @@ def test_congress_recent_can_follow_the_congress_in_session(db, feeds, tmp_path,
              f"    base_url: {feeds.url('/v3')}\n")
     assert poll(db, tmp_path, entry)["recent"].outcome != "failed"
     assert feeds.requests[0].path.startswith(f"/v3/bill/{congress}?")
+
+
+def test_openstates_reads_special_session_numbers_and_the_district_and_territories(db, feeds, tmp_path, monkeypatch):
+    """Colorado numbers a special session's bills with the session's letter ("SB25B-004", signed
+    Aug 28, 2025), Florida after the number ("SB 2-C"); Open States names D.C. a district and
+    Puerto Rico a territory, not a state. Each is a bill like any other: one of them in a page
+    failed the whole poll, and a D.C. or Puerto Rico source never stored anything."""
+    monkeypatch.setenv("OPENSTATES_API_KEY", KEY)
+    [template] = json.loads((EXAMPLES / "openstates" / "il_hb1312" / "page1.json").read_text())["results"]
+
+    def bill(n: int, place: str, session: str, identifier: str) -> dict:
+        return {**template, "id": f"ocd-bill/00000000-0000-4000-8000-{n:012d}", "session": session,
+                "identifier": identifier, "jurisdiction": {"id": f"ocd-jurisdiction/country:us/{place}/government"}}
+
+    feeds.set("/v3os/bills", json.dumps({"results": [bill(1, "state:co", "2025A", "HB25-1001"),
+                                                     bill(2, "state:co", "2025B", "SB25B-004"),
+                                                     bill(3, "state:fl", "2025C", "SB 2-C"),
+                                                     bill(4, "district:dc", "26", "B26-0001"),
+                                                     bill(5, "territory:pr", "2025-2028", "PC 1")],
+                                         "pagination": {"max_page": 1}}), content_type="application/json")
+    polls = poll(db, tmp_path, f"  - id: os\n    kind: openstates\n    jurisdiction: co\n    q: immigration\n"
+                               f"    base_url: {feeds.url('/v3os')}\n")
+    assert polls["os"].outcome == "changed", polls["os"].error
+    stored = {i.identity: i for i in items(db).values()}
+    assert sorted(stored) == ["co/2025/hb/1001", "co/2025/sb/4", "dc/2025/b/1", "fl/2025/sb/2", "pr/2025/pc/1"]
+    assert {i.jurisdiction for i in stored.values()} == {"co", "fl", "dc", "pr"}
+    assert stored["co/2025/sb/4"].status == "enacted" and stored["co/2025/sb/4"].title.startswith("SB25B-004: ")

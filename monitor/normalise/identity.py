@@ -12,8 +12,9 @@ Open States' session identifier and LegiScan's session object give the same answ
   ``2025-2026`` (NY), ``2026`` (MD), ``2026A`` (CO) → the first four-digit year; LegiScan
   ``year_start``. Where Open States gives only the legislature's number (Alaska ``27``,
   Massachusetts ``194th``, New Jersey ``221``), that legislature's first year.
-Bill numbers drop zero padding, spaces, a year infix (Colorado ``SB26-005``) and a trailing
-amendment letter (New York ``S8500A`` is a version of ``S8500``).
+Bill numbers drop zero padding, spaces, a year infix (Colorado ``SB26-005``, a special session's
+``SB25B-004``), a trailing amendment letter (New York ``S8500A`` is a version of ``S8500``) and
+a special session's letter after the number (Florida ``SB 2-C``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ LEGISLATURE_YEARS: dict[str, tuple[int, int]] = {
     "tn": (1797, 3), "tx": (1847, 2), "vi": (1953, 2),
 }
 
-_BILL_NUMBER = re.compile(r"^\s*([A-Za-z]+)\.?\s*(?:\d{2}-)?0*(\d+)[A-Za-z]?\s*$")
+# A year infix may carry a special session's letter (Colorado ``SB25B-004``), and a special
+# session's letter may follow the number (Florida ``SB 2-C``).
+_BILL_NUMBER = re.compile(r"^\s*([A-Za-z]+)\.?\s*(?:\d{2}[A-Za-z]?-)?0*(\d+)(?:-?[A-Za-z])?\s*$")
 _FEDERAL = re.compile(r"^\s*(h\.?\s*r|s|h\.?\s*j\.?\s*res|s\.?\s*j\.?\s*res|h\.?\s*con\.?\s*res|"
                       r"s\.?\s*con\.?\s*res|h\.?\s*res|s\.?\s*res)\.?\s*(\d+)\s*$", re.IGNORECASE)
 
@@ -55,7 +58,7 @@ def parse_federal_bill(text: str) -> tuple[str, int]:
 
 
 def split_bill_number(identifier: str) -> tuple[str, int]:
-    """``HB 1312`` / ``HB0351`` / ``SB26-005`` / ``S8500A`` → (``hb``, 1312)…"""
+    """``HB 1312`` / ``HB0351`` / ``SB26-005`` / ``SB25B-004`` / ``S8500A`` / ``SB 2-C`` → (``hb``, 1312)…"""
     match = _BILL_NUMBER.match(identifier)
     if not match:
         raise ParseError(f"unrecognised bill number {identifier!r}")

@@ -54,10 +54,12 @@ class OpenStatesConfig(SourceConfig):
 
 
 def state_code(jurisdiction_id: str) -> str:
-    """``ocd-jurisdiction/country:us/state:il/government`` → ``il``."""
+    """``ocd-jurisdiction/country:us/state:il/government`` → ``il``; D.C. is a ``district:``,
+    Puerto Rico and the other territories ``territory:``."""
     for part in jurisdiction_id.split("/"):
-        if part.startswith("state:"):
-            return part.removeprefix("state:")
+        kind, _, code = part.partition(":")
+        if kind in ("state", "district", "territory"):
+            return code
     raise ParseError(f"not a state jurisdiction: {jurisdiction_id!r}")
 
 
