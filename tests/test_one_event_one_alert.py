@@ -164,6 +164,34 @@ def test_two_providers_one_move_one_alert_then_confirm_two_holds(env, feeds: Htt
     assert "Reported by govinfo only: no other provider confirmed it within 12 h" in lone
 
 
+def serve_alaska(feeds: HttpServer, bill: dict[str, Any], row: dict[str, Any]) -> None:
+    """LegiScan's view of an Alaska bill (its list row and getBill) and Open States' (one result)."""
+    listing = {"status": "OK", "masterlist": {"0": {"bill_id": bill["bill_id"], "number": bill["bill_number"],
+                                                     "change_hash": bill["change_hash"]}}}
+    feeds.set(f"/ls/?key={KEY}&op=getMasterListRaw&state=AK", json.dumps(listing), content_type="application/json")
+    feeds.set(f"/ls/?key={KEY}&op=getBill&id={bill['bill_id']}", json.dumps({"status": "OK", "bill": bill}),
+              content_type="application/json")
+    row = dict(row, session="27", jurisdiction={"id": "ocd-jurisdiction/country:us/state:ak/government"})
+    feeds.set("/os/bills", json.dumps({"results": [row], "pagination": {"max_page": 1}}),
+              content_type="application/json")
+
+
+def follow_alaska(cli_env: dict[str, str], feeds: HttpServer, slack: HttpServer, number: str) -> dict[str, str]:
+    """Both providers follow Alaska's ``number`` ("HB 1") for a subscribed watchlist; the baseline poll is run."""
+    env = cli_env | {"LEGISCAN_API_KEY": KEY, "OPENSTATES_API_KEY": KEY}
+    Path(env["MONITOR_CONFIG"]).write_text(
+        "sources:\n"
+        f"  - id: legiscan-ak\n    kind: legiscan\n    state: AK\n    bills: [{number.replace(' ', '')}]\n"
+        f"    base_url: {feeds.url('/ls/')}\n"
+        f"  - id: openstates-ak\n    kind: openstates\n    jurisdiction: ak\n    identifiers: [{number}]\n"
+        f"    base_url: {feeds.url('/os')}\n")
+    cli(env, "init")
+    cli(env, "watchlist", "add", "ak", "--query", "health care")
+    cli(env, "subscribe", "ak", "slack:" + slack.url())
+    cli(env, "run", "--once")
+    return env
+
+
 def test_a_state_veto_reported_by_legiscan_and_open_states_alerts_once(cli_env, feeds: HttpServer, slack: HttpServer,
                                                                         tmp_path: Path) -> None:
     """Alaska's 27th Legislature, HB 1: LegiScan's real bill object, and Open States' view of it
@@ -180,30 +208,13 @@ def test_a_state_veto_reported_by_legiscan_and_open_states_alerts_once(cli_env, 
                      history=bill["history"] + [{"date": "2012-05-20", "action": "VETOED BY GOVERNOR",
                                                  "importance": 1}] * vetoed,
                      change_hash="vetoed" if vetoed else bill["change_hash"])
-        listing = {"status": "OK", "masterlist": {"0": {"bill_id": bill["bill_id"], "number": "HB1",
-                                                         "change_hash": shown["change_hash"]}}}
-        feeds.set(f"/ls/?key={KEY}&op=getMasterListRaw&state=AK", json.dumps(listing), content_type="application/json")
-        feeds.set(f"/ls/?key={KEY}&op=getBill&id={bill['bill_id']}", json.dumps({"status": "OK", "bill": shown}),
-                  content_type="application/json")
         veto = [{"date": "2012-05-20", "description": "VETOED BY GOVERNOR", "classification": ["executive-veto"],
                  "organization": {"classification": "executive"}}] * vetoed
-        row = {"id": "ocd-bill/ak-27-hb1", "session": "27", "identifier": "HB 1", "title": bill["title"],
-               "jurisdiction": {"id": "ocd-jurisdiction/country:us/state:ak/government"},
-               "actions": [dict(a, order=n) for n, a in enumerate(actions + veto, 1)]}
-        feeds.set("/os/bills", json.dumps({"results": [row], "pagination": {"max_page": 1}}),
-                  content_type="application/json")
+        serve_alaska(feeds, shown, {"id": "ocd-bill/ak-27-hb1", "identifier": "HB 1", "title": bill["title"],
+                                    "actions": [dict(a, order=n) for n, a in enumerate(actions + veto, 1)]})
 
-    env = cli_env | {"LEGISCAN_API_KEY": KEY, "OPENSTATES_API_KEY": KEY}
-    Path(env["MONITOR_CONFIG"]).write_text(
-        "sources:\n"
-        f"  - id: legiscan-ak\n    kind: legiscan\n    state: AK\n    bills: [HB1]\n    base_url: {feeds.url('/ls/')}\n"
-        f"  - id: openstates-ak\n    kind: openstates\n    jurisdiction: ak\n    identifiers: [HB 1]\n"
-        f"    base_url: {feeds.url('/os')}\n")
     serve_both(vetoed=False)
-    cli(env, "init")
-    cli(env, "watchlist", "add", "ak-hb1", "--query", "health care")
-    cli(env, "subscribe", "ak-hb1", "slack:" + slack.url())
-    cli(env, "run", "--once")
+    env = follow_alaska(cli_env, feeds, slack, "HB 1")
     serve_both(vetoed=True)
     cli(env, "run", "--once")
     (message,) = texts(slack)
@@ -343,3 +354,33 @@ def test_a_bill_named_by_two_sources_of_one_kind_alerts_its_move_once(cli_env, f
     feeds.set("/govinfo/119/s/BILLSTATUS-119s3470.xml", billstatus([REPORTED]))
     cli(cli_env, "run", "--once")
     assert len(slack.requests) == 1
+
+
+def test_a_state_resolution_adopted_is_not_a_law_and_alerts_once(cli_env, feeds: HttpServer, slack: HttpServer) -> None:
+    """LegiScan marks a resolution that did all it can "Passed" (status and progress event 4), the
+    code a bill gets when it becomes law. Alaska's House adopting a resolution (LegiScan's real
+    bill object as a resolution: ``bill_type`` "R") is that chamber's passage, as Open States'
+    view of it says: one alert, "Passed one chamber", never "Enacted"."""
+    bill = json.loads(realdata("legiscan", "dataset_bill_AK_HB1_2011.json").read_text())["bill"]
+    adopted = [{"date": "2011-04-11", "event": 4}]
+
+    def serve_both(passed: bool) -> None:
+        shown = dict(bill, bill_number="HR1", bill_type="R", bill_type_id="2", status=4 if passed else 1,
+                     status_date="2011-04-11" if passed else "2011-01-18",
+                     progress=bill["progress"][:2] + adopted * passed, change_hash=f"passed{passed}")
+        actions = [{"date": "2011-01-18", "description": "READ THE FIRST TIME - REFERRALS",
+                    "classification": ["introduction", "referral-committee"]},
+                   {"date": "2011-04-11", "description": "ADOPTED Y24 N16", "classification": ["passage"]}]
+        serve_alaska(feeds, shown, {"id": "ocd-bill/ak-27-hr1", "identifier": "HR 1", "title": bill["title"],
+                                    "actions": [dict(a, order=n, organization={"classification": "lower"})
+                                                for n, a in enumerate(actions[:1 + passed], 1)]})
+
+    serve_both(passed=False)
+    env = follow_alaska(cli_env, feeds, slack, "HR 1")
+    serve_both(passed=True)
+    cli(env, "run", "--once")
+    (message,) = texts(slack)
+    assert message.count(f"Passed one chamber on {day_text(dt.date(2011, 4, 11))}") == 1 and "Enacted" not in message
+    view = json.loads(cli(env, "items", "show", "ak/2011/hr/1", "--json"))
+    assert {p["status"] for p in view["providers"]} == {"passed_one_chamber"} and view["agree"] is True
+    assert "a resolution: adopted" in cli(env, "items", "show", "ak/2011/hr/1")  # LegiScan's "Passed", in words

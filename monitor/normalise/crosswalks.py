@@ -235,3 +235,13 @@ LEGISCAN_PROGRESS: dict[int, Step] = {
     11: REPORTED,       # Report DNP: reported "do not pass"
     12: INTRODUCED,     # Draft
 }
+
+# LegiScan ``bill_type`` of a resolution → what its "Passed" (status 4, progress event 4) proves:
+# a bill's "Passed" is its enactment, a resolution's is its adoption, which no governor signs (a
+# simple resolution by its own chamber, a concurrent one by both). The LegiScan API manual's
+# bill types; the real bill object RD legiscan/dataset_bill_AK_HB1_2011 carries ``bill_type`` "B".
+LEGISCAN_PASSED = 4
+LEGISCAN_ADOPTED: dict[str, Step] = {
+    "R": PASSED,        # Resolution
+    "CR": PASSED_BOTH,  # Concurrent Resolution
+}

@@ -145,7 +145,8 @@ OPENSTATES_CLASSIFICATIONS: dict[str, str] = {
 
 LEGISCAN_STATUS: dict[int, str] = {
     0: "Pre-filed", 1: "Introduced", 2: "Engrossed (passed the chamber of origin)",
-    3: "Enrolled (passed both chambers)", 4: "Passed (signed or became law)", 5: "Vetoed", 6: "Failed",
+    3: "Enrolled (passed both chambers)", 4: "Passed (a bill: signed or became law; a resolution: adopted)",
+    5: "Vetoed", 6: "Failed",
 }
 
 LEGISCAN_PROGRESS: dict[int, str] = LEGISCAN_STATUS | {

@@ -27,7 +27,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from monitor.errors import AuthError, FetchError, ParseError
 from monitor.fetch import PollClient
 from monitor.normalise.actiontext import FULL_HISTORY, text_step
-from monitor.normalise.crosswalks import LEGISCAN_PROGRESS, LEGISCAN_STATUS, Step
+from monitor.normalise.crosswalks import LEGISCAN_ADOPTED, LEGISCAN_PASSED, LEGISCAN_PROGRESS, LEGISCAN_STATUS, Step
 from monitor.normalise.identity import split_bill_number, state_identity
 from monitor.normalise.ladder import Action, climb
 from monitor.redact import public_url
@@ -121,6 +121,7 @@ class LegiScanBill(Payload):
     bill_id: Whole
     bill_number: Text
     state: Text
+    bill_type: str | None = None  # "B" a bill, "R" a resolution, "CR" a concurrent one…
     change_hash: str | None = None
     title: str | None = None
     description: str | None = None
@@ -148,6 +149,13 @@ def listed_hashes(data: dict[str, Any]) -> list[ListedRow]:
     return [read(ListedRow, row, f"list: rows[{i}]") for i, row in enumerate(rows)]
 
 
+def _step(bill: LegiScanBill, code: int, table: dict[int, Step]) -> Step | None:
+    """What a status code or progress event proves for this bill: "Passed" adopts a resolution."""
+    if code == LEGISCAN_PASSED and bill.bill_type in LEGISCAN_ADOPTED:
+        return LEGISCAN_ADOPTED[bill.bill_type]
+    return table.get(code)
+
+
 def _progress(bill: LegiScanBill, where: str) -> list[tuple[Action, Step | None]]:
     events = []
     for i, step in enumerate(bill.progress or []):
@@ -155,7 +163,8 @@ def _progress(bill: LegiScanBill, where: str) -> list[tuple[Action, Step | None]
             day = dt.date.fromisoformat(step.date)
         except ValueError:
             raise ParseError(f"{where}: progress[{i}]: 'date' {step.date!r} is not a date") from None
-        events.append((Action(day, "", f"progress:{step.event}", order=(i,)), LEGISCAN_PROGRESS.get(step.event)))
+        action = Action(day, "", f"progress:{step.event}", order=(i,))
+        events.append((action, _step(bill, step.event, LEGISCAN_PROGRESS)))
     return events
 
 
@@ -165,7 +174,7 @@ def _status_code(bill: LegiScanBill) -> list[tuple[Action, Step | None]]:
         day = dt.date.fromisoformat(bill.status_date or "")
     except ValueError:
         return []
-    step = LEGISCAN_STATUS.get(bill.status) if bill.status is not None else None
+    step = _step(bill, bill.status, LEGISCAN_STATUS) if bill.status is not None else None
     return [(Action(day, "", f"status:{bill.status}"), step)] if step else []
 
 
