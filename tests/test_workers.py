@@ -180,6 +180,32 @@ async def test_workers_shows_who_is_alive_queue_depth_and_stalled_jobs(pg_url: s
         " ".join(table.stdout.split()))
 
 
+def test_workers_pointed_at_another_database_creates_nothing(pg_url: str, cli_env: dict[str, str]) -> None:
+    """`monitor workers` only reads: pointed at a database without Remedy Monitor's schema (a typo in the URL's
+    database name, the server's `postgres` database) it says so and leaves it alone, as every read-only
+    command does (before: it created the whole schema there, then said there was no job queue)."""
+    url = make_url(pg_url)
+    name = f"{url.database}_other"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    other = url.set(database=name)
+    try:
+        result = run_cli(["workers"], cli_env | {"MONITOR_DATABASE_URL": other.render_as_string(hide_password=False)})
+        assert result.returncode == 1
+        assert result.stderr.strip() == f"error: no Remedy Monitor database here; run `monitor init` " \
+                                        f"(postgresql+psycopg://***@{other.host}:{other.port}/{name})"
+        engine = create_engine(other)
+        with engine.connect() as conn:
+            tables = conn.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).all()
+        engine.dispose()
+        assert tables == []
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def test_workers_exits_1_when_no_worker_is_running(pg_url: str, cli_env: dict[str, str]) -> None:
     """Every worker stopped (or never started): nothing polls and nothing is delivered, so the
     operator's `monitor workers` check must not pass (before: an empty table and exit 0)."""

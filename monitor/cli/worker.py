@@ -24,6 +24,7 @@ from monitor.cli.common import (
     console,
     database_at,
     open_config,
+    open_db,
     print_json,
     print_table,
     setup_logging,
@@ -272,7 +273,7 @@ def workers_cmd(db: DbOpt = None, json_out: JsonOpt = False) -> None:
 
     database = database_at(db)
     require_postgres(database, "monitor workers")
-    database.ensure_schema()
+    database = open_db(db, create=False)  # it only reads: a database without our schema is refused, not filled
     status = cluster_status(database)
     if status is None:
         raise ConfigError("no job queue in this database yet: start a worker (monitor worker) or run monitor init")
