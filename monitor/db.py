@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
     from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 
-HEAD = "0005"  # the newest migration in migrations/versions
+HEAD = "0006"  # the newest migration in migrations/versions
 _VERSION = table("alembic_version", column("version_num"))
 DEFAULT_DB = "sqlite:///monitor.db"
 SQLITE_BUSY_MS = 30_000

@@ -314,3 +314,28 @@ def test_a_search_result_is_found_by_the_words_of_its_snippet(cli_env, feeds, tm
     found = json.loads(run_cli(["items", "search", '"bivens claim" ice', "--json"], env).stdout)
     assert [i["title"] for i in found] == ["Garcia v. United States Immigration and Customs Enforcement"]
     assert json.loads(run_cli(["items", "search", "mark", "--json"], env).stdout) == []  # the highlight tag is no word
+
+
+def test_one_opinion_in_two_courtlistener_search_feeds_alerts_once(cli_env, feeds, slack):
+    """The shipped search feeds overlap: an opinion on a Bivens claim against ICE officers that
+    turns on qualified immunity is in the Bivens feed and in the qualified-immunity feed. It is one
+    CourtListener opinion (one /opinion/<cluster>/ link), so one item and one alert, not one per feed."""
+    feed = (EXAMPLES / "rss" / "courtlistener_ca9.xml").read_text()
+    first = feed.index("<entry>")
+    later = feed.index("<entry>", first + 1)
+    names = ("cl-feed-bivens-ftca", "cl-feed-qualified-immunity")
+    Path(cli_env["MONITOR_CONFIG"]).write_text("sources:\n" + "".join(
+        f"  - id: {name}\n    kind: rss\n    flavor: courtlistener\n    item_kind: opinion\n"
+        f"    url: {feeds.url(f'/feed/{name}.xml')}\n" for name in names))
+    for shown in (feed[:first] + feed[later:], feed):  # the baseline, then the Bivens opinion in both
+        for name in names:
+            feeds.set(f"/feed/{name}.xml", shown, content_type="application/atom+xml")
+        if shown != feed:
+            for args in (["init"], ["watchlist", "add", "bivens", "--query", "bivens"],
+                         ["subscribe", "bivens", "slack:" + slack.url()]):
+                assert run_cli(args, cli_env).returncode == 0
+        assert run_cli(["run", "--once"], cli_env).returncode == 0
+    (message,) = [r.json()["text"] for r in slack.requests]
+    assert message.count("New opinion: Jane Doe") == 1, message
+    listed = json.loads(run_cli(["items", "list", "--json"], cli_env).stdout)
+    assert [i["title"] for i in listed].count("Jane Doe v. U.S. Immigration & Customs Enforcement") == 1

@@ -77,6 +77,38 @@ def test_upgrading_a_0004_database_keeps_every_row_and_takes_long_watermarks(tes
         db.dispose()
 
 
+def test_upgrading_a_0005_database_keys_courtlistener_feed_entries_as_polls_now_do(test_database_url, tmp_path):
+    """0006: the rss kind keys an entry of CourtListener's feeds by its link alone, so the stored
+    entries are re-keyed; left under their old keys, the next poll would find every one of them
+    new and alert it again. Of one opinion two feeds stored, the first item takes the key."""
+    from alembic import command
+
+    link = "https://www.courtlistener.com/opinion/10734518/jane-doe-v-us-immigration-customs-enforcement/"
+    db = Database(fresh_url(test_database_url, tmp_path))
+    try:
+        command.upgrade(db.alembic_config(), "0005")
+        with db.engine.begin() as conn:
+            for source in ("cl-bivens", "cl-qi", "ca9"):
+                conn.execute(text("INSERT INTO sources (id, kind, enabled, created_at, consecutive_failures, "
+                                  "polls_total, polls_unchanged, items_seen, baseline_done, incident_open) VALUES "
+                                  "(:s, 'rss', true, CURRENT_TIMESTAMP, 0, 0, 0, 0, true, false)"), {"s": source})
+            for item_id, source, entry in ((1, "cl-bivens", link), (2, "cl-qi", link), (3, "ca9", "a1")):
+                conn.execute(text("INSERT INTO items (id, key, source_id, kind, title, data, first_seen, last_seen, "
+                                  "last_changed, content_hash, version) VALUES (:id, :key, :source, 'opinion', 'Doe', "
+                                  "'{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'h', 1)"),
+                             {"id": item_id, "key": f"rss:{source}:{entry}", "source": source})
+        assert db.upgrade() == ("0005", HEAD)
+        with db.engine.begin() as conn:
+            keys = dict(conn.execute(text("SELECT id, key FROM items")).all())
+        assert keys == {1: f"rss:courtlistener:{link}", 2: f"rss:cl-qi:{link}", 3: "rss:ca9:a1"}
+        command.downgrade(db.alembic_config(), "0005")
+        with db.engine.begin() as conn:
+            assert set(conn.execute(text("SELECT key FROM items")).scalars()) == {
+                f"rss:cl-bivens:{link}", f"rss:cl-qi:{link}", "rss:ca9:a1"}
+    finally:
+        db.dispose()
+
+
 def test_a_migration_that_fails_midway_leaves_the_database_as_it_was(cli_env, tmp_path):
     """``monitor init`` stopped part-way (a full disk; here a table of the same name in the way)
     must leave no half schema: SQLite's driver runs DDL outside any transaction unless told. Before:

@@ -34,7 +34,9 @@ court's own feed on ``*.uscourts.gov`` or supremecourt.gov); the title as sent i
 pages or through GovInfo, not as RSS we found a sample of.
 
 Entries without a guid/id fall back to their link, then to a hash of title+date, so a feed that
-never set ids still gets stable keys; an entry that drops out of a feed is not a deletion.
+never set ids still gets stable keys; an entry that drops out of a feed is not a deletion. An entry
+of CourtListener's feeds is keyed by its link alone (``rss:courtlistener:<link>``), whichever feed
+brought it: the feeds overlap, and one opinion is one item.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ from monitor.sources.feedparse import FeedEntry, Timezone, local_date, parse_fee
 Flavor = Literal["generic", "courtlistener", "ca7", "ca9", "ca10", "cadc", "cafc"]
 
 
+COURTLISTENER_SITE = "https://www.courtlistener.com/"
 COURT_KINDS = ("opinion", "docket")  # items whose title is a case caption
 # A court's own host: ca9.uscourts.gov, media.cadc.uscourts.gov, ecf.nysd.uscourts.gov (not the
 # judiciary's news site www.uscourts.gov), supremecourt.gov.
@@ -225,6 +228,14 @@ def entry_id(entry: FeedEntry) -> str:
     return "sha1:" + hashlib.sha1(f"{entry.title}|{stamp}".encode()).hexdigest()
 
 
+def item_key(source_id: str, entry: FeedEntry) -> str:
+    """``rss:<source id>:<entry id>``, but ``rss:courtlistener:<link>`` for an entry of CourtListener's
+    feeds: its court feed and search feeds overlap (an opinion on a Bivens claim that turns on
+    qualified immunity is in both shipped search feeds), and one opinion is one item, one alert."""
+    ident = entry_id(entry)
+    return f"rss:{'courtlistener' if ident.startswith(COURTLISTENER_SITE) else source_id}:{ident}"
+
+
 class RssSource(BaseSource):
     kind: ClassVar[str] = "rss"
     Config: ClassVar[type[SourceConfig]] = RssConfig
@@ -249,7 +260,7 @@ class RssSource(BaseSource):
         published = entry.published.astimezone(dt.UTC) if entry.published else None
         kind = self.config.item_kind or "article"
         return ItemRecord(
-            key=f"rss:{self.config.id}:{entry_id(entry)}",
+            key=item_key(self.config.id, entry),
             kind=kind,
             title=entry.title or "(untitled)",
             url=entry.link or None,
