@@ -22,6 +22,7 @@ from typing import Any
 
 from monitor.errors import ParseError
 from monitor.normalise.casenames import case_name as court_case_name
+from monitor.normalise.identity import canonical_identity
 from monitor.sources.base import ItemRecord
 from monitor.sources.feedparse import plain_text
 from monitor.sources.payload import Payload, Text, Whole, read
@@ -83,9 +84,10 @@ def absolute(url: str | None) -> str | None:
 
 
 def identity(court: str | None, docket_number: str | None) -> str | None:
+    """``<court>/<docket number>`` as PACER and GovInfo write the case (``canonical_identity``)."""
     if not court or not docket_number:
         return None
-    return f"{court}/{docket_number.strip()}"
+    return canonical_identity(f"{court}/{docket_number}")
 
 
 def precedential(status: str | None) -> str | None:
