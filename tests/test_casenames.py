@@ -146,6 +146,9 @@ def test_juriscraper_case_names(court: Flavor, title: str, theirs: str) -> None:
         ("KEVIN O’BRIEN V. USA", "Kevin O'Brien v. United States"),
         ("DOE V. SCHOOL DIST. DOESN'T MATTER", "Doe v. School Dist. Doesn't Matter"),
         ("IN RE: SEALED CASE", "In re: Sealed Case"),
+        # a name that opens with an accented capital keeps it (the Ninth Circuit prints captions in capitals)
+        ("JOSÉ ÁLVAREZ-HERNÁNDEZ V. PAMELA BONDI", "José Álvarez-Hernández v. Pamela Bondi"),
+        ("ÑUSTA ÉLAN V. ICE", "Ñusta Élan v. ICE"),
         (
             "ERIC DODGE V. EVERGREEN SCHOOL DISTRICT #114, ET AL",
             "Eric Dodge v. Evergreen School District 114",

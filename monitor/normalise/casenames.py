@@ -97,8 +97,9 @@ def _title_word(word: str, first: bool) -> str:
 def _capitalised(piece: str) -> str:
     """``O'NEIL`` -> ``O'Neil``, ``D'ANGELO`` -> ``D'Angelo``: an elided O', D' or L' keeps the
     capital after it (as names are spelled); ``DOESN'T`` -> ``Doesn't``."""
-    piece = re.sub(r"^([^A-Za-z]*)([a-z])", lambda m: m.group(1) + m.group(2).upper(), piece.lower())
-    return re.sub(r"^([^A-Za-z]*[ODL]')([a-z])", lambda m: m.group(1) + m.group(2).upper(), piece)
+    # any letter, accented ones too ([^\W\d_]): ÁLVAREZ is Álvarez, not áLvarez
+    piece = re.sub(r"^([\W\d_]*)([^\W\d_])", lambda m: m.group(1) + m.group(2).upper(), piece.lower())
+    return re.sub(r"^([\W\d_]*[ODL]')([^\W\d_])", lambda m: m.group(1) + m.group(2).upper(), piece)
 
 
 def titlecase(name: str) -> str:
