@@ -91,3 +91,22 @@ def test_the_slip_opinions_page_of_the_term_in_progress(db, feeds, tmp_path, pub
     result = poll(db, config).polls[0]
     assert result.outcome == "changed" and result.new == 2
     assert feeds.requests[0].path == f"/opinions/slipopinion/{term % 100:02d}"
+
+
+def test_a_new_terms_page_before_its_first_opinion_is_a_quiet_poll_not_a_failure(db, feeds, tmp_path):
+    """From October the term in progress is the new one, whose page shows its opinions table empty
+    until the first decision, often in December (juriscraper's scotus_slip crashed on that page in
+    November 2023, its PR 772). Before: every poll failed ("none has a title") for two months, an
+    outage with its admin notice and `run --once` exiting 1, for a court that had simply not ruled yet."""
+    today = dt.date.today()
+    term = today.year if today.month >= 10 else today.year - 1
+    page = (EXAMPLES / "scotus_slip_opinions.html").read_text()
+    rows = page.index("<tr>", page.index("</tr>"))
+    empty = page[:rows] + page[page.index("</table>"):]
+    feeds.set(f"/opinions/slipopinion/{term % 100:02d}", empty, content_type="text/html; charset=utf-8")
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"sources:\n  - id: scotus\n    kind: html\n    preset: scotus_slip_opinions\n"
+                      f"    url: '{feeds.url('/opinions/slipopinion/{term}')}'\n")
+    result = poll(db, config).polls[0]
+    assert result.outcome != "failed", result.error
+    assert result.new == 0

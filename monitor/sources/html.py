@@ -10,7 +10,8 @@ like a quiet one.
 
 Presets fill in the selectors for known pages (``preset: scotus_slip_opinions``; any field
 given in the config wins). ``{term}`` in the url is the Supreme Court's October Term in progress
-(``…/slipopinion/{term}``), so the source follows the Court from term to term. robots.txt is the
+(``…/slipopinion/{term}``), so the source follows the Court from term to term; the new term's table
+is empty from October until the Court's first decision, a quiet page, not an error. robots.txt is the
 fetch layer's business, not this module's.
 """
 
@@ -220,6 +221,6 @@ class HtmlSource(BaseSource):
             if record.key in records:
                 raise ParseError(f"two items on the page have the id {item_id!r}; choose an id field that is unique")
             records[record.key] = record
-        if not records:
+        if not records and "{term}" not in cfg.url:  # a term's table is empty until its first decision
             raise ParseError(f"{len(elements)} elements match {cfg.item!r} but none has a title ({cfg.fields.title!r})")
         return list(records.values())
