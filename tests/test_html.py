@@ -31,13 +31,14 @@ def test_scotus_preset_matches_juriscrapers_expected_parse():
     expected = json.loads(realdata("supremecourt", "scotus_slip_opinions_page.compare.json").read_text())
     records = parse(SCOTUS, page)
     sanity_check(records)
-    got = sorted((r.identity.removeprefix("scotus/"), r.title, r.status_date.isoformat(), r.url) for r in records)
+    got = sorted((r.key.removeprefix("html:scotus:"), r.title, r.status_date.isoformat(), r.url) for r in records)
     want = sorted((e["docket_numbers"], e["case_names"], e["case_dates"], e["download_urls"]) for e in expected)
     assert len(got) == len(want) == 58
     assert got == want
     assert {r.kind for r in records} == {"opinion"} and {r.status for r in records} == {"decided"}
     citations = {e["docket_numbers"]: e["citations"] for e in expected}
-    assert all(r.data["citation"] == citations[r.identity.removeprefix("scotus/")] for r in records)
+    assert all(r.data["citation"] == citations[r.key.removeprefix("html:scotus:")] for r in records)
+    assert all(r.identity == "scotus/" + r.key.removeprefix("html:scotus:").lower() for r in records)
 
 
 def test_config_fields_override_the_preset():
@@ -110,3 +111,16 @@ def test_a_new_terms_page_before_its_first_opinion_is_a_quiet_poll_not_a_failure
     result = poll(db, config).polls[0]
     assert result.outcome != "failed", result.error
     assert result.new == 0
+
+
+def test_an_application_docket_has_the_identity_courtlistener_gives_it():
+    """The Court decides some emergency applications by a per curiam listed with the term's opinions
+    under the application's number (A.A.R.P. v. Trump, 24A1007). Identities are lower-case, as
+    CourtListener's and a pin's are: scotus/24A1007 matched neither, so the opinion alerted once from
+    each provider and a watchlist pinning scotus/24a1007 never heard it."""
+    from monitor.sources.courtlistener import opinion_record
+
+    page = (EXAMPLES / "scotus_slip_opinions.html").read_bytes().replace(b">24-1089<", b">24A1007<")
+    [record] = [r for r in parse(SCOTUS, page) if r.url.endswith("24-1089_4h2k.pdf")]
+    cluster = {"cluster_id": 1, "caseName": "A. A. R. P. v. Trump", "court_id": "scotus", "docketNumber": "24A1007"}
+    assert record.identity == opinion_record(cluster).identity == "scotus/24a1007"

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from monitor.errors import FetchError, ParseError
 from monitor.fetch import PollClient
 from monitor.normalise.casenames import case_name
+from monitor.normalise.identity import canonical_identity
 from monitor.redact import public_url
 from monitor.sources.base import (
     BaseSource,
@@ -156,8 +157,8 @@ def parse_date(text: str | None, formats: list[str]) -> dt.date | None:
 def _identity(template: str | None, values: dict[str, Any]) -> str | None:
     if not template:
         return None
-    try:
-        return template.format(**values)
+    try:  # as every source writes identities, lower-case: the Court's 24A1007 is CourtListener's 24a1007
+        return canonical_identity(template.format(**values))
     except (KeyError, IndexError) as exc:
         raise ParseError(f"identity template {template!r} names an unknown field {exc}") from None
 
