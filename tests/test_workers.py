@@ -15,6 +15,7 @@ import itertools
 import json
 import signal
 import socket
+import threading
 import time
 import tomllib
 from collections import Counter
@@ -55,7 +56,7 @@ from tests.cluster import (
     write_sources,
 )
 from tests.conftest import ROOT, free_port, run_cli
-from tests.fakes.http_server import HttpServer
+from tests.fakes.http_server import SLACK_HOOK, HttpServer, Reply, Request, slack_ok
 from tests.test_pipeline import subscribe
 
 TUNABLES = {"MONITOR_DISPATCH_EVERY": "1s", "MONITOR_DELIVER_EVERY": "1s", "MONITOR_WORKER_HEARTBEAT": "1s",
@@ -373,6 +374,46 @@ def test_sigterm_past_the_grace_names_the_cut_off_poll_and_it_is_polled_again_at
     with db.session() as s:
         next_run = s.execute(select(Source.next_run_at).where(Source.id == "s0000")).scalar_one()
     assert next_run is not None and next_run <= utcnow()
+    db.dispose()
+
+
+def test_a_worker_stopped_mid_delivery_finishes_it_and_nothing_is_sent_twice(
+        pg_url: str, timed_feeds: TimedFeeds, slack: HttpServer, tmp_path: Path) -> None:
+    """SIGTERM lets running jobs finish (MONITOR_SHUTDOWN_GRACE), and a delivery still waiting for its
+    receiver is one of them. procrastinate stops a worker's heartbeat as soon as its stop begins, so after
+    MONITOR_WORKER_STALLED_AFTER the others took the stopping worker for dead, took back its claim and
+    sent the same alert again (before: two Slack posts of one alert after a plain `docker stop`)."""
+    config = tmp_path / "sources.yaml"
+    [route] = write_sources(config, timed_feeds, 1, interval="2s", jitter="1s")
+    db = Database(pg_url)
+    subscribe(db, slack)
+    receiver_answers = threading.Event()
+
+    def slow_slack(request: Request) -> Reply:
+        receiver_answers.wait(60)
+        return slack_ok(request)
+
+    slack.route(SLACK_HOOK, slow_slack)
+    cluster = Cluster(cluster_env(pg_url, config, **TUNABLES), tmp_path)
+    try:
+        procs = [cluster.start(), cluster.start()]
+        cluster.wait_registered(procs)
+        assert wait_for(lambda: baselines_done(db) == 1, 60), cluster.log_tail()
+        publish_bivens(timed_feeds, route, "in-flight")
+        assert slack.wait_requests(1, 60), cluster.log_tail()
+        with db.session() as s:
+            owner = s.scalars(select(Delivery.lease_owner).where(Delivery.state == "sending")).one()
+        sender = next(p for p in procs if f":{p.pid}:" in owner)
+        sender.send_signal(signal.SIGTERM)
+        # the receiver answers only well after the stopping worker would count as dead (3 s here)
+        resent = slack.wait_requests(2, 8)
+        receiver_answers.set()
+        assert sender.wait(60) == 0, cluster.log_tail()
+        assert not resent, "the stopping worker's delivery was taken back and sent again"
+        sent_once(db, slack, ["in-flight"])
+    finally:
+        receiver_answers.set()
+        cluster.close()
     db.dispose()
 
 

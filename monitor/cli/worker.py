@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -32,6 +33,7 @@ from monitor.cli.common import (
 from monitor.errors import ConfigError, MonitorError
 
 if TYPE_CHECKING:  # procrastinate loads only when a worker or the cluster status needs it
+    from procrastinate import App
     from procrastinate.worker import Worker
 
     from monitor.config import AppConfig
@@ -124,6 +126,7 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
                         delete_jobs="successful", install_signal_handlers=False)
         loop = asyncio.get_running_loop()
         asked = _stop_on_signal(loop, worker)
+        beating = asyncio.create_task(_beat_while_stopping(queue_app, worker, asked, settings.heartbeat))
         info = {"host": socket.gethostname(), "pid": os.getpid(), "queues": queues, "concurrency": concurrency,
                 "started_at": utcnow().isoformat(), "lease_owner": dispatcher.owner}
         announce = asyncio.create_task(_announce(worker, db, info))
@@ -142,6 +145,7 @@ async def run_worker(db: Database, config: AppConfig, settings: ClusterSettings,
             raise MonitorError(LOST_DATABASE) from exc
         finally:
             loop.remove_signal_handler(signal.SIGHUP)
+            beating.cancel()
             announce.cancel()
             runtime.stopping.set()
             if http_task is not None:
@@ -167,6 +171,18 @@ def _stop_on_signal(loop: asyncio.AbstractEventLoop, worker: Worker) -> asyncio.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
     return asked
+
+
+async def _beat_while_stopping(queue_app: App, worker: Worker, asked: asyncio.Event, every: float) -> None:
+    """Keep the heartbeat going while running jobs finish after SIGINT/SIGTERM: procrastinate stops its own as
+    soon as the stop begins, and a silent worker is taken for dead, its claimed deliveries sent again."""
+    from procrastinate.exceptions import ConnectorException
+
+    await asked.wait()
+    with contextlib.suppress(ConnectorException):  # the database is away: nobody can read a beat anyway
+        while worker.worker_id is not None:  # procrastinate clears it once the worker is unregistered
+            await queue_app.job_manager.update_heartbeat(worker.worker_id)
+            await asyncio.sleep(every)
 
 
 async def _announce(worker: Worker, db: Database, info: dict[str, Any]) -> int:
