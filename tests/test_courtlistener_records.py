@@ -91,18 +91,21 @@ def test_bad_source_entries_name_the_field(tmp_path, entry, message):
     assert str(info.value).startswith("sources.yaml:")
 
 
-@pytest.mark.parametrize("name", ["ca2_p_example", "ca2_p_example_2", "ca2_u_example", "ca2_u_example_2"])
-def test_a_second_circuit_opinion_has_the_identity_govinfo_and_pacer_give_its_case(name):
-    """CourtListener scrapes the Second Circuit with juriscraper and keeps its docket numbers as the
-    court prints them: "24-1025-cr", "21-2737(L)", "15-3135-cv (L)" (the case type and the lead case
-    of a consolidated appeal). GovInfo's package USCOURTS-ca2-24-01025 and the court's PACER feed
-    name the case ca2/24-1025: the opinion must share that identity, or it alerts twice (once from
-    each provider) and a watchlist pinning the case never hears it."""
+@pytest.mark.parametrize("name", ["ca2_p_example", "ca2_p_example_2", "ca2_u_example", "ca2_u_example_2",
+                                  "ca8_example"])
+def test_an_appellate_opinion_has_the_identity_govinfo_and_pacer_give_its_case(name):
+    """CourtListener scrapes the circuits with juriscraper and keeps their docket numbers as the courts
+    print them: the Second Circuit's "24-1025-cr", "21-2737(L)", "15-3135-cv (L)" (the case type and
+    the lead case of a consolidated appeal), the Eighth's "24-2330, 24-2526" (every consolidated
+    appeal). GovInfo's package USCOURTS-ca2-24-01025 and the court's PACER feed name the case
+    ca2/24-1025: the opinion must share that identity (the lead case's), or it alerts twice (once
+    from each provider) and a watchlist pinning the case never hears it."""
     commit, folder = "8446197f3885164fd337624490cf466d8817d775", "tests/examples/opinions/united_states"
     cases = json.loads(peer_file("freelawproject/juriscraper", commit, f"{folder}/{name}.compare.json"))
+    court = name.split("_")[0]
     result = webhook("search_alert_webhook_dummy_v2.json.tmpl", 2)["payload"]["results"][0]
     for case in cases:
         year, number = re.match(r"(\d\d)-(\d+)", case["docket_numbers"]).groups()
-        record = opinion_record(result | {"court_id": "ca2", "docketNumber": case["docket_numbers"]})
-        assert record.identity == f"ca2/{year}-{int(number)}", case["docket_numbers"]
+        record = opinion_record(result | {"court_id": court, "docketNumber": case["docket_numbers"]})
+        assert record.identity == f"{court}/{year}-{int(number)}", case["docket_numbers"]
         assert record.data["docket_number"] == case["docket_numbers"]  # as the court printed it

@@ -88,9 +88,10 @@ def state_identity(state: str, session: str, identifier: str) -> str:
     return f"{state.lower()}/{session_key(state, session)}/{kind}/{number}"
 
 
-# the Second Circuit prints a case type and marks a consolidated appeal's lead case: 24-1025-cr,
-# 21-2737(L), 15-3135-cv (L); CourtListener keeps them, PACER and GovInfo write 24-1025
-_APPELLATE_DOCKET = re.compile(r"^(ca\d+|cadc|cafc)/(\d{2})-0*(\d+)(?:-[a-z]{2})?(?:\s*\([a-z]+\))?$")
+# the Second Circuit prints a case type and marks a consolidated appeal's lead case (24-1025-cr,
+# 21-2737(L), 15-3135-cv (L)), the Eighth lists every consolidated appeal (24-2330, 24-2526);
+# CourtListener keeps them, PACER and GovInfo name the (lead) case 24-1025, 24-2330
+_APPELLATE_DOCKET = re.compile(r"^(ca\d+|cadc|cafc)/(\d{2})-0*(\d+)(?:-[a-z]{2})?(?:\s*\([a-z]+\))?(?:\s*[,&;].*)?$")
 _DISTRICT_DOCKET = re.compile(r"^([a-z]+)/(\d+):(\d{2})-([a-z]{1,4})-0*(\d+)(?:-[a-z]+)*$")
 
 
@@ -98,7 +99,8 @@ def canonical_identity(identity: str) -> str:
     """An identity as a person writes it, as the sources store it, so a pin follows the item:
     ``us/119/s/03470`` → ``us/119/s/3470``, GovInfo's ``ca9/25-00412`` → ``ca9/25-412``, PACER's
     ``nysd/1:18-cv-3355-JMF`` → ``nysd/1:18-cv-03355`` (five digits, no judge's initials),
-    CourtListener's ``ca2/24-1025-cr`` and ``ca2/21-2737(L)`` → ``ca2/24-1025``, ``ca2/21-2737``."""
+    CourtListener's ``ca2/24-1025-cr``, ``ca2/21-2737(L)`` and ``ca8/24-2330, 24-2526`` → ``ca2/24-1025``,
+    ``ca2/21-2737``, ``ca8/24-2330`` (the lead case)."""
     identity = identity.strip().lower()
     if appellate := _APPELLATE_DOCKET.match(identity):
         court, year, number = appellate.groups()
