@@ -74,15 +74,20 @@ def same_day(a: dt.date | None, b: dt.date | None) -> bool:
     return a is None or b is None or abs(a - b) <= SAME_DAY_WITHIN
 
 
-def undated_before_dated(kind: str, earlier: dt.date | None, later: dt.date | None) -> bool:
+def undated_before_dated(kind: str, earlier: dt.date | None, later: dt.date | None,
+                         published: dt.date | None = None) -> bool:
     """An undated opinion (GovInfo's feed knows only when it published one, after the court) is no
-    copy of a dated decision reported after it: that is the case's next decision."""
-    return kind == "opinion" and earlier is None and later is not None
+    copy of a dated decision reported after it: that is the case's next decision. Unless the decision
+    is dated on or before the day the undated one was ``published``: then it can be that very opinion,
+    which the court's feed or CourtListener reported after GovInfo."""
+    return kind == "opinion" and earlier is None and later is not None and (published is None or later > published)
 
 
-def same_move(event: StatusEvent, kind: str, status: str, day: dt.date | None, now: dt.datetime) -> bool:
+def same_move(event: StatusEvent, kind: str, status: str, day: dt.date | None, now: dt.datetime,
+              published: dt.date | None = None) -> bool:
     """Same kind and status on the same action day or, undated, recent enough to be the same move."""
-    if event.kind != kind or event.status != status or undated_before_dated(kind, event.status_date, day):
+    if event.kind != kind or event.status != status or undated_before_dated(kind, event.status_date, day,
+                                                                                 published):
         return False
     if event.status_date is None or day is None:
         return now - event.first_seen_at <= UNDATED_WITHIN
@@ -175,6 +180,9 @@ def settle(session: Session, source_id: str, observed: list[Observed], now: dt.d
     for row in session.execute(select(i.id, i.identity, i.source_id, i.kind, i.status, i.status_date).where(
             i.identity.in_(identities), i.source_id != source_id, i.status.is_not(None))):
         views[row.identity].append(_View(row.id, row.source_id, row.kind, row.status, row.status_date))
+    # when each undated opinion of these cases was published (GovInfo's feed date)
+    published = {row.id: row.published_at.date() for row in session.execute(select(i.id, i.published_at).where(
+        i.identity.in_(identities), i.kind == "opinion", i.status_date.is_(None), i.published_at.is_not(None)))}
     verdicts: dict[int, Verdict] = {}
     grown: list[StatusEvent] = []
     for o in moves:
@@ -182,14 +190,16 @@ def settle(session: Session, source_id: str, observed: list[Observed], now: dt.d
         this = _View(o.item_id, source_id, o.record.kind, str(o.record.status), o.record.status_date)
         # another source of this kind naming the same bill shares its item: never a provider of its own
         others = [v for v in views[identity] if v.kind == this.kind and v.item_id != o.item_id]
-        moved = [e for e in events[identity] if same_move(e, this.kind, this.status, this.status_date, now)]
+        moved = [e for e in events[identity] if same_move(e, this.kind, this.status, this.status_date, now,
+                                                          _published(e, published))]
         # the move this item reported before (a repeat), else one this source has not reported: an
         # event it reported through another item is another decision of the case, not this one
         found = next((e for e in moved if o.item_id in _items(e)), None) or next(
             (e for e in moved if source_id not in {r.source_id for r in e.reports}), None)
         reported = {item for e in moved for item in _items(e)}
         already = [v for v in others if v.status == this.status and same_day(v.status_date, this.status_date)
-                   and not undated_before_dated(v.kind, v.status_date, this.status_date) and v.item_id not in reported]
+                   and not undated_before_dated(v.kind, v.status_date, this.status_date, published.get(v.item_id))
+                   and v.item_id not in reported]
         if found is None and already:  # it stood there before alerts began: its provider saw the move first
             found = _create(session, identity, already[0], None, now)
             events[identity].append(found)
@@ -210,6 +220,11 @@ def settle(session: Session, source_id: str, observed: list[Observed], now: dt.d
     for event in grown:
         _release_confirmed(session, event, now)
     return verdicts | filings
+
+
+def _published(event: StatusEvent, published: dict[int, dt.date]) -> dt.date | None:
+    """The day the undated opinion an event was first reported by was published, if known."""
+    return min((published[r.item_id] for r in event.reports if r.item_id in published), default=None)
 
 
 def _items(event: StatusEvent) -> set[int | None]:
