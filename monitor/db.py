@@ -17,7 +17,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, column, create_engine, event, inspect, select, table
+from sqlalchemy import Engine, column, create_engine, event, inspect, select, table, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 
 HEAD = "0006"  # the newest migration in migrations/versions
+_MIGRATE_LOCK = 7_246_003  # pg advisory lock key, beside monitor.drivers.workers' 7_246_001 and 7_246_002
 _VERSION = table("alembic_version", column("version_num"))
 DEFAULT_DB = "sqlite:///monitor.db"
 SQLITE_BUSY_MS = 30_000
@@ -150,9 +151,17 @@ class Database:
         return before, self.current_revision()
 
     def ensure_schema(self) -> None:
-        """Upgrade a database that is behind; a current one is left as it is."""
-        if self.current_revision() != HEAD:
+        """Upgrade a database that is behind; a current one is left as it is. On PostgreSQL one process
+        at a time: after an upgrade every worker starts at once, and two running one migration collide."""
+        if self.current_revision() == HEAD:
+            return
+        if not self.is_postgres:
             self.upgrade()
+            return
+        with self.engine.begin() as conn:  # the lock is held until this transaction ends
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK})
+            if self.current_revision() != HEAD:  # not done meanwhile by the process that held the lock
+                self.upgrade()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -12,10 +12,12 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from tests.fakes.http_server import HttpServer, Reply, Request
 
@@ -96,6 +98,22 @@ def reset_queue(db_url: str) -> None:
             conn.execute(text("TRUNCATE procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs, "
                               "procrastinate_workers RESTART IDENTITY CASCADE"))
     engine.dispose()
+
+
+@contextmanager
+def scratch_database(db_url: str, suffix: str) -> Iterator[str]:
+    """A new, empty database on ``db_url``'s server (its URL, password kept), dropped afterwards."""
+    url = make_url(db_url)
+    name = f"{url.database}_{suffix}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, step: float = 0.05) -> bool:

@@ -52,6 +52,7 @@ from tests.cluster import (
     cluster_env,
     reset_queue,
     rss_one,
+    scratch_database,
     wait_for,
     write_sources,
 )
@@ -115,13 +116,7 @@ def test_worker_refuses_sqlite(cli_env: dict[str, str], tmp_path: Path) -> None:
 
 
 def test_init_applies_the_queue_schema_once(pg_url: str, cli_env: dict[str, str]) -> None:
-    url = make_url(pg_url)
-    name = f"{url.database}_init"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    fresh = url.set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database(pg_url, "init") as fresh:
         env = cli_env | {"MONITOR_DATABASE_URL": fresh}
         first = run_cli(["init"], env)
         assert first.returncode == 0 and "job queue schema (procrastinate) applied" in first.stdout, first.stderr
@@ -130,10 +125,6 @@ def test_init_applies_the_queue_schema_once(pg_url: str, cli_env: dict[str, str]
         db = Database(fresh)
         assert ensure_queue_schema(db) is False
         db.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 async def test_workers_shows_who_is_alive_queue_depth_and_stalled_jobs(pg_url: str, cli_env: dict[str, str]) -> None:
@@ -181,30 +172,58 @@ async def test_workers_shows_who_is_alive_queue_depth_and_stalled_jobs(pg_url: s
         " ".join(table.stdout.split()))
 
 
+def test_workers_started_together_after_an_upgrade_migrate_once(pg_url: str, tmp_path: Path) -> None:
+    """After an upgrade that brings a migration, every worker starts at once (`docker compose up --scale
+    worker=3`) on a database one revision behind; one migrates, the others wait and find it done (before:
+    the second to finish died with 'internal error: CommandError: Online migration expected to match one
+    row …'). Holding the revision row here makes both reach the migration before either finishes."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    from monitor.db import HEAD
+
+    config = tmp_path / "sources.yaml"
+    config.write_text("sources: []\n")
+    waiting = text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND wait_event_type = 'Lock'")
+    with scratch_database(pg_url, "upgrade") as behind:
+        db = Database(behind)
+        previous = ScriptDirectory.from_config(db.alembic_config()).get_revision(HEAD).down_revision
+        command.upgrade(db.alembic_config(), str(previous))
+        cluster = Cluster(cluster_env(behind, config, **TUNABLES), tmp_path)
+
+        def both_wait() -> bool:
+            with cluster.engine.connect() as conn:  # not the holder's: a transaction sees one snapshot of the view
+                return conn.scalar(waiting, {"name": make_url(behind).database}) == 2
+
+        try:
+            with db.engine.connect() as holder:
+                holder.execute(text("SELECT version_num FROM alembic_version FOR UPDATE"))
+                procs = [cluster.start(), cluster.start()]
+                assert wait_for(both_wait, 60), cluster.log_tail()
+                holder.commit()
+            cluster.wait_registered(procs)
+            assert [cluster.stop(p) for p in procs] == [0, 0], cluster.log_tail()
+            assert db.current_revision() == HEAD
+        finally:
+            cluster.close()
+            db.dispose()
+
+
 def test_workers_pointed_at_another_database_creates_nothing(pg_url: str, cli_env: dict[str, str]) -> None:
     """`monitor workers` only reads: pointed at a database without Remedy Monitor's schema (a typo in the URL's
     database name, the server's `postgres` database) it says so and leaves it alone, as every read-only
     command does (before: it created the whole schema there, then said there was no job queue)."""
-    url = make_url(pg_url)
-    name = f"{url.database}_other"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    other = url.set(database=name)
-    try:
-        result = run_cli(["workers"], cli_env | {"MONITOR_DATABASE_URL": other.render_as_string(hide_password=False)})
+    with scratch_database(pg_url, "other") as other:
+        result = run_cli(["workers"], cli_env | {"MONITOR_DATABASE_URL": other})
+        url = make_url(other)
         assert result.returncode == 1
         assert result.stderr.strip() == f"error: no Remedy Monitor database here; run `monitor init` " \
-                                        f"(postgresql+psycopg://***@{other.host}:{other.port}/{name})"
+                                        f"(postgresql+psycopg://***@{url.host}:{url.port}/{url.database})"
         engine = create_engine(other)
         with engine.connect() as conn:
             tables = conn.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).all()
         engine.dispose()
         assert tables == []
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_workers_exits_1_when_no_worker_is_running(pg_url: str, cli_env: dict[str, str]) -> None:
