@@ -43,7 +43,7 @@ from monitor.drivers.workers import (
     ensure_queue_schema,
 )
 from monitor.durations import parse_duration
-from monitor.models import BudgetSpend, Delivery, Digest, Source, utcnow
+from monitor.models import BudgetSpend, Delivery, Digest, Source, Subscription, utcnow
 from monitor.pipeline import sync_sources
 from monitor.store.lease import lease_seconds
 from tests.cluster import (
@@ -466,6 +466,8 @@ def test_workers_send_the_daily_digest(pg_url: str, tmp_path: Path) -> None:
     config.write_text("sources: []\n")
     db = Database(pg_url)
     sub = seed_watchlist(db, target="email:kenji@example.org", mode="digest", digest_at="00:00", tz="UTC")
+    with db.session() as s:  # subscribed before today's hour: today's digest is due (a later one waits a day)
+        s.get(Subscription, sub).created_at = utcnow() - dt.timedelta(days=1)
     seed_changes(db, sub, STATUS_MOVE)
     mailbox = Mailbox()
     with smtp_server(mailbox) as port:
