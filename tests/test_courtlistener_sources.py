@@ -339,3 +339,32 @@ def test_one_opinion_in_two_courtlistener_search_feeds_alerts_once(cli_env, feed
     assert message.count("New opinion: Jane Doe") == 1, message
     listed = json.loads(run_cli(["items", "list", "--json"], cli_env).stdout)
     assert [i["title"] for i in listed].count("Jane Doe v. U.S. Immigration & Customs Enforcement") == 1
+
+
+@pytest.mark.parametrize("first", ["feed", "search"])
+def test_one_opinion_from_courtlistener_feed_and_search_alerts_once(cli_env, feeds, slack, first):
+    """With a token, the shipped CourtListener search (API) and the public Atom search feeds overlap:
+    one opinion cluster reaches us as a search result (cluster 10734518) and as a feed entry
+    linking /opinion/10734518/…. It is one opinion: one alert, whichever comes first."""
+    env = cli_env | {"COURTLISTENER_TOKEN": TOKEN}
+    feed = (EXAMPLES / "rss" / "courtlistener_ca9.xml").read_text()
+    entry = feed.index("<entry>")
+    without = feed[:entry] + feed[feed.index("<entry>", entry + 1):]
+    found = opinion(10734518, "Jane Doe v. U.S. Immigration and Customs Enforcement", "2026-02-10")
+    Path(env["MONITOR_CONFIG"]).write_text(
+        "sources:\n  - id: cl-feed\n    kind: rss\n    flavor: courtlistener\n    item_kind: opinion\n"
+        f"    url: {feeds.url('/feed/search.xml')}\n"
+        f"  - id: cl-search\n    kind: courtlistener_search\n    query: Bivens\n    base_url: {feeds.base}\n")
+    feeds.set("/feed/search.xml", without, content_type="application/atom+xml")
+    feeds.set(SEARCH, search_page([]), content_type="application/json")
+    for args in (["run", "--once"], ["watchlist", "add", "bivens", "--query", "jane doe"],
+                 ["subscribe", "bivens", "slack:" + slack.url()]):
+        assert run_cli(args, env).returncode == 0
+    for source in ([first, "search" if first == "feed" else "feed"]):
+        if source == "feed":
+            feeds.set("/feed/search.xml", feed, content_type="application/atom+xml")
+        else:
+            feeds.set(SEARCH, search_page([found]), content_type="application/json")
+        assert run_cli(["run", "--once", "-s", f"cl-{source}"], env).returncode == 0
+    messages = [r.json()["text"] for r in slack.requests]
+    assert len(messages) == 1 and "Jane Doe" in messages[0], messages

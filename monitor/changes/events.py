@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import select, text, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
 from monitor.changes.diff import ChangeSpec, ChangeType
@@ -18,6 +18,7 @@ from monitor.models import Delivery, Item, StatusEvent, StatusReport, Subscripti
 from monitor.normalise.statuses import BILL_ENDS, BILL_LADDER, CASE_LADDER, moves_on_ladder, rank
 from monitor.outbox.states import DeliveryState
 from monitor.sources.base import ItemRecord
+from monitor.sources.courtlistener import cluster_keys, cluster_of
 
 SAME_DAY_WITHIN = dt.timedelta(days=1)
 # An undated report matches an event only this recent: a feed flip-flopping repeats itself within
@@ -159,16 +160,34 @@ def _filings(session: Session, source_id: str, observed: list[Observed]) -> dict
     return {o.change_id: Verdict("confirms") for o, n in new if n in known[str(o.record.identity)]}
 
 
+def _same_opinion(session: Session, observed: list[Observed]) -> dict[int, Verdict]:
+    """A new opinion CourtListener already brought us the other way (its search or webhook, and its
+    Atom feeds, name one cluster): that opinion again. The feed entry has no docket number, so no
+    identity: the cluster is what the two share."""
+    new = [(o, cluster) for o in observed
+           if o.spec.type is ChangeType.NEW and (cluster := cluster_of(o.record.key)) is not None]
+    if not new:
+        return {}
+    i = Item.__table__.c
+    wanted = [cluster_keys(cluster) for _, cluster in new]
+    rows = session.execute(select(i.id, i.key).where(
+        or_(i.key.in_([key for key, _ in wanted]), *(i.key.like(pattern) for _, pattern in wanted))))
+    known = {(cluster_of(row.key), row.id) for row in rows}
+    return {o.change_id: Verdict("confirms") for o, cluster in new
+            if any(c == cluster and item_id != o.item_id for c, item_id in known)}
+
+
 def settle(session: Session, source_id: str, observed: list[Observed], now: dt.datetime) -> dict[int, Verdict]:
     """Record the poll's status moves as events and reports (flushed); a verdict per change of an identity."""
     moves = [o for o in observed if o.record.identity and o.record.status and o.record.kind not in OWN_EVENTS
              and o.spec.type in (ChangeType.NEW, ChangeType.STATUS)]
     filed = [o for o in observed if o.record.identity and o.record.kind in OWN_EVENTS]
+    again = _same_opinion(session, observed)
     if not moves and not filed:
-        return {}
+        return again
     identities = sorted({str(o.record.identity) for o in moves + filed})
     _lock(session, identities)
-    filings = _filings(session, source_id, filed)
+    filings = _filings(session, source_id, filed) | again
     if not moves:
         return filings
     events: dict[str, list[StatusEvent]] = defaultdict(list)

@@ -30,6 +30,20 @@ from monitor.text import cut
 
 SITE = "https://www.courtlistener.com"
 TOKEN_ENV = "COURTLISTENER_TOKEN"
+# One opinion cluster reaches us as a search result or webhook (``cl:cluster:<id>``) and as an entry
+# of CourtListener's Atom feeds, keyed by its link, the cluster's page (``/opinion/<id>/<slug>/``).
+_CLUSTER_KEY = re.compile(r"^(?:cl:cluster:|rss:courtlistener:https://www\.courtlistener\.com/opinion/)(\d+)(?:/|$)")
+
+
+def cluster_of(key: str) -> str | None:
+    """The CourtListener opinion cluster an item's key names, whichever way it reached us."""
+    match = _CLUSTER_KEY.match(key)
+    return match.group(1) if match else None
+
+
+def cluster_keys(cluster: str) -> tuple[str, str]:
+    """The key a search result of ``cluster`` has, and a LIKE pattern of its feed entries' keys."""
+    return f"cl:cluster:{cluster}", f"rss:courtlistener:{SITE}/opinion/{cluster}/%"
 
 # v3 -> v4 precedential status names (migration guide, "Changed field values").
 PRECEDENTIAL_V4: dict[str, str] = {
