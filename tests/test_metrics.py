@@ -111,3 +111,29 @@ def test_queue_depth_leaves_out_alerts_waiting_for_a_paused_watchlist(db: Databa
     assert samples(render(db, load_config(config)))[depth] == 0
     assert run_cli(["watchlist", "resume", "all"], cli_env).returncode == 0
     assert samples(render(db, load_config(config)))[depth] == 1
+
+
+def test_metrics_while_the_database_is_away_is_a_503_saying_so(tmp_path: Path) -> None:
+    """The database cannot be opened (its volume is gone): /metrics answers 503 with one line naming
+    the error, as /healthz does, so a scraper records the scrape as failed for that reason. Before:
+    a bare 500 "Internal Server Error" and a traceback in the log."""
+    import asyncio
+
+    import httpx
+
+    from monitor.web import create_app
+
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    gone = Database(f"sqlite:///{volume / 'monitor.db'}")
+    volume.rmdir()  # unmounted under the running service
+
+    async def visit() -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=create_app(gone), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://monitor") as client:
+            return await client.get("/metrics"), await client.get("/healthz")
+
+    metrics, health = asyncio.run(visit())
+    gone.dispose()
+    assert metrics.status_code == 503 and metrics.text == "database unavailable: OperationalError\n", metrics.text
+    assert health.status_code == 503

@@ -7,10 +7,12 @@ Every value is read from the database when scraped, so every process of a deploy
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -20,10 +22,13 @@ from starlette.routing import BaseRoute, Route
 from monitor.config import AppConfig
 from monitor.db import Database
 from monitor.delivery.dispatcher import not_silenced
+from monitor.errors import MonitorError
 from monitor.models import Change, Delivery, Item, Poll, Source, utcnow
 from monitor.outbox.states import DeliveryState
 from monitor.pipeline import build_source, missing_env
 from monitor.store.health import Outcome
+
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # due or being sent; not a digest row waiting for its hour (``queued``) nor an alert waiting for a
@@ -116,7 +121,11 @@ def render(db: Database, config: AppConfig | None = None) -> str:
 
 
 async def metrics(request: Request) -> PlainTextResponse:
-    text = await run_in_threadpool(render, request.app.state.db, request.app.state.config)
+    try:
+        text = await run_in_threadpool(render, request.app.state.db, request.app.state.config)
+    except (SQLAlchemyError, MonitorError) as exc:  # the database is away: a failed scrape, said in one line
+        log.warning("/metrics: the database is unavailable: %s", exc)
+        return PlainTextResponse(f"database unavailable: {type(exc).__name__}\n", status_code=503)
     return PlainTextResponse(text, media_type=CONTENT_TYPE)
 
 
