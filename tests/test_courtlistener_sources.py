@@ -360,7 +360,7 @@ def test_one_opinion_from_courtlistener_feed_and_search_alerts_once(cli_env, fee
     for args in (["run", "--once"], ["watchlist", "add", "bivens", "--query", "jane doe"],
                  ["subscribe", "bivens", "slack:" + slack.url()]):
         assert run_cli(args, env).returncode == 0
-    for source in ([first, "search" if first == "feed" else "feed"]):
+    for source in (first, "search" if first == "feed" else "feed"):
         if source == "feed":
             feeds.set("/feed/search.xml", feed, content_type="application/atom+xml")
         else:

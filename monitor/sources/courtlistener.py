@@ -30,9 +30,11 @@ from monitor.text import cut
 
 SITE = "https://www.courtlistener.com"
 TOKEN_ENV = "COURTLISTENER_TOKEN"
-# One opinion cluster reaches us as a search result or webhook (``cl:cluster:<id>``) and as an entry
-# of CourtListener's Atom feeds, keyed by its link, the cluster's page (``/opinion/<id>/<slug>/``).
-_CLUSTER_KEY = re.compile(r"^(?:cl:cluster:|rss:courtlistener:https://www\.courtlistener\.com/opinion/)(\d+)(?:/|$)")
+# An entry of CourtListener's Atom feeds, whichever feed lists it, is keyed ``FEED_KEY`` + its link
+# (monitor.sources.rss). One opinion cluster reaches us as a search result or webhook
+# (``cl:cluster:<id>``) and as such an entry, whose link is the cluster's page (``/opinion/<id>/<slug>/``).
+FEED_KEY = "rss:courtlistener:"
+_CLUSTER_KEY = re.compile(rf"^(?:cl:cluster:|{re.escape(FEED_KEY + SITE)}/opinion/)(\d+)(?:/|$)")
 
 
 def cluster_of(key: str) -> str | None:
@@ -43,7 +45,7 @@ def cluster_of(key: str) -> str | None:
 
 def cluster_keys(cluster: str) -> tuple[str, str]:
     """The key a search result of ``cluster`` has, and a LIKE pattern of its feed entries' keys."""
-    return f"cl:cluster:{cluster}", f"rss:courtlistener:{SITE}/opinion/{cluster}/%"
+    return f"cl:cluster:{cluster}", f"{FEED_KEY}{SITE}/opinion/{cluster}/%"
 
 # v3 -> v4 precedential status names (migration guide, "Changed field values").
 PRECEDENTIAL_V4: dict[str, str] = {

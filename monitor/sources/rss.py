@@ -62,12 +62,12 @@ from monitor.sources.base import (
     SourceConfig,
     fetch_page,
 )
+from monitor.sources.courtlistener import FEED_KEY, SITE
 from monitor.sources.feedparse import FeedEntry, Timezone, local_date, parse_feed, plain_text
 
 Flavor = Literal["generic", "courtlistener", "ca7", "ca9", "ca10", "cadc", "cafc"]
 
 
-COURTLISTENER_SITE = "https://www.courtlistener.com/"
 COURT_KINDS = ("opinion", "docket")  # items whose title is a case caption
 # A court's own host: ca9.uscourts.gov, media.cadc.uscourts.gov, ecf.nysd.uscourts.gov (not the
 # judiciary's news site www.uscourts.gov), supremecourt.gov.
@@ -233,7 +233,7 @@ def item_key(source_id: str, entry: FeedEntry) -> str:
     feeds: its court feed and search feeds overlap (an opinion on a Bivens claim that turns on
     qualified immunity is in both shipped search feeds), and one opinion is one item, one alert."""
     ident = entry_id(entry)
-    return f"rss:{'courtlistener' if ident.startswith(COURTLISTENER_SITE) else source_id}:{ident}"
+    return f"{FEED_KEY}{ident}" if ident.startswith(f"{SITE}/") else f"rss:{source_id}:{ident}"
 
 
 class RssSource(BaseSource):
